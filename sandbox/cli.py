@@ -1,0 +1,144 @@
+"""The `gitops-sandbox` command line.
+
+Exit codes follow kubectl and flux: 0 success, 1 a failure the command reports, 2 bad usage
+or an error before the work could start. Progress goes to stderr, results to stdout, and
+``--json`` prints one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sandbox import __version__, doctor
+from sandbox.cluster import (
+    RUNTIMES,
+    ClusterError,
+    ClusterStatus,
+    forget_active,
+    remember_active,
+    runtime_for,
+    toolchain,
+)
+from sandbox.cluster.kubeconfig import export_line
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _add_runtime_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runtime", choices=RUNTIMES, default="auto",
+        help="kind (Docker), local (upstream binaries, no Docker), existing (a context you name); "
+        "auto: the runtime last brought up, else kind when Docker answers, else local",
+    )  # fmt: skip
+    parser.add_argument("--context", help="with --runtime existing: the kubeconfig context to use")
+    parser.add_argument(
+        "--kubeconfig", type=Path, help="with --runtime existing: the kubeconfig file"
+    )
+
+
+def _print_status(status: ClusterStatus) -> None:
+    print(f"runtime:    {status.runtime}")
+    print(
+        f"cluster:    {status.name}  ({status.state}{': ' + status.detail if status.detail else ''})"
+    )
+    if status.server:
+        print(f"server:     {status.server}  {status.version or ''}".rstrip())
+    for node in status.nodes:
+        print(f"node:       {node.name}  {'Ready' if node.ready else 'NotReady'}")
+    if status.kubeconfig and status.runtime != "existing":
+        print(f"kubeconfig: {status.kubeconfig}  (context {status.context})")
+        print(export_line(status.kubeconfig))
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    runtime = runtime_for(args.runtime, args.context, args.kubeconfig)
+    if args.action == "up":
+        status = runtime.up(_progress)
+        remember_active(runtime)
+    elif args.action == "down":
+        runtime.down(_progress)
+        forget_active()
+        status = runtime.status()
+    else:
+        status = runtime.status()
+    if args.json:
+        print(json.dumps(status.to_json(), indent=2))
+    else:
+        _print_status(status)
+    if args.action == "status":
+        return 0 if status.running else 1
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    results = doctor.checks()
+    if args.json:
+        print(json.dumps([c.to_json() for c in results], indent=2))
+    else:
+        print(doctor.render(results, doctor.color_wanted()))
+    return 1 if doctor.blocking(results) else 0
+
+
+def cmd_toolchain(args: argparse.Namespace) -> int:
+    tools = args.tools or list(toolchain.LOCAL_RUNTIME_TOOLS)
+    unknown = [t for t in tools if t not in toolchain.TOOL_GROUP]
+    if unknown:
+        raise ClusterError(
+            f"unknown tool(s) {', '.join(unknown)}; known: {', '.join(toolchain.TOOL_GROUP)}"
+        )
+    for tool in tools:
+        print(f"{tool}: {toolchain.ensure(tool, _progress)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gitops-sandbox",
+        description="A local GitOps sandbox: a real cluster, a pull agent, Git beside the cluster.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    cluster = sub.add_parser("cluster", help="bring the sandbox's cluster up or down, or show it")
+    cluster.add_argument("action", choices=("up", "down", "status"))
+    _add_runtime_args(cluster)
+    cluster.add_argument("--json", action="store_true", help="print the status as JSON")
+    cluster.set_defaults(func=cmd_cluster)
+
+    doc = sub.add_parser(
+        "doctor", help="check everything the sandbox needs, with the fix for each gap"
+    )
+    doc.add_argument("--json", action="store_true")
+    doc.set_defaults(func=cmd_doctor)
+
+    tc = sub.add_parser("toolchain", help="build missing binaries into the per-user cache")
+    tc.add_argument("verb", choices=("build",))
+    tc.add_argument(
+        "tools",
+        nargs="*",
+        help=f"default: the local runtime's ({', '.join(toolchain.LOCAL_RUNTIME_TOOLS)})",
+    )
+    tc.set_defaults(func=cmd_toolchain)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ClusterError, toolchain.ToolchainError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The Docker-free runtime: a real control plane from upstream binaries, orchestrated by kwokctl.
+
+etcd, kube-apiserver, kube-controller-manager and kube-scheduler run as plain processes
+(kwokctl ``--runtime binary``); kwok plays the kubelet, so nodes exist and scheduled pods
+reach Running without containers. kwokctl keeps all its files under ``KWOK_WORKDIR``, which
+we point inside the sandbox's state directory, and adds its context only to our kubeconfig.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from kubernetes import client
+
+from sandbox.cluster import kubeconfig as kc
+from sandbox.cluster import toolchain
+from sandbox.cluster.runtime import CLUSTER_NAME, ClusterError, ClusterStatus, Progress
+from sandbox.paths import state_dir
+
+NODE_NAME = "sandbox-node-0"
+KWOK_PREFIX = "kwok-"  # kwokctl names the cluster and its context kwok-<name>
+
+
+class LocalRuntime:
+    """Upstream control-plane binaries plus kwok, no Docker."""
+
+    name = "local"
+
+    def __init__(self, root: Path | None = None, cluster: str = CLUSTER_NAME) -> None:
+        self.root = root or state_dir() / "local"
+        self.cluster = cluster
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.root / "kubeconfig"
+
+    @property
+    def context(self) -> str:
+        return KWOK_PREFIX + self.cluster
+
+    @property
+    def workdir(self) -> Path:
+        return self.root / "kwok"
+
+    @property
+    def cluster_dir(self) -> Path:
+        return self.workdir / "clusters" / self.cluster
+
+    def _env(self) -> dict[str, str]:
+        # KUBECONFIG pins kwokctl's own default to our file, belt and braces with --kubeconfig;
+        # kwokctl has no flag for kubectl, only this variable (else it would download one).
+        env = dict(os.environ, KWOK_WORKDIR=str(self.workdir), KUBECONFIG=str(self.kubeconfig_path))
+        kubectl = toolchain.find("kubectl")
+        if kubectl:
+            env["KWOK_KUBECTL_BINARY"] = str(kubectl.path)
+        return env
+
+    def _kwokctl(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        kwokctl = toolchain.ensure("kwokctl")
+        try:
+            return subprocess.run(
+                [str(kwokctl), "--name", self.cluster, *args],
+                env=self._env(), capture_output=True, text=True, timeout=timeout,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as exc:
+            raise ClusterError(
+                f"kwokctl {' '.join(args[:2])} did not finish in {timeout:.0f}s"
+            ) from exc
+
+    def _check(self, proc: subprocess.CompletedProcess[str], what: str) -> None:
+        if proc.returncode != 0:
+            lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+            last = lines[-1] if lines else f"exit code {proc.returncode}"
+            raise ClusterError(f"{what} failed: {last} (logs: {self.cluster_dir / 'logs'})")
+
+    def status(self) -> ClusterStatus:
+        if not self.cluster_dir.exists():
+            return ClusterStatus(self.name, self.cluster, "absent", detail="no cluster created yet")
+        base = dict(
+            runtime=self.name, name=self.cluster, kubeconfig=self.kubeconfig_path,
+            context=self.context, server=kc.server_of(self.kubeconfig_path, self.context),
+        )  # fmt: skip
+        if not self.kubeconfig_path.exists():
+            return ClusterStatus(state="stopped", detail="kubeconfig missing", **base)  # type: ignore[arg-type]
+        try:
+            version, nodes = kc.probe(self.kubeconfig_path, self.context, timeout=3)
+        except Exception as exc:  # unreachable server: any transport error means "stopped"
+            return ClusterStatus(state="stopped", detail=type(exc).__name__, **base)  # type: ignore[arg-type]
+        return ClusterStatus(state="running", version=version, nodes=nodes, **base)  # type: ignore[arg-type]
+
+    def up(self, progress: Progress) -> ClusterStatus:
+        current = self.status()
+        if current.running and any(n.ready for n in current.nodes):
+            progress(f"reusing running cluster {self.context}")
+            return current
+        binaries = toolchain.ensure_all(toolchain.LOCAL_RUNTIME_TOOLS, progress)
+        self.root.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        if current.state == "stopped":
+            progress(f"starting stopped cluster {self.context}")
+            self._check(
+                self._kwokctl("start", "cluster", "--timeout", "2m"), "kwokctl start cluster"
+            )
+        elif not current.running:
+            progress(
+                f"creating cluster {self.context} (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
+            )
+            self._create(binaries)
+        self._wait_ready(progress)
+        status = self.status()
+        progress(f"cluster {self.context} ready in {time.monotonic() - started:.1f}s")
+        return status
+
+    def _create(self, binaries: dict[str, Path]) -> None:
+        version = toolchain.version_of(binaries["kube-apiserver"]) or toolchain.KUBERNETES.version
+        args = [
+            "create", "cluster", "--runtime", "binary",
+            "--kubeconfig", str(self.kubeconfig_path),
+            "--kube-version", version,
+            "--etcd-binary", str(binaries["etcd"]),
+            "--kube-apiserver-binary", str(binaries["kube-apiserver"]),
+            "--kube-controller-manager-binary", str(binaries["kube-controller-manager"]),
+            "--kube-scheduler-binary", str(binaries["kube-scheduler"]),
+            "--kwok-controller-binary", str(binaries["kwok"]),
+            "--wait", "2m",
+        ]  # fmt: skip
+        self._check(self._kwokctl(*args), "kwokctl create cluster")
+
+    def _wait_ready(self, progress: Progress, timeout: float = 60) -> None:
+        """Wait for the API server, register the kwok node, and wait for it to be Ready."""
+        deadline = time.monotonic() + timeout
+        last_error = ""
+        while time.monotonic() < deadline:
+            try:
+                _version, nodes = kc.probe(self.kubeconfig_path, self.context, timeout=3)
+                if not nodes:
+                    self._create_node()
+                elif any(n.ready for n in nodes):
+                    return
+            except Exception as exc:  # still starting: keep polling until the deadline
+                last_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            time.sleep(0.3)
+        raise ClusterError(
+            f"cluster {self.context} not ready after {timeout:.0f}s ({last_error or 'no Ready node'}); "
+            f"logs: {self.cluster_dir / 'logs'}"
+        )
+
+    def _create_node(self) -> None:
+        """A node kwok manages: it heartbeats it Ready and fakes the pods bound to it."""
+        api = kc.api_client(self.kubeconfig_path, self.context)
+        try:
+            body = {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": NODE_NAME,
+                    "annotations": {
+                        "kwok.x-k8s.io/node": "fake",
+                        "node.alpha.kubernetes.io/ttl": "0",
+                    },
+                    "labels": {
+                        "kubernetes.io/hostname": NODE_NAME,
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "type": "kwok",
+                    },
+                },
+                "status": {
+                    "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "1000"},
+                    "capacity": {"cpu": "32", "memory": "256Gi", "pods": "1000"},
+                },
+            }
+            client.CoreV1Api(api).create_node(body)
+        finally:
+            api.close()
+
+    def down(self, progress: Progress) -> None:
+        if self.cluster_dir.exists():
+            progress(f"deleting cluster {self.context}")
+            proc = self._kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig_path))
+            self._check(proc, "kwokctl delete cluster")
+        _kill_leftovers(self.root)
+        shutil.rmtree(self.root, ignore_errors=True)
+        progress(f"removed {self.root}")
+
+
+def _kill_leftovers(root: Path) -> None:
+    """End any process still started from our state directory (a crash may leave some)."""
+    marker = str(root)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline and re.search(r"(etcd|kube-|kwok)", cmdline):
+            try:
+                os.kill(int(entry.name), 9)
+            except OSError:
+                pass
