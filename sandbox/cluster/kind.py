@@ -43,18 +43,28 @@ def docker_answers() -> tuple[bool, str]:
         return False, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def node_containers(cluster: str) -> dict[str, str]:
-    """kind's node containers for a cluster, name -> Docker state (running, exited...)."""
-    import docker
+class DockerNodes:
+    """kind's node containers, seen and started through the docker SDK."""
 
-    engine = docker.from_env(timeout=5)
-    try:
-        found = engine.containers.list(
-            all=True, filters={"label": f"io.x-k8s.kind.cluster={cluster}"}
-        )
-        return {c.name: c.status for c in found}
-    finally:
-        engine.close()
+    def states(self, cluster: str) -> dict[str, str]:
+        """Container name -> Docker state (running, exited...) for a kind cluster's nodes."""
+        import docker
+
+        engine = docker.from_env(timeout=5)
+        try:
+            found = engine.containers.list(all=True, filters={"label": f"io.x-k8s.kind.cluster={cluster}"})
+            return {c.name: c.status for c in found}
+        finally:
+            engine.close()
+
+    def start(self, name: str) -> None:
+        import docker
+
+        engine = docker.from_env(timeout=30)
+        try:
+            engine.containers.get(name).start()
+        finally:
+            engine.close()
 
 
 class KindRuntime:
@@ -67,11 +77,13 @@ class KindRuntime:
         root: Path | None = None,
         cluster: str = CLUSTER_NAME,
         docker_probe: Callable[[], tuple[bool, str]] = docker_answers,
+        nodes: DockerNodes | None = None,
         wait: str = "120s",
     ) -> None:
         self.root = root or state_dir() / "kind"
         self.cluster = cluster
         self.docker_probe = docker_probe
+        self.nodes = nodes or DockerNodes()
         self.wait = wait
 
     @property
@@ -137,10 +149,11 @@ class KindRuntime:
         self._require_docker()
         self.root.mkdir(parents=True, exist_ok=True)
         if self.cluster in self.existing_clusters():
-            stopped = [n for n, s in node_containers(self.cluster).items() if s != "running"]
+            # kind does not restart its node containers after Docker restarts; we do.
+            stopped = [n for n, state in self.nodes.states(self.cluster).items() if state != "running"]
             for name in stopped:
                 progress(f"starting kind node container {name}")
-                subprocess.run(["docker", "start", name], capture_output=True, check=False)
+                self.nodes.start(name)
             progress(f"reusing kind cluster {self.cluster}")
             self._kind(
                 "export",

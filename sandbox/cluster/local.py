@@ -8,6 +8,7 @@ we point inside the sandbox's state directory, and adds its context only to our 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -60,12 +61,15 @@ class LocalRuntime:
             env["KWOK_KUBECTL_BINARY"] = str(kubectl.path)
         return env
 
-    def _kwokctl(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def _kwokctl(self, *args: str, timeout: float = 300, kube_version: str = "") -> subprocess.CompletedProcess[str]:
         kwokctl = toolchain.ensure("kwokctl")
+        env = self._env()
+        if kube_version:
+            env["KWOK_KUBE_VERSION"] = kube_version  # selects the component flags kwokctl passes
         try:
             return subprocess.run(
                 [str(kwokctl), "--name", self.cluster, *args],
-                env=self._env(), capture_output=True, text=True, timeout=timeout,
+                env=env, capture_output=True, text=True, timeout=timeout,
             )  # fmt: skip
         except subprocess.TimeoutExpired as exc:
             raise ClusterError(
@@ -74,7 +78,7 @@ class LocalRuntime:
 
     def _check(self, proc: subprocess.CompletedProcess[str], what: str) -> None:
         if proc.returncode != 0:
-            lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+            lines = [_log_message(ln) for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
             last = lines[-1] if lines else f"exit code {proc.returncode}"
             raise ClusterError(f"{what} failed: {last} (logs: {self.cluster_dir / 'logs'})")
 
@@ -121,7 +125,6 @@ class LocalRuntime:
         args = [
             "create", "cluster", "--runtime", "binary",
             "--kubeconfig", str(self.kubeconfig_path),
-            "--kube-version", version,
             "--etcd-binary", str(binaries["etcd"]),
             "--kube-apiserver-binary", str(binaries["kube-apiserver"]),
             "--kube-controller-manager-binary", str(binaries["kube-controller-manager"]),
@@ -129,7 +132,7 @@ class LocalRuntime:
             "--kwok-controller-binary", str(binaries["kwok"]),
             "--wait", "2m",
         ]  # fmt: skip
-        self._check(self._kwokctl(*args), "kwokctl create cluster")
+        self._check(self._kwokctl(*args, kube_version=version), "kwokctl create cluster")
 
     def _wait_ready(self, progress: Progress, timeout: float = 60) -> None:
         """Wait for the API server, register the kwok node, and wait for it to be Ready."""
@@ -187,6 +190,17 @@ class LocalRuntime:
         _kill_leftovers(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
         progress(f"removed {self.root}")
+
+
+def _log_message(line: str) -> str:
+    """kwokctl logs JSON lines; the user needs their msg and err, not the envelope."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line.strip()
+    if not isinstance(record, dict):
+        return line.strip()
+    return ": ".join(str(record[k]) for k in ("msg", "err") if record.get(k)) or line.strip()
 
 
 def _kill_leftovers(root: Path) -> None:

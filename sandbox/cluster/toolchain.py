@@ -207,6 +207,12 @@ def build_group(group: ToolGroup, progress: Progress = lambda _msg: None) -> Pat
     return group.cache_path
 
 
+def _go_binary_name(package: str) -> str:
+    """The file name go build gives a main package: its last element, skipping a /vN suffix."""
+    parts = package.split("/")
+    return parts[-2] if re.fullmatch(r"v\d+", parts[-1]) else parts[-1]
+
+
 def _go_build(go: str, group: ToolGroup, out: Path, progress: Progress) -> None:
     names = ", ".join(group.packages)
     progress(
@@ -242,4 +248,8 @@ def _go_build(go: str, group: ToolGroup, out: Path, progress: Progress) -> None:
         raise ToolchainError(
             f"building {names} failed (go build exited {proc.returncode}):\n" + "\n".join(tail)
         )
+    for tool, package in group.packages.items():
+        built = out / _go_binary_name(package)
+        if built.name != tool:
+            built.rename(out / tool)
     progress(f"  {group.name}: built in {time.monotonic() - started:.0f}s")

@@ -1,0 +1,89 @@
+"""Diff: what a sync would change, normalised so a human sees only what matters.
+
+The comparison is between the server-side dry-run of the desired object (what the object
+would be after apply, with the server's defaults filled in) and the live object, so defaults
+never show up as differences. Bookkeeping fields are hidden and Secret values masked.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+from typing import Any
+
+import yaml
+
+from sandbox.model import Manifest
+
+HIDDEN_METADATA = (
+    "managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink",
+    "deletionTimestamp", "deletionGracePeriodSeconds",
+)  # fmt: skip
+HIDDEN_ANNOTATIONS = (
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+)
+MASK = "++++++++"
+
+try:
+    _Dumper: type[yaml.SafeDumper] = yaml.CSafeDumper  # type: ignore[attr-defined]
+except AttributeError:  # PyYAML built without libyaml
+    _Dumper = yaml.SafeDumper
+
+
+def normalize(obj: Manifest | None, mask_secrets: bool = True) -> Manifest | None:
+    """A copy without bookkeeping: no status, managedFields, resourceVersion, uid..."""
+    if obj is None:
+        return None
+    out = copy.deepcopy(obj)
+    out.pop("status", None)
+    meta = out.get("metadata") or {}
+    for field in HIDDEN_METADATA:
+        meta.pop(field, None)
+    annotations = meta.get("annotations") or {}
+    for name in HIDDEN_ANNOTATIONS:
+        annotations.pop(name, None)
+    if "annotations" in meta and not annotations:
+        meta.pop("annotations")
+    if mask_secrets and out.get("kind") == "Secret" and out.get("apiVersion") == "v1":
+        _mask_secret(out)
+    return out
+
+
+def _mask_secret(secret: Manifest) -> None:
+    # Masked values still differ when the values differ: a short digest keeps that visible.
+    for field in ("data", "stringData"):
+        values = secret.get(field)
+        if isinstance(values, dict):
+            secret[field] = {k: f"{MASK} ({_digest(v)})" for k, v in values.items()}
+
+
+def _digest(value: Any) -> str:
+    return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()[:8]
+
+
+def same(predicted: Manifest | None, live: Manifest | None) -> bool:
+    """Whether applying would change nothing the user can see."""
+    return normalize(predicted, mask_secrets=False) == normalize(live, mask_secrets=False)
+
+
+def to_yaml(obj: Manifest | None) -> str:
+    if obj is None:
+        return ""
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False)
+
+
+def unified(predicted: Manifest | None, live: Manifest | None, name: str, context: int = 3) -> str:
+    """A unified diff from live to predicted (what applying would do), normalised and masked."""
+    before = to_yaml(normalize(live)).splitlines(keepends=True)
+    after = to_yaml(normalize(predicted)).splitlines(keepends=True)
+    return "".join(
+        difflib.unified_diff(before, after, f"live/{name}", f"desired/{name}", n=context)
+    )
+
+
+def content_hash(manifest: Manifest) -> str:
+    """A stable digest of a desired manifest, to know when Git changed an object."""
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]

@@ -1,0 +1,379 @@
+"""The env repo, read-only: revisions, history and file trees read straight from git objects.
+
+Nothing here checks out, stashes or writes the index: the user keeps editing their working
+tree while the sandbox renders any committed revision beside it. Trees are exported from
+the object database into a scratch folder, with symlinks resolved inside the repository
+and anything unsafe or unrenderable (outside symlinks, binaries, huge files, submodules)
+left out with a Problem saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import git
+
+from sandbox.model import Problem
+
+MAX_FILE_BYTES = 1024 * 1024
+BINARY_SNIFF_BYTES = 8 * 1024
+MANIFEST_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
+ARCHIVE_SUFFIXES = (".tgz", ".tar.gz")
+
+_MODE_SYMLINK = "120000"
+_MODE_SUBMODULE = "160000"
+_MAX_SYMLINK_HOPS = 40  # as Linux's MAXSYMLINKS
+_MAX_DIR_LINK_DEPTH = 8
+_LISTING_CACHE = 8
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+class EnvRepoError(RuntimeError):
+    """The env repo cannot be read as asked; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    short: str
+    author: str
+    subject: str
+    timestamp: int  # committer time, Unix seconds: when the change landed on the branch
+    parents: tuple[str, ...]
+
+
+class _Entry(NamedTuple):
+    mode: str
+    type: str  # "blob", "tree" or "commit" (a submodule)
+    sha: str
+    size: int  # -1 for trees and submodules
+
+
+_Listing = dict[str, _Entry]
+
+# Fields never contain these separators (git strips control characters from names).
+_LOG_FORMAT = "%H%x1f%h%x1f%an%x1f%ct%x1f%P%x1f%s%x1e"
+
+
+class EnvRepo:
+    """A local git repository describing desired state, opened read-only.
+
+    ``branch`` is the branch the sandbox follows: the one given, else the one checked out
+    when opened. With a detached HEAD (and no branch given) it is None and ``head()``
+    follows HEAD itself. Safe to share between threads.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], branch: str | None = None) -> None:
+        self.path = Path(path).expanduser().resolve()
+        try:
+            # No parent search: a folder inside some other repo must not silently become it.
+            self._repo = git.Repo(self.path)
+        except git.NoSuchPathError:
+            raise EnvRepoError(f"env repo {self.path} does not exist") from None
+        except git.InvalidGitRepositoryError:
+            raise EnvRepoError(
+                f"env repo {self.path} is not a git repository: run `git init` there and commit "
+                "your manifests, or point the sandbox at the repository's top folder"
+            ) from None
+        self._lock = threading.RLock()
+        self._listings: OrderedDict[str, _Listing] = OrderedDict()
+        self._link_targets: dict[str, str] = {}
+        self.branch: str | None
+        if branch is not None:
+            self._ref = self._branch_ref(branch)
+            self.branch = branch
+        elif not self._repo.head.is_valid():
+            raise EnvRepoError(f"env repo {self.path} has no commits yet: commit your manifests first")
+        elif self._repo.head.is_detached:
+            self._ref = "HEAD"
+            self.branch = None
+        else:
+            self.branch = self._repo.head.reference.name
+            self._ref = f"refs/heads/{self.branch}"
+
+    def _branch_ref(self, branch: str) -> str:
+        for ref in (f"refs/heads/{branch}", branch):
+            if self._rev_parse(ref) is not None:
+                return ref
+        if not self._repo.head.is_valid() and not self._repo.heads:
+            raise EnvRepoError(f"env repo {self.path} has no commits yet: commit your manifests first")
+        raise EnvRepoError(f"env repo {self.path} has no branch {branch!r}")
+
+    def close(self) -> None:
+        """Stop the git helper processes GitPython keeps open."""
+        with self._lock:
+            self._repo.close()
+
+    def __enter__(self) -> EnvRepo:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"EnvRepo({str(self.path)!r}, branch={self.branch!r})"
+
+    # -- revisions -------------------------------------------------------------------------
+
+    @property
+    def ref(self) -> str:
+        """What ``head()`` follows: ``refs/heads/<branch>``, or ``HEAD`` when detached."""
+        return self._ref
+
+    def _rev_parse(self, ref: str) -> str | None:
+        try:
+            out = self._repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
+        except git.GitCommandError:
+            return None
+        return str(out).strip() or None
+
+    def resolve(self, ref: str) -> str:
+        """The full commit sha of a branch, tag, short sha or expression such as HEAD~1."""
+        ref = ref.strip()
+        # A leading dash would be read as an option by git.
+        if not ref or ref.startswith("-"):
+            raise EnvRepoError(f"{ref!r} is not a revision")
+        sha = self._rev_parse(ref)
+        if sha is None:
+            raise EnvRepoError(f"env repo {self.path} has no commit {ref!r}")
+        return sha
+
+    def head(self, ref: str | None = None) -> str:
+        """The commit sha ``ref`` (default: the followed branch) points at right now."""
+        return self.resolve(ref or self._ref)
+
+    def commits(self, ref: str | None = None, limit: int = 200) -> list[CommitInfo]:
+        """History reachable from ``ref`` (default: the followed branch), newest first."""
+        return self._log(self.head(ref), f"--max-count={max(limit, 0)}")
+
+    def commit_info(self, sha: str) -> CommitInfo:
+        return self._log(self.resolve(sha), "--max-count=1", "--no-walk")[0]
+
+    def _log(self, sha: str, *args: str) -> list[CommitInfo]:
+        out = self._repo.git.log(f"--format={_LOG_FORMAT}", "--no-show-signature", *args, sha, "--")
+        infos = []
+        for record in str(out).split("\x1e"):
+            fields = record.strip("\n").split("\x1f")
+            if len(fields) != 6:
+                continue
+            full, short, author, ts, parents, subject = fields
+            infos.append(CommitInfo(full, short, author, subject, int(ts), tuple(parents.split())))
+        return infos
+
+    def changed_paths(self, old: str | None, new: str) -> set[str]:
+        """Repo-relative paths of files added, changed or removed between two revisions.
+
+        ``old=None`` means "from nothing": every file at ``new``. Renames count as both paths.
+        """
+        new_sha = self.resolve(new)
+        if old is None:
+            return {p for p, e in self._listing(new_sha).items() if e.type != "tree"}
+        out = self._repo.git.diff_tree(
+            "-r", "--name-only", "-z", "--no-renames", self.resolve(old), new_sha, "--",
+            stdout_as_string=False,
+        )  # fmt: skip
+        return {os.fsdecode(p) for p in bytes(out).split(b"\0") if p}
+
+    # -- trees -----------------------------------------------------------------------------
+
+    def _commit_sha(self, revision: str) -> str:
+        if _FULL_SHA.match(revision) and revision in self._listings:
+            return revision
+        return self.resolve(revision)
+
+    def _listing(self, sha: str) -> _Listing:
+        """Every entry of a commit's tree by repo-relative path; cached, commits never change."""
+        with self._lock:
+            cached = self._listings.get(sha)
+            if cached is not None:
+                self._listings.move_to_end(sha)
+                return cached
+        out = self._repo.git.ls_tree("-r", "-t", "-l", "-z", "--full-tree", sha, stdout_as_string=False)
+        listing: _Listing = {}
+        for record in bytes(out).split(b"\0"):
+            if not record:
+                continue
+            meta, _, raw_path = record.partition(b"\t")
+            mode, kind, obj, size = meta.decode().split()
+            listing[os.fsdecode(raw_path)] = _Entry(mode, kind, obj, int(size) if size != "-" else -1)
+        with self._lock:
+            self._listings[sha] = listing
+            while len(self._listings) > _LISTING_CACHE:
+                self._listings.popitem(last=False)
+        return listing
+
+    def _blob(self, sha: str) -> bytes:
+        with self._lock:  # GitPython's cat-file helper serves one request at a time
+            return bytes(self._repo.odb.stream(bytes.fromhex(sha)).read())
+
+    def _link_target(self, entry: _Entry) -> str:
+        target = self._link_targets.get(entry.sha)
+        if target is None:
+            target = os.fsdecode(self._blob(entry.sha))
+            self._link_targets[entry.sha] = target
+        return target
+
+    def _resolve_path(self, listing: _Listing, path: str) -> tuple[str | None, str]:
+        """Follow symlinks through ``path`` inside the tree: (resolved path, "") or (None, why)."""
+        resolved: list[str] = []
+        pending = path.split("/")
+        hops = 0
+        while pending:
+            part = pending.pop(0)
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not resolved:
+                    return None, "leaves the repository"
+                resolved.pop()
+                continue
+            entry = listing.get("/".join([*resolved, part]))
+            if entry is None:
+                return None, "does not exist"
+            if entry.mode == _MODE_SYMLINK:
+                hops += 1
+                if hops > _MAX_SYMLINK_HOPS:
+                    return None, "is a symlink loop"
+                target = self._link_target(entry)
+                if target.startswith("/"):
+                    return None, "leaves the repository"
+                pending = target.split("/") + pending
+                continue
+            if pending and entry.type != "tree":
+                return None, "does not exist"
+            resolved.append(part)
+        return "/".join(resolved), ""
+
+    def _lookup(self, revision: str, path: str) -> tuple[_Listing, str | None, _Entry | None]:
+        listing = self._listing(self._commit_sha(revision))
+        resolved, _why = self._resolve_path(listing, path)
+        if resolved is None:
+            return listing, None, None
+        if resolved == "":
+            return listing, "", _Entry("040000", "tree", "", -1)
+        return listing, resolved, listing.get(resolved)
+
+    def list_dirs(self, revision: str) -> list[str]:
+        """Names of the top-level directories at ``revision``, sorted."""
+        listing = self._listing(self._commit_sha(revision))
+        return sorted(p for p, e in listing.items() if e.type == "tree" and "/" not in p)
+
+    def list_files(self, revision: str, subpath: str = "") -> list[str]:
+        """Repo-relative paths of every file (symlinks included) under ``subpath``, sorted."""
+        listing = self._listing(self._commit_sha(revision))
+        prefix = _clean(subpath)
+        prefix = prefix + "/" if prefix else ""
+        return sorted(p for p, e in listing.items() if e.type != "tree" and p.startswith(prefix))
+
+    def is_dir(self, revision: str, path: str) -> bool:
+        """Whether ``path`` is a directory at ``revision`` (through in-repo symlinks too)."""
+        _listing, resolved, entry = self._lookup(revision, _clean(path))
+        return resolved is not None and entry is not None and entry.type == "tree"
+
+    def read_file(self, revision: str, path: str) -> bytes | None:
+        """A file's bytes at ``revision``, following in-repo symlinks; None when there is none."""
+        _listing, resolved, entry = self._lookup(revision, _clean(path))
+        if entry is None or entry.type != "blob":
+            return None
+        return self._blob(entry.sha)
+
+    def export_tree(self, revision: str, subpath: str, dest: Path) -> list[Problem]:
+        """Write the files under ``subpath`` at ``revision`` into ``dest``, from git objects only.
+
+        Skipped, with a Problem naming the file: symlinks leaving the repository, submodules,
+        binary or oversized manifests (.yaml/.yml/.json), chart archives under ``charts/``.
+        Other binary or oversized files are skipped silently: they cannot be manifests.
+        """
+        listing = self._listing(self._commit_sha(revision))
+        sub = _clean(subpath)
+        if sub.startswith("../") or sub == "..":
+            return [Problem(f"path {subpath} leaves the repository", file=subpath)]
+        root, why = self._resolve_path(listing, sub)
+        if root is None or (root and listing[root].type != "tree"):
+            what = why or "is not a directory"
+            return [Problem(f"path {sub} {what} at revision {revision[:12]}", file=sub)]
+        dest.mkdir(parents=True, exist_ok=True)
+        problems: list[Problem] = []
+        self._export_dir(listing, root, sub, dest, problems, (root,))
+        return problems
+
+    def _export_dir(
+        self, listing: _Listing, tree: str, shown: str, out: Path, problems: list[Problem],
+        expanding: tuple[str, ...],
+    ) -> None:  # fmt: skip
+        prefix = tree + "/" if tree else ""
+        for path, entry in list(listing.items()):
+            if entry.type == "tree" or not path.startswith(prefix):
+                continue
+            rel = path[len(prefix) :]
+            shown_path = f"{shown}/{rel}" if shown else rel
+            if any(part in ("", ".", "..", ".git") for part in rel.split("/")):
+                # git refuses such paths; a hand-made tree could still carry one.
+                problems.append(Problem("unsafe path in the git tree; skipped", file=shown_path))
+                continue
+            if entry.type == "commit":
+                problems.append(
+                    Problem("git submodule: submodules are not rendered; skipped", file=shown_path)
+                )
+                continue
+            target_file = out / rel
+            if entry.mode != _MODE_SYMLINK:
+                self._export_blob(entry, shown_path, target_file, problems)
+                continue
+            target = self._link_target(entry)
+            resolved, why = self._resolve_path(listing, path)
+            if resolved is None:
+                problems.append(Problem(f"symlink to {target} {why}; skipped", file=shown_path))
+                continue
+            final = listing.get(resolved) if resolved else _Entry("040000", "tree", "", -1)
+            assert final is not None
+            if final.type == "blob":
+                self._export_blob(final, shown_path, target_file, problems)
+            elif final.type == "commit":
+                problems.append(Problem(f"symlink to submodule {resolved}; skipped", file=shown_path))
+            elif resolved in expanding or path.startswith(resolved + "/") or resolved == "":
+                loop = f"symlink to {target} makes a directory loop; skipped"
+                problems.append(Problem(loop, file=shown_path))
+            elif len(expanding) > _MAX_DIR_LINK_DEPTH:
+                problems.append(Problem(f"symlink to {target} nests too deep; skipped", file=shown_path))
+            else:
+                self._export_dir(listing, resolved, shown_path, target_file, problems, (*expanding, resolved))
+
+    def _export_blob(self, entry: _Entry, shown: str, target: Path, problems: list[Problem]) -> None:
+        name = shown.rsplit("/", 1)[-1].lower()
+        is_manifest = posixpath.splitext(name)[1] in MANIFEST_SUFFIXES
+        if name.endswith(ARCHIVE_SUFFIXES):
+            if "charts" in shown.split("/")[:-1]:
+                problems.append(
+                    Problem(
+                        "packaged chart archive; skipped: vendor the chart unpacked as a folder "
+                        "under charts/ instead",
+                        file=shown,
+                    )
+                )
+            return
+        if entry.size > MAX_FILE_BYTES:
+            if is_manifest:
+                size = entry.size / MAX_FILE_BYTES
+                problems.append(Problem(f"file is {size:.1f} MiB, over the 1 MiB limit; skipped", file=shown))
+            return
+        data = self._blob(entry.sha)
+        if b"\0" in data[:BINARY_SNIFF_BYTES]:
+            if is_manifest:
+                problems.append(Problem("binary file (NUL byte in its first 8 KiB); skipped", file=shown))
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def _clean(path: str) -> str:
+    """A repo-relative path in canonical form: "" for the root, no ./ or trailing slash."""
+    cleaned = posixpath.normpath(path.replace("\\", "/").strip().lstrip("/")) if path.strip() else ""
+    return "" if cleaned == "." else cleaned

@@ -1,0 +1,251 @@
+"""A thin, fast Kubernetes REST client: raw JSON over the official client's connection pool.
+
+The official client's typed models cost a lot of CPU per object; the agent moves thousands
+of plain dicts, so it talks JSON directly while reusing the official client for what it does
+well: reading the kubeconfig (certificates, tokens, exec plugins) and the TLS pool.
+Transient failures (429, 5xx, connection resets) are retried with backoff; every call has a
+timeout, so nothing hangs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import urllib3
+
+from sandbox.cluster.kubeconfig import api_client
+from sandbox.model import Manifest, ObjectKey
+
+FIELD_MANAGER = "gitops-sandbox"
+TRANSIENT = {429, 500, 502, 503, 504}
+AGGREGATED_DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+
+
+class KubeError(RuntimeError):
+    """An API error with the server's own status and message."""
+
+    def __init__(self, status: int, reason: str, message: str, body: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.body = body or {}
+
+    @property
+    def transient(self) -> bool:
+        return self.status in TRANSIENT or self.status == 0
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One API resource as discovery describes it."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    verbs: frozenset[str]
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str = "", name: str = "") -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{quote(namespace)}"
+        base += f"/{self.plural}"
+        return base + (f"/{quote(name)}" if name else "")
+
+
+class Kube:
+    """JSON requests, discovery and watch streams against one cluster."""
+
+    def __init__(self, kubeconfig: Path, context: str | None = None, retries: int = 4) -> None:
+        self._api = api_client(kubeconfig, context)
+        self._config = self._api.configuration
+        self._pool: urllib3.PoolManager = self._api.rest_client.pool_manager
+        self.host = self._config.host.rstrip("/")
+        self.retries = retries
+        self._discovery: dict[tuple[str, str], Resource] | None = None
+        self._by_version: dict[tuple[str, str], Resource] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._api.close()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _headers(self, content_type: str | None, accept: str) -> dict[str, str]:
+        headers = {"Accept": accept, "User-Agent": "gitops-sandbox"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        # auth_settings refreshes exec/oidc tokens through the hook the kubeconfig loader set.
+        if self._config.refresh_api_key_hook is not None:
+            self._config.refresh_api_key_hook(self._config)
+        for setting in self._config.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        return headers
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        timeout: float = 30,
+    ) -> Any:
+        """One API call, retried on transient failures; returns the decoded JSON body."""
+        url = self.host + path + ("?" + urlencode(params) if params else "")
+        payload = json.dumps(body).encode() if body is not None else None
+        delay = 0.05
+        for attempt in range(self.retries + 1):
+            try:
+                resp = self._pool.request(
+                    method, url, body=payload,
+                    headers=self._headers(content_type if payload is not None else None, accept),
+                    timeout=urllib3.Timeout(connect=5, read=timeout), retries=False,
+                )  # fmt: skip
+            except urllib3.exceptions.HTTPError as exc:
+                error = KubeError(0, "ConnectionError", str(exc))
+            else:
+                if resp.status < 400:
+                    return json.loads(resp.data) if resp.data else None
+                error = _error_from(resp)
+            if not error.transient or attempt == self.retries:
+                raise error
+            time.sleep(delay + random.uniform(0, delay))
+            delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
+
+    def get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    def stream(self, path: str, params: dict[str, str], timeout: float) -> Iterator[dict[str, Any]]:
+        """Watch events (one JSON document per line) until the server ends the stream."""
+        url = self.host + path + "?" + urlencode(params)
+        resp = self._pool.request(
+            "GET", url, headers=self._headers(None, "application/json"), preload_content=False,
+            timeout=urllib3.Timeout(connect=5, read=timeout), retries=False,
+        )  # fmt: skip
+        try:
+            if resp.status >= 400:
+                resp.data  # noqa: B018 - read the body for the error message
+                raise _error_from(resp)
+            buffer = b""
+            for chunk in resp.stream(65536, decode_content=True):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        yield json.loads(line)
+        finally:
+            resp.release_conn()
+
+    # -- discovery --------------------------------------------------------------------------
+
+    def resources(self, refresh: bool = False) -> dict[tuple[str, str], Resource]:
+        """(group, kind) -> the preferred version of that resource (top-level resources only)."""
+        with self._lock:
+            if self._discovery is None or refresh:
+                self._discovery, self._by_version = self._discover()
+            return self._discovery
+
+    def resource_for(self, api_version: str, kind: str) -> Resource | None:
+        """The resource for an object's apiVersion and kind, rediscovering once if unknown."""
+        group, _, version = api_version.rpartition("/")
+        self.resources()
+        found = self._by_version.get((api_version, kind))
+        if found is None:
+            self.resources(refresh=True)
+            found = self._by_version.get((api_version, kind))
+        if found is None and (group, kind) in self.resources():
+            return None  # kind known, version not served
+        return found
+
+    def is_namespaced(self, group: str, kind: str) -> bool | None:
+        found = self.resources().get((group, kind))
+        return found.namespaced if found else None
+
+    def _discover(self) -> tuple[dict[tuple[str, str], Resource], dict[tuple[str, str], Resource]]:
+        preferred: dict[tuple[str, str], Resource] = {}
+        by_version: dict[tuple[str, str], Resource] = {}
+        for path in ("/api", "/apis"):
+            doc = self.request("GET", path, accept=AGGREGATED_DISCOVERY)
+            if doc.get("kind") != "APIGroupDiscoveryList":
+                raise KubeError(0, "Discovery", f"{self.host} does not serve aggregated discovery (1.30+)")
+            for group_doc in doc.get("items", []):
+                group = group_doc.get("metadata", {}).get("name", "")
+                for rank, version_doc in enumerate(group_doc.get("versions", [])):
+                    version = version_doc["version"]
+                    for res in version_doc.get("resources", []):
+                        kind = res.get("responseKind", {}).get("kind")
+                        if not kind:
+                            continue
+                        resource = Resource(
+                            group, version, kind, res["resource"], res.get("scope") == "Namespaced",
+                            frozenset(res.get("verbs", [])),
+                        )  # fmt: skip
+                        by_version[(resource.api_version, kind)] = resource
+                        if rank == 0:  # versions are listed in preference order
+                            preferred[(group, kind)] = resource
+        return preferred, by_version
+
+    # -- objects ----------------------------------------------------------------------------
+
+    def object_path(self, manifest: Manifest) -> str:
+        resource = self.resource_for(manifest["apiVersion"], manifest["kind"])
+        if resource is None:
+            raise KubeError(404, "NotFound", f"the server does not know {manifest['apiVersion']} {manifest['kind']}")
+        meta = manifest["metadata"]
+        return resource.path(meta.get("namespace", ""), meta["name"])
+
+    def apply(self, manifest: Manifest, dry_run: bool = False, timeout: float = 30) -> Manifest:
+        """Server-side apply with our field manager, conflicts forced (as Flux does)."""
+        params = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        if dry_run:
+            params["dryRun"] = "All"
+        result: Manifest = self.request(
+            "PATCH", self.object_path(manifest), body=manifest, params=params,
+            content_type="application/apply-patch+yaml", timeout=timeout,
+        )  # fmt: skip
+        return result
+
+    def delete(self, key: ObjectKey, resource: Resource, propagation: str = "Background") -> None:
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        try:
+            self.request("DELETE", resource.path(key.namespace, key.name), body=body)
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+
+    def read(self, resource: Resource, namespace: str, name: str) -> Manifest | None:
+        try:
+            found: Manifest = self.get(resource.path(namespace, name))
+            return found
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+
+def _error_from(resp: urllib3.BaseHTTPResponse) -> KubeError:
+    try:
+        body = json.loads(resp.data)
+    except (ValueError, TypeError):
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    reason = body.get("reason", "") if isinstance(body, dict) else ""
+    return KubeError(resp.status, reason or str(resp.reason or ""), message or resp.data[:300].decode(errors="replace"), body)

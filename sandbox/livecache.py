@@ -1,0 +1,196 @@
+"""Live objects kept current by watches: an informer-like cache.
+
+One thread per watched resource lists once, then follows a watch from that
+resourceVersion (with bookmarks), relisting only when the server says the version is gone.
+Subscribers get every change as it lands, so drift is seen within the watch latency rather
+than at the next poll. Owned children (ReplicaSets, Pods) are indexed by their owner's uid
+to draw the live tree without listing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.kube import Kube, KubeError, Resource
+from sandbox.model import Manifest, ObjectKey
+
+Listener = Callable[[str, ObjectKey, Manifest | None], None]
+
+
+def key_of(obj: Manifest) -> ObjectKey:
+    return ObjectKey.of(obj)
+
+
+class LiveCache:
+    """Watched objects by key, with an owner index; thread-safe reads."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self._objects: dict[ObjectKey, Manifest] = {}
+        self._children: dict[str, set[ObjectKey]] = defaultdict(set)  # owner uid -> keys
+        self._lock = threading.RLock()
+        self._watches: dict[tuple[Resource, str], _Watch] = {}
+        self._listeners: list[Listener] = []
+        self._stopped = threading.Event()
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def watch(self, resource: Resource, label_selector: str = "", timeout: float = 30) -> None:
+        """Start following a resource (idempotent) and wait until its first list is in."""
+        with self._lock:
+            existing = self._watches.get((resource, label_selector))
+            if existing is None:
+                existing = _Watch(self, resource, label_selector)
+                self._watches[(resource, label_selector)] = existing
+                existing.start()
+        existing.synced.wait(timeout)
+
+    def watching(self, resource: Resource) -> bool:
+        return any(res == resource for res, _sel in self._watches)
+
+    def get(self, key: ObjectKey) -> Manifest | None:
+        with self._lock:
+            return self._objects.get(key)
+
+    def children(self, uid: str) -> list[Manifest]:
+        with self._lock:
+            return [self._objects[k] for k in sorted(self._children.get(uid, ())) if k in self._objects]
+
+    def objects(self, label: str | None = None, value: str | None = None) -> list[Manifest]:
+        with self._lock:
+            found = list(self._objects.values())
+        if label is None:
+            return found
+        return [o for o in found if (o.get("metadata", {}).get("labels") or {}).get(label) == value]
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    # -- called by watch threads ------------------------------------------------------------
+
+    def _replace(self, resource: Resource, selector: str, items: list[Manifest]) -> None:
+        fresh = {key_of(o): o for o in items}
+        with self._lock:
+            stale = [
+                k for k, o in self._objects.items()
+                if _belongs(o, resource) and k not in fresh and self._selected(o, selector)
+            ]  # fmt: skip
+            for key in stale:
+                self._forget(key)
+        for key in stale:
+            self._notify("DELETED", key, None)
+        for key, obj in fresh.items():
+            self._store(obj)
+            self._notify("ADDED", key, obj)
+
+    @staticmethod
+    def _selected(obj: Manifest, selector: str) -> bool:
+        if not selector:
+            return True
+        label = selector.split("=")[0]
+        return label in (obj.get("metadata", {}).get("labels") or {})
+
+    def _store(self, obj: Manifest) -> None:
+        key = key_of(obj)
+        with self._lock:
+            self._objects[key] = obj
+            for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+                self._children[ref.get("uid", "")].add(key)
+
+    def _forget(self, key: ObjectKey) -> Manifest | None:
+        with self._lock:
+            obj = self._objects.pop(key, None)
+            if obj:
+                for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+                    self._children[ref.get("uid", "")].discard(key)
+            return obj
+
+    def _apply_event(self, kind: str, obj: Manifest) -> None:
+        key = key_of(obj)
+        if kind == "DELETED":
+            self._forget(key)
+            self._notify(kind, key, None)
+        else:
+            self._store(obj)
+            self._notify(kind, key, obj)
+
+    def _notify(self, kind: str, key: ObjectKey, obj: Manifest | None) -> None:
+        for listener in list(self._listeners):
+            listener(kind, key, obj)
+
+
+def _belongs(obj: Manifest, resource: Resource) -> bool:
+    api_version = obj.get("apiVersion", "")
+    group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+    return group == resource.group and obj.get("kind") == resource.kind
+
+
+class _Watch(threading.Thread):
+    """List, then watch from the list's resourceVersion; relist on 410 Gone."""
+
+    def __init__(self, cache: LiveCache, resource: Resource, selector: str) -> None:
+        super().__init__(name=f"watch-{resource.plural}", daemon=True)
+        self.cache = cache
+        self.resource = resource
+        self.selector = selector
+        self.synced = threading.Event()
+
+    def _list(self) -> str:
+        params = {"limit": "500"}
+        if self.selector:
+            params["labelSelector"] = self.selector
+        items: list[Manifest] = []
+        while True:
+            page: dict[str, Any] = self.cache.kube.get(self.resource.path(), params)
+            for item in page.get("items", []):
+                # Lists omit apiVersion/kind on items; watches and the tree need them.
+                item.setdefault("apiVersion", self.resource.api_version)
+                item.setdefault("kind", self.resource.kind)
+                items.append(item)
+            cont = page.get("metadata", {}).get("continue")
+            if not cont:
+                break
+            params["continue"] = cont
+        self.cache._replace(self.resource, self.selector, items)
+        self.synced.set()
+        return str(page.get("metadata", {}).get("resourceVersion", ""))
+
+    def run(self) -> None:
+        backoff = 0.2
+        version = ""
+        while not self.cache._stopped.is_set():
+            try:
+                if not version:
+                    version = self._list()
+                params = {
+                    "watch": "1", "resourceVersion": version, "allowWatchBookmarks": "true",
+                    "timeoutSeconds": "240",
+                }  # fmt: skip
+                if self.selector:
+                    params["labelSelector"] = self.selector
+                for event in self.cache.kube.stream(self.resource.path(), params, timeout=300):
+                    if self.cache._stopped.is_set():
+                        return
+                    kind, obj = event.get("type"), event.get("object", {})
+                    if kind == "ERROR":
+                        if obj.get("code") == 410:
+                            version = ""  # too old: relist
+                        break
+                    version = obj.get("metadata", {}).get("resourceVersion", version)
+                    if kind == "BOOKMARK":
+                        continue
+                    self.cache._apply_event(str(kind), obj)
+                backoff = 0.2
+            except KubeError as exc:
+                if exc.status == 410:
+                    version = ""
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5)
+            except Exception:  # connection dropped mid-stream: resume from the last version
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5)

@@ -1,0 +1,115 @@
+"""The vocabulary as types: object keys, desired objects, sync status and health.
+
+Everything here is immutable so snapshots can be handed to any subscriber (TUI thread,
+CLI, benchmark) without copying or locking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+Manifest = dict[str, Any]
+
+
+class SyncStatus(str, Enum):
+    SYNCED = "Synced"
+    OUT_OF_SYNC = "OutOfSync"
+    MISSING = "Missing"  # in Git, not in the cluster
+    ORPHANED = "Orphaned"  # claimed by the app, gone from Git
+    UNKNOWN = "Unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Health(str, Enum):
+    HEALTHY = "Healthy"
+    PROGRESSING = "Progressing"
+    DEGRADED = "Degraded"
+    SUSPENDED = "Suspended"
+    MISSING = "Missing"
+    UNKNOWN = "Unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Worst first: app health is the worst of its objects (as Argo CD orders them).
+HEALTH_ORDER = (
+    Health.DEGRADED,
+    Health.MISSING,
+    Health.PROGRESSING,
+    Health.UNKNOWN,
+    Health.SUSPENDED,
+    Health.HEALTHY,
+)
+
+
+def worst_health(values: list[Health] | tuple[Health, ...]) -> Health:
+    """The worst of several health values; an app with no objects is Healthy."""
+    if not values:
+        return Health.HEALTHY
+    return min(values, key=HEALTH_ORDER.index)
+
+
+@dataclass(frozen=True, order=True)
+class ObjectKey:
+    """Identifies one object: API group, kind, namespace ("" when cluster-scoped), name."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> ObjectKey:
+        api_version = str(manifest.get("apiVersion", ""))
+        group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+        meta = manifest.get("metadata") or {}
+        return cls(group, str(manifest.get("kind", "")), str(meta.get("namespace") or ""), str(meta.get("name", "")))
+
+    def __str__(self) -> str:
+        kind = f"{self.kind}.{self.group}" if self.group else self.kind
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{kind} {where}{self.name}"
+
+
+@dataclass(frozen=True)
+class DesiredObject:
+    """A manifest rendered from the env repo at a revision, with where it came from."""
+
+    key: ObjectKey
+    manifest: Manifest
+    source: str  # repo-relative file (or chart/kustomization path) that produced it
+    app: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A clear message about bad input: which file and which object, and what is wrong."""
+
+    message: str
+    file: str = ""
+    line: int | None = None
+    object: str = ""
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        parts = [p for p in (where, self.object) if p]
+        return f"{' '.join(parts)}: {self.message}" if parts else self.message
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What rendering one app at one revision produced: objects, or problems, never both lost."""
+
+    app: str
+    revision: str
+    objects: tuple[DesiredObject, ...] = ()
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems

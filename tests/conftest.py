@@ -1,0 +1,82 @@
+"""Shared fixtures: one real local cluster (etcd, kube-apiserver, controller-manager,
+scheduler, kwok) per test session, in a state directory of its own.
+
+The binaries come from the per-user cache; when they are missing the fixture builds them
+(a clean CI clone starts that way). It never skips.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.cluster import kubeconfig as kc
+from sandbox.cluster.local import LocalRuntime
+from sandbox.cluster.runtime import ClusterStatus
+
+
+def _progress(message: str) -> None:
+    print(f"[local cluster] {message}", file=sys.stderr, flush=True)
+
+
+@pytest.fixture(scope="session")
+def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
+    """The session's local runtime, brought up once and removed at the end."""
+    root = tmp_path_factory.mktemp("sandbox-state") / "local"
+    runtime = LocalRuntime(root=root, cluster="gitops-sandbox-test")
+    runtime.up(_progress)
+    try:
+        yield runtime
+    finally:
+        runtime.down(_progress)
+
+
+@pytest.fixture(scope="session")
+def cluster(local_runtime: LocalRuntime) -> ClusterStatus:
+    status = local_runtime.status()
+    assert status.running, status.detail
+    return status
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(local_runtime: LocalRuntime) -> Path:
+    return local_runtime.kubeconfig_path
+
+
+@pytest.fixture
+def api(local_runtime: LocalRuntime) -> Iterator[object]:
+    client = kc.api_client(local_runtime.kubeconfig_path, local_runtime.context)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A HOME of its own, with the real binary cache kept so nothing is rebuilt."""
+    from sandbox.paths import cache_dir
+
+    real_cache = cache_dir()
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GITOPS_SANDBOX_CACHE_DIR", str(real_cache))
+    for var in ("KUBECONFIG", "GITOPS_SANDBOX_STATE_DIR", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    # Go keeps its caches under HOME too; keep the real ones so nothing is fetched again.
+    for var in ("GOCACHE", "GOMODCACHE", "GOPATH"):
+        value = _go_env(var)
+        if value:
+            monkeypatch.setenv(var, value)
+    return home
+
+
+def _go_env(var: str) -> str:
+    if shutil.which("go") is None:
+        return ""
+    out = subprocess.run(["go", "env", var], capture_output=True, text=True, check=False)
+    return out.stdout.strip()

@@ -1,0 +1,95 @@
+"""The local runtime against a real API server: objects, watches, pods reaching Running."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from kubernetes import client, watch
+
+from sandbox.cluster import toolchain
+from sandbox.cluster.local import LocalRuntime
+from sandbox.cluster.runtime import ClusterStatus
+
+
+def test_local_cluster_has_a_ready_node_and_reports_its_version(cluster: ClusterStatus) -> None:
+    assert cluster.runtime == "local"
+    assert cluster.version and cluster.version.startswith("v1.")
+    assert cluster.nodes and all(node.ready for node in cluster.nodes)
+    assert cluster.server and cluster.server.startswith("https://127.0.0.1:")
+
+
+def test_objects_are_created_read_watched_and_deleted(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    seen: list[str] = []
+    started = threading.Event()
+
+    def watch_configmaps() -> None:
+        w = watch.Watch()
+        started.set()
+        for event in w.stream(core.list_namespaced_config_map, "default", timeout_seconds=20,
+                              field_selector="metadata.name=watched"):
+            seen.append(event["type"])
+            if event["type"] == "DELETED":
+                w.stop()
+
+    watcher = threading.Thread(target=watch_configmaps, daemon=True)
+    watcher.start()
+    started.wait()
+    time.sleep(0.5)
+    body = {"metadata": {"name": "watched"}, "data": {"k": "v"}}
+    core.create_namespaced_config_map("default", body)
+    assert core.read_namespaced_config_map("watched", "default").data == {"k": "v"}
+    core.patch_namespaced_config_map("watched", "default", {"data": {"k": "v2"}})
+    core.delete_namespaced_config_map("watched", "default")
+    watcher.join(timeout=20)
+    assert seen == ["ADDED", "MODIFIED", "DELETED"]
+
+
+def test_deployment_applied_with_kubectl_gets_running_pods(local_runtime: LocalRuntime, api: client.ApiClient) -> None:
+    manifest = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx:1.27}]
+"""
+    kubectl = toolchain.ensure("kubectl")
+    subprocess.run(
+        [str(kubectl), "--kubeconfig", str(local_runtime.kubeconfig_path), "apply", "-f", "-"],
+        input=manifest, text=True, check=True, capture_output=True,
+    )  # fmt: skip
+    core = client.CoreV1Api(api)
+    deadline = time.monotonic() + 60
+    phases: list[str] = []
+    while time.monotonic() < deadline:
+        pods = core.list_namespaced_pod("default", label_selector="app=web").items
+        phases = [p.status.phase for p in pods]
+        if len(phases) == 2 and all(p == "Running" for p in phases):
+            break
+        time.sleep(0.5)
+    assert phases == ["Running", "Running"]
+    client.AppsV1Api(api).delete_namespaced_deployment("web", "default")
+
+
+def test_second_up_reuses_the_running_cluster(local_runtime: LocalRuntime, cluster: ClusterStatus) -> None:
+    messages: list[str] = []
+    started = time.monotonic()
+    again = local_runtime.up(messages.append)
+    assert again.server == cluster.server
+    assert any("reusing" in m for m in messages)
+    assert time.monotonic() - started < 10
+
+
+def test_kubeconfig_lives_in_the_sandbox_state_dir(local_runtime: LocalRuntime) -> None:
+    path = local_runtime.kubeconfig_path
+    assert path.is_relative_to(local_runtime.root)
+    assert path.is_file()
+    assert not str(path).startswith(str(Path.home() / ".kube"))
