@@ -37,16 +37,12 @@ def _add_runtime_args(parser: argparse.ArgumentParser) -> None:
         "auto: the runtime last brought up, else kind when Docker answers, else local",
     )  # fmt: skip
     parser.add_argument("--context", help="with --runtime existing: the kubeconfig context to use")
-    parser.add_argument(
-        "--kubeconfig", type=Path, help="with --runtime existing: the kubeconfig file"
-    )
+    parser.add_argument("--kubeconfig", type=Path, help="with --runtime existing: the kubeconfig file")
 
 
 def _print_status(status: ClusterStatus) -> None:
     print(f"runtime:    {status.runtime}")
-    print(
-        f"cluster:    {status.name}  ({status.state}{': ' + status.detail if status.detail else ''})"
-    )
+    print(f"cluster:    {status.name}  ({status.state}{': ' + status.detail if status.detail else ''})")
     if status.server:
         print(f"server:     {status.server}  {status.version or ''}".rstrip())
     for node in status.nodes:
@@ -89,9 +85,7 @@ def cmd_toolchain(args: argparse.Namespace) -> int:
     tools = args.tools or list(toolchain.LOCAL_RUNTIME_TOOLS)
     unknown = [t for t in tools if t not in toolchain.TOOL_GROUP]
     if unknown:
-        raise ClusterError(
-            f"unknown tool(s) {', '.join(unknown)}; known: {', '.join(toolchain.TOOL_GROUP)}"
-        )
+        raise ClusterError(f"unknown tool(s) {', '.join(unknown)}; known: {', '.join(toolchain.TOOL_GROUP)}")
     for tool in tools:
         print(f"{tool}: {toolchain.ensure(tool, _progress)}")
     return 0
@@ -111,9 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--json", action="store_true", help="print the status as JSON")
     cluster.set_defaults(func=cmd_cluster)
 
-    doc = sub.add_parser(
-        "doctor", help="check everything the sandbox needs, with the fix for each gap"
-    )
+    doc = sub.add_parser("doctor", help="check everything the sandbox needs, with the fix for each gap")
     doc.add_argument("--json", action="store_true")
     doc.set_defaults(func=cmd_doctor)
 

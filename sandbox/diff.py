@@ -79,11 +79,11 @@ def unified(predicted: Manifest | None, live: Manifest | None, name: str, contex
     """A unified diff from live to predicted (what applying would do), normalised and masked."""
     before = to_yaml(normalize(live)).splitlines(keepends=True)
     after = to_yaml(normalize(predicted)).splitlines(keepends=True)
-    return "".join(
-        difflib.unified_diff(before, after, f"live/{name}", f"desired/{name}", n=context)
-    )
+    return "".join(difflib.unified_diff(before, after, f"live/{name}", f"desired/{name}", n=context))
 
 
 def content_hash(manifest: Manifest) -> str:
     """A stable digest of a desired manifest, to know when Git changed an object."""
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[
+        :16
+    ]

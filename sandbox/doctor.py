@@ -90,9 +90,7 @@ def checks() -> list[Check]:
                 label,
                 ok,
                 shown,
-                ""
-                if ok
-                else f"make {shown} writable or set GITOPS_SANDBOX_{label.split()[0].upper()}_DIR",
+                "" if ok else f"make {shown} writable or set GITOPS_SANDBOX_{label.split()[0].upper()}_DIR",
             )
         )
     results.append(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import subprocess
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -290,30 +291,59 @@ class EnvRepo:
         Skipped, with a Problem naming the file: symlinks leaving the repository, submodules,
         binary or oversized manifests (.yaml/.yml/.json), chart archives under ``charts/``.
         Other binary or oversized files are skipped silently: they cannot be manifests.
+        Symlinks inside the repository are written as the file (or folder) they point to.
+        """
+        files, problems = self.read_tree(revision, subpath)
+        dest.mkdir(parents=True, exist_ok=True)
+        made: set[Path] = {dest}
+        for rel, data in files.items():
+            target = dest / rel
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            target.write_bytes(data)
+        return problems
+
+    def read_tree(self, revision: str, subpath: str) -> tuple[dict[str, bytes], list[Problem]]:
+        """What ``export_tree`` would write, in memory: {path relative to subpath: bytes}, sorted.
+
+        The same rules as ``export_tree``; for callers that only read the files, creating
+        a thousand small files costs more than parsing them.
         """
         listing = self._listing(self._commit_sha(revision))
         sub = _clean(subpath)
         if sub.startswith("../") or sub == "..":
-            return [Problem(f"path {subpath} leaves the repository", file=subpath)]
+            return {}, [Problem(f"path {subpath} leaves the repository", file=subpath)]
         root, why = self._resolve_path(listing, sub)
         if root is None or (root and listing[root].type != "tree"):
             what = why or "is not a directory"
-            return [Problem(f"path {sub} {what} at revision {revision[:12]}", file=sub)]
-        dest.mkdir(parents=True, exist_ok=True)
+            return {}, [Problem(f"path {sub} {what} at revision {revision[:12]}", file=sub)]
         problems: list[Problem] = []
-        self._export_dir(listing, root, sub, dest, problems, (root,))
-        return problems
+        plan: list[tuple[_Entry, str, str]] = []
+        self._plan_dir(listing, root, sub, "", problems, (root,), plan)
+        contents = self._blobs([entry.sha for entry, _shown, _rel in plan])
+        files: dict[str, bytes] = {}
+        for entry, shown, rel in sorted(plan, key=lambda item: item[2]):
+            data = contents[entry.sha]
+            if b"\0" in data[:BINARY_SNIFF_BYTES]:
+                if _is_manifest(shown):
+                    problems.append(Problem("binary file (NUL byte in its first 8 KiB); skipped", file=shown))
+                continue
+            files[rel] = data
+        return files, problems
 
-    def _export_dir(
-        self, listing: _Listing, tree: str, shown: str, out: Path, problems: list[Problem],
-        expanding: tuple[str, ...],
+    def _plan_dir(
+        self, listing: _Listing, tree: str, shown: str, out: str, problems: list[Problem],
+        expanding: tuple[str, ...], plan: list[tuple[_Entry, str, str]],
     ) -> None:  # fmt: skip
+        """Choose the blobs under ``tree`` to read: (entry, repo path shown to users, output path)."""
         prefix = tree + "/" if tree else ""
-        for path, entry in list(listing.items()):
+        for path, entry in listing.items():
             if entry.type == "tree" or not path.startswith(prefix):
                 continue
             rel = path[len(prefix) :]
             shown_path = f"{shown}/{rel}" if shown else rel
+            out_path = f"{out}/{rel}" if out else rel
             if any(part in ("", ".", "..", ".git") for part in rel.split("/")):
                 # git refuses such paths; a hand-made tree could still carry one.
                 problems.append(Problem("unsafe path in the git tree; skipped", file=shown_path))
@@ -323,9 +353,8 @@ class EnvRepo:
                     Problem("git submodule: submodules are not rendered; skipped", file=shown_path)
                 )
                 continue
-            target_file = out / rel
             if entry.mode != _MODE_SYMLINK:
-                self._export_blob(entry, shown_path, target_file, problems)
+                _plan_blob(entry, shown_path, out_path, problems, plan)
                 continue
             target = self._link_target(entry)
             resolved, why = self._resolve_path(listing, path)
@@ -335,7 +364,7 @@ class EnvRepo:
             final = listing.get(resolved) if resolved else _Entry("040000", "tree", "", -1)
             assert final is not None
             if final.type == "blob":
-                self._export_blob(final, shown_path, target_file, problems)
+                _plan_blob(final, shown_path, out_path, problems, plan)
             elif final.type == "commit":
                 problems.append(Problem(f"symlink to submodule {resolved}; skipped", file=shown_path))
             elif resolved in expanding or path.startswith(resolved + "/") or resolved == "":
@@ -344,33 +373,57 @@ class EnvRepo:
             elif len(expanding) > _MAX_DIR_LINK_DEPTH:
                 problems.append(Problem(f"symlink to {target} nests too deep; skipped", file=shown_path))
             else:
-                self._export_dir(listing, resolved, shown_path, target_file, problems, (*expanding, resolved))
+                inner = (*expanding, resolved)
+                self._plan_dir(listing, resolved, shown_path, out_path, problems, inner, plan)
 
-    def _export_blob(self, entry: _Entry, shown: str, target: Path, problems: list[Problem]) -> None:
-        name = shown.rsplit("/", 1)[-1].lower()
-        is_manifest = posixpath.splitext(name)[1] in MANIFEST_SUFFIXES
-        if name.endswith(ARCHIVE_SUFFIXES):
-            if "charts" in shown.split("/")[:-1]:
-                problems.append(
-                    Problem(
-                        "packaged chart archive; skipped: vendor the chart unpacked as a folder "
-                        "under charts/ instead",
-                        file=shown,
-                    )
+    def _blobs(self, shas: list[str]) -> dict[str, bytes]:
+        """Many blobs in one ``git cat-file --batch`` run: one round trip each is far too slow."""
+        wanted = list(dict.fromkeys(shas))
+        if not wanted:
+            return {}
+        proc = subprocess.run(
+            [self._repo.git.GIT_PYTHON_GIT_EXECUTABLE or "git", "--git-dir", self._repo.git_dir,
+             "cat-file", "--batch"],
+            input="".join(f"{sha}\n" for sha in wanted).encode(),
+            capture_output=True, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise EnvRepoError(f"reading env repo {self.path} failed: {proc.stderr.decode(errors='replace')}")
+        out, pos, blobs = proc.stdout, 0, {}
+        for sha in wanted:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].split()
+            if len(header) != 3:
+                raise EnvRepoError(f"env repo {self.path} is missing object {sha}")
+            size = int(header[2])
+            blobs[sha] = out[end + 1 : end + 1 + size]
+            pos = end + 1 + size + 1
+        return blobs
+
+
+def _plan_blob(
+    entry: _Entry, shown: str, out: str, problems: list[Problem], plan: list[tuple[_Entry, str, str]]
+) -> None:
+    name = shown.rsplit("/", 1)[-1].lower()
+    if name.endswith(ARCHIVE_SUFFIXES):
+        if "charts" in shown.split("/")[:-1]:
+            problems.append(
+                Problem(
+                    "packaged chart archive; skipped: vendor the chart unpacked as a folder under charts/",
+                    file=shown,
                 )
-            return
-        if entry.size > MAX_FILE_BYTES:
-            if is_manifest:
-                size = entry.size / MAX_FILE_BYTES
-                problems.append(Problem(f"file is {size:.1f} MiB, over the 1 MiB limit; skipped", file=shown))
-            return
-        data = self._blob(entry.sha)
-        if b"\0" in data[:BINARY_SNIFF_BYTES]:
-            if is_manifest:
-                problems.append(Problem("binary file (NUL byte in its first 8 KiB); skipped", file=shown))
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+            )
+        return
+    if entry.size > MAX_FILE_BYTES:
+        if _is_manifest(name):
+            size = entry.size / MAX_FILE_BYTES
+            problems.append(Problem(f"file is {size:.1f} MiB, over the 1 MiB limit; skipped", file=shown))
+        return
+    plan.append((entry, shown, out))
+
+
+def _is_manifest(name: str) -> bool:
+    return posixpath.splitext(name.lower())[1] in MANIFEST_SUFFIXES
 
 
 def _clean(path: str) -> str:

@@ -108,6 +108,19 @@ class Kube:
         timeout: float = 30,
     ) -> Any:
         """One API call, retried on transient failures; returns the decoded JSON body."""
+        return self.call(method, path, body, params, content_type, accept, timeout)[1]
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        timeout: float = 30,
+    ) -> tuple[int, Any]:
+        """Like ``request``, also returning the HTTP status (201 tells created from updated)."""
         url = self.host + path + ("?" + urlencode(params) if params else "")
         payload = json.dumps(body).encode() if body is not None else None
         delay = 0.05
@@ -122,7 +135,7 @@ class Kube:
                 error = KubeError(0, "ConnectionError", str(exc))
             else:
                 if resp.status < 400:
-                    return json.loads(resp.data) if resp.data else None
+                    return resp.status, (json.loads(resp.data) if resp.data else None)
                 error = _error_from(resp)
             if not error.transient or attempt == self.retries:
                 raise error
@@ -208,20 +221,26 @@ class Kube:
     def object_path(self, manifest: Manifest) -> str:
         resource = self.resource_for(manifest["apiVersion"], manifest["kind"])
         if resource is None:
-            raise KubeError(404, "NotFound", f"the server does not know {manifest['apiVersion']} {manifest['kind']}")
+            raise KubeError(
+                404, "NotFound", f"the server does not know {manifest['apiVersion']} {manifest['kind']}"
+            )
         meta = manifest["metadata"]
         return resource.path(meta.get("namespace", ""), meta["name"])
 
-    def apply(self, manifest: Manifest, dry_run: bool = False, timeout: float = 30) -> Manifest:
-        """Server-side apply with our field manager, conflicts forced (as Flux does)."""
+    def apply(self, manifest: Manifest, dry_run: bool = False, timeout: float = 30) -> tuple[bool, Manifest]:
+        """Server-side apply with our field manager, conflicts forced (as Flux does).
+
+        Returns whether the object was created, and the object as the server has it (or, on
+        a dry run, as it would have it).
+        """
         params = {"fieldManager": FIELD_MANAGER, "force": "true"}
         if dry_run:
             params["dryRun"] = "All"
-        result: Manifest = self.request(
+        status, result = self.call(
             "PATCH", self.object_path(manifest), body=manifest, params=params,
             content_type="application/apply-patch+yaml", timeout=timeout,
         )  # fmt: skip
-        return result
+        return status == 201, result
 
     def delete(self, key: ObjectKey, resource: Resource, propagation: str = "Background") -> None:
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
@@ -248,4 +267,9 @@ def _error_from(resp: urllib3.BaseHTTPResponse) -> KubeError:
         body = {}
     message = body.get("message") if isinstance(body, dict) else None
     reason = body.get("reason", "") if isinstance(body, dict) else ""
-    return KubeError(resp.status, reason or str(resp.reason or ""), message or resp.data[:300].decode(errors="replace"), body)
+    return KubeError(
+        resp.status,
+        reason or str(resp.reason or ""),
+        message or resp.data[:300].decode(errors="replace"),
+        body,
+    )

@@ -7,33 +7,27 @@ CLI, benchmark) without copying or locking.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 Manifest = dict[str, Any]
 
 
-class SyncStatus(str, Enum):
+class SyncStatus(StrEnum):
     SYNCED = "Synced"
     OUT_OF_SYNC = "OutOfSync"
     MISSING = "Missing"  # in Git, not in the cluster
     ORPHANED = "Orphaned"  # claimed by the app, gone from Git
     UNKNOWN = "Unknown"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Health(str, Enum):
+class Health(StrEnum):
     HEALTHY = "Healthy"
     PROGRESSING = "Progressing"
     DEGRADED = "Degraded"
     SUSPENDED = "Suspended"
     MISSING = "Missing"
     UNKNOWN = "Unknown"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # Worst first: app health is the worst of its objects (as Argo CD orders them).
@@ -68,7 +62,9 @@ class ObjectKey:
         api_version = str(manifest.get("apiVersion", ""))
         group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
         meta = manifest.get("metadata") or {}
-        return cls(group, str(manifest.get("kind", "")), str(meta.get("namespace") or ""), str(meta.get("name", "")))
+        return cls(
+            group, str(manifest.get("kind", "")), str(meta.get("namespace") or ""), str(meta.get("name", ""))
+        )
 
     def __str__(self) -> str:
         kind = f"{self.kind}.{self.group}" if self.group else self.kind

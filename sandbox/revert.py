@@ -64,9 +64,7 @@ def revert_commit(repo_path: Path, sha: str, branch: str | None = None) -> Rever
     markers = git.git_paths(list(_IN_PROGRESS))
     busy = [what for name, what in _IN_PROGRESS.items() if markers[name].exists()]
     if busy:
-        raise RevertRefused(
-            f"{git.where}: {busy[0]} is in progress; finish or abort it before reverting"
-        )
+        raise RevertRefused(f"{git.where}: {busy[0]} is in progress; finish or abort it before reverting")
 
     head_ref = git.out("symbolic-ref", "-q", "HEAD", check=False)
     if not head_ref:
@@ -84,9 +82,8 @@ def revert_commit(repo_path: Path, sha: str, branch: str | None = None) -> Rever
     if not head:
         raise RevertRefused(f"{git.where}: {_short(head_ref)} has no commits yet")
 
-    dirty = git.out("status", "--porcelain=v1", "--untracked-files=no")
-    if dirty:
-        files = [line[3:] for line in dirty.splitlines()]
+    files = git.changed_tracked_files()
+    if files:
         raise RevertRefused(
             f"{git.where}: uncommitted changes to tracked files ({_list(files)}); "
             "commit or stash them before reverting"
@@ -171,6 +168,21 @@ class _Git:
         if check and proc.returncode != 0:
             raise RevertError(f"git {' '.join(args)} failed: {_last_lines(proc.stderr)}")
         return proc.stdout.strip() if proc.returncode == 0 else ""
+
+    def changed_tracked_files(self) -> list[str]:
+        """Tracked files that differ from HEAD in the index or working tree (staged or not)."""
+        proc = self.run("status", "--porcelain=v1", "-z", "--untracked-files=no")
+        if proc.returncode != 0:
+            raise RevertError(f"git status failed: {_last_lines(proc.stderr)}")
+        entries = iter(proc.stdout.split("\0"))
+        files = []
+        for entry in entries:
+            if not entry:
+                continue
+            files.append(entry[3:])
+            if "R" in entry[:2] or "C" in entry[:2]:
+                next(entries, None)  # -z puts a rename's source path in the next entry
+        return files
 
     def check_repository(self) -> None:
         if not self.repo.is_dir():
@@ -261,6 +273,7 @@ def _list(files: list[str], most: int = 5) -> str:
     return shown + (f" and {len(files) - most} more" if len(files) > most else "")
 
 
-def _last_lines(text: str, count: int = 3) -> str:
-    lines = [line for line in text.strip().splitlines() if not line.startswith("hint:")]
+def _last_lines(text: str, count: int = 8) -> str:
+    # git's own words, minus the hints that tell the user to run --continue/--abort themselves.
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("hint:")]
     return " / ".join(lines[-count:]) or "no output"

@@ -87,7 +87,9 @@ def test_up_reuses_an_existing_cluster_and_restarts_its_stopped_node(fake_kind: 
     runtime.up(lambda _m: None)
     calls = fake_kind.read_text().splitlines()
     assert not any(c.startswith("create cluster") for c in calls)
-    assert f"export kubeconfig --name gitops-sandbox --kubeconfig {tmp_path / 'state' / 'kubeconfig'}" in calls
+    assert (
+        f"export kubeconfig --name gitops-sandbox --kubeconfig {tmp_path / 'state' / 'kubeconfig'}" in calls
+    )
     assert nodes.started == ["gitops-sandbox-control-plane"]
 
 
@@ -109,7 +111,9 @@ def test_no_docker_is_one_clear_error_and_kind_is_never_called(fake_kind: Path, 
 
 
 def test_cli_on_a_machine_without_docker_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
-    env = dict(os.environ, GITOPS_SANDBOX_STATE_DIR=str(tmp_path / "state"), DOCKER_HOST="unix:///nonexistent.sock")
+    env = dict(
+        os.environ, GITOPS_SANDBOX_STATE_DIR=str(tmp_path / "state"), DOCKER_HOST="unix:///nonexistent.sock"
+    )
     out = subprocess.run(
         [sys.executable, "-m", "sandbox.cli", "cluster", "up", "--runtime", "kind"],
         capture_output=True, text=True, env=env, timeout=120,

@@ -29,8 +29,12 @@ def test_objects_are_created_read_watched_and_deleted(api: client.ApiClient) -> 
     def watch_configmaps() -> None:
         w = watch.Watch()
         started.set()
-        for event in w.stream(core.list_namespaced_config_map, "default", timeout_seconds=20,
-                              field_selector="metadata.name=watched"):
+        for event in w.stream(
+            core.list_namespaced_config_map,
+            "default",
+            timeout_seconds=20,
+            field_selector="metadata.name=watched",
+        ):
             seen.append(event["type"])
             if event["type"] == "DELETED":
                 w.stop()
@@ -48,7 +52,9 @@ def test_objects_are_created_read_watched_and_deleted(api: client.ApiClient) -> 
     assert seen == ["ADDED", "MODIFIED", "DELETED"]
 
 
-def test_deployment_applied_with_kubectl_gets_running_pods(local_runtime: LocalRuntime, api: client.ApiClient) -> None:
+def test_deployment_applied_with_kubectl_gets_running_pods(
+    local_runtime: LocalRuntime, api: client.ApiClient
+) -> None:
     manifest = """
 apiVersion: apps/v1
 kind: Deployment

@@ -29,7 +29,9 @@ def test_env_var_names_a_binary_explicitly(tmp_path: Path, monkeypatch: pytest.M
 
 def test_env_var_pointing_at_nothing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITOPS_SANDBOX_ETCD", "/nonexistent/etcd")
-    with pytest.raises(toolchain.ToolchainError, match="GITOPS_SANDBOX_ETCD=/nonexistent/etcd is not an executable"):
+    with pytest.raises(
+        toolchain.ToolchainError, match="GITOPS_SANDBOX_ETCD=/nonexistent/etcd is not an executable"
+    ):
         toolchain.find("etcd")
 
 
@@ -43,7 +45,9 @@ def test_path_is_used_when_nothing_is_cached(tmp_path: Path, monkeypatch: pytest
     assert toolchain.version_of(kustomize) == "v9.9.9"
 
 
-def test_missing_tool_without_go_says_how_to_get_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_tool_without_go_says_how_to_get_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GITOPS_SANDBOX_CACHE_DIR", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("PATH", str(tmp_path))  # no go, no kwok
     with pytest.raises(toolchain.ToolchainError) as caught:
@@ -100,6 +104,9 @@ def test_doctor_json_lists_every_tool_with_source_and_fix(tmp_path: Path) -> Non
 def test_doctor_passes_when_the_local_runtime_can_start() -> None:
     out = subprocess.run([sys.executable, "-m", "sandbox.cli", "doctor"], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout
-    lines = {line.split()[1]: line.split()[0] for line in out.stdout.splitlines() if line.split()[:1] != []
-             and not line.lstrip().startswith("fix:")}
+    lines = {
+        line.split()[1]: line.split()[0]
+        for line in out.stdout.splitlines()
+        if line.split()[:1] != [] and not line.lstrip().startswith("fix:")
+    }
     assert all(lines[tool] == "ok" for tool in toolchain.LOCAL_RUNTIME_TOOLS), out.stdout

@@ -36,9 +36,7 @@ class ExistingRuntime:
         self.root = root or state_dir() / "existing"
         saved = self._saved()
         self._context = context or saved.get("context")
-        self._kubeconfig = kubeconfig or (
-            Path(saved["kubeconfig"]) if "kubeconfig" in saved else None
-        )
+        self._kubeconfig = kubeconfig or (Path(saved["kubeconfig"]) if "kubeconfig" in saved else None)
 
     def _saved(self) -> dict[str, str]:
         try:
@@ -83,9 +81,7 @@ class ExistingRuntime:
         context = self._require_context()
         status = self.status()
         if not status.running:
-            raise ClusterError(
-                f"context {context} in {self.kubeconfig_path} is unreachable: {status.detail}"
-            )
+            raise ClusterError(f"context {context} in {self.kubeconfig_path} is unreachable: {status.detail}")
         self.root.mkdir(parents=True, exist_ok=True)
         target = {"context": context, "kubeconfig": str(self.kubeconfig_path)}
         (self.root / "target.json").write_text(json.dumps(target))

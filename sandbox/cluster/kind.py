@@ -164,9 +164,7 @@ class KindRuntime:
                 str(self.kubeconfig_path),
             )
         else:
-            progress(
-                f"creating kind cluster {self.cluster} (kind create cluster --wait {self.wait})"
-            )
+            progress(f"creating kind cluster {self.cluster} (kind create cluster --wait {self.wait})")
             self._kind(*self.create_args())
         return self.status()
 

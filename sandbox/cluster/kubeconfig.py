@@ -17,9 +17,7 @@ from sandbox.cluster.runtime import Node
 
 def api_client(kubeconfig: Path, context: str | None = None) -> client.ApiClient:
     """An ApiClient bound to exactly this kubeconfig file and context."""
-    return config.new_client_from_config(
-        config_file=str(kubeconfig), context=context, persist_config=False
-    )
+    return config.new_client_from_config(config_file=str(kubeconfig), context=context, persist_config=False)
 
 
 def server_of(kubeconfig: Path, context: str | None = None) -> str | None:
@@ -40,9 +38,7 @@ def contexts_in(kubeconfig: Path) -> list[str]:
     return [c["name"] for c in data.get("contexts") or []]
 
 
-def probe(
-    kubeconfig: Path, context: str | None = None, timeout: float = 5.0
-) -> tuple[str, tuple[Node, ...]]:
+def probe(kubeconfig: Path, context: str | None = None, timeout: float = 5.0) -> tuple[str, tuple[Node, ...]]:
     """The server's version and its nodes with their Ready condition; raises when unreachable."""
     api = api_client(kubeconfig, context)
     try:

@@ -55,13 +55,20 @@ class LocalRuntime:
     def _env(self) -> dict[str, str]:
         # KUBECONFIG pins kwokctl's own default to our file, belt and braces with --kubeconfig;
         # kwokctl has no flag for kubectl, only this variable (else it would download one).
-        env = dict(os.environ, KWOK_WORKDIR=str(self.workdir), KUBECONFIG=str(self.kubeconfig_path))
+        env = dict(
+            os.environ,
+            KWOK_WORKDIR=str(self.workdir),
+            KUBECONFIG=str(self.kubeconfig_path),
+            KUBECACHEDIR=str(self.root / "kube-cache"),  # kubectl's discovery cache, not ~/.kube/cache
+        )
         kubectl = toolchain.find("kubectl")
         if kubectl:
             env["KWOK_KUBECTL_BINARY"] = str(kubectl.path)
         return env
 
-    def _kwokctl(self, *args: str, timeout: float = 300, kube_version: str = "") -> subprocess.CompletedProcess[str]:
+    def _kwokctl(
+        self, *args: str, timeout: float = 300, kube_version: str = ""
+    ) -> subprocess.CompletedProcess[str]:
         kwokctl = toolchain.ensure("kwokctl")
         env = self._env()
         if kube_version:
@@ -72,9 +79,7 @@ class LocalRuntime:
                 env=env, capture_output=True, text=True, timeout=timeout,
             )  # fmt: skip
         except subprocess.TimeoutExpired as exc:
-            raise ClusterError(
-                f"kwokctl {' '.join(args[:2])} did not finish in {timeout:.0f}s"
-            ) from exc
+            raise ClusterError(f"kwokctl {' '.join(args[:2])} did not finish in {timeout:.0f}s") from exc
 
     def _check(self, proc: subprocess.CompletedProcess[str], what: str) -> None:
         if proc.returncode != 0:
@@ -107,9 +112,7 @@ class LocalRuntime:
         started = time.monotonic()
         if current.state == "stopped":
             progress(f"starting stopped cluster {self.context}")
-            self._check(
-                self._kwokctl("start", "cluster", "--timeout", "2m"), "kwokctl start cluster"
-            )
+            self._check(self._kwokctl("start", "cluster", "--timeout", "2m"), "kwokctl start cluster")
         elif not current.running:
             progress(
                 f"creating cluster {self.context} (etcd, kube-apiserver, controller-manager, scheduler, kwok)"

@@ -26,9 +26,7 @@ from sandbox.paths import cache_dir
 Progress = Callable[[str], None]
 
 MODULES_DIR = Path(__file__).parent / "toolchain"
-GO_INSTALL_HINT = (
-    "install Go 1.22 or newer (https://go.dev/doc/install; Debian: apt-get install golang)"
-)
+GO_INSTALL_HINT = "install Go 1.22 or newer (https://go.dev/doc/install; Debian: apt-get install golang)"
 
 
 class ToolchainError(RuntimeError):

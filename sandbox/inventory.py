@@ -1,0 +1,133 @@
+"""Tracking and inventory: how the sandbox knows which live objects an app owns.
+
+Every applied object carries a label naming its app (cheap to watch) and an annotation with
+a tracking id (app plus object key), which a copied label cannot forge by accident. The
+inventory per app, a ConfigMap in the sandbox's own namespace, lists what the app applied
+and at which revision, so prune is exact even after a restart. Prune deletes only what the
+inventory AND the annotation both claim.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sandbox.kube import Kube, KubeError
+from sandbox.model import Manifest, ObjectKey
+
+APP_LABEL = "gitops-sandbox.io/app"
+TRACKING_ANNOTATION = "gitops-sandbox.io/tracking-id"
+SYSTEM_NAMESPACE = "gitops-sandbox-system"
+INVENTORY_PREFIX = "inventory-"
+
+
+def tracking_id(app: str, key: ObjectKey) -> str:
+    return f"{app}:{key.group}/{key.kind}:{key.namespace}/{key.name}"
+
+
+def mark(manifest: Manifest, app: str, key: ObjectKey) -> Manifest:
+    """A copy of the desired manifest carrying the app's label and tracking annotation."""
+    out = dict(manifest)
+    meta = dict(out.get("metadata") or {})
+    meta["labels"] = {**(meta.get("labels") or {}), APP_LABEL: app}
+    meta["annotations"] = {**(meta.get("annotations") or {}), TRACKING_ANNOTATION: tracking_id(app, key)}
+    out["metadata"] = meta
+    return out
+
+
+def claimed_by(live: Manifest | None, app: str, key: ObjectKey) -> bool:
+    """Whether a live object carries this app's tracking annotation for this very key."""
+    if live is None:
+        return False
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    return annotations.get(TRACKING_ANNOTATION) == tracking_id(app, key)
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: ObjectKey
+    api_version: str
+
+    def to_json(self) -> list[str]:
+        return [self.api_version, self.key.kind, self.key.namespace, self.key.name]
+
+    @classmethod
+    def from_json(cls, row: list[str]) -> Entry:
+        api_version, kind, namespace, name = row
+        group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+        return cls(ObjectKey(group, kind, namespace, name), api_version)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    app: str
+    revision: str
+    entries: tuple[Entry, ...]
+
+    def keys(self) -> set[ObjectKey]:
+        return {e.key for e in self.entries}
+
+
+class InventoryStore:
+    """Reads and writes inventories as ConfigMaps in the sandbox's namespace."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self._namespace_ready = False
+
+    def _path(self, app: str = "") -> str:
+        base = f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/configmaps"
+        return f"{base}/{INVENTORY_PREFIX}{app}" if app else base
+
+    def _ensure_namespace(self) -> None:
+        if self._namespace_ready:
+            return
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}}
+        self.kube.request(
+            "PATCH", f"/api/v1/namespaces/{SYSTEM_NAMESPACE}", body=body,
+            params={"fieldManager": "gitops-sandbox", "force": "true"},
+            content_type="application/apply-patch+yaml",
+        )  # fmt: skip
+        self._namespace_ready = True
+
+    def load(self, app: str) -> Inventory | None:
+        try:
+            cm = self.kube.get(self._path(app))
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        data = cm.get("data") or {}
+        rows = json.loads(data.get("entries", "[]"))
+        return Inventory(app, data.get("revision", ""), tuple(Entry.from_json(r) for r in rows))
+
+    def save(self, inventory: Inventory) -> None:
+        self._ensure_namespace()
+        rows = sorted((e.to_json() for e in inventory.entries), key=lambda r: (r[1], r[2], r[3]))
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": INVENTORY_PREFIX + inventory.app,
+                "namespace": SYSTEM_NAMESPACE,
+                "labels": {
+                    "app.kubernetes.io/managed-by": "gitops-sandbox",
+                    "gitops-sandbox.io/inventory": "true",
+                },
+            },
+            "data": {"app": inventory.app, "revision": inventory.revision, "entries": json.dumps(rows)},
+        }
+        self.kube.request(
+            "PATCH", self._path(inventory.app), body=body,
+            params={"fieldManager": "gitops-sandbox", "force": "true"},
+            content_type="application/apply-patch+yaml",
+        )  # fmt: skip
+
+    def apps(self) -> list[str]:
+        try:
+            found = self.kube.get(self._path(), {"labelSelector": "gitops-sandbox.io/inventory=true"})
+        except KubeError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        return sorted((i.get("data") or {}).get("app", "") for i in found.get("items", []))
