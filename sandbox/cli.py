@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sandbox import __version__, doctor
+from sandbox import __version__, doctor, headless
 from sandbox.cluster import (
     RUNTIMES,
     ClusterError,
@@ -24,6 +24,8 @@ from sandbox.cluster import (
     toolchain,
 )
 from sandbox.cluster.kubeconfig import export_line
+from sandbox.envrepo import EnvRepoError
+from sandbox.kube import KubeError
 
 
 def _progress(message: str) -> None:
@@ -117,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"default: the local runtime's ({', '.join(toolchain.LOCAL_RUNTIME_TOOLS)})",
     )
     tc.set_defaults(func=cmd_toolchain)
+
+    headless.add_commands(sub, _add_runtime_args)
     return parser
 
 
@@ -124,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ClusterError, toolchain.ToolchainError) as exc:
+    except (ClusterError, toolchain.ToolchainError, EnvRepoError, KubeError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -24,7 +24,7 @@ from sandbox.paths import state_dir
 
 SCHEMA_VERSION = 1
 
-ACTIONS = frozenset({"created", "configured", "unchanged", "pruned", "failed", "skipped"})
+ACTIONS = frozenset({"created", "configured", "unchanged", "pruned", "failed", "skipped", "kept", "orphaned"})
 TRIGGERS = frozenset({"commit", "drift", "manual", "rollback", "revert", "startup", "check"})
 RESULTS = frozenset({"Running", "Succeeded", "Failed", "Degraded"})
 FINAL_RESULTS = RESULTS - {"Running"}
@@ -202,6 +202,13 @@ class History:
                 "INSERT INTO objects (sync_id, seq, key, action, sync_status, health, message)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
+            )
+
+    def update_health(self, sync_id: int, health: str) -> None:
+        """The health a finished sync's revision reached later (it is often Progressing at first)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE syncs SET health = ? WHERE id = ? AND result != 'Running'", (str(health), sync_id)
             )
 
     # -- reading ---------------------------------------------------------------------------

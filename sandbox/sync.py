@@ -102,6 +102,7 @@ class Syncer:
         self.inventories = inventories
         self.verified = verified
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="sync")
+        self._namespaces: set[str] = set()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -124,8 +125,14 @@ class Syncer:
                 self.cache.watch(resource, APP_LABEL)
         return unknown
 
-    def sync(self, rendered: Rendered, prune: bool = True, dry_run: bool = False) -> SyncOutcome:
-        """Apply a rendered app; prune what the inventory and annotations both claim."""
+    def sync(
+        self, rendered: Rendered, prune: bool = True, dry_run: bool = False, namespace: str = ""
+    ) -> SyncOutcome:
+        """Apply a rendered app; prune what the inventory and annotations both claim.
+
+        The app's target namespace is created when Git does not declare it (as Argo CD's
+        CreateNamespace option does), and is not tracked, so prune never deletes it.
+        """
         app = rendered.app
         if not rendered.ok:
             problems = "; ".join(str(p) for p in rendered.problems)
@@ -151,6 +158,12 @@ class Syncer:
             return SyncOutcome(app, rendered.revision, (), False, f"{detail}; nothing applied or pruned")
         results: list[ObjectResult] = []
         applied: list[Entry] = []
+        declared = {o.key.name for o in rendered.objects if o.key.kind == "Namespace"}
+        if namespace and namespace not in declared and not dry_run:
+            try:
+                self._ensure_namespace(namespace)
+            except KubeError as exc:
+                return SyncOutcome(app, rendered.revision, (), False, f"namespace {namespace}: {exc.message}")
         first = [o for o in rendered.objects if o.key.kind in FIRST_STAGE]
         rest = [o for o in rendered.objects if o.key.kind not in FIRST_STAGE]
         first_results = self._apply_wave(app, first, dry_run)
@@ -196,6 +209,17 @@ class Syncer:
             self.inventories.save(Inventory(app, rendered.revision, tuple(applied) + tuple(still_owned)))
         outcome = SyncOutcome(app, rendered.revision, tuple(results), True, "")
         return SyncOutcome(app, rendered.revision, outcome.results, True, outcome.summary())
+
+    def _ensure_namespace(self, name: str) -> None:
+        if name in self._namespaces:
+            return
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        self.kube.request(
+            "PATCH", f"/api/v1/namespaces/{name}", body=body,
+            params={"fieldManager": "gitops-sandbox-namespace", "force": "true"},
+            content_type="application/apply-patch+yaml",
+        )  # fmt: skip
+        self._namespaces.add(name)
 
     def _apply_wave(self, app: str, wave: list[DesiredObject], dry_run: bool) -> list[ObjectResult]:
         if not wave:

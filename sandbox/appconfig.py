@@ -1,0 +1,334 @@
+"""The apps of an env repo at a revision: from ``sandbox.yaml``, or one per top-level folder.
+
+Bad configuration never raises: it comes back as Problems naming ``sandbox.yaml`` (with the
+line) and the app (in ``Problem.object``). An app with any problem is left out of the list,
+so a caller must read a Problem naming an app as "this app is broken", never as "this app
+was deleted" — pruning on it would delete a running app over a typo. A Problem with an empty
+``object`` concerns the whole file: then no app list can be trusted.
+"""
+
+from __future__ import annotations
+
+import difflib
+import posixpath
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+import yaml
+
+from sandbox.envrepo import EnvRepo
+from sandbox.model import Problem
+
+CONFIG_FILE = "sandbox.yaml"
+Source = Literal["plain", "kustomize", "helm"]
+SOURCES: tuple[str, ...] = ("auto", "plain", "kustomize", "helm")
+CHART_FILE = "Chart.yaml"
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+_APP_KEYS = ("name", "path", "namespace", "source", "values", "releaseName", "autoSync", "prune", "selfHeal")
+_TOP_KEYS = ("apps",)
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_HELM_RELEASE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_HELM_RELEASE_MAX = 53  # helm's own limit: release names end up inside object names
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """One deployable unit of the env repo. ``release_name`` defaults to ``name``."""
+
+    name: str
+    path: str  # repo-relative folder, "." for the repository root
+    namespace: str
+    source: Source
+    values: tuple[str, ...] = ()  # helm values files, relative to ``path``
+    release_name: str = ""
+    auto_sync: bool = True
+    prune: bool = True
+    self_heal: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.release_name:
+            object.__setattr__(self, "release_name", self.name)
+
+
+def load_apps(repo: EnvRepo, revision: str) -> tuple[list[AppSpec], list[Problem]]:
+    """The apps at ``revision`` and the problems found; an unknown revision raises EnvRepoError."""
+    sha = repo.resolve(revision)
+    raw = repo.read_file(sha, CONFIG_FILE)
+    if raw is None:
+        return _discover(repo, sha)
+    return _from_config(repo, sha, raw)
+
+
+def detect_source(repo: EnvRepo, revision: str, path: str) -> Source:
+    """helm with a Chart.yaml, kustomize with a kustomization file, plain otherwise."""
+    base = "" if path == "." else path
+    if repo.read_file(revision, posixpath.join(base, CHART_FILE)) is not None:
+        return "helm"
+    if any(repo.read_file(revision, posixpath.join(base, k)) is not None for k in KUSTOMIZATION_FILES):
+        return "kustomize"
+    return "plain"
+
+
+def dns1123_name(text: str) -> str:
+    """``text`` made into a DNS-1123 label ("" when nothing usable is left)."""
+    name = re.sub(r"[^a-z0-9-]+", "-", text.lower())
+    name = re.sub(r"-{2,}", "-", name).strip("-")
+    return name[:63].rstrip("-")
+
+
+# -- discovery without sandbox.yaml ------------------------------------------------------------
+
+
+def _discover(repo: EnvRepo, sha: str) -> tuple[list[AppSpec], list[Problem]]:
+    candidates: list[tuple[str, str]] = []
+    problems: list[Problem] = []
+    for folder in repo.list_dirs(sha):
+        if folder.startswith("."):
+            continue
+        if not any(_is_manifest_file(f) for f in repo.list_files(sha, folder)):
+            continue
+        name = dns1123_name(folder)
+        if not name:
+            problems.append(
+                Problem(
+                    f"cannot make an app name from folder {folder!r}: rename it or list it in {CONFIG_FILE}",
+                    file=folder,
+                )
+            )
+            continue
+        candidates.append((name, folder))
+    counts = Counter(name for name, _ in candidates)
+    apps = []
+    for name, folder in candidates:
+        if counts[name] > 1:
+            others = ", ".join(f for n, f in candidates if n == name)
+            problems.append(
+                Problem(
+                    f"folders {others} all make the app name {name!r}: rename one or list them in "
+                    f"{CONFIG_FILE}",
+                    file=folder,
+                    object=name,
+                )
+            )
+            continue
+        apps.append(AppSpec(name, folder, name, detect_source(repo, sha, folder)))
+    return apps, problems
+
+
+def _is_manifest_file(path: str) -> bool:
+    base = path.rsplit("/", 1)[-1]
+    return base.lower().endswith(MANIFEST_SUFFIXES) or base == "Kustomization"
+
+
+# -- sandbox.yaml ------------------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice: the silent "last one wins" hides typos."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _parse_config(raw: bytes) -> tuple[Any, yaml.Node | None, Problem | None]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return None, None, Problem(f"not UTF-8 text ({err.reason} at byte {err.start})", file=CONFIG_FILE)
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        detail = " ".join(str(p) for p in (getattr(err, "problem", None), getattr(err, "context", None)) if p)
+        return (
+            None,
+            None,
+            Problem(
+                f"invalid YAML: {detail or err}",
+                file=CONFIG_FILE,
+                line=mark.line + 1 if mark is not None else None,
+            ),
+        )
+    finally:
+        loader.dispose()
+    return data, node, None
+
+
+def _from_config(repo: EnvRepo, sha: str, raw: bytes) -> tuple[list[AppSpec], list[Problem]]:
+    data, root, problem = _parse_config(raw)
+    if problem is not None:
+        return [], [problem]
+    if data is None:
+        msg = f"{CONFIG_FILE} is empty: list your apps under `apps:`, or delete it to use one app per folder"
+        return [], [Problem(msg, file=CONFIG_FILE)]
+    if not isinstance(data, dict):
+        return [], [_problem("must be a mapping with an `apps:` list", root)]
+    problems = [
+        _problem(f"unknown key {key!r}{_did_you_mean(key, _TOP_KEYS)}", _key_node(root, key))
+        for key in data
+        if key not in _TOP_KEYS
+    ]
+    entries = data.get("apps")
+    apps_node = _value_node(root, "apps")
+    if entries is None:
+        return [], [*problems, _problem("has no `apps:` list", root)]
+    if not isinstance(entries, list):
+        return [], [*problems, _problem("`apps:` must be a list of apps", apps_node)]
+    item_nodes = apps_node.value if isinstance(apps_node, yaml.SequenceNode) else []
+    parsed: list[tuple[AppSpec | None, str, yaml.Node | None]] = []
+    for index, entry in enumerate(entries):
+        node = item_nodes[index] if index < len(item_nodes) else None
+        app, label, app_problems = _parse_app(repo, sha, entry, index, node)
+        problems += app_problems
+        parsed.append((app, label, node))
+    counts = Counter(label for _app, label, _node in parsed)
+    apps = []
+    for app, label, node in parsed:
+        if counts[label] > 1:
+            problems.append(_problem(f"app name {label!r} is used {counts[label]} times", node, label))
+        elif app is not None:
+            apps.append(app)
+    return apps, problems
+
+
+def _parse_app(
+    repo: EnvRepo, sha: str, entry: Any, index: int, node: yaml.Node | None
+) -> tuple[AppSpec | None, str, list[Problem]]:
+    label = f"apps[{index}]"
+    if not isinstance(entry, dict):
+        return None, label, [_problem("each app must be a mapping with at least name and path", node, label)]
+    name = entry.get("name")
+    if isinstance(name, str) and name:
+        label = name
+    problems: list[Problem] = []
+
+    def bad(message: str, key: str | None = None) -> None:
+        problems.append(_problem(message, _key_node(node, key) if key else node, label))
+
+    for key in entry:
+        if key not in _APP_KEYS:
+            bad(f"unknown key {key!r}{_did_you_mean(key, _APP_KEYS)}", key)
+    if name is None:
+        bad("app has no `name`")
+    elif not isinstance(name, str) or not _DNS1123_LABEL.match(name) or len(name) > 63:
+        bad(f"name {name!r} is not a DNS-1123 label (a-z, 0-9 and '-', at most 63 characters)", "name")
+
+    path = entry.get("path")
+    clean_path = ""
+    if path is None:
+        bad("app has no `path`")
+    elif not isinstance(path, str) or not path.strip():
+        bad("`path` must be a folder of the repo", "path")
+    else:
+        clean_path = posixpath.normpath(path.strip())
+        if posixpath.isabs(clean_path) or clean_path == ".." or clean_path.startswith("../"):
+            bad(f"path {path!r} is outside the repo", "path")
+        elif not repo.is_dir(sha, clean_path):
+            bad(f"path {clean_path!r} does not exist at revision {sha[:12]} (or is not a folder)", "path")
+
+    namespace = entry.get("namespace", name)
+    if "namespace" in entry and (
+        not isinstance(namespace, str) or not _DNS1123_LABEL.match(namespace) or len(namespace) > 63
+    ):
+        bad(f"namespace {namespace!r} is not a DNS-1123 label", "namespace")
+
+    source = entry.get("source", "auto")
+    if source not in SOURCES:
+        bad(f"source {source!r} is not one of {', '.join(SOURCES)}", "source")
+        source = "auto"
+    detected: Source = "plain"
+    if not problems:
+        detected = detect_source(repo, sha, clean_path)
+    if source == "helm" and not problems and detected != "helm":
+        bad(f"source helm needs a {CHART_FILE} in {clean_path}", "source")
+    if source == "kustomize" and not problems and detected != "kustomize":
+        bad(f"source kustomize needs a kustomization.yaml in {clean_path}", "source")
+    final: Source = detected if source == "auto" else cast(Source, source)
+
+    values = entry.get("values", [])
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        bad("`values` must be a list of file names relative to the app path", "values")
+        values = []
+    elif values and final != "helm" and not problems:
+        bad(f"`values` only apply to helm apps; this one is {final}", "values")
+    for value in values:
+        inside = posixpath.normpath(posixpath.join(clean_path or ".", value))
+        if posixpath.isabs(value) or inside == ".." or inside.startswith("../"):
+            bad(f"values file {value!r} is outside the repo", "values")
+
+    release = entry.get("releaseName")
+    if release is not None:
+        if (
+            not isinstance(release, str)
+            or not _HELM_RELEASE.match(release)
+            or len(release) > _HELM_RELEASE_MAX
+        ):
+            bad(f"releaseName {release!r} is not a valid helm release name", "releaseName")
+        elif final != "helm" and not problems:
+            bad(f"`releaseName` only applies to helm apps; this one is {final}", "releaseName")
+
+    flags: dict[str, bool] = {}
+    for key in ("autoSync", "prune", "selfHeal"):
+        value = entry.get(key, True)
+        if not isinstance(value, bool):
+            bad(f"`{key}` must be true or false, not {value!r}", key)
+        flags[key] = bool(value)
+
+    if problems:
+        return None, label, problems
+    app = AppSpec(
+        name=str(name),
+        path=clean_path,
+        namespace=str(namespace),
+        source=final,
+        values=tuple(values),
+        release_name=str(release or ""),
+        auto_sync=flags["autoSync"],
+        prune=flags["prune"],
+        self_heal=flags["selfHeal"],
+    )
+    return app, label, []
+
+
+def _problem(message: str, node: yaml.Node | None, app: str = "") -> Problem:
+    line = node.start_mark.line + 1 if node is not None else None
+    return Problem(message, file=CONFIG_FILE, line=line, object=app)
+
+
+def _key_node(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
+    if isinstance(mapping, yaml.MappingNode):
+        for key_node, _value in mapping.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+                return key_node
+    return mapping
+
+
+def _value_node(mapping: yaml.Node | None, key: str) -> yaml.Node | None:
+    if isinstance(mapping, yaml.MappingNode):
+        for key_node, value in mapping.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+                return value
+    return mapping
+
+
+def _did_you_mean(key: object, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(str(key), known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"

@@ -1,0 +1,349 @@
+"""The headless commands: sync, status, diff, history, rollback, revert, watch, check.
+
+Each drives the same in-process Agent the TUI uses. Exit codes follow flux: ``diff`` 0 no
+difference, 1 differences, 2 error; ``check`` 0 Healthy, 1 not, 2 error; the others 0 on
+success, 1 when the operation ran and failed, 2 on an error before it could run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from sandbox.agent import Agent
+from sandbox.cluster import runtime_for
+from sandbox.envrepo import EnvRepoError
+from sandbox.history import History
+from sandbox.kube import Kube
+from sandbox.model import Health, SyncStatus
+from sandbox.revert import RevertError
+from sandbox.state import AppState, Event, Snapshot
+
+SETTLE_TIMEOUT = 300
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def running_agent(
+    args: argparse.Namespace,
+    auto_sync: bool,
+    branch: str | None = None,
+    trigger: str = "startup",
+    watch_repo: bool = False,
+    settings_path: Path | None = None,
+) -> Iterator[Agent]:
+    """Bring the cluster up (or reuse it), start an agent on the repo, stop it afterwards."""
+    runtime = runtime_for(args.runtime, getattr(args, "context", None), getattr(args, "kubeconfig", None))
+    status = runtime.up(_progress if not getattr(args, "quiet", False) else lambda _m: None)
+    kube = Kube(runtime.kubeconfig_path, status.context)
+    agent = Agent(
+        Path(args.repo), kube, branch=branch, auto_sync=auto_sync, startup_trigger=trigger,
+        settings_path=settings_path,
+    )  # fmt: skip
+    agent.start(watch_repo=watch_repo)
+    try:
+        if not agent.wait_idle(SETTLE_TIMEOUT):
+            raise TimeoutError(f"the agent did not settle within {SETTLE_TIMEOUT}s")
+        yield agent
+    finally:
+        agent.stop()
+        kube.close()
+
+
+def _short(sha: str | None) -> str:
+    return sha[:7] if sha else "-"
+
+
+def _apps_table(snapshot: Snapshot) -> str:
+    rows = [("APP", "SYNC", "HEALTH", "DEPLOYED", "GIT", "AUTO-SYNC", "SELF-HEAL", "MESSAGE")]
+    for app in snapshot.apps:
+        note = app.rollback_note or app.message
+        rows.append((
+            app.name, str(app.sync), str(app.health), _short(app.deployed_revision), _short(app.git_revision),
+            "on" if app.auto_sync else ("paused" if app.rolled_back else "off"),
+            "on" if app.self_heal else "off", note[:80],
+        ))  # fmt: skip
+    return _table(rows)
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
+def _objects_table(app: AppState) -> str:
+    rows = [("KIND", "NAMESPACE", "NAME", "SYNC", "HEALTH", "SOURCE / MESSAGE")]
+    for obj in app.objects:
+        rows.append((
+            obj.key.kind, obj.key.namespace or "-", obj.key.name, str(obj.sync), str(obj.health),
+            obj.health_message if obj.health != Health.HEALTHY and obj.health_message else obj.source,
+        ))  # fmt: skip
+    return _table(rows)
+
+
+def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False) -> None:
+    if args.json:
+        print(json.dumps(snapshot.to_json(), indent=2))
+        return
+    print(f"env repo {snapshot.repo} @ {snapshot.branch} ({_short(snapshot.head)})")
+    for problem in snapshot.problems:
+        print(f"problem: {problem}")
+    print(_apps_table(snapshot))
+    for app in snapshot.apps:
+        for problem in app.problems:
+            print(f"{app.name}: {problem}")
+        if verbose:
+            print(f"\n{app.name}:")
+            print(_objects_table(app))
+
+
+def _errors_since(snapshot: Snapshot, since: float) -> list[Event]:
+    return [e for e in snapshot.events if e.level == "error" and e.time >= since]
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with running_agent(args, auto_sync=False) as agent:
+        snapshot = agent.publish_now()
+    _emit(args, snapshot, verbose=args.verbose)
+    return 0 if all(a.sync == SyncStatus.SYNCED and a.health == Health.HEALTHY for a in snapshot.apps) else 1
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    started = time.time()
+    with running_agent(args, auto_sync=False) as agent:
+        agent.sync(args.app)
+        agent.wait_idle(SETTLE_TIMEOUT)
+        snapshot = agent.publish_now()
+    errors = _errors_since(snapshot, started)
+    if not args.json:
+        for event in errors:
+            print(f"error: {event.app + ': ' if event.app else ''}{event.message}", file=sys.stderr)
+    _emit(args, snapshot, verbose=args.verbose)
+    failed = [a for a in snapshot.apps if (args.app in (None, a.name)) and a.last_result == "Failed"]
+    return 1 if failed or (args.app and not snapshot.app(args.app)) else 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory() as scratch:
+        with running_agent(
+            args, auto_sync=False, branch=args.ref, settings_path=Path(scratch) / "s.json"
+        ) as agent:
+            snapshot = agent.publish_now()
+            differing = []
+            for app in snapshot.apps:
+                if args.app and app.name != args.app:
+                    continue
+                for obj in app.objects:
+                    if obj.sync != SyncStatus.SYNCED:
+                        differing.append((app.name, obj, agent.diff_object(app.name, obj.key)))
+    problems = [p for a in snapshot.apps for p in a.problems] + list(snapshot.problems)
+    if args.json:
+        print(json.dumps({
+            "ref": args.ref or snapshot.branch,
+            "differences": [
+                {"app": a, "object": str(o.key), "status": str(o.sync), "diff": d} for a, o, d in differing
+            ],
+            "problems": [str(p) for p in problems],
+        }, indent=2))  # fmt: skip
+    else:
+        for app_name, obj, text in differing:
+            print(f"--- {app_name}: {obj.key} ({obj.sync})")
+            print(text.rstrip() or "(no textual difference)")
+        for problem in problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        if not differing and not problems:
+            print(f"no differences between {args.ref or snapshot.branch} and the cluster")
+    if problems:
+        return 2
+    return 1 if differing else 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    history = History()
+    try:
+        records = history.records(args.app, limit=args.limit)
+    finally:
+        history.close()
+    if args.json:
+        print(json.dumps([
+            {"id": r.id, "app": r.app, "revision": r.revision, "author": r.author, "subject": r.subject,
+             "trigger": r.trigger, "started": r.started, "ended": r.ended, "result": r.result,
+             "health": r.health, "message": r.message,
+             "objects": [o.__dict__ for o in r.objects]}
+            for r in records
+        ], indent=2))  # fmt: skip
+        return 0
+    rows = [("ID", "APP", "REVISION", "TRIGGER", "RESULT", "HEALTH", "STARTED", "TOOK", "SUBJECT")]
+    for r in records:
+        took = f"{r.ended - r.started:.2f}s" if r.ended else "-"
+        when = datetime.fromtimestamp(r.started).strftime("%Y-%m-%d %H:%M:%S")
+        rows.append(
+            (str(r.id), r.app, _short(r.revision), r.trigger, r.result, r.health, when, took, r.subject[:50])
+        )
+    print(_table(rows))
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    started = time.time()
+    with running_agent(args, auto_sync=False) as agent:
+        target = args.to or agent.default_rollback_target(args.app)
+        if agent.snapshot().app(args.app) is None:
+            print(f"error: no app named {args.app}", file=sys.stderr)
+            return 2
+        if not target:
+            print(
+                f"error: {args.app} has no earlier healthy revision to roll back to; name one with --to",
+                file=sys.stderr,
+            )
+            return 2
+        agent.rollback(args.app, target)
+        agent.wait_idle(SETTLE_TIMEOUT)
+        snapshot = agent.publish_now()
+    errors = _errors_since(snapshot, started)
+    app = snapshot.app(args.app)
+    if args.json:
+        print(json.dumps(app.to_json() if app else {}, indent=2))
+    elif app:
+        print(f"{app.rollback_note or app.message}")
+        print(f"undo: gitops-sandbox resume {args.app}")
+    for event in errors:
+        print(f"error: {event.message}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    with running_agent(args, auto_sync=False) as agent:
+        agent.resume(args.app)
+        agent.wait_idle(SETTLE_TIMEOUT)
+        snapshot = agent.publish_now()
+    _emit(args, snapshot)
+    app = snapshot.app(args.app)
+    return 0 if app and app.last_result != "Failed" else 1
+
+
+def cmd_revert(args: argparse.Namespace) -> int:
+    with running_agent(args, auto_sync=False) as agent:
+        try:
+            result = agent.revert(args.sha, args.app)
+        except (RevertError, EnvRepoError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        agent.wait_idle(SETTLE_TIMEOUT)
+        snapshot = agent.publish_now()
+    if args.json:
+        print(json.dumps({"revert": result.__dict__, **snapshot.to_json()}, indent=2))
+    else:
+        print(result.message.splitlines()[0] if result.message else "reverted")
+        print(f"new commit {result.new_sha[:7]} reverts {result.reverted_sha[:7]}; {result.undo_hint}")
+        print(_apps_table(snapshot))
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    printed = 0.0
+
+    def show(snapshot: Snapshot) -> None:
+        nonlocal printed
+        for event in snapshot.events:
+            if event.time <= printed:
+                continue
+            printed = event.time
+            if args.json:
+                print(json.dumps(event.to_json()), flush=True)
+            else:
+                stamp = datetime.fromtimestamp(event.time).strftime("%H:%M:%S")
+                print(f"{stamp} {event.level:<7} {event.app or '-':<12} {event.message}", flush=True)
+
+    with running_agent(args, auto_sync=True, watch_repo=True) as agent:
+        agent.subscribe(show)
+        show(agent.publish_now())
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    started = time.time()
+    with tempfile.TemporaryDirectory() as scratch:
+        with running_agent(args, auto_sync=True, branch=args.ref, trigger="check",
+                           settings_path=Path(scratch) / "s.json") as agent:  # fmt: skip
+            snapshot = _wait_healthy(agent.publish_now, args.timeout)
+    apps = [a for a in snapshot.apps if args.app in (None, a.name)]
+    if args.json:
+        print(json.dumps(snapshot.to_json(), indent=2))
+    else:
+        for app in apps:
+            print(f"{app.name}: {app.sync} {app.health} at {_short(app.deployed_revision)} ({args.ref})")
+            print(_objects_table(app))
+        for event in _errors_since(snapshot, started):
+            print(f"error: {event.message}", file=sys.stderr)
+    if any(a.last_result == "Failed" for a in apps) or not apps:
+        return 1
+    return 0 if all(a.health == Health.HEALTHY for a in apps) else 1
+
+
+def _wait_healthy(take: Callable[[], Snapshot], timeout: float) -> Snapshot:
+    """Poll snapshots until every app is Healthy, one failed, or the timeout ends the wait."""
+    deadline = time.monotonic() + timeout
+    while True:
+        snapshot = take()
+        done = all(a.health == Health.HEALTHY for a in snapshot.apps) or any(
+            a.last_result == "Failed" for a in snapshot.apps
+        )
+        if done or time.monotonic() >= deadline:
+            return snapshot
+        time.sleep(0.25)
+
+
+def add_commands(
+    sub: argparse._SubParsersAction, add_runtime_args: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    def command(
+        name: str, func: Callable[[argparse.Namespace], int], help_text: str
+    ) -> argparse.ArgumentParser:
+        parser = sub.add_parser(name, help=help_text)
+        parser.add_argument("-C", "--repo", default=".", help="the env repo (default: the current folder)")
+        parser.add_argument("--json", action="store_true", help="print JSON")
+        add_runtime_args(parser)
+        parser.set_defaults(func=func)
+        return parser
+
+    p = command("status", cmd_status, "each app's sync and health (exit 1 unless all Synced and Healthy)")
+    p.add_argument("-v", "--verbose", action="store_true", help="list every object")
+    p = command("sync", cmd_sync, "sync now: each app (or --app) to its target revision")
+    p.add_argument("--app")
+    p.add_argument("-v", "--verbose", action="store_true", help="list every object")
+    p = command("diff", cmd_diff, "what syncing a ref would change (exit 0 none, 1 differences, 2 error)")
+    p.add_argument("--ref", help="branch, tag or commit (default: the checked-out branch)")
+    p.add_argument("--app")
+    p = command("history", cmd_history, "the recorded syncs, newest first")
+    p.add_argument("--app")
+    p.add_argument("--limit", type=int, default=50)
+    p = command("rollback", cmd_rollback, "sync an earlier revision of an app; auto-sync pauses for it")
+    p.add_argument("app")
+    p.add_argument(
+        "--to", help="revision (default: the last one that synced Healthy before the deployed one)"
+    )
+    p = command("resume", cmd_resume, "resume auto-sync for an app (ends a rollback)")
+    p.add_argument("app")
+    p = command("revert", cmd_revert, "git revert the deployed (or a named) commit, then deploy it")
+    p.add_argument("sha", nargs="?", help="commit to revert (default: the app's deployed commit)")
+    p.add_argument("--app")
+    command("watch", cmd_watch, "run the agent: follow the env repo and print what it does")
+    p = command("check", cmd_check, "sync a ref into the sandbox and wait for health (exit 0 Healthy, 1 not)")
+    p.add_argument("--ref", required=True, help="the branch (or commit) to check")
+    p.add_argument("--app")
+    p.add_argument("--timeout", type=float, default=120, help="seconds to wait for health (default 120)")

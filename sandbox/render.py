@@ -1,0 +1,534 @@
+"""Rendering: one app at one revision into desired objects, or into Problems that say why not.
+
+Plain folders are parsed in memory straight from git objects. Kustomize and Helm need files
+on disk, so the app (and, for kustomize, the folders its kustomizations point at) is exported
+into a scratch folder first; the user's working tree is never read or written.
+
+A render with any Problem is not ``ok``: the agent must neither apply nor prune from it,
+since a half-rendered app would look like deleted objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sandbox.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES, AppSpec
+from sandbox.cluster import toolchain
+from sandbox.envrepo import EnvRepo, EnvRepoError
+from sandbox.model import DesiredObject, Manifest, ObjectKey, Problem, Rendered
+
+IsNamespaced = Callable[[str, str], bool | None]
+
+TOOL_TIMEOUT_S = 120
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+# Helm's own inputs sitting in a folder rendered as plain: configuration, never objects.
+NOT_MANIFESTS = frozenset({*KUSTOMIZATION_FILES, CHART_FILE, "Chart.lock", "values.yaml", "values.yml"})
+_ERROR_LINES = 12
+_ERROR_LINE_CHARS = 400
+
+# Built-in kinds without a namespace, by (API group, kind): what a render assumes when no
+# cluster is there to ask. Anything else is taken as namespaced.
+CLUSTER_SCOPED: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("", "Namespace"),
+        ("", "Node"),
+        ("", "PersistentVolume"),
+        ("", "ComponentStatus"),
+        ("rbac.authorization.k8s.io", "ClusterRole"),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+        ("apiregistration.k8s.io", "APIService"),
+        ("storage.k8s.io", "StorageClass"),
+        ("storage.k8s.io", "CSIDriver"),
+        ("storage.k8s.io", "CSINode"),
+        ("storage.k8s.io", "VolumeAttachment"),
+        ("scheduling.k8s.io", "PriorityClass"),
+        ("networking.k8s.io", "IngressClass"),
+        ("node.k8s.io", "RuntimeClass"),
+        ("certificates.k8s.io", "CertificateSigningRequest"),
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding"),
+    }
+)
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe YAML read the way Kubernetes reads it: an unquoted date stays a string.
+
+    PyYAML would make ``2024-01-01`` a ``date``, which the API server never sees and JSON
+    cannot carry.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass
+class _Doc:
+    """One parsed document before validation, with where it came from."""
+
+    data: Any
+    file: str
+    line: int | None
+
+
+def render_app(
+    repo: EnvRepo,
+    app: AppSpec,
+    revision: str,
+    *,
+    is_namespaced: IsNamespaced | None = None,
+    progress: toolchain.Progress = lambda _msg: None,
+) -> Rendered:
+    """Render ``app`` at ``revision``. Never raises for bad input: see ``Rendered.problems``.
+
+    ``is_namespaced(group, kind)`` answers from the cluster's discovery when there is one;
+    None (or no function) falls back to CRDs in the app itself, then to ``CLUSTER_SCOPED``.
+    """
+    try:
+        sha = repo.resolve(revision)
+    except EnvRepoError as err:
+        return Rendered(app.name, revision, problems=(Problem(str(err), file=app.path, object=app.name),))
+    if app.source == "helm":
+        docs, problems = _helm_docs(repo, app, sha, progress)
+    elif app.source == "kustomize":
+        docs, problems = _kustomize_docs(repo, app, sha, progress)
+    else:
+        docs, problems = _plain_docs(repo, app, sha)
+    objects = _desired_objects(docs, app, is_namespaced, problems)
+    if not objects and not problems:
+        problems.append(Problem(f"app {app.name} has no manifests at path {app.path}", file=app.path))
+    return Rendered(app.name, sha, tuple(objects), tuple(problems))
+
+
+# -- sources ------------------------------------------------------------------------------------
+
+
+def _plain_docs(repo: EnvRepo, app: AppSpec, sha: str) -> tuple[list[_Doc], list[Problem]]:
+    files, problems = repo.read_tree(sha, app.path)
+    docs: list[_Doc] = []
+    for rel, data in files.items():
+        parts = rel.split("/")
+        name = parts[-1]
+        if not name.lower().endswith(MANIFEST_SUFFIXES) or name in NOT_MANIFESTS:
+            continue
+        # Dotted files and folders (.github/, .pre-commit-config.yaml) configure tools.
+        if any(part.startswith(".") for part in parts):
+            continue
+        if app.path == "." and rel == CONFIG_FILE:
+            continue
+        source = _join(app.path, rel)
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            problems.append(Problem(f"not UTF-8 text ({err.reason} at byte {err.start})", file=source))
+            continue
+        if name.lower().endswith(".json"):
+            parsed, problem = _parse_json(text, source)
+        else:
+            parsed, problem = _parse_yaml(text, _always(source), keep_lines=True)
+        docs += parsed
+        if problem is not None:
+            problems.append(problem)
+    return docs, problems
+
+
+def _kustomize_docs(
+    repo: EnvRepo, app: AppSpec, sha: str, progress: toolchain.Progress
+) -> tuple[list[_Doc], list[Problem]]:
+    kustomization = next(
+        (
+            _join(app.path, k)
+            for k in KUSTOMIZATION_FILES
+            if repo.read_file(sha, _join(app.path, k)) is not None
+        ),
+        _join(app.path, KUSTOMIZATION_FILES[0]),
+    )
+    try:
+        found = toolchain.find("kustomize")
+        # The standalone kustomize is pinned and newer; kubectl's built-in one is the fallback.
+        cmd_head = (
+            [str(found.path), "build"] if found else [str(toolchain.ensure("kubectl", progress)), "kustomize"]
+        )
+    except toolchain.ToolchainError as err:
+        return [], [Problem(f"cannot run kustomize: {err}", file=app.path)]
+    with tempfile.TemporaryDirectory(prefix="gitops-sandbox-render-") as tmp:
+        root = Path(tmp) / "repo"
+        root = root.resolve()
+        own: list[Problem] = []
+        elsewhere: list[Problem] = []
+        for path in _kustomize_inputs(repo, sha, app.path):
+            for skipped in repo.export_tree(sha, path, root / path if path != "." else root):
+                (own if _inside(skipped.file, app.path) else elsewhere).append(skipped)
+        ok, out, error = _run([*cmd_head, str(root / app.path)], Path(tmp), {str(root) + os.sep: ""})
+        if not ok:
+            # A file skipped outside the app (say a base's oversized manifest) explains a failure.
+            hints = [p for p in elsewhere if p.file and p.file in error]
+            failed = Problem(f"kustomize build failed: {error}", file=kustomization)
+            return [], list(dict.fromkeys([*own, *hints, failed]))
+    docs, problem = _parse_yaml(out, _always(kustomization), keep_lines=False)
+    return docs, list(dict.fromkeys([*own, *([problem] if problem else [])]))
+
+
+def _kustomize_inputs(repo: EnvRepo, sha: str, app_path: str) -> list[str]:
+    """The app folder plus every repo folder its kustomizations reach (bases, components, ...).
+
+    Exporting the whole repo would work too, but costs a file write per file of every app.
+    Any string in a kustomization that names an existing path counts: over-including a file
+    is harmless, missing one breaks the build.
+    """
+    wanted: list[str] = [app_path]
+
+    def covered(path: str) -> bool:
+        return any(w == "." or path == w or path.startswith(w + "/") for w in wanted)
+
+    queue, seen = [app_path], {app_path}
+    while queue:
+        folder = queue.pop()
+        for name in KUSTOMIZATION_FILES:
+            raw = repo.read_file(sha, _join(folder, name))
+            if raw is None:
+                continue
+            try:
+                data = yaml.load(raw, Loader=_Loader)
+            except yaml.YAMLError:
+                continue  # kustomize reports it, with a better message than ours
+            for text in _strings(data):
+                if "://" in text or text.startswith(("/", "github.com/")) or len(text) > 400:
+                    continue
+                target = posixpath.normpath(posixpath.join(folder, text.split("?", 1)[0]))
+                if target in seen or target == ".." or target.startswith("../"):
+                    continue
+                seen.add(target)
+                if repo.is_dir(sha, target):
+                    queue.append(target)  # inside the export or not, its own references count
+                elif repo.read_file(sha, target) is not None:
+                    target = posixpath.dirname(target) or "."
+                else:
+                    continue
+                if not covered(target):
+                    wanted.append(target)
+    # A folder listed before its parent would be exported twice, its problems reported twice.
+    return [w for w in wanted if not any(o != w and (o == "." or w.startswith(o + "/")) for o in wanted)]
+
+
+def _strings(data: Any) -> Iterator[str]:
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for value in data.values():
+            yield from _strings(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _strings(item)
+
+
+def _helm_docs(
+    repo: EnvRepo, app: AppSpec, sha: str, progress: toolchain.Progress
+) -> tuple[list[_Doc], list[Problem]]:
+    try:
+        helm = toolchain.ensure("helm", progress)
+    except toolchain.ToolchainError as err:
+        return [], [Problem(f"cannot run helm: {err}", file=app.path)]
+    with tempfile.TemporaryDirectory(prefix="gitops-sandbox-render-") as tmp_name:
+        tmp = Path(tmp_name).resolve()
+        chart = tmp / "chart"
+        problems = repo.export_tree(sha, app.path, chart)
+        cmd = [
+            str(helm), "template", app.release_name, str(chart), "--namespace", app.namespace,
+            "--include-crds", "--skip-tests",  # test hooks are for `helm test`, never desired state
+        ]  # fmt: skip
+        for index, value in enumerate(app.values):
+            path = posixpath.normpath(_join(app.path, value))
+            data = repo.read_file(sha, path)
+            if data is None:
+                problems.append(Problem(f"values file {value} does not exist at this revision", file=path))
+                continue
+            local = tmp / "values" / f"{index}-{posixpath.basename(path)}"
+            local.parent.mkdir(exist_ok=True)
+            local.write_bytes(data)
+            cmd += ["--values", str(local)]
+        if problems:
+            return [], problems
+        # Private helm homes: the user's repositories, plugins and cache play no part.
+        env = dict(os.environ)
+        for home in ("CACHE", "CONFIG", "DATA"):
+            env[f"HELM_{home}_HOME"] = str(tmp / "helm" / home.lower())
+        values_dir = str(tmp / "values") + os.sep
+        ok, out, error = _run(cmd, tmp, {str(chart) + os.sep: "", values_dir: ""}, env)
+    chart_name = _chart_name(repo, sha, app.path)
+    if not ok:
+        file, line = _helm_error_location(error, app.path, chart_name)
+        return [], [Problem(f"helm template failed: {error}", file=file, line=line)]
+    sources = _helm_sources(out, app.path)
+
+    def source_at(line: int) -> str:
+        found = [src for start, src in sources if start <= line]
+        return found[-1] if found else _join(app.path, CHART_FILE)
+
+    docs, problem = _parse_yaml(out, source_at, keep_lines=False)
+    return docs, [problem] if problem else []
+
+
+def _chart_name(repo: EnvRepo, sha: str, app_path: str) -> str:
+    try:
+        meta = yaml.load(repo.read_file(sha, _join(app_path, CHART_FILE)) or b"", Loader=_Loader)
+    except yaml.YAMLError:
+        return ""
+    return str(meta.get("name", "")) if isinstance(meta, dict) else ""
+
+
+def _helm_sources(out: str, app_path: str) -> list[tuple[int, str]]:
+    """(line, repo path) of each ``# Source: chart/templates/x.yaml`` comment in helm's output."""
+    sources = []
+    for number, line in enumerate(out.splitlines(), start=1):
+        if line.startswith("# Source: "):
+            # The first component is the chart's name; the rest is relative to the chart folder,
+            # subcharts included (chart/charts/sub/templates/y.yaml).
+            rel = line[len("# Source: ") :].strip().split("/", 1)[-1]
+            sources.append((number, _join(app_path, rel)))
+    return sources
+
+
+def _helm_error_location(error: str, app_path: str, chart_name: str) -> tuple[str, int | None]:
+    match = re.search(
+        r"([\w.-]+)/((?:charts/[\w.-]+/)*(?:templates|crds)/[^\s:]+?)(?::(\d+))?(?::\d+)?(?:[\s:]|$)", error
+    )
+    if match and (not chart_name or match.group(1) == chart_name or "/charts/" in match.group(0)):
+        return _join(app_path, match.group(2)), int(match.group(3)) if match.group(3) else None
+    return app_path, None
+
+
+# -- running tools --------------------------------------------------------------------------------
+
+
+def _run(
+    cmd: list[str], cwd: Path, rewrite: dict[str, str], env: dict[str, str] | None = None
+) -> tuple[bool, str, str]:
+    """(ok, stdout, trimmed error) of a render tool, scratch paths rewritten repo-relative."""
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, env=env, capture_output=True, text=True, errors="replace", timeout=TOOL_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired:
+        return False, "", f"{Path(cmd[0]).name} did not finish within {TOOL_TIMEOUT_S}s"
+    except OSError as err:
+        return False, "", f"cannot run {cmd[0]}: {err}"
+    if proc.returncode == 0:
+        return True, proc.stdout, ""
+    text = proc.stderr or proc.stdout
+    for scratch, repl in rewrite.items():
+        text = text.replace(scratch, repl).replace(scratch.rstrip(os.sep), repl.rstrip("/") or ".")
+    return False, "", _trim_error(text) or f"{Path(cmd[0]).name} exited {proc.returncode}"
+
+
+def _trim_error(text: str) -> str:
+    """The lines that explain a failure: no blank lines, no advice about --debug, long lines cut
+    from the front (kustomize nests causes left to right, the real one is last)."""
+    lines = []
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line.strip() or "--debug" in line or line.startswith(("WARNING", "walk.go")):
+            continue
+        if line.startswith("Error: "):
+            line = line[len("Error: ") :]
+        if len(line) > _ERROR_LINE_CHARS:
+            line = "…" + line[-_ERROR_LINE_CHARS:]
+        lines.append(line)
+    if len(lines) > _ERROR_LINES:
+        lines = lines[:_ERROR_LINES] + [f"… ({len(lines) - _ERROR_LINES} more lines)"]
+    return "\n".join(lines)
+
+
+# -- parsing --------------------------------------------------------------------------------------
+
+
+def _parse_yaml(
+    text: str, source_at: Callable[[int], str], *, keep_lines: bool
+) -> tuple[list[_Doc], Problem | None]:
+    """Every document of a YAML stream; on a syntax error, those before it and a Problem."""
+    docs: list[_Doc] = []
+    loader = _Loader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            line = node.start_mark.line + 1
+            data = loader.construct_document(node)
+            if data is None:
+                continue
+            docs += _expand(data, node, source_at(line), line if keep_lines else None)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        detail = " ".join(str(p) for p in (getattr(err, "context", None), getattr(err, "problem", None)) if p)
+        return docs, Problem(
+            f"invalid YAML: {detail or err}", file=source_at(line), line=line if keep_lines else None
+        )
+    finally:
+        loader.dispose()
+    return docs, None
+
+
+def _parse_json(text: str, file: str) -> tuple[list[_Doc], Problem | None]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        return [], Problem(f"invalid JSON: {err.msg} (column {err.colno})", file=file, line=err.lineno)
+    items = data if isinstance(data, list) else [data]
+    return [doc for item in items for doc in _expand(item, None, file, 1)], None
+
+
+def _expand(data: Any, node: yaml.Node | None, file: str, line: int | None) -> list[_Doc]:
+    """A document, or the items of a ``kind: List`` (any ``*List`` kind with ``items``)."""
+    if not (
+        isinstance(data, dict)
+        and str(data.get("kind", "")).endswith("List")
+        and isinstance(data.get("items"), list)
+    ):
+        return [_Doc(data, file, line)]
+    item_nodes: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.value == "items" and isinstance(value_node, yaml.SequenceNode):
+                item_nodes = value_node.value
+    docs = []
+    for index, item in enumerate(data["items"]):
+        item_node = item_nodes[index] if index < len(item_nodes) else None
+        item_line = item_node.start_mark.line + 1 if item_node is not None and line is not None else line
+        docs += _expand(item, item_node, file, item_line)
+    return docs
+
+
+# -- validation -----------------------------------------------------------------------------------
+
+
+def _desired_objects(
+    docs: list[_Doc], app: AppSpec, is_namespaced: IsNamespaced | None, problems: list[Problem]
+) -> list[DesiredObject]:
+    crd_scopes = _crd_scopes(docs)
+    objects: list[DesiredObject] = []
+    first_seen: dict[ObjectKey, _Doc] = {}
+    for doc in docs:
+        manifest = _checked(doc, problems)
+        if manifest is None:
+            continue
+        api_version = manifest["apiVersion"]
+        group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+        meta = manifest["metadata"]
+        if _namespaced(group, manifest["kind"], is_namespaced, crd_scopes):
+            if not meta.get("namespace"):
+                meta["namespace"] = app.namespace
+        elif "namespace" in meta:
+            # The API server ignores it; keeping it would make the key differ from the live object.
+            del meta["namespace"]
+        key = ObjectKey.of(manifest)
+        if key in first_seen:
+            first = first_seen[key]
+            problems.append(
+                Problem(
+                    f"defined twice in app {app.name}: in {_where(first)} and in {_where(doc)}",
+                    file=doc.file,
+                    line=doc.line,
+                    object=str(key),
+                )
+            )
+            continue
+        first_seen[key] = doc
+        objects.append(DesiredObject(key, manifest, doc.file, app.name))
+    return objects
+
+
+def _checked(doc: _Doc, problems: list[Problem]) -> Manifest | None:
+    """The document as a manifest safe to modify, or None with a Problem saying what is missing."""
+    data = doc.data
+    if not isinstance(data, dict):
+        what = type(data).__name__ if not isinstance(data, list) else "list"
+        problems.append(
+            Problem(f"document is a {what}, not a Kubernetes object", file=doc.file, line=doc.line)
+        )
+        return None
+    missing = [
+        field for field in ("apiVersion", "kind") if not isinstance(data.get(field), str) or not data[field]
+    ]
+    meta = data.get("metadata")
+    if not isinstance(meta, dict):
+        missing.append("metadata" if meta is None else "metadata (as a mapping)")
+    elif not isinstance(meta.get("name"), str) or not meta["name"]:
+        missing.append("metadata.name")
+    elif meta.get("namespace") is not None and not isinstance(meta["namespace"], str):
+        missing.append("metadata.namespace (as a string)")
+    if missing or not isinstance(meta, dict):
+        name = meta.get("name") if isinstance(meta, dict) else None
+        label = " ".join(str(p) for p in (data.get("kind"), name) if p)
+        problems.append(Problem(f"missing {', '.join(missing)}", file=doc.file, line=doc.line, object=label))
+        return None
+    # Copies: YAML aliases may share one mapping between documents, and we set namespaces.
+    return {**data, "metadata": dict(meta)}
+
+
+def _crd_scopes(docs: list[_Doc]) -> dict[tuple[str, str], bool]:
+    """(group, kind) -> namespaced, for the CustomResourceDefinitions the app itself ships."""
+    scopes = {}
+    for doc in docs:
+        data = doc.data
+        if not isinstance(data, dict) or data.get("kind") != "CustomResourceDefinition":
+            continue
+        spec = data.get("spec")
+        if isinstance(spec, dict) and isinstance(spec.get("names"), dict):
+            scopes[(str(spec.get("group", "")), str(spec["names"].get("kind", "")))] = (
+                spec.get("scope") != "Cluster"
+            )
+    return scopes
+
+
+def _namespaced(
+    group: str, kind: str, is_namespaced: IsNamespaced | None, crd_scopes: dict[tuple[str, str], bool]
+) -> bool:
+    answer = is_namespaced(group, kind) if is_namespaced is not None else None
+    if answer is not None:
+        return answer
+    if (group, kind) in crd_scopes:
+        return crd_scopes[(group, kind)]
+    return (group, kind) not in CLUSTER_SCOPED
+
+
+# -- paths ----------------------------------------------------------------------------------------
+
+
+def _always(source: str) -> Callable[[int], str]:
+    """A source_at for text that came from one file, whatever the line."""
+    return lambda _line: source
+
+
+def _join(app_path: str, rel: str) -> str:
+    return rel if app_path in ("", ".") else f"{app_path}/{rel}"
+
+
+def _inside(file: str, folder: str) -> bool:
+    return folder in ("", ".") or file == folder or file.startswith(folder.rstrip("/") + "/")
+
+
+def _where(doc: _Doc) -> str:
+    return f"{doc.file}:{doc.line}" if doc.line else doc.file

@@ -1,0 +1,149 @@
+"""The app state snapshot the engine publishes: immutable, complete, cheap to hand around.
+
+Subscribers (the TUI, the CLI's --json, benchmarks) only ever see these; they never reach
+into the agent. Live manifests inside are shared, never mutated after they enter the cache.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.model import Health, Manifest, ObjectKey, Problem, SyncStatus
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """One object of an app: desired beside live, with its status and its owned children."""
+
+    key: ObjectKey
+    sync: SyncStatus
+    health: Health
+    health_message: str = ""
+    source: str = ""
+    desired: Manifest | None = None
+    live: Manifest | None = None
+    children: tuple[ObjectState, ...] = ()
+
+    @property
+    def attention(self) -> int:
+        """Sort rank: out-of-sync and unhealthy objects first."""
+        rank = 0 if self.sync != SyncStatus.SYNCED else 2
+        if self.health in (Health.DEGRADED, Health.MISSING):
+            rank = min(rank, 0)
+        elif self.health == Health.PROGRESSING:
+            rank = min(rank, 1)
+        return rank
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.key.kind,
+            "group": self.key.group,
+            "namespace": self.key.namespace,
+            "name": self.key.name,
+            "sync": str(self.sync),
+            "health": str(self.health),
+            "message": self.health_message,
+            "source": self.source,
+            "children": [c.to_json() for c in self.children],
+        }
+
+
+@dataclass(frozen=True)
+class AppState:
+    """One app: its spec, what Git says, what is deployed, and every object's status."""
+
+    name: str
+    path: str
+    namespace: str
+    source_type: str
+    sync: SyncStatus
+    health: Health
+    git_revision: str  # the branch head the app's manifests were read at
+    target_revision: str  # what the agent is syncing to (Git head, or the rollback target)
+    deployed_revision: str | None
+    auto_sync: bool
+    self_heal: bool
+    prune: bool
+    rolled_back: bool = False
+    operation: str = "Idle"  # Idle | Syncing
+    last_sync: float | None = None
+    last_result: str = ""
+    message: str = ""
+    objects: tuple[ObjectState, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    drift: tuple[ObjectKey, ...] = ()
+
+    @property
+    def rollback_note(self) -> str:
+        if not self.rolled_back:
+            return ""
+        return (
+            f"rolled back: cluster at {self.deployed_revision and self.deployed_revision[:7]}, "
+            f"Git at {self.git_revision[:7]}; auto-sync paused"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "namespace": self.namespace,
+            "source": self.source_type,
+            "sync": str(self.sync),
+            "health": str(self.health),
+            "gitRevision": self.git_revision,
+            "targetRevision": self.target_revision,
+            "deployedRevision": self.deployed_revision,
+            "autoSync": self.auto_sync,
+            "selfHeal": self.self_heal,
+            "prune": self.prune,
+            "rolledBack": self.rolled_back,
+            "note": self.rollback_note,
+            "operation": self.operation,
+            "lastSync": self.last_sync,
+            "lastResult": self.last_result,
+            "message": self.message,
+            "problems": [str(p) for p in self.problems],
+            "drift": [str(k) for k in self.drift],
+            "objects": [o.to_json() for o in self.objects],
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the agent did and why, or an error with the file and object it concerns."""
+
+    time: float
+    level: str  # info | warning | error
+    app: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"time": self.time, "level": self.level, "app": self.app, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a subscriber shows, at one instant."""
+
+    seq: int
+    repo: str
+    branch: str
+    head: str
+    apps: tuple[AppState, ...] = ()
+    events: tuple[Event, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    taken: float = field(default_factory=time.time)
+
+    def app(self, name: str) -> AppState | None:
+        return next((a for a in self.apps if a.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repo": self.repo,
+            "branch": self.branch,
+            "head": self.head,
+            "apps": [a.to_json() for a in self.apps],
+            "problems": [str(p) for p in self.problems],
+        }
