@@ -8,8 +8,10 @@ agent builds a new immutable ``Snapshot`` and hands it to its subscribers.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import queue
 import threading
 import time
@@ -17,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from sandbox import diff, health
 from sandbox.appconfig import AppSpec, load_apps
@@ -79,6 +82,10 @@ class _Task:
     done: threading.Event | None = None
 
 
+class AgentBusy(RuntimeError):
+    """Another agent already drives this env repo."""
+
+
 class Agent:
     """Watches the env repo, renders each app, syncs it, and publishes snapshots."""
 
@@ -121,11 +128,18 @@ class Agent:
         self._idle = threading.Event()
         self._worker = threading.Thread(target=self._run, name="agent", daemon=True)
         self._watcher: RepoWatcher | None = None
+        self._lock_handle: IO[str] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def start(self, watch_repo: bool = True) -> None:
-        """Open the repo, start watches and the worker; the first sync is queued at once."""
+    def start(self, watch_repo: bool = True, exclusive: bool = False) -> None:
+        """Open the repo, start watches and the worker; the first sync is queued at once.
+
+        ``exclusive`` takes the env repo's agent lock: two agents changing the same apps
+        would undo each other (one's rollback is the other's drift).
+        """
+        if exclusive:
+            self._take_lock()
         self._open_repo()
         for group, kind in CHILD_KINDS:
             resource = self.kube.resources().get((group, kind))
@@ -139,6 +153,26 @@ class Agent:
             self._watcher.start()
         self._tasks.put(_Task("startup"))
 
+    def _take_lock(self) -> None:
+        path = self.settings_path.with_suffix(".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise AgentBusy(
+                f"an agent is already running for {self.repo_path} ({holder}): "
+                "use that one, or stop it first"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        self._lock_handle = handle
+
     def stop(self) -> None:
         self._stop.set()
         self._tasks.put(_Task("stop"))
@@ -150,6 +184,9 @@ class Agent:
             self._worker.join(timeout=5)
         if self.repo:
             self.repo.close()
+        if self._lock_handle:
+            self._lock_handle.close()
+            self._lock_handle = None
 
     def _open_repo(self) -> None:
         try:
@@ -240,6 +277,25 @@ class Agent:
             self._watcher.mark_seen(result.new_sha)  # this agent deploys it as a revert, not a commit
         self._tasks.put(_Task("revert", revision=result.new_sha))
         return result
+
+    def hand_scale(self, key: ObjectKey, replicas: int) -> str:
+        """A hand edit for learning: scale a workload as `kubectl scale` would, behind Git's back.
+
+        With self-heal on, the agent sees the drift through its watch and undoes it.
+        Returns what was done, in kubectl terms.
+        """
+        live = self.cache.get(key)
+        if live is None:
+            raise KubeError(404, "NotFound", f"{key} is not in the cluster")
+        resource = self.kube.resource_for(live["apiVersion"], key.kind)
+        if resource is None or "replicas" not in (live.get("spec") or {}):
+            raise KubeError(400, "BadRequest", f"{key} cannot be scaled")
+        self.kube.request(
+            "PATCH", resource.path(key.namespace, key.name) + "/scale",
+            body={"spec": {"replicas": replicas}}, params={"fieldManager": "kubectl-scale"},
+            content_type="application/merge-patch+json",
+        )  # fmt: skip
+        return f"kubectl scale {key.kind.lower()}/{key.name} -n {key.namespace} --replicas={replicas}"
 
     def default_revert_target(self, app: str | None = None) -> str | None:
         """The deployed commit; when rolled back, the Git head that was rolled back from."""

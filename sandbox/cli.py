@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sandbox import __version__, doctor, headless
+from sandbox.agent import AgentBusy
 from sandbox.cluster import (
     RUNTIMES,
     ClusterError,
@@ -128,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ClusterError, toolchain.ToolchainError, EnvRepoError, KubeError, TimeoutError) as exc:
+    except (ClusterError, toolchain.ToolchainError, EnvRepoError, KubeError, TimeoutError, AgentBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sandbox.agent import Agent
+from sandbox.agent import Agent, AgentBusy
 from sandbox.cluster import runtime_for
 from sandbox.envrepo import EnvRepoError
 from sandbox.history import History
@@ -41,6 +41,7 @@ def running_agent(
     trigger: str = "startup",
     watch_repo: bool = False,
     settings_path: Path | None = None,
+    exclusive: bool = True,
 ) -> Iterator[Agent]:
     """Bring the cluster up (or reuse it), start an agent on the repo, stop it afterwards."""
     runtime = runtime_for(args.runtime, getattr(args, "context", None), getattr(args, "kubeconfig", None))
@@ -50,7 +51,11 @@ def running_agent(
         Path(args.repo), kube, branch=branch, auto_sync=auto_sync, startup_trigger=trigger,
         settings_path=settings_path,
     )  # fmt: skip
-    agent.start(watch_repo=watch_repo)
+    try:
+        agent.start(watch_repo=watch_repo, exclusive=exclusive)
+    except AgentBusy:
+        kube.close()
+        raise
     try:
         if not agent.wait_idle(SETTLE_TIMEOUT):
             raise TimeoutError(f"the agent did not settle within {SETTLE_TIMEOUT}s")
@@ -112,7 +117,7 @@ def _errors_since(snapshot: Snapshot, since: float) -> list[Event]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with running_agent(args, auto_sync=False) as agent:
+    with running_agent(args, auto_sync=False, exclusive=False) as agent:
         snapshot = agent.publish_now()
     _emit(args, snapshot, verbose=args.verbose)
     return 0 if all(a.sync == SyncStatus.SYNCED and a.health == Health.HEALTHY for a in snapshot.apps) else 1
@@ -198,7 +203,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     started = time.time()
     with running_agent(args, auto_sync=False) as agent:
         target = args.to or agent.default_rollback_target(args.app)
-        if agent.snapshot().app(args.app) is None:
+        if agent.publish_now().app(args.app) is None:
             print(f"error: no app named {args.app}", file=sys.stderr)
             return 2
         if not target:

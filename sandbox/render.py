@@ -10,6 +10,7 @@ since a half-rendered app would look like deleted objects.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import posixpath
@@ -173,14 +174,13 @@ def _kustomize_docs(
     except toolchain.ToolchainError as err:
         return [], [Problem(f"cannot run kustomize: {err}", file=app.path)]
     with tempfile.TemporaryDirectory(prefix="gitops-sandbox-render-") as tmp:
-        root = Path(tmp) / "repo"
-        root = root.resolve()
+        root = Path(tmp).resolve() / "repo"
         own: list[Problem] = []
         elsewhere: list[Problem] = []
         for path in _kustomize_inputs(repo, sha, app.path):
             for skipped in repo.export_tree(sha, path, root / path if path != "." else root):
                 (own if _inside(skipped.file, app.path) else elsewhere).append(skipped)
-        ok, out, error = _run([*cmd_head, str(root / app.path)], Path(tmp), {str(root) + os.sep: ""})
+        ok, out, error = _run([*cmd_head, str(root / app.path)], root.parent, {str(root) + os.sep: ""})
         if not ok:
             # A file skipped outside the app (say a base's oversized manifest) explains a failure.
             hints = [p for p in elsewhere if p.file and p.file in error]
@@ -254,6 +254,8 @@ def _helm_docs(
         tmp = Path(tmp_name).resolve()
         chart = tmp / "chart"
         problems = repo.export_tree(sha, app.path, chart)
+        # Scratch paths in helm's errors are shown as the repo paths they came from.
+        rewrite = {str(chart) + os.sep: _join(app.path, "")}
         cmd = [
             str(helm), "template", app.release_name, str(chart), "--namespace", app.namespace,
             "--include-crds", "--skip-tests",  # test hooks are for `helm test`, never desired state
@@ -268,23 +270,24 @@ def _helm_docs(
             local.parent.mkdir(exist_ok=True)
             local.write_bytes(data)
             cmd += ["--values", str(local)]
+            rewrite[str(local)] = path
         if problems:
             return [], problems
         # Private helm homes: the user's repositories, plugins and cache play no part.
         env = dict(os.environ)
         for home in ("CACHE", "CONFIG", "DATA"):
             env[f"HELM_{home}_HOME"] = str(tmp / "helm" / home.lower())
-        values_dir = str(tmp / "values") + os.sep
-        ok, out, error = _run(cmd, tmp, {str(chart) + os.sep: "", values_dir: ""}, env)
+        ok, out, error = _run(cmd, tmp, rewrite, env)
     chart_name = _chart_name(repo, sha, app.path)
     if not ok:
         file, line = _helm_error_location(error, app.path, chart_name)
         return [], [Problem(f"helm template failed: {error}", file=file, line=line)]
     sources = _helm_sources(out, app.path)
+    starts = [start for start, _src in sources]
 
     def source_at(line: int) -> str:
-        found = [src for start, src in sources if start <= line]
-        return found[-1] if found else _join(app.path, CHART_FILE)
+        index = bisect.bisect_right(starts, line) - 1
+        return sources[index][1] if index >= 0 else _join(app.path, CHART_FILE)
 
     docs, problem = _parse_yaml(out, source_at, keep_lines=False)
     return docs, [problem] if problem else []
@@ -464,7 +467,7 @@ def _checked(doc: _Doc, problems: list[Problem]) -> Manifest | None:
     """The document as a manifest safe to modify, or None with a Problem saying what is missing."""
     data = doc.data
     if not isinstance(data, dict):
-        what = type(data).__name__ if not isinstance(data, list) else "list"
+        what = {str: "string", int: "number", float: "number", bool: "boolean"}.get(type(data), "list")
         problems.append(
             Problem(f"document is a {what}, not a Kubernetes object", file=doc.file, line=doc.line)
         )

@@ -141,6 +141,7 @@ class Syncer:
             )
         previous = self.inventories.load(app)
         self.watch_kinds(list(previous.entries if previous else ()))
+        self.watch_kinds([o for o in rendered.objects if o.key.kind in FIRST_STAGE])
         unknown = self.watch_kinds([o for o in rendered.objects if o.key.kind not in FIRST_STAGE])
         crds = {
             (o.manifest.get("spec") or {}).get("names", {}).get("kind")

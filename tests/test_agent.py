@@ -1,0 +1,250 @@
+"""The pull agent against a real API server and real git repositories."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentkit import (
+    app_state,
+    cm_path,
+    commit,
+    configmap,
+    deployment,
+    git,
+    new_repo,
+    read,
+    running,
+    unique,
+    wait_for,
+)
+from sandbox.cluster import toolchain
+from sandbox.cluster.local import LocalRuntime
+from sandbox.kube import Kube
+from sandbox.model import Health, SyncStatus
+
+
+@pytest.fixture
+def kube(local_runtime: LocalRuntime) -> Iterator[Kube]:
+    client = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    yield client
+    client.close()
+
+
+def _healthy_and_synced(agent, name):  # type: ignore[no-untyped-def]
+    state = app_state(agent, name)
+    return state if state and state.sync == SyncStatus.SYNCED and state.health == Health.HEALTHY else None
+
+
+def test_plain_kustomize_and_helm_apps_sync_and_become_healthy(tmp_path: Path, kube: Kube) -> None:
+    plain, kust, chart = unique("plain"), unique("kust"), unique("helm")
+    files = {
+        "sandbox.yaml": f"""apps:
+  - name: {plain}
+    path: apps/plain
+  - name: {kust}
+    path: apps/kust/overlays/dev
+  - name: {chart}
+    path: apps/chart
+    values: [values-dev.yaml]
+""",
+        "apps/plain/web.yaml": deployment("web", 2) + "---\n" + configmap("web-config", {"mode": "plain"}),
+        "apps/kust/base/kustomization.yaml": "resources: [cm.yaml]\n",
+        "apps/kust/base/cm.yaml": configmap("settings", {"level": "base"}),
+        "apps/kust/overlays/dev/kustomization.yaml": (
+            "resources: [../../base]\nnamePrefix: dev-\n"
+            "patches:\n  - patch: |-\n      - op: replace\n        path: /data/level\n        value: dev\n"
+            "    target: {kind: ConfigMap, name: settings}\n"
+        ),
+        "apps/chart/Chart.yaml": "apiVersion: v2\nname: demo\nversion: 0.1.0\n",
+        "apps/chart/values.yaml": "greeting: hello\nreplicas: 1\n",
+        "apps/chart/values-dev.yaml": "greeting: hello-dev\n",
+        "apps/chart/templates/cm.yaml": (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-greeting\n"
+            "data:\n  greeting: {{ .Values.greeting | quote }}\n"
+        ),
+    }
+    repo = new_repo(tmp_path / "env", files)
+    with running(repo, kube, tmp_path) as agent:
+        for name in (plain, kust, chart):
+            wait_for(lambda n=name: _healthy_and_synced(agent, n), 30, what=f"{name} Synced and Healthy")
+        assert read(kube, cm_path(plain, "web-config"))["data"] == {"mode": "plain"}
+        assert read(kube, cm_path(kust, "dev-settings"))["data"] == {"level": "dev"}
+        assert read(kube, cm_path(chart, f"{chart}-greeting"))["data"] == {"greeting": "hello-dev"}
+        tree = app_state(agent, plain)
+        web = next(o for o in tree.objects if o.key.kind == "Deployment")
+        replica_sets = [c for c in web.children if c.key.kind == "ReplicaSet"]
+        assert replica_sets and len(replica_sets[0].children) == 2, "Deployment -> ReplicaSet -> 2 Pods"
+
+
+def test_a_new_commit_is_deployed_within_a_second_without_any_command(tmp_path: Path, kube: Kube) -> None:
+    app = unique("live")
+    repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": configmap("conf", {"v": "1"})})
+    with running(repo, kube, tmp_path):
+        wait_for(lambda: read(kube, cm_path(app, "conf")), 10)
+        commit(repo, "bump", {f"{app}/cm.yaml": configmap("conf", {"v": "2"})})
+        started = time.monotonic()
+        wait_for(lambda: read(kube, cm_path(app, "conf"))["data"]["v"] == "2", 10, 0.01)
+        assert time.monotonic() - started < 1.0
+
+
+def test_a_file_removed_from_git_is_pruned_and_nothing_else(tmp_path: Path, kube: Kube) -> None:
+    app = unique("prune")
+    repo = new_repo(
+        tmp_path / "env",
+        {f"{app}/a.yaml": configmap("a", {"k": "a"}), f"{app}/b.yaml": configmap("b", {"k": "b"})},
+    )
+    bystander = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "hand-made", "namespace": app}}
+    with running(repo, kube, tmp_path) as agent:
+        wait_for(lambda: read(kube, cm_path(app, "b")), 10)
+        kube.request("POST", f"/api/v1/namespaces/{app}/configmaps", body=bystander)
+        commit(repo, "drop b", {f"{app}/b.yaml": None})
+        wait_for(lambda: read(kube, cm_path(app, "b")) is None, 10, what="b pruned")
+        assert read(kube, cm_path(app, "a")) is not None
+        assert read(kube, cm_path(app, "hand-made")) is not None
+        record = agent.history.records(app)[0]
+        assert [(o.key, o.action) for o in record.objects if o.action == "pruned"] == [(f"ConfigMap {app}/b", "pruned")]
+
+
+def test_an_object_taken_over_by_hand_is_reported_not_pruned(tmp_path: Path, kube: Kube) -> None:
+    app = unique("keep")
+    repo = new_repo(tmp_path / "env", {f"{app}/a.yaml": configmap("a", {"k": "a"})})
+    with running(repo, kube, tmp_path) as agent:
+        wait_for(lambda: read(kube, cm_path(app, "a")), 10)
+        # Someone strips the tracking annotation: the object is no longer provably ours.
+        kube.request(
+            "PATCH", cm_path(app, "a"),
+            body={"metadata": {"annotations": {"gitops-sandbox.io/tracking-id": None}}},
+            content_type="application/merge-patch+json",
+        )  # fmt: skip
+        agent.set_self_heal(app, False)
+        commit(repo, "drop a", {f"{app}/a.yaml": None, f"{app}/other.yaml": configmap("other", {})})
+        wait_for(lambda: read(kube, cm_path(app, "other")), 10)
+        assert read(kube, cm_path(app, "a")) is not None
+        kept = [o for o in agent.history.records(app)[0].objects if o.action == "kept"]
+        assert kept and "tracking annotation" in kept[0].message
+
+
+def test_kubectl_scale_is_undone_by_self_heal_within_a_second(
+    tmp_path: Path, kube: Kube, local_runtime: LocalRuntime
+) -> None:
+    app = unique("heal")
+    repo = new_repo(tmp_path / "env", {f"{app}/web.yaml": deployment("web", 2)})
+    path = f"/apis/apps/v1/namespaces/{app}/deployments/web"
+    with running(repo, kube, tmp_path) as agent:
+        wait_for(lambda: _healthy_and_synced(agent, app), 30)
+        kubectl = toolchain.ensure("kubectl")
+        subprocess.run(
+            [str(kubectl), "--kubeconfig", str(local_runtime.kubeconfig_path), "scale", "deployment/web",
+             "-n", app, "--replicas=5"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        started = time.monotonic()
+        wait_for(lambda: read(kube, path)["spec"]["replicas"] == 5 or None, 5, 0.005, "scale seen")
+        wait_for(lambda: read(kube, path)["spec"]["replicas"] == 2, 5, 0.01, "scale undone")
+        assert time.monotonic() - started < 1.0
+        assert any(r.trigger == "drift" for r in agent.history.records(app))
+
+
+def test_drift_is_shown_not_undone_when_self_heal_is_off(tmp_path: Path, kube: Kube) -> None:
+    app = unique("drift")
+    repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": configmap("conf", {"v": "git"})})
+    with running(repo, kube, tmp_path) as agent:
+        wait_for(lambda: _healthy_and_synced(agent, app), 10)
+        agent.set_self_heal(app, False)
+        agent.wait_idle()
+        kube.request(
+            "PATCH", cm_path(app, "conf"), body={"data": {"v": "hand"}}, content_type="application/merge-patch+json"
+        )
+        state = wait_for(lambda: (s := app_state(agent, app)) and s.drift and s, 5, what="drift shown")
+        assert state.sync == SyncStatus.OUT_OF_SYNC
+        assert [str(k) for k in state.drift] == [f"ConfigMap {app}/conf"]
+        assert read(kube, cm_path(app, "conf"))["data"]["v"] == "hand"
+        agent.set_self_heal(app, True)
+        wait_for(lambda: read(kube, cm_path(app, "conf"))["data"]["v"] == "git", 5, what="healed once on")
+
+
+def test_rollback_pauses_auto_sync_until_resumed_and_revert_deploys_a_new_commit(tmp_path: Path, kube: Kube) -> None:
+    app = unique("undo")
+    repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": configmap("conf", {"v": "1"})})
+    with running(repo, kube, tmp_path) as agent:
+        wait_for(lambda: _healthy_and_synced(agent, app), 10)
+        good = git(repo, "rev-parse", "HEAD")
+        bad = commit(repo, "v2", {f"{app}/cm.yaml": configmap("conf", {"v": "2"})})
+        wait_for(lambda: read(kube, cm_path(app, "conf"))["data"]["v"] == "2", 10)
+        wait_for(lambda: (s := app_state(agent, app)) and s.deployed_revision == bad and s.health == Health.HEALTHY, 10)
+
+        agent.rollback(app)
+        wait_for(lambda: read(kube, cm_path(app, "conf"))["data"]["v"] == "1", 10, what="rolled back")
+        state = wait_for(lambda: (s := app_state(agent, app)) and s.rolled_back and s, 5)
+        assert state.deployed_revision == good and state.git_revision == bad
+        assert f"cluster at {good[:7]}, Git at {bad[:7]}" in state.rollback_note
+        assert git(repo, "rev-parse", "HEAD") == bad, "rollback leaves Git unchanged"
+
+        newer = commit(repo, "v3 while rolled back", {f"{app}/cm.yaml": configmap("conf", {"v": "3"})})
+        wait_for(lambda: app_state(agent, app).git_revision == newer, 5)
+        agent.wait_idle()
+        assert read(kube, cm_path(app, "conf"))["data"]["v"] == "1", "auto-sync is paused"
+
+        result = agent.revert(app=app)
+        assert result.reverted_sha == newer
+        assert git(repo, "log", "-1", "--format=%s") == 'Revert "v3 while rolled back"'
+        wait_for(lambda: read(kube, cm_path(app, "conf"))["data"]["v"] == "2", 10, what="revert deployed")
+        assert not app_state(agent, app).rolled_back
+        triggers = [r.trigger for r in agent.history.records(app)]
+        assert "rollback" in triggers and "revert" in triggers
+
+
+def test_revert_refuses_when_tracked_files_have_uncommitted_changes(tmp_path: Path, kube: Kube) -> None:
+    from sandbox.revert import RevertRefused
+
+    app = unique("dirty")
+    repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": configmap("conf", {"v": "1"})})
+    with running(repo, kube, tmp_path) as agent:
+        wait_for(lambda: _healthy_and_synced(agent, app), 10)
+        (repo / app / "cm.yaml").write_text(configmap("conf", {"v": "edited"}))
+        head = git(repo, "rev-parse", "HEAD")
+        with pytest.raises(RevertRefused, match="uncommitted"):
+            agent.revert(app=app)
+        assert git(repo, "rev-parse", "HEAD") == head
+
+
+def test_prune_is_exact_after_a_restart_thanks_to_the_inventory(tmp_path: Path, kube: Kube) -> None:
+    app = unique("restart")
+    repo = new_repo(
+        tmp_path / "env", {f"{app}/a.yaml": configmap("a", {}), f"{app}/b.yaml": configmap("b", {})}
+    )
+    with running(repo, kube, tmp_path):
+        wait_for(lambda: read(kube, cm_path(app, "b")), 10)
+    commit(repo, "drop b while the agent is stopped", {f"{app}/b.yaml": None})
+    with running(repo, kube, tmp_path):
+        wait_for(lambda: read(kube, cm_path(app, "b")) is None, 10, what="b pruned after restart")
+        assert read(kube, cm_path(app, "a")) is not None
+
+
+def test_custom_resources_wait_for_their_crd_to_be_established(tmp_path: Path, kube: Kube) -> None:
+    app = unique("crd")
+    plural = f"widgets{app.replace('-', '')}"
+    group = "demo.example.com"
+    crd = f"""apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: {plural}.{group}}}
+spec:
+  group: {group}
+  names: {{kind: Widget{app.replace("-", "")}, plural: {plural}}}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}
+"""
+    cr = f"apiVersion: {group}/v1\nkind: Widget{app.replace('-', '')}\nmetadata: {{name: w1}}\nspec: {{size: 3}}\n"
+    repo = new_repo(tmp_path / "env", {f"{app}/crd.yaml": crd, f"{app}/widget.yaml": cr})
+    with running(repo, kube, tmp_path) as agent:
+        wait_for(lambda: _healthy_and_synced(agent, app), 20, what="CRD and CR synced")
+        assert read(kube, f"/apis/{group}/v1/namespaces/{app}/{plural}/w1")["spec"] == {"size": 3}
