@@ -156,20 +156,25 @@ def _parse_config(raw: bytes) -> tuple[Any, yaml.Node | None, Problem | None]:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        detail = " ".join(str(p) for p in (getattr(err, "problem", None), getattr(err, "context", None)) if p)
-        return (
-            None,
-            None,
-            Problem(
-                f"invalid YAML: {detail or err}",
-                file=CONFIG_FILE,
-                line=mark.line + 1 if mark is not None else None,
-            ),
-        )
+        message, line = _yaml_error(err, text)
+        return None, None, Problem(message, file=CONFIG_FILE, line=line)
     finally:
         loader.dispose()
     return data, node, None
+
+
+def _yaml_error(err: yaml.YAMLError, text: str) -> tuple[str, int | None]:
+    """(message, line) for a YAML error; an error found only past the last line (an unclosed
+    bracket or quote) is placed where the unclosed construct starts."""
+    mark = getattr(err, "problem_mark", None)
+    context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
+    detail = str(getattr(err, "problem", None) or err)
+    line = mark.line + 1 if mark is not None else None
+    if context and context_mark is not None:
+        detail += f" ({context}, line {context_mark.line + 1})"
+        if line is not None and line > text.rstrip().count("\n") + 1:
+            line = context_mark.line + 1
+    return f"invalid YAML: {detail}", line
 
 
 def _from_config(repo: EnvRepo, sha: str, raw: bytes) -> tuple[list[AppSpec], list[Problem]]:

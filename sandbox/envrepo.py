@@ -232,7 +232,7 @@ class EnvRepo:
                 continue
             if part == "..":
                 if not resolved:
-                    return None, "leaves the repository"
+                    return None, "points outside the repository"
                 resolved.pop()
                 continue
             entry = listing.get("/".join([*resolved, part]))
@@ -244,7 +244,7 @@ class EnvRepo:
                     return None, "is a symlink loop"
                 target = self._link_target(entry)
                 if target.startswith("/"):
-                    return None, "leaves the repository"
+                    return None, "points outside the repository"
                 pending = target.split("/") + pending
                 continue
             if pending and entry.type != "tree":
@@ -313,7 +313,7 @@ class EnvRepo:
         listing = self._listing(self._commit_sha(revision))
         sub = _clean(subpath)
         if sub.startswith("../") or sub == "..":
-            return {}, [Problem(f"path {subpath} leaves the repository", file=subpath)]
+            return {}, [Problem(f"path {subpath} is outside the repository", file=subpath)]
         root, why = self._resolve_path(listing, sub)
         if root is None or (root and listing[root].type != "tree"):
             what = why or "is not a directory"

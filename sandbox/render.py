@@ -281,6 +281,8 @@ def _helm_docs(
     chart_name = _chart_name(repo, sha, app.path)
     if not ok:
         file, line = _helm_error_location(error, app.path, chart_name)
+        # A values file that does not parse is named by its repo path (rewritten above).
+        file = next((path for path in list(rewrite.values())[1:] if path in error), file)
         return [], [Problem(f"helm template failed: {error}", file=file, line=line)]
     sources = _helm_sources(out, app.path)
     starts = [start for start, _src in sources]
@@ -383,15 +385,25 @@ def _parse_yaml(
                 continue
             docs += _expand(data, node, source_at(line), line if keep_lines else None)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        detail = " ".join(str(p) for p in (getattr(err, "context", None), getattr(err, "problem", None)) if p)
-        return docs, Problem(
-            f"invalid YAML: {detail or err}", file=source_at(line), line=line if keep_lines else None
-        )
+        message, line = _yaml_error(err, text)
+        return docs, Problem(message, file=source_at(line or 1), line=line if keep_lines else None)
     finally:
         loader.dispose()
     return docs, None
+
+
+def _yaml_error(err: yaml.YAMLError, text: str) -> tuple[str, int | None]:
+    """(message, line) for a YAML error; an error found only past the last line (an unclosed
+    bracket or quote) is placed where the unclosed construct starts."""
+    mark = getattr(err, "problem_mark", None)
+    context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
+    detail = str(getattr(err, "problem", None) or err)
+    line = mark.line + 1 if mark is not None else None
+    if context and context_mark is not None:
+        detail += f" ({context}, line {context_mark.line + 1})"
+        if line is not None and line > text.rstrip().count("\n") + 1:
+            line = context_mark.line + 1
+    return f"invalid YAML: {detail}", line
 
 
 def _parse_json(text: str, file: str) -> tuple[list[_Doc], Problem | None]:

@@ -186,7 +186,7 @@ def test_invalid_yaml_in_config_is_a_problem_with_its_line(repo_dir: Path) -> No
     assert apps == []
     assert len(problems) == 1
     assert problems[0].file == "sandbox.yaml"
-    assert problems[0].line == 5
+    assert problems[0].line == 4, "an unclosed bracket is reported where it opens, not past the end"
     assert "invalid YAML" in problems[0].message
 
 

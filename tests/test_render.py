@@ -229,14 +229,21 @@ def test_unknown_revision_is_a_problem_not_an_exception(repo_dir: Path) -> None:
 # -- bad input ----------------------------------------------------------------------------------
 
 
-def test_malformed_yaml_is_a_problem_with_file_and_line(repo_dir: Path) -> None:
-    text = cm("good") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\n  labels: [oops\n"
+@pytest.mark.parametrize(
+    ("broken", "line"),
+    [
+        ("  labels: [oops\n", 10),  # unclosed: found at the end of the file, placed where it opens
+        ("  labels:\n    a: b\n   c: d\n", 12),  # bad indentation: where the parser stopped
+        ("  labels: {a: b}\n  bad: x: y\n", 11),
+    ],
+)
+def test_malformed_yaml_is_a_problem_with_file_and_line(repo_dir: Path, broken: str, line: int) -> None:
+    text = cm("good") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\n" + broken
     sha = commit(repo_dir, {"apps/web/cm.yaml": text, "apps/web/z.yaml": cm("later")})
     rendered = render_app(EnvRepo(repo_dir), plain(), sha)
     assert not rendered.ok
     (problem,) = rendered.problems
-    assert problem.file == "apps/web/cm.yaml"
-    assert problem.line == 11
+    assert (problem.file, problem.line) == ("apps/web/cm.yaml", line), problem
     assert "invalid YAML" in problem.message
     # What did parse is still shown, though nothing may be applied from it.
     assert keys(rendered) == ["ConfigMap web/good", "ConfigMap web/later"]
@@ -318,7 +325,7 @@ def test_symlink_leaving_the_repo_makes_the_render_not_ok(repo_dir: Path, tmp_pa
     rendered = render_app(EnvRepo(repo_dir), plain(), sha)
     assert not rendered.ok
     assert [p.file for p in rendered.problems] == ["apps/web/link.yaml"]
-    assert "leaves the repository" in rendered.problems[0].message
+    assert "points outside the repository" in rendered.problems[0].message
     assert keys(rendered) == ["ConfigMap web/web"]
 
 
@@ -617,6 +624,14 @@ def test_helm_values_file_missing_at_the_revision_is_a_problem(repo_dir: Path) -
     rendered = render_app(EnvRepo(repo_dir), helm_app(("values-staging.yaml",)), sha)
     assert not rendered.ok
     assert [p.file for p in rendered.problems] == ["charts/demo/values-staging.yaml"]
+
+
+def test_helm_values_file_that_does_not_parse_is_a_problem_naming_it(repo_dir: Path) -> None:
+    sha = commit(repo_dir, {**CHART, "envs/prod/broken.yaml": "- a list\n- not a mapping\n"})
+    rendered = render_app(EnvRepo(repo_dir), helm_app(("../../envs/prod/broken.yaml",)), sha)
+    assert not rendered.ok
+    assert rendered.problems[0].file == "envs/prod/broken.yaml"
+    assert "envs/prod/broken.yaml" in rendered.problems[0].message
 
 
 def test_helm_rendered_objects_are_validated_like_plain_ones(repo_dir: Path) -> None:

@@ -1,0 +1,130 @@
+"""Bad input in the env repo: a clear message naming the file and object, nothing lost.
+
+For each kind of bad commit: the agent keeps running, the failure is in the history with
+the file (and object) named, nothing is pruned (the last good revision's objects stay), and
+the next good commit deploys as usual.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentkit import cm_path, commit, configmap, new_repo, read, running, unique, wait_for
+from sandbox.cluster.local import LocalRuntime
+from sandbox.kube import Kube
+
+APP = "{app}"
+
+
+@pytest.fixture
+def kube(local_runtime: LocalRuntime) -> Iterator[Kube]:
+    client = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    yield client
+    client.close()
+
+
+# name -> (files of the bad commit, texts the failure message must contain)
+BAD_COMMITS: dict[str, tuple[dict[str, str | bytes | None], list[str]]] = {
+    "malformed yaml": (
+        {"{app}/keep.yaml": None, "{app}/broken.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n"},
+        ["{app}/broken.yaml:", "invalid YAML"],
+    ),
+    "missing kind": (
+        {"{app}/keep.yaml": None, "{app}/nokind.yaml": "apiVersion: v1\nmetadata: {name: nokind}\n"},
+        ["{app}/nokind.yaml", "kind"],
+    ),
+    "missing name": (
+        {"{app}/keep.yaml": None, "{app}/noname.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"},
+        ["{app}/noname.yaml", "name"],
+    ),
+    "same object in two files": (
+        {"{app}/keep.yaml": None, "{app}/one.yaml": configmap("twin", {}), "{app}/two.yaml": configmap("twin", {})},
+        ["{app}/one.yaml", "{app}/two.yaml", "twin"],
+    ),
+    "kind the cluster does not know": (
+        {"{app}/keep.yaml": None, "{app}/gizmo.yaml": "apiVersion: example.com/v1\nkind: Gizmo\nmetadata: {name: g}\n"},
+        ["{app}/gizmo.yaml", "Gizmo"],
+    ),
+    "object the API server rejects": (
+        {"{app}/keep.yaml": None, "{app}/bad.yaml": configmap("Not_A_Valid_Name", {})},
+        ["{app}/bad.yaml", "Not_A_Valid_Name"],
+    ),
+    "kustomize failure": (
+        {"{app}/keep.yaml": None, "{app}/kustomization.yaml": "resources: [missing.yaml]\n"},
+        ["{app}", "missing.yaml"],
+    ),
+    "symlink leaving the repo": (
+        {"{app}/keep.yaml": None, "{app}/escape.yaml": ("symlink", "/etc/hostname")},  # type: ignore[dict-item]
+        ["{app}/escape.yaml", "leaves the repository"],
+    ),
+    "binary file": (
+        {"{app}/keep.yaml": None, "{app}/blob.yaml": b"\x00\x01binary\x00" * 10},
+        ["{app}/blob.yaml", "binary"],
+    ),
+    "huge file": (
+        {"{app}/keep.yaml": None, "{app}/huge.yaml": "# " + "x" * (2 * 1024 * 1024) + "\n"},
+        ["{app}/huge.yaml", "MiB"],
+    ),
+    "empty app": (
+        {"{app}/keep.yaml": None, "{app}/empty.yaml": "# nothing here yet\n"},
+        ["{app}", "no manifests"],
+    ),
+}
+
+
+def _write(repo: Path, files: dict[str, object], app: str) -> None:
+    for rel, content in files.items():
+        path = repo / rel.format(app=app)
+        if content is None:
+            path.unlink()
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, tuple):
+            os.symlink(content[1], path)
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(str(content))
+
+
+@pytest.mark.parametrize("case", list(BAD_COMMITS))
+def test_bad_commit_is_reported_with_file_and_object_and_loses_nothing(
+    case: str, tmp_path: Path, kube: Kube
+) -> None:
+    app = unique("bad")
+    files, expected = BAD_COMMITS[case]
+    repo = new_repo(tmp_path / "env", {f"{app}/keep.yaml": configmap("keep", {"v": "good"})})
+    with running(repo, kube, tmp_path) as agent:
+        wait_for(lambda: read(kube, cm_path(app, "keep")), 10, what="first deploy")
+        _write(repo, files, app)
+        bad = commit(repo, f"bad: {case}")
+        record = wait_for(
+            lambda: next((r for r in agent.history.records(app) if r.revision == bad and not r.running), None),
+            15, what="the bad commit's sync in the history",
+        )  # fmt: skip
+        assert record.result == "Failed"
+        text = record.message + " ".join(o.message for o in record.objects)
+        for needle in expected:
+            assert needle.format(app=app) in text, (needle, text)
+        assert read(kube, cm_path(app, "keep")) is not None, "nothing pruned: the last good objects stay"
+        errors = [e.message for e in agent.publish_now().events if e.level == "error"]
+        assert any(expected[0].format(app=app) in e for e in errors), errors
+
+        for path in list((repo / app).iterdir()):
+            path.unlink()
+        commit(repo, "fix", {f"{app}/keep.yaml": configmap("keep", {"v": "fixed"})})
+        wait_for(lambda: read(kube, cm_path(app, "keep"))["data"]["v"] == "fixed", 10, what="agent still deploys")
+
+
+def test_a_repo_with_no_commits_waits_for_the_first_one(tmp_path: Path, kube: Kube) -> None:
+    app = unique("empty")
+    repo = new_repo(tmp_path / "env")
+    with running(repo, kube, tmp_path) as agent:
+        snapshot = agent.publish_now()
+        assert any("no commits" in str(p) for p in snapshot.problems)
+        commit(repo, "first", {f"{app}/cm.yaml": configmap("first", {})})
+        wait_for(lambda: read(kube, cm_path(app, "first")), 10, what="first commit deployed")

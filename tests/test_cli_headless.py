@@ -1,0 +1,113 @@
+"""The headless CLI as a user runs it, pointed at the test cluster as an `existing` runtime."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agentkit import commit, configmap, git, new_repo, unique
+from sandbox.cluster.local import LocalRuntime
+
+UNSCHEDULABLE = """apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: hungry}}
+spec:
+  progressDeadlineSeconds: 3
+  selector: {{matchLabels: {{app: hungry}}}}
+  template:
+    metadata: {{labels: {{app: hungry}}}}
+    spec:
+      containers:
+        - name: main
+          image: nginx:1.27-alpine
+          resources: {{requests: {{cpu: "5000"}}}}
+"""
+
+
+class Cli:
+    def __init__(self, repo: Path, state: Path, runtime: LocalRuntime) -> None:
+        self.repo = repo
+        self.env = dict(os.environ, GITOPS_SANDBOX_STATE_DIR=str(state))
+        self.target = [
+            "--runtime", "existing", "--context", runtime.context,
+            "--kubeconfig", str(runtime.kubeconfig_path),
+        ]  # fmt: skip
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command, rest = args[0], args[1:]
+        return subprocess.run(
+            [sys.executable, "-m", "sandbox.cli", command, "-C", str(self.repo), *self.target, *rest],
+            capture_output=True, text=True, env=self.env, timeout=300,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def cli_repo(tmp_path: Path, local_runtime: LocalRuntime) -> tuple[Cli, str]:
+    app = unique("cli")
+    repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": configmap("conf", {"v": "1"})})
+    return Cli(repo, tmp_path / "state", local_runtime), app
+
+
+def test_sync_status_and_history_report_in_text_and_json(cli_repo: tuple[Cli, str]) -> None:
+    cli, app = cli_repo
+    synced = cli("sync", "--json")
+    assert synced.returncode == 0, synced.stderr
+    state = next(a for a in json.loads(synced.stdout)["apps"] if a["name"] == app)
+    assert state["sync"] == "Synced"
+    status = cli("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert app in status.stdout and "Synced" in status.stdout and "Healthy" in status.stdout
+    history = json.loads(cli("history", "--json").stdout)
+    assert history[0]["app"] == app and history[0]["result"] == "Succeeded"
+    assert history[0]["objects"][0]["key"] == f"ConfigMap {app}/conf"
+
+
+def test_diff_exit_codes_follow_flux(cli_repo: tuple[Cli, str]) -> None:
+    cli, app = cli_repo
+    assert cli("sync").returncode == 0
+    same = cli("diff", "--ref", "main")
+    assert same.returncode == 0, same.stdout + same.stderr
+    git(cli.repo, "checkout", "-q", "-b", "feature")
+    commit(cli.repo, "change", {f"{app}/cm.yaml": configmap("conf", {"v": "2"})})
+    git(cli.repo, "checkout", "-q", "main")
+    changed = cli("diff", "--ref", "feature")
+    assert changed.returncode == 1, changed.stdout + changed.stderr
+    assert "-  v: '1'" in changed.stdout and "+  v: '2'" in changed.stdout
+    missing = cli("diff", "--ref", "no-such-branch")
+    assert missing.returncode == 2
+    assert "no-such-branch" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_check_gates_a_broken_branch_with_exit_1_and_passes_a_good_one(cli_repo: tuple[Cli, str]) -> None:
+    cli, app = cli_repo
+    git(cli.repo, "checkout", "-q", "-b", "broken")
+    commit(cli.repo, "needs more cpu than any node has", {f"{app}/hungry.yaml": UNSCHEDULABLE.format()})
+    git(cli.repo, "checkout", "-q", "main")
+    broken = cli("check", "--ref", "broken", "--timeout", "20")
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "Degraded" in broken.stdout and "hungry" in broken.stdout
+    good = cli("check", "--ref", "main", "--timeout", "20")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert git(cli.repo, "rev-parse", "--abbrev-ref", "HEAD") == "main", "check never checks out"
+
+
+def test_a_second_agent_on_the_same_repo_is_refused_with_a_clear_message(cli_repo: tuple[Cli, str]) -> None:
+    cli, _app = cli_repo
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.cli", "watch", "-C", str(cli.repo), *cli.target],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli.env,
+    )  # fmt: skip
+    try:
+        assert watch.stdout is not None
+        assert "synced" in watch.stdout.readline()
+        second = cli("sync")
+        assert second.returncode == 2
+        assert "an agent is already running" in second.stderr
+    finally:
+        watch.terminate()
+        watch.wait(10)
