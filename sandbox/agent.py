@@ -164,8 +164,7 @@ class Agent:
             holder = handle.read().strip() or "another process"
             handle.close()
             raise AgentBusy(
-                f"an agent is already running for {self.repo_path} ({holder}): "
-                "use that one, or stop it first"
+                f"an agent is already running for {self.repo_path} ({holder}): use that one, or stop it first"
             ) from None
         handle.seek(0)
         handle.truncate()

@@ -107,7 +107,9 @@ def test_a_file_removed_from_git_is_pruned_and_nothing_else(tmp_path: Path, kube
         assert read(kube, cm_path(app, "a")) is not None
         assert read(kube, cm_path(app, "hand-made")) is not None
         record = agent.history.records(app)[0]
-        assert [(o.key, o.action) for o in record.objects if o.action == "pruned"] == [(f"ConfigMap {app}/b", "pruned")]
+        assert [(o.key, o.action) for o in record.objects if o.action == "pruned"] == [
+            (f"ConfigMap {app}/b", "pruned")
+        ]
 
 
 def test_an_object_taken_over_by_hand_is_reported_not_pruned(tmp_path: Path, kube: Kube) -> None:
@@ -158,7 +160,10 @@ def test_drift_is_shown_not_undone_when_self_heal_is_off(tmp_path: Path, kube: K
         agent.set_self_heal(app, False)
         agent.wait_idle()
         kube.request(
-            "PATCH", cm_path(app, "conf"), body={"data": {"v": "hand"}}, content_type="application/merge-patch+json"
+            "PATCH",
+            cm_path(app, "conf"),
+            body={"data": {"v": "hand"}},
+            content_type="application/merge-patch+json",
         )
         state = wait_for(lambda: (s := app_state(agent, app)) and s.drift and s, 5, what="drift shown")
         assert state.sync == SyncStatus.OUT_OF_SYNC
@@ -168,7 +173,9 @@ def test_drift_is_shown_not_undone_when_self_heal_is_off(tmp_path: Path, kube: K
         wait_for(lambda: read(kube, cm_path(app, "conf"))["data"]["v"] == "git", 5, what="healed once on")
 
 
-def test_rollback_pauses_auto_sync_until_resumed_and_revert_deploys_a_new_commit(tmp_path: Path, kube: Kube) -> None:
+def test_rollback_pauses_auto_sync_until_resumed_and_revert_deploys_a_new_commit(
+    tmp_path: Path, kube: Kube
+) -> None:
     app = unique("undo")
     repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": configmap("conf", {"v": "1"})})
     with running(repo, kube, tmp_path) as agent:
@@ -176,7 +183,12 @@ def test_rollback_pauses_auto_sync_until_resumed_and_revert_deploys_a_new_commit
         good = git(repo, "rev-parse", "HEAD")
         bad = commit(repo, "v2", {f"{app}/cm.yaml": configmap("conf", {"v": "2"})})
         wait_for(lambda: read(kube, cm_path(app, "conf"))["data"]["v"] == "2", 10)
-        wait_for(lambda: (s := app_state(agent, app)) and s.deployed_revision == bad and s.health == Health.HEALTHY, 10)
+        wait_for(
+            lambda: (
+                (s := app_state(agent, app)) and s.deployed_revision == bad and s.health == Health.HEALTHY
+            ),
+            10,
+        )
 
         agent.rollback(app)
         wait_for(lambda: read(kube, cm_path(app, "conf"))["data"]["v"] == "1", 10, what="rolled back")

@@ -30,7 +30,10 @@ def kube(local_runtime: LocalRuntime) -> Iterator[Kube]:
 # name -> (files of the bad commit, texts the failure message must contain)
 BAD_COMMITS: dict[str, tuple[dict[str, str | bytes | None], list[str]]] = {
     "malformed yaml": (
-        {"{app}/keep.yaml": None, "{app}/broken.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n"},
+        {
+            "{app}/keep.yaml": None,
+            "{app}/broken.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n",
+        },
         ["{app}/broken.yaml:", "invalid YAML"],
     ),
     "missing kind": (
@@ -42,11 +45,18 @@ BAD_COMMITS: dict[str, tuple[dict[str, str | bytes | None], list[str]]] = {
         ["{app}/noname.yaml", "name"],
     ),
     "same object in two files": (
-        {"{app}/keep.yaml": None, "{app}/one.yaml": configmap("twin", {}), "{app}/two.yaml": configmap("twin", {})},
+        {
+            "{app}/keep.yaml": None,
+            "{app}/one.yaml": configmap("twin", {}),
+            "{app}/two.yaml": configmap("twin", {}),
+        },
         ["{app}/one.yaml", "{app}/two.yaml", "twin"],
     ),
     "kind the cluster does not know": (
-        {"{app}/keep.yaml": None, "{app}/gizmo.yaml": "apiVersion: example.com/v1\nkind: Gizmo\nmetadata: {name: g}\n"},
+        {
+            "{app}/keep.yaml": None,
+            "{app}/gizmo.yaml": "apiVersion: example.com/v1\nkind: Gizmo\nmetadata: {name: g}\n",
+        },
         ["{app}/gizmo.yaml", "Gizmo"],
     ),
     "object the API server rejects": (
@@ -117,7 +127,9 @@ def test_bad_commit_is_reported_with_file_and_object_and_loses_nothing(
         for path in list((repo / app).iterdir()):
             path.unlink()
         commit(repo, "fix", {f"{app}/keep.yaml": configmap("keep", {"v": "fixed"})})
-        wait_for(lambda: read(kube, cm_path(app, "keep"))["data"]["v"] == "fixed", 10, what="agent still deploys")
+        wait_for(
+            lambda: read(kube, cm_path(app, "keep"))["data"]["v"] == "fixed", 10, what="agent still deploys"
+        )
 
 
 def test_a_repo_with_no_commits_waits_for_the_first_one(tmp_path: Path, kube: Kube) -> None:
