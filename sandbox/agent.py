@@ -57,6 +57,7 @@ class _App:
     spec: AppSpec
     rendered: Rendered | None = None
     desired: dict[ObjectKey, DesiredObject] = field(default_factory=dict)
+    marked: dict[ObjectKey, Manifest] = field(default_factory=dict)  # desired, with tracking marks
     git_revision: str = ""
     target_revision: str = ""
     deployed_revision: str | None = None
@@ -71,6 +72,7 @@ class _App:
     recorded_health: str = ""
     status: dict[ObjectKey, SyncStatus] = field(default_factory=dict)
     drift: set[ObjectKey] = field(default_factory=set)
+    config_problems: tuple[Problem, ...] = ()  # its sandbox.yaml entry is invalid
 
 
 @dataclass(frozen=True)
@@ -113,9 +115,12 @@ class Agent:
         self.settings_path = settings_path or state_dir() / "agent" / f"{key}.json"
         self.repo: EnvRepo | None = None
         self.head = ""
+        self.head_synced: str | None = None
         self.branch = branch or ""
         self._apps: dict[str, _App] = {}
         self._owner: dict[ObjectKey, str] = {}  # desired key -> app
+        self._syncing: set[str] = set()
+        self._last_build = 0.0  # seconds the last snapshot took to build
         self._problems: tuple[Problem, ...] = ()
         self._events: deque[Event] = deque(maxlen=300)
         self._tasks: queue.Queue[_Task] = queue.Queue()
@@ -326,7 +331,8 @@ class Agent:
 
     def _on_live_change(self, kind: str, key: ObjectKey, obj: Manifest | None) -> None:
         app = self._owner.get(key)
-        if app is not None:
+        # During a sync the changes are the sync's own; it settles its objects when it ends.
+        if app is not None and app not in self._syncing:
             known = self.verified.resource_version(key)
             version = (obj or {}).get("metadata", {}).get("resourceVersion")
             if kind == "DELETED" or version != known:
@@ -416,10 +422,18 @@ class Agent:
                     record = self.history.deployed(spec.name)
                     state.deployed_revision = record.revision if record else None
                     state.sync_id = record.id if record else None
+                state.config_problems = ()
                 self._apps[spec.name] = state
+            broken = self._keep_apps_with_config_problems(known, problems)
             self._apply_saved_settings()
-        for state in list(self._apps.values()):
+            for name in set(known) - set(self._apps):
+                self._event("warning", name, f"app {name} is no longer in the env repo; its objects stay in the cluster")
+        previous = self.head_synced
+        self.head_synced = head
+        for state in self._touched_first(list(self._apps.values()), previous, head):
             state.git_revision = head
+            if state.spec.name in broken:
+                continue  # its entry in sandbox.yaml is invalid: keep the last good state as it is
             if state.paused:
                 continue  # rolled back: Git moved on, the cluster stays where the user put it
             state.target_revision = head
@@ -432,12 +446,43 @@ class Agent:
             info = self.repo.commit_info(head)
             self._event("info", "", f"new commit {info.short} by {info.author}: {info.subject}")
 
+    def _keep_apps_with_config_problems(self, known: dict[str, _App], problems: list[Problem]) -> set[str]:
+        """An app whose sandbox.yaml entry is invalid (or a whole invalid file) is not gone:
+        keep its last good state, showing the problem, so nothing looks deleted."""
+        whole_file = any(not p.object for p in problems)
+        named = {p.object for p in problems if p.object}
+        kept = set()
+        for name, state in known.items():
+            if name in self._apps or not (whole_file or name in named):
+                continue
+            state.config_problems = tuple(p for p in problems if p.object in ("", name))
+            self._apps[name] = state
+            kept.add(name)
+        return kept
+
+    def _touched_first(self, states: list[_App], old: str | None, new: str) -> list[_App]:
+        """Apps whose folder the commit changed go first, so a commit's latency does not grow
+        with the size of every other app (they are rendered and synced after it)."""
+        if not old or old == new or self.repo is None:
+            return states
+        try:
+            changed = self.repo.changed_paths(old, new)
+        except EnvRepoError:
+            return states
+
+        def touched(state: _App) -> bool:
+            prefix = "" if state.spec.path in ("", ".") else state.spec.path.rstrip("/") + "/"
+            return any(p.startswith(prefix) for p in changed)
+
+        return sorted(states, key=lambda s: not touched(s))
+
     def _render(self, state: _App, revision: str) -> Rendered:
         assert self.repo is not None
         rendered = render_app(self.repo, state.spec, revision, is_namespaced=self._is_namespaced)
         with self._lock:
             state.rendered = rendered
             state.desired = {o.key: o for o in rendered.objects}
+            state.marked = {o.key: mark(o.manifest, state.spec.name, o.key) for o in rendered.objects}
             for key in list(self._owner):
                 if self._owner[key] == state.spec.name and key not in state.desired:
                     del self._owner[key]
@@ -467,10 +512,14 @@ class Agent:
         state.operation = "Syncing"
         self._publish()
         started = time.monotonic()
+        self._syncing.add(name)
         try:
             outcome = self.syncer.sync(rendered, prune=state.spec.prune, namespace=state.spec.namespace)
         except KubeError as exc:
             outcome = SyncOutcome(name, revision, (), False, f"sync failed: {exc}")
+        finally:
+            self._syncing.discard(name)
+        self._recheck_after_sync(state)
         state.operation = "Idle"
         state.last_sync = time.time()
         elapsed = time.monotonic() - started
@@ -501,6 +550,17 @@ class Agent:
         )
         state.recorded_health = str(app_health)
         return outcome
+
+    def _recheck_after_sync(self, state: _App) -> None:
+        """Objects changed by someone else while the sync ran get a drift check."""
+        changed = []
+        for key in state.desired:
+            live = self.cache.get(key)
+            known = self.verified.resource_version(key)
+            if live is not None and known is not None and live["metadata"].get("resourceVersion") != known:
+                changed.append(key)
+        if changed:
+            self._tasks.put(_Task("drift", app=state.spec.name, keys=tuple(changed)))
 
     def _commit(self, revision: str) -> CommitInfo | None:
         try:
@@ -670,11 +730,15 @@ class Agent:
         with self._lock:
             if self._publish_timer is not None:
                 return
-            self._publish_timer = threading.Timer(PUBLISH_DEBOUNCE, self._publish_now)
+            # Building a snapshot of thousands of objects costs CPU the sync needs: under load,
+            # wait at least twice as long as the last build took.
+            delay = max(PUBLISH_DEBOUNCE, 2 * self._last_build)
+            self._publish_timer = threading.Timer(delay, self._publish_now)
             self._publish_timer.daemon = True
             self._publish_timer.start()
 
     def _publish_now(self) -> None:
+        started = time.perf_counter()
         with self._lock:
             self._publish_timer = None
             self._seq += 1
@@ -689,6 +753,7 @@ class Agent:
                 self._problems,
             )
             self._snapshot = snapshot
+            self._last_build = time.perf_counter() - started
         self._track_health(apps)
         for subscriber in list(self._subscribers):
             try:
@@ -735,7 +800,7 @@ class Agent:
         children = tuple(self._child_states(live)) if live else ()
         return ObjectState(
             key, sync, assessed.status, assessed.message, obj.source if obj else "",
-            mark(obj.manifest, state.spec.name, key) if obj else None, live, children,
+            state.marked.get(key) if obj else None, live, children,
         )  # fmt: skip
 
     def _child_states(self, live: Manifest, depth: int = 0) -> list[ObjectState]:
@@ -765,7 +830,7 @@ class Agent:
         ]  # fmt: skip
         objects += [self._object_state(state, ObjectKey.of(o), None) for o in orphans]
         objects.sort(key=lambda o: (o.attention, o.key.kind, o.key.namespace, o.key.name))
-        problems = state.rendered.problems if state.rendered else ()
+        problems = (state.rendered.problems if state.rendered else ()) + state.config_problems
         statuses = [o.sync for o in objects]
         if problems or any(s != SyncStatus.SYNCED for s in statuses):
             sync = SyncStatus.OUT_OF_SYNC

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sandbox import __version__, doctor, headless
+from sandbox import __version__, demo, doctor, headless
 from sandbox.agent import AgentBusy
 from sandbox.cluster import (
     RUNTIMES,
@@ -94,6 +94,12 @@ def cmd_toolchain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tui(args: argparse.Namespace) -> int:
+    from tui.launch import run  # lazily: nothing under sandbox/ imports Textual at module level
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gitops-sandbox",
@@ -121,12 +127,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tc.set_defaults(func=cmd_toolchain)
 
+    tui = sub.add_parser("tui", help="open the terminal app on an env repo (the default command)")
+    tui.add_argument("repo", nargs="?", default=".", help="the env repo (default: the current folder)")
+    tui.add_argument("--branch", help="the branch to follow (default: the checked-out one)")
+    tui.add_argument("--ascii", action="store_true", help="ASCII glyphs and borders (also GITOPS_SANDBOX_ASCII=1)")
+    _add_runtime_args(tui)
+    tui.set_defaults(func=cmd_tui)
+
     headless.add_commands(sub, _add_runtime_args)
+    demo.add_command(sub, _add_runtime_args)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `gitops-sandbox [REPO] [options]` opens the app: no subcommand means `tui`.
+    if not argv or (argv[0] not in _subcommands(parser) and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "tui")
+    args = parser.parse_args(argv)
     try:
         return int(args.func(args))
     except (ClusterError, toolchain.ToolchainError, EnvRepoError, KubeError, TimeoutError, AgentBusy) as exc:
@@ -135,6 +154,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ MANIFEST_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz")
 
 _MODE_SYMLINK = "120000"
-_MODE_SUBMODULE = "160000"
 _MAX_SYMLINK_HOPS = 40  # as Linux's MAXSYMLINKS
 _MAX_DIR_LINK_DEPTH = 8
 _LISTING_CACHE = 8
@@ -232,7 +231,7 @@ class EnvRepo:
                 continue
             if part == "..":
                 if not resolved:
-                    return None, "points outside the repository"
+                    return None, "leaves the repository"
                 resolved.pop()
                 continue
             entry = listing.get("/".join([*resolved, part]))
@@ -244,7 +243,7 @@ class EnvRepo:
                     return None, "is a symlink loop"
                 target = self._link_target(entry)
                 if target.startswith("/"):
-                    return None, "points outside the repository"
+                    return None, "leaves the repository"
                 pending = target.split("/") + pending
                 continue
             if pending and entry.type != "tree":
@@ -313,7 +312,7 @@ class EnvRepo:
         listing = self._listing(self._commit_sha(revision))
         sub = _clean(subpath)
         if sub.startswith("../") or sub == "..":
-            return {}, [Problem(f"path {subpath} is outside the repository", file=subpath)]
+            return {}, [Problem(f"path {subpath} leaves the repository", file=subpath)]
         root, why = self._resolve_path(listing, sub)
         if root is None or (root and listing[root].type != "tree"):
             what = why or "is not a directory"

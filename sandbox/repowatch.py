@@ -15,7 +15,7 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-DEBOUNCE = 0.05
+DEBOUNCE = 0.02
 POLL = 5.0
 INTERESTING = ("HEAD", "packed-refs", "ORIG_HEAD")
 
