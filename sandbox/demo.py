@@ -236,25 +236,29 @@ def describe(demo: DemoRepo) -> str:
     for made in reversed(demo.commits):
         where = "HEAD " if made.step == demo.head_step else ("     " if made.step in on_branch else "(tag)")
         lines.append(f"  {where} {made.sha[:7]}  {made.tag:<14} {made.subject}")
-    repo = f"-C {demo.path}"
-    app = demo.app
+    git = f"git -C {demo.path}"
+    tag = {c.step: c.tag for c in demo.commits}
     lines += [
         "",
-        f"{demo.commit('broken').tag} never becomes healthy: the {app} app turns Degraded there.",
-        "Try:",
+        f"{tag['broken']} is valid for the API server but never healthy: {demo.app} turns Degraded ~15 s "
+        "after it is synced.",
+        # The TUI's default keys (remappable, `?` lists them), and git from another terminal:
+        # the running sandbox follows the branch, while a second agent would be refused.
+        "Try, in the sandbox (default keys, ? lists them):",
     ]
     if demo.head_step == "broken":
         lines += [
-            f"  revert the broken commit (a new commit):  gitops-sandbox revert {repo} --app {app}",
-            f"  or land the fix:                          git {repo} merge --ff-only {demo.commit('fix').tag}",
-            f"  or roll back the cluster (Git unchanged): gitops-sandbox rollback {app} {repo}",
+            f"  r  roll {demo.app} back to the last healthy commit (Git unchanged; a resumes auto-sync)",
+            f"  v  revert {tag['broken']} (a new commit; the agent deploys it)",
+            f"or land the fix from another terminal:  {git} merge --ff-only {tag['fix']}",
         ]
     else:
         lines += [
-            f"  see the broken commit in the sandbox:  gitops-sandbox check {repo} --ref {demo.commit('broken').tag}",
-            f"  roll back to it, then follow Git again: gitops-sandbox rollback {app} {repo} "
-            f"--to {demo.commit('broken').tag}",
-            f"                                          gitops-sandbox resume {app} {repo}",
+            f'  2  History: select "{demo.commit("broken").subject}", then r rolls back to it '
+            f"({demo.app} turns Degraded)",
+            "  a  auto-sync on again: back to Git's HEAD, the fix",
+            f"or replay the story from another terminal:  {git} reset -q --hard {tag['first']}",
+            f"  then {git} merge --ff-only {tag['bump']}  (then {tag['broken']}, then {tag['fix']})",
         ]
     lines.append(f"  more in {demo.path / 'README.md'}")
     return "\n".join(lines)
@@ -274,11 +278,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _open(repo_path: Path, args: argparse.Namespace) -> int:
-    """The TUI when the cli offers one, else the headless watch on the demo repo."""
+    """The TUI through the cli's own entry (``open_tui``, else the ``tui`` command), falling
+    back to the headless watch when the TUI cannot be imported."""
     from sandbox import cli, headless  # cli imports this module: import it only when run
 
     args.repo = str(repo_path)
     opener: Callable[[Path, argparse.Namespace], int] | None = getattr(cli, "open_tui", None)
+    command: Callable[[argparse.Namespace], int] | None = getattr(cli, "cmd_tui", None)
+    if opener is None and command is not None:
+        args.branch, args.ascii = None, getattr(args, "ascii", False)
+        opener = lambda _path, namespace: command(namespace)  # noqa: E731
     if opener is not None:
         try:
             return int(opener(repo_path, args))

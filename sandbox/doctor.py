@@ -56,6 +56,10 @@ def checks() -> list[Check]:
             required=False,
         )
     )
+    git = shutil.which("git")
+    results.append(
+        Check("git", git is not None, git or "not on PATH", "" if git else "install git (Debian: apt-get install git)")
+    )
     go = _go_version()
     results.append(
         Check(
@@ -132,6 +136,3 @@ def render(results: list[Check], color: bool) -> str:
 def color_wanted(stream: object = sys.stdout) -> bool:
     return "NO_COLOR" not in os.environ and bool(getattr(stream, "isatty", lambda: False)())
 
-
-def terminal_width() -> int:
-    return shutil.get_terminal_size((100, 20)).columns

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-import git
+# Without a git executable GitPython refuses to import; commands that need no git (doctor,
+# cluster) must still run and say what is missing.
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+import git  # noqa: E402
 
 from sandbox.model import Problem
 

@@ -118,7 +118,15 @@ class LocalRuntime:
                 f"creating cluster {self.context} (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
             )
             self._create(binaries)
-        self._wait_ready(progress)
+        try:
+            self._wait_ready(progress)
+        except ClusterError as first:
+            # kwokctl picks free ports by probing; another cluster starting at the same moment
+            # can take one first. A clean second attempt gets new ports.
+            progress(f"{first}; recreating the cluster once")
+            self._kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig_path))
+            self._create(binaries)
+            self._wait_ready(progress)
         status = self.status()
         progress(f"cluster {self.context} ready in {time.monotonic() - started:.1f}s")
         return status
@@ -137,7 +145,7 @@ class LocalRuntime:
         ]  # fmt: skip
         self._check(self._kwokctl(*args, kube_version=version), "kwokctl create cluster")
 
-    def _wait_ready(self, progress: Progress, timeout: float = 60) -> None:
+    def _wait_ready(self, progress: Progress, timeout: float = 90) -> None:
         """Wait for the API server, register the kwok node, and wait for it to be Ready."""
         deadline = time.monotonic() + timeout
         last_error = ""
@@ -153,8 +161,20 @@ class LocalRuntime:
             time.sleep(0.3)
         raise ClusterError(
             f"cluster {self.context} not ready after {timeout:.0f}s ({last_error or 'no Ready node'}); "
-            f"logs: {self.cluster_dir / 'logs'}"
+            f"logs: {self.cluster_dir / 'logs'}{self._log_tails()}"
         )
+
+    def _log_tails(self, lines: int = 3) -> str:
+        """The last lines of each component's log, so a failed start says why."""
+        tails = []
+        for log in sorted((self.cluster_dir / "logs").glob("*.log")):
+            try:
+                last = log.read_text(errors="replace").splitlines()[-lines:]
+            except OSError:
+                continue
+            if last:
+                tails.append(f"\n  {log.stem}: " + "\n  ".join(line[:300] for line in last))
+        return "".join(tails)
 
     def _create_node(self) -> None:
         """A node kwok manages: it heartbeats it Ready and fakes the pods bound to it."""

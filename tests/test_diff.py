@@ -1,0 +1,64 @@
+"""Diffs: what a sync would change, from the server-side dry-run, with the noise hidden."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentkit import app_state, commit, deployment, new_repo, running, unique, wait_for
+from sandbox import diff
+from sandbox.cluster.local import LocalRuntime
+from sandbox.kube import Kube
+from sandbox.model import SyncStatus
+
+
+@pytest.fixture
+def kube(local_runtime: LocalRuntime) -> Iterator[Kube]:
+    client = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    yield client
+    client.close()
+
+
+def test_diff_shows_only_the_change_not_server_defaults_or_bookkeeping(tmp_path: Path, kube: Kube) -> None:
+    app = unique("diff")
+    repo = new_repo(tmp_path / "env", {f"{app}/web.yaml": deployment("web", 1, "nginx:1.26-alpine")})
+    with running(repo, kube, tmp_path) as agent:
+        wait_for(lambda: (s := app_state(agent, app)) and s.sync == SyncStatus.SYNCED, 15)
+        agent.set_auto_sync(app, False)
+        commit(repo, "bump", {f"{app}/web.yaml": deployment("web", 1, "nginx:1.27-alpine")})
+        web = wait_for(
+            lambda: next((o for o in app_state(agent, app).objects if o.sync == SyncStatus.OUT_OF_SYNC), None), 10
+        )
+        text = agent.diff_object(app, web.key, context=1000)
+    changed = [line for line in text.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert changed == ["-      - image: nginx:1.26-alpine", "+      - image: nginx:1.27-alpine"], text
+    for noise in ("managedFields", "resourceVersion", "uid:", "generation", "creationTimestamp", "status:"):
+        assert noise not in text
+    # a default the API server fills in: present on both sides, so never a difference
+    assert "terminationMessagePath" in text and "terminationMessagePath" not in "".join(changed)
+
+
+def test_secret_values_are_masked_but_a_changed_value_still_shows() -> None:
+    def secret(value: str) -> dict[str, object]:
+        encoded = base64.b64encode(value.encode()).decode()
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"password": encoded}}
+
+    text = diff.unified(secret("new-password"), secret("old-password"), "Secret s")
+    assert "old-password" not in text and "new-password" not in text
+    assert base64.b64encode(b"new-password").decode() not in text
+    assert text.count(diff.MASK) == 2, "both sides masked, and they differ"
+
+
+def test_bookkeeping_fields_never_make_objects_differ() -> None:
+    live = {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "c", "uid": "1", "resourceVersion": "9", "managedFields": [{"manager": "x"}],
+                     "creationTimestamp": "2026-01-01T00:00:00Z", "generation": 3},
+        "data": {"k": "v"}, "status": {"anything": True},
+    }  # fmt: skip
+    desired = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}}
+    assert diff.same(desired, live)
+    assert not diff.same({**desired, "data": {"k": "w"}}, live)
