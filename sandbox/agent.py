@@ -107,7 +107,7 @@ class Agent:
         self.branch_arg = branch
         self.auto_sync_default = auto_sync
         self.startup_trigger = startup_trigger
-        self.cache = LiveCache(kube)
+        self.cache = LiveCache(kube, index_label=APP_LABEL)
         self.inventories = InventoryStore(kube)
         self.verified = Verified()
         self.syncer = Syncer(kube, self.cache, self.inventories, self.verified)
@@ -825,7 +825,7 @@ class Agent:
     def _app_state(self, state: _App) -> AppState:
         objects = [self._object_state(state, k, o) for k, o in state.desired.items()]
         orphans = [
-            o for o in self.cache.objects(APP_LABEL, state.spec.name)
+            o for o in self.cache.labeled(state.spec.name)
             if ObjectKey.of(o) not in state.desired
         ]  # fmt: skip
         objects += [self._object_state(state, ObjectKey.of(o), None) for o in orphans]

@@ -28,8 +28,10 @@ def key_of(obj: Manifest) -> ObjectKey:
 class LiveCache:
     """Watched objects by key, with an owner index; thread-safe reads."""
 
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: Kube, index_label: str = "") -> None:
         self.kube = kube
+        self.index_label = index_label
+        self._labeled: dict[str, set[ObjectKey]] = defaultdict(set)  # index_label value -> keys
         self._objects: dict[ObjectKey, Manifest] = {}
         self._children: dict[str, set[ObjectKey]] = defaultdict(set)  # owner uid -> keys
         self._lock = threading.RLock()
@@ -60,6 +62,11 @@ class LiveCache:
     def children(self, uid: str) -> list[Manifest]:
         with self._lock:
             return [self._objects[k] for k in sorted(self._children.get(uid, ())) if k in self._objects]
+
+    def labeled(self, value: str) -> list[Manifest]:
+        """Objects whose index label has this value (for the agent: an app's objects)."""
+        with self._lock:
+            return [self._objects[k] for k in self._labeled.get(value, ()) if k in self._objects]
 
     def objects(self, label: str | None = None, value: str | None = None) -> list[Manifest]:
         with self._lock:
@@ -98,7 +105,14 @@ class LiveCache:
     def _store(self, obj: Manifest) -> None:
         key = key_of(obj)
         with self._lock:
+            previous = self._objects.get(key)
+            if previous is not None:
+                self._unindex(key, previous)
             self._objects[key] = obj
+            if self.index_label:
+                value = (obj.get("metadata", {}).get("labels") or {}).get(self.index_label)
+                if value is not None:
+                    self._labeled[value].add(key)
             for ref in obj.get("metadata", {}).get("ownerReferences") or []:
                 self._children[ref.get("uid", "")].add(key)
 
@@ -106,9 +120,17 @@ class LiveCache:
         with self._lock:
             obj = self._objects.pop(key, None)
             if obj:
-                for ref in obj.get("metadata", {}).get("ownerReferences") or []:
-                    self._children[ref.get("uid", "")].discard(key)
+                self._unindex(key, obj)
             return obj
+
+    def _unindex(self, key: ObjectKey, obj: Manifest) -> None:
+        meta = obj.get("metadata", {})
+        for ref in meta.get("ownerReferences") or []:
+            self._children[ref.get("uid", "")].discard(key)
+        if self.index_label:
+            value = (meta.get("labels") or {}).get(self.index_label)
+            if value is not None:
+                self._labeled[value].discard(key)
 
     def _apply_event(self, kind: str, obj: Manifest) -> None:
         key = key_of(obj)
