@@ -325,7 +325,7 @@ def test_symlink_leaving_the_repo_makes_the_render_not_ok(repo_dir: Path, tmp_pa
     rendered = render_app(EnvRepo(repo_dir), plain(), sha)
     assert not rendered.ok
     assert [p.file for p in rendered.problems] == ["apps/web/link.yaml"]
-    assert "points outside the repository" in rendered.problems[0].message
+    assert "leaves the repository" in rendered.problems[0].message
     assert keys(rendered) == ["ConfigMap web/web"]
 
 
