@@ -8,12 +8,15 @@ we point inside the sandbox's state directory, and adds its context only to our 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kubernetes import client
@@ -21,7 +24,7 @@ from kubernetes import client
 from sandbox.cluster import kubeconfig as kc
 from sandbox.cluster import toolchain
 from sandbox.cluster.runtime import CLUSTER_NAME, ClusterError, ClusterStatus, Progress
-from sandbox.paths import state_dir
+from sandbox.paths import cache_dir, state_dir
 
 NODE_NAME = "sandbox-node-0"
 KWOK_PREFIX = "kwok-"  # kwokctl names the cluster and its context kwok-<name>
@@ -143,7 +146,10 @@ class LocalRuntime:
             "--kwok-controller-binary", str(binaries["kwok"]),
             "--wait", "2m",
         ]  # fmt: skip
-        self._check(self._kwokctl(*args, kube_version=version), "kwokctl create cluster")
+        # kwokctl picks ports by probing for free ones; two clusters created at the same moment
+        # can pick the same ports (seen: two API servers sharing one etcd). One at a time.
+        with _machine_lock("kwokctl-create"):
+            self._check(self._kwokctl(*args, kube_version=version), "kwokctl create cluster")
 
     def _wait_ready(self, progress: Progress, timeout: float = 90) -> None:
         """Wait for the API server, register the kwok node, and wait for it to be Ready."""
@@ -213,6 +219,18 @@ class LocalRuntime:
         _kill_leftovers(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
         progress(f"removed {self.root}")
+
+
+@contextmanager
+def _machine_lock(name: str) -> Iterator[None]:
+    path = cache_dir() / "locks" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _log_message(line: str) -> str:
