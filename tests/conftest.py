@@ -29,7 +29,11 @@ def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRun
     """The session's local runtime, brought up once and removed at the end."""
     root = tmp_path_factory.mktemp("sandbox-state") / "local"
     runtime = LocalRuntime(root=root, cluster="gitops-sandbox-test")
-    runtime.up(_progress)
+    try:
+        runtime.up(_progress)
+    except BaseException:
+        runtime.down(_progress)  # a half-started cluster must not outlive the session
+        raise
     try:
         yield runtime
     finally:

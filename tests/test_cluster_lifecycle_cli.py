@@ -53,6 +53,13 @@ def test_up_and_down_leave_the_users_kubeconfig_untouched_and_no_process_behind(
     user_config.write_bytes(USER_KUBECONFIG)
 
     up = _cli("cluster", "up", "--runtime", "local")
+    try:
+        _check_up_then_down(up, isolated_home, user_config)
+    finally:
+        _cli("cluster", "down", "--runtime", "local")  # whatever failed, no cluster outlives the test
+
+
+def _check_up_then_down(up: subprocess.CompletedProcess[str], isolated_home: Path, user_config: Path) -> None:
     assert up.returncode == 0, up.stderr
     state = isolated_home / ".local" / "state" / "gitops-sandbox"
     sandbox_kubeconfig = state / "local" / "kubeconfig"
