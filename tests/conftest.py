@@ -16,12 +16,23 @@ from pathlib import Path
 import pytest
 
 from sandbox.cluster import kubeconfig as kc
+from sandbox.cluster import toolchain
 from sandbox.cluster.local import LocalRuntime
 from sandbox.cluster.runtime import ClusterStatus
 
 
 def _progress(message: str) -> None:
     print(f"[local cluster] {message}", file=sys.stderr, flush=True)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Build missing binaries before any test starts: a first build takes many minutes, which
+    must not count against one test's timeout. On a warm cache this finds them in seconds."""
+    needed = (*toolchain.LOCAL_RUNTIME_TOOLS, "kind", "helm", "kustomize")
+    missing = [tool for tool in needed if toolchain.find(tool) is None]
+    if missing:
+        print(f"\n[toolchain] building {', '.join(missing)} into the per-user cache (once)", file=sys.__stderr__)
+        toolchain.ensure_all(tuple(missing), lambda m: print(f"[toolchain] {m}", file=sys.__stderr__, flush=True))
 
 
 @pytest.fixture(scope="session")
