@@ -427,7 +427,11 @@ class Agent:
             broken = self._keep_apps_with_config_problems(known, problems)
             self._apply_saved_settings()
             for name in set(known) - set(self._apps):
-                self._event("warning", name, f"app {name} is no longer in the env repo; its objects stay in the cluster")
+                self._event(
+                    "warning",
+                    name,
+                    f"app {name} is no longer in the env repo; its objects stay in the cluster",
+                )
         previous = self.head_synced
         self.head_synced = head
         for state in self._touched_first(list(self._apps.values()), previous, head):
@@ -436,6 +440,11 @@ class Agent:
                 continue  # its entry in sandbox.yaml is invalid: keep the last good state as it is
             if state.paused:
                 continue  # rolled back: Git moved on, the cluster stays where the user put it
+            if trigger == "commit" and self._unchanged_by(state, head):
+                state.target_revision = head
+                if state.deployed_revision == state.rendered.revision:  # type: ignore[union-attr]
+                    state.deployed_revision = head
+                continue  # same files, same objects: nothing to render or apply
             state.target_revision = head
             self._render(state, head)
             if state.auto_sync and (self.auto_sync_default or force_sync):
@@ -459,6 +468,28 @@ class Agent:
             self._apps[name] = state
             kept.add(name)
         return kept
+
+    def _unchanged_by(self, state: _App, head: str) -> bool:
+        """Whether a commit leaves a plain app's desired objects exactly as last synced.
+
+        Only plain apps qualify: a Kustomize base or a Helm values file may live outside the
+        app's folder. Equal git tree ids with no symlinks inside mean identical manifests.
+        """
+        rendered = state.rendered
+        if (
+            self.repo is None or rendered is None or not rendered.ok or state.spec.source != "plain"
+            or state.last_result != "Succeeded" or state.drift or state.auto_sync is False
+        ):  # fmt: skip
+            return False
+        before, path = rendered.revision, state.spec.path
+        try:
+            return (
+                self.repo.tree_id(before, path) == self.repo.tree_id(head, path) is not None
+                and self.repo.tree_id(before, "sandbox.yaml") == self.repo.tree_id(head, "sandbox.yaml")
+                and not self.repo.has_symlinks(head, path)
+            )
+        except EnvRepoError:
+            return False
 
     def _touched_first(self, states: list[_App], old: str | None, new: str) -> list[_App]:
         """Apps whose folder the commit changed go first, so a commit's latency does not grow

@@ -182,9 +182,27 @@ def create(sample: str, dest: Path, stop_at: str = "fix") -> DemoRepo:
         raise DemoError(f"{dest} already exists and is not an empty folder; name a new one with --dir")
     if shutil.which("git") is None:
         raise DemoError("git is not on PATH; install git, then run the demo again")
+    existed = dest.exists()
+    try:
+        made = _write(script, dest, stop_at)
+    except BaseException:
+        # Half a demo is worse than none: the next run with the same --dir must work.
+        if existed:
+            for child in dest.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        else:
+            shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return DemoRepo(dest, sample, script.app, BRANCH, made, stop_at)
+
+
+def _write(script: Script, dest: Path, stop_at: str) -> tuple[MadeCommit, ...]:
     shutil.copytree(
-        SAMPLES_DIR / sample, dest, dirs_exist_ok=True,
-        ignore=lambda folder, names: [SCRIPT_FILE] if Path(folder) == SAMPLES_DIR / sample else [],
+        SAMPLES_DIR / script.sample, dest, dirs_exist_ok=True,
+        ignore=lambda folder, names: [SCRIPT_FILE] if Path(folder) == SAMPLES_DIR / script.sample else [],
     )  # fmt: skip
     _git(dest, "init", "-q", "-b", BRANCH)
     made = []
@@ -198,7 +216,7 @@ def create(sample: str, dest: Path, stop_at: str = "fix") -> DemoRepo:
         made.append(MadeCommit(commit.step, sha, commit.tag, commit.subject))
     if stop_at == "broken":
         _git(dest, "reset", "-q", "--hard", made[STEPS.index("broken")].sha)
-    return DemoRepo(dest, sample, script.app, BRANCH, tuple(made), stop_at)
+    return tuple(made)
 
 
 def _apply(root: Path, edit: Edit, script: Script, commit: ScriptedCommit) -> None:
@@ -310,7 +328,7 @@ def add_command(
     )
     parser.add_argument(
         "--sample", default=DEFAULT_SAMPLE, choices=names or None,
-        help=f"which sample (default {DEFAULT_SAMPLE}){': ' + ', '.join(names) if names else ''}",
+        help=f"which sample from sample-repos/ (default {DEFAULT_SAMPLE})",
     )  # fmt: skip
     parser.add_argument("--dir", help="where to make the repo (default: a new folder under the state dir)")
     parser.add_argument(

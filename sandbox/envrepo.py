@@ -275,6 +275,19 @@ class EnvRepo:
         prefix = prefix + "/" if prefix else ""
         return sorted(p for p, e in listing.items() if e.type != "tree" and p.startswith(prefix))
 
+    def tree_id(self, revision: str, path: str) -> str | None:
+        """The git object id of ``path`` at ``revision`` (equal ids: identical content)."""
+        listing = self._listing(self._commit_sha(revision))
+        entry = listing.get(_clean(path))
+        return entry.sha if entry else None
+
+    def has_symlinks(self, revision: str, subpath: str = "") -> bool:
+        """Whether any symlink lies under ``subpath``: its content may live elsewhere."""
+        listing = self._listing(self._commit_sha(revision))
+        prefix = _clean(subpath)
+        prefix = prefix + "/" if prefix else ""
+        return any(e.mode == _MODE_SYMLINK and p.startswith(prefix) for p, e in listing.items())
+
     def is_dir(self, revision: str, path: str) -> bool:
         """Whether ``path`` is a directory at ``revision`` (through in-repo symlinks too)."""
         _listing, resolved, entry = self._lookup(revision, _clean(path))

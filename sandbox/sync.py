@@ -32,7 +32,7 @@ KIND_ORDER = (
 )  # fmt: skip
 FIRST_STAGE = ("Namespace", "CustomResourceDefinition")
 ESTABLISH_TIMEOUT = 30.0
-WORKERS = 16
+WORKERS = 32
 
 
 def kind_rank(kind: str) -> int:

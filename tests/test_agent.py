@@ -117,17 +117,23 @@ def test_an_object_taken_over_by_hand_is_reported_not_pruned(tmp_path: Path, kub
     repo = new_repo(tmp_path / "env", {f"{app}/a.yaml": configmap("a", {"k": "a"})})
     with running(repo, kube, tmp_path) as agent:
         wait_for(lambda: read(kube, cm_path(app, "a")), 10)
+        agent.set_self_heal(app, False)
+        agent.wait_idle()
         # Someone strips the tracking annotation: the object is no longer provably ours.
         kube.request(
             "PATCH", cm_path(app, "a"),
             body={"metadata": {"annotations": {"gitops-sandbox.io/tracking-id": None}}},
             content_type="application/merge-patch+json",
         )  # fmt: skip
-        agent.set_self_heal(app, False)
-        commit(repo, "drop a", {f"{app}/a.yaml": None, f"{app}/other.yaml": configmap("other", {})})
-        wait_for(lambda: read(kube, cm_path(app, "other")), 10)
+        dropped = commit(repo, "drop a", {f"{app}/a.yaml": None, f"{app}/other.yaml": configmap("other", {})})
+        record = wait_for(
+            lambda: next(
+                (r for r in agent.history.records(app) if r.revision == dropped and not r.running), None
+            ),
+            10,
+        )
         assert read(kube, cm_path(app, "a")) is not None
-        kept = [o for o in agent.history.records(app)[0].objects if o.action == "kept"]
+        kept = [o for o in record.objects if o.action == "kept"]
         assert kept and "tracking annotation" in kept[0].message
 
 
@@ -149,7 +155,9 @@ def test_kubectl_scale_is_undone_by_self_heal_within_a_second(
         wait_for(lambda: read(kube, path)["spec"]["replicas"] == 5 or None, 5, 0.005, "scale seen")
         wait_for(lambda: read(kube, path)["spec"]["replicas"] == 2, 5, 0.01, "scale undone")
         assert time.monotonic() - started < 1.0
-        assert any(r.trigger == "drift" for r in agent.history.records(app))
+        wait_for(
+            lambda: any(r.trigger == "drift" for r in agent.history.records(app)), 5, what="drift recorded"
+        )
 
 
 def test_drift_is_shown_not_undone_when_self_heal_is_off(tmp_path: Path, kube: Kube) -> None:
