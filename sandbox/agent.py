@@ -25,6 +25,7 @@ from sandbox import diff, health
 from sandbox.appconfig import AppSpec, load_apps
 from sandbox.envrepo import CommitInfo, EnvRepo, EnvRepoError
 from sandbox.history import History, ObjectOutcome
+from sandbox.history import path_for_repo as history_path_for
 from sandbox.inventory import APP_LABEL, InventoryStore, mark
 from sandbox.kube import Kube, KubeError
 from sandbox.livecache import LiveCache
@@ -38,7 +39,7 @@ from sandbox.model import (
     SyncStatus,
     worst_health,
 )
-from sandbox.paths import state_dir
+from sandbox.paths import cache_dir, state_dir
 from sandbox.render import render_app
 from sandbox.repowatch import RepoWatcher
 from sandbox.revert import RevertResult, revert_commit
@@ -70,6 +71,7 @@ class _App:
     message: str = ""
     sync_id: int | None = None
     recorded_health: str = ""
+    announced_health: str = ""
     status: dict[ObjectKey, SyncStatus] = field(default_factory=dict)
     drift: set[ObjectKey] = field(default_factory=set)
     config_problems: tuple[Problem, ...] = ()  # its sandbox.yaml entry is invalid
@@ -103,7 +105,7 @@ class Agent:
     ) -> None:
         self.repo_path = Path(repo_path).resolve()
         self.kube = kube
-        self.history = history or History()
+        self.history = history or History(history_path_for(self.repo_path))
         self.branch_arg = branch
         self.auto_sync_default = auto_sync
         self.startup_trigger = startup_trigger
@@ -134,6 +136,8 @@ class Agent:
         self._worker = threading.Thread(target=self._run, name="agent", daemon=True)
         self._watcher: RepoWatcher | None = None
         self._lock_handle: IO[str] | None = None
+        self._app_locks: dict[str, IO[str]] = {}
+        self._exclusive = False
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -143,6 +147,7 @@ class Agent:
         ``exclusive`` takes the env repo's agent lock: two agents changing the same apps
         would undo each other (one's rollback is the other's drift).
         """
+        self._exclusive = exclusive
         if exclusive:
             self._take_lock()
         self._open_repo()
@@ -191,6 +196,9 @@ class Agent:
         if self._lock_handle:
             self._lock_handle.close()
             self._lock_handle = None
+        for handle in self._app_locks.values():
+            handle.close()
+        self._app_locks.clear()
 
     def _open_repo(self) -> None:
         try:
@@ -425,6 +433,14 @@ class Agent:
                 state.config_problems = ()
                 self._apps[spec.name] = state
             broken = self._keep_apps_with_config_problems(known, problems)
+            for name, state in self._apps.items():
+                holder = self._claim_app(name)
+                if holder:
+                    state.config_problems = (
+                        Problem(f"app {name} is driven by another agent on this cluster ({holder}); "
+                                "not syncing it from here", object=name),
+                    )  # fmt: skip
+                    broken.add(name)
             self._apply_saved_settings()
             for name in set(known) - set(self._apps):
                 self._event(
@@ -454,6 +470,31 @@ class Agent:
         if trigger == "commit":
             info = self.repo.commit_info(head)
             self._event("info", "", f"new commit {info.short} by {info.author}: {info.subject}")
+
+    def _claim_app(self, name: str) -> str | None:
+        """Hold a machine-wide lock on (cluster, app); None when ours, else who holds it.
+
+        Two agents syncing the same app from two repos would undo each other forever.
+        """
+        if name in self._app_locks or not self._exclusive:
+            return None  # an agent that only looks (status, diff) takes no lock
+        key = hashlib.sha256(f"{self.kube.host}|{name}".encode()).hexdigest()[:16]
+        path = cache_dir() / "locks" / f"app-{key}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            return holder
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, env repo {self.repo_path}")
+        handle.flush()
+        self._app_locks[name] = handle
+        return None
 
     def _keep_apps_with_config_problems(self, known: dict[str, _App], problems: list[Problem]) -> set[str]:
         """An app whose sandbox.yaml entry is invalid (or a whole invalid file) is not gone:
@@ -798,10 +839,15 @@ class Agent:
         return self._snapshot
 
     def _track_health(self, apps: tuple[AppState, ...]) -> None:
-        """Keep the deployed sync's health in the history current (rollback needs 'Healthy')."""
+        """Keep the deployed sync's health in the history current (rollback needs 'Healthy'),
+        and say so in the events when an app's health changes."""
         for app in apps:
             with self._lock:
                 state = self._apps.get(app.name)
+            if state and app.operation == "Idle" and str(app.health) != state.announced_health:
+                if state.announced_health:
+                    self._announce_health(app)
+                state.announced_health = str(app.health)
             if (
                 state
                 and state.sync_id
@@ -813,6 +859,13 @@ class Agent:
                     self.history.update_health(state.sync_id, str(app.health))
                 except Exception:  # history is informative; a locked file must not stop the agent
                     pass
+
+    def _announce_health(self, app: AppState) -> None:
+        worst = next((o for o in app.objects if o.health == app.health and o.health_message), None)
+        why = f": {worst.key} {worst.health_message}" if worst and app.health != Health.HEALTHY else ""
+        level = "error" if app.health == Health.DEGRADED else "info"
+        revision = (app.deployed_revision or "")[:7]
+        self._events.append(Event(time.time(), level, app.name, f"{app.health} at {revision}{why}"))
 
     def _app_health(self, state: _App) -> Health:
         return worst_health([health.assess(self.cache.get(k)).status for k in state.desired])

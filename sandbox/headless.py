@@ -20,7 +20,7 @@ from pathlib import Path
 from sandbox.agent import Agent, AgentBusy
 from sandbox.cluster import runtime_for
 from sandbox.envrepo import EnvRepoError
-from sandbox.history import History
+from sandbox.history import History, path_for_repo
 from sandbox.kube import Kube
 from sandbox.model import Health, SyncStatus
 from sandbox.revert import RevertError
@@ -174,7 +174,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    history = History()
+    history = History(path_for_repo(Path(args.repo)))
     try:
         records = history.records(args.app, limit=args.limit)
     finally:
@@ -219,9 +219,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     app = snapshot.app(args.app)
     if args.json:
         print(json.dumps(app.to_json() if app else {}, indent=2))
-    elif app:
-        print(f"{app.rollback_note or app.message}")
-        print(f"undo: gitops-sandbox resume {args.app}")
+    elif app and app.rolled_back and not errors:
+        print(app.rollback_note)
+        print(f"undo: gitops-sandbox resume {args.app} -C {args.repo}")
     for event in errors:
         print(f"error: {event.message}", file=sys.stderr)
     return 1 if errors else 0
@@ -300,15 +300,27 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(a.health == Health.HEALTHY for a in apps) else 1
 
 
+DEGRADED_GRACE = 5.0
+
+
 def _wait_healthy(take: Callable[[], Snapshot], timeout: float) -> Snapshot:
-    """Poll snapshots until every app is Healthy, one failed, or the timeout ends the wait."""
+    """Poll snapshots until every app is Healthy, one failed, one stayed Degraded for a few
+    seconds (a deadline passed: waiting longer rarely helps), or the timeout ends the wait."""
     deadline = time.monotonic() + timeout
+    degraded_since: float | None = None
     while True:
         snapshot = take()
-        done = all(a.health == Health.HEALTHY for a in snapshot.apps) or any(
-            a.last_result == "Failed" for a in snapshot.apps
+        now = time.monotonic()
+        if any(a.health == Health.DEGRADED for a in snapshot.apps):
+            degraded_since = degraded_since or now
+        else:
+            degraded_since = None
+        done = (
+            all(a.health == Health.HEALTHY for a in snapshot.apps)
+            or any(a.last_result == "Failed" for a in snapshot.apps)
+            or (degraded_since is not None and now - degraded_since >= DEGRADED_GRACE)
         )
-        if done or time.monotonic() >= deadline:
+        if done or now >= deadline:
             return snapshot
         time.sleep(0.25)
 

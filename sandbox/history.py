@@ -8,6 +8,7 @@ which syncs were recorded even when the clock jumps.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import threading
@@ -72,6 +73,13 @@ _live_lock = threading.Lock()
 
 def default_path() -> Path:
     return state_dir() / "history.sqlite"
+
+
+def path_for_repo(repo_path: Path) -> Path:
+    """Each env repo has its own history: app names repeat across repos (two demo copies)."""
+    resolved = Path(repo_path).expanduser().resolve()
+    key = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    return state_dir() / "history" / f"{resolved.name}-{key}.sqlite"
 
 
 @dataclass(frozen=True)

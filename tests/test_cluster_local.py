@@ -99,3 +99,27 @@ def test_kubeconfig_lives_in_the_sandbox_state_dir(local_runtime: LocalRuntime) 
     assert path.is_relative_to(local_runtime.root)
     assert path.is_file()
     assert not str(path).startswith(str(Path.home() / ".kube"))
+
+
+def test_a_dead_component_shows_as_degraded_and_up_restarts_it(local_runtime: LocalRuntime) -> None:
+    import os
+    import signal
+
+    pid_file = local_runtime.cluster_dir / "pids" / "kube-scheduler.pid"
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while local_runtime.status().state != "degraded" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    status = local_runtime.status()
+    assert status.state == "degraded" and "kube-scheduler" in status.detail
+    messages: list[str] = []
+    assert local_runtime.up(messages.append).running
+    assert any("restarting" in m for m in messages)
+    assert local_runtime.dead_components() == []
+
+
+def test_controller_manager_and_scheduler_run_without_leader_election(local_runtime: LocalRuntime) -> None:
+    for component in ("kube-controller-manager", "kube-scheduler"):
+        pid = (local_runtime.cluster_dir / "pids" / f"{component}.pid").read_text().strip()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        assert b"--leader-elect=false" in cmdline, component

@@ -103,13 +103,32 @@ class LocalRuntime:
             version, nodes = kc.probe(self.kubeconfig_path, self.context, timeout=3)
         except Exception as exc:  # unreachable server: any transport error means "stopped"
             return ClusterStatus(state="stopped", detail=type(exc).__name__, **base)  # type: ignore[arg-type]
+        dead = self.dead_components()
+        if dead:
+            return ClusterStatus(
+                state="degraded", version=version, nodes=nodes, detail=f"not running: {', '.join(dead)}", **base
+            )  # type: ignore[arg-type]
         return ClusterStatus(state="running", version=version, nodes=nodes, **base)  # type: ignore[arg-type]
+
+    def dead_components(self) -> list[str]:
+        """Components whose process is gone (the API answering says nothing of the others)."""
+        dead = []
+        for pid_file in sorted((self.cluster_dir / "pids").glob("*.pid")):
+            try:
+                os.kill(int(pid_file.read_text().strip()), 0)
+            except (ValueError, OSError):
+                dead.append(pid_file.stem)
+        return dead
 
     def up(self, progress: Progress) -> ClusterStatus:
         current = self.status()
         if current.running and any(n.ready for n in current.nodes):
             progress(f"reusing running cluster {self.context}")
             return current
+        if current.state == "degraded":
+            progress(f"restarting cluster {self.context} ({current.detail})")
+            self._kwokctl("stop", "cluster")
+            current = self.status()
         binaries = toolchain.ensure_all(toolchain.LOCAL_RUNTIME_TOOLS, progress)
         self.root.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
@@ -146,10 +165,29 @@ class LocalRuntime:
             "--kwok-controller-binary", str(binaries["kwok"]),
             "--wait", "2m",
         ]  # fmt: skip
+        self._write_kwokctl_config()
         # kwokctl picks ports by probing for free ones; two clusters created at the same moment
         # can pick the same ports (seen: two API servers sharing one etcd). One at a time.
         with _machine_lock("kwokctl-create"):
             self._check(self._kwokctl(*args, kube_version=version), "kwokctl create cluster")
+
+    def _write_kwokctl_config(self) -> None:
+        """Component patches kwokctl reads from $KWOK_WORKDIR/kwok.yaml.
+
+        There is one controller-manager and one scheduler: leader election only adds a lease
+        they lose when a loaded machine delays a renewal, and then they exit for good.
+        """
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        patches = [
+            {"name": name, "extraArgs": [{"key": "leader-elect", "value": "false"}]}
+            for name in ("kube-controller-manager", "kube-scheduler")
+        ]
+        config = {
+            "kind": "KwokctlConfiguration",
+            "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+            "componentsPatches": patches,
+        }
+        (self.workdir / "kwok.yaml").write_text(json.dumps(config, indent=2))
 
     def _wait_ready(self, progress: Progress, timeout: float = 90) -> None:
         """Wait for the API server, register the kwok node, and wait for it to be Ready."""

@@ -28,7 +28,7 @@ class ClusterStatus:
 
     runtime: str
     name: str
-    state: str  # "running" | "stopped" | "absent" | "unreachable"
+    state: str  # "running" | "degraded" (some component down) | "stopped" | "absent" | "unreachable"
     kubeconfig: Path | None = None
     context: str | None = None
     server: str | None = None
