@@ -18,6 +18,7 @@ from watchdog.observers import Observer
 DEBOUNCE = 0.02
 POLL = 5.0
 INTERESTING = ("HEAD", "packed-refs", "ORIG_HEAD")
+WRITES = ("created", "modified", "moved", "deleted", "closed")  # "closed": closed after writing
 
 
 class RepoWatcher:
@@ -45,6 +46,9 @@ class RepoWatcher:
 
     def start(self) -> None:
         handler = _RefHandler(self._poke)
+        if not self.git_dir.is_dir():
+            self._poller.start()  # not a repository (yet): the poll notices when it becomes one
+            return
         self._observer.schedule(handler, str(self.git_dir), recursive=False)
         refs = self.git_dir / "refs"
         if refs.is_dir():
@@ -96,6 +100,9 @@ class _RefHandler(FileSystemEventHandler):
         self.poke = poke
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        # Reads (ours included: rev-parse opens HEAD) must not count, or one read feeds the next.
+        if event.event_type not in WRITES:
+            return
         path = str(event.dest_path or event.src_path) if hasattr(event, "dest_path") else str(event.src_path)
         name = Path(path).name
         if "/refs/" in path or name in INTERESTING:

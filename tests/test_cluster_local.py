@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kubernetes import client, watch
 
+from sandbox.cluster import kubeconfig as kc
 from sandbox.cluster import toolchain
 from sandbox.cluster.local import LocalRuntime
 from sandbox.cluster.runtime import ClusterStatus
@@ -116,6 +117,19 @@ def test_a_dead_component_shows_as_degraded_and_up_restarts_it(local_runtime: Lo
     assert local_runtime.up(messages.append).running
     assert any("restarting" in m for m in messages)
     assert local_runtime.dead_components() == []
+    # and the restarted cluster schedules and runs pods again (kwok manages the node anew)
+    api = kc.api_client(local_runtime.kubeconfig_path, local_runtime.context)
+    try:
+        core = client.CoreV1Api(api)
+        body = {"metadata": {"name": "after-restart"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+        core.create_namespaced_pod("default", body)
+        deadline = time.monotonic() + 30
+        while core.read_namespaced_pod("after-restart", "default").status.phase != "Running":
+            assert time.monotonic() < deadline, "pod not Running after the restart"
+            time.sleep(0.2)
+        core.delete_namespaced_pod("after-restart", "default", grace_period_seconds=0)
+    finally:
+        api.close()
 
 
 def test_controller_manager_and_scheduler_run_without_leader_election(local_runtime: LocalRuntime) -> None:

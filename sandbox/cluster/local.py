@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -106,7 +106,11 @@ class LocalRuntime:
         dead = self.dead_components()
         if dead:
             return ClusterStatus(
-                state="degraded", version=version, nodes=nodes, detail=f"not running: {', '.join(dead)}", **base
+                state="degraded",
+                version=version,
+                nodes=nodes,
+                detail=f"not running: {', '.join(dead)}",
+                **base,
             )  # type: ignore[arg-type]
         return ClusterStatus(state="running", version=version, nodes=nodes, **base)  # type: ignore[arg-type]
 
@@ -115,8 +119,12 @@ class LocalRuntime:
         dead = []
         for pid_file in sorted((self.cluster_dir / "pids").glob("*.pid")):
             try:
-                os.kill(int(pid_file.read_text().strip()), 0)
+                stat = Path(f"/proc/{int(pid_file.read_text().strip())}/stat").read_text()
             except (ValueError, OSError):
+                dead.append(pid_file.stem)
+                continue
+            # A killed process nobody reaped yet is a zombie: dead all the same.
+            if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
                 dead.append(pid_file.stem)
         return dead
 
@@ -135,6 +143,7 @@ class LocalRuntime:
         if current.state == "stopped":
             progress(f"starting stopped cluster {self.context}")
             self._check(self._kwokctl("start", "cluster", "--timeout", "2m"), "kwokctl start cluster")
+            self._renew_node()
         elif not current.running:
             progress(
                 f"creating cluster {self.context} (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
@@ -220,6 +229,30 @@ class LocalRuntime:
                 tails.append(f"\n  {log.stem}: " + "\n  ".join(line[:300] for line in last))
         return "".join(tails)
 
+    def _renew_node(self, timeout: float = 30) -> None:
+        """Delete our node and its lease so both are made anew once the API server answers.
+
+        A restarted kwok has a new identity, and the node's lease still names the old one:
+        kwok then never manages that node again and its pods stay Pending. A new node object
+        gets a new lease; pods bound to the same node name are picked up again. The lease is
+        deleted by hand: the garbage collector would, but only after its own resync, which
+        after a restart takes most of a minute.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            api = kc.api_client(self.kubeconfig_path, self.context)
+            try:
+                _ignore_404(client.CoreV1Api(api).delete_node, NODE_NAME, _request_timeout=3)
+                _ignore_404(
+                    client.CoordinationV1Api(api).delete_namespaced_lease, NODE_NAME, "kube-node-lease",
+                    _request_timeout=3,
+                )  # fmt: skip
+                return
+            except Exception:  # API server still starting
+                time.sleep(0.3)
+            finally:
+                api.close()
+
     def _create_node(self) -> None:
         """A node kwok manages: it heartbeats it Ready and fakes the pods bound to it."""
         api = kc.api_client(self.kubeconfig_path, self.context)
@@ -257,6 +290,14 @@ class LocalRuntime:
         _kill_leftovers(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
         progress(f"removed {self.root}")
+
+
+def _ignore_404(call: Callable[..., object], *args: object, **kwargs: object) -> None:
+    try:
+        call(*args, **kwargs)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
 
 
 @contextmanager

@@ -1,0 +1,476 @@
+"""The TUI without a cluster: SVG snapshots, key remapping and big trees, from fixed Snapshots.
+
+Every screen here is built from a ``StaticSnapshotSource`` holding a Snapshot constructed in
+this file, so the SVGs are byte-stable (fixed times, UTC, no colour settings from the
+environment). Tests that need the API server or git are in test_tui.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from sandbox.envrepo import CommitInfo
+from sandbox.history import SyncRecord
+from sandbox.model import Health, ObjectKey, SyncStatus
+from sandbox.state import AppState, Event, ObjectState, Snapshot
+from tui.app import SandboxApp
+from tui.components.diff_panel import DiffPanel
+from tui.components.help_screen import HelpScreen
+from tui.components.object_trees import ObjectTrees
+from tui.components.yaml_screen import YamlScreen
+from tui.source import RuntimeInfo, StaticSnapshotSource
+
+SIZE = (160, 48)
+T0 = 1_700_000_000.0
+SHAS = [c * 40 for c in "abcdef"]
+NS = "guestbook"
+
+
+def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run a coroutine test in a fresh event loop (the suite has no asyncio plugin)."""
+
+    @functools.wraps(test)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+@pytest.fixture(autouse=True)
+def _stable_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Times print in UTC and nothing from the developer's terminal or config leaks in."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    for var in ("NO_COLOR", "GITOPS_SANDBOX_ASCII"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def manifest(kind: str, name: str, group: str = "", **spec: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "apiVersion": f"{group}/v1" if group else "v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": NS, "resourceVersion": "4242", "managedFields": [{"x": 1}]},
+    }
+    if spec:
+        found["spec"] = spec
+    return found
+
+
+def obj(
+    kind: str,
+    name: str,
+    sync: SyncStatus = SyncStatus.SYNCED,
+    health: Health = Health.HEALTHY,
+    group: str = "",
+    message: str = "",
+    children: tuple[ObjectState, ...] = (),
+    live: bool = True,
+    desired: bool = True,
+    source: str = "guestbook/app.yaml",
+    **spec: Any,
+) -> ObjectState:
+    body = manifest(kind, name, group, **spec)
+    return ObjectState(
+        ObjectKey(group, kind, NS, name), sync, health, message, source if desired else "",
+        body if desired else None, body if live else None, children,
+    )  # fmt: skip
+
+
+def guestbook_snapshot(seq: int = 7) -> Snapshot:
+    """One app showing every status: out of sync, missing, orphaned, synced with owned children."""
+    pods = tuple(obj("Pod", f"guestbook-ui-7c9d-{s}", desired=False) for s in ("abcde", "fghij"))
+    rs = obj("ReplicaSet", "guestbook-ui-7c9d", group="apps", desired=False, children=pods)
+    objects = (
+        obj("Deployment", "redis", SyncStatus.OUT_OF_SYNC, Health.PROGRESSING, "apps",
+            "Waiting for rollout: 0 of 1 updated replicas are available", replicas=3),
+        obj("ConfigMap", "feature-flags", SyncStatus.MISSING, Health.MISSING, live=False),
+        obj("Secret", "old-token", SyncStatus.ORPHANED, desired=False),
+        obj("ConfigMap", "guestbook-config"),
+        obj("Deployment", "guestbook-ui", group="apps", children=(rs,), replicas=2),
+        obj("Service", "guestbook-ui"),
+    )  # fmt: skip
+    app = AppState(
+        "guestbook", "guestbook", NS, "plain", SyncStatus.OUT_OF_SYNC, Health.PROGRESSING,
+        git_revision=SHAS[0], target_revision=SHAS[0], deployed_revision=SHAS[1], auto_sync=True,
+        self_heal=True, prune=True, last_sync=T0 + 60, last_result="Succeeded",
+        message="1 configured, 2 unchanged", objects=objects,
+    )  # fmt: skip
+    events = (
+        Event(T0, "info", "guestbook", "synced bbbbbbb (startup) in 0.08s: 3 created"),
+        Event(T0 + 50, "info", "", "new commit aaaaaaa by dev: add redis"),
+        Event(T0 + 55, "warning", "guestbook", "drift: Deployment.apps guestbook/redis differs from Git"),
+        Event(T0 + 60, "error", "guestbook", "guestbook/flags.yaml ConfigMap guestbook/feature-flags: "
+              "data.enabled: must be a string"),
+    )  # fmt: skip
+    return Snapshot(seq, "/home/dev/env-repo", "main", SHAS[0], (app,), events, taken=T0 + 61)
+
+
+REDIS = ObjectKey("apps", "Deployment", NS, "redis")
+COMPACT_DIFF = """--- live/Deployment.apps guestbook/redis
++++ desired/Deployment.apps guestbook/redis
+@@ -9,7 +9,7 @@
+   namespace: guestbook
+ spec:
+   progressDeadlineSeconds: 600
+-  replicas: 3
++  replicas: 1
+   revisionHistoryLimit: 10
+   selector:
+     matchLabels:
+"""
+FULL_DIFF = """--- live/Deployment.apps guestbook/redis
++++ desired/Deployment.apps guestbook/redis
+@@ -1,14 +1,14 @@
+ apiVersion: apps/v1
+ kind: Deployment
+ metadata:
+   labels:
+     app.kubernetes.io/managed-by: gitops-sandbox
+   name: redis
+   namespace: guestbook
+ spec:
+   progressDeadlineSeconds: 600
+-  replicas: 3
++  replicas: 1
+   revisionHistoryLimit: 10
+   selector:
+     matchLabels:
+       app: redis
+"""
+
+
+def guestbook_source(snapshot: Snapshot | None = None) -> StaticSnapshotSource:
+    subjects = ["add redis", "scale ui to 2", "break config", "first version"]
+    commits = [
+        CommitInfo(SHAS[i], SHAS[i][:7], "dev", s, int(T0) - i * 600, (SHAS[i + 1],) if i < 3 else ())
+        for i, s in enumerate(subjects)
+    ]
+    records = [
+        SyncRecord(1, "guestbook", SHAS[3], "dev", subjects[3], "startup", T0 - 2000, T0 - 1999,
+                   "Succeeded", "Healthy", "", ()),
+        SyncRecord(2, "guestbook", SHAS[2], "dev", subjects[2], "commit", T0 - 1500, T0 - 1499,
+                   "Failed", "Degraded", "", ()),
+        SyncRecord(3, "guestbook", SHAS[3], "dev", subjects[3], "rollback", T0 - 1400, T0 - 1399,
+                   "Succeeded", "Healthy", "", ()),
+        SyncRecord(4, "guestbook", SHAS[1], "dev", subjects[1], "commit", T0 - 1000, T0 - 999,
+                   "Succeeded", "Healthy", "", ()),
+    ]  # fmt: skip
+    return StaticSnapshotSource(
+        snapshot or guestbook_snapshot(), commits, records, {REDIS: COMPACT_DIFF}, {REDIS: FULL_DIFF}
+    )
+
+
+def static_app(source: StaticSnapshotSource | None = None, ascii: bool = False, **kwargs: Any) -> SandboxApp:
+    runtime = RuntimeInfo(
+        "local", "running (gitops-sandbox, 1 node, v1.36.3)", "/home/dev/.gitops/kubeconfig"
+    )
+    kwargs.setdefault("keymap", {})
+    return SandboxApp(source or guestbook_source(), runtime, ascii=ascii, **kwargs)
+
+
+async def until(pilot: Pilot[Any], check: Callable[[], object], timeout: float = 10, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
+        await pilot.pause(0.02)
+
+
+async def settled(pilot: Pilot[Any]) -> None:
+    """Trees filled, history loaded, the first object's diff shown: nothing left in flight."""
+    app = pilot.app
+    assert isinstance(app, SandboxApp)
+    main = app.main
+    await until(pilot, lambda: not main.trees.filling and main.trees.row_count > 0, what="trees filled")
+    await until(pilot, lambda: bool(main.history.commits), what="history loaded")
+    await until(pilot, lambda: bool(main.diff.text), what="diff shown")
+    await pilot.pause(0.1)
+
+
+# -- SVG snapshots ------------------------------------------------------------------------------
+
+
+def test_main_screen_snapshot(snap_compare: Any) -> None:
+    assert snap_compare(static_app(), terminal_size=SIZE, run_before=settled)
+
+
+def test_main_screen_ascii_snapshot(snap_compare: Any) -> None:
+    assert snap_compare(static_app(ascii=True), terminal_size=SIZE, run_before=settled)
+
+
+def test_diff_panel_full_context_snapshot(snap_compare: Any) -> None:
+    async def full_context(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        await pilot.press("4", "d")
+        main = pilot.app.main  # type: ignore[attr-defined]
+        await until(pilot, lambda: "apiVersion: apps/v1" in main.diff.text, what="full diff")
+
+    assert snap_compare(static_app(), terminal_size=SIZE, run_before=full_context)
+
+
+def test_help_screen_snapshot(snap_compare: Any) -> None:
+    async def help_open(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), what="help screen")
+
+    assert snap_compare(static_app(), terminal_size=SIZE, run_before=help_open)
+
+
+def test_live_yaml_screen_snapshot(snap_compare: Any) -> None:
+    async def yaml_open(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, YamlScreen), what="YAML screen")
+
+    assert snap_compare(static_app(), terminal_size=SIZE, run_before=yaml_open)
+
+
+# -- behaviour without a cluster -----------------------------------------------------------------
+
+
+@run_async
+async def test_trees_align_every_row_and_show_placeholders_on_the_missing_side() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        trees = app.main.trees
+        desired_lines = [trees.desired.get_node_at_line(i) for i in range(trees.desired.last_line + 1)]
+        live_lines = [trees.live.get_node_at_line(i) for i in range(trees.live.last_line + 1)]
+        assert [n.data for n in desired_lines] == [n.data for n in live_lines]  # type: ignore[union-attr]
+        pairs = [(str(d.label), str(n.label)) for d, n in zip(desired_lines, live_lines, strict=True)]  # type: ignore[union-attr]
+        missing = next(n for d, n in pairs if d.startswith("∅ ○ ConfigMap feature-flags  Missing"))
+        assert missing.startswith("╌ missing: not in the cluster")
+        orphan = next(n for d, n in pairs if d.startswith("╌ not in Git"))
+        assert orphan.startswith("⊘ ♥ Secret old-token")
+        assert ("╌", "· ♥ Pod guestbook-ui-7c9d-abcde") in pairs
+        # Attention first: the out-of-sync Deployment is the first object row.
+        assert str(live_lines[1].label).startswith("≠ ◐ Deployment redis")  # type: ignore[union-attr]
+
+
+@run_async
+async def test_ascii_mode_uses_no_unicode_glyphs_in_trees() -> None:
+    app = static_app(ascii=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        trees = app.main.trees
+        labels = [str(trees.live.get_node_at_line(i).label) for i in range(trees.live.last_line + 1)]  # type: ignore[union-attr]
+        labels += [str(trees.desired.get_node_at_line(i).label) for i in range(trees.desired.last_line + 1)]  # type: ignore[union-attr]
+        assert all(label.isascii() for label in labels), [x for x in labels if not x.isascii()]
+        assert "~ * Deployment redis  OutOfSync | Progressing" in labels[1]
+
+
+@run_async
+async def test_keymap_file_remaps_keys_and_help_shows_the_new_keys(tmp_path: Path) -> None:
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    (folder / "keys.toml").write_text('[keymap]\n"sandbox.sync" = "S"\n"sandbox.help" = "f1"\n')
+    source = guestbook_source()
+    app = static_app(source, keymap=None, keymap_dir=folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await pilot.press("s")
+        await pilot.pause(0.2)
+        assert ("sync", "guestbook") not in source.calls
+        await pilot.press("S")
+        await until(pilot, lambda: ("sync", "guestbook") in source.calls, what="S to sync")
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help on f1")
+        keys = {k.binding_id: k.keys for k in app.main.help_keys()}
+        assert keys["sandbox.sync"] == "S"
+        assert keys["sandbox.help"] == "f1"
+        assert keys["sandbox.rollback"] == "r"
+
+
+@run_async
+async def test_a_bad_keymap_file_is_reported_and_the_default_keys_stay(tmp_path: Path) -> None:
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    (folder / "keys.toml").write_text("[keymap\n")
+    source = guestbook_source()
+    app = static_app(source, keymap=None, keymap_dir=folder)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        assert any("keys.toml" in str(n.message) for n in app._notifications)
+        await pilot.press("s")
+        await until(pilot, lambda: ("sync", "guestbook") in source.calls, what="s still syncs")
+
+
+@run_async
+async def test_rollback_and_revert_use_the_selected_history_commit() -> None:
+    source = guestbook_source()
+    app = static_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await pilot.press("2", "j", "j", "r")
+        await until(pilot, lambda: ("rollback", "guestbook", SHAS[2]) in source.calls, what="rollback")
+        await pilot.press("v")
+        await until(pilot, lambda: ("revert", SHAS[2], "guestbook") in source.calls, what="revert")
+        # From the trees the defaults apply: the last healthy revision, the deployed commit.
+        await pilot.press("3", "r", "v")
+        await until(
+            pilot, lambda: ("rollback", "guestbook", SHAS[1]) in source.calls, what="default rollback"
+        )
+        await until(pilot, lambda: ("revert", None, "guestbook") in source.calls, what="default revert")
+
+
+@run_async
+async def test_filter_narrows_both_trees_and_esc_brings_every_row_back() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        trees = app.main.trees
+        everything = trees.row_count
+        await pilot.press("slash", *"configmap", "enter")
+        await until(pilot, lambda: not trees.filling and trees.row_count == 3, what="filtered rows")
+        assert trees.live.has_focus
+        await pilot.press("escape")
+        await until(pilot, lambda: not trees.filling and trees.row_count == everything, what="all rows back")
+
+
+# -- many objects ---------------------------------------------------------------------------------
+
+
+def big_snapshot(count: int, seq: int = 1, out_of_sync: frozenset[int] = frozenset()) -> Snapshot:
+    """``count`` objects, every fifth a Deployment owning a ReplicaSet with two Pods."""
+    objects = []
+    for i in range(count):
+        sync = SyncStatus.OUT_OF_SYNC if i in out_of_sync else SyncStatus.SYNCED
+        if i % 5 == 0:
+            pods = tuple(obj("Pod", f"web-{i}-rs-{p}", desired=False) for p in range(2))
+            rs = obj("ReplicaSet", f"web-{i}-rs", group="apps", desired=False, children=pods)
+            objects.append(obj("Deployment", f"web-{i:05d}", sync, group="apps", children=(rs,), replicas=2))
+        else:
+            objects.append(obj("ConfigMap", f"cm-{i:05d}", sync))
+    app = AppState(
+        "big", "big", NS, "plain", SyncStatus.SYNCED, Health.HEALTHY, SHAS[0], SHAS[0], SHAS[0],
+        True, True, True, objects=tuple(objects),
+    )  # fmt: skip
+    return Snapshot(seq, "/repo", "main", SHAS[0], (app,), taken=T0)
+
+
+@run_async
+async def test_five_thousand_objects_fill_in_chunks_without_freezing_the_ui() -> None:
+    count = 5000
+    source = StaticSnapshotSource(big_snapshot(count))
+    app = static_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        trees = app.main.trees
+        gaps: list[float] = []
+        last = time.perf_counter()
+
+        def tick() -> None:
+            nonlocal last
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+        timer = app.set_interval(0.01, tick)
+        started = time.perf_counter()
+        await until(pilot, lambda: not trees.filling and trees.row_count > 0, timeout=60, what="fill")
+        filled = time.perf_counter() - started
+        timer.stop()
+        rows = count + (count // 5) * 3 + 1
+        assert trees.row_count == rows
+        assert trees.live.last_line + 1 == rows == trees.desired.last_line + 1
+        # The loop kept running between chunks: no single stall as long as the whole fill.
+        assert len(gaps) > 3 and max(gaps) < max(0.5, filled / 2), (filled, max(gaps))
+        # A key is handled promptly once filled (in-app: from the key to the refresh it causes).
+        before = trees.live.cursor_line
+        key_started = time.perf_counter()
+        await pilot.press("j")
+        await until(pilot, lambda: trees.live.cursor_line == before + 1, what="cursor moved")
+        assert time.perf_counter() - key_started < 1.0
+
+
+@run_async
+async def test_a_status_change_relabels_rows_in_place_and_never_rebuilds_the_trees() -> None:
+    count = 5000
+    source = StaticSnapshotSource(big_snapshot(count))
+    app = static_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        trees = app.main.trees
+        await until(pilot, lambda: not trees.filling and trees.row_count > 0, timeout=60, what="fill")
+        nodes_before = {rid: trees.twins(rid) for rid in list(trees._twins)}
+        operations = trees.operations
+        changed = frozenset({3, 10, 4321})
+        started = time.perf_counter()
+        source.publish(big_snapshot(count, seq=2, out_of_sync=changed))
+        await until(pilot, lambda: trees.operations > operations and not trees.filling, what="relabel")
+        took = time.perf_counter() - started
+        assert trees.operations - operations == len(changed)  # three set_label pairs, nothing else
+        assert {rid: trees.twins(rid) for rid in list(trees._twins)} == nodes_before  # the same TreeNodes
+        relabelled = trees.twins(next(rid for rid in nodes_before if rid[-1].endswith("cm-04321")))
+        assert relabelled is not None and str(relabelled[1].label).startswith("≠ ♥ ConfigMap cm-04321")
+        assert took < 2.0, took
+
+
+@run_async
+async def test_new_objects_are_added_and_gone_ones_removed_keeping_the_others() -> None:
+    source = guestbook_source()
+    app = static_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        trees = app.main.trees
+        first = guestbook_snapshot()
+        app_state = first.apps[0]
+        kept = [o for o in app_state.objects if o.key.name != "old-token"]
+        added = obj("ConfigMap", "new-settings")
+        second = replace(first, seq=8, apps=(replace(app_state, objects=(*kept, added)),))
+        before = {rid: trees.twins(rid) for rid in list(trees._twins) if "old-token" not in rid[-1]}
+        source.publish(second)
+        await until(pilot, lambda: any("new-settings" in rid[-1] for rid in trees._twins), what="added row")
+        assert not any("old-token" in rid[-1] for rid in trees._twins)
+        assert all(trees.twins(rid) == twins for rid, twins in before.items())
+        names = [str(trees.live.get_node_at_line(i).label) for i in range(trees.live.last_line + 1)]  # type: ignore[union-attr]
+        assert any("ConfigMap new-settings" in n for n in names)
+
+
+@run_async
+async def test_snapshots_from_agent_threads_are_merged_to_the_newest() -> None:
+    source = guestbook_source()
+    app = static_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        base = guestbook_snapshot()
+        shown: list[int] = []
+        original = app.main.show_snapshot
+
+        def record(snapshot: Snapshot) -> None:
+            shown.append(snapshot.seq)
+            original(snapshot)
+
+        app.main.show_snapshot = record  # type: ignore[method-assign]
+
+        def flood() -> None:
+            for seq in range(100, 300):
+                source.publish(replace(base, seq=seq))
+
+        await asyncio.get_running_loop().run_in_executor(None, flood)
+        await until(pilot, lambda: bool(shown) and shown[-1] == 299, what="newest snapshot shown")
+        assert len(shown) < 200  # merged while they waited, not replayed one by one
+
+
+def test_diff_colouring_marks_lines_by_their_prefix() -> None:
+    from tui.components.diff_panel import colour_diff
+
+    text = colour_diff(COMPACT_DIFF)
+    styles = {line.plain: str(line.spans[0].style) if line.spans else "" for line in text.split("\n")}
+    assert styles["-  replicas: 3"] == "red"
+    assert styles["+  replicas: 1"] == "green"
+    assert styles["@@ -9,7 +9,7 @@"] == "cyan"
+    assert DiffPanel  # the panel renders this text
+    assert ObjectTrees

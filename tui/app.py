@@ -1,0 +1,96 @@
+"""SandboxApp: the terminal UI over a running agent (or any object with its observed interface).
+
+The agent calls subscribers on its own threads; the app turns each snapshot into a message
+(thread-safe, never blocking the agent) and a flood of them into the newest one only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from textual import on
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+
+from sandbox.state import Snapshot
+from tui.components.main_screen import MainScreen
+from tui.keymap import config_dir, load_keymap
+from tui.source import RuntimeInfo, SnapshotSource
+
+ASCII_ENV = "GITOPS_SANDBOX_ASCII"
+
+
+def ascii_wanted() -> bool:
+    """ASCII glyphs when asked for, or when the terminal cannot print UTF-8."""
+    if os.environ.get(ASCII_ENV, "").strip() not in ("", "0"):
+        return True
+    encoding = (
+        os.environ.get("LC_ALL") or os.environ.get("LC_CTYPE") or os.environ.get("LANG") or ""
+    ).lower()
+    return encoding in ("c", "posix")
+
+
+class SandboxApp(App[None]):
+    CSS_PATH = "sandbox.tcss"
+    TITLE = "gitops-sandbox"
+    ENABLE_COMMAND_PALETTE = False
+
+    class SnapshotReceived(Message):
+        """A new snapshot from the agent; a newer one replaces it while it waits in the queue."""
+
+        def __init__(self, snapshot: Snapshot) -> None:
+            self.snapshot = snapshot
+            super().__init__()
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, SandboxApp.SnapshotReceived)
+
+    def __init__(
+        self,
+        source: SnapshotSource,
+        runtime: RuntimeInfo,
+        *,
+        ascii: bool | None = None,
+        keymap: dict[str, str] | None = None,
+        keymap_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.runtime = runtime
+        self.ascii = ascii_wanted() if ascii is None else ascii
+        folder = keymap_dir or config_dir()
+        self.keymap_path = str(folder / "keys.toml")
+        if keymap is None:
+            keymap, self.keymap_problem = load_keymap(folder)
+        else:
+            self.keymap_problem = ""
+        self.keymap: dict[str, str] = dict(keymap)
+        self.main = MainScreen(source, runtime, self.ascii)
+
+    def get_key_display(self, binding: Binding) -> str:
+        shown = super().get_key_display(binding)
+        if self.ascii and not shown.isascii():
+            return binding.key.split(",")[0]  # "enter", not the return-arrow glyph
+        return shown
+
+    def get_default_screen(self) -> Screen[None]:
+        return self.main
+
+    def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        if self.keymap_problem:
+            self.notify(self.keymap_problem, title="keys", severity="warning", timeout=15)
+        self.source.subscribe(self._from_agent)
+
+    def _from_agent(self, snapshot: Snapshot) -> None:
+        """Called on an agent thread: hand over and return at once."""
+        self.post_message(self.SnapshotReceived(snapshot))
+
+    @on(SnapshotReceived)
+    def _snapshot_received(self, message: SnapshotReceived) -> None:
+        if self.main.is_mounted:
+            self.main.show_snapshot(message.snapshot)

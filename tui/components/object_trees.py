@@ -1,0 +1,285 @@
+"""The desired tree beside the live tree, aligned row for row, reconciled by key.
+
+A new snapshot never rebuilds a tree: rows whose id is on screen get a new label only when
+their signature changed (``TreeNode.set_label``); nodes are added or removed only when the
+set of ids changes. Rows keep their place while they stay (so the cursor does not jump while
+statuses flicker); new rows go in at their sorted place, so out-of-sync and unhealthy
+objects, which the engine sorts first, arrive first. Large changes are applied in chunks,
+yielding to the event loop between them, so thousands of objects never freeze the UI; a
+newer snapshot cancels the fill in progress and the next one resumes from what is on screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from sandbox.state import Snapshot
+from tui.components.object_tree import ObjectTree
+from tui.rows import Row, RowId, app_row_id, build_rows, count_rows
+
+CHUNK = 400  # tree operations between two yields to the event loop
+
+Twins = tuple[TreeNode[RowId], TreeNode[RowId]]
+
+
+def rid_of(node: TreeNode[RowId]) -> RowId:
+    """The row id a node shows (every node the reconciler adds carries one)."""
+    return node.data or ()
+
+
+class ObjectTrees(Horizontal):
+    """Desired (left) and live (right): same rows, same order, same folding, same cursor, same scroll."""
+
+    class RowHighlighted(Message):
+        """The cursor moved onto another row (None: no row)."""
+
+        def __init__(self, row: Row | None) -> None:
+            self.row = row
+            super().__init__()
+
+    class Filled(Message):
+        """The trees show the last snapshot given (every chunk applied)."""
+
+        def __init__(self, rows: int) -> None:
+            self.rows = rows
+            super().__init__()
+
+    def __init__(self, ascii: bool = False, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.ascii = ascii
+        self.desired = ObjectTree("desired", ascii, id="desired-tree")
+        self.live = ObjectTree("live", ascii, id="live-tree")
+        self._twins: dict[RowId, Twins] = {}
+        self._signatures: dict[RowId, tuple[object, ...]] = {}
+        self._rows: dict[RowId, Row] = {}
+        self._highlighted: RowId | None = None
+        self._pending_select: RowId | None = None
+        self.needle = ""
+        self.snapshot: Snapshot | None = None
+        self.filling = False
+        self.operations = 0  # tree adds, removes and relabels since mount (tests read it)
+
+    def compose(self) -> ComposeResult:
+        yield self.desired
+        yield self.live
+
+    def on_mount(self) -> None:
+        self.desired.border_title = "3 Desired (Git)"
+        self.live.border_title = "3 Live (cluster)"
+        # Mirror scrolling so rows stay side by side whichever tree the user scrolls.
+        self.watch(self.desired, "scroll_y", lambda y: self._mirror_scroll(self.live, y), init=False)
+        self.watch(self.live, "scroll_y", lambda y: self._mirror_scroll(self.desired, y), init=False)
+
+    # -- public ---------------------------------------------------------------------------
+
+    def show(self, snapshot: Snapshot, needle: str | None = None) -> None:
+        """Bring both trees to this snapshot (and filter); returns at once, the fill runs on."""
+        self.snapshot = snapshot
+        if needle is not None:
+            self.needle = needle
+        self.filling = True
+        self._reconcile(build_rows(snapshot, self.needle))
+
+    @property
+    def row_count(self) -> int:
+        return len(self._twins)
+
+    def row(self, rid: RowId) -> Row | None:
+        return self._rows.get(rid)
+
+    @property
+    def selected(self) -> Row | None:
+        node = self.focused_tree.cursor_node
+        return self._rows.get(node.data) if node is not None and node.data is not None else None
+
+    @property
+    def focused_tree(self) -> ObjectTree:
+        return self.desired if self.desired.has_focus else self.live
+
+    def twins(self, rid: RowId) -> Twins | None:
+        return self._twins.get(rid)
+
+    def select(self, rid: RowId) -> None:
+        """Move both cursors to a row (now, or as soon as the row is on screen)."""
+        twins = self._twins.get(rid)
+        if twins is None:
+            self._pending_select = rid
+            return
+        self._pending_select = None
+        tree = self.focused_tree
+        node = twins[1] if tree is self.live else twins[0]
+        tree.get_node_at_line(0)  # make sure line numbers are current before moving
+        tree.move_cursor(node)
+
+    def select_app(self, app: str) -> None:
+        selected = self.selected
+        if selected is None or selected.app != app:
+            self.select(app_row_id(app))
+
+    # -- reconciling ----------------------------------------------------------------------
+
+    # Every worker gets a description: Textual otherwise builds one from repr() of the
+    # arguments, which for thousands of rows costs more than the fill itself.
+    @work(exclusive=True, group="object-trees", description="fill the object trees")
+    async def _reconcile(self, rows: tuple[Row, ...]) -> None:
+        done = 0
+        for _ in self._merge(self.desired.root, self.live.root, rows):
+            done += 1
+            if done % CHUNK == 0:
+                await asyncio.sleep(0)
+        self._repair_cursor()
+        if self._pending_select is not None:
+            self.select(self._pending_select)
+        self.filling = False
+        self.post_message(self.Filled(count_rows(rows)))
+        self._post_highlight(force=True)
+
+    def _merge(
+        self, desired: TreeNode[RowId], live: TreeNode[RowId], rows: tuple[Row, ...]
+    ) -> Iterator[None]:
+        wanted = {r.id for r in rows}
+        for child in list(live.children):
+            if rid_of(child) not in wanted:
+                self._remove(rid_of(child))
+                yield
+        existing = [rid_of(c) for c in live.children]
+        present = set(existing)
+        # Rows already on screen keep their order; a new row goes right after the row that
+        # precedes it in the new order (or first), which is its sorted place.
+        after: dict[RowId | None, list[Row]] = {}
+        anchor: RowId | None = None
+        for row in rows:
+            if row.id in present:
+                anchor = row.id
+            else:
+                after.setdefault(anchor, []).append(row)
+        if after:
+            index = 0
+            for rid in (None, *existing):
+                if rid is not None:
+                    index += 1
+                for row in after.get(rid, ()):
+                    yield from self._add(desired, live, row, index)
+                    index += 1
+        for row in rows:
+            if row.id in present:
+                self._update(row)
+                twin_desired, twin_live = self._twins[row.id]
+                if row.children or twin_live.children:
+                    yield from self._merge(twin_desired, twin_live, row.children)
+
+    def _add(self, desired: TreeNode[RowId], live: TreeNode[RowId], row: Row, index: int) -> Iterator[None]:
+        expandable = bool(row.children)
+        d = desired.add(
+            self.desired.label_for(row), row.id, before=index, expand=True, allow_expand=expandable
+        )
+        n = live.add(self.live.label_for(row), row.id, before=index, expand=True, allow_expand=expandable)
+        self._twins[row.id] = (d, n)
+        self._signatures[row.id] = row.signature
+        self._rows[row.id] = row
+        self.operations += 1
+        yield
+        for i, child in enumerate(row.children):
+            yield from self._add(d, n, child, i)
+
+    def _update(self, row: Row) -> None:
+        self._rows[row.id] = row
+        d, n = self._twins[row.id]
+        if bool(row.children) != n.allow_expand:
+            d.allow_expand = n.allow_expand = bool(row.children)
+            d.refresh()
+            n.refresh()
+        signature = row.signature
+        if self._signatures.get(row.id) != signature:
+            self._signatures[row.id] = signature
+            d.set_label(self.desired.label_for(row))
+            n.set_label(self.live.label_for(row))
+            self.operations += 1
+            if row.id == self._highlighted:
+                self._post_highlight(force=True)
+
+    def _remove(self, rid: RowId) -> None:
+        d, n = self._twins[rid]
+        stack = [n]
+        while stack:
+            node = stack.pop()
+            self._twins.pop(rid_of(node), None)
+            self._signatures.pop(rid_of(node), None)
+            self._rows.pop(rid_of(node), None)
+            stack.extend(node.children)
+        d.remove()
+        n.remove()
+        self.operations += 1
+
+    def _repair_cursor(self) -> None:
+        """A removed row under the cursor leaves the Tree pointing at a dead node: re-point it."""
+        for tree in (self.desired, self.live):
+            node = tree.cursor_node
+            if node is not None and node not in self._twins.get(rid_of(node), ()):
+                line = tree.cursor_line
+                tree.cursor_line = -1
+                last = tree.last_line
+                if last >= 0:
+                    tree.cursor_line = max(0, min(line, last))
+        if self.live.cursor_line == -1 and self._twins:
+            # Start on the first object (the one most in need of attention), not on the app row.
+            line = 1 if self.live.last_line >= 1 else 0
+            self.live.cursor_line = line
+            self.desired.cursor_line = line
+
+    # -- keeping the two sides together -------------------------------------------------------
+
+    def _twin_of(self, tree: Tree[RowId]) -> ObjectTree:
+        return self.live if tree is self.desired else self.desired
+
+    def _mirror_scroll(self, tree: ObjectTree, y: float) -> None:
+        if tree.scroll_y != y:
+            tree.scroll_to(y=y, animate=False, immediate=True)
+
+    @on(Tree.NodeHighlighted)
+    def _mirror_cursor(self, event: Tree.NodeHighlighted[RowId]) -> None:
+        event.stop()
+        source = event.control
+        twin = self._twin_of(source)
+        if twin.cursor_line != source.cursor_line:
+            twin.cursor_line = source.cursor_line
+        self._post_highlight()
+
+    @on(Tree.NodeExpanded)
+    def _mirror_expand(self, event: Tree.NodeExpanded[RowId]) -> None:
+        event.stop()
+        twin = self._twin_node(event.control, event.node)
+        if twin is not None and not twin.is_expanded:
+            twin.expand()
+
+    @on(Tree.NodeCollapsed)
+    def _mirror_collapse(self, event: Tree.NodeCollapsed[RowId]) -> None:
+        event.stop()
+        twin = self._twin_node(event.control, event.node)
+        if twin is not None and twin.is_expanded:
+            twin.collapse()
+
+    @on(Tree.NodeSelected)
+    def _swallow_select(self, event: Tree.NodeSelected[RowId]) -> None:
+        event.stop()
+
+    def _twin_node(self, tree: Tree[RowId], node: TreeNode[RowId]) -> TreeNode[RowId] | None:
+        twins = self._twins.get(node.data) if node.data is not None else None
+        if twins is None:
+            return None
+        return twins[1] if tree is self.desired else twins[0]
+
+    def _post_highlight(self, force: bool = False) -> None:
+        row = self.selected
+        rid = row.id if row else None
+        if force or rid != self._highlighted:
+            self._highlighted = rid
+            self.post_message(self.RowHighlighted(row))

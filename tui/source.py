@@ -1,0 +1,146 @@
+"""What the app observes and commands: the Agent, or anything with the same small interface.
+
+``SnapshotSource`` spells out the part of ``sandbox.agent.Agent`` the TUI uses, so the app
+never reaches further into the engine. ``StaticSnapshotSource`` serves one fixed Snapshot
+(no cluster, no git): it makes SVG snapshots deterministic and shows the UI in demos; its
+commands are recorded, not performed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sandbox.envrepo import CommitInfo
+from sandbox.history import SyncRecord
+from sandbox.model import ObjectKey
+from sandbox.revert import RevertResult
+from sandbox.state import Snapshot
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """What provides the cluster, as the header shows it."""
+
+    runtime: str  # kind | local | existing | static
+    cluster: str  # e.g. "running", "running (3 nodes)"
+    kubeconfig: str = ""
+    context: str = ""
+
+
+class CommitLog(Protocol):
+    def commits(self, ref: str | None = None, limit: int = 200) -> list[CommitInfo]: ...
+
+
+class SyncLog(Protocol):
+    def records(self, app: str | None = None, limit: int = 100) -> list[SyncRecord]: ...
+
+
+class SnapshotSource(Protocol):
+    """The observed interface of ``sandbox.agent.Agent``."""
+
+    @property
+    def repo(self) -> CommitLog | None: ...
+    @property
+    def history(self) -> SyncLog: ...
+
+    def subscribe(self, subscriber: Callable[[Snapshot], None]) -> None: ...
+    def snapshot(self) -> Snapshot: ...
+    # commands: enqueue and return at once
+    def sync(self, app: str | None = None) -> None: ...
+    def rollback(self, app: str, revision: str | None = None) -> None: ...
+    def resume(self, app: str) -> None: ...
+    def set_auto_sync(self, app: str, on: bool) -> None: ...
+    def set_self_heal(self, app: str, on: bool) -> None: ...
+    # blocking: called from worker threads only
+    def revert(self, sha: str | None = None, app: str | None = None) -> RevertResult: ...
+    def hand_scale(self, key: ObjectKey, replicas: int) -> str: ...
+    def diff_object(self, app: str, key: ObjectKey, context: int = 3) -> str: ...
+    def default_rollback_target(self, app: str) -> str | None: ...
+    def default_revert_target(self, app: str | None = None) -> str | None: ...
+
+
+@dataclass
+class _StaticCommits:
+    items: Sequence[CommitInfo]
+
+    def commits(self, ref: str | None = None, limit: int = 200) -> list[CommitInfo]:
+        return list(self.items[:limit])
+
+
+@dataclass
+class _StaticRecords:
+    items: Sequence[SyncRecord]
+
+    def records(self, app: str | None = None, limit: int = 100) -> list[SyncRecord]:
+        return [r for r in self.items if app in (None, r.app)][:limit]
+
+
+@dataclass
+class StaticSnapshotSource:
+    """A fixed Snapshot with its commit log, sync records and diffs; commands are recorded.
+
+    ``publish`` hands a new snapshot to the subscribers, on the caller's thread, as the agent
+    does on its own: tests use it to drive status changes without a cluster.
+    """
+
+    fixed: Snapshot
+    commit_log: Sequence[CommitInfo] = ()
+    sync_records: Sequence[SyncRecord] = ()
+    diffs: dict[ObjectKey, str] = field(default_factory=dict)  # compact (3 lines of context)
+    full_diffs: dict[ObjectKey, str] = field(default_factory=dict)  # any larger context
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.repo: CommitLog | None = _StaticCommits(self.commit_log)
+        self.history: SyncLog = _StaticRecords(self.sync_records)
+        self._subscribers: list[Callable[[Snapshot], None]] = []
+
+    def subscribe(self, subscriber: Callable[[Snapshot], None]) -> None:
+        self._subscribers.append(subscriber)
+
+    def snapshot(self) -> Snapshot:
+        return self.fixed
+
+    def publish(self, snapshot: Snapshot) -> None:
+        self.fixed = snapshot
+        for subscriber in list(self._subscribers):
+            subscriber(snapshot)
+
+    def sync(self, app: str | None = None) -> None:
+        self.calls.append(("sync", app))
+
+    def rollback(self, app: str, revision: str | None = None) -> None:
+        self.calls.append(("rollback", app, revision))
+
+    def resume(self, app: str) -> None:
+        self.calls.append(("resume", app))
+
+    def set_auto_sync(self, app: str, on: bool) -> None:
+        self.calls.append(("set_auto_sync", app, on))
+
+    def set_self_heal(self, app: str, on: bool) -> None:
+        self.calls.append(("set_self_heal", app, on))
+
+    def revert(self, sha: str | None = None, app: str | None = None) -> RevertResult:
+        self.calls.append(("revert", sha, app))
+        target = sha or self.default_revert_target(app) or ""
+        return RevertResult("0" * 40, target, f'Revert "{target[:7]}"', "undo: git revert 0000000")
+
+    def hand_scale(self, key: ObjectKey, replicas: int) -> str:
+        self.calls.append(("hand_scale", key, replicas))
+        return f"kubectl scale {key.kind.lower()}/{key.name} -n {key.namespace} --replicas={replicas}"
+
+    def diff_object(self, app: str, key: ObjectKey, context: int = 3) -> str:
+        if context > 3 and key in self.full_diffs:
+            return self.full_diffs[key]
+        return self.diffs.get(key, "")
+
+    def default_rollback_target(self, app: str) -> str | None:
+        commits = list(self.commit_log)
+        return commits[1].sha if len(commits) > 1 else None
+
+    def default_revert_target(self, app: str | None = None) -> str | None:
+        state = self.fixed.app(app) if app else (self.fixed.apps[0] if self.fixed.apps else None)
+        return state.deployed_revision if state else None
