@@ -8,7 +8,6 @@ agent builds a new immutable ``Snapshot`` and hands it to its subscribers.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from sandbox import diff, health
+from sandbox import diff, health, locks
 from sandbox.appconfig import AppSpec, load_apps
 from sandbox.envrepo import CommitInfo, EnvRepo, EnvRepoError
 from sandbox.history import History, ObjectOutcome
@@ -164,22 +163,11 @@ class Agent:
         self._tasks.put(_Task("startup"))
 
     def _take_lock(self) -> None:
-        path = self.settings_path.with_suffix(".lock")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
+        handle, holder = locks.try_own(self.settings_path.with_suffix(".lock"), f"pid {os.getpid()}")
+        if handle is None:
             raise AgentBusy(
                 f"an agent is already running for {self.repo_path} ({holder}): use that one, or stop it first"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
+            )
         self._lock_handle = handle
 
     def stop(self) -> None:
@@ -479,20 +467,10 @@ class Agent:
         if name in self._app_locks or not self._exclusive:
             return None  # an agent that only looks (status, diff) takes no lock
         key = hashlib.sha256(f"{self.kube.host}|{name}".encode()).hexdigest()[:16]
-        path = cache_dir() / "locks" / f"app-{key}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
+        owner = f"pid {os.getpid()}, env repo {self.repo_path}"
+        handle, holder = locks.try_own(cache_dir() / "locks" / f"app-{key}.lock", owner)
+        if handle is None:
             return holder
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, env repo {self.repo_path}")
-        handle.flush()
         self._app_locks[name] = handle
         return None
 

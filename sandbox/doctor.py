@@ -58,7 +58,12 @@ def checks() -> list[Check]:
     )
     git = shutil.which("git")
     results.append(
-        Check("git", git is not None, git or "not on PATH", "" if git else "install git (Debian: apt-get install git)")
+        Check(
+            "git",
+            git is not None,
+            git or "not on PATH",
+            "" if git else "install git (Debian: apt-get install git)",
+        )
     )
     go = _go_version()
     results.append(
@@ -135,4 +140,3 @@ def render(results: list[Check], color: bool) -> str:
 
 def color_wanted(stream: object = sys.stdout) -> bool:
     return "NO_COLOR" not in os.environ and bool(getattr(stream, "isatty", lambda: False)())
-

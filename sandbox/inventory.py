@@ -82,12 +82,7 @@ class InventoryStore:
     def _ensure_namespace(self) -> None:
         if self._namespace_ready:
             return
-        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}}
-        self.kube.request(
-            "PATCH", f"/api/v1/namespaces/{SYSTEM_NAMESPACE}", body=body,
-            params={"fieldManager": "gitops-sandbox", "force": "true"},
-            content_type="application/apply-patch+yaml",
-        )  # fmt: skip
+        self.kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}})
         self._namespace_ready = True
 
     def load(self, app: str) -> Inventory | None:
@@ -117,11 +112,7 @@ class InventoryStore:
             },
             "data": {"app": inventory.app, "revision": inventory.revision, "entries": json.dumps(rows)},
         }
-        self.kube.request(
-            "PATCH", self._path(inventory.app), body=body,
-            params={"fieldManager": "gitops-sandbox", "force": "true"},
-            content_type="application/apply-patch+yaml",
-        )  # fmt: skip
+        self.kube.apply(body)
 
     def apps(self) -> list[str]:
         try:

@@ -228,13 +228,19 @@ class Kube:
         meta = manifest["metadata"]
         return resource.path(meta.get("namespace", ""), meta["name"])
 
-    def apply(self, manifest: Manifest, dry_run: bool = False, timeout: float = 30) -> tuple[bool, Manifest]:
+    def apply(
+        self,
+        manifest: Manifest,
+        dry_run: bool = False,
+        timeout: float = 30,
+        field_manager: str = FIELD_MANAGER,
+    ) -> tuple[bool, Manifest]:
         """Server-side apply with our field manager, conflicts forced (as Flux does).
 
         Returns whether the object was created, and, on a dry run, the object as the server
         would have it; after a real apply, only its metadata.
         """
-        params = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        params = {"fieldManager": field_manager, "force": "true"}
         if dry_run:
             params["dryRun"] = "All"
         status, result = self.call(
@@ -276,7 +282,10 @@ def _error_from_body(status: int, data: bytes) -> KubeError:
     message = body.get("message") if isinstance(body, dict) else None
     reason = body.get("reason", "") if isinstance(body, dict) else ""
     return KubeError(
-        status, reason or http.client.responses.get(status, ""), message or data[:300].decode(errors="replace"), body
+        status,
+        reason or http.client.responses.get(status, ""),
+        message or data[:300].decode(errors="replace"),
+        body,
     )
 
 
@@ -309,7 +318,9 @@ class _Transport:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is None:
             if self.context is not None:
-                conn = http.client.HTTPSConnection(self.hostname, self.port, timeout=timeout, context=self.context)
+                conn = http.client.HTTPSConnection(
+                    self.hostname, self.port, timeout=timeout, context=self.context
+                )
             else:
                 conn = http.client.HTTPConnection(self.hostname, self.port, timeout=timeout)
             self._local.conn = conn
@@ -343,4 +354,3 @@ class _Transport:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
-

@@ -214,12 +214,9 @@ class Syncer:
     def _ensure_namespace(self, name: str) -> None:
         if name in self._namespaces:
             return
-        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-        self.kube.request(
-            "PATCH", f"/api/v1/namespaces/{name}", body=body,
-            params={"fieldManager": "gitops-sandbox-namespace", "force": "true"},
-            content_type="application/apply-patch+yaml",
-        )  # fmt: skip
+        # its own field manager: the namespace is not one of the app's objects, never pruned
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        self.kube.apply(namespace, field_manager="gitops-sandbox-namespace")
         self._namespaces.add(name)
 
     def _apply_wave(self, app: str, wave: list[DesiredObject], dry_run: bool) -> list[ObjectResult]:

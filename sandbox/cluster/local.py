@@ -8,19 +8,18 @@ we point inside the sandbox's state directory, and adds its context only to our 
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from kubernetes import client
 
+from sandbox import locks
 from sandbox.cluster import kubeconfig as kc
 from sandbox.cluster import toolchain
 from sandbox.cluster.runtime import CLUSTER_NAME, ClusterError, ClusterStatus, Progress
@@ -177,7 +176,7 @@ class LocalRuntime:
         self._write_kwokctl_config()
         # kwokctl picks ports by probing for free ones; two clusters created at the same moment
         # can pick the same ports (seen: two API servers sharing one etcd). One at a time.
-        with _machine_lock("kwokctl-create"):
+        with locks.held(cache_dir() / "locks" / "kwokctl-create.lock"):
             self._check(self._kwokctl(*args, kube_version=version), "kwokctl create cluster")
 
     def _write_kwokctl_config(self) -> None:
@@ -298,18 +297,6 @@ def _ignore_404(call: Callable[..., object], *args: object, **kwargs: object) ->
     except client.ApiException as exc:
         if exc.status != 404:
             raise
-
-
-@contextmanager
-def _machine_lock(name: str) -> Iterator[None]:
-    path = cache_dir() / "locks" / f"{name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _log_message(line: str) -> str:

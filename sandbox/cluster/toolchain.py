@@ -9,18 +9,17 @@ an interrupted build never leaves a half-filled cache.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox import locks
 from sandbox.paths import cache_dir
 
 Progress = Callable[[str], None]
@@ -170,18 +169,6 @@ def ensure_all(tools: tuple[str, ...], progress: Progress = lambda _msg: None) -
     return {tool: ensure(tool, progress) for tool in tools}
 
 
-@contextmanager
-def _build_lock(group: ToolGroup) -> Iterator[None]:
-    lock_path = group.cache_path.parent / f".{group.name}.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def build_group(group: ToolGroup, progress: Progress = lambda _msg: None) -> Path:
     """Build every command of a group into the cache (once; concurrent callers wait)."""
     go = go_binary()
@@ -191,7 +178,7 @@ def build_group(group: ToolGroup, progress: Progress = lambda _msg: None) -> Pat
             f"{missing} not found on PATH or in {group.cache_path}, and Go is not installed "
             f"to build it: {GO_INSTALL_HINT}, or set {env_var(next(iter(group.packages)))}."
         )
-    with _build_lock(group):
+    with locks.held(group.cache_path.parent / f".{group.name}.lock"):
         if all((group.cache_path / tool).is_file() for tool in group.packages):
             return group.cache_path
         staging = Path(tempfile.mkdtemp(prefix=f".{group.name}-", dir=group.cache_path.parent))
