@@ -67,15 +67,9 @@ class ExistingRuntime:
     def status(self) -> ClusterStatus:
         if not self._context:
             return ClusterStatus(self.name, "", "absent", detail="no context named")
-        base = dict(
-            runtime=self.name, name=self._context, kubeconfig=self.kubeconfig_path,
-            context=self._context, server=kc.server_of(self.kubeconfig_path, self._context),
-        )  # fmt: skip
-        try:
-            version, nodes = kc.probe(self.kubeconfig_path, self._context, timeout=5)
-        except Exception as exc:  # any transport or auth failure: report, do not raise
-            return ClusterStatus(state="unreachable", detail=str(exc).splitlines()[0][:200], **base)  # type: ignore[arg-type]
-        return ClusterStatus(state="running", version=version, nodes=nodes, **base)  # type: ignore[arg-type]
+        return kc.probed_status(
+            self.name, self._context, self.kubeconfig_path, self._context, down_state="unreachable", timeout=5
+        )
 
     def up(self, progress: Progress) -> ClusterStatus:
         context = self._require_context()

@@ -135,15 +135,8 @@ class KindRuntime:
             return ClusterStatus(self.name, self.cluster, "unreachable", detail=NO_KIND)
         if self.cluster not in self.existing_clusters():
             return ClusterStatus(self.name, self.cluster, "absent", detail="no cluster created yet")
-        base = dict(
-            runtime=self.name, name=self.cluster, kubeconfig=self.kubeconfig_path,
-            context=self.context, server=kc.server_of(self.kubeconfig_path, self.context),
-        )  # fmt: skip
-        try:
-            version, nodes = kc.probe(self.kubeconfig_path, self.context, timeout=3)
-        except Exception as exc:  # containers stopped or kubeconfig stale
-            return ClusterStatus(state="stopped", detail=type(exc).__name__, **base)  # type: ignore[arg-type]
-        return ClusterStatus(state="running", version=version, nodes=nodes, **base)  # type: ignore[arg-type]
+        # containers stopped or a stale kubeconfig: "stopped"
+        return kc.probed_status(self.name, self.cluster, self.kubeconfig_path, self.context)
 
     def up(self, progress: Progress) -> ClusterStatus:
         self._require_docker()

@@ -7,12 +7,13 @@ wrote (or, for the ``existing`` runtime, the path and context the user named).
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
 from kubernetes import client, config
 
-from sandbox.cluster.runtime import Node
+from sandbox.cluster.runtime import ClusterStatus, Node
 
 
 def api_client(kubeconfig: Path, context: str | None = None) -> client.ApiClient:
@@ -48,12 +49,40 @@ def probe(kubeconfig: Path, context: str | None = None, timeout: float = 5.0) ->
         api.close()
     nodes = tuple(
         Node(
-            n.metadata.name,
-            any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or [])),
+            (n.metadata.name if n.metadata else None) or "",
+            any(c.type == "Ready" and c.status == "True" for c in ((n.status and n.status.conditions) or [])),
         )
         for n in items
     )
     return version, nodes
+
+
+def probed_status(
+    runtime: str,
+    name: str,
+    kubeconfig: Path,
+    context: str | None,
+    down_state: str = "stopped",
+    timeout: float = 3,
+) -> ClusterStatus:
+    """A runtime's status as its API server answers: running with version and nodes, or
+    ``down_state`` with the reason when it does not answer."""
+    base = ClusterStatus(
+        runtime,
+        name,
+        down_state,
+        kubeconfig=kubeconfig,
+        context=context,
+        server=server_of(kubeconfig, context),
+    )
+    if not kubeconfig.exists():
+        return replace(base, detail=f"kubeconfig {kubeconfig} missing")
+    try:
+        version, nodes = probe(kubeconfig, context, timeout=timeout)
+    except Exception as exc:  # any transport or auth failure: report it, never raise
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        return replace(base, detail=reason)
+    return replace(base, state="running", version=version, nodes=nodes)
 
 
 def export_line(kubeconfig: Path) -> str:

@@ -15,7 +15,9 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, cast
 
 from kubernetes import client
 
@@ -92,26 +94,11 @@ class LocalRuntime:
     def status(self) -> ClusterStatus:
         if not self.cluster_dir.exists():
             return ClusterStatus(self.name, self.cluster, "absent", detail="no cluster created yet")
-        base = dict(
-            runtime=self.name, name=self.cluster, kubeconfig=self.kubeconfig_path,
-            context=self.context, server=kc.server_of(self.kubeconfig_path, self.context),
-        )  # fmt: skip
-        if not self.kubeconfig_path.exists():
-            return ClusterStatus(state="stopped", detail="kubeconfig missing", **base)  # type: ignore[arg-type]
-        try:
-            version, nodes = kc.probe(self.kubeconfig_path, self.context, timeout=3)
-        except Exception as exc:  # unreachable server: any transport error means "stopped"
-            return ClusterStatus(state="stopped", detail=type(exc).__name__, **base)  # type: ignore[arg-type]
-        dead = self.dead_components()
+        status = kc.probed_status(self.name, self.cluster, self.kubeconfig_path, self.context)
+        dead = self.dead_components() if status.running else []
         if dead:
-            return ClusterStatus(
-                state="degraded",
-                version=version,
-                nodes=nodes,
-                detail=f"not running: {', '.join(dead)}",
-                **base,
-            )  # type: ignore[arg-type]
-        return ClusterStatus(state="running", version=version, nodes=nodes, **base)  # type: ignore[arg-type]
+            return replace(status, state="degraded", detail=f"not running: {', '.join(dead)}")
+        return status
 
     def dead_components(self) -> list[str]:
         """Components whose process is gone (the API answering says nothing of the others)."""
@@ -277,7 +264,7 @@ class LocalRuntime:
                     "capacity": {"cpu": "32", "memory": "256Gi", "pods": "1000"},
                 },
             }
-            client.CoreV1Api(api).create_node(body)
+            client.CoreV1Api(api).create_node(cast(Any, body))  # the client takes plain dicts too
         finally:
             api.close()
 
