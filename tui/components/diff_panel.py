@@ -91,7 +91,7 @@ class DiffPanel(VerticalScroll):
             return
         self._wanted = wanted
         self.border_title = f"4 Diff: {row.state.key}" if row is not None and row.state else "4 Diff"
-        self.status.update(self._status_line(row))
+        self._set_status(self._status_line(row))
         if row is None:
             self._put("Select an object to see what a sync would change.")
             return
@@ -109,6 +109,16 @@ class DiffPanel(VerticalScroll):
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(SETTLE, lambda: self._compute(source, row, wanted))
+
+    def _set_status(self, line: Text) -> None:
+        # Static.update re-lays out the whole screen by default, which costs the cursor two
+        # more frames; a status line that wraps to as many lines as the one before needs none.
+        status = self.status
+        status.update(line, layout=False)
+        width = status.content_size.width
+        height = status.get_content_height(self.size, self.app.size, width) if width else -1
+        if height != status.content_size.height:
+            status.refresh(layout=True)
 
     def _status_line(self, row: Row | None) -> Text:
         """What the trees cut short: the full status, health message and source of the row."""
@@ -164,5 +174,7 @@ class DiffPanel(VerticalScroll):
             self._put(text)
 
     def _put(self, text: str) -> None:
+        if text == self.text:
+            return  # from one Pod to the next: the same words, no redraw and no re-layout
         self.text = text
         self.body.update(colour_diff(text))

@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Input
 
 from sandbox.state import AppState, Snapshot
 from tui import glyphs
@@ -24,6 +24,7 @@ from tui.components.apps_panel import AppsPanel
 from tui.components.diff_panel import DiffPanel
 from tui.components.events_panel import EventsPanel
 from tui.components.filter_input import FilterInput
+from tui.components.footer import SandboxFooter
 from tui.components.header import SandboxHeader
 from tui.components.help_screen import HelpScreen, KeyHelp
 from tui.components.history_panel import HistoryPanel
@@ -124,7 +125,7 @@ class MainScreen(Screen[None]):
             yield self.diff
             yield self.events
         yield self.filter_input
-        yield Footer()
+        yield SandboxFooter()
 
     def on_mount(self) -> None:
         self.show_snapshot(self.source.snapshot())

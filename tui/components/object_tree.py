@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -30,6 +31,10 @@ class ObjectTree(Tree[RowId]):
         Binding("enter", "screen.show_yaml", "YAML", id="object.yaml"),
     ]
 
+    # Class defaults: the Tree invalidates its lines from inside its own __init__.
+    _held = False
+    _stale = False
+
     def __init__(self, side: Side, ascii: bool = False, *, id: str | None = None) -> None:
         super().__init__("objects", id=id)
         self.side: Side = side
@@ -41,12 +46,68 @@ class ObjectTree(Tree[RowId]):
             self.ICON_NODE_EXPANDED = "v "
             self.LINES = {"default": ASCII_LINES, "bold": ASCII_LINES, "double": ASCII_LINES}
 
+    # Textual's Tree keeps one line per visible node and rebuilds that whole list (measuring
+    # every label) after any add, remove, fold, resize or style change. With thousands of rows
+    # the rebuilds, not the drawing, are what a key waits for; the overrides below keep them
+    # to the changes that really move lines.
+
+    def hold_lines(self) -> None:
+        """Until ``release_lines``, adds and removes do not rebuild the line list.
+
+        Every add or remove invalidates the Tree's lines and the next idle or draw rebuilds all
+        of them: a fill of thousands of nodes in chunks paid one full rebuild per chunk. Held,
+        the tree keeps drawing the lines it had (nodes already removed included, harmlessly)
+        until the caller releases it.
+        """
+        self._held = True
+
+    def release_lines(self) -> None:
+        self._held = False
+        if self._stale:
+            self._stale = False
+            self._invalidate()
+
+    def sync_lines(self) -> None:
+        """Bring the line list up to date now, held or not: moving the cursor to a node needs it."""
+        if self._stale:
+            self._stale = False
+            super()._invalidate()
+        self.get_node_at_line(0)  # rebuilds the lines if they were invalidated
+
+    def _invalidate(self) -> None:
+        if self._held:
+            self._stale = True
+            return
+        super()._invalidate()
+
     def get_label_width(self, node: TreeNode[RowId]) -> int:
-        # The default renders every label to measure it, on every rebuild of the line list:
-        # with thousands of rows that dominates. A label's width is its text's width.
-        label = node.label
-        width = label.cell_len if isinstance(label, Text) else Text(label).cell_len
-        return width + (len(self.ICON_NODE) if node.allow_expand else 0)
+        # Measured for every line on every rebuild; the width only sets how far a line may scroll
+        # sideways, and these trees never do (overflow-x: hidden). Characters, not cells: the
+        # same for kinds, names and glyphs (a wide character in a health message aside), and
+        # cell_len over thousands of labels cost more than the rest of a rebuild.
+        return len(node.label) + (len(self.ICON_NODE) if node.allow_expand else 0)
+
+    def process_label(self, label: str | Text) -> Text:
+        # The Tree calls this twice per added node and copies the label to keep its first line;
+        # labels built here are one line already.
+        if isinstance(label, Text) and "\n" not in label.plain:
+            return label
+        return super().process_label(label)
+
+    def notify_style_update(self) -> None:
+        # Focus moving in or out restyles the tree; the Tree then rebuilds every line, but
+        # which node is on which line does not depend on styles: redraw, do not rebuild.
+        super(Tree, self).notify_style_update()
+        self._updates += 1  # part of every cached line's key
+        self._line_cache.clear()
+        self.refresh()
+
+    def _on_resize(self, event: events.Resize) -> None:
+        # The filter bar opening or closing resizes the trees; lines stay the same, only the
+        # visible ones are drawn again. prevent_default: Tree's handler would rebuild them all.
+        event.prevent_default()
+        self._line_cache.grow(event.size.height)
+        self.refresh()
 
     def label_for(self, row: Row) -> Text:
         return self._desired_label(row) if self.side == "desired" else self._live_label(row)

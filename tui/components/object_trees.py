@@ -12,6 +12,7 @@ newer snapshot cancels the fill in progress and the next one resumes from what i
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 from textual import on, work
@@ -25,7 +26,8 @@ from sandbox.state import Snapshot
 from tui.components.object_tree import ObjectTree
 from tui.rows import Row, RowId, app_row_id, build_rows, count_rows
 
-CHUNK = 400  # tree operations between two yields to the event loop
+SLICE = 0.008  # seconds of tree operations between two yields to the event loop (a frame is 16 ms)
+REDRAW = 0.1  # seconds between two rebuilds of the line lists while a long fill runs
 
 Twins = tuple[TreeNode[RowId], TreeNode[RowId]]
 
@@ -82,6 +84,10 @@ class ObjectTrees(Horizontal):
 
     def show(self, snapshot: Snapshot, needle: str | None = None) -> None:
         """Bring both trees to this snapshot (and filter); returns at once, the fill runs on."""
+        if snapshot is self.snapshot and (needle is None or needle == self.needle):
+            # Already shown or being filled (esc clears the filter and the input both, and
+            # each asks): a second pass over every row would only restart the fill.
+            return
         self.snapshot = snapshot
         if needle is not None:
             self.needle = needle
@@ -116,7 +122,9 @@ class ObjectTrees(Horizontal):
         self._pending_select = None
         tree = self.focused_tree
         node = twins[1] if tree is self.live else twins[0]
-        tree.get_node_at_line(0)  # make sure line numbers are current before moving
+        # Line numbers must be current before moving, on both sides (a fill may hold them).
+        self.desired.sync_lines()
+        self.live.sync_lines()
         tree.move_cursor(node)
 
     def select_app(self, app: str) -> None:
@@ -130,17 +138,38 @@ class ObjectTrees(Horizontal):
     # arguments, which for thousands of rows costs more than the fill itself.
     @work(exclusive=True, group="object-trees", description="fill the object trees")
     async def _reconcile(self, rows: tuple[Row, ...]) -> None:
+        # Yield by time, not by count: a frame (and a key pressed meanwhile) waits at most one
+        # slice. The line lists are rebuilt (a pass over every row) a few times a second while
+        # the fill runs, not at every yield: those rebuilds cost more than the changes.
         done = 0
-        for _ in self._merge(self.desired.root, self.live.root, rows):
-            done += 1
-            if done % CHUNK == 0:
-                await asyncio.sleep(0)
+        self._hold_lines()
+        drawn = sliced = time.monotonic()
+        try:
+            for _ in self._merge(self.desired.root, self.live.root, rows):
+                done += 1
+                if done % 16 == 0 and time.monotonic() - sliced >= SLICE:
+                    if time.monotonic() - drawn >= REDRAW:
+                        self._release_lines()
+                        self._hold_lines()
+                        drawn = time.monotonic()
+                    await asyncio.sleep(0)
+                    sliced = time.monotonic()
+        finally:  # a newer snapshot cancels this fill: what is done so far is drawn
+            self._release_lines()
         self._repair_cursor()
         if self._pending_select is not None:
             self.select(self._pending_select)
         self.filling = False
         self.post_message(self.Filled(count_rows(rows)))
         self._post_highlight(force=True)
+
+    def _hold_lines(self) -> None:
+        self.desired.hold_lines()
+        self.live.hold_lines()
+
+    def _release_lines(self) -> None:
+        self.desired.release_lines()
+        self.live.release_lines()
 
     def _merge(
         self, desired: TreeNode[RowId], live: TreeNode[RowId], rows: tuple[Row, ...]
@@ -172,6 +201,7 @@ class ObjectTrees(Horizontal):
         for row in rows:
             if row.id in present:
                 self._update(row)
+                yield  # thousands of unchanged rows are work too: let the caller slice them
                 twin_desired, twin_live = self._twins[row.id]
                 if row.children or twin_live.children:
                     yield from self._merge(twin_desired, twin_live, row.children)
