@@ -83,6 +83,7 @@ class Kube:
         self._discovery: dict[tuple[str, str], Resource] | None = None
         self._by_version: dict[tuple[str, str], Resource] = {}
         self._lock = threading.Lock()
+        self._streams: set[urllib3.BaseHTTPResponse] = set()
 
     def close(self) -> None:
         self._api.close()
@@ -154,6 +155,8 @@ class Kube:
             "GET", url, headers=self._headers(None, "application/json"), preload_content=False,
             timeout=urllib3.Timeout(connect=5, read=timeout), retries=False,
         )  # fmt: skip
+        with self._lock:
+            self._streams.add(resp)
         try:
             if resp.status >= 400:
                 resp.data  # noqa: B018 - read the body for the error message
@@ -166,7 +169,20 @@ class Kube:
                     if line.strip():
                         yield json.loads(line)
         finally:
+            with self._lock:
+                self._streams.discard(resp)
             resp.release_conn()
+
+    def close_streams(self) -> None:
+        """End every open watch now: a quiet watch would otherwise hold its thread (and all
+        it references) until the server's timeout, minutes later."""
+        with self._lock:
+            streams = list(self._streams)
+        for resp in streams:
+            try:
+                resp.shutdown()
+            except Exception:  # already closed or closing: nothing left to end
+                pass
 
     # -- discovery --------------------------------------------------------------------------
 

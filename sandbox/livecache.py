@@ -77,6 +77,7 @@ class LiveCache:
 
     def stop(self) -> None:
         self._stopped.set()
+        self.kube.close_streams()
 
     # -- called by watch threads ------------------------------------------------------------
 

@@ -300,3 +300,15 @@ def test_two_agents_on_different_repos_never_fight_over_one_app(tmp_path: Path, 
     finally:
         for agent in agents:
             agent.stop()
+
+
+def test_stopping_the_agent_ends_its_watches_at_once(tmp_path: Path, kube: Kube) -> None:
+    import threading
+
+    app = unique("stop")
+    repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": configmap("conf", {})})
+    with running(repo, kube, tmp_path) as agent:
+        watches = [t for t in threading.enumerate() if t.name.startswith("watch-")]
+        assert watches
+        agent.stop()
+        wait_for(lambda: not any(t.is_alive() for t in watches), 3, what="watch threads ended")
