@@ -20,6 +20,7 @@ import yaml
 
 from sandbox.envrepo import EnvRepo
 from sandbox.model import Problem
+from sandbox.yamlerror import yaml_error
 
 CONFIG_FILE = "sandbox.yaml"
 Source = Literal["plain", "kustomize", "helm"]
@@ -156,25 +157,11 @@ def _parse_config(raw: bytes) -> tuple[Any, yaml.Node | None, Problem | None]:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as err:
-        message, line = _yaml_error(err, text)
+        message, line = yaml_error(err, text)
         return None, None, Problem(message, file=CONFIG_FILE, line=line)
     finally:
         loader.dispose()
     return data, node, None
-
-
-def _yaml_error(err: yaml.YAMLError, text: str) -> tuple[str, int | None]:
-    """(message, line) for a YAML error; an error found only past the last line (an unclosed
-    bracket or quote) is placed where the unclosed construct starts."""
-    mark = getattr(err, "problem_mark", None)
-    context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
-    detail = str(getattr(err, "problem", None) or err)
-    line = mark.line + 1 if mark is not None else None
-    if context and context_mark is not None:
-        detail += f" ({context}, line {context_mark.line + 1})"
-        if line is not None and line > text.rstrip().count("\n") + 1:
-            line = context_mark.line + 1
-    return f"invalid YAML: {detail}", line
 
 
 def _from_config(repo: EnvRepo, sha: str, raw: bytes) -> tuple[list[AppSpec], list[Problem]]:

@@ -28,6 +28,7 @@ from sandbox.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES, AppS
 from sandbox.cluster import toolchain
 from sandbox.envrepo import EnvRepo, EnvRepoError
 from sandbox.model import DesiredObject, Manifest, ObjectKey, Problem, Rendered
+from sandbox.yamlerror import yaml_error
 
 IsNamespaced = Callable[[str, str], bool | None]
 
@@ -385,25 +386,11 @@ def _parse_yaml(
                 continue
             docs += _expand(data, node, source_at(line), line if keep_lines else None)
     except yaml.YAMLError as err:
-        message, line = _yaml_error(err, text)
+        message, line = yaml_error(err, text)
         return docs, Problem(message, file=source_at(line or 1), line=line if keep_lines else None)
     finally:
         loader.dispose()
     return docs, None
-
-
-def _yaml_error(err: yaml.YAMLError, text: str) -> tuple[str, int | None]:
-    """(message, line) for a YAML error; an error found only past the last line (an unclosed
-    bracket or quote) is placed where the unclosed construct starts."""
-    mark = getattr(err, "problem_mark", None)
-    context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
-    detail = str(getattr(err, "problem", None) or err)
-    line = mark.line + 1 if mark is not None else None
-    if context and context_mark is not None:
-        detail += f" ({context}, line {context_mark.line + 1})"
-        if line is not None and line > text.rstrip().count("\n") + 1:
-            line = context_mark.line + 1
-    return f"invalid YAML: {detail}", line
 
 
 def _parse_json(text: str, file: str) -> tuple[list[_Doc], Problem | None]:
