@@ -918,11 +918,10 @@ class Agent:
         """The unified diff a sync would make to one object (server-side dry-run vs live)."""
         with self._lock:
             state = self._apps.get(app)
-            obj = state.desired.get(key) if state else None
+            desired = state.marked.get(key) if state else None
         live = self.cache.get(key)
-        if obj is None:
+        if desired is None:
             return diff.unified(None, live, str(key), context)
-        desired = mark(obj.manifest, app, key)
         try:
             _created, predicted = self.kube.apply(desired, dry_run=True)
         except KubeError as exc:

@@ -68,13 +68,6 @@ class LiveCache:
         with self._lock:
             return [self._objects[k] for k in self._labeled.get(value, ()) if k in self._objects]
 
-    def objects(self, label: str | None = None, value: str | None = None) -> list[Manifest]:
-        with self._lock:
-            found = list(self._objects.values())
-        if label is None:
-            return found
-        return [o for o in found if (o.get("metadata", {}).get("labels") or {}).get(label) == value]
-
     def stop(self) -> None:
         self._stopped.set()
         self.kube.close_streams()
