@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
+import gitkit
 import pytest
+from gitkit import snapshot, write
 
 from sandbox.envrepo import EnvRepo, EnvRepoError
 
 # Isolated from the user's git configuration (signing, hooks, default branch).
-GIT_ENV = {
-    **os.environ,
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "Ada Author",
-    "GIT_AUTHOR_EMAIL": "ada@example.com",
-    "GIT_COMMITTER_NAME": "Ada Author",
-    "GIT_COMMITTER_EMAIL": "ada@example.com",
-}
+GIT_ENV = gitkit.git_env("Ada Author", "ada@example.com")
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def write(repo: Path, files: dict[str, str | bytes]) -> None:
-    for rel, content in files.items():
-        path = repo / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+    return gitkit.git(repo, *args, env=GIT_ENV)
 
 
 def commit(repo: Path, message: str, files: dict[str, str | bytes] | None = None) -> str:
-    write(repo, files or {})
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--allow-empty", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
+    return gitkit.commit(repo, files, message, env=GIT_ENV)
 
 
 def symlink(repo: Path, rel: str, target: str) -> None:
@@ -57,18 +34,6 @@ def repo_dir(tmp_path: Path) -> Path:
     path.mkdir()
     git(path, "init", "-q", "-b", "main")
     return path
-
-
-def snapshot(repo: Path) -> tuple[str, dict[str, bytes]]:
-    """Everything a render must not change: status, index, HEAD and every working file."""
-    files = {
-        str(p.relative_to(repo)): p.read_bytes()
-        for p in sorted(repo.rglob("*"))
-        if p.is_file() and not p.is_symlink() and ".git" not in p.relative_to(repo).parts
-    }
-    files[".git/index"] = (repo / ".git" / "index").read_bytes()
-    files[".git/HEAD"] = (repo / ".git" / "HEAD").read_bytes()
-    return git(repo, "status", "--porcelain", "--untracked-files=all"), files
 
 
 # -- opening ------------------------------------------------------------------------------------

@@ -7,63 +7,18 @@ processes may be building them already, and toolchain.ensure waits on their lock
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from gitkit import commit, git, snapshot, write
 
 from sandbox.appconfig import AppSpec
 from sandbox.cluster import toolchain
 from sandbox.envrepo import EnvRepo
 from sandbox.model import ObjectKey, Rendered
 from sandbox.render import render_app
-
-GIT_ENV = {
-    **os.environ,
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-}
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def write(repo: Path, files: dict[str, str | bytes]) -> None:
-    for rel, content in files.items():
-        path = repo / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
-
-
-def commit(repo: Path, files: dict[str, str | bytes] | None = None) -> str:
-    write(repo, files or {})
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--allow-empty", "-m", "change")
-    return git(repo, "rev-parse", "HEAD")
-
-
-def snapshot(repo: Path) -> tuple[str, dict[str, bytes]]:
-    files = {
-        str(p.relative_to(repo)): p.read_bytes()
-        for p in sorted(repo.rglob("*"))
-        if p.is_file() and not p.is_symlink() and ".git" not in p.relative_to(repo).parts
-    }
-    files[".git/index"] = (repo / ".git" / "index").read_bytes()
-    files[".git/HEAD"] = (repo / ".git" / "HEAD").read_bytes()
-    return git(repo, "status", "--porcelain", "--untracked-files=all"), files
 
 
 def cm(name: str, namespace: str | None = None, **data: str) -> str:
