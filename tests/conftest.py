@@ -31,8 +31,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     needed = (*toolchain.LOCAL_RUNTIME_TOOLS, "kind", "helm", "kustomize")
     missing = [tool for tool in needed if toolchain.find(tool) is None]
     if missing:
-        print(f"\n[toolchain] building {', '.join(missing)} into the per-user cache (once)", file=sys.__stderr__)
-        toolchain.ensure_all(tuple(missing), lambda m: print(f"[toolchain] {m}", file=sys.__stderr__, flush=True))
+        print(
+            f"\n[toolchain] building {', '.join(missing)} into the per-user cache (once)", file=sys.__stderr__
+        )
+        toolchain.ensure_all(
+            tuple(missing), lambda m: print(f"[toolchain] {m}", file=sys.__stderr__, flush=True)
+        )
 
 
 @pytest.fixture(scope="session")

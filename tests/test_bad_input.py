@@ -145,12 +145,16 @@ def test_a_repo_with_no_commits_waits_for_the_first_one(tmp_path: Path, kube: Ku
 def test_an_invalid_sandbox_yaml_keeps_every_app_and_its_objects(tmp_path: Path, kube: Kube) -> None:
     app = unique("cfg")
     config = f"apps:\n  - name: {app}\n    path: manifests\n"
-    repo = new_repo(tmp_path / "env", {"sandbox.yaml": config, "manifests/cm.yaml": configmap("keep", {"v": "1"})})
+    repo = new_repo(
+        tmp_path / "env", {"sandbox.yaml": config, "manifests/cm.yaml": configmap("keep", {"v": "1"})}
+    )
     with running(repo, kube, tmp_path) as agent:
         wait_for(lambda: read(kube, cm_path(app, "keep")), 10, what="first deploy")
         commit(repo, "typo", {"sandbox.yaml": config.replace("path:", "pathh:")})
         state = wait_for(
-            lambda: (s := agent.publish_now().app(app)) and s.problems and s, 10, what="the problem shown on the app"
+            lambda: (s := agent.publish_now().app(app)) and s.problems and s,
+            10,
+            what="the problem shown on the app",
         )
         assert any("sandbox.yaml" in str(p) for p in state.problems), state.problems
         assert read(kube, cm_path(app, "keep")) is not None

@@ -121,7 +121,10 @@ def test_a_dead_component_shows_as_degraded_and_up_restarts_it(local_runtime: Lo
     api = kc.api_client(local_runtime.kubeconfig_path, local_runtime.context)
     try:
         core = client.CoreV1Api(api)
-        body = {"metadata": {"name": "after-restart"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+        body = {
+            "metadata": {"name": "after-restart"},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+        }
         core.create_namespaced_pod("default", body)
         deadline = time.monotonic() + 30
         while core.read_namespaced_pod("after-restart", "default").status.phase != "Running":

@@ -30,7 +30,10 @@ def test_diff_shows_only_the_change_not_server_defaults_or_bookkeeping(tmp_path:
         agent.set_auto_sync(app, False)
         commit(repo, "bump", {f"{app}/web.yaml": deployment("web", 1, "nginx:1.27-alpine")})
         web = wait_for(
-            lambda: next((o for o in app_state(agent, app).objects if o.sync == SyncStatus.OUT_OF_SYNC), None), 10
+            lambda: next(
+                (o for o in app_state(agent, app).objects if o.sync == SyncStatus.OUT_OF_SYNC), None
+            ),
+            10,
         )
         text = agent.diff_object(app, web.key, context=1000)
     changed = [line for line in text.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
@@ -44,7 +47,12 @@ def test_diff_shows_only_the_change_not_server_defaults_or_bookkeeping(tmp_path:
 def test_secret_values_are_masked_but_a_changed_value_still_shows() -> None:
     def secret(value: str) -> dict[str, object]:
         encoded = base64.b64encode(value.encode()).decode()
-        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"password": encoded}}
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "s"},
+            "data": {"password": encoded},
+        }
 
     text = diff.unified(secret("new-password"), secret("old-password"), "Secret s")
     assert "old-password" not in text and "new-password" not in text

@@ -13,7 +13,9 @@ from sandbox.repowatch import RepoWatcher
 def test_a_commit_is_noticed_within_a_second_and_reported_once(tmp_path: Path) -> None:
     repo = new_repo(tmp_path / "env", {"a/cm.yaml": configmap("a", {})})
     moves: list[tuple[str | None, str]] = []
-    watcher = RepoWatcher(repo / ".git", lambda: git(repo, "rev-parse", "HEAD"), lambda o, n: moves.append((o, n)))
+    watcher = RepoWatcher(
+        repo / ".git", lambda: git(repo, "rev-parse", "HEAD"), lambda o, n: moves.append((o, n))
+    )
     watcher.start()
     try:
         old = git(repo, "rev-parse", "HEAD")

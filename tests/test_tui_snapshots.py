@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets._footer import FooterKey
 
 from sandbox.envrepo import CommitInfo
 from sandbox.history import SyncRecord
@@ -24,9 +25,12 @@ from sandbox.model import Health, ObjectKey, SyncStatus
 from sandbox.state import AppState, Event, ObjectState, Snapshot
 from tui.app import SandboxApp
 from tui.components.diff_panel import DiffPanel
+from tui.components.footer import SandboxFooter
 from tui.components.help_screen import HelpScreen
+from tui.components.object_tree import ObjectTree
 from tui.components.object_trees import ObjectTrees
 from tui.components.yaml_screen import YamlScreen
+from tui.rows import RowId, app_row_id, object_row_id
 from tui.source import RuntimeInfo, StaticSnapshotSource
 
 SIZE = (160, 48)
@@ -339,6 +343,76 @@ async def test_filter_narrows_both_trees_and_esc_brings_every_row_back() -> None
         assert trees.live.has_focus
         await pilot.press("escape")
         await until(pilot, lambda: not trees.filling and trees.row_count == everything, what="all rows back")
+
+
+def shown_lines(tree: ObjectTree) -> list[RowId]:
+    lines = [tree.get_node_at_line(i) for i in range(tree.last_line + 1)]
+    return [node.data for node in lines if node is not None and node.data is not None]
+
+
+@run_async
+async def test_the_filter_hides_rows_and_keeps_every_tree_node() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        trees = app.main.trees
+        nodes = {rid: trees.twins(rid) for rid in list(trees._twins)}
+        operations = trees.operations
+        ui = object_row_id("guestbook", ObjectKey("apps", "Deployment", NS, "guestbook-ui"))
+        trees.select(ui)
+        await pilot.press("slash", *"service", "enter")
+        await until(pilot, lambda: trees.row_count == 2, what="the app row and the Service")
+        service = object_row_id("guestbook", ObjectKey("", "Service", NS, "guestbook-ui"))
+        assert shown_lines(trees.live) == shown_lines(trees.desired) == [app_row_id("guestbook"), service]
+        # The cursor was on a row the filter hides: it goes to the first object shown.
+        assert trees.selected is not None and trees.selected.id == service
+        await pilot.press("escape")
+        await until(pilot, lambda: trees.row_count == len(nodes), what="every row back")
+        assert len(shown_lines(trees.live)) == len(nodes)
+        # Not one node was added, removed or relabelled: the filter only chose lines.
+        assert {rid: trees.twins(rid) for rid in list(trees._twins)} == nodes
+        assert trees.operations == operations
+
+
+@run_async
+async def test_a_new_snapshot_under_a_filter_shows_what_matches_now() -> None:
+    source = guestbook_source()
+    app = static_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        trees = app.main.trees
+        await pilot.press("slash", *"degraded", "enter")
+        await until(pilot, lambda: trees.row_count == 0, what="nothing is Degraded yet")
+        assert trees.live.last_line == -1
+        before = guestbook_snapshot()
+        app_state = before.apps[0]
+        objects = tuple(
+            replace(o, health=Health.DEGRADED, health_message="0 of 1 endpoints ready")
+            if o.key.kind == "Service"
+            else o
+            for o in app_state.objects
+        )
+        source.publish(replace(before, seq=8, apps=(replace(app_state, objects=objects),)))
+        await until(pilot, lambda: trees.row_count == 2 and not trees.filling, what="the Degraded Service")
+        service = object_row_id("guestbook", ObjectKey("", "Service", NS, "guestbook-ui"))
+        assert shown_lines(trees.live) == [app_row_id("guestbook"), service]
+        assert "filter: degraded · 2 rows" in str(trees.live.border_subtitle)
+
+
+@run_async
+async def test_tab_out_of_the_trees_hides_the_yaml_key_without_rebuilding_the_footer() -> None:
+    app = static_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        footer = app.query_one(SandboxFooter)
+        keys = list(footer.query(FooterKey))
+        enter = next(k for k in keys if k.key == "enter")
+        assert enter.display and app.main.trees.live.has_focus
+        await pilot.press("1")  # the Apps panel: enter selects an app there, it opens no YAML
+        await until(pilot, lambda: not enter.display, what="the YAML key hidden")
+        await pilot.press("3")
+        await until(pilot, lambda: enter.display, what="the YAML key back")
+        assert list(footer.query(FooterKey)) == keys  # the same widgets: nothing was rebuilt
 
 
 # -- many objects ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
@@ -17,10 +17,13 @@ from textual.screen import Screen
 
 from sandbox.state import Snapshot
 from tui.components.main_screen import MainScreen
+from tui.components.object_trees import ObjectTrees
+from tui.idle_gc import IdleCollector
 from tui.keymap import config_dir, load_keymap
 from tui.source import RuntimeInfo, SnapshotSource
 
 ASCII_ENV = "GITOPS_SANDBOX_ASCII"
+IDLE_GC_TICK = 0.25  # seconds between two looks at whether a full garbage collection may run
 
 
 def ascii_wanted() -> bool:
@@ -69,6 +72,7 @@ class SandboxApp(App[None]):
             self.keymap_problem = ""
         self.keymap: dict[str, str] = dict(keymap)
         self.main = MainScreen(source, runtime, self.ascii)
+        self.idle_gc = IdleCollector()
 
     def get_key_display(self, binding: Binding) -> str:
         shown = super().get_key_display(binding)
@@ -85,10 +89,24 @@ class SandboxApp(App[None]):
         if self.keymap_problem:
             self.notify(self.keymap_problem, title="keys", severity="warning", timeout=15)
         self.source.subscribe(self._from_agent)
+        self.idle_gc.start()
+        self.set_interval(IDLE_GC_TICK, self.idle_gc.tick, name="idle garbage collection")
+
+    def on_unmount(self) -> None:
+        self.idle_gc.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseEvent)):
+            self.idle_gc.input_seen()
+        await super().on_event(event)
 
     def _from_agent(self, snapshot: Snapshot) -> None:
         """Called on an agent thread: hand over and return at once."""
         self.post_message(self.SnapshotReceived(snapshot))
+
+    @on(ObjectTrees.Filled)
+    def _trees_filled(self) -> None:
+        self.idle_gc.freeze()
 
     @on(SnapshotReceived)
     def _snapshot_received(self, message: SnapshotReceived) -> None:

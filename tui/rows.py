@@ -73,12 +73,9 @@ def object_row_id(app: str, key: ObjectKey, parent: RowId | None = None) -> RowI
     return (*base, f"{key.group}/{key.kind}/{key.namespace}/{key.name}")
 
 
-def matches(state: ObjectState, needle: str) -> bool:
-    """Filter: a case-insensitive substring of kind, name, namespace, sync or health."""
-    if not needle:
-        return True
-    haystack = f"{state.key.kind} {state.key.namespace}/{state.key.name} {state.sync} {state.health}".lower()
-    return all(word in haystack for word in needle.lower().split())
+def search_text(state: ObjectState) -> str:
+    """What the filter looks in: kind, namespace/name, sync and health, lowercased."""
+    return f"{state.key.kind} {state.key.namespace}/{state.key.name} {state.sync} {state.health}".lower()
 
 
 def _child_rows(app: AppState, parent: RowId, children: Iterable[ObjectState], depth: int) -> tuple[Row, ...]:
@@ -89,25 +86,74 @@ def _child_rows(app: AppState, parent: RowId, children: Iterable[ObjectState], d
     return tuple(out)
 
 
-def _any_match(state: ObjectState, needle: str) -> bool:
-    return matches(state, needle) or any(_any_match(c, needle) for c in state.children)
-
-
-def build_rows(snapshot: Snapshot, needle: str = "") -> tuple[Row, ...]:
+def build_rows(snapshot: Snapshot) -> tuple[Row, ...]:
     """One app row per app, its objects under it (already sorted: attention first)."""
     rows = []
     for app in snapshot.apps:
         objects = []
         for obj in app.objects:
-            if needle and not _any_match(obj, needle):
-                continue
             rid = object_row_id(app.name, obj.key)
             objects.append(Row(rid, app.name, 1, app, obj, _child_rows(app, rid, obj.children, 2)))
-        if needle and not objects:
-            continue
         rows.append(Row(app_row_id(app.name), app.name, 0, app, None, tuple(objects)))
     return tuple(rows)
 
 
-def count_rows(rows: Iterable[Row]) -> int:
-    return sum(1 + count_rows(r.children) for r in rows)
+def _texts(state: ObjectState) -> list[str]:
+    """The search text of an object and of everything it owns, depth first."""
+    out = [search_text(state)]
+    for child in state.children:
+        out += _texts(child)
+    return out
+
+
+@dataclass(frozen=True)
+class Searchable:
+    """An object row as the filter sees it: its id, and its and its children's search texts."""
+
+    id: RowId
+    texts: tuple[str, ...]  # one a row: the object's, then its owned children's
+
+
+FilterIndex = tuple[tuple[str, tuple[Searchable, ...]], ...]  # (app name, its object rows) per app
+
+
+def filter_index(snapshot: Snapshot) -> FilterIndex:
+    """Every object row of the snapshot, per app, with its search texts made once: a key typed
+    in the filter then only looks for words (making the texts cost more than the search)."""
+    return tuple(
+        (app.name, tuple(Searchable(object_row_id(app.name, o.key), tuple(_texts(o))) for o in app.objects))
+        for app in snapshot.apps
+    )
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The rows a filter keeps, by the id of their app row and object row (owned children go
+    with their object: a row is shown when ``row_id[:2]`` is in ``ids``)."""
+
+    ids: frozenset[RowId] | None  # None: no filter, every row
+    rows: int  # how many rows the filter keeps, owned children included (0 with no filter)
+
+
+EVERY_ROW = Shown(None, 0)
+
+
+def shown_rows(index: FilterIndex, needle: str) -> Shown:
+    """What the filter ``needle`` keeps: objects that match (every word, case-insensitive, in
+    the text of the object or of one it owns) and their apps."""
+    words = needle.lower().split()
+    if not words:
+        return EVERY_ROW
+    ids: set[RowId] = set()
+    count = 0
+    for app, objects in index:
+        kept = [o for o in objects if any(all(w in text for w in words) for text in o.texts)]
+        if kept:
+            ids.add(app_row_id(app))
+            ids.update(o.id for o in kept)
+            count += 1 + sum(len(o.texts) for o in kept)
+    return Shown(frozenset(ids), count)
+
+
+def is_shown(rid: RowId, shown: Shown) -> bool:
+    return shown.ids is None or rid[:2] in shown.ids

@@ -25,6 +25,7 @@ from tui.threads import hand_over
 COMPACT = 3
 FULL = 1_000_000  # "all of it": difflib takes any context length
 SETTLE = 0.12  # seconds the cursor rests on a row before its diff is computed
+STATUS_LINES = 2  # the status line's min-height in sandbox.tcss
 
 
 def colour_diff(text: str) -> Text:
@@ -92,23 +93,31 @@ class DiffPanel(VerticalScroll):
         self._wanted = wanted
         self.border_title = f"4 Diff: {row.state.key}" if row is not None and row.state else "4 Diff"
         self._set_status(self._status_line(row))
+        # The body follows once the cursor rests on a row, whatever the row: a new body re-lays
+        # out the panel, which cost every j/k onto a Pod or an app row two more frames.
+        if self._timer is not None:
+            self._timer.stop()
+        note = self._note(row)
+        if note is not None:
+            self._timer = self.set_timer(SETTLE, lambda: self._put_if_current(wanted, note))
+        else:
+            assert row is not None
+            self._timer = self.set_timer(SETTLE, lambda: self._compute(source, row, wanted))
+
+    def _note(self, row: Row | None) -> str | None:
+        """What the body says for a row that has no diff to compute (None: it has one)."""
         if row is None:
-            self._put("Select an object to see what a sync would change.")
-            return
+            return "Select an object to see what a sync would change."
         if row.state is None:
             app = row.app_state
             lines = [f"# {p}" for p in app.problems]
             if app.rollback_note:
                 lines.append(f"# {app.rollback_note}")
             lines.append("Select an object of the app to see its diff.")
-            self._put("\n".join(lines))
-            return
+            return "\n".join(lines)
         if row.is_child:
-            self._put("Made by a controller, not by Git: nothing to diff. enter shows its live YAML.")
-            return
-        if self._timer is not None:
-            self._timer.stop()
-        self._timer = self.set_timer(SETTLE, lambda: self._compute(source, row, wanted))
+            return "Made by a controller, not by Git: nothing to diff. enter shows its live YAML."
+        return None
 
     def _set_status(self, line: Text) -> None:
         # Static.update re-lays out the whole screen by default, which costs the cursor two
@@ -117,7 +126,7 @@ class DiffPanel(VerticalScroll):
         status.update(line, layout=False)
         width = status.content_size.width
         height = status.get_content_height(self.size, self.app.size, width) if width else -1
-        if height != status.content_size.height:
+        if max(height, STATUS_LINES) != status.content_size.height:
             status.refresh(layout=True)
 
     def _status_line(self, row: Row | None) -> Text:

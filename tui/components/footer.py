@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 ShownKeys = tuple[tuple[object, ...], ...]
 
@@ -11,21 +13,58 @@ ShownKeys = tuple[tuple[object, ...], ...]
 class SandboxFooter(Footer):
     """Textual's Footer rebuilds all its key widgets whenever the bindings may have changed,
     which is every focus change: tab from Apps to History cost about 100 ms here for a footer
-    showing the same keys. This one rebuilds only when what it shows differs."""
+    showing the same keys. This one rebuilds only when what it shows differs, and when it only
+    shows fewer of the keys it was built with (tab out of the trees drops "enter YAML"), it
+    hides those instead: mounting a row of key widgets costs a tab key 30-40 ms."""
 
     def __init__(self) -> None:
         super().__init__()
         self._shown: ShownKeys | None = None
+        self._built: ShownKeys = ()
+
+    def on_mount(self) -> None:
+        # Footer's own subscription (it stays) is called after the frame that moved the focus,
+        # so the keys changed a frame later than the panel borders; this one is called at once
+        # and does what needs no rebuild. A rebuild is left to the deferred call: it composes
+        # in the footer's own context (Footer.compose's data_bind fails in the screen's).
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed_now, immediate=True)
+
+    def compose(self) -> ComposeResult:
+        # What Footer.compose reads now is what the key widgets will show.
+        if self._bindings_ready:
+            self._shown = self._built = self._shown_keys(self.screen)
+        yield from super().compose()
+
+    def _bindings_changed_now(self, screen: Screen[object]) -> None:
+        if screen.app.app_focus and self.is_attached and screen is self.screen:
+            self._update_in_place(self._shown_keys(screen))
 
     def bindings_changed(self, screen: Screen[object]) -> None:
-        shown = self._shown_keys(screen)
-        # Only count it as shown when Footer will really rebuild for it (same conditions).
-        will_rebuild = screen.app.app_focus and self.is_attached and screen is self.screen
-        if will_rebuild and shown == self._shown:
+        ready = screen.app.app_focus and self.is_attached and screen is self.screen
+        if ready and self._update_in_place(self._shown_keys(screen)):
             return
-        super().bindings_changed(screen)
-        if will_rebuild:
+        super().bindings_changed(screen)  # a rebuild (compose above records what it shows)
+
+    def _update_in_place(self, shown: ShownKeys) -> bool:
+        """Show these keys without a rebuild if they are the keys shown or some of them."""
+        if shown == self._shown:
+            return True
+        if self._is_subsequence_of_built(shown):
+            self._show_only(shown)
             self._shown = shown
+            return True
+        return False
+
+    def _is_subsequence_of_built(self, shown: ShownKeys) -> bool:
+        wanted = set(shown)
+        return bool(self._built) and [k for k in self._built if k in wanted] == list(shown)
+
+    def _show_only(self, shown: ShownKeys) -> None:
+        keep = {(k[0], k[1]) for k in shown}
+        for key in self.query(FooterKey):
+            display = (key.key, key.action) in keep
+            if key.display != display:
+                key.display = display
 
     def _shown_keys(self, screen: Screen[object]) -> ShownKeys:
         """Everything of the active bindings that Footer.compose reads."""

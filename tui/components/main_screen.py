@@ -103,10 +103,10 @@ class MainScreen(Screen[None]):
         self.header_bar = SandboxHeader(runtime, ascii, id="header")
         self.apps = AppsPanel(ascii, id="apps")
         self.history = HistoryPanel(ascii, id="history")
-        self.trees = ObjectTrees(ascii, id="trees")
+        self.trees = ObjectTrees(self._row_highlighted, ascii, id="trees")
         self.diff = DiffPanel(ascii, id="diff")
         self.events = EventsPanel(id="events")
-        self.filter_input = FilterInput(id="filter")
+        self.filter_input = FilterInput(self._filter_typed, id="filter")
         if ascii:
             self.add_class("-ascii")
 
@@ -163,9 +163,7 @@ class MainScreen(Screen[None]):
     def _app_selected(self, event: DataTable.RowSelected) -> None:
         self.trees.focused_tree.focus()  # enter on an app: go to its objects
 
-    @on(ObjectTrees.RowHighlighted)
-    def _row_highlighted(self, event: ObjectTrees.RowHighlighted) -> None:
-        row = event.row
+    def _row_highlighted(self, row: Row | None) -> None:
         if row is not None:
             self._set_current_app(row.app)
             self.apps.select(row.app)
@@ -368,9 +366,10 @@ class MainScreen(Screen[None]):
         self.filter_input.add_class("-visible")
         self.filter_input.focus()
 
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self._apply_filter(event.value.strip())
+    def _filter_typed(self, value: str) -> None:
+        needle = value.strip()
+        if needle != self.trees.needle:
+            self._apply_filter(needle)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:

@@ -6,17 +6,20 @@ this widget only knows how to label a row for its side.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.geometry import Size
 from textual.widgets import Tree
+from textual.widgets._tree import _TreeLine
 from textual.widgets.tree import TreeNode
 
 from sandbox.model import SyncStatus
 from tui import glyphs
-from tui.rows import Row, RowId
+from tui.rows import EVERY_ROW, Row, RowId, Shown, is_shown
 
 Side = Literal["desired", "live"]
 ASCII_LINES = ("  ", "| ", "`-", "|-")
@@ -34,6 +37,8 @@ class ObjectTree(Tree[RowId]):
     # Class defaults: the Tree invalidates its lines from inside its own __init__.
     _held = False
     _stale = False
+    shown: Shown = EVERY_ROW
+    on_cursor: Callable[[ObjectTree], None] | None = None  # called when the cursor line changes
 
     def __init__(self, side: Side, ascii: bool = False, *, id: str | None = None) -> None:
         super().__init__("objects", id=id)
@@ -80,12 +85,64 @@ class ObjectTree(Tree[RowId]):
             return
         super()._invalidate()
 
-    def get_label_width(self, node: TreeNode[RowId]) -> int:
-        # Measured for every line on every rebuild; the width only sets how far a line may scroll
-        # sideways, and these trees never do (overflow-x: hidden). Characters, not cells: the
-        # same for kinds, names and glyphs (a wide character in a health message aside), and
-        # cell_len over thousands of labels cost more than the rest of a rebuild.
-        return len(node.label) + (len(self.ICON_NODE) if node.allow_expand else 0)
+    def show_only(self, shown: Shown) -> None:
+        """Filter: lines only for the rows ``shown`` keeps; the others stay in the tree, hidden.
+
+        Hiding costs one rebuild of the line list; removing the rows and adding them back when
+        the filter clears cost thousands of node operations (a second, at 5,000 objects).
+        """
+        self.shown = shown
+        self._invalidate()
+
+    def is_visible(self, node: TreeNode[RowId]) -> bool:
+        return is_shown(node.data or (), self.shown)
+
+    def _build(self) -> None:
+        # Tree._build (Textual 8), plus the filter: the apps and objects it hides get no line.
+        # Only those two levels are tested; owned children go with their object. A loop, not
+        # Textual's recursive closure: that closure is a reference cycle holding the whole
+        # line list, so every rebuild left thousands of lines to the cyclic garbage collector.
+        shown = self.shown
+        lines: list[_TreeLine[RowId]] = []
+        stack: list[tuple[list[TreeNode[RowId]], TreeNode[RowId], bool]] = []
+
+        def push(path: list[TreeNode[RowId]], children: list[TreeNode[RowId]]) -> None:
+            if shown.ids is not None and len(path) <= 1:  # the app rows, and the objects under one
+                children = [c for c in children if is_shown(c.data or (), shown)]
+            last = len(children) - 1
+            # Top-level rows count as last, as in Tree._build without a root line.
+            stack.extend(
+                (path, child, not path or i == last) for i, child in reversed(list(enumerate(children)))
+            )
+
+        push([], self.root._children)
+        while stack:
+            path, node, last = stack.pop()
+            child_path = [*path, node]
+            node._line = len(lines)
+            lines.append(_TreeLine(child_path, last))
+            if node._expanded:
+                push(child_path, node._children)
+        self._tree_lines_cached = lines
+
+        # The width only sets how far lines may scroll sideways, and these trees never do
+        # (overflow-x: hidden): measuring every label cost half of a rebuild.
+        self.virtual_size = Size(self.size.width, len(lines))
+        cursor = self.cursor_node
+        if self.cursor_line != -1 and cursor is not None:
+            # A row the filter hides has no line: the cursor goes to the first object shown
+            # (line 0 is its app), as after a fill.
+            self.cursor_line = cursor._line if self.is_visible(cursor) else min(1, len(lines) - 1)
+        if self.cursor_line >= len(lines):
+            self.cursor_line = -1
+
+    def watch_cursor_line(self, previous_line: int, line: int) -> None:
+        super().watch_cursor_line(previous_line, line)
+        # At once, not by the NodeHighlighted message: a message is handled after the frame
+        # that moves this cursor, so the twin's cursor and the Diff's status line would come
+        # a frame or two later (16-30 ms at 60 fps) than the key's first frame.
+        if self.on_cursor is not None:
+            self.on_cursor(self)
 
     def process_label(self, label: str | Text) -> Text:
         # The Tree calls this twice per added node and copies the label to keep its first line;

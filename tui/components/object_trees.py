@@ -7,13 +7,16 @@ statuses flicker); new rows go in at their sorted place, so out-of-sync and unhe
 objects, which the engine sorts first, arrive first. Large changes are applied in chunks,
 yielding to the event loop between them, so thousands of objects never freeze the UI; a
 newer snapshot cancels the fill in progress and the next one resumes from what is on screen.
+
+The filter never adds or removes nodes: every row of the snapshot is in both trees, and the
+filter only decides which of them get a line (``ObjectTree.show_only``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,7 +27,18 @@ from textual.widgets.tree import TreeNode
 
 from sandbox.state import Snapshot
 from tui.components.object_tree import ObjectTree
-from tui.rows import Row, RowId, app_row_id, build_rows, count_rows
+from tui.rows import (
+    EVERY_ROW,
+    FilterIndex,
+    Row,
+    RowId,
+    Shown,
+    app_row_id,
+    build_rows,
+    filter_index,
+    is_shown,
+    shown_rows,
+)
 
 SLICE = 0.008  # seconds of tree operations between two yields to the event loop (a frame is 16 ms)
 REDRAW = 0.1  # seconds between two rebuilds of the line lists while a long fill runs
@@ -40,13 +54,6 @@ def rid_of(node: TreeNode[RowId]) -> RowId:
 class ObjectTrees(Horizontal):
     """Desired (left) and live (right): same rows, same order, same folding, same cursor, same scroll."""
 
-    class RowHighlighted(Message):
-        """The cursor moved onto another row (None: no row)."""
-
-        def __init__(self, row: Row | None) -> None:
-            self.row = row
-            super().__init__()
-
     class Filled(Message):
         """The trees show the last snapshot given (every chunk applied)."""
 
@@ -54,11 +61,16 @@ class ObjectTrees(Horizontal):
             self.rows = rows
             super().__init__()
 
-    def __init__(self, ascii: bool = False, *, id: str | None = None) -> None:
+    def __init__(
+        self, on_row: Callable[[Row | None], None], ascii: bool = False, *, id: str | None = None
+    ) -> None:
+        """``on_row`` is called, at once, when the cursor moves onto another row (None: no row)."""
         super().__init__(id=id)
         self.ascii = ascii
+        self.on_row = on_row
         self.desired = ObjectTree("desired", ascii, id="desired-tree")
         self.live = ObjectTree("live", ascii, id="live-tree")
+        self.desired.on_cursor = self.live.on_cursor = self._mirror_cursor
         self._twins: dict[RowId, Twins] = {}
         self._signatures: dict[RowId, tuple[object, ...]] = {}
         self._rows: dict[RowId, Row] = {}
@@ -68,6 +80,8 @@ class ObjectTrees(Horizontal):
         self.snapshot: Snapshot | None = None
         self.filling = False
         self.operations = 0  # tree adds, removes and relabels since mount (tests read it)
+        self._to_fill: tuple[Row, ...] = ()
+        self._index: tuple[Snapshot | None, FilterIndex] = (None, ())  # the filter's, made at its first key
 
     def compose(self) -> ComposeResult:
         yield self.desired
@@ -84,19 +98,42 @@ class ObjectTrees(Horizontal):
 
     def show(self, snapshot: Snapshot, needle: str | None = None) -> None:
         """Bring both trees to this snapshot (and filter); returns at once, the fill runs on."""
-        if snapshot is self.snapshot and (needle is None or needle == self.needle):
-            # Already shown or being filled (esc clears the filter and the input both, and
-            # each asks): a second pass over every row would only restart the fill.
-            return
-        self.snapshot = snapshot
+        refilter = needle is not None and needle != self.needle
         if needle is not None:
             self.needle = needle
+        if snapshot is self.snapshot:
+            # Already shown or being filled: only the filter can have changed (esc clears the
+            # filter and the input both, and each asks; the second finds nothing to do).
+            if refilter:
+                self._show_only(self._shown())
+                if not self.filling:
+                    self._filled()
+            return
+        self.snapshot = snapshot
         self.filling = True
-        self._reconcile(build_rows(snapshot, self.needle))
+        shown = self._shown()
+        if shown != self.live.shown:  # a status change can bring a row into the filter or out
+            self._show_only(shown)
+        self._to_fill = build_rows(snapshot)
+        self._reconcile()
+
+    def _shown(self) -> Shown:
+        """What the filter keeps of the snapshot being shown."""
+        if not self.needle or self.snapshot is None:
+            return EVERY_ROW
+        if self._index[0] is not self.snapshot:
+            self._index = (self.snapshot, filter_index(self.snapshot))
+        return shown_rows(self._index[1], self.needle)
+
+    def _show_only(self, shown: Shown) -> None:
+        self.desired.show_only(shown)
+        self.live.show_only(shown)
 
     @property
     def row_count(self) -> int:
-        return len(self._twins)
+        """Rows shown (those the filter keeps)."""
+        shown = self.live.shown
+        return len(self._twins) if shown.ids is None else shown.rows
 
     def row(self, rid: RowId) -> Row | None:
         return self._rows.get(rid)
@@ -115,6 +152,8 @@ class ObjectTrees(Horizontal):
 
     def select(self, rid: RowId) -> None:
         """Move both cursors to a row (now, or as soon as the row is on screen)."""
+        if not is_shown(rid, self.live.shown):
+            return  # the filter hides it
         twins = self._twins.get(rid)
         if twins is None:
             self._pending_select = rid
@@ -137,7 +176,11 @@ class ObjectTrees(Horizontal):
     # Every worker gets a description: Textual otherwise builds one from repr() of the
     # arguments, which for thousands of rows costs more than the fill itself.
     @work(exclusive=True, group="object-trees", description="fill the object trees")
-    async def _reconcile(self, rows: tuple[Row, ...]) -> None:
+    async def _reconcile(self) -> None:
+        # The rows come by attribute, not as an argument: a finished Worker sits in a reference
+        # cycle with its task, and would keep its arguments (a whole snapshot's rows) alive
+        # until the next full garbage collection.
+        rows, self._to_fill = self._to_fill, ()
         # Yield by time, not by count: a frame (and a key pressed meanwhile) waits at most one
         # slice. The line lists are rebuilt (a pass over every row) a few times a second while
         # the fill runs, not at every yield: those rebuilds cost more than the changes.
@@ -156,12 +199,16 @@ class ObjectTrees(Horizontal):
                     sliced = time.monotonic()
         finally:  # a newer snapshot cancels this fill: what is done so far is drawn
             self._release_lines()
+        self.filling = False
+        self._filled()
+
+    def _filled(self) -> None:
+        """The trees show the snapshot and the filter: set the cursor right and say so."""
         self._repair_cursor()
         if self._pending_select is not None:
             self.select(self._pending_select)
-        self.filling = False
-        self.post_message(self.Filled(count_rows(rows)))
-        self._post_highlight(force=True)
+        self.post_message(self.Filled(self.row_count))
+        self._report_row(force=True)
 
     def _hold_lines(self) -> None:
         self.desired.hold_lines()
@@ -234,7 +281,7 @@ class ObjectTrees(Horizontal):
             n.set_label(self.live.label_for(row))
             self.operations += 1
             if row.id == self._highlighted:
-                self._post_highlight(force=True)
+                self._report_row(force=True)
 
     def _remove(self, rid: RowId) -> None:
         d, n = self._twins[rid]
@@ -250,8 +297,12 @@ class ObjectTrees(Horizontal):
         self.operations += 1
 
     def _repair_cursor(self) -> None:
-        """A removed row under the cursor leaves the Tree pointing at a dead node: re-point it."""
+        """A removed row under the cursor leaves the Tree pointing at a dead node: re-point it.
+
+        (A row the filter hides moves the cursor itself: ``ObjectTree._build``.)
+        """
         for tree in (self.desired, self.live):
+            tree.sync_lines()
             node = tree.cursor_node
             if node is not None and node not in self._twins.get(rid_of(node), ()):
                 line = tree.cursor_line
@@ -274,14 +325,15 @@ class ObjectTrees(Horizontal):
         if tree.scroll_y != y:
             tree.scroll_to(y=y, animate=False, immediate=True)
 
-    @on(Tree.NodeHighlighted)
-    def _mirror_cursor(self, event: Tree.NodeHighlighted[RowId]) -> None:
-        event.stop()
-        source = event.control
+    def _mirror_cursor(self, source: ObjectTree) -> None:
         twin = self._twin_of(source)
         if twin.cursor_line != source.cursor_line:
-            twin.cursor_line = source.cursor_line
-        self._post_highlight()
+            twin.cursor_line = source.cursor_line  # its watcher calls back, and finds them equal
+        self._report_row()
+
+    @on(Tree.NodeHighlighted)
+    def _swallow_highlight(self, event: Tree.NodeHighlighted[RowId]) -> None:
+        event.stop()  # handled at once by _mirror_cursor
 
     @on(Tree.NodeExpanded)
     def _mirror_expand(self, event: Tree.NodeExpanded[RowId]) -> None:
@@ -307,9 +359,9 @@ class ObjectTrees(Horizontal):
             return None
         return twins[1] if tree is self.desired else twins[0]
 
-    def _post_highlight(self, force: bool = False) -> None:
+    def _report_row(self, force: bool = False) -> None:
         row = self.selected
         rid = row.id if row else None
         if force or rid != self._highlighted:
             self._highlighted = rid
-            self.post_message(self.RowHighlighted(row))
+            self.on_row(row)
