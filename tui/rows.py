@@ -112,6 +112,12 @@ class Searchable:
 
     id: RowId
     texts: tuple[str, ...]  # one a row: the object's, then its owned children's
+    joined: str  # the texts on one line each: one word is in a text if it is in this
+
+    def matches(self, words: list[str]) -> bool:
+        if len(words) == 1:  # the usual case: one search instead of one a row
+            return words[0] in self.joined
+        return any(all(w in text for w in words) for text in self.texts)
 
 
 FilterIndex = tuple[tuple[str, tuple[Searchable, ...]], ...]  # (app name, its object rows) per app
@@ -120,10 +126,12 @@ FilterIndex = tuple[tuple[str, tuple[Searchable, ...]], ...]  # (app name, its o
 def filter_index(snapshot: Snapshot) -> FilterIndex:
     """Every object row of the snapshot, per app, with its search texts made once: a key typed
     in the filter then only looks for words (making the texts cost more than the search)."""
-    return tuple(
-        (app.name, tuple(Searchable(object_row_id(app.name, o.key), tuple(_texts(o))) for o in app.objects))
-        for app in snapshot.apps
-    )
+    return tuple((app.name, tuple(_searchable(app.name, o) for o in app.objects)) for app in snapshot.apps)
+
+
+def _searchable(app: str, state: ObjectState) -> Searchable:
+    texts = _texts(state)
+    return Searchable(object_row_id(app, state.key), tuple(texts), "\n".join(texts))
 
 
 @dataclass(frozen=True)
@@ -147,7 +155,7 @@ def shown_rows(index: FilterIndex, needle: str) -> Shown:
     ids: set[RowId] = set()
     count = 0
     for app, objects in index:
-        kept = [o for o in objects if any(all(w in text for w in words) for text in o.texts)]
+        kept = [o for o in objects if o.matches(words)]
         if kept:
             ids.add(app_row_id(app))
             ids.update(o.id for o in kept)
