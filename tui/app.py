@@ -17,7 +17,6 @@ from textual.screen import Screen
 
 from sandbox.state import Snapshot
 from tui.components.main_screen import MainScreen
-from tui.components.object_trees import ObjectTrees
 from tui.idle_gc import IdleCollector
 from tui.keymap import config_dir, load_keymap
 from tui.source import RuntimeInfo, SnapshotSource
@@ -103,10 +102,6 @@ class SandboxApp(App[None]):
     def _from_agent(self, snapshot: Snapshot) -> None:
         """Called on an agent thread: hand over and return at once."""
         self.post_message(self.SnapshotReceived(snapshot))
-
-    @on(ObjectTrees.Filled)
-    def _trees_filled(self) -> None:
-        self.idle_gc.freeze()
 
     @on(SnapshotReceived)
     def _snapshot_received(self, message: SnapshotReceived) -> None:

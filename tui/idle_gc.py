@@ -5,14 +5,16 @@ ones, at whatever moment that happens, and its cost grows with everything the pr
 With 5,000 objects the snapshots, both trees and the agent's live cache hold some 300,000
 containers, and a full collection took 120-500 ms: a key pressed then waited for it.
 
-So while the app runs, automatic full collections are off, and this runs them instead:
+So this runs them instead, at pauses in the user's input (keys and mouse):
 
-- once the trees show a new snapshot, ``gc.freeze()`` (no collection, no cost): the snapshot
-  and the rows on screen stay until the next one, and are left out of the collections below;
-- after the user has left keys and mouse alone for a moment, a collection of everything not
-  frozen, then ``gc.freeze()`` again: only what is newer gets scanned, a few milliseconds;
-- every few minutes, again at a pause, a collection of the whole heap (``gc.unfreeze()``
-  first), so reference cycles among frozen objects that died since are returned too;
+- at the first pause after the app opened, a collection of the whole heap, then
+  ``gc.freeze()``: what survived is old (the agent's caches, the trees, Textual) and is left out
+  of the collections after it; from then on Python runs no full collection by itself. Until
+  that pause, while the agent's first sync makes garbage by the megabyte, Python's own
+  collections run as usual (holding them back then cost 100 MB at 5,000 objects);
+- at later pauses, a collection of what is not frozen (tens of milliseconds), then freeze;
+- every few minutes, at a pause, the whole heap again (``gc.unfreeze()`` first), so reference
+  cycles among frozen objects that died since are returned too;
 - if keys keep coming without a pause, a collection of what is not frozen after a while all
   the same, so memory stays bounded.
 
@@ -38,42 +40,36 @@ WHOLE_HEAP = 300.0  # seconds between two collections of the whole heap (frozen 
 class Collections:
     """What the collector did: how many of each kind and how long they took (seconds)."""
 
-    young_part: list[float] = field(default_factory=list)  # what is not frozen, at a pause
     whole_heap: list[float] = field(default_factory=list)  # everything, at a pause
+    young_part: list[float] = field(default_factory=list)  # what is not frozen, at a pause
     overdue: list[float] = field(default_factory=list)  # what is not frozen, while keys came
 
 
 class IdleCollector:
-    """Holds back full collections until input pauses; ``tick`` is called a few times a second."""
+    """Takes full collections over from Python at the first input pause; ``tick`` a few times a second."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self.last_input = clock()
-        self.last_collection = self.last_whole_heap = clock()
+        self.last_input = self.last_collection = self.last_whole_heap = clock()
         self.done = Collections()
-        self._thresholds: tuple[int, int, int] | None = None
+        self._started = False
+        self._thresholds: tuple[int, int, int] | None = None  # Python's, once taken over
 
     @property
-    def active(self) -> bool:
+    def in_charge(self) -> bool:
+        """Full collections are this collector's (Python's own are off)."""
         return self._thresholds is not None
 
     def start(self) -> None:
-        if self._thresholds is None:
-            self._thresholds = gc.get_threshold()
-            young, middle, _ = self._thresholds
-            gc.set_threshold(young, middle, NEVER)
+        self._started = True
 
     def stop(self) -> None:
         """Python's own thresholds again, and nothing left frozen."""
+        self._started = False
         if self._thresholds is not None:
             gc.set_threshold(*self._thresholds)
             self._thresholds = None
             gc.unfreeze()
-
-    def freeze(self) -> None:
-        """What lives now is long-lived (a snapshot just drawn): leave it out of collections."""
-        if self._thresholds is not None:
-            gc.freeze()
 
     def input_seen(self) -> None:
         self.last_input = self.clock()
@@ -86,16 +82,28 @@ class IdleCollector:
 
     def tick(self) -> str:
         """Run a collection if one is due: returns which ("" if none)."""
+        if not self._started:
+            return ""
         now = self.clock()
+        idle = now - self.last_input >= IDLE
+        if self._thresholds is None:
+            return self._take_over() if idle else ""
         if not self.pending() or now - self.last_collection < EVERY:
             return ""
-        if now - self.last_input < IDLE:
+        if not idle:
             if now - self.last_collection < LATEST:
                 return ""
             return self._collect("overdue", self.done.overdue, whole=False)
         if now - self.last_whole_heap >= WHOLE_HEAP:
             return self._collect("whole heap", self.done.whole_heap, whole=True)
         return self._collect("young part", self.done.young_part, whole=False)
+
+    def _take_over(self) -> str:
+        kind = self._collect("whole heap", self.done.whole_heap, whole=True)
+        self._thresholds = gc.get_threshold()
+        young, middle, _ = self._thresholds
+        gc.set_threshold(young, middle, NEVER)
+        return kind
 
     def _collect(self, kind: str, record: list[float], whole: bool) -> str:
         started = time.perf_counter()
