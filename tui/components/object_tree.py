@@ -105,24 +105,24 @@ class ObjectTree(Tree[RowId]):
         shown = self.shown
         lines: list[_TreeLine[RowId]] = []
         stack: list[tuple[list[TreeNode[RowId]], TreeNode[RowId], bool]] = []
+        push = stack.append
 
-        def push(path: list[TreeNode[RowId]], children: list[TreeNode[RowId]]) -> None:
+        def push_children(path: list[TreeNode[RowId]], children: list[TreeNode[RowId]]) -> None:
             if shown.ids is not None and len(path) <= 1:  # the app rows, and the objects under one
                 children = [c for c in children if is_shown(c.data or (), shown)]
             last = len(children) - 1
-            # Top-level rows count as last, as in Tree._build without a root line.
-            stack.extend(
-                (path, child, not path or i == last) for i, child in reversed(list(enumerate(children)))
-            )
+            for i in range(last, -1, -1):  # reversed: the stack pops the first child first
+                # Top-level rows count as last, as in Tree._build without a root line.
+                push((path, children[i], not path or i == last))
 
-        push([], self.root._children)
+        push_children([], self.root._children)
         while stack:
             path, node, last = stack.pop()
             child_path = [*path, node]
             node._line = len(lines)
             lines.append(_TreeLine(child_path, last))
-            if node._expanded:
-                push(child_path, node._children)
+            if node._expanded and node._children:
+                push_children(child_path, node._children)
         self._tree_lines_cached = lines
 
         # The width only sets how far lines may scroll sideways, and these trees never do
