@@ -31,29 +31,40 @@ class Cycle:
         self.me = self
 
 
+class App:
+    """What the collector asks of the app: is a tree fill running."""
+
+    def __init__(self) -> None:
+        self.filling = False
+
+
 @pytest.fixture
-def collector() -> Iterator[tuple[IdleCollector, Clock]]:
-    clock = Clock()
+def collector() -> Iterator[tuple[IdleCollector, Clock, App]]:
+    clock, app = Clock(), App()
     before = gc.get_threshold()
-    found = IdleCollector(clock)
+    found = IdleCollector(lambda: app.filling, clock)
     found.start()
     try:
-        yield found, clock
+        yield found, clock, app
     finally:
         found.stop()
         assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
 
-def take_over(gc_: IdleCollector, clock: Clock) -> None:
-    clock.now += idle_gc.IDLE
-    assert gc_.tick() == "whole heap"
-    assert gc_.in_charge
+Setup = tuple[IdleCollector, Clock, App]
 
 
 def make_pending() -> None:
     """As many middle-generation collections as Python waits for before a full one."""
     for _ in range(gc.get_threshold()[1] + 1):
         gc.collect(1)
+
+
+def first_collection(gc_: IdleCollector, clock: Clock) -> None:
+    """The first pause: the whole heap is collected and what survives is frozen."""
+    clock.now += idle_gc.EVERY
+    make_pending()
+    assert gc_.tick() == "whole heap"
 
 
 def full_collections_during(action: Callable[[], object]) -> int:
@@ -71,39 +82,31 @@ def full_collections_during(action: Callable[[], object]) -> int:
     return seen.count(2)
 
 
-def test_python_keeps_its_own_collections_until_the_first_pause(
-    collector: tuple[IdleCollector, Clock],
-) -> None:
-    gc_, clock = collector
-    thresholds = gc.get_threshold()
-    for _ in range(10):  # the user keeps typing: no pause, nothing taken over
-        clock.now += 0.5
-        gc_.input_seen()
-        assert gc_.tick() == ""
-    assert not gc_.in_charge and gc.get_threshold() == thresholds and gc.get_freeze_count() == 0
-    cycle = Cycle()
-    survivor = weakref.ref(cycle)
-    take_over(gc_, clock)  # the first pause: the whole heap, then what lives is frozen
-    assert gc.get_threshold()[2] == idle_gc.NEVER
-    assert survivor() is not None and gc.get_freeze_count() > 0
-
-
-def test_then_automatic_full_collections_are_off(collector: tuple[IdleCollector, Clock]) -> None:
-    take_over(*collector)
-
+def test_python_runs_no_full_collection_by_itself_while_the_app_runs(collector: Setup) -> None:
     def allocate() -> None:
         junk = [[i] for i in range(300_000)]  # thousands of young collections' worth
         del junk
 
     assert full_collections_during(allocate) == 0
-    assert collector[0].pending()
+    assert collector[0].in_charge and collector[0].pending()
 
 
-def test_a_pending_collection_waits_for_a_second_without_input(
-    collector: tuple[IdleCollector, Clock],
-) -> None:
-    gc_, clock = collector
-    take_over(gc_, clock)
+def test_the_first_pause_collects_everything_and_freezes_what_survives(collector: Setup) -> None:
+    gc_, clock, _ = collector
+    survivor, dead = Cycle(), Cycle()
+    alive, gone = weakref.ref(survivor), weakref.ref(dead)
+    del dead
+    first_collection(gc_, clock)
+    assert alive() is not None and gone() is None
+    assert gc.get_freeze_count() > 0  # the survivor among them: old now, left out from here on
+    clock.now += idle_gc.EVERY
+    make_pending()
+    assert gc_.tick() == "young part"
+
+
+def test_a_pending_collection_waits_for_a_second_without_input(collector: Setup) -> None:
+    gc_, clock, _ = collector
+    first_collection(gc_, clock)
     clock.now += idle_gc.EVERY
     make_pending()
     gc_.input_seen()
@@ -118,11 +121,20 @@ def test_a_pending_collection_waits_for_a_second_without_input(
     assert ran == ["young part"] and ref() is None
 
 
-def test_keys_that_never_pause_still_get_a_collection_after_a_while(
-    collector: tuple[IdleCollector, Clock],
-) -> None:
-    gc_, clock = collector
-    take_over(gc_, clock)
+def test_no_collection_while_the_trees_fill(collector: Setup) -> None:
+    gc_, clock, app = collector
+    first_collection(gc_, clock)
+    clock.now += idle_gc.EVERY
+    make_pending()
+    app.filling = True
+    assert gc_.tick() == ""  # no key for seconds, but a collection now would stall the fill
+    app.filling = False
+    assert gc_.tick() == "young part"
+
+
+def test_keys_that_never_pause_still_get_a_collection_after_a_while(collector: Setup) -> None:
+    gc_, clock, _ = collector
+    first_collection(gc_, clock)
     make_pending()
     started = clock.now
     for _ in range(int(idle_gc.LATEST / 0.5) + 1):
@@ -134,13 +146,11 @@ def test_keys_that_never_pause_still_get_a_collection_after_a_while(
     assert clock.now - started >= idle_gc.LATEST
 
 
-def test_frozen_cycles_are_freed_by_the_next_whole_heap_collection(
-    collector: tuple[IdleCollector, Clock],
-) -> None:
-    gc_, clock = collector
+def test_frozen_cycles_are_freed_by_the_next_whole_heap_collection(collector: Setup) -> None:
+    gc_, clock, _ = collector
     cycle = Cycle()
     ref = weakref.ref(cycle)
-    take_over(gc_, clock)  # alive then: frozen
+    first_collection(gc_, clock)  # alive then: frozen
     del cycle
     clock.now += idle_gc.EVERY
     make_pending()

@@ -350,6 +350,17 @@ def shown_lines(tree: ObjectTree) -> list[RowId]:
     return [node.data for node in lines if node is not None and node.data is not None]
 
 
+def every_row(tree: ObjectTree) -> list[RowId]:
+    """The rows of the tree's nodes in order, depth first (every node is unfolded here)."""
+    out: list[RowId] = []
+    stack = list(reversed(tree.root.children))
+    while stack:
+        node = stack.pop()
+        out.append(node.data or ())
+        stack.extend(reversed(node.children))
+    return out
+
+
 @run_async
 async def test_the_filter_hides_rows_and_keeps_every_tree_node() -> None:
     app = static_app()
@@ -386,17 +397,26 @@ async def test_a_new_snapshot_under_a_filter_shows_what_matches_now() -> None:
         assert trees.live.last_line == -1
         before = guestbook_snapshot()
         app_state = before.apps[0]
-        objects = tuple(
+        degraded = (
             replace(o, health=Health.DEGRADED, health_message="0 of 1 endpoints ready")
             if o.key.kind == "Service"
             else o
             for o in app_state.objects
         )
+        objects = (*degraded, obj("ConfigMap", "added-while-filtered"))
         source.publish(replace(before, seq=8, apps=(replace(app_state, objects=objects),)))
         await until(pilot, lambda: trees.row_count == 2 and not trees.filling, what="the Degraded Service")
         service = object_row_id("guestbook", ObjectKey("", "Service", NS, "guestbook-ui"))
         assert shown_lines(trees.live) == [app_row_id("guestbook"), service]
         assert "filter: degraded · 2 rows" in str(trees.live.border_subtitle)
+        # A row came while the filter hid it: clearing the filter shows it with all the others.
+        added = object_row_id("guestbook", ObjectKey("", "ConfigMap", NS, "added-while-filtered"))
+        await pilot.press("escape")
+        await until(pilot, lambda: trees.row_count == len(trees._twins), what="every row back")
+        everything = every_row(trees.live)
+        assert shown_lines(trees.live) == everything and len(everything) == len(trees._twins)
+        assert shown_lines(trees.desired) == every_row(trees.desired)
+        assert added in everything
 
 
 @run_async

@@ -71,7 +71,7 @@ class SandboxApp(App[None]):
             self.keymap_problem = ""
         self.keymap: dict[str, str] = dict(keymap)
         self.main = MainScreen(source, runtime, self.ascii)
-        self.idle_gc = IdleCollector()
+        self.idle_gc = IdleCollector(busy=lambda: self.main.trees.filling)
 
     def get_key_display(self, binding: Binding) -> str:
         shown = super().get_key_display(binding)

@@ -5,18 +5,18 @@ ones, at whatever moment that happens, and its cost grows with everything the pr
 With 5,000 objects the snapshots, both trees and the agent's live cache hold some 300,000
 containers, and a full collection took 120-500 ms: a key pressed then waited for it.
 
-So this runs them instead, at pauses in the user's input (keys and mouse):
+So while the app runs, Python runs no full collection by itself, and this runs them instead,
+at pauses: a second without keys or mouse, with no tree fill in progress (a fill is the app's
+own work, sliced so keys get through; a collection in it stalls it all at once):
 
-- at the first pause after the app opened, a collection of the whole heap, then
-  ``gc.freeze()``: what survived is old (the agent's caches, the trees, Textual) and is left out
-  of the collections after it; from then on Python runs no full collection by itself. Until
-  that pause, while the agent's first sync makes garbage by the megabyte, Python's own
-  collections run as usual (holding them back then cost 100 MB at 5,000 objects);
-- at later pauses, a collection of what is not frozen (tens of milliseconds), then freeze;
+- at the first pause, a collection of the whole heap, then ``gc.freeze()``: what survived is
+  old (the agent's caches, the trees, Textual) and is left out of the collections after it;
+- at later pauses, a collection of what is not frozen (tens of milliseconds), then freeze
+  (only after a collection: freezing garbage would keep it, 100 MB at 5,000 objects);
 - every few minutes, at a pause, the whole heap again (``gc.unfreeze()`` first), so reference
   cycles among frozen objects that died since are returned too;
-- if keys keep coming without a pause, a collection of what is not frozen after a while all
-  the same, so memory stays bounded.
+- if keys or fills keep coming without a pause, a collection after a while all the same, so
+  memory stays bounded.
 
 Young collections (a few ms) stay automatic. Headless commands keep Python's defaults: nobody
 waits on a key there.
@@ -46,14 +46,17 @@ class Collections:
 
 
 class IdleCollector:
-    """Takes full collections over from Python at the first input pause; ``tick`` a few times a second."""
+    """Runs the full collections, at pauses; ``tick`` is called a few times a second."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, busy: Callable[[], bool] = lambda: False, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.busy = busy  # the app is doing work a collection would stall (a tree fill)
         self.clock = clock
         self.last_input = self.last_collection = self.last_whole_heap = clock()
         self.done = Collections()
-        self._started = False
-        self._thresholds: tuple[int, int, int] | None = None  # Python's, once taken over
+        self._whole_heap_due = True  # nothing frozen yet: the first collection is of everything
+        self._thresholds: tuple[int, int, int] | None = None  # Python's, while this is in charge
 
     @property
     def in_charge(self) -> bool:
@@ -61,11 +64,14 @@ class IdleCollector:
         return self._thresholds is not None
 
     def start(self) -> None:
-        self._started = True
+        if self._thresholds is None:
+            self._thresholds = gc.get_threshold()
+            young, middle, _ = self._thresholds
+            gc.set_threshold(young, middle, NEVER)
+            self._whole_heap_due = True
 
     def stop(self) -> None:
         """Python's own thresholds again, and nothing left frozen."""
-        self._started = False
         if self._thresholds is not None:
             gc.set_threshold(*self._thresholds)
             self._thresholds = None
@@ -82,28 +88,16 @@ class IdleCollector:
 
     def tick(self) -> str:
         """Run a collection if one is due: returns which ("" if none)."""
-        if not self._started:
-            return ""
         now = self.clock()
-        idle = now - self.last_input >= IDLE
-        if self._thresholds is None:
-            return self._take_over() if idle else ""
         if not self.pending() or now - self.last_collection < EVERY:
             return ""
-        if not idle:
+        if now - self.last_input < IDLE or self.busy():
             if now - self.last_collection < LATEST:
                 return ""
-            return self._collect("overdue", self.done.overdue, whole=False)
-        if now - self.last_whole_heap >= WHOLE_HEAP:
+            return self._collect("overdue", self.done.overdue, whole=self._whole_heap_due)
+        if self._whole_heap_due or now - self.last_whole_heap >= WHOLE_HEAP:
             return self._collect("whole heap", self.done.whole_heap, whole=True)
         return self._collect("young part", self.done.young_part, whole=False)
-
-    def _take_over(self) -> str:
-        kind = self._collect("whole heap", self.done.whole_heap, whole=True)
-        self._thresholds = gc.get_threshold()
-        young, middle, _ = self._thresholds
-        gc.set_threshold(young, middle, NEVER)
-        return kind
 
     def _collect(self, kind: str, record: list[float], whole: bool) -> str:
         started = time.perf_counter()
@@ -115,4 +109,5 @@ class IdleCollector:
         self.last_collection = self.clock()
         if whole:
             self.last_whole_heap = self.last_collection
+            self._whole_heap_due = False
         return kind
