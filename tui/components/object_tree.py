@@ -102,6 +102,10 @@ class ObjectTree(Tree[RowId]):
             self._invalidate()
         finally:
             self._filtering = False
+        # Tell the screen now, from the key's handler: on its own the tree tells it once its
+        # message queue is idle, after the frame that shows the typed character, and the rows
+        # came a frame (20-30 ms) later.
+        self._check_refresh()
 
     def is_visible(self, node: TreeNode[RowId]) -> bool:
         return is_shown(node.data or (), self.shown)
