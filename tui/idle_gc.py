@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 NEVER = 1 << 30  # a generation-2 threshold no count reaches: no automatic full collection
 IDLE = 1.0  # seconds without input before a pending collection runs
 EVERY = 5.0  # seconds between two collections at the least
-LATEST = 30.0  # seconds: a pending collection runs by then even while keys keep coming
+LATEST = 120.0  # seconds: a pending collection runs by then even while keys or fills keep coming
 WHOLE_HEAP = 300.0  # seconds between two collections of the whole heap (frozen part too)
 
 
