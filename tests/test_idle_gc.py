@@ -160,3 +160,18 @@ def test_frozen_cycles_are_freed_by_the_next_whole_heap_collection(collector: Se
     make_pending()
     assert gc_.tick() == "whole heap"
     assert ref() is None
+
+
+def test_the_first_collection_does_not_wait_for_a_pause_in_the_keys(collector: Setup) -> None:
+    gc_, clock, app = collector
+    clock.now += idle_gc.EVERY
+    make_pending()
+    app.filling = True
+    assert gc_.tick() == ""  # never during a fill
+    app.filling = False
+    gc_.input_seen()
+    assert gc_.tick() == "whole heap"  # keys or not: put off, it only grows
+    clock.now += idle_gc.EVERY
+    make_pending()
+    gc_.input_seen()
+    assert gc_.tick() == ""  # the ones after it wait for a pause
