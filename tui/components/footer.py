@@ -7,6 +7,8 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
+from tui.redraw import redraw_now
+
 ShownKeys = tuple[tuple[object, ...], ...]
 
 
@@ -65,6 +67,7 @@ class SandboxFooter(Footer):
             display = (key.key, key.action) in keep
             if key.display != display:
                 key.display = display
+                redraw_now(key)
 
     def _shown_keys(self, screen: Screen[object]) -> ShownKeys:
         """Everything of the active bindings that Footer.compose reads."""

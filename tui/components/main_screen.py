@@ -31,6 +31,7 @@ from tui.components.history_panel import HistoryPanel
 from tui.components.object_tree import ObjectTree
 from tui.components.object_trees import ObjectTrees
 from tui.components.yaml_screen import YamlScreen
+from tui.redraw import redraw_now
 from tui.rows import Row
 from tui.source import RuntimeInfo, SnapshotSource
 from tui.threads import hand_over
@@ -365,6 +366,7 @@ class MainScreen(Screen[None]):
     def action_filter(self) -> None:
         self.filter_input.add_class("-visible")
         self.filter_input.focus()
+        redraw_now(self.filter_input)
 
     def _filter_typed(self, value: str) -> None:
         needle = value.strip()
@@ -378,15 +380,6 @@ class MainScreen(Screen[None]):
 
     def _apply_filter(self, needle: str) -> None:
         self.trees.show(self.snapshot, needle)
-
-    @on(ObjectTrees.Filled)
-    def _trees_filled(self, event: ObjectTrees.Filled) -> None:
-        needle = self.trees.needle
-        subtitle = f"filter: {needle} · {event.rows} rows · esc clears" if needle else ""
-        if self.ascii:
-            subtitle = subtitle.replace("·", "|")
-        self.trees.desired.border_subtitle = subtitle
-        self.trees.live.border_subtitle = subtitle
 
     def action_back(self) -> None:
         if self.filter_input.has_class("-visible") or self.trees.needle:

@@ -19,6 +19,7 @@ from textual.widgets.tree import TreeNode
 
 from sandbox.model import SyncStatus
 from tui import glyphs
+from tui.redraw import redraw_now
 from tui.rows import EVERY_ROW, Row, RowId, Shown, is_shown
 
 Side = Literal["desired", "live"]
@@ -102,10 +103,7 @@ class ObjectTree(Tree[RowId]):
             self._invalidate()
         finally:
             self._filtering = False
-        # Tell the screen now, from the key's handler: on its own the tree tells it once its
-        # message queue is idle, after the frame that shows the typed character, and the rows
-        # came a frame (20-30 ms) later.
-        self._check_refresh()
+        redraw_now(self)
 
     def is_visible(self, node: TreeNode[RowId]) -> bool:
         return is_shown(node.data or (), self.shown)

@@ -21,12 +21,12 @@ from collections.abc import Callable, Iterator
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from sandbox.state import Snapshot
 from tui.components.object_tree import ObjectTree
+from tui.redraw import redraw_now
 from tui.rows import (
     EVERY_ROW,
     FilterIndex,
@@ -53,13 +53,6 @@ def rid_of(node: TreeNode[RowId]) -> RowId:
 
 class ObjectTrees(Horizontal):
     """Desired (left) and live (right): same rows, same order, same folding, same cursor, same scroll."""
-
-    class Filled(Message):
-        """The trees show the last snapshot given (every chunk applied)."""
-
-        def __init__(self, rows: int) -> None:
-            self.rows = rows
-            super().__init__()
 
     def __init__(
         self, on_row: Callable[[Row | None], None], ascii: bool = False, *, id: str | None = None
@@ -207,7 +200,12 @@ class ObjectTrees(Horizontal):
         self._repair_cursor()
         if self._pending_select is not None:
             self.select(self._pending_select)
-        self.post_message(self.Filled(self.row_count))
+        subtitle = f"filter: {self.needle} · {self.row_count} rows · esc clears" if self.needle else ""
+        if self.ascii:
+            subtitle = subtitle.replace("·", "|")
+        for tree in (self.desired, self.live):
+            tree.border_subtitle = subtitle
+            redraw_now(tree)
         self._report_row(force=True)
 
     def _hold_lines(self) -> None:
