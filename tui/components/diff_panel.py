@@ -18,7 +18,6 @@ from textual.widgets import Static
 
 from sandbox.model import SyncStatus
 from tui import glyphs
-from tui.redraw import redraw_now
 from tui.rows import Row
 from tui.source import SnapshotSource
 from tui.threads import hand_over
@@ -129,7 +128,6 @@ class DiffPanel(VerticalScroll):
         height = status.get_content_height(self.size, self.app.size, width) if width else -1
         if max(height, STATUS_LINES) != status.content_size.height:
             status.refresh(layout=True)
-        redraw_now(status)  # a filter key moves the cursor from the Input's handler
 
     def _status_line(self, row: Row | None) -> Text:
         """What the trees cut short: the full status, health message and source of the row."""
