@@ -6,13 +6,14 @@ namespaces, so tests never see each other's objects.
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+
+from gitkit import git
 
 from sandbox.agent import Agent
 from sandbox.history import History
@@ -24,14 +25,6 @@ T = TypeVar("T")
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-def git(repo: Path, *args: str) -> str:
-    out = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
-        cwd=repo, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return out.stdout.strip()
 
 
 def write(repo: Path, files: dict[str, str | None]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gitkit import git
 
 from sandbox.agent import Agent
 from sandbox.appconfig import AppSpec, load_apps
@@ -51,14 +51,6 @@ EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
 
 
 # -- helpers shared with test_demo --------------------------------------------------------------
-
-
-def git(repo: Path, *args: str) -> str:
-    out = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
-        cwd=repo, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return out.stdout.strip()
 
 
 def sample_repo(sample: str, dest: Path) -> Path:

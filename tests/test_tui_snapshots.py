@@ -215,31 +215,35 @@ def test_main_screen_ascii_snapshot(snap_compare: Any) -> None:
     assert snap_compare(static_app(ascii=True), terminal_size=SIZE, run_before=settled)
 
 
-def test_diff_panel_full_context_snapshot(snap_compare: Any) -> None:
-    async def full_context(pilot: Pilot[Any]) -> None:
-        await settled(pilot)
-        await pilot.press("4", "d")
-        main = pilot.app.main  # type: ignore[attr-defined]
-        await until(pilot, lambda: "apiVersion: apps/v1" in main.diff.text, what="full diff")
+def after_keys(
+    keys: tuple[str, ...], ready: Callable[[SandboxApp], object], what: str
+) -> Callable[[Pilot[Any]], Coroutine[Any, Any, None]]:
+    """A snapshot's ``run_before``: the settled app, these keys, then wait until ``ready``."""
 
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settled(pilot)
+        await pilot.press(*keys)
+        app = pilot.app
+        assert isinstance(app, SandboxApp)
+        await until(pilot, lambda: ready(app), what=what)
+
+    return run_before
+
+
+def test_diff_panel_full_context_snapshot(snap_compare: Any) -> None:
+    full_context = after_keys(
+        ("4", "d"), lambda app: "apiVersion: apps/v1" in app.main.diff.text, "full diff"
+    )
     assert snap_compare(static_app(), terminal_size=SIZE, run_before=full_context)
 
 
 def test_help_screen_snapshot(snap_compare: Any) -> None:
-    async def help_open(pilot: Pilot[Any]) -> None:
-        await settled(pilot)
-        await pilot.press("question_mark")
-        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), what="help screen")
-
+    help_open = after_keys(("question_mark",), lambda app: isinstance(app.screen, HelpScreen), "help screen")
     assert snap_compare(static_app(), terminal_size=SIZE, run_before=help_open)
 
 
 def test_live_yaml_screen_snapshot(snap_compare: Any) -> None:
-    async def yaml_open(pilot: Pilot[Any]) -> None:
-        await settled(pilot)
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, YamlScreen), what="YAML screen")
-
+    yaml_open = after_keys(("enter",), lambda app: isinstance(app.screen, YamlScreen), "YAML screen")
     assert snap_compare(static_app(), terminal_size=SIZE, run_before=yaml_open)
 
 
