@@ -594,12 +594,6 @@ class Series:
     def p95_ms(self) -> float:
         return p95([p.done for p in self.presses]) * 1000
 
-    def first_median_ms(self) -> float:
-        return statistics.median(p.first for p in self.presses) * 1000
-
-    def first_p95_ms(self) -> float:
-        return p95([p.first for p in self.presses]) * 1000
-
     def change_ms(self, which: Callable[[list[float]], float], last: bool) -> float:
         return which([p.last_change if last else p.first_change for p in self.presses]) * 1000
 
