@@ -371,21 +371,17 @@ class MainScreen(Screen[None]):
     def _filter_typed(self, value: str) -> None:
         needle = value.strip()
         if needle != self.trees.needle:
-            self._apply_filter(needle)
+            self.trees.show(self.snapshot, needle)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         self.filter_input.remove_class("-visible")
         self.trees.live.focus()
 
-    def _apply_filter(self, needle: str) -> None:
-        self.trees.show(self.snapshot, needle)
-
     def action_back(self) -> None:
         if self.filter_input.has_class("-visible") or self.trees.needle:
-            self.filter_input.value = ""
+            self.filter_input.value = ""  # its watcher clears the trees' filter
             self.filter_input.remove_class("-visible")
-            self._apply_filter("")
         self.trees.live.focus()
 
     def action_focus_panel(self, name: str) -> None:

@@ -95,8 +95,7 @@ class ObjectTrees(Horizontal):
         if needle is not None:
             self.needle = needle
         if snapshot is self.snapshot:
-            # Already shown or being filled: only the filter can have changed (esc clears the
-            # filter and the input both, and each asks; the second finds nothing to do).
+            # Already shown or being filled: only the filter can have changed.
             if refilter:
                 self._show_only(self._shown())
                 if not self.filling:
