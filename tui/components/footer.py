@@ -37,13 +37,16 @@ class SandboxFooter(Footer):
             self._shown = self._built = self._shown_keys(self.screen)
         yield from super().compose()
 
+    def _showing(self, screen: Screen[object]) -> bool:
+        """Footer would redraw for this screen now (its own conditions in bindings_changed)."""
+        return bool(screen.app.app_focus and self.is_attached and screen is self.screen)
+
     def _bindings_changed_now(self, screen: Screen[object]) -> None:
-        if screen.app.app_focus and self.is_attached and screen is self.screen:
+        if self._showing(screen):
             self._update_in_place(self._shown_keys(screen))
 
     def bindings_changed(self, screen: Screen[object]) -> None:
-        ready = screen.app.app_focus and self.is_attached and screen is self.screen
-        if ready and self._update_in_place(self._shown_keys(screen)):
+        if self._showing(screen) and self._update_in_place(self._shown_keys(screen)):
             return
         super().bindings_changed(screen)  # a rebuild (compose above records what it shows)
 
