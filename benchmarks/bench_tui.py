@@ -33,16 +33,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pyte  # noqa: E402
 from rich.console import RenderableType  # noqa: E402
 from textual import events  # noqa: E402
-from textual._compositor import CompositorUpdate  # noqa: E402
 from textual.screen import Screen  # noqa: E402
 from textual.widget import Widget  # noqa: E402
 
 from sandbox.envrepo import CommitInfo  # noqa: E402
 from sandbox.model import Health, Manifest, ObjectKey, SyncStatus, worst_health  # noqa: E402
 from sandbox.state import AppState, Event, ObjectState, Snapshot  # noqa: E402
+from tests.framekit import VisibleScreen, frame_bytes  # noqa: E402
 from tui.app import SandboxApp  # noqa: E402
 from tui.idle_gc import Collections  # noqa: E402
 from tui.source import RuntimeInfo, StaticSnapshotSource  # noqa: E402
@@ -299,23 +298,6 @@ def synthetic_source(snapshot: Snapshot) -> SyntheticSnapshotSource:
 # -- the app with probes -------------------------------------------------------------------------
 
 
-class VisibleScreen:
-    """What a terminal shows, replayed (pyte) from the bytes the app writes: tells a frame that
-    changes the screen from one that redraws it as it was (Textual repaints a widget again
-    after a focus or style change even when not one cell differs)."""
-
-    def __init__(self, width: int, height: int) -> None:
-        self.screen = pyte.Screen(width, height)
-        self.stream = pyte.Stream(self.screen)
-
-    def changes(self, output: str) -> bool:
-        screen = self.screen
-        before = {y: dict(line) for y, line in screen.buffer.items()}
-        screen.dirty.clear()
-        self.stream.feed(output)
-        return any(dict(screen.buffer[y]) != before.get(y, {}) for y in screen.dirty)
-
-
 @dataclass
 class Probe:
     """One measurement: from ``started`` until the app is quiet and ``ready`` holds."""
@@ -432,12 +414,7 @@ class TimedSandboxApp(SandboxApp):
         super()._display(screen, renderable)
         if renderable is None or self._batch_count:
             return
-        output = ""
-        if self.is_headless:
-            if isinstance(renderable, CompositorUpdate):
-                output = renderable.render_segments(self.console)
-            else:
-                output = self.console._render_buffer(self.console.render(renderable))
+        output = frame_bytes(self, renderable) if self.is_headless else ""
         self.paints += 1
         self.last_paint = time.perf_counter()
         self.outputs.append((self.last_paint, output))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from framekit import FramedSandboxApp, VisibleScreen
 from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
 
@@ -177,12 +178,17 @@ def guestbook_source(snapshot: Snapshot | None = None) -> StaticSnapshotSource:
     )
 
 
-def static_app(source: StaticSnapshotSource | None = None, ascii: bool = False, **kwargs: Any) -> SandboxApp:
+def static_app(
+    source: StaticSnapshotSource | None = None,
+    ascii: bool = False,
+    app_class: type[SandboxApp] = SandboxApp,
+    **kwargs: Any,
+) -> SandboxApp:
     runtime = RuntimeInfo(
         "local", "running (gitops-sandbox, 1 node, v1.36.3)", "/home/dev/.gitops/kubeconfig"
     )
     kwargs.setdefault("keymap", {})
-    return SandboxApp(source or guestbook_source(), runtime, ascii=ascii, **kwargs)
+    return app_class(source or guestbook_source(), runtime, ascii=ascii, **kwargs)
 
 
 async def until(pilot: Pilot[Any], check: Callable[[], object], timeout: float = 10, what: str = "") -> None:
@@ -437,6 +443,67 @@ async def test_tab_out_of_the_trees_hides_the_yaml_key_without_rebuilding_the_fo
         await pilot.press("3")
         await until(pilot, lambda: enter.display, what="the YAML key back")
         assert list(footer.query(FooterKey)) == keys  # the same widgets: nothing was rebuilt
+
+
+# -- what the first frame after a key shows ------------------------------------------------------
+
+
+async def first_change(pilot: Pilot[Any], app: FramedSandboxApp, terminal: VisibleScreen) -> None:
+    """Replay the frames since the key up to the first that changes the screen."""
+    await until(
+        pilot, lambda: app.replay_into(terminal, until_a_change=True), what="a frame that changes the screen"
+    )
+
+
+def framed_app() -> FramedSandboxApp:
+    app = static_app(app_class=FramedSandboxApp)
+    assert isinstance(app, FramedSandboxApp)
+    return app
+
+
+async def framed_and_settled(pilot: Pilot[Any], app: FramedSandboxApp) -> VisibleScreen:
+    await settled(pilot)
+    terminal = VisibleScreen(*SIZE)
+    app.replay_into(terminal)
+    return terminal
+
+
+def footer_line(terminal: VisibleScreen) -> str:
+    return terminal.line(SIZE[1] - 1)
+
+
+@run_async
+async def test_tab_moves_the_focus_border_and_the_footer_keys_in_the_same_frame() -> None:
+    app = framed_app()
+    async with app.run_test(size=SIZE) as pilot:
+        terminal = await framed_and_settled(pilot, app)
+        live, diff = app.main.trees.live.region, app.main.diff.region
+        focused, plain = terminal.border_colour(live), terminal.border_colour(diff)
+        assert focused != plain and "YAML" in footer_line(terminal)
+        await pilot.press("tab")  # the live tree to the Diff panel, which opens no YAML
+        await first_change(pilot, app, terminal)
+        assert (terminal.border_colour(live), terminal.border_colour(diff)) == (plain, focused)
+        assert "YAML" not in footer_line(terminal)
+
+
+@run_async
+async def test_esc_brings_back_the_rows_the_focus_border_and_the_footer_keys_in_the_same_frame() -> None:
+    app = framed_app()
+    async with app.run_test(size=SIZE) as pilot:
+        terminal = await framed_and_settled(pilot, app)
+        trees = app.main.trees
+        live = trees.live.region
+        focused, everything, footer = terminal.border_colour(live), trees.row_count, footer_line(terminal)
+        top_rows = [terminal.line(y) for y in range(live.y + 1, live.y + 4)]
+        await pilot.press("slash", *"configmap")
+        await until(pilot, lambda: trees.row_count == 3 and not trees.filling, what="filtered rows")
+        app.replay_into(terminal)
+        assert terminal.border_colour(live) != focused and footer_line(terminal) != footer
+        await pilot.press("escape")
+        await first_change(pilot, app, terminal)
+        assert trees.row_count == everything
+        assert [terminal.line(y) for y in range(live.y + 1, live.y + 4)] == top_rows
+        assert terminal.border_colour(live) == focused and footer_line(terminal) == footer
 
 
 # -- many objects ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Input
@@ -74,6 +75,24 @@ EMPTY = Snapshot(0, "", "", "")
 
 
 class MainScreen(Screen[None]):
+    # Textual repaints the whole screen when the focus moves (Screen.focused repaints), and the
+    # panels gaining and losing focus restyle only later, in their own Focus and Blur handlers:
+    # esc painted all 160x48 cells, and tab showed the new footer a frame before the new focus
+    # border. Here only those two panels are redrawn, restyled already, in the key's own frame.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
+    def set_focus(
+        self, widget: Widget | None, scroll_visible: bool = True, from_app_focus: bool = False
+    ) -> None:
+        blurred = self.focused
+        super().set_focus(widget, scroll_visible, from_app_focus)
+        if self.focused is blurred:
+            return
+        for panel, has_focus in ((blurred, False), (self.focused, True)):
+            if panel is not None:
+                panel.has_focus = has_focus  # what its Focus or Blur handler sets, a frame later
+                redraw_now(panel)
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "sync", "Sync", id="sandbox.sync"),
         Binding("r", "rollback", "Rollback", id="sandbox.rollback"),
