@@ -455,8 +455,8 @@ async def first_change(pilot: Pilot[Any], app: FramedSandboxApp, terminal: Visib
     )
 
 
-def framed_app() -> FramedSandboxApp:
-    app = static_app(app_class=FramedSandboxApp)
+def framed_app(source: StaticSnapshotSource | None = None) -> FramedSandboxApp:
+    app = static_app(source, app_class=FramedSandboxApp)
     assert isinstance(app, FramedSandboxApp)
     return app
 
@@ -504,6 +504,37 @@ async def test_esc_brings_back_the_rows_the_focus_border_and_the_footer_keys_in_
         assert trees.row_count == everything
         assert [terminal.line(y) for y in range(live.y + 1, live.y + 4)] == top_rows
         assert terminal.border_colour(live) == focused and footer_line(terminal) == footer
+
+
+@run_async
+async def test_esc_draws_a_row_relabelled_under_the_filter_with_its_new_label() -> None:
+    source = guestbook_source()
+    app = framed_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        terminal = await framed_and_settled(pilot, app)
+        trees = app.main.trees
+        service = object_row_id("guestbook", ObjectKey("", "Service", NS, "guestbook-ui"))
+        twins = trees.twins(service)
+        assert twins is not None
+        y = trees.live.region.y + 1 + twins[1].line  # below the border, not scrolled
+        assert "Service guestbook-ui" in terminal.line(y) and "Degraded" not in terminal.line(y)
+        await pilot.press("slash", *"configmap")
+        await until(pilot, lambda: trees.row_count == 3 and not trees.filling, what="filtered rows")
+        before = guestbook_snapshot()
+        app_state = before.apps[0]
+        degraded = tuple(
+            replace(o, health=Health.DEGRADED, health_message="0 of 1 endpoints ready")
+            if o.key.kind == "Service"
+            else o
+            for o in app_state.objects
+        )
+        source.publish(replace(before, seq=8, apps=(replace(app_state, objects=degraded),)))
+        await until(pilot, lambda: "endpoints" in str(twins[1].label), what="the Service relabelled")
+        await pilot.press("escape")
+        await until(pilot, lambda: trees.row_count == len(trees._twins), what="every row back")
+        await pilot.pause(0.1)
+        app.replay_into(terminal)
+        assert "Service guestbook-ui  Degraded: 0 of 1 endpo" in terminal.line(y)  # the live side
 
 
 # -- many objects ---------------------------------------------------------------------------------

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar, Literal
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.strip import Strip
 from textual.widgets import Tree
 from textual.widgets._tree import _TreeLine
 from textual.widgets.tree import TreeNode
@@ -24,6 +27,18 @@ from tui.rows import EVERY_ROW, Row, RowId, Shown, is_shown
 
 Side = Literal["desired", "live"]
 ASCII_LINES = ("  ", "| ", "`-", "|-")
+# The component styles Tree._render_line draws with (partial or not), and those whose colour it checks.
+LINE_STYLES = (
+    ("tree--guides", True),
+    ("tree--guides-hover", True),
+    ("tree--guides-selected", True),
+    ("tree--highlight-line", False),
+    ("tree--label", True),
+    ("tree--highlight", True),
+    ("tree--cursor", False),
+)
+GUIDE_COLOURS = ("tree--guides", "tree--guides-hover", "tree--guides-selected")
+DRAWN_LINES = 512  # lines each tree keeps drawn (a 160x48 screen shows about 25 a tree)
 
 
 class ObjectTree(Tree[RowId]):
@@ -43,6 +58,7 @@ class ObjectTree(Tree[RowId]):
     _filtering = False
     _unfiltered: tuple[int, list[_TreeLine[RowId]]] | None = None  # (structure, lines) with no filter
     on_cursor: Callable[[ObjectTree], None] | None = None  # called when the cursor line changes
+    _styles: tuple[object, ...] | None = None  # what LINE_STYLES are now; None after a style change
 
     def __init__(self, side: Side, ascii: bool = False, *, id: str | None = None) -> None:
         super().__init__("objects", id=id)
@@ -50,6 +66,7 @@ class ObjectTree(Tree[RowId]):
         self.ascii = ascii
         self.show_root = False
         self.auto_expand = False  # enter opens the YAML; space still folds
+        self._drawn: LRUCache[tuple[object, ...], tuple[Text, Strip]] = LRUCache(DRAWN_LINES)
         if ascii:
             self.ICON_NODE = "> "
             self.ICON_NODE_EXPANDED = "v "
@@ -181,9 +198,42 @@ class ObjectTree(Tree[RowId]):
         # Focus moving in or out restyles the tree; the Tree then rebuilds every line, but
         # which node is on which line does not depend on styles: redraw, do not rebuild.
         super(Tree, self).notify_style_update()
-        self._updates += 1  # part of every cached line's key
+        self._updates += 1  # part of every line the Tree caches
         self._line_cache.clear()
+        self._styles = None
         self.refresh()
+
+    # Textual's own cache of drawn lines forgets them all at every style change and every new
+    # line list, which is every focus change and every filter key: esc drew both trees anew
+    # (8 ms at 5,000 objects), although the lines it brings back are the ones shown before `/`.
+    # This cache keys a line by everything Tree._render_line (Textual 8, private: textual is
+    # pinned below 9) draws it from instead, and keeps what it drew in other focus states.
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        if self._styles is None:
+            self._styles = (
+                *(self.get_component_rich_style(name, partial=partial) for name, partial in LINE_STYLES),
+                *(self.get_component_styles(name).color for name in GUIDE_COLOURS),
+            )
+        return super().render_lines(crop)
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        lines = self._tree_lines
+        if y >= len(lines):
+            return super()._render_line(y, x1, x2, base_style)
+        line = lines[y]
+        key = (
+            y, x1, x2, base_style, self.size.width, max(self.virtual_size.width, self.size.width), self.has_focus,
+            self.cursor_line == y, self.hover_line == y, line.last, self._styles,
+            tuple((n._id, n._expanded, n._allow_expand, n._hover_, n._selected_, n.is_last) for n in line.path),
+        )  # fmt: skip
+        label = line.path[-1]._label
+        drawn = self._drawn.get(key)
+        if drawn is not None and drawn[0] is label:  # the same label object: set_label replaces it
+            return drawn[1]
+        strip = super()._render_line(y, x1, x2, base_style)
+        self._drawn[key] = (label, strip)
+        return strip
 
     def _on_resize(self, event: events.Resize) -> None:
         # The filter bar opening or closing resizes the trees; lines stay the same, only the
