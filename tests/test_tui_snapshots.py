@@ -390,6 +390,11 @@ async def test_the_filter_hides_rows_and_keeps_every_tree_node() -> None:
         await pilot.press("escape")
         await until(pilot, lambda: trees.row_count == len(nodes), what="every row back")
         assert len(shown_lines(trees.live)) == len(nodes)
+        # Every node knows its line again ("s", "se", ... each renumbered the rows they kept).
+        for tree in (trees.live, trees.desired):
+            lines = [tree.get_node_at_line(i) for i in range(tree.last_line + 1)]
+            assert [node.line if node else None for node in lines] == list(range(len(nodes)))
+        assert trees.selected is not None and trees.selected.id == service
         # Not one node was added, removed or relabelled: the filter only chose lines.
         assert {rid: trees.twins(rid) for rid in list(trees._twins)} == nodes
         assert trees.operations == operations

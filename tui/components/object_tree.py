@@ -57,10 +57,14 @@ class ObjectTree(Tree[RowId]):
     _structure = 0  # bumped by every change to which nodes exist or are expanded
     _filtering = False
     _unfiltered: tuple[int, list[_TreeLine[RowId]]] | None = None  # (structure, lines) with no filter
+    # Each node a filtered line list numbered, with its number in the unfiltered list: clearing
+    # the filter puts back those numbers only, not all 5,000.
+    _renumbered: dict[TreeNode[RowId], int]
     on_cursor: Callable[[ObjectTree], None] | None = None  # called when the cursor line changes
     _styles: tuple[object, ...] | None = None  # what LINE_STYLES are now; None after a style change
 
     def __init__(self, side: Side, ascii: bool = False, *, id: str | None = None) -> None:
+        self._renumbered = {}
         super().__init__("objects", id=id)
         self.side: Side = side
         self.ascii = ascii
@@ -132,12 +136,14 @@ class ObjectTree(Tree[RowId]):
         unfiltered = self._unfiltered
         if self.shown.ids is None and unfiltered is not None and unfiltered[0] == self._structure:
             lines = unfiltered[1]
-            for number, line in enumerate(lines):
-                line.path[-1]._line = number
+            for node, number in self._renumbered.items():
+                node._line = number
         else:
             lines = self._lines()
             if self.shown.ids is None:
                 self._unfiltered = (self._structure, lines)
+        if self.shown.ids is None:
+            self._renumbered = {}
         self._tree_lines_cached = lines
 
         # The width only sets how far lines may scroll sideways, and these trees never do
@@ -169,10 +175,13 @@ class ObjectTree(Tree[RowId]):
                 # Top-level rows count as last, as in Tree._build without a root line.
                 push((path, children[i], not path or i == last))
 
+        renumbered = self._renumbered if shown.ids is not None else None
         push_children([], self.root._children)
         while stack:
             path, node, last = stack.pop()
             child_path = [*path, node]
+            if renumbered is not None and node not in renumbered:
+                renumbered[node] = node._line
             node._line = len(lines)
             lines.append(_TreeLine(child_path, last))
             if node._expanded and node._children:
