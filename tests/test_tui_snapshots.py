@@ -29,7 +29,7 @@ from tui.components.diff_panel import DiffPanel
 from tui.components.footer import SandboxFooter
 from tui.components.help_screen import HelpScreen
 from tui.components.object_tree import ObjectTree
-from tui.components.object_trees import ObjectTrees
+from tui.components.object_trees import ObjectTrees, rid_of
 from tui.components.yaml_screen import YamlScreen
 from tui.rows import RowId, app_row_id, object_row_id
 from tui.source import RuntimeInfo, StaticSnapshotSource
@@ -617,6 +617,69 @@ async def test_a_status_change_relabels_rows_in_place_and_never_rebuilds_the_tre
         relabelled = trees.twins(next(rid for rid in nodes_before if rid[-1].endswith("cm-04321")))
         assert relabelled is not None and str(relabelled[1].label).startswith("≠ ♥ ConfigMap cm-04321")
         assert took < 2.0, took
+
+
+def with_health(snapshot: Snapshot, seq: int, health: dict[str, Health]) -> Snapshot:
+    """The guestbook with these objects (by name and kind) in this health, sorted as the engine
+    sorts (attention first, then kind, namespace, name)."""
+    app = snapshot.apps[0]
+    objects = [replace(o, health=health.get(f"{o.key.kind}/{o.key.name}", o.health)) for o in app.objects]
+    objects.sort(key=lambda o: (o.attention, o.key.kind, o.key.namespace, o.key.name))
+    return replace(snapshot, seq=seq, apps=(replace(app, objects=tuple(objects)),))
+
+
+def object_order(tree: ObjectTree) -> list[str]:
+    """The app's objects as the tree shows them, top to bottom: kind/name."""
+    return [
+        rid_of(node)[-1].split("/", 1)[1].replace(f"/{NS}/", "/") for node in tree.root.children[0].children
+    ]
+
+
+@run_async
+async def test_an_object_that_turns_degraded_moves_up_to_its_sorted_place_unless_the_cursor_is_on_it() -> (
+    None
+):
+    source = guestbook_source()
+    app = static_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        trees = app.main.trees
+        redis = object_row_id("guestbook", REDIS)
+        assert trees.selected is not None and trees.selected.id == redis
+        before = object_order(trees.live)
+        assert before[-1] == "Service/guestbook-ui"
+        nodes = {rid: trees.twins(rid) for rid in list(trees._twins)}
+        service = object_row_id("guestbook", ObjectKey("", "Service", NS, "guestbook-ui"))
+
+        source.publish(with_health(guestbook_snapshot(), 8, {"Service/guestbook-ui": Health.DEGRADED}))
+        await until(
+            pilot, lambda: not trees.filling and trees.snapshot and trees.snapshot.seq == 8, what="seq 8"
+        )
+        # Right after the last object above it that still sorts before it (Secret old-token).
+        moved = ["Deployment/redis", "ConfigMap/feature-flags", "Secret/old-token", "Service/guestbook-ui",
+                 "ConfigMap/guestbook-config", "Deployment/guestbook-ui"]  # fmt: skip
+        assert object_order(trees.live) == object_order(trees.desired) == moved
+        assert {r: trees.twins(r) for r in trees._twins if r != service} == {
+            r: n for r, n in nodes.items() if r != service
+        }
+        assert trees.selected is not None and trees.selected.id == redis  # the cursor stayed on its row
+
+        # Healthy again: it stays where it is (rows do not jump back and forth with a flickering status).
+        source.publish(with_health(guestbook_snapshot(), 9, {}))
+        await until(
+            pilot, lambda: not trees.filling and trees.snapshot and trees.snapshot.seq == 9, what="seq 9"
+        )
+        assert object_order(trees.live) == moved
+
+        # The row under the cursor stays put too, whatever its status.
+        config = object_row_id("guestbook", ObjectKey("", "ConfigMap", NS, "guestbook-config"))
+        trees.select(config)
+        source.publish(with_health(guestbook_snapshot(), 10, {"ConfigMap/guestbook-config": Health.DEGRADED}))
+        await until(
+            pilot, lambda: not trees.filling and trees.snapshot and trees.snapshot.seq == 10, what="seq 10"
+        )
+        assert object_order(trees.live) == moved
+        assert trees.selected is not None and trees.selected.id == config
 
 
 @run_async

@@ -2,11 +2,14 @@
 
 A new snapshot never rebuilds a tree: rows whose id is on screen get a new label only when
 their signature changed (``TreeNode.set_label``); nodes are added or removed only when the
-set of ids changes. Rows keep their place while they stay (so the cursor does not jump while
-statuses flicker); new rows go in at their sorted place, so out-of-sync and unhealthy
-objects, which the engine sorts first, arrive first. Large changes are applied in chunks,
-yielding to the event loop between them, so thousands of objects never freeze the UI; a
-newer snapshot cancels the fill in progress and the next one resumes from what is on screen.
+set of ids changes. New rows go in at their sorted place, so out-of-sync and unhealthy
+objects, which the engine sorts first, arrive first. Rows on screen keep their place, except
+an object that turns OutOfSync, Degraded or Progressing: it moves up to its sorted place
+(two node operations a side, not a rebuild), unless the cursor is on it. An object that
+recovers stays where it is, so rows do not jump back and forth while statuses flicker.
+Large changes are applied in chunks, yielding to the event loop between them, so thousands
+of objects never freeze the UI; a newer snapshot cancels the fill in progress and the next
+one resumes from what is on screen.
 
 The filter never adds or removes nodes: every row of the snapshot is in both trees, and the
 filter only decides which of them get a line (``ObjectTree.show_only``).
@@ -46,6 +49,11 @@ REDRAW = 0.1  # seconds between two rebuilds of the line lists while a long fill
 Twins = tuple[TreeNode[RowId], TreeNode[RowId]]
 
 
+def rank(row: Row) -> int:
+    """How much a row needs attention, as the engine sorts objects: lower is more."""
+    return row.state.attention if row.state is not None else 2
+
+
 def rid_of(node: TreeNode[RowId]) -> RowId:
     """The row id a node shows (every node the reconciler adds carries one)."""
     return node.data or ()
@@ -67,6 +75,7 @@ class ObjectTrees(Horizontal):
         self._twins: dict[RowId, Twins] = {}
         self._signatures: dict[RowId, tuple[object, ...]] = {}
         self._rows: dict[RowId, Row] = {}
+        self._ranks: dict[RowId, int] = {}  # each row's attention when last shown (see _rising)
         self._highlighted: RowId | None = None
         self._pending_select: RowId | None = None
         self.needle = ""
@@ -224,9 +233,13 @@ class ObjectTrees(Horizontal):
                 self._remove(rid_of(child))
                 yield
         existing = [rid_of(c) for c in live.children]
+        for rising in self._rising(rows, existing):
+            self._remove(rising)
+            yield
+        existing = [rid_of(c) for c in live.children]
         present = set(existing)
-        # Rows already on screen keep their order; a new row goes right after the row that
-        # precedes it in the new order (or first), which is its sorted place.
+        # Rows already on screen keep their order; a new (or rising) row goes right after the row
+        # that precedes it in the new order (or first), which is its sorted place.
         after: dict[RowId | None, list[Row]] = {}
         anchor: RowId | None = None
         for row in rows:
@@ -259,6 +272,7 @@ class ObjectTrees(Horizontal):
         self._twins[row.id] = (d, n)
         self._signatures[row.id] = row.signature
         self._rows[row.id] = row
+        self._ranks[row.id] = rank(row)
         self.operations += 1
         yield
         for i, child in enumerate(row.children):
@@ -266,6 +280,7 @@ class ObjectTrees(Horizontal):
 
     def _update(self, row: Row) -> None:
         self._rows[row.id] = row
+        self._ranks[row.id] = rank(row)
         d, n = self._twins[row.id]
         if bool(row.children) != n.allow_expand:
             d.allow_expand = n.allow_expand = bool(row.children)
@@ -288,10 +303,36 @@ class ObjectTrees(Horizontal):
             self._twins.pop(rid_of(node), None)
             self._signatures.pop(rid_of(node), None)
             self._rows.pop(rid_of(node), None)
+            self._ranks.pop(rid_of(node), None)
             stack.extend(node.children)
         d.remove()
         n.remove()
         self.operations += 1
+
+    def _rising(self, rows: tuple[Row, ...], existing: list[RowId]) -> list[RowId]:
+        """Objects on screen that need more attention than when they were last shown (turned
+        OutOfSync, Degraded or Progressing) and now belong above a row shown above them: they
+        move up to their sorted place. The row under the cursor stays where the user is."""
+        if not rows or rows[0].depth != 1:
+            return []  # apps and owned children keep the engine's order
+        order = {row.id: i for i, row in enumerate(rows)}
+        highlighted = self._highlighted or ()
+        rising = []
+        latest = -1  # the furthest place in the new order of the rows shown above this one
+        for rid in existing:
+            place = order.get(rid)
+            if place is None:
+                continue
+            row = rows[place]
+            if (
+                place < latest
+                and row.depth == 1
+                and rank(row) < self._ranks.get(rid, rank(row))
+                and highlighted[: len(rid)] != rid
+            ):
+                rising.append(rid)
+            latest = max(latest, place)
+        return rising
 
     def _repair_cursor(self) -> None:
         """A removed row under the cursor leaves the Tree pointing at a dead node: re-point it.
