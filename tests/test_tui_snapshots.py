@@ -466,10 +466,20 @@ def framed_app(source: StaticSnapshotSource | None = None) -> FramedSandboxApp:
     return app
 
 
+async def drawn_and_quiet(pilot: Pilot[Any], app: FramedSandboxApp, terminal: VisibleScreen) -> None:
+    """Replay every frame until none comes for 0.3 s (the Diff follows the cursor 0.12 s late):
+    the next frame that changes the screen is then the next key's."""
+    while True:
+        await pilot.pause(0.3)
+        if not app.frames:
+            return
+        app.replay_into(terminal)
+
+
 async def framed_and_settled(pilot: Pilot[Any], app: FramedSandboxApp) -> VisibleScreen:
     await settled(pilot)
     terminal = VisibleScreen(*SIZE)
-    app.replay_into(terminal)
+    await drawn_and_quiet(pilot, app, terminal)
     return terminal
 
 
@@ -502,7 +512,7 @@ async def test_esc_brings_back_the_rows_the_focus_border_and_the_footer_keys_in_
         top_rows = [terminal.line(y) for y in range(live.y + 1, live.y + 4)]
         await pilot.press("slash", *"configmap")
         await until(pilot, lambda: trees.row_count == 3 and not trees.filling, what="filtered rows")
-        app.replay_into(terminal)
+        await drawn_and_quiet(pilot, app, terminal)
         assert terminal.border_colour(live) != focused and footer_line(terminal) != footer
         await pilot.press("escape")
         await first_change(pilot, app, terminal)
@@ -537,8 +547,7 @@ async def test_esc_draws_a_row_relabelled_under_the_filter_with_its_new_label() 
         await until(pilot, lambda: "endpoints" in str(twins[1].label), what="the Service relabelled")
         await pilot.press("escape")
         await until(pilot, lambda: trees.row_count == len(trees._twins), what="every row back")
-        await pilot.pause(0.1)
-        app.replay_into(terminal)
+        await drawn_and_quiet(pilot, app, terminal)
         assert "Service guestbook-ui  Degraded: 0 of 1 endpo" in terminal.line(y)  # the live side
 
 

@@ -15,6 +15,10 @@ class FilterInput(Input):
             placeholder="filter: kind, name, namespace or status (e.g. outofsync, degraded)", id=id
         )
         self.on_change = on_change
+        # A steady cursor: a blinking one repaints the bar twice a second, and a key landing
+        # just after such a repaint was asked for had its first frame drawn half-done (esc
+        # showed the cleared bar one frame before the rows came back).
+        self.cursor_blink = False
 
     def watch_value(self, value: str) -> None:
         # At once, not by the Input.Changed message: handled after the frame that shows the
