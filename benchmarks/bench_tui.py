@@ -335,9 +335,6 @@ class TimedSandboxApp(SandboxApp):
       and title, which change at once, are.
     """
 
-    # Textual resolves a relative CSS_PATH beside the subclass's module: point at the app's own.
-    CSS_PATH = str(Path(sys.modules[SandboxApp.__module__].__file__ or "").with_name("sandbox.tcss"))
-
     def __init__(self, source: SyntheticSnapshotSource, runtime: RuntimeInfo) -> None:
         super().__init__(source, runtime, ascii=False, keymap={})
         self.paints = 0

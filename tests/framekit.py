@@ -3,8 +3,6 @@ terminal emulator (pyte). For the frame tests and for benchmarks/bench_tui.py.""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pyte
@@ -54,9 +52,6 @@ class VisibleScreen:
 
 class FramedSandboxApp(SandboxApp):
     """SandboxApp that keeps what every frame writes; nothing else differs."""
-
-    # Textual resolves a relative CSS_PATH beside the subclass's module: point at the app's own.
-    CSS_PATH = str(Path(sys.modules[SandboxApp.__module__].__file__ or "").with_name("sandbox.tcss"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

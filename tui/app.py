@@ -36,7 +36,9 @@ def ascii_wanted() -> bool:
 
 
 class SandboxApp(App[None]):
-    CSS_PATH = "sandbox.tcss"
+    # Absolute: Textual resolves a relative CSS_PATH beside the module of whichever subclass
+    # runs (the benchmark's and the tests' apps are subclasses).
+    CSS_PATH = str(Path(__file__).with_name("sandbox.tcss"))
     TITLE = "gitops-sandbox"
     ENABLE_COMMAND_PALETTE = False
 
