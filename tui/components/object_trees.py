@@ -326,7 +326,6 @@ class ObjectTrees(Horizontal):
             row = rows[place]
             if (
                 place < latest
-                and row.depth == 1
                 and rank(row) < self._ranks.get(rid, rank(row))
                 and highlighted[: len(rid)] != rid
             ):
