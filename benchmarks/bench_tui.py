@@ -38,9 +38,9 @@ from textual import events  # noqa: E402
 from textual.screen import Screen  # noqa: E402
 from textual.widget import Widget  # noqa: E402
 
-from sandbox.envrepo import CommitInfo  # noqa: E402
+from sandbox.agent.snapshot import AppState, Event, ObjectState, Snapshot  # noqa: E402
 from sandbox.model import Health, Manifest, ObjectKey, SyncStatus, worst_health  # noqa: E402
-from sandbox.state import AppState, Event, ObjectState, Snapshot  # noqa: E402
+from sandbox.source.envrepo import CommitInfo  # noqa: E402
 from tests.framekit import VisibleScreen, frame_bytes  # noqa: E402
 from tui.app import SandboxApp  # noqa: E402
 from tui.idle_gc import Collections  # noqa: E402

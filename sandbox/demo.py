@@ -298,7 +298,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _open(repo_path: Path, args: argparse.Namespace) -> int:
     """The TUI through the cli's own entry (``open_tui``, else the ``tui`` command), falling
     back to the headless watch when the TUI cannot be imported."""
-    from sandbox import cli, headless  # cli imports this module: import it only when run
+    from sandbox import cli
+    from sandbox.cli import headless  # cli imports this module: import it only when run
 
     args.repo = str(repo_path)
     opener: Callable[[Path, argparse.Namespace], int] | None = getattr(cli, "open_tui", None)

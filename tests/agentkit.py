@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 
 from gitkit import git
 
-from sandbox.agent import Agent
-from sandbox.history import History
-from sandbox.kube import Kube, KubeError
-from sandbox.state import AppState, Snapshot
+from sandbox.agent.history import History
+from sandbox.agent.loop import Agent
+from sandbox.agent.snapshot import AppState, Snapshot
+from sandbox.apply.kube import Kube, KubeError
 
 T = TypeVar("T")
 

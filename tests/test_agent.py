@@ -22,9 +22,9 @@ from agentkit import (
     unique,
     wait_for,
 )
+from sandbox.apply.kube import Kube
 from sandbox.cluster import toolchain
 from sandbox.cluster.local import LocalRuntime
-from sandbox.kube import Kube
 from sandbox.model import Health, SyncStatus
 
 
@@ -224,7 +224,7 @@ def test_rollback_pauses_auto_sync_until_resumed_and_revert_deploys_a_new_commit
 
 
 def test_revert_refuses_when_tracked_files_have_uncommitted_changes(tmp_path: Path, kube: Kube) -> None:
-    from sandbox.revert import RevertRefused
+    from sandbox.agent.revert import RevertRefused
 
     app = unique("dirty")
     repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": configmap("conf", {"v": "1"})})
@@ -275,8 +275,8 @@ spec:
 
 
 def test_two_agents_on_different_repos_never_fight_over_one_app(tmp_path: Path, kube: Kube) -> None:
-    from sandbox.agent import Agent
-    from sandbox.history import History
+    from sandbox.agent.history import History
+    from sandbox.agent.loop import Agent
 
     app = unique("twin")
     first = new_repo(tmp_path / "one", {f"{app}/cm.yaml": configmap("conf", {"from": "one"})})

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from gitkit import commit, git
 
-from sandbox.appconfig import AppSpec, dns1123_name, load_apps
-from sandbox.envrepo import EnvRepo, EnvRepoError
 from sandbox.model import Problem
+from sandbox.source.appconfig import AppSpec, dns1123_name, load_apps
+from sandbox.source.envrepo import EnvRepo, EnvRepoError
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"
 

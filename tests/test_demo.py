@@ -14,11 +14,11 @@ import pytest
 from test_samples import SAMPLES, all_synced_and_healthy, running_agent, wait_for, walk
 
 from sandbox import demo
-from sandbox.agent import Agent
+from sandbox.agent.loop import Agent
+from sandbox.agent.snapshot import Snapshot
+from sandbox.apply.kube import Kube
 from sandbox.cluster.local import LocalRuntime
-from sandbox.kube import Kube
 from sandbox.model import Health, SyncStatus
-from sandbox.state import Snapshot
 
 TAGS = ["demo/1-first", "demo/2-bump", "demo/3-broken", "demo/4-fix"]
 # The broken commit must turn Degraded in about this long (progressDeadlineSeconds is 15).

@@ -8,7 +8,7 @@ import gitkit
 import pytest
 from gitkit import snapshot, write
 
-from sandbox.envrepo import EnvRepo, EnvRepoError
+from sandbox.source.envrepo import EnvRepo, EnvRepoError
 
 # Isolated from the user's git configuration (signing, hooks, default branch).
 GIT_ENV = gitkit.git_env("Ada Author", "ada@example.com")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.health import HealthResult, app_health, assess
+from sandbox.apply.health import HealthResult, app_health, assess
 from sandbox.model import Health, Manifest
 
 

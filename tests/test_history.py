@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.history import History, ObjectOutcome, SyncRecord
+from sandbox.agent.history import History, ObjectOutcome, SyncRecord
 from sandbox.model import Health, ObjectKey, SyncStatus
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +133,7 @@ def test_sync_of_a_crashed_process_is_interrupted_but_a_live_one_is_not(tmp_path
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from sandbox.history import History\n"
+        "from sandbox.agent.history import History\n"
         "h = History(Path(sys.argv[1]))\n"
         "print(h.start('web', 'r9', 'Ada', 'slow sync', 'commit'), flush=True)\n"
         "sys.stdin.read()\n"

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from agentkit import commit, configmap, git, new_repo, wait_for
-from sandbox.repowatch import RepoWatcher
+from sandbox.source.repowatch import RepoWatcher
 
 
 def test_a_commit_is_noticed_within_a_second_and_reported_once(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.revert import TRAILER, RevertRefused, RevertResult, revert_commit
+from sandbox.agent.revert import TRAILER, RevertRefused, RevertResult, revert_commit
 
 USER_NAME = "Test User"
 USER_EMAIL = "test@example.com"

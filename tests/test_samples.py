@@ -18,17 +18,17 @@ from typing import Any
 import pytest
 from gitkit import git
 
-from sandbox.agent import Agent
-from sandbox.appconfig import AppSpec, load_apps
+from sandbox.agent.history import History
+from sandbox.agent.loop import Agent
+from sandbox.agent.snapshot import ObjectState, Snapshot
+from sandbox.apply.inventory import INVENTORY_PREFIX, SYSTEM_NAMESPACE
+from sandbox.apply.kube import Kube, KubeError
 from sandbox.cluster.local import LocalRuntime
 from sandbox.demo import SAMPLES_DIR
-from sandbox.envrepo import EnvRepo
-from sandbox.history import History
-from sandbox.inventory import INVENTORY_PREFIX, SYSTEM_NAMESPACE
-from sandbox.kube import Kube, KubeError
 from sandbox.model import DesiredObject, Health, SyncStatus
-from sandbox.render import render_app
-from sandbox.state import ObjectState, Snapshot
+from sandbox.source.appconfig import AppSpec, load_apps
+from sandbox.source.envrepo import EnvRepo
+from sandbox.source.render import render_app
 
 SAMPLES = sorted(p.name for p in SAMPLES_DIR.iterdir() if p.is_dir())
 HEALTHY_TIMEOUT = 60

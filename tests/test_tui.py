@@ -20,12 +20,12 @@ import pytest
 from textual.pilot import Pilot
 
 from agentkit import cm_path, commit, configmap, deployment, git, new_repo, read, unique
-from sandbox.agent import Agent
+from sandbox.agent.history import History
+from sandbox.agent.loop import Agent
+from sandbox.agent.snapshot import AppState
+from sandbox.apply.kube import Kube
 from sandbox.cluster.local import LocalRuntime
-from sandbox.history import History
-from sandbox.kube import Kube
 from sandbox.model import Health, SyncStatus
-from sandbox.state import AppState
 from tui.app import SandboxApp
 from tui.components.main_screen import MainScreen
 from tui.components.yaml_screen import YamlScreen
@@ -493,7 +493,7 @@ def test_the_engine_and_its_cli_never_import_textual() -> None:
     import sys
 
     code = (
-        "import sys, sandbox.cli, sandbox.agent, sandbox.headless\n"
+        "import sys, sandbox.cli, sandbox.agent.loop, sandbox.cli.headless\n"
         "loaded = [m for m in sys.modules if m == 'textual' or m.startswith(('textual.', 'tui'))]\n"
         "assert not loaded, loaded\n"
     )

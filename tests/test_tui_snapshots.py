@@ -20,10 +20,10 @@ from framekit import FramedSandboxApp, VisibleScreen
 from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
 
-from sandbox.envrepo import CommitInfo
-from sandbox.history import SyncRecord
+from sandbox.agent.history import SyncRecord
+from sandbox.agent.snapshot import AppState, Event, ObjectState, Snapshot
 from sandbox.model import Health, ObjectKey, SyncStatus
-from sandbox.state import AppState, Event, ObjectState, Snapshot
+from sandbox.source.envrepo import CommitInfo
 from tui.app import SandboxApp
 from tui.components.diff_panel import DiffPanel
 from tui.components.footer import SandboxFooter

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
-from sandbox.state import Snapshot
+from sandbox.agent.snapshot import Snapshot
 from tui.components.main_screen import MainScreen
 from tui.idle_gc import IdleCollector
 from tui.keymap import config_dir, load_keymap

@@ -11,10 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from sandbox.agent import Agent
+from sandbox.agent.loop import Agent
+from sandbox.apply.kube import Kube
 from sandbox.cluster import runtime_for
-from sandbox.envrepo import EnvRepo
-from sandbox.kube import Kube
+from sandbox.source.envrepo import EnvRepo
 from tui.app import SandboxApp
 from tui.source import RuntimeInfo
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sandbox.agent.snapshot import AppState, ObjectState, Snapshot
 from sandbox.model import ObjectKey, SyncStatus
-from sandbox.state import AppState, ObjectState, Snapshot
 
 RowId = tuple[str, ...]
 

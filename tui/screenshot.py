@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from sandbox.agent import Agent
+from sandbox.agent.loop import Agent
+from sandbox.apply.kube import Kube
 from sandbox.cluster import RUNTIMES, runtime_for
-from sandbox.kube import Kube
 from sandbox.model import Health
 from tui.app import SandboxApp
 from tui.source import RuntimeInfo

@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sandbox.envrepo import CommitInfo
-from sandbox.history import SyncRecord
+from sandbox.agent.history import SyncRecord
+from sandbox.agent.revert import RevertResult
+from sandbox.agent.snapshot import Snapshot
 from sandbox.model import ObjectKey
-from sandbox.revert import RevertResult
-from sandbox.state import Snapshot
+from sandbox.source.envrepo import CommitInfo
 
 
 @dataclass(frozen=True)

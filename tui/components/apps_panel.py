@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
-from sandbox.state import AppState, Snapshot
+from sandbox.agent.snapshot import AppState, Snapshot
 from tui import glyphs
 
 # Auto-sync and self-heal of the selected app are in the header; the panel stays narrow.

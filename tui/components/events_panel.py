@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import RichLog
 
-from sandbox.state import Event
+from sandbox.agent.snapshot import Event
 from tui import glyphs
 
 LEVEL_STYLE = {"info": "", "warning": "yellow", "error": "bold red"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from sandbox.state import AppState, Snapshot
+from sandbox.agent.snapshot import AppState, Snapshot
 from tui import glyphs
 from tui.source import RuntimeInfo
 

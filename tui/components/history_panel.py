@@ -15,9 +15,9 @@ from textual import work
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
-from sandbox.envrepo import CommitInfo
-from sandbox.history import SyncRecord
-from sandbox.state import AppState
+from sandbox.agent.history import SyncRecord
+from sandbox.agent.snapshot import AppState
+from sandbox.source.envrepo import CommitInfo
 from tui import glyphs
 from tui.source import SnapshotSource
 from tui.threads import hand_over

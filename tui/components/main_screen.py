@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Input
 
-from sandbox.state import AppState, Snapshot
+from sandbox.agent.snapshot import AppState, Snapshot
 from tui import glyphs
 from tui.components.apps_panel import AppsPanel
 from tui.components.diff_panel import DiffPanel
@@ -279,8 +279,8 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, group="commands", description="revert")
     def _revert(self, app: AppState, sha: str | None) -> None:
-        from sandbox.envrepo import EnvRepoError
-        from sandbox.revert import RevertError
+        from sandbox.agent.revert import RevertError
+        from sandbox.source.envrepo import EnvRepoError
 
         try:
             result = self.source.revert(sha, app.name)

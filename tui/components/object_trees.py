@@ -27,7 +27,7 @@ from textual.containers import Horizontal
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from sandbox.state import Snapshot
+from sandbox.agent.snapshot import Snapshot
 from tui.components.object_tree import ObjectTree
 from tui.redraw import redraw_now
 from tui.rows import (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sandbox.kube import Kube, KubeError
+from sandbox.apply.kube import Kube, KubeError
 from sandbox.model import Manifest, ObjectKey
 
 APP_LABEL = "gitops-sandbox.io/app"

@@ -20,14 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from sandbox import diff, health, locks
-from sandbox.appconfig import AppSpec, load_apps
-from sandbox.envrepo import CommitInfo, EnvRepo, EnvRepoError
-from sandbox.history import History, ObjectOutcome
-from sandbox.history import path_for_repo as history_path_for
-from sandbox.inventory import APP_LABEL, InventoryStore, mark
-from sandbox.kube import Kube, KubeError
-from sandbox.livecache import LiveCache
+from sandbox import locks
+from sandbox.agent.history import History, ObjectOutcome
+from sandbox.agent.history import path_for_repo as history_path_for
+from sandbox.agent.revert import RevertResult, revert_commit
+from sandbox.agent.snapshot import AppState, Event, ObjectState, Snapshot
+from sandbox.apply import diff, health
+from sandbox.apply.inventory import APP_LABEL, InventoryStore, mark
+from sandbox.apply.kube import Kube, KubeError
+from sandbox.apply.livecache import LiveCache
+from sandbox.apply.sync import ObjectResult, Syncer, SyncOutcome, Verified
 from sandbox.model import (
     DesiredObject,
     Health,
@@ -39,11 +41,10 @@ from sandbox.model import (
     worst_health,
 )
 from sandbox.paths import cache_dir, state_dir
-from sandbox.render import render_app
-from sandbox.repowatch import RepoWatcher
-from sandbox.revert import RevertResult, revert_commit
-from sandbox.state import AppState, Event, ObjectState, Snapshot
-from sandbox.sync import ObjectResult, Syncer, SyncOutcome, Verified
+from sandbox.source.appconfig import AppSpec, load_apps
+from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError
+from sandbox.source.render import render_app
+from sandbox.source.repowatch import RepoWatcher
 
 Subscriber = Callable[[Snapshot], None]
 CHILD_KINDS = (("apps", "ReplicaSet"), ("", "Pod"), ("batch", "Job"))

@@ -13,8 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sandbox import __version__, demo, doctor, headless
-from sandbox.agent import AgentBusy
+from sandbox import __version__, demo, doctor
+from sandbox.agent.loop import AgentBusy
+from sandbox.apply.kube import KubeError
+from sandbox.cli import headless
 from sandbox.cluster import (
     RUNTIMES,
     ClusterError,
@@ -25,8 +27,7 @@ from sandbox.cluster import (
     toolchain,
 )
 from sandbox.cluster.kubeconfig import export_line
-from sandbox.envrepo import EnvRepoError
-from sandbox.kube import KubeError
+from sandbox.source.envrepo import EnvRepoError
 
 
 def _progress(message: str) -> None:
@@ -163,7 +164,3 @@ def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
         if isinstance(action, argparse._SubParsersAction):
             return set(action.choices)
     return set()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,9 +18,9 @@ from typing import Any, Literal, cast
 
 import yaml
 
-from sandbox.envrepo import EnvRepo
 from sandbox.model import Problem
-from sandbox.yamlerror import yaml_error
+from sandbox.source.envrepo import EnvRepo
+from sandbox.source.yamlerror import yaml_error
 
 CONFIG_FILE = "sandbox.yaml"
 Source = Literal["plain", "kustomize", "helm"]

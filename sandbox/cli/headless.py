@@ -17,14 +17,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sandbox.agent import Agent, AgentBusy
+from sandbox.agent.history import History, path_for_repo
+from sandbox.agent.loop import Agent, AgentBusy
+from sandbox.agent.revert import RevertError
+from sandbox.agent.snapshot import AppState, Event, Snapshot
+from sandbox.apply.kube import Kube
 from sandbox.cluster import runtime_for
-from sandbox.envrepo import EnvRepoError
-from sandbox.history import History, path_for_repo
-from sandbox.kube import Kube
 from sandbox.model import Health, SyncStatus
-from sandbox.revert import RevertError
-from sandbox.state import AppState, Event, Snapshot
+from sandbox.source.envrepo import EnvRepoError
 
 SETTLE_TIMEOUT = 300
 

@@ -24,11 +24,11 @@ from typing import Any
 
 import yaml
 
-from sandbox.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES, AppSpec
 from sandbox.cluster import toolchain
-from sandbox.envrepo import EnvRepo, EnvRepoError
 from sandbox.model import DesiredObject, Manifest, ObjectKey, Problem, Rendered
-from sandbox.yamlerror import yaml_error
+from sandbox.source.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES, AppSpec
+from sandbox.source.envrepo import EnvRepo, EnvRepoError
+from sandbox.source.yamlerror import yaml_error
 
 IsNamespaced = Callable[[str, str], bool | None]
 

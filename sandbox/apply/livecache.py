@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.kube import Kube, KubeError, Resource
+from sandbox.apply.kube import Kube, KubeError, Resource
 from sandbox.model import Manifest, ObjectKey
 
 Listener = Callable[[str, ObjectKey, Manifest | None], None]

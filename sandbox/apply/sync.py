@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from sandbox import diff
-from sandbox.inventory import APP_LABEL, Entry, Inventory, InventoryStore, claimed_by, mark
-from sandbox.kube import Kube, KubeError, Resource
-from sandbox.livecache import LiveCache
+from sandbox.apply import diff
+from sandbox.apply.inventory import APP_LABEL, Entry, Inventory, InventoryStore, claimed_by, mark
+from sandbox.apply.kube import Kube, KubeError, Resource
+from sandbox.apply.livecache import LiveCache
 from sandbox.model import DesiredObject, Manifest, ObjectKey, Rendered
 
 KIND_ORDER = (
