@@ -204,7 +204,9 @@ def test_rollback_pauses_auto_sync_until_resumed_and_revert_deploys_a_new_commit
 
         agent.rollback(app)
         wait_for(lambda: read(kube, cm_path(app, "conf"))["data"]["v"] == "1", 10, what="rolled back")
-        state = wait_for(lambda: (s := app_state(agent, app)) and s.rolled_back and s, 5)
+        state = wait_for(
+            lambda: (s := app_state(agent, app)) and s.rolled_back and s.operation == "Idle" and s, 5
+        )
         assert state.deployed_revision == good and state.git_revision == bad
         assert f"cluster at {good[:7]}, Git at {bad[:7]}" in state.rollback_note
         assert git(repo, "rev-parse", "HEAD") == bad, "rollback leaves Git unchanged"

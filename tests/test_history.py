@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.agent.history import History, ObjectOutcome, SyncRecord
+from sandbox.agent.history import SCHEMA_VERSION, History, HistoryReader, ObjectOutcome, SyncRecord
 from sandbox.model import Health, ObjectKey, SyncStatus
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -228,7 +228,7 @@ def test_schema_version_and_wal_mode_are_set(tmp_path: Path) -> None:
     History(path).close()
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         conn.close()
@@ -279,3 +279,43 @@ def test_default_path_is_in_the_state_dir(tmp_path: Path, monkeypatch: pytest.Mo
     with History() as history:
         assert history.path == tmp_path / "state" / "history.sqlite"
         assert history.path.exists()
+
+
+def test_a_history_of_schema_1_is_migrated_and_its_rows_count_one_attempt(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    conn = sqlite3.connect(path)
+    from sandbox.agent.history import _SCHEMA_V1
+
+    conn.executescript(_SCHEMA_V1 + "PRAGMA user_version = 1;")
+    conn.execute(
+        "INSERT INTO syncs (app, revision, author, subject, trigger, started, ended, result, health, message, owner)"
+        " VALUES ('web', 'abc', 'Ada', 'first', 'commit', 1.0, 2.0, 'Succeeded', 'Healthy', '', 'gone:1')"
+    )
+    conn.commit()
+    conn.close()
+    with History(path) as history:
+        (record,) = history.records("web")
+        assert record.attempts == 1 and record.revision == "abc"
+
+
+def test_a_repeated_failure_folds_into_the_first_record_with_a_count(tmp_path: Path) -> None:
+    with History(tmp_path / "h.sqlite") as history:
+        first = _sync(history, "web", "bad", "Failed", "Healthy")
+        again = history.start("web", "bad", "Ada", "change bad", "retry")
+        history.fold(again, into=first)
+        (record,) = history.records("web")
+        assert record.id == first and record.attempts == 2 and record.result == "Failed"
+        assert history.count() == 1
+
+
+def test_the_reader_never_creates_or_writes_a_history(tmp_path: Path) -> None:
+    path = tmp_path / "none" / "h.sqlite"
+    with HistoryReader(path) as reader:
+        assert reader.records() == [] and reader.deployed("web") is None and reader.count() == 0
+    assert not path.parent.exists()
+    with History(path) as history:
+        _sync(history, "web", "abc", "Succeeded", "Healthy")
+    with HistoryReader(path) as reader:
+        assert [r.revision for r in reader.records()] == ["abc"]
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader._db().execute("DELETE FROM syncs")

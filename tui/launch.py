@@ -11,9 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sandbox.agent.loop import Agent
-from sandbox.apply.kube import Kube
-from sandbox.cluster import runtime_for
+from sandbox.cli import compose
 from sandbox.source.envrepo import EnvRepo
 from tui.app import SandboxApp
 from tui.source import RuntimeInfo
@@ -28,28 +26,23 @@ def run(args: argparse.Namespace) -> int:
     # Before the cluster: a folder that is not a git repo (or has no commits) fails now, with
     # the env repo's own message saying what to do, not after a minute of cluster start-up.
     EnvRepo(repo, getattr(args, "branch", None)).close()
-    runtime = runtime_for(args.runtime, getattr(args, "context", None), getattr(args, "kubeconfig", None))
-    status = runtime.up(_progress)
-    kube = Kube(runtime.kubeconfig_path, status.context)
+    connection = compose.connect(args, _progress)
+    status = connection.status
     nodes = f", {len(status.nodes)} node{'s' if len(status.nodes) != 1 else ''}" if status.nodes else ""
     info = RuntimeInfo(
         runtime=status.runtime,
         cluster=f"{status.state} ({status.name}{nodes}{', ' + status.version if status.version else ''})",
-        kubeconfig=str(runtime.kubeconfig_path),
+        kubeconfig=str(connection.runtime.kubeconfig_path),
         context=status.context or "",
     )
     _progress(f"starting the agent on {repo} (auto-sync on, watching for commits)")
-    agent = Agent(repo, kube, branch=getattr(args, "branch", None), auto_sync=True)
     try:
         # The app changes the cluster and the repo: a second agent on the same repo would
-        # undo its rollbacks as drift, so take the repo's agent lock (AgentBusy says who has it).
-        agent.start(watch_repo=True, exclusive=True)
-    except BaseException:
-        kube.close()
-        raise
-    try:
-        SandboxApp(agent, info, ascii=True if getattr(args, "ascii", False) else None).run()
+        # undo its rollbacks as drift, so it takes the repo's agent lock (AgentBusy says who has it).
+        with compose.running_agent(
+            repo, connection, automated=True, branch=getattr(args, "branch", None), watch_repo=True, settle=False
+        ) as agent:  # fmt: skip
+            SandboxApp(agent, info, ascii=True if getattr(args, "ascii", False) else None).run()
     finally:
-        agent.stop()
-        kube.close()
+        connection.close()
     return 0

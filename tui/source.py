@@ -9,7 +9,7 @@ commands are recorded, not performed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from sandbox.agent.history import SyncRecord
@@ -29,21 +29,9 @@ class RuntimeInfo:
     context: str = ""
 
 
-class CommitLog(Protocol):
-    def commits(self, ref: str | None = None, limit: int = 200) -> list[CommitInfo]: ...
-
-
-class SyncLog(Protocol):
-    def records(self, app: str | None = None, limit: int = 100) -> list[SyncRecord]: ...
-
-
 class SnapshotSource(Protocol):
-    """The observed interface of ``sandbox.agent.Agent``."""
-
-    @property
-    def repo(self) -> CommitLog | None: ...
-    @property
-    def history(self) -> SyncLog: ...
+    """The observed interface of ``sandbox.agent.loop.Agent``: snapshots (which carry the commit
+    log and the sync records too: the app reads no git and no SQLite of its own), and commands."""
 
     def subscribe(self, subscriber: Callable[[Snapshot], None]) -> None: ...
     def snapshot(self) -> Snapshot: ...
@@ -62,22 +50,6 @@ class SnapshotSource(Protocol):
 
 
 @dataclass
-class _StaticCommits:
-    items: Sequence[CommitInfo]
-
-    def commits(self, ref: str | None = None, limit: int = 200) -> list[CommitInfo]:
-        return list(self.items[:limit])
-
-
-@dataclass
-class _StaticRecords:
-    items: Sequence[SyncRecord]
-
-    def records(self, app: str | None = None, limit: int = 100) -> list[SyncRecord]:
-        return [r for r in self.items if app in (None, r.app)][:limit]
-
-
-@dataclass
 class StaticSnapshotSource:
     """A fixed Snapshot with its commit log, sync records and diffs; commands are recorded.
 
@@ -93,9 +65,19 @@ class StaticSnapshotSource:
     calls: list[tuple[Any, ...]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.repo: CommitLog | None = _StaticCommits(self.commit_log)
-        self.history: SyncLog = _StaticRecords(self.sync_records)
+        self.fixed = self._with_log(self.fixed)
         self._subscribers: list[Callable[[Snapshot], None]] = []
+
+    def _with_log(self, snapshot: Snapshot) -> Snapshot:
+        """The snapshot carrying this source's commit log and sync records, as the agent's do."""
+        if snapshot.commits or not (self.commit_log or self.sync_records):
+            return snapshot
+        newest = sorted(self.sync_records, key=lambda r: r.id, reverse=True)
+        apps = tuple(
+            replace(a, syncs=tuple(r for r in newest if r.app == a.name)) if not a.syncs else a
+            for a in snapshot.apps
+        )
+        return replace(snapshot, apps=apps, commits=tuple(self.commit_log))
 
     def subscribe(self, subscriber: Callable[[Snapshot], None]) -> None:
         self._subscribers.append(subscriber)
@@ -104,6 +86,7 @@ class StaticSnapshotSource:
         return self.fixed
 
     def publish(self, snapshot: Snapshot) -> None:
+        snapshot = self._with_log(snapshot)
         self.fixed = snapshot
         for subscriber in list(self._subscribers):
             subscriber(snapshot)
@@ -143,4 +126,6 @@ class StaticSnapshotSource:
 
     def default_revert_target(self, app: str | None = None) -> str | None:
         state = self.fixed.app(app) if app else (self.fixed.apps[0] if self.fixed.apps else None)
-        return state.deployed_revision if state else None
+        if state is None:
+            return None
+        return state.revert_target.sha if state.revert_target else state.deployed_revision

@@ -23,10 +23,12 @@ from typing import Any
 
 from sandbox.paths import state_dir
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 ACTIONS = frozenset({"created", "configured", "unchanged", "pruned", "failed", "skipped", "kept", "orphaned"})
-TRIGGERS = frozenset({"commit", "drift", "manual", "rollback", "revert", "startup", "check"})
+TRIGGERS = frozenset(
+    {"commit", "drift", "manual", "rollback", "revert", "startup", "check", "retry", "removed"}
+)
 RESULTS = frozenset({"Running", "Succeeded", "Failed", "Degraded"})
 FINAL_RESULTS = RESULTS - {"Running"}
 
@@ -62,8 +64,13 @@ CREATE TABLE objects (
 );
 """
 
+# v2: a failure repeated as it was (same revision, same message) is one row with a count.
+_SCHEMA_V2 = """
+ALTER TABLE syncs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+"""
+
 # Index i holds the script that takes the schema from version i to i + 1.
-_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)
+_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
 
 # Owners of History instances open in this process. A Running row owned by this pid but
 # by no open instance was left by an instance that was dropped without finishing.
@@ -105,14 +112,139 @@ class SyncRecord:
     health: str
     message: str
     objects: tuple[ObjectOutcome, ...]
+    attempts: int = 1  # how many times this very failure happened (ended: the last time)
 
     @property
     def running(self) -> bool:
         return self.result == "Running"
 
 
-class History:
-    """The sync history of one sandbox. Safe to share between threads."""
+class HistoryReader:
+    """Reads a sandbox's sync history and never writes it: the connection is read-only, and a
+    history that does not exist yet reads as empty (it is not created)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        if self.path.exists():
+            self._conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0, check_same_thread=False
+            )
+            self._check_version()
+
+    def _check_version(self) -> None:
+        (version,) = self._db().execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} was written by a newer gitops-sandbox (history schema {version}, "
+                f"this version understands up to {SCHEMA_VERSION}); upgrade, or move the file aside"
+            )
+        self._columns = _COLUMNS if version >= 2 else _COLUMNS_V1
+
+    def _db(self) -> sqlite3.Connection:
+        assert self._conn is not None
+        return self._conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+
+    def __enter__(self) -> HistoryReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def records(self, app: str | None = None, limit: int = 100, objects: bool = True) -> list[SyncRecord]:
+        """Syncs newest first, of one app or of all; ``objects`` False leaves out per-object rows."""
+        if limit < 0:
+            raise ValueError("limit must be >= 0")
+        if self._conn is None:
+            return []
+        with self._lock:
+            if app is None:
+                rows = self._conn.execute(
+                    f"SELECT {self._columns} FROM syncs ORDER BY id DESC LIMIT ?", (limit,)
+                ).fetchall()
+            else:
+                rows = self._conn.execute(
+                    f"SELECT {self._columns} FROM syncs WHERE app = ? ORDER BY id DESC LIMIT ?", (app, limit)
+                ).fetchall()
+            return self._with_objects(rows) if objects else [_record(row, ()) for row in rows]
+
+    def get(self, sync_id: int) -> SyncRecord | None:
+        if self._conn is None:
+            return None
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {self._columns} FROM syncs WHERE id = ?", (sync_id,)
+            ).fetchall()
+            found = self._with_objects(rows)
+        return found[0] if found else None
+
+    def count(self) -> int:
+        """How many sync rows there are (tests prove with it that looking writes nothing)."""
+        if self._conn is None:
+            return 0
+        with self._lock:
+            (n,) = self._conn.execute("SELECT COUNT(*) FROM syncs").fetchone()
+        return int(n)
+
+    def last_healthy_before(self, app: str, revision: str) -> str | None:
+        """Rollback's default target: the newest other revision that synced Succeeded and Healthy
+        before the latest sync of `revision` (before any sync at all if `revision` never synced)."""
+        if self._conn is None:
+            return None
+        with self._lock:
+            (bound,) = self._conn.execute(
+                "SELECT MAX(id) FROM syncs WHERE app = ? AND revision = ?", (app, revision)
+            ).fetchone()
+            row = self._conn.execute(
+                "SELECT revision FROM syncs WHERE app = ? AND revision != ? AND result = 'Succeeded'"
+                " AND health = 'Healthy' AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT 1",
+                (app, revision, bound, bound),
+            ).fetchone()
+        return row[0] if row else None
+
+    def deployed(self, app: str) -> SyncRecord | None:
+        """The latest finished sync that did not fail: what the cluster should be running."""
+        if self._conn is None:
+            return None
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {self._columns} FROM syncs WHERE app = ? AND ended IS NOT NULL"
+                " AND result NOT IN ('Failed', 'Running') AND trigger != 'removed' ORDER BY id DESC LIMIT 1",
+                (app,),
+            ).fetchall()
+            found = self._with_objects(rows)
+        return found[0] if found else None
+
+    def _with_objects(self, rows: list[tuple[Any, ...]]) -> list[SyncRecord]:
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        by_sync: dict[int, list[ObjectOutcome]] = {int(i): [] for i in ids}
+        placeholders = ",".join("?" * len(ids))
+        for sync_id, key, action, sync_status, health, message in self._db().execute(
+            "SELECT sync_id, key, action, sync_status, health, message FROM objects"
+            f" WHERE sync_id IN ({placeholders}) ORDER BY sync_id, seq",
+            ids,
+        ):
+            by_sync[sync_id].append(ObjectOutcome(key, action, sync_status, health, message))
+        return [_record(row, tuple(by_sync[int(row[0])])) for row in rows]
+
+
+class History(HistoryReader):
+    """The sync history of one sandbox, written by its agent. Safe to share between threads."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
@@ -124,12 +256,14 @@ class History:
         self._conn = sqlite3.connect(
             str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False
         )
+        os.chmod(self.path, 0o600)  # sync messages name objects and files: the user's only
         try:
             self._conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL is durable across process crashes in WAL mode, which is what restarts need.
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
+            self._columns = _COLUMNS
             with _live_lock:
                 _live_owners.add(self._owner)
             self._mark_interrupted()
@@ -137,24 +271,14 @@ class History:
             self.close()
             raise
 
-    # -- lifecycle -------------------------------------------------------------------------
-
     def close(self) -> None:
         with self._lock:
             with _live_lock:
                 _live_owners.discard(self._owner)
-            self._conn.close()
+            self._db().close()
 
     def __enter__(self) -> History:
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -212,6 +336,16 @@ class History:
                 rows,
             )
 
+    def fold(self, sync_id: int, into: int) -> None:
+        """A running sync ended in the very failure ``into`` recorded: drop its row and count one
+        more attempt of ``into`` instead, so a retried failure is one row, not one a minute."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM objects WHERE sync_id = ?", (sync_id,))
+            conn.execute("DELETE FROM syncs WHERE id = ? AND result = 'Running'", (sync_id,))
+            conn.execute(
+                "UPDATE syncs SET attempts = attempts + 1, ended = ? WHERE id = ?", (time.time(), into)
+            )
+
     def update_health(self, sync_id: int, health: str) -> None:
         """The health a finished sync's revision reached later (it is often Progressing at first)."""
         with self._write() as conn:
@@ -219,66 +353,19 @@ class History:
                 "UPDATE syncs SET health = ? WHERE id = ? AND result != 'Running'", (str(health), sync_id)
             )
 
-    # -- reading ---------------------------------------------------------------------------
-
-    def records(self, app: str | None = None, limit: int = 100) -> list[SyncRecord]:
-        """Syncs newest first, of one app or of all."""
-        if limit < 0:
-            raise ValueError("limit must be >= 0")
-        with self._lock:
-            if app is None:
-                rows = self._conn.execute(
-                    f"SELECT {_COLUMNS} FROM syncs ORDER BY id DESC LIMIT ?", (limit,)
-                ).fetchall()
-            else:
-                rows = self._conn.execute(
-                    f"SELECT {_COLUMNS} FROM syncs WHERE app = ? ORDER BY id DESC LIMIT ?", (app, limit)
-                ).fetchall()
-            return self._with_objects(rows)
-
-    def get(self, sync_id: int) -> SyncRecord | None:
-        with self._lock:
-            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM syncs WHERE id = ?", (sync_id,)).fetchall()
-            found = self._with_objects(rows)
-        return found[0] if found else None
-
-    def last_healthy_before(self, app: str, revision: str) -> str | None:
-        """Rollback's default target: the newest other revision that synced Succeeded and Healthy
-        before the latest sync of `revision` (before any sync at all if `revision` never synced)."""
-        with self._lock:
-            (bound,) = self._conn.execute(
-                "SELECT MAX(id) FROM syncs WHERE app = ? AND revision = ?", (app, revision)
-            ).fetchone()
-            row = self._conn.execute(
-                "SELECT revision FROM syncs WHERE app = ? AND revision != ? AND result = 'Succeeded'"
-                " AND health = 'Healthy' AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT 1",
-                (app, revision, bound, bound),
-            ).fetchone()
-        return row[0] if row else None
-
-    def deployed(self, app: str) -> SyncRecord | None:
-        """The latest finished sync that did not fail: what the cluster should be running."""
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM syncs WHERE app = ? AND ended IS NOT NULL"
-                " AND result NOT IN ('Failed', 'Running') ORDER BY id DESC LIMIT 1",
-                (app,),
-            ).fetchall()
-            found = self._with_objects(rows)
-        return found[0] if found else None
-
     # -- internals -------------------------------------------------------------------------
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            conn = self._db()
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
+                yield conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            conn.execute("COMMIT")
 
     def _migrate(self) -> None:
         with self._write() as conn:
@@ -310,26 +397,13 @@ class History:
                 stale,
             )
 
-    def _with_objects(self, rows: list[tuple[Any, ...]]) -> list[SyncRecord]:
-        if not rows:
-            return []
-        ids = [row[0] for row in rows]
-        by_sync: dict[int, list[ObjectOutcome]] = {int(i): [] for i in ids}
-        placeholders = ",".join("?" * len(ids))
-        for sync_id, key, action, sync_status, health, message in self._conn.execute(
-            "SELECT sync_id, key, action, sync_status, health, message FROM objects"
-            f" WHERE sync_id IN ({placeholders}) ORDER BY sync_id, seq",
-            ids,
-        ):
-            by_sync[sync_id].append(ObjectOutcome(key, action, sync_status, health, message))
-        return [_record(row, tuple(by_sync[int(row[0])])) for row in rows]
 
-
-_COLUMNS = "id, app, revision, author, subject, trigger, started, ended, result, health, message"
+_COLUMNS_V1 = "id, app, revision, author, subject, trigger, started, ended, result, health, message, 1"
+_COLUMNS = "id, app, revision, author, subject, trigger, started, ended, result, health, message, attempts"
 
 
 def _record(row: tuple[Any, ...], objects: tuple[ObjectOutcome, ...]) -> SyncRecord:
-    sync_id, app, revision, author, subject, trigger, started, ended, result, health, message = row
+    sync_id, app, revision, author, subject, trigger, started, ended, result, health, message, attempts = row
     return SyncRecord(
         id=int(sync_id),
         app=str(app),
@@ -343,6 +417,7 @@ def _record(row: tuple[Any, ...], objects: tuple[ObjectOutcome, ...]) -> SyncRec
         health=str(health),
         message=str(message),
         objects=objects,
+        attempts=int(attempts),
     )
 
 

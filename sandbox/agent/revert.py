@@ -13,6 +13,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.agent.snapshot import RevertTarget
+from sandbox.source.appconfig import CONFIG_FILE
+from sandbox.source.envrepo import EnvRepo, EnvRepoError
+
 TRAILER = "Reverted-by: gitops-sandbox"
 FALLBACK_NAME = "gitops-sandbox"
 FALLBACK_EMAIL = "gitops-sandbox@localhost"
@@ -277,3 +281,51 @@ def _last_lines(text: str, count: int = 8) -> str:
     # git's own words, minus the hints that tell the user to run --continue/--abort themselves.
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("hint:")]
     return " / ".join(lines[-count:]) or "no output"
+
+
+def choose_target(
+    repo: EnvRepo, app_path: str, head: str, deployed: str | None, *, head_failed: bool, degraded: bool,
+    paused: bool,
+) -> RevertTarget | None:  # fmt: skip
+    """What revert undoes when no commit is named.
+
+    When Git's head failed to sync (or synced and turned Degraded), the commit that broke the
+    app: reverting the deployed, good commit would keep the breakage and throw a good change
+    away. When rolled back, the head that was rolled back from. Else the deployed commit.
+    """
+    if not head:
+        return None
+    if paused:
+        return _target(repo, head, "rolled back from it")
+    if head_failed:
+        return _target(repo, _breaking_commit(repo, app_path, head, deployed), "its sync failed")
+    if deployed == head and degraded:
+        return _target(repo, head, "it turned Degraded")
+    return _target(repo, deployed or head, "deployed")
+
+
+def _target(repo: EnvRepo, sha: str, why: str) -> RevertTarget:
+    try:
+        subject = repo.commit_info(sha).subject
+    except EnvRepoError:
+        subject = ""
+    return RevertTarget(sha, subject, why)
+
+
+def _breaking_commit(repo: EnvRepo, app_path: str, head: str, deployed: str | None) -> str:
+    """The newest commit after the deployed one that changed the app's folder (or sandbox.yaml);
+    head when none did (a Kustomize base elsewhere, say) or nothing is deployed."""
+    if not deployed:
+        return head
+    prefix = "" if app_path in ("", ".") else app_path.rstrip("/") + "/"
+    try:
+        for commit in repo.commits(head, limit=50):
+            if commit.sha == deployed:
+                break
+            parent = commit.parents[0] if commit.parents else None
+            changed = repo.changed_paths(parent, commit.sha)
+            if any(p.startswith(prefix) or p == CONFIG_FILE for p in changed):
+                return commit.sha
+    except EnvRepoError:
+        pass
+    return head

@@ -10,7 +10,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.agent.history import SyncRecord
 from sandbox.model import Health, Manifest, ObjectKey, Problem, SyncStatus
+from sandbox.source.envrepo import CommitInfo
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class ObjectState:
     desired: Manifest | None = None
     live: Manifest | None = None
     children: tuple[ObjectState, ...] = ()
+    sync_message: str = ""  # why it is not Synced: the API server's refusal, another app's claim
 
     @property
     def attention(self) -> int:
@@ -45,6 +48,7 @@ class ObjectState:
             "sync": str(self.sync),
             "health": str(self.health),
             "message": self.health_message,
+            "syncMessage": self.sync_message,
             "source": self.source,
             "children": [c.to_json() for c in self.children],
         }
@@ -74,6 +78,11 @@ class AppState:
     objects: tuple[ObjectState, ...] = ()
     problems: tuple[Problem, ...] = ()
     drift: tuple[ObjectKey, ...] = ()
+    syncs: tuple[SyncRecord, ...] = ()  # recent sync records, newest first, without their objects
+    revert_target: RevertTarget | None = None  # what revert (v) with no commit named undoes
+    removed: bool = False  # gone from sandbox.yaml with prune off: its objects stay, Orphaned
+    retry_at: float | None = None  # a failed sync is tried again then (wall clock)
+    attempts: int = 0  # how many times the current failure happened
 
     @property
     def rollback_note(self) -> str:
@@ -106,8 +115,24 @@ class AppState:
             "message": self.message,
             "problems": [str(p) for p in self.problems],
             "drift": [str(k) for k in self.drift],
+            "removed": self.removed,
+            "retryAt": self.retry_at,
+            "attempts": self.attempts,
+            "revertTarget": self.revert_target.to_json() if self.revert_target else None,
             "objects": [o.to_json() for o in self.objects],
         }
+
+
+@dataclass(frozen=True)
+class RevertTarget:
+    """The commit a revert with none named would undo, and why that one."""
+
+    sha: str
+    subject: str
+    why: str  # e.g. "its sync failed", "it turned Degraded", "deployed"
+
+    def to_json(self) -> dict[str, str]:
+        return {"sha": self.sha, "subject": self.subject, "why": self.why}
 
 
 @dataclass(frozen=True)
@@ -135,6 +160,8 @@ class Snapshot:
     events: tuple[Event, ...] = ()
     problems: tuple[Problem, ...] = ()
     taken: float = field(default_factory=time.time)
+    commits: tuple[CommitInfo, ...] = ()  # the followed branch's log, newest first
+    notices: tuple[str, ...] = ()  # one-line notes on how the env repo is read
 
     def app(self, name: str) -> AppState | None:
         return next((a for a in self.apps if a.name == name), None)
@@ -146,4 +173,5 @@ class Snapshot:
             "head": self.head,
             "apps": [a.to_json() for a in self.apps],
             "problems": [str(p) for p in self.problems],
+            "notices": list(self.notices),
         }

@@ -495,24 +495,45 @@ def _crd(live: Manifest) -> HealthResult:
 
 
 def _generic(live: Manifest) -> HealthResult:
-    """Kinds without a rule: follow a Ready condition if there is one, else existing is enough."""
+    """Kinds without a rule of their own: kstatus' generic rules, then a Ready condition.
+
+    As kstatus (sigs.k8s.io/cli-utils): a generation the controller has not observed yet is
+    in progress, Reconciling=True is in progress, Stalled=True has failed; nothing said is
+    current. A Ready condition, which kstatus leaves to per-kind readers, is read after those.
+    """
     # Lenient about shape: a custom resource's status follows its own schema, which we do not know.
-    conditions = _get(live, "status", "conditions") if isinstance(live.get("status"), dict) else None
-    ready = None
+    found = live.get("status")
+    status: dict[str, Any] = found if isinstance(found, dict) else {}
+    generation = _get(live, "metadata", "generation")
+    observed = status.get("observedGeneration")
+    if _is_int(generation) and _is_int(observed) and observed != generation:
+        return HealthResult(
+            Health.PROGRESSING,
+            f"{live.get('kind')} generation is {generation}, but latest observed generation is {observed}",
+        )
+    conditions = status.get("conditions")
+    by_type: dict[str, dict[str, Any]] = {}
     if isinstance(conditions, list):
-        ready = next((c for c in conditions if isinstance(c, dict) and c.get("type") == "Ready"), None)
+        by_type = {str(c.get("type")): c for c in conditions if isinstance(c, dict)}
+    for kind, health in (("Reconciling", Health.PROGRESSING), ("Stalled", Health.DEGRADED)):
+        cond = by_type.get(kind)
+        if cond is not None and cond.get("status") == "True":
+            return HealthResult(health, _cond_text(cond) or f"{kind} condition is True")
+    ready = by_type.get("Ready")
     if ready is None:
-        # Argo reports no health for such objects; here "it exists" is all we can say.
-        return HealthResult(Health.HEALTHY)
-    status = ready.get("status")
+        return HealthResult(Health.HEALTHY, "Resource is current")
     text = _cond_text(ready)
-    if status == "True":
+    if ready.get("status") == "True":
         return HealthResult(Health.HEALTHY, text)
-    if status == "False":
+    if ready.get("status") == "False":
         return HealthResult(Health.DEGRADED, text or "Ready condition is False")
-    if status == "Unknown":
+    if ready.get("status") == "Unknown":
         return HealthResult(Health.PROGRESSING, text or "Ready condition is Unknown")
-    raise _Malformed(f"Ready condition status should be True, False or Unknown, got {status!r}")
+    raise _Malformed(f"Ready condition status should be True, False or Unknown, got {ready.get('status')!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 _CHECKS: dict[tuple[str, str], Callable[[Manifest], HealthResult]] = {

@@ -10,7 +10,8 @@ inventory AND the annotation both claim.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sandbox.apply.kube import Kube, KubeError
 from sandbox.model import Manifest, ObjectKey
@@ -43,6 +44,15 @@ def claimed_by(live: Manifest | None, app: str, key: ObjectKey) -> bool:
     return annotations.get(TRACKING_ANNOTATION) == tracking_id(app, key)
 
 
+def tracking_app(live: Manifest | None) -> str | None:
+    """The app a live object's tracking annotation names (app names hold no colon)."""
+    if live is None:
+        return None
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    found = annotations.get(TRACKING_ANNOTATION)
+    return found.split(":", 1)[0] if isinstance(found, str) and ":" in found else None
+
+
 @dataclass(frozen=True)
 class Entry:
     key: ObjectKey
@@ -63,21 +73,54 @@ class Inventory:
     app: str
     revision: str
     entries: tuple[Entry, ...]
+    extra: dict[str, str] = field(default_factory=dict)  # who wrote it: env repo, app path, prune
 
     def keys(self) -> set[ObjectKey]:
         return {e.key for e in self.entries}
 
 
-class InventoryStore:
-    """Reads and writes inventories as ConfigMaps in the sandbox's namespace."""
+class _Getter(Protocol):
+    def get(self, path: str, params: dict[str, str] | None = None) -> Any: ...
+
+
+def _path(app: str = "") -> str:
+    base = f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/configmaps"
+    return f"{base}/{INVENTORY_PREFIX}{app}" if app else base
+
+
+class InventoryReader:
+    """Reads inventories (ConfigMaps in the sandbox's namespace); observers have only this."""
+
+    def __init__(self, client: _Getter) -> None:
+        self.client = client
+
+    def load(self, app: str) -> Inventory | None:
+        try:
+            cm = self.client.get(_path(app))
+        except KubeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _inventory(cm)
+
+    def all(self) -> list[Inventory]:
+        """Every app's inventory in the cluster, by app name."""
+        try:
+            found = self.client.get(_path(), {"labelSelector": "gitops-sandbox.io/inventory=true"})
+        except KubeError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        return sorted((_inventory(i) for i in found.get("items", [])), key=lambda i: i.app)
+
+
+class InventoryStore(InventoryReader):
+    """Reads and writes inventories."""
 
     def __init__(self, kube: Kube) -> None:
+        super().__init__(kube)
         self.kube = kube
         self._namespace_ready = False
-
-    def _path(self, app: str = "") -> str:
-        base = f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/configmaps"
-        return f"{base}/{INVENTORY_PREFIX}{app}" if app else base
 
     def _ensure_namespace(self) -> None:
         if self._namespace_ready:
@@ -85,18 +128,7 @@ class InventoryStore:
         self.kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}})
         self._namespace_ready = True
 
-    def load(self, app: str) -> Inventory | None:
-        try:
-            cm = self.kube.get(self._path(app))
-        except KubeError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        data = cm.get("data") or {}
-        rows = json.loads(data.get("entries", "[]"))
-        return Inventory(app, data.get("revision", ""), tuple(Entry.from_json(r) for r in rows))
-
-    def save(self, inventory: Inventory) -> None:
+    def save(self, inventory: Inventory, extra: dict[str, str] | None = None) -> None:
         self._ensure_namespace()
         rows = sorted((e.to_json() for e in inventory.entries), key=lambda r: (r[1], r[2], r[3]))
         body = {
@@ -110,15 +142,23 @@ class InventoryStore:
                     "gitops-sandbox.io/inventory": "true",
                 },
             },
-            "data": {"app": inventory.app, "revision": inventory.revision, "entries": json.dumps(rows)},
-        }
+            "data": {
+                **inventory.extra, **(extra or {}),
+                "app": inventory.app, "revision": inventory.revision, "entries": json.dumps(rows),
+            },
+        }  # fmt: skip
         self.kube.apply(body)
 
-    def apps(self) -> list[str]:
+    def delete(self, app: str) -> None:
         try:
-            found = self.kube.get(self._path(), {"labelSelector": "gitops-sandbox.io/inventory=true"})
+            self.kube.request("DELETE", _path(app))
         except KubeError as exc:
-            if exc.status == 404:
-                return []
-            raise
-        return sorted((i.get("data") or {}).get("app", "") for i in found.get("items", []))
+            if exc.status != 404:
+                raise
+
+
+def _inventory(cm: Manifest) -> Inventory:
+    data = dict(cm.get("data") or {})
+    rows = json.loads(data.pop("entries", "[]"))
+    app, revision = data.pop("app", ""), data.pop("revision", "")
+    return Inventory(app, revision, tuple(Entry.from_json(r) for r in rows), data)

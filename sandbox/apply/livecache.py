@@ -15,10 +15,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.apply.kube import Kube, KubeError, Resource
+from sandbox.apply.kube import KubeError, Resource
+from sandbox.apply.reader import ClusterReader
 from sandbox.model import Manifest, ObjectKey
 
-Listener = Callable[[str, ObjectKey, Manifest | None], None]
+# (event type, key, object): the object as last known for DELETED, which may not be in the cache.
+Listener = Callable[[str, ObjectKey, Manifest], None]
 
 
 def key_of(obj: Manifest) -> ObjectKey:
@@ -28,7 +30,7 @@ def key_of(obj: Manifest) -> ObjectKey:
 class LiveCache:
     """Watched objects by key, with an owner index; thread-safe reads."""
 
-    def __init__(self, kube: Kube, index_label: str = "") -> None:
+    def __init__(self, kube: ClusterReader, index_label: str = "") -> None:
         self.kube = kube
         self.index_label = index_label
         self._labeled: dict[str, set[ObjectKey]] = defaultdict(set)  # index_label value -> keys
@@ -78,13 +80,13 @@ class LiveCache:
         fresh = {key_of(o): o for o in items}
         with self._lock:
             stale = [
-                k for k, o in self._objects.items()
+                (k, o) for k, o in self._objects.items()
                 if _belongs(o, resource) and k not in fresh and self._selected(o, selector)
             ]  # fmt: skip
-            for key in stale:
+            for key, _obj in stale:
                 self._forget(key)
-        for key in stale:
-            self._notify("DELETED", key, None)
+        for key, obj in stale:
+            self._notify("DELETED", key, obj)
         for key, obj in fresh.items():
             self._store(obj)
             self._notify("ADDED", key, obj)
@@ -129,13 +131,12 @@ class LiveCache:
     def _apply_event(self, kind: str, obj: Manifest) -> None:
         key = key_of(obj)
         if kind == "DELETED":
-            self._forget(key)
-            self._notify(kind, key, None)
+            self._notify(kind, key, self._forget(key) or obj)
         else:
             self._store(obj)
             self._notify(kind, key, obj)
 
-    def _notify(self, kind: str, key: ObjectKey, obj: Manifest | None) -> None:
+    def _notify(self, kind: str, key: ObjectKey, obj: Manifest) -> None:
         for listener in list(self._listeners):
             listener(kind, key, obj)
 

@@ -1,26 +1,31 @@
-"""Sync: one pass that makes the cluster match a rendered revision.
+"""Sync: one pass that makes the cluster match one app's desired set, or changes nothing.
 
-Stages as Flux's ssa package does: Namespaces and CRDs first, waiting until they are
-established; then the rest in waves by a stable kind order (Helm's install order), each wave
-applied in parallel; prune last, in reverse order. An object is applied only when it is
-missing, or when the server-side dry-run says applying would change it; an object whose
-desired manifest and live resourceVersion are what we verified last time costs no call at
-all (the watch cache would have told us of any change since).
+As Flux's ssa package does it: every object is checked by a server-side dry-run before any
+is applied, and one the API server refuses stops the sync with nothing applied or pruned.
+Namespaces and CRDs go first (objects inside a new namespace, or of a kind a new CRD brings,
+can only be checked once those exist); then the rest in waves by a stable kind order
+(Helm's install order), each wave in parallel; prune last, in reverse order. An object is
+applied only when it is missing or the dry-run says applying would change it.
+
+An object belongs to the app that applied it first (its tracking annotation says which):
+another app that renders it fails for that object and never takes it over.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 
 from sandbox.apply import diff
-from sandbox.apply.inventory import APP_LABEL, Entry, Inventory, InventoryStore, claimed_by, mark
+from sandbox.apply.desired import FIRST_STAGE, DesiredSet
+from sandbox.apply.dryrun import Comparison, DryRun, Verdict
+from sandbox.apply.inventory import APP_LABEL, Entry, Inventory, InventoryStore, claimed_by
 from sandbox.apply.kube import Kube, KubeError, Resource
 from sandbox.apply.livecache import LiveCache
-from sandbox.model import DesiredObject, Manifest, ObjectKey, Rendered
+from sandbox.model import DesiredObject, Manifest, ObjectKey
 
 KIND_ORDER = (
     "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodDisruptionBudget",
@@ -30,7 +35,6 @@ KIND_ORDER = (
     "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "IngressClass",
     "Ingress", "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
 )  # fmt: skip
-FIRST_STAGE = ("Namespace", "CustomResourceDefinition")
 ESTABLISH_TIMEOUT = 30.0
 WORKERS = 32
 
@@ -40,12 +44,24 @@ def kind_rank(kind: str) -> int:
     return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
 
 
+class Action(StrEnum):
+    CREATED = "created"
+    CONFIGURED = "configured"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"  # would change, not applied: another object of the sync failed
+    FAILED = "failed"
+    PRUNED = "pruned"
+    KEPT = "kept"  # left from Git but not provably the app's: not deleted
+    ORPHANED = "orphaned"  # left from Git, prune is off
+
+
 @dataclass(frozen=True)
 class ObjectResult:
     key: ObjectKey
-    action: str  # created | configured | unchanged | pruned | failed | kept | orphaned
+    action: Action
     message: str = ""
     source: str = ""
+    comparison: Comparison | None = None  # what the dry-run found, when one ran
 
 
 @dataclass(frozen=True)
@@ -56,160 +72,225 @@ class SyncOutcome:
     ok: bool
     message: str
 
-    def count(self, action: str) -> int:
+    def count(self, action: Action) -> int:
         return sum(1 for r in self.results if r.action == action)
 
     def summary(self) -> str:
-        actions = ("created", "configured", "unchanged", "pruned", "failed", "kept", "orphaned")
-        parts = [f"{self.count(a)} {a}" for a in actions if self.count(a)]
+        parts = [f"{self.count(a)} {a}" for a in Action if self.count(a)]
         return ", ".join(parts) or "nothing to do"
 
 
-@dataclass
-class Verified:
-    """What we last proved in sync, per object: the desired hash and the live resourceVersion."""
+@dataclass(frozen=True)
+class Claim:
+    """Who owns an object: the app that applied it first, and the file it came from there."""
 
-    entries: dict[ObjectKey, tuple[str, str]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    app: str
+    source: str = ""
 
-    def matches(self, key: ObjectKey, desired_hash: str, live: Manifest | None) -> bool:
-        if live is None:
-            return False
-        version = live.get("metadata", {}).get("resourceVersion", "")
-        with self.lock:
-            return self.entries.get(key) == (desired_hash, version)
 
-    def record(self, key: ObjectKey, desired_hash: str, live: Manifest) -> None:
-        with self.lock:
-            self.entries[key] = (desired_hash, live.get("metadata", {}).get("resourceVersion", ""))
-
-    def resource_version(self, key: ObjectKey) -> str | None:
-        with self.lock:
-            found = self.entries.get(key)
-        return found[1] if found else None
-
-    def forget(self, key: ObjectKey) -> None:
-        with self.lock:
-            self.entries.pop(key, None)
+OwnerOf = Callable[[ObjectKey, Manifest | None], Claim | None]
 
 
 class Syncer:
     """Applies and prunes one app at a time, sharing the watch cache with the agent."""
 
-    def __init__(self, kube: Kube, cache: LiveCache, inventories: InventoryStore, verified: Verified) -> None:
+    def __init__(self, kube: Kube, dry: DryRun, cache: LiveCache, inventories: InventoryStore) -> None:
         self.kube = kube
+        self.dry = dry
         self.cache = cache
         self.inventories = inventories
-        self.verified = verified
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="sync")
         self._namespaces: set[str] = set()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def watch_kinds(self, objects: Iterable[DesiredObject | Entry]) -> list[str]:
-        """Make sure the cache follows every kind these objects have; unknown kinds are returned."""
+    def watch_kinds(self, kinds: Iterable[tuple[str, str]]) -> list[str]:
+        """Make sure the cache follows each (apiVersion, kind); the unknown ones are returned."""
         unknown = []
-        seen: set[tuple[str, str]] = set()
-        for obj in objects:
-            api_version = obj.manifest["apiVersion"] if isinstance(obj, DesiredObject) else obj.api_version
-            kind = obj.key.kind
-            if (api_version, kind) in seen:
-                continue
-            seen.add((api_version, kind))
+        for api_version, kind in dict.fromkeys(kinds):
             resource = self.kube.resource_for(api_version, kind)
             if resource is None:
                 unknown.append(f"{api_version} {kind}")
-                continue
-            if not self.cache.watching(resource):
+            elif not self.cache.watching(resource):
                 self.cache.watch(resource, APP_LABEL)
         return unknown
 
     def sync(
-        self, rendered: Rendered, prune: bool = True, dry_run: bool = False, namespace: str = ""
+        self,
+        desired: DesiredSet,
+        *,
+        prune: bool,
+        namespace: str,
+        owner_of: OwnerOf,
+        inventory_extra: dict[str, str] | None = None,
     ) -> SyncOutcome:
-        """Apply a rendered app; prune what the inventory and annotations both claim.
+        """Apply an app's desired set; prune what the inventory and annotations both claim.
 
-        The app's target namespace is created when Git does not declare it (as Argo CD's
+        On an app's first deploy (no inventory yet: nothing of it runs that a half-applied
+        commit could break) objects that do not exist are created without a dry-run first,
+        as ``kubectl apply`` would; a refused one still stops the sync. The app's target namespace is created when Git does not declare it (as Argo CD's
         CreateNamespace option does), and is not tracked, so prune never deletes it.
         """
-        app = rendered.app
-        if not rendered.ok:
-            problems = "; ".join(str(p) for p in rendered.problems)
-            return SyncOutcome(
-                app, rendered.revision, (), False, f"render failed, nothing applied or pruned: {problems}"
-            )
+        app, revision = desired.app, desired.revision
+        if not desired.ok:
+            problems = "; ".join(str(p) for p in desired.problems)
+            return self._failed(desired, (), f"render failed, nothing applied or pruned: {problems}")
+        objects = sorted(desired.objects.values(), key=lambda o: (kind_rank(o.key.kind), o.key))
         previous = self.inventories.load(app)
-        self.watch_kinds(list(previous.entries if previous else ()))
-        self.watch_kinds([o for o in rendered.objects if o.key.kind in FIRST_STAGE])
-        unknown = self.watch_kinds([o for o in rendered.objects if o.key.kind not in FIRST_STAGE])
-        crds = {
-            (o.manifest.get("spec") or {}).get("names", {}).get("kind")
-            for o in rendered.objects
-            if o.key.kind == "CustomResourceDefinition"
-        }
-        unknown_not_from_crds = [u for u in unknown if u.split()[-1] not in crds]
-        if unknown_not_from_crds:
-            sources = {
-                f"{o.manifest['apiVersion']} {o.key.kind}": f"{o.source} ({o.key})" for o in rendered.objects
-            }
+        check_creations = previous is not None and bool(previous.entries)
+        self.watch_kinds((e.api_version, e.key.kind) for e in (previous.entries if previous else ()))
+        unknown = self.watch_kinds((o.manifest["apiVersion"], o.key.kind) for o in objects)
+        coming = desired.crd_kinds()
+        unknown_here = [u for u in unknown if (_group(u.split()[0]), u.split()[1]) not in coming]
+        if unknown_here:
             detail = "; ".join(
-                f"{sources.get(u, '')}: the cluster does not know {u}" for u in unknown_not_from_crds
+                f"{o.source} ({o.key}): the cluster does not know {o.manifest['apiVersion']} {o.key.kind}"
+                for o in objects
+                if f"{o.manifest['apiVersion']} {o.key.kind}" in unknown_here
             )
-            return SyncOutcome(app, rendered.revision, (), False, f"{detail}; nothing applied or pruned")
-        results: list[ObjectResult] = []
-        applied: list[Entry] = []
-        declared = {o.key.name for o in rendered.objects if o.key.kind == "Namespace"}
-        if namespace and namespace not in declared and not dry_run:
-            try:
-                self._ensure_namespace(namespace)
-            except KubeError as exc:
-                return SyncOutcome(app, rendered.revision, (), False, f"namespace {namespace}: {exc.message}")
-        first = [o for o in rendered.objects if o.key.kind in FIRST_STAGE]
-        rest = [o for o in rendered.objects if o.key.kind not in FIRST_STAGE]
-        first_results = self._apply_wave(app, first, dry_run)
-        results += first_results
-        if first and not dry_run:
-            try:
-                self._wait_established(first, first_results)
-            except KubeError as exc:
-                return SyncOutcome(
-                    app, rendered.revision, tuple(results), False, f"{exc.message}; nothing pruned"
-                )
-            self.kube.resources(refresh=True)  # new CRDs bring new kinds
-            unknown = self.watch_kinds(rest)
-            if unknown:
-                return SyncOutcome(
-                    app, rendered.revision, tuple(results), False,
-                    f"the cluster does not know {', '.join(unknown)}; nothing else applied or pruned",
-                )  # fmt: skip
-        for rank in sorted({kind_rank(o.key.kind) for o in rest}):
-            wave = sorted((o for o in rest if kind_rank(o.key.kind) == rank), key=lambda o: o.key)
-            results += self._apply_wave(app, wave, dry_run)
-        by_key = {o.key: o for o in rendered.objects}
-        for r in results:
-            if r.action != "failed":
-                applied.append(Entry(r.key, by_key[r.key].manifest["apiVersion"]))
-        failed = [r for r in results if r.action == "failed"]
-        leftover = [e for e in (previous.entries if previous else ()) if e.key not in by_key]
+            return self._failed(desired, (), f"{detail}; nothing applied or pruned")
+
+        conflicts = self._conflicts(app, objects, owner_of)
+        if conflicts:
+            return self._refused(desired, objects, conflicts, {})
+
+        # Check everything that can be checked now; what needs a new namespace or CRD waits.
+        now = [o for o in objects if (_group(o.manifest["apiVersion"]), o.key.kind) not in coming or
+               self.kube.resource_for(o.manifest["apiVersion"], o.key.kind) is not None]  # fmt: skip
+        checked = self._compare(desired, now, check_creations)
+        failed = {k: c for k, c in checked.items() if c.verdict == Verdict.FAILED}
         if failed:
-            # A failed apply never prunes: the last good revision's objects stay.
-            kept = tuple(applied) + tuple(leftover) + tuple(
-                Entry(r.key, by_key[r.key].manifest["apiVersion"]) for r in failed
-                if previous and r.key in previous.keys()
-            )  # fmt: skip
-            if not dry_run:
-                self.inventories.save(Inventory(app, previous.revision if previous else "", kept))
-            message = f"{len(failed)} object(s) failed to apply; nothing pruned: " + "; ".join(
-                f"{r.key} ({r.source}): {r.message}" for r in failed[:5]
+            return self._refused(desired, objects, failed, checked)
+
+        declared = {o.key.name for o in objects if o.key.kind == "Namespace"}
+        try:
+            if namespace and namespace not in declared:
+                self._ensure_namespace(namespace)
+        except KubeError as exc:
+            return self._failed(desired, (), f"namespace {namespace}: {exc.message}; nothing applied")
+        first = [o for o in objects if o.key.kind in FIRST_STAGE]
+        results = self._apply_wave(desired, first, checked)
+        if first:
+            try:
+                self._wait_established(first, results)
+            except KubeError as exc:
+                return self._failed(desired, results, f"{exc.message}; nothing else applied or pruned")
+            if coming:
+                self.kube.resources(refresh=True)  # new CRDs bring new kinds
+                unknown = self.watch_kinds((o.manifest["apiVersion"], o.key.kind) for o in objects)
+                if unknown:
+                    return self._failed(
+                        desired, results,
+                        f"the cluster does not know {', '.join(unknown)}; nothing else applied or pruned",
+                    )  # fmt: skip
+        rest = [o for o in objects if o.key.kind not in FIRST_STAGE]
+        # Objects whose namespace or kind did not exist before: checked now, all before any.
+        waiting = [
+            o for o in rest if o.key not in checked or (check_creations and not checked[o.key].validated)
+        ]
+        if waiting:
+            late = self._compare(desired, waiting, check_creations)
+            checked.update(late)
+            failed = {k: c for k, c in late.items() if c.verdict == Verdict.FAILED}
+            if failed:
+                applied = sum(1 for r in results if r.action in (Action.CREATED, Action.CONFIGURED))
+                outcome = self._refused(desired, rest, failed, checked)
+                note = f" (but {applied} Namespace/CRD object(s) were applied before)" if applied else ""
+                return SyncOutcome(app, revision, (*results, *outcome.results), False, outcome.message + note)
+        for rank in sorted({kind_rank(o.key.kind) for o in rest}):
+            wave = [o for o in rest if kind_rank(o.key.kind) == rank]
+            results += self._apply_wave(desired, wave, checked)
+        failed_results = [r for r in results if r.action == Action.FAILED]
+        applied_entries = [
+            Entry(r.key, desired.objects[r.key].manifest["apiVersion"])
+            for r in results
+            if r.action != Action.FAILED
+        ]
+        leftover = [e for e in (previous.entries if previous else ()) if e.key not in desired.objects]
+        if failed_results:
+            # A failed apply never prunes: the last good revision's objects stay tracked.
+            kept = [*applied_entries, *leftover]
+            kept += [Entry(r.key, desired.objects[r.key].manifest["apiVersion"]) for r in failed_results
+                     if previous and r.key in previous.keys()]  # fmt: skip
+            self.inventories.save(Inventory(app, previous.revision if previous else "", tuple(kept)),
+                                  inventory_extra)  # fmt: skip
+            message = f"{len(failed_results)} object(s) failed to apply; nothing pruned: " + "; ".join(
+                f"{r.key} ({r.source}): {r.message}" for r in failed_results[:5]
             )
-            return SyncOutcome(app, rendered.revision, tuple(results), False, message)
-        pruned_results, still_owned = self._prune(app, leftover, prune, dry_run)
-        results += pruned_results
-        if not dry_run:
-            self.inventories.save(Inventory(app, rendered.revision, tuple(applied) + tuple(still_owned)))
-        outcome = SyncOutcome(app, rendered.revision, tuple(results), True, "")
-        return SyncOutcome(app, rendered.revision, outcome.results, True, outcome.summary())
+            return SyncOutcome(app, revision, tuple(results), False, message)
+        pruned, still_owned = self._prune(app, leftover, prune)
+        results += pruned
+        self.inventories.save(
+            Inventory(app, revision, tuple(applied_entries) + tuple(still_owned)), inventory_extra
+        )
+        outcome = SyncOutcome(app, revision, tuple(results), True, "")
+        return SyncOutcome(app, revision, outcome.results, True, outcome.summary())
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def _conflicts(
+        self, app: str, objects: list[DesiredObject], owner_of: OwnerOf
+    ) -> dict[ObjectKey, Comparison]:
+        found = {}
+        for obj in objects:
+            claim = owner_of(obj.key, self.cache.get(obj.key))
+            if claim is not None and claim.app != app:
+                where = f" ({claim.source})" if claim.source else ""
+                found[obj.key] = Comparison(
+                    Verdict.CONFLICT,
+                    f"belongs to app {claim.app}{where}; app {app} renders it too ({obj.source}): "
+                    f"not applied from {app}. Keep it in one app only",
+                )
+        return found
+
+    def _compare(
+        self, desired: DesiredSet, objects: list[DesiredObject], check_creations: bool
+    ) -> dict[ObjectKey, Comparison]:
+        def one(obj: DesiredObject) -> tuple[ObjectKey, Comparison]:
+            live = self.cache.get(obj.key)
+            if live is None and not check_creations:
+                return obj.key, Comparison(Verdict.DIFFERS, validated=False)
+            return obj.key, self.dry.compare(obj.key, desired.marked[obj.key], live)
+
+        if len(objects) > 1:
+            return dict(self._pool.map(one, objects))
+        return dict(map(one, objects))
+
+    def _refused(
+        self,
+        desired: DesiredSet,
+        objects: list[DesiredObject],
+        failed: dict[ObjectKey, Comparison],
+        checked: dict[ObjectKey, Comparison],
+    ) -> SyncOutcome:
+        """Nothing applied: the failed objects, and what the others would have done."""
+        results = []
+        for obj in objects:
+            comparison = failed.get(obj.key) or checked.get(obj.key)
+            if obj.key in failed:
+                action, message = Action.FAILED, failed[obj.key].message
+            elif comparison is not None and comparison.verdict == Verdict.SAME:
+                action, message = Action.UNCHANGED, ""
+            else:
+                action, message = Action.SKIPPED, "not applied: another object of this sync failed"
+            results.append(ObjectResult(obj.key, action, message, obj.source, comparison))
+        detail = "; ".join(f"{obj.key} ({obj.source}): {failed[obj.key].message}"
+                           for obj in objects if obj.key in failed)  # fmt: skip
+        count = len(failed)
+        message = f"{count} object(s) refused; nothing applied or pruned: {detail}"
+        return SyncOutcome(desired.app, desired.revision, tuple(results), False, message)
+
+    def _failed(self, desired: DesiredSet, results: Iterable[ObjectResult], message: str) -> SyncOutcome:
+        return SyncOutcome(desired.app, desired.revision, tuple(results), False, message)
+
+    # -- applying -----------------------------------------------------------------------------
+
+    def reapply(self, desired: DesiredSet, keys: Iterable[ObjectKey]) -> list[ObjectResult]:
+        """Apply these objects of a desired set again as they are (self-heal), each checked first."""
+        objects = [desired.objects[k] for k in keys if k in desired.objects]
+        checked = self._compare(desired, objects, check_creations=True)
+        return self._apply_wave(desired, objects, checked)
 
     def _ensure_namespace(self, name: str) -> None:
         if name in self._namespaces:
@@ -219,37 +300,39 @@ class Syncer:
         self.kube.apply(namespace, field_manager="gitops-sandbox-namespace")
         self._namespaces.add(name)
 
-    def _apply_wave(self, app: str, wave: list[DesiredObject], dry_run: bool) -> list[ObjectResult]:
+    def _apply_wave(
+        self, desired: DesiredSet, wave: list[DesiredObject], checked: dict[ObjectKey, Comparison]
+    ) -> list[ObjectResult]:
         if not wave:
             return []
-        if len(wave) == 1:
-            return [self.apply_one(app, wave[0], dry_run)]
-        return list(self._pool.map(lambda o: self.apply_one(app, o, dry_run), wave))
 
-    def apply_one(self, app: str, obj: DesiredObject, dry_run: bool = False) -> ObjectResult:
-        """Apply one object if (and only if) it is missing or the dry-run predicts a change."""
-        desired = mark(obj.manifest, app, obj.key)
-        desired_hash = diff.content_hash(desired)
-        live = self.cache.get(obj.key)
+        def one(obj: DesiredObject) -> ObjectResult:
+            return self._apply_one(desired, obj, checked.get(obj.key))
+
+        if len(wave) == 1:
+            return [one(wave[0])]
+        return list(self._pool.map(one, wave))
+
+    def _apply_one(self, desired: DesiredSet, obj: DesiredObject, check: Comparison | None) -> ObjectResult:
+        if check is not None and check.verdict == Verdict.SAME:
+            return ObjectResult(obj.key, Action.UNCHANGED, source=obj.source, comparison=check)
+        marked = desired.marked[obj.key]
         try:
-            if live is not None:
-                if self.verified.matches(obj.key, desired_hash, live):
-                    return ObjectResult(obj.key, "unchanged", source=obj.source)
-                _created, predicted = self.kube.apply(desired, dry_run=True)
-                if diff.same(predicted, live):
-                    self.verified.record(obj.key, desired_hash, live)
-                    return ObjectResult(obj.key, "unchanged", source=obj.source)
-            if dry_run:
-                return ObjectResult(obj.key, "created" if live is None else "configured", source=obj.source)
-            created, result = self.kube.apply(desired)
-            self.verified.record(obj.key, desired_hash, result)
-            return ObjectResult(obj.key, "created" if created else "configured", source=obj.source)
+            created, result = self.kube.apply(marked)
         except KubeError as exc:
-            return ObjectResult(obj.key, "failed", exc.message, source=obj.source)
+            return ObjectResult(
+                obj.key, Action.FAILED, exc.message, obj.source, Comparison(Verdict.FAILED, exc.message)
+            )
+        self.dry.verified.record(obj.key, diff.content_hash(marked), result)
+        action = Action.CREATED if created else Action.CONFIGURED
+        return ObjectResult(obj.key, action, source=obj.source, comparison=Comparison(Verdict.SAME))
 
     def _wait_established(self, objects: list[DesiredObject], results: list[ObjectResult]) -> None:
         """Namespaces Active and CRDs Established before anything that needs them is applied."""
-        ok = {r.key for r in results if r.action != "failed"}
+        ok = {r.key for r in results if r.action != Action.FAILED}
+        failed = [r for r in results if r.action == Action.FAILED]
+        if failed:
+            raise KubeError(422, "Invalid", "; ".join(f"{r.key} ({r.source}): {r.message}" for r in failed))
         deadline = time.monotonic() + ESTABLISH_TIMEOUT
         pending = [o for o in objects if o.key in ok]
         while pending and time.monotonic() < deadline:
@@ -266,9 +349,24 @@ class Syncer:
             names = ", ".join(str(o.key) for o in pending)
             raise KubeError(504, "Timeout", f"not established after {ESTABLISH_TIMEOUT:.0f}s: {names}")
 
-    def _prune(
-        self, app: str, leftover: list[Entry], prune: bool, dry_run: bool
-    ) -> tuple[list[ObjectResult], list[Entry]]:
+    # -- pruning ------------------------------------------------------------------------------
+
+    def watch_inventory(self, app: str) -> None:
+        """Follow every kind an app's inventory lists (to show what it left behind)."""
+        found = self.inventories.load(app)
+        self.watch_kinds((e.api_version, e.key.kind) for e in (found.entries if found else ()))
+
+    def prune_all(self, app: str) -> list[ObjectResult]:
+        """Delete every object the app's inventory and annotations both claim, then the inventory
+        (the app was removed from the env repo, with prune on)."""
+        previous = self.inventories.load(app)
+        entries = list(previous.entries) if previous else []
+        self.watch_kinds((e.api_version, e.key.kind) for e in entries)
+        results, _owned = self._prune(app, entries, True)
+        self.inventories.delete(app)
+        return results
+
+    def _prune(self, app: str, leftover: list[Entry], prune: bool) -> tuple[list[ObjectResult], list[Entry]]:
         results: list[ObjectResult] = []
         still_owned: list[Entry] = []
         for entry in sorted(leftover, key=lambda e: (-kind_rank(e.key.kind), e.key)):
@@ -280,22 +378,25 @@ class Syncer:
                 continue
             if not claimed_by(live, app, entry.key):
                 results.append(ObjectResult(
-                    entry.key, "kept",
+                    entry.key, Action.KEPT,
                     "not deleted: it lacks this app's tracking annotation (created or taken over by hand?)",
                 ))  # fmt: skip
                 continue
             if not prune:
-                results.append(ObjectResult(entry.key, "orphaned", "prune is off for this app"))
+                results.append(ObjectResult(entry.key, Action.ORPHANED, "prune is off for this app"))
                 still_owned.append(entry)
                 continue
-            if not dry_run:
-                self._delete(entry.key, resource)
-            results.append(ObjectResult(entry.key, "pruned"))
+            self._delete(entry.key, resource)
+            results.append(ObjectResult(entry.key, Action.PRUNED))
         return results, still_owned
 
     def _delete(self, key: ObjectKey, resource: Resource) -> None:
         self.kube.delete(key, resource)
-        self.verified.forget(key)
+        self.dry.verified.forget(key)
+
+
+def _group(api_version: str) -> str:
+    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
 
 
 def _established(live: Manifest | None) -> bool:

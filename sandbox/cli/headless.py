@@ -17,16 +17,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sandbox.agent.history import History, path_for_repo
-from sandbox.agent.loop import Agent, AgentBusy
+from sandbox.agent.history import HistoryReader, path_for_repo
+from sandbox.agent.loop import Agent
 from sandbox.agent.revert import RevertError
 from sandbox.agent.snapshot import AppState, Event, Snapshot
-from sandbox.apply.kube import Kube
-from sandbox.cluster import runtime_for
+from sandbox.cli import compose
 from sandbox.model import Health, SyncStatus
 from sandbox.source.envrepo import EnvRepoError
-
-SETTLE_TIMEOUT = 300
 
 
 def _progress(message: str) -> None:
@@ -34,35 +31,35 @@ def _progress(message: str) -> None:
 
 
 @contextmanager
+def _connected(args: argparse.Namespace, bring_up: bool = True) -> Iterator[compose.Connection]:
+    connection = compose.connect(args, _progress, bring_up=bring_up)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+@contextmanager
 def running_agent(
     args: argparse.Namespace,
-    auto_sync: bool,
+    automated: bool,
     branch: str | None = None,
     trigger: str = "startup",
     watch_repo: bool = False,
     settings_path: Path | None = None,
-    exclusive: bool = True,
 ) -> Iterator[Agent]:
     """Bring the cluster up (or reuse it), start an agent on the repo, stop it afterwards."""
-    runtime = runtime_for(args.runtime, getattr(args, "context", None), getattr(args, "kubeconfig", None))
-    status = runtime.up(_progress if not getattr(args, "quiet", False) else lambda _m: None)
-    kube = Kube(runtime.kubeconfig_path, status.context)
-    agent = Agent(
-        Path(args.repo), kube, branch=branch, auto_sync=auto_sync, startup_trigger=trigger,
-        settings_path=settings_path,
-    )  # fmt: skip
-    try:
-        agent.start(watch_repo=watch_repo, exclusive=exclusive)
-    except AgentBusy:
-        kube.close()
-        raise
-    try:
-        if not agent.wait_idle(SETTLE_TIMEOUT):
-            raise TimeoutError(f"the agent did not settle within {SETTLE_TIMEOUT}s")
-        yield agent
-    finally:
-        agent.stop()
-        kube.close()
+    with _connected(args) as connection:
+        with compose.running_agent(
+            Path(args.repo), connection, automated=automated, branch=branch, trigger=trigger,
+            watch_repo=watch_repo, settings_path=settings_path,
+        ) as agent:  # fmt: skip
+            yield agent
+
+
+def _notices(snapshot: Snapshot) -> None:
+    for note in snapshot.notices:
+        print(f"note: {note}", file=sys.stderr)
 
 
 def _short(sha: str | None) -> str:
@@ -117,41 +114,45 @@ def _errors_since(snapshot: Snapshot, since: float) -> list[Event]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with running_agent(args, auto_sync=False, exclusive=False) as agent:
-        snapshot = agent.publish_now()
+    with (
+        _connected(args, bring_up=False) as connection,
+        compose.observer(Path(args.repo), connection) as seen,
+    ):
+        snapshot = seen.snapshot()
+    _notices(snapshot)
     _emit(args, snapshot, verbose=args.verbose)
     return 0 if all(a.sync == SyncStatus.SYNCED and a.health == Health.HEALTHY for a in snapshot.apps) else 1
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
     started = time.time()
-    with running_agent(args, auto_sync=False) as agent:
+    with running_agent(args, automated=False) as agent:
+        if args.app and agent.publish_now().app(args.app) is None:
+            print(f"error: no app named {args.app}", file=sys.stderr)
+            return 2
         agent.sync(args.app)
-        agent.wait_idle(SETTLE_TIMEOUT)
+        agent.wait_idle(compose.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
-    errors = _errors_since(snapshot, started)
+    errors = [e for e in _errors_since(snapshot, started) if args.app in (None, e.app)]
+    _notices(snapshot)
     if not args.json:
         for event in errors:
             print(f"error: {event.app + ': ' if event.app else ''}{event.message}", file=sys.stderr)
     _emit(args, snapshot, verbose=args.verbose)
     failed = [a for a in snapshot.apps if (args.app in (None, a.name)) and a.last_result == "Failed"]
-    return 1 if failed or (args.app and not snapshot.app(args.app)) else 0
+    return 1 if failed else 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory() as scratch:
-        with running_agent(
-            args, auto_sync=False, branch=args.ref, settings_path=Path(scratch) / "s.json"
-        ) as agent:
-            snapshot = agent.publish_now()
-            differing = []
-            for app in snapshot.apps:
-                if args.app and app.name != args.app:
-                    continue
-                for obj in app.objects:
-                    if obj.sync != SyncStatus.SYNCED:
-                        differing.append((app.name, obj, agent.diff_object(app.name, obj.key)))
-    problems = [p for a in snapshot.apps for p in a.problems] + list(snapshot.problems)
+    with (
+        _connected(args, bring_up=False) as connection,
+        compose.observer(Path(args.repo), connection) as seen,
+    ):
+        snapshot = seen.snapshot(args.ref)
+        found = seen.diffs(snapshot, args.app)
+    differing = [(d.app, d.object, d.text) for d in found]
+    problems = [p for a in snapshot.apps if args.app in (None, a.name) for p in a.problems]
+    problems += list(snapshot.problems)
     if args.json:
         print(json.dumps({
             "ref": args.ref or snapshot.branch,
@@ -174,16 +175,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    history = History(path_for_repo(Path(args.repo)))
-    try:
+    with HistoryReader(path_for_repo(Path(args.repo))) as history:
         records = history.records(args.app, limit=args.limit)
-    finally:
-        history.close()
     if args.json:
         print(json.dumps([
             {"id": r.id, "app": r.app, "revision": r.revision, "author": r.author, "subject": r.subject,
              "trigger": r.trigger, "started": r.started, "ended": r.ended, "result": r.result,
-             "health": r.health, "message": r.message,
+             "health": r.health, "message": r.message, "attempts": r.attempts,
              "objects": [o.__dict__ for o in r.objects]}
             for r in records
         ], indent=2))  # fmt: skip
@@ -201,7 +199,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     started = time.time()
-    with running_agent(args, auto_sync=False) as agent:
+    with running_agent(args, automated=False) as agent:
         target = args.to or agent.default_rollback_target(args.app)
         if agent.publish_now().app(args.app) is None:
             print(f"error: no app named {args.app}", file=sys.stderr)
@@ -213,9 +211,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             )
             return 2
         agent.rollback(args.app, target)
-        agent.wait_idle(SETTLE_TIMEOUT)
+        agent.wait_idle(compose.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
-    errors = _errors_since(snapshot, started)
+    errors = [e for e in _errors_since(snapshot, started) if e.app == args.app]
     app = snapshot.app(args.app)
     if args.json:
         print(json.dumps(app.to_json() if app else {}, indent=2))
@@ -228,9 +226,12 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    with running_agent(args, auto_sync=False) as agent:
+    with running_agent(args, automated=False) as agent:
+        if agent.publish_now().app(args.app) is None:
+            print(f"error: no app named {args.app}", file=sys.stderr)
+            return 2
         agent.resume(args.app)
-        agent.wait_idle(SETTLE_TIMEOUT)
+        agent.wait_idle(compose.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
     _emit(args, snapshot)
     app = snapshot.app(args.app)
@@ -238,13 +239,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
-    with running_agent(args, auto_sync=False) as agent:
+    with running_agent(args, automated=False) as agent:
+        if args.app and agent.publish_now().app(args.app) is None:
+            print(f"error: no app named {args.app}", file=sys.stderr)
+            return 2
         try:
             result = agent.revert(args.sha, args.app)
         except (RevertError, EnvRepoError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        agent.wait_idle(SETTLE_TIMEOUT)
+        agent.wait_idle(compose.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
     if args.json:
         print(json.dumps({"revert": result.__dict__, **snapshot.to_json()}, indent=2))
@@ -270,7 +274,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 stamp = datetime.fromtimestamp(event.time).strftime("%H:%M:%S")
                 print(f"{stamp} {event.level:<7} {event.app or '-':<12} {event.message}", flush=True)
 
-    with running_agent(args, auto_sync=True, watch_repo=True) as agent:
+    with running_agent(args, automated=True, watch_repo=True) as agent:
         agent.subscribe(show)
         show(agent.publish_now())
         try:
@@ -283,7 +287,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     started = time.time()
     with tempfile.TemporaryDirectory() as scratch:
-        with running_agent(args, auto_sync=True, branch=args.ref, trigger="check",
+        with running_agent(args, automated=True, branch=args.ref, trigger="check",
                            settings_path=Path(scratch) / "s.json") as agent:  # fmt: skip
             snapshot = _wait_healthy(agent.publish_now, args.timeout)
     apps = [a for a in snapshot.apps if args.app in (None, a.name)]

@@ -14,6 +14,7 @@ import posixpath
 import re
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, cast
 
 import yaml
@@ -62,6 +63,26 @@ def load_apps(repo: EnvRepo, revision: str) -> tuple[list[AppSpec], list[Problem
     if raw is None:
         return _discover(repo, sha)
     return _from_config(repo, sha, raw)
+
+
+def uncommitted_config(repo_path: Path, repo: EnvRepo, head: str) -> str | None:
+    """One line when the working tree's sandbox.yaml is not the one committed at ``head``: the
+    agent reads committed files only, and an edit that seems ignored must say why."""
+    if not repo.follows_worktree():
+        return None  # another branch is followed: its sandbox.yaml is not the working tree's
+    path = Path(repo_path) / CONFIG_FILE
+    try:
+        working = path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None
+    committed = repo.read_file(head, CONFIG_FILE)
+    if working == committed:
+        return None
+    if committed is None:
+        return f"{CONFIG_FILE} is not committed: apps come from folders until it is (git add {CONFIG_FILE}, then commit)"
+    if working is None:
+        return f"{CONFIG_FILE} is deleted in the working tree; the one committed at {head[:7]} is used"
+    return f"{CONFIG_FILE} has uncommitted changes; the one committed at {head[:7]} is used (commit to apply them)"
 
 
 def detect_source(repo: EnvRepo, revision: str, path: str) -> Source:

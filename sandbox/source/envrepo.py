@@ -123,6 +123,15 @@ class EnvRepo:
     def __repr__(self) -> str:
         return f"EnvRepo({str(self.path)!r}, branch={self.branch!r})"
 
+    def follows_worktree(self) -> bool:
+        """Whether the followed branch is the one checked out (so the working tree is its)."""
+        with self._lock:
+            try:
+                head = self._repo.head
+                return not head.is_detached and self.branch == head.reference.name
+            except (TypeError, ValueError):
+                return False
+
     # -- revisions -------------------------------------------------------------------------
 
     @property

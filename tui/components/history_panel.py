@@ -1,7 +1,7 @@
 """The History panel: the env repo's commit log with what the sync history says about each commit.
 
 Markers: deployed now, a sync of it failed, rolled back to, and Git HEAD. The log and the
-records are read in a worker thread (git and SQLite); the table only receives the result.
+records come in the agent's snapshot: the panel reads no git and no SQLite of its own.
 """
 
 from __future__ import annotations
@@ -11,19 +11,15 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from sandbox.agent.history import SyncRecord
-from sandbox.agent.snapshot import AppState
+from sandbox.agent.snapshot import AppState, Snapshot
 from sandbox.source.envrepo import CommitInfo
 from tui import glyphs
-from tui.source import SnapshotSource
-from tui.threads import hand_over
 
 COMMIT_LIMIT = 200
-RECORD_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -80,30 +76,19 @@ class HistoryPanel(DataTable[Text]):
             return self.commits[self.cursor_row]
         return None
 
-    def refresh_for(self, source: SnapshotSource, app: AppState | None, head: str) -> None:
-        """Reload when something the panel shows may have changed (a commit, a sync, the app)."""
+    def refresh_for(self, snapshot: Snapshot, app: AppState | None) -> None:
+        """Redraw when something the panel shows changed (a commit, a sync, the app)."""
         wanted = (
-            head, app.name if app else "", app.deployed_revision if app else None,
-            app.last_sync if app else None, app.rolled_back if app else False,
+            snapshot.head, tuple(c.sha for c in snapshot.commits[:1]), len(snapshot.commits),
+            app.name if app else "", app.deployed_revision if app else None,
+            app.syncs[0].id if app and app.syncs else None, app.syncs[0].result if app and app.syncs else "",
+            app.rolled_back if app else False,
         )  # fmt: skip
         if wanted == self._wanted:
             return
         self._wanted = wanted
-        self._load(source, app, head)
-
-    @work(thread=True, exclusive=True, group="history", description="read git log and sync history")
-    def _load(self, source: SnapshotSource, app: AppState | None, head: str) -> None:
-        try:
-            commits = source.repo.commits(limit=COMMIT_LIMIT) if source.repo is not None else []
-            records = source.history.records(app.name, limit=RECORD_LIMIT) if app is not None else []
-        except Exception as exc:  # a repo rewritten under us or a locked history: say so, keep running
-            hand_over(self.app, self._failed, f"{type(exc).__name__}: {exc}")
-            return
-        hand_over(self.app, self._fill, commits, marks_for(app, head, records))
-
-    def _failed(self, message: str) -> None:
-        self._wanted = ()  # the next snapshot retries
-        self.border_subtitle = f"cannot read the log: {message}"[:80]
+        records = app.syncs if app is not None else ()
+        self._fill(list(snapshot.commits[:COMMIT_LIMIT]), marks_for(app, snapshot.head, records))
 
     def _fill(self, commits: list[CommitInfo], marks: Marks) -> None:
         shas = [c.sha for c in commits]

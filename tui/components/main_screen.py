@@ -164,14 +164,14 @@ class MainScreen(Screen[None]):
         self.apps.show(snapshot)
         self.trees.show(snapshot)
         self.events.show(snapshot.events)
-        self.history.refresh_for(self.source, snapshot.app(self.current_app), snapshot.head)
+        self.history.refresh_for(snapshot, snapshot.app(self.current_app))
 
     def _set_current_app(self, name: str) -> None:
         if name == self.current_app or not name:
             return
         self.current_app = name
         self.header_bar.show(self.snapshot, name)
-        self.history.refresh_for(self.source, self.snapshot.app(name), self.snapshot.head)
+        self.history.refresh_for(self.snapshot, self.snapshot.app(name))
 
     @on(AppsPanel.AppHighlighted)
     def _app_highlighted(self, event: AppsPanel.AppHighlighted) -> None:

@@ -1,0 +1,61 @@
+"""Which apps exist after a commit, and what became of the ones that no longer do.
+
+An app can leave the env repo in ways that look alike and mean opposite things:
+
+- its entry was **removed** from a valid ``sandbox.yaml``: the user said so. Its objects are
+  pruned when the app had prune on (as deleting an Argo CD Application with its finalizer
+  does), else they stay and are listed as Orphaned;
+- its folder **vanished** or holds no manifests any more, with apps found one per folder: an
+  accident does this as easily as intent, so nothing is pruned and the app fails, as Argo CD
+  refuses an empty sync unless allowEmpty is set;
+- its entry is **broken** (invalid, or the whole file is): its last good state is kept, with
+  the problem shown; pruning on a typo would delete a running app.
+
+This module decides which is which from plain values; the agent acts on the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sandbox.model import Problem
+from sandbox.source.appconfig import CONFIG_FILE, AppSpec
+
+
+@dataclass(frozen=True)
+class AppSetPlan:
+    specs: tuple[AppSpec, ...]  # the apps to run, in the env repo's order
+    broken: dict[str, tuple[Problem, ...]] = field(default_factory=dict)  # known apps with an invalid entry
+    vanished: dict[str, Problem] = field(default_factory=dict)  # folder apps whose folder is gone or empty
+    removed: tuple[str, ...] = ()  # gone from a valid sandbox.yaml
+
+
+def plan(
+    specs: list[AppSpec],
+    problems: list[Problem],
+    configured: bool,
+    known: Mapping[str, AppSpec],
+    revision: str,
+) -> AppSetPlan:
+    """``known`` holds every app this env repo ran before (in memory, or from its inventory)."""
+    listed = {s.name for s in specs}
+    whole_file = configured and any(not p.object for p in problems)
+    named = {p.object for p in problems if p.object}
+    broken: dict[str, tuple[Problem, ...]] = {}
+    vanished: dict[str, Problem] = {}
+    removed: list[str] = []
+    for name, spec in known.items():
+        if name in listed:
+            continue
+        if whole_file or name in named:
+            broken[name] = tuple(p for p in problems if p.object in ("", name))
+        elif configured:
+            removed.append(name)
+        else:
+            vanished[name] = Problem(
+                f"folder {spec.path} is gone at {revision[:7]} or holds no manifests: nothing applied "
+                f"or pruned. To remove the app and its objects, list the apps to keep in {CONFIG_FILE}",
+                file=spec.path, object=name,
+            )  # fmt: skip
+    return AppSetPlan(tuple(specs), broken, vanished, tuple(sorted(removed)))

@@ -1,0 +1,153 @@
+"""One app as the snapshot shows it, built from the facts a controller or an observer holds.
+
+The agent's controllers and the read-only observer both end here, so ``status`` and the
+running app show an app the same way: the same objects, orphans, children and statuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sandbox.agent import status
+from sandbox.agent.history import SyncRecord
+from sandbox.agent.settings import AppSettings
+from sandbox.agent.snapshot import AppState, ObjectState, RevertTarget
+from sandbox.apply.desired import DesiredSet
+from sandbox.apply.dryrun import Comparison
+from sandbox.apply.inventory import tracking_app
+from sandbox.apply.livecache import LiveCache
+from sandbox.model import DesiredObject, Health, Manifest, ObjectKey, Problem, SyncStatus
+from sandbox.source.appconfig import AppSpec
+
+CHILD_DEPTH = 3
+
+
+@dataclass(frozen=True)
+class AppFacts:
+    """Everything known about one app, apart from the live objects the cache holds."""
+
+    spec: AppSpec
+    git_revision: str
+    target: DesiredSet | None  # what Git (or a rollback) wants now
+    deployed: DesiredSet | None  # what the cluster should be running
+    deployed_revision: str | None
+    comparisons: Mapping[ObjectKey, Comparison] = field(default_factory=dict)
+    drift: frozenset[ObjectKey] = frozenset()
+    settings: AppSettings = AppSettings()
+    problems: tuple[Problem, ...] = ()
+    rendered_ever: bool = False
+    operation: str = "Idle"
+    last_sync: float | None = None
+    last_result: str = ""
+    message: str = ""
+    syncs: tuple[SyncRecord, ...] = ()
+    revert_target: RevertTarget | None = None
+    removed: bool = False
+    retry_at: float | None = None
+    attempts: int = 0
+
+    @property
+    def shown(self) -> DesiredSet | None:
+        """The desired set the trees show: the target's, or the deployed one's when the target
+        did not render (so a broken commit does not make the running objects look orphaned)."""
+        if self.target is not None and self.target.ok:
+            return self.target
+        return self.deployed or self.target
+
+
+def app_state(facts: AppFacts, cache: LiveCache) -> AppState:
+    shown = facts.shown
+    desired: Mapping[ObjectKey, DesiredObject] = shown.objects if shown else {}
+    marked: Mapping[ObjectKey, Manifest] = shown.marked if shown else {}
+    objects = [
+        _object_state(facts, key, obj, marked.get(key), cache.get(key), cache) for key, obj in desired.items()
+    ]
+    name = facts.spec.name
+    orphans = [o for o in cache.labeled(name) if ObjectKey.of(o) not in desired and tracking_app(o) == name]
+    objects += [_object_state(facts, ObjectKey.of(o), None, None, o, cache) for o in orphans]
+    objects.sort(key=lambda o: (o.attention, o.key.kind, o.key.namespace, o.key.name))
+    app_facts = _status_facts(facts)
+    if facts.removed:
+        health = status.app_health(app_facts, [o.health for o in objects])
+    else:
+        health = app_health(facts, cache)
+    return AppState(
+        name=name, path=facts.spec.path, namespace=facts.spec.namespace, source_type=facts.spec.source,
+        sync=SyncStatus.OUT_OF_SYNC if facts.removed else status.app_sync(app_facts, (o.sync for o in objects)),
+        health=health,
+        git_revision=facts.git_revision,
+        target_revision=facts.target.revision if facts.target else facts.settings.paused_at or facts.git_revision,
+        deployed_revision=facts.deployed_revision,
+        auto_sync=facts.settings.auto_sync and not facts.settings.paused,
+        self_heal=facts.settings.self_heal, prune=facts.spec.prune, rolled_back=facts.settings.paused,
+        operation=facts.operation, last_sync=facts.last_sync, last_result=facts.last_result,
+        message=facts.message, objects=tuple(objects), problems=facts.problems,
+        drift=tuple(sorted(facts.drift)), syncs=facts.syncs, revert_target=facts.revert_target,
+        removed=facts.removed, retry_at=facts.retry_at, attempts=facts.attempts,
+    )  # fmt: skip
+
+
+def app_health(facts: AppFacts, cache: LiveCache) -> Health:
+    """The health of what the cluster should run: the deployed revision's objects (the
+    target's, before anything deployed)."""
+    base = facts.deployed or (facts.target if facts.target is not None and facts.target.ok else None)
+    expected = [status.object_health(cache.get(k)).status for k in (base.objects if base else ())]
+    return status.app_health(_status_facts(facts), expected)
+
+
+def _status_facts(facts: AppFacts) -> status.AppFacts:
+    following = facts.target is None or facts.target.revision == facts.git_revision
+    return status.AppFacts(
+        rendered=facts.rendered_ever,
+        problems=bool(facts.problems),
+        following_git=not facts.settings.paused and following,
+    )
+
+
+def _object_state(
+    facts: AppFacts,
+    key: ObjectKey,
+    obj: DesiredObject | None,
+    marked: Manifest | None,
+    live: Manifest | None,
+    cache: LiveCache,
+) -> ObjectState:
+    assessed = status.object_health(live)
+    comparison = facts.comparisons.get(key)
+    sync = status.object_sync(marked, live, comparison)
+    if key in facts.drift and sync == SyncStatus.SYNCED:
+        sync = SyncStatus.OUT_OF_SYNC
+    message = comparison.message if comparison is not None and sync != SyncStatus.SYNCED else ""
+    children = tuple(_children(live, cache)) if live else ()
+    return ObjectState(
+        key,
+        sync,
+        assessed.status,
+        assessed.message,
+        obj.source if obj else "",
+        marked,
+        live,
+        children,
+        message,
+    )
+
+
+def _children(live: Manifest, cache: LiveCache, depth: int = 0) -> list[ObjectState]:
+    uid = live.get("metadata", {}).get("uid")
+    if not uid or depth > CHILD_DEPTH:
+        return []
+    out = []
+    for child in cache.children(uid):
+        assessed = status.object_health(child)
+        out.append(
+            ObjectState(
+                ObjectKey.of(child),
+                SyncStatus.SYNCED,
+                assessed.status,
+                assessed.message,
+                live=child,
+                children=tuple(_children(child, cache, depth + 1)),
+            )  # fmt: skip
+        )
+    return out

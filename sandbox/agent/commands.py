@@ -1,0 +1,98 @@
+"""What the agent's queue carries: one typed command per thing that can happen.
+
+The UI, the CLI, the repo watcher, the live cache and the agent's own timers only put
+commands on the queue; the agent's one worker takes them off and handles each in one place,
+so no two operations on one app ever run at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from sandbox.model import ObjectKey
+
+
+@dataclass(frozen=True)
+class Startup:
+    """Read the env repo, build a controller per app, bring each to its target."""
+
+
+@dataclass(frozen=True)
+class CommitSeen:
+    """The followed branch moved to ``revision``."""
+
+    revision: str
+
+
+@dataclass(frozen=True)
+class Reverted:
+    """This agent made ``revision`` (a git revert): deploy it as a revert, not as a commit."""
+
+    revision: str
+
+
+@dataclass(frozen=True)
+class ManualSync:
+    """Sync now, each app (or one) to its target revision."""
+
+    app: str | None = None
+
+
+@dataclass(frozen=True)
+class Rollback:
+    app: str
+    revision: str | None = None  # None: the last revision that synced Healthy before the deployed one
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Auto-sync on again for the app; ends a rollback."""
+
+    app: str
+
+
+@dataclass(frozen=True)
+class SetAutoSync:
+    app: str
+    on: bool
+
+
+@dataclass(frozen=True)
+class SetSelfHeal:
+    app: str
+    on: bool
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Live objects of an app changed behind the agent's back (or may have)."""
+
+    app: str
+    keys: frozenset[ObjectKey]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A failed sync's backoff ran out: try the app's target again."""
+
+    app: str
+    revision: str
+
+
+@dataclass(frozen=True)
+class Barrier:
+    """Done once every command queued before it is: for the CLI and tests to wait on."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class Stop:
+    pass
+
+
+Command = (
+    Startup | CommitSeen | Reverted | ManualSync | Rollback | Resume | SetAutoSync | SetSelfHeal
+    | Drift | Retry | Barrier | Stop
+)  # fmt: skip

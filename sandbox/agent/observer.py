@@ -1,0 +1,217 @@
+"""The observer: a read-only view of Git and the cluster, for status, diff and history.
+
+It holds a ClusterReader (reads, watches, dry-runs) and a HistoryReader (a read-only SQLite
+connection), and nothing that can write: no apply, no delete, no settings file, no inventory
+write, no history row. What it shows is built by the same functions the agent uses, so
+``status`` and the running app agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.agent import appset, settings
+from sandbox.agent.appview import AppFacts, app_health, app_state
+from sandbox.agent.history import HistoryReader
+from sandbox.agent.revert import choose_target
+from sandbox.agent.snapshot import AppState, ObjectState, Snapshot
+from sandbox.apply import diff
+from sandbox.apply.desired import DesiredSet
+from sandbox.apply.dryrun import Comparison, DryRun, Verdict, Verified
+from sandbox.apply.inventory import APP_LABEL, InventoryReader, tracking_app
+from sandbox.apply.kube import KubeError
+from sandbox.apply.livecache import LiveCache
+from sandbox.apply.reader import ClusterReader
+from sandbox.model import Health, Manifest, ObjectKey, Problem, SyncStatus
+from sandbox.source.appconfig import CONFIG_FILE, AppSpec, load_apps, uncommitted_config
+from sandbox.source.envrepo import EnvRepo
+from sandbox.source.render import render_app
+
+CHILD_KINDS = (("apps", "ReplicaSet"), ("", "Pod"), ("batch", "Job"))
+
+
+@dataclass(frozen=True)
+class ObjectDiff:
+    app: str
+    object: ObjectState
+    text: str  # a unified diff from live to what a sync would make it
+
+
+class Observer:
+    """Looks at one env repo and the cluster; every method only reads."""
+
+    def __init__(
+        self,
+        repo_path: Path,
+        reader: ClusterReader,
+        history: HistoryReader,
+        settings_path: Path | None = None,
+        branch: str | None = None,
+    ) -> None:
+        self.repo_path = Path(repo_path).resolve()
+        self.reader = reader
+        self.history = history
+        self.settings_path = settings_path or settings.path_for_repo(self.repo_path)
+        self.branch = branch
+        self.dry = DryRun(reader, Verified())
+        self.cache = LiveCache(reader, index_label=APP_LABEL)
+
+    def close(self) -> None:
+        self.cache.stop()
+
+    def snapshot(self, ref: str | None = None) -> Snapshot:
+        """Each app at Git's head (or at ``ref``: what syncing it would do) beside the cluster.
+
+        Raises EnvRepoError when the repo or the ref cannot be read.
+        """
+        with EnvRepo(self.repo_path, self.branch) as repo:
+            head = repo.resolve(ref) if ref else repo.head()
+            specs, problems = load_apps(repo, head)
+            configured = repo.read_file(head, CONFIG_FILE) is not None
+            plan = appset.plan(specs, problems, configured, self._known(), head)
+            self._watch_children()
+            saved = {} if ref else settings.load(self.settings_path)
+            apps = [self._app(repo, spec, head, saved.get(spec.name), ()) for spec in plan.specs]
+            known = self._known()
+            apps += [self._app(repo, known[n], head, saved.get(n), p) for n, p in plan.broken.items()]
+            apps += [self._app(repo, known[n], head, saved.get(n), (p,)) for n, p in plan.vanished.items()]
+            apps += [self._removed(known[n], head) for n in plan.removed]
+            note = uncommitted_config(self.repo_path, repo, head) if not ref else None
+            return Snapshot(
+                0, str(self.repo_path), ref or repo.branch or "HEAD", head, tuple(apps), (), tuple(problems),
+                commits=tuple(repo.commits(head, limit=200)), notices=(note,) if note else (),
+            )  # fmt: skip
+
+    def diffs(self, snapshot: Snapshot, app: str | None = None) -> list[ObjectDiff]:
+        """What syncing the snapshot's revision would change, object by object."""
+        found = []
+        for state in snapshot.apps:
+            if app not in (None, state.name):
+                continue
+            for obj in state.objects:
+                if obj.sync != SyncStatus.SYNCED:
+                    found.append(
+                        ObjectDiff(state.name, obj, diff_of(self.dry, obj.key, obj.desired, obj.live))
+                    )
+        return found
+
+    # -- one app --------------------------------------------------------------------------------
+
+    def _app(
+        self, repo: EnvRepo, spec: AppSpec, head: str, saved: settings.AppSettings | None,
+        problems: tuple[Problem, ...],
+    ) -> AppState:  # fmt: skip
+        app_settings = saved or settings.AppSettings(spec.auto_sync, spec.self_heal)
+        records = self.history.records(spec.name, limit=200, objects=False)
+        deployed_record = self.history.deployed(spec.name)
+        deployed_revision = deployed_record.revision if deployed_record else None
+        target = deployed = None
+        comparisons: dict[ObjectKey, Comparison] = {}
+        if not problems:
+            target = self._render(repo, spec, app_settings.paused_at or head)
+            self._watch(target)
+            comparisons = self._compare(spec.name, target)
+        if deployed_revision:
+            deployed = target if target and target.revision == deployed_revision else None
+            deployed = deployed or self._render(repo, spec, deployed_revision)
+            deployed = deployed if deployed.ok else None
+        last = records[0] if records else None
+        facts = AppFacts(
+            spec=spec, git_revision=head, target=target, deployed=deployed, deployed_revision=deployed_revision,
+            comparisons=comparisons, settings=app_settings,
+            problems=(*(target.problems if target else ()), *problems),
+            rendered_ever=bool(target and target.ok) or deployed_revision is not None,
+            last_sync=last.ended if last else None, last_result=last.result if last else "",
+            message=last.message if last else "", syncs=tuple(records),
+        )  # fmt: skip
+        head_failed = bool(last and last.revision == head and last.result == "Failed")
+        degraded = app_health(facts, self.cache) == Health.DEGRADED
+        state = app_state(facts, self.cache)
+        revert = choose_target(
+            repo, spec.path, head, deployed_revision, head_failed=head_failed, degraded=degraded,
+            paused=app_settings.paused,
+        )  # fmt: skip
+        return dataclasses.replace(state, revert_target=revert)
+
+    def _removed(self, spec: AppSpec, head: str) -> AppState:
+        inventory = InventoryReader(self.reader).load(spec.name)
+        for entry in inventory.entries if inventory else ():
+            self._watch_kind(entry.api_version, entry.key.kind)
+        facts = AppFacts(spec=spec, git_revision=head, target=None, deployed=None, deployed_revision=None,
+                         rendered_ever=True, removed=True,
+                         message=f"removed from {CONFIG_FILE}; its objects stay until a sync prunes them"
+                         if spec.prune else f"removed from {CONFIG_FILE}; prune is off: its objects stay")  # fmt: skip
+        return app_state(facts, self.cache)
+
+    def _render(self, repo: EnvRepo, spec: AppSpec, revision: str) -> DesiredSet:
+        return DesiredSet.of(render_app(repo, spec, revision, is_namespaced=self._is_namespaced))
+
+    def _compare(self, app: str, target: DesiredSet) -> dict[ObjectKey, Comparison]:
+        found = {}
+        coming = target.crd_kinds()
+        for key, marked in target.marked.items():
+            live = self.cache.get(key)
+            owner = tracking_app(live)
+            if (key.group, key.kind) in coming and self.reader.resource_for(
+                marked["apiVersion"], key.kind
+            ) is None:
+                found[key] = Comparison(
+                    Verdict.DIFFERS, "its kind comes with this app's CRD", validated=False
+                )
+            elif owner is not None and owner != app:
+                found[key] = Comparison(Verdict.CONFLICT, f"belongs to app {owner}; not applied from {app}")
+            elif live is None:
+                found[key] = Comparison(Verdict.DIFFERS)
+            else:
+                found[key] = self.dry.compare(key, marked, live)
+        return found
+
+    # -- live objects -----------------------------------------------------------------------------
+
+    def _known(self) -> dict[str, AppSpec]:
+        known = {}
+        for inventory in InventoryReader(self.reader).all():
+            extra = inventory.extra
+            if extra.get("repo") == str(self.repo_path):
+                known[inventory.app] = AppSpec(
+                    inventory.app, extra.get("path", inventory.app), extra.get("namespace", inventory.app),
+                    "plain", prune=extra.get("prune", "true") == "true",
+                )  # fmt: skip
+        return known
+
+    def _watch_children(self) -> None:
+        for group, kind in CHILD_KINDS:
+            resource = self.reader.resources().get((group, kind))
+            if resource:
+                self.cache.watch(resource)
+
+    def _watch(self, desired: DesiredSet) -> None:
+        for obj in desired.objects.values():
+            self._watch_kind(obj.manifest["apiVersion"], obj.key.kind)
+
+    def _watch_kind(self, api_version: str, kind: str) -> None:
+        resource = self.reader.resource_for(api_version, kind)
+        if resource is not None and not self.cache.watching(resource):
+            self.cache.watch(resource, APP_LABEL)
+
+    def _is_namespaced(self, group: str, kind: str) -> bool | None:
+        try:
+            return self.reader.is_namespaced(group, kind)
+        except KubeError:
+            return None
+
+
+def diff_of(
+    dry: DryRun, key: ObjectKey, desired: Manifest | None, live: Manifest | None, context: int = 3
+) -> str:
+    """The unified diff applying ``desired`` would make to ``live``, from a server-side dry-run."""
+    if desired is None:
+        return diff.unified(None, live, str(key), context)
+    found = dry.compare(key, desired, live)
+    if found.verdict == Verdict.SAME:
+        return ""
+    if found.verdict == Verdict.FAILED:
+        return f"# dry-run failed: {found.message}\n" + diff.unified(desired, live, str(key), context)
+    return diff.unified(found.predicted or desired, live, str(key), context)

@@ -1,0 +1,71 @@
+"""Sync status and health, of one object and of one app: pure functions of plain values.
+
+Every status the sandbox shows is decided here, from what Git wants (the desired manifest),
+what the cluster has (the live manifest) and what the last comparison between the two found
+(a server-side dry-run, which needs the API server and so is done by the caller). Nothing
+here talks to a cluster, git or a file: tests feed it dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sandbox.apply import health
+from sandbox.apply.dryrun import Comparison, Verdict
+from sandbox.apply.health import HealthResult
+from sandbox.model import Health, Manifest, SyncStatus, worst_health
+
+
+def object_sync(desired: Manifest | None, live: Manifest | None, last: Comparison | None) -> SyncStatus:
+    """An object's sync status.
+
+    ``desired`` None means Git no longer has the object while the app still claims it live.
+    ``last`` None means it was never compared (say, the first render has not been checked).
+    """
+    if desired is None:
+        return SyncStatus.ORPHANED if live is not None else SyncStatus.UNKNOWN
+    if live is None:
+        return SyncStatus.MISSING
+    if last is None:
+        return SyncStatus.UNKNOWN
+    return SyncStatus.SYNCED if last.verdict == Verdict.SAME else SyncStatus.OUT_OF_SYNC
+
+
+def object_health(live: Manifest | None) -> HealthResult:
+    """An object's health; one that is not live is Missing."""
+    return health.assess(live)
+
+
+@dataclass(frozen=True)
+class AppFacts:
+    """What an app's sync status and health are decided from, beside its objects'."""
+
+    rendered: bool  # some revision of the app ever rendered (without problems)
+    problems: bool  # the target revision did not render, or the app's entry is invalid
+    following_git: bool  # the target is Git's head (not rolled back, not behind)
+
+
+def app_sync(facts: AppFacts, objects: Iterable[SyncStatus]) -> SyncStatus:
+    """OutOfSync when anything differs from Git, Unknown before the first render."""
+    statuses = list(objects)
+    if not facts.rendered and not statuses:
+        return SyncStatus.UNKNOWN
+    if facts.problems or not facts.following_git:
+        return SyncStatus.OUT_OF_SYNC
+    if any(s != SyncStatus.SYNCED for s in statuses):
+        return SyncStatus.OUT_OF_SYNC
+    return SyncStatus.SYNCED
+
+
+def app_health(facts: AppFacts, expected: Iterable[Health]) -> Health:
+    """The worst health of the objects the cluster should be running (Missing for one gone).
+
+    ``expected`` holds the health of each object of the deployed revision: what runs, not
+    what a newer, failed commit asked for. Unknown when the app never rendered and nothing
+    of it is known to run; Missing when none of it is live.
+    """
+    values = list(expected)
+    if not values:
+        return Health.MISSING if facts.rendered else Health.UNKNOWN
+    return worst_health(values)

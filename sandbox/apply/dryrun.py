@@ -1,0 +1,94 @@
+"""Comparing a desired object with its live one, by server-side dry-run.
+
+The comparison is what decides sync status and whether a sync applies an object at all.
+Its result keeps the predicted object, so a diff view needs no second dry-run (as
+gitops-engine's DiffResult does). An object whose desired manifest and live
+resourceVersion are what was compared last time costs no request: the watch would have
+told of any change since.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sandbox.apply import diff
+from sandbox.apply.kube import KubeError
+from sandbox.apply.reader import ClusterReader
+from sandbox.model import Manifest, ObjectKey
+
+
+class Verdict(StrEnum):
+    """What the last comparison of a desired object with its live one found."""
+
+    SAME = "same"  # applying would change nothing
+    DIFFERS = "differs"  # applying would change (or create) the live object
+    FAILED = "failed"  # the API server refused the object
+    CONFLICT = "conflict"  # another app owns the live object: it is never applied from here
+
+
+@dataclass(frozen=True)
+class Comparison:
+    verdict: Verdict
+    message: str = ""
+    predicted: Manifest | None = None  # the dry-run's result, when there was one
+    validated: bool = True  # False: the API server could not judge it yet (no namespace yet)
+
+
+@dataclass
+class Verified:
+    """Per object, the desired hash and live resourceVersion last found the same."""
+
+    entries: dict[ObjectKey, tuple[str, str]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def matches(self, key: ObjectKey, desired_hash: str, live: Manifest | None) -> bool:
+        if live is None:
+            return False
+        version = live.get("metadata", {}).get("resourceVersion", "")
+        with self.lock:
+            return self.entries.get(key) == (desired_hash, version)
+
+    def record(self, key: ObjectKey, desired_hash: str, live: Manifest) -> None:
+        with self.lock:
+            self.entries[key] = (desired_hash, live.get("metadata", {}).get("resourceVersion", ""))
+
+    def resource_version(self, key: ObjectKey) -> str | None:
+        with self.lock:
+            found = self.entries.get(key)
+        return found[1] if found else None
+
+    def forget(self, key: ObjectKey) -> None:
+        with self.lock:
+            self.entries.pop(key, None)
+
+
+class DryRun:
+    """Compares marked desired manifests with live objects; never changes the cluster."""
+
+    def __init__(self, reader: ClusterReader, verified: Verified) -> None:
+        self.reader = reader
+        self.verified = verified
+
+    def compare(self, key: ObjectKey, marked: Manifest, live: Manifest | None) -> Comparison:
+        """Whether applying ``marked`` would change ``live`` (None: it would be created)."""
+        desired_hash = diff.content_hash(marked)
+        if self.verified.matches(key, desired_hash, live):
+            return Comparison(Verdict.SAME)
+        try:
+            predicted = self.reader.dry_run(marked)
+        except KubeError as exc:
+            if live is None and _namespace_missing(exc):
+                # Created along with its namespace: the server can judge it once that exists.
+                return Comparison(Verdict.DIFFERS, exc.message, validated=False)
+            return Comparison(Verdict.FAILED, exc.message)
+        if live is not None and diff.same(predicted, live):
+            self.verified.record(key, desired_hash, live)
+            return Comparison(Verdict.SAME, predicted=predicted)
+        return Comparison(Verdict.DIFFERS, predicted=predicted)
+
+
+def _namespace_missing(exc: KubeError) -> bool:
+    details = exc.body.get("details") or {}
+    return exc.status == 404 and details.get("kind") == "namespaces"

@@ -1,0 +1,87 @@
+"""The one composition root: runtime -> client -> agent (or observer), for the CLI and the TUI.
+
+Commands that change the cluster bring it up when it is not running; commands that only
+look never do (starting a cluster is a change too) and say how to start it instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.agent.history import HistoryReader
+from sandbox.agent.history import path_for_repo as history_path
+from sandbox.agent.loop import Agent
+from sandbox.agent.observer import Observer
+from sandbox.apply.kube import Kube
+from sandbox.apply.reader import ClusterReader
+from sandbox.cluster import ClusterError, ClusterStatus, Runtime, runtime_for
+
+SETTLE_TIMEOUT = 300
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Connection:
+    """A cluster the sandbox may use, and a client on its own kubeconfig."""
+
+    runtime: Runtime
+    status: ClusterStatus
+    kube: Kube
+
+    def close(self) -> None:
+        self.kube.close()
+
+
+def connect(args: argparse.Namespace, progress: Progress, bring_up: bool = True) -> Connection:
+    """The runtime ``args`` name, up (``bring_up``) or as it is; ClusterError when not running."""
+    runtime = runtime_for(args.runtime, getattr(args, "context", None), getattr(args, "kubeconfig", None))
+    status = runtime.up(progress) if bring_up else runtime.status()
+    if not status.running:
+        detail = f" ({status.detail})" if status.detail else ""
+        raise ClusterError(
+            f"the {runtime.name} cluster is {status.state}{detail}: this command only looks, so it does "
+            "not start one; run `gitops-sandbox cluster up` first"
+        )
+    return Connection(runtime, status, Kube(runtime.kubeconfig_path, status.context))
+
+
+@contextmanager
+def running_agent(
+    repo: Path,
+    connection: Connection,
+    *,
+    automated: bool,
+    branch: str | None = None,
+    trigger: str = "startup",
+    watch_repo: bool = False,
+    settings_path: Path | None = None,
+    exclusive: bool = True,
+    settle: bool = True,
+) -> Iterator[Agent]:
+    """An agent on ``repo``, started (and settled: its first pass done), stopped afterwards."""
+    agent = Agent(
+        repo, connection.kube, branch=branch, automated=automated, startup_trigger=trigger,
+        settings_path=settings_path,
+    )  # fmt: skip
+    agent.start(watch_repo=watch_repo, exclusive=exclusive)
+    try:
+        if settle and not agent.wait_idle(SETTLE_TIMEOUT):
+            raise TimeoutError(f"the agent did not settle within {SETTLE_TIMEOUT}s")
+        yield agent
+    finally:
+        agent.stop()
+
+
+@contextmanager
+def observer(repo: Path, connection: Connection, branch: str | None = None) -> Iterator[Observer]:
+    """A read-only view of ``repo`` and the cluster."""
+    with HistoryReader(history_path(repo)) as history:
+        found = Observer(repo, ClusterReader(connection.kube), history, branch=branch)
+        try:
+            yield found
+        finally:
+            found.close()
