@@ -254,9 +254,10 @@ def test_binary_files_are_skipped_with_a_problem_only_for_manifests(repo_dir: Pa
     assert sorted(p.name for p in out.iterdir()) == ["ok.yaml"]
 
 
-def test_files_over_one_mib_are_skipped_with_a_problem_only_for_manifests(
-    repo_dir: Path, tmp_path: Path
+def test_files_over_the_size_limit_are_skipped_with_a_problem_only_for_manifests(
+    repo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("GITOPS_SANDBOX_MAX_FILE_MIB", "1")
     huge = "# padding\n" * (110 * 1024)  # just over 1 MiB of text
     just_under = "a" * (1024 * 1024)
     sha = commit(
@@ -267,7 +268,16 @@ def test_files_over_one_mib_are_skipped_with_a_problem_only_for_manifests(
     out = tmp_path / "out"
     problems = EnvRepo(repo_dir).export_tree(sha, "app", out)
     assert [(p.file, "1 MiB" in p.message) for p in problems] == [("app/huge.yaml", True)]
+    assert "GITOPS_SANDBOX_MAX_FILE_MIB" in problems[0].message
     assert sorted(p.name for p in out.iterdir()) == ["limit.yaml", "ok.yml"]
+
+
+def test_multi_mib_manifests_are_read_under_the_default_limit(repo_dir: Path, tmp_path: Path) -> None:
+    bundle = "# a vendored CRD bundle\n" * (4 * 1024 * 1024 // 24)  # about 4 MiB
+    sha = commit(repo_dir, "init", {"app/bundle.yaml": bundle})
+    problems = EnvRepo(repo_dir).export_tree(sha, "app", tmp_path / "out")
+    assert problems == []
+    assert (tmp_path / "out" / "bundle.yaml").stat().st_size == len(bundle)
 
 
 def test_chart_archives_are_skipped_with_a_problem_only_under_charts(repo_dir: Path, tmp_path: Path) -> None:

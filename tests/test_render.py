@@ -393,7 +393,15 @@ def test_kustomize_overlay_renders_with_its_base_from_outside_the_app_path(repo_
         ]
     )
     assert by_kind["Deployment"].manifest["spec"]["replicas"] == 3
-    assert all(o.source == "overlays/dev/kustomization.yaml" for o in rendered.objects)
+    # Each object names the file it came from (kustomize's origin annotations, taken off the
+    # objects again: they are not part of what Git asks for).
+    assert {str(o.key): o.source for o in rendered.objects} == {
+        "Deployment.apps dev/dev-web": "bases/web/deployment.yaml",
+        "Service dev/dev-web": "bases/web/service.yaml",
+        "ConfigMap dev/dev-extra": "overlays/dev/extra.yaml",
+        str(generated[0].key): "overlays/dev/kustomization.yaml",
+    }
+    assert all("annotations" not in o.manifest["metadata"] for o in rendered.objects)
 
 
 def test_kustomize_respects_the_namespace_its_kustomization_sets(repo_dir: Path) -> None:
@@ -445,7 +453,7 @@ def test_kustomize_objects_without_a_namespace_get_the_app_namespace(repo_dir: P
     rendered = render_app(EnvRepo(repo_dir), AppSpec("k", "apps/k", "k", "kustomize"), sha)
     assert rendered.ok, rendered.problems
     assert sorted(keys(rendered)) == ["ConfigMap k/a", "ConfigMap k/b"]
-    assert {o.source for o in rendered.objects} == {"apps/k/kustomization.yaml"}
+    assert {o.source for o in rendered.objects} == {"apps/k/a.yaml"}
 
 
 def test_kustomize_falls_back_to_kubectl_when_no_kustomize_binary_exists(

@@ -246,6 +246,7 @@ def test_revert_without_argument_reverts_head_when_heads_sync_failed(
 def test_rollback_of_one_app_succeeds_while_another_app_is_broken(
     tmp_path: Path, local_runtime: LocalRuntime, kube: Kube
 ) -> None:
+    # Two kinds of broken neighbour: an app that never renders, and an invalid sandbox.yaml entry.
     cli, names, c1 = start(tmp_path, local_runtime, "rollback")
     good, bad = f"good{names['uid']}", f"bad{names['uid']}"
     settings = cm_path(good, "settings")

@@ -104,6 +104,13 @@ class AppController:
             self.deployed_revision, self.record_id = record.revision, record.id
             self.recorded_health = record.health
         self._refresh_syncs()
+        last = self.syncs[0] if self.syncs else None
+        if last is not None and last.ended is not None:
+            # What an earlier run left: a failure is still the failure (revert targets its commit,
+            # and the same failure again counts as one more attempt of it).
+            self.last_sync, self.last_result, self.message = last.ended, last.result, last.message
+            if last.result == "Failed":
+                self.failure = Failure(last.revision, last.message, last.id, last.attempts)
 
     @property
     def name(self) -> str:

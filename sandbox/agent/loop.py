@@ -487,6 +487,7 @@ class Agent:
             return
         controller.removed = True
         controller.target = controller.deployed = None
+        controller.git_revision = head
         self.syncer.watch_inventory(name)  # its objects show, Orphaned
         with self._lock:
             self._apps[name] = controller
@@ -497,6 +498,7 @@ class Agent:
                 message = (f"app {name} was removed from {CONFIG_FILE}; prune is off, so its objects stay "
                            "in the cluster (Orphaned)")  # fmt: skip
             self._event("warning", name, message)
+            controller.message = message
 
     def _notice_uncommitted_config(self, head: str) -> None:
         assert self.repo is not None

@@ -113,6 +113,11 @@ def _errors_since(snapshot: Snapshot, since: float) -> list[Event]:
     return [e for e in snapshot.events if e.level == "error" and e.time >= since]
 
 
+def _said_since(snapshot: Snapshot, since: float) -> list[Event]:
+    """Errors and warnings (a removed app, drift) since ``since``, for stderr."""
+    return [e for e in snapshot.events if e.level in ("error", "warning") and e.time >= since]
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     with (
         _connected(args, bring_up=False) as connection,
@@ -133,11 +138,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
         agent.sync(args.app)
         agent.wait_idle(compose.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
-    errors = [e for e in _errors_since(snapshot, started) if args.app in (None, e.app)]
+    said = [e for e in _said_since(snapshot, started) if args.app in (None, e.app)]
     _notices(snapshot)
     if not args.json:
-        for event in errors:
-            print(f"error: {event.app + ': ' if event.app else ''}{event.message}", file=sys.stderr)
+        for event in said:
+            print(f"{event.level}: {event.app + ': ' if event.app else ''}{event.message}", file=sys.stderr)
     _emit(args, snapshot, verbose=args.verbose)
     failed = [a for a in snapshot.apps if (args.app in (None, a.name)) and a.last_result == "Failed"]
     return 1 if failed else 0

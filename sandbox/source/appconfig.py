@@ -22,6 +22,7 @@ import yaml
 from sandbox.model import Problem
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.yamlerror import yaml_error
+from sandbox.source.yamlguard import alias_problem
 
 CONFIG_FILE = "sandbox.yaml"
 Source = Literal["plain", "kustomize", "helm"]
@@ -176,10 +177,15 @@ def _parse_config(raw: bytes) -> tuple[Any, yaml.Node | None, Problem | None]:
     loader = _StrictLoader(text)
     try:
         node = loader.get_single_node()
+        refused = alias_problem(node) if node is not None else None
+        if refused is not None:
+            return None, None, Problem(refused, file=CONFIG_FILE, line=node.start_mark.line + 1)
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as err:
         message, line = yaml_error(err, text)
         return None, None, Problem(message, file=CONFIG_FILE, line=line)
+    except RecursionError:
+        return None, None, Problem("YAML nested too deeply to read; refused", file=CONFIG_FILE)
     finally:
         loader.dispose()
     return data, node, None

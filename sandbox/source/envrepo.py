@@ -26,7 +26,9 @@ import git  # noqa: E402
 
 from sandbox.model import Problem
 
-MAX_FILE_BYTES = 1024 * 1024
+MiB = 1024 * 1024
+MAX_FILE_MIB = 64  # vendored CRD bundles run to several MiB; the ceiling only stops accidents
+MAX_FILE_VARIABLE = "GITOPS_SANDBOX_MAX_FILE_MIB"
 BINARY_SNIFF_BYTES = 8 * 1024
 MANIFEST_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz")
@@ -438,12 +440,28 @@ def _plan_blob(
                 )
             )
         return
-    if entry.size > MAX_FILE_BYTES:
+    limit = max_file_mib()
+    if entry.size > limit * MiB:
         if _is_manifest(name):
-            size = entry.size / MAX_FILE_BYTES
-            problems.append(Problem(f"file is {size:.1f} MiB, over the 1 MiB limit; skipped", file=shown))
+            problems.append(
+                Problem(
+                    f"file is {entry.size / MiB:.1f} MiB, over the {limit:g} MiB limit; skipped "
+                    f"(raise the limit with {MAX_FILE_VARIABLE}=<MiB>)",
+                    file=shown,
+                )
+            )
         return
     plan.append((entry, shown, out))
+
+
+def max_file_mib() -> float:
+    """The largest file read from the env repo, in MiB: ``$GITOPS_SANDBOX_MAX_FILE_MIB`` or 64."""
+    raw = os.environ.get(MAX_FILE_VARIABLE, "")
+    try:
+        value = float(raw) if raw else MAX_FILE_MIB
+    except ValueError:
+        return MAX_FILE_MIB
+    return value if value > 0 else MAX_FILE_MIB
 
 
 def _is_manifest(name: str) -> bool:

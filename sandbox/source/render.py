@@ -29,6 +29,7 @@ from sandbox.model import DesiredObject, Manifest, ObjectKey, Problem, Rendered
 from sandbox.source.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES, AppSpec
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.yamlerror import yaml_error
+from sandbox.source.yamlguard import alias_problem
 
 IsNamespaced = Callable[[str, str], bool | None]
 
@@ -181,6 +182,7 @@ def _kustomize_docs(
         for path in _kustomize_inputs(repo, sha, app.path):
             for skipped in repo.export_tree(sha, path, root / path if path != "." else root):
                 (own if _inside(skipped.file, app.path) else elsewhere).append(skipped)
+        added_origins = _ask_for_origins(root / kustomization)
         ok, out, error = _run([*cmd_head, str(root / app.path)], root.parent, {str(root) + os.sep: ""})
         if not ok:
             # A file skipped outside the app (say a base's oversized manifest) explains a failure.
@@ -188,7 +190,58 @@ def _kustomize_docs(
             failed = Problem(f"kustomize build failed: {error}", file=kustomization)
             return [], list(dict.fromkeys([*own, *hints, failed]))
     docs, problem = _parse_yaml(out, _always(kustomization), keep_lines=False)
+    for doc in docs:
+        doc.file = _origin(doc, app.path, drop=added_origins) or doc.file
     return docs, list(dict.fromkeys([*own, *([problem] if problem else [])]))
+
+
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+
+
+def _ask_for_origins(kustomization: Path) -> bool:
+    """Have kustomize say which file each object came from (``buildMetadata: [originAnnotations]``
+    in the scratch copy), so messages name the base file, not the overlay. True when added here,
+    so the annotation is taken off again; False when the user asked for it (it is theirs) or the
+    file cannot be read (kustomize reports that, better than we could)."""
+    try:
+        data = yaml.load(kustomization.read_text(), Loader=_Loader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    wanted = data.get("buildMetadata") or []
+    if not isinstance(wanted, list) or "originAnnotations" in wanted:
+        return False
+    data["buildMetadata"] = [*wanted, "originAnnotations"]
+    kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+    return True
+
+
+def _origin(doc: _Doc, app_path: str, drop: bool) -> str | None:
+    """The repo path of the file kustomize built ``doc`` from, per its origin annotation."""
+    if not isinstance(doc.data, dict) or not isinstance(doc.data.get("metadata"), dict):
+        return None
+    meta = doc.data["metadata"]
+    annotations = meta.get("annotations")
+    if not isinstance(annotations, dict) or ORIGIN_ANNOTATION not in annotations:
+        return None
+    raw = annotations[ORIGIN_ANNOTATION]
+    if drop:
+        annotations = {k: v for k, v in annotations.items() if k != ORIGIN_ANNOTATION}
+        doc.data = {**doc.data, "metadata": {**meta, "annotations": annotations}}
+        if not annotations:
+            del doc.data["metadata"]["annotations"]
+    try:
+        origin = yaml.load(raw, Loader=_Loader) if isinstance(raw, str) else None
+    except yaml.YAMLError:
+        return None
+    if not isinstance(origin, dict):
+        return None
+    path = origin.get("path") or origin.get("configuredIn")
+    if not isinstance(path, str) or "://" in path or origin.get("repo"):
+        return None
+    found = posixpath.normpath(_join(app_path, path))
+    return None if found.startswith("../") or found == ".." else found
 
 
 def _kustomize_inputs(repo: EnvRepo, sha: str, app_path: str) -> list[str]:
@@ -211,8 +264,8 @@ def _kustomize_inputs(repo: EnvRepo, sha: str, app_path: str) -> list[str]:
             if raw is None:
                 continue
             try:
-                data = yaml.load(raw, Loader=_Loader)
-            except yaml.YAMLError:
+                data = _load_guarded(raw)
+            except (yaml.YAMLError, RecursionError, ValueError):
                 continue  # kustomize reports it, with a better message than ours
             for text in _strings(data):
                 if "://" in text or text.startswith(("/", "github.com/")) or len(text) > 400:
@@ -231,6 +284,21 @@ def _kustomize_inputs(repo: EnvRepo, sha: str, app_path: str) -> list[str]:
                     wanted.append(target)
     # A folder listed before its parent would be exported twice, its problems reported twice.
     return [w for w in wanted if not any(o != w and (o == "." or w.startswith(o + "/")) for o in wanted)]
+
+
+def _load_guarded(raw: bytes) -> Any:
+    """One YAML document, refused (ValueError) when its aliases would expand it past reason."""
+    loader = _Loader(raw)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        refused = alias_problem(node)
+        if refused is not None:
+            raise ValueError(refused)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def _strings(data: Any) -> Iterator[str]:
@@ -381,6 +449,9 @@ def _parse_yaml(
             if node is None:
                 continue
             line = node.start_mark.line + 1
+            refused = alias_problem(node)
+            if refused is not None:
+                return docs, Problem(refused, file=source_at(line), line=line if keep_lines else None)
             data = loader.construct_document(node)
             if data is None:
                 continue
@@ -388,6 +459,8 @@ def _parse_yaml(
     except yaml.YAMLError as err:
         message, line = yaml_error(err, text)
         return docs, Problem(message, file=source_at(line or 1), line=line if keep_lines else None)
+    except RecursionError:
+        return docs, Problem("YAML nested too deeply to read; refused", file=source_at(1))
     finally:
         loader.dispose()
     return docs, None
