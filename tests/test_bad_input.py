@@ -75,9 +75,9 @@ BAD_COMMITS: dict[str, tuple[dict[str, str | bytes | None], list[str]]] = {
         {"{app}/keep.yaml": None, "{app}/blob.yaml": b"\x00\x01binary\x00" * 10},
         ["{app}/blob.yaml", "binary"],
     ),
-    "huge file": (
+    "file over the size limit (set to 1 MiB below)": (
         {"{app}/keep.yaml": None, "{app}/huge.yaml": "# " + "x" * (2 * 1024 * 1024) + "\n"},
-        ["{app}/huge.yaml", "MiB"],
+        ["{app}/huge.yaml", "over the 1 MiB limit", "GITOPS_SANDBOX_MAX_FILE_MIB"],
     ),
     "empty app": (
         {"{app}/keep.yaml": None, "{app}/empty.yaml": "# nothing here yet\n"},
@@ -103,8 +103,9 @@ def _write(repo: Path, files: dict[str, object], app: str) -> None:
 
 @pytest.mark.parametrize("case", list(BAD_COMMITS))
 def test_bad_commit_is_reported_with_file_and_object_and_loses_nothing(
-    case: str, tmp_path: Path, kube: Kube
+    case: str, tmp_path: Path, kube: Kube, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("GITOPS_SANDBOX_MAX_FILE_MIB", "1")
     app = unique("bad")
     files, expected = BAD_COMMITS[case]
     repo = new_repo(tmp_path / "env", {f"{app}/keep.yaml": configmap("keep", {"v": "good"})})

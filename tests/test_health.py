@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sandbox.apply.health import HealthResult, app_health, assess
 from sandbox.model import Health, Manifest
@@ -988,3 +990,25 @@ def test_core_kind_without_a_rule_is_healthy() -> None:
         "data": {"LOG_LEVEL": "info"},
     }
     assert assess(live).status is Health.HEALTHY
+
+
+# ---------------------------------------------------------------------------------------------
+# Kinds without a rule follow kstatus' generic rules (fixtures in tests/health/)
+
+HEALTH_FIXTURES = Path(__file__).parent / "health"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected", "said"),
+    [
+        ("cr-generation-behind.yaml", Health.PROGRESSING, "latest observed generation is -1"),
+        ("cr-ready-after-generation.yaml", Health.PROGRESSING, "generation is 5"),
+        ("cr-reconciling.yaml", Health.PROGRESSING, "rolling out 2 of 3"),
+        ("cr-stalled.yaml", Health.DEGRADED, "spec.size must be positive"),
+        ("cr-current.yaml", Health.HEALTHY, "current"),
+    ],
+)
+def test_a_custom_resource_follows_kstatus_generic_rules(fixture: str, expected: Health, said: str) -> None:
+    live = yaml.safe_load((HEALTH_FIXTURES / fixture).read_text())
+    result = assess(live)
+    assert (result.status, said in result.message) == (expected, True), result

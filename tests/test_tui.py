@@ -344,6 +344,10 @@ async def test_v_reverts_the_deployed_commit_in_git_and_the_cluster_follows(
         sha = commit(run.repo, "say hola", app_files(run.name, "hola"))
         await run.settled(sha)
         await run.pilot.press("v")
+        asked = await run.until(lambda: [n for n in run.notifications() if "Press v again" in n], what="ask")
+        assert f'Revert {sha[:7]} "say hola" (deployed)' in asked[0]
+        assert git(run.repo, "rev-parse", "HEAD") == sha, "the first press only says what it would do"
+        await run.pilot.press("v")
         await run.until(lambda: git(run.repo, "log", "-1", "--format=%s") == 'Revert "say hola"', what="git")
         head = git(run.repo, "rev-parse", "HEAD")
         await run.until(lambda: greeting(kube, run.name) == "hello", what="the cluster to follow")
@@ -364,7 +368,7 @@ async def test_v_on_a_selected_history_commit_reverts_that_commit_only(tmp_path:
         await run.until(lambda: [c.sha for c in history.commits][:1] == [latest], what="the log")
         await run.pilot.press("2", "j")
         assert history.selected is not None and history.selected.sha == added
-        await run.pilot.press("v")
+        await run.pilot.press("v", "v")
         await run.until(lambda: git(run.repo, "log", "-1", "--format=%s") == 'Revert "add extra"', what="git")
         await run.until(
             lambda: read(kube, cm_path(run.name, "extra")) is None, what="the revert to prune extra"

@@ -21,7 +21,7 @@ from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
 
 from sandbox.agent.history import SyncRecord
-from sandbox.agent.snapshot import AppState, Event, ObjectState, Snapshot
+from sandbox.agent.snapshot import AppState, Event, ObjectState, RevertTarget, Snapshot
 from sandbox.model import Health, ObjectKey, SyncStatus
 from sandbox.source.envrepo import CommitInfo
 from tui.app import SandboxApp
@@ -155,6 +155,10 @@ FULL_DIFF = """--- live/Deployment.apps guestbook/redis
      matchLabels:
        app: redis
 """
+
+
+def with_revert_target(snapshot: Snapshot, target: RevertTarget) -> Snapshot:
+    return replace(snapshot, apps=tuple(replace(a, revert_target=target) for a in snapshot.apps))
 
 
 def guestbook_source(snapshot: Snapshot | None = None) -> StaticSnapshotSource:
@@ -331,14 +335,36 @@ async def test_rollback_and_revert_use_the_selected_history_commit() -> None:
         await settled(pilot)
         await pilot.press("2", "j", "j", "r")
         await until(pilot, lambda: ("rollback", "guestbook", SHAS[2]) in source.calls, what="rollback")
-        await pilot.press("v")
+        await pilot.press("v", "v")
         await until(pilot, lambda: ("revert", SHAS[2], "guestbook") in source.calls, what="revert")
         # From the trees the defaults apply: the last healthy revision, the deployed commit.
-        await pilot.press("3", "r", "v")
+        await pilot.press("3", "r", "v", "v")
         await until(
             pilot, lambda: ("rollback", "guestbook", SHAS[1]) in source.calls, what="default rollback"
         )
-        await until(pilot, lambda: ("revert", None, "guestbook") in source.calls, what="default revert")
+        await until(pilot, lambda: ("revert", SHAS[1], "guestbook") in source.calls, what="default revert")
+
+
+@run_async
+async def test_v_says_which_commit_it_reverts_and_why_before_it_does() -> None:
+    broken = with_revert_target(guestbook_snapshot(), RevertTarget(SHAS[0], "add redis", "its sync failed"))
+    source = guestbook_source(broken)
+    app = static_app(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        await pilot.press("v")
+        await until(
+            pilot, lambda: any("Press v again" in str(n.message) for n in app._notifications), what="ask"
+        )
+        said = [str(n.message) for n in app._notifications if "Press v again" in str(n.message)]
+        assert f'Revert {SHAS[0][:7]} "add redis" (its sync failed)' in said[0]
+        assert "git revert" in said[0]
+        assert not [c for c in source.calls if c[0] == "revert"], "the first press reverts nothing"
+        await pilot.press("escape", "v")
+        await pilot.pause(0.1)
+        assert not [c for c in source.calls if c[0] == "revert"], "esc cancels the pending revert"
+        await pilot.press("v")
+        await until(pilot, lambda: ("revert", SHAS[0], "guestbook") in source.calls, what="revert")
 
 
 @run_async

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sandbox.agent import status
 from sandbox.agent.history import SyncRecord
@@ -16,11 +17,18 @@ from sandbox.agent.snapshot import AppState, ObjectState, RevertTarget
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison
 from sandbox.apply.inventory import tracking_app
-from sandbox.apply.livecache import LiveCache
 from sandbox.model import DesiredObject, Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.appconfig import AppSpec
 
 CHILD_DEPTH = 3
+
+
+class LiveView(Protocol):
+    """What the view reads of the live objects (the agent's watch cache, or plain dicts in tests)."""
+
+    def get(self, key: ObjectKey) -> Manifest | None: ...
+    def children(self, uid: str) -> list[Manifest]: ...
+    def labeled(self, value: str) -> list[Manifest]: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class AppFacts:
         return self.deployed or self.target
 
 
-def app_state(facts: AppFacts, cache: LiveCache) -> AppState:
+def app_state(facts: AppFacts, cache: LiveView) -> AppState:
     shown = facts.shown
     desired: Mapping[ObjectKey, DesiredObject] = shown.objects if shown else {}
     marked: Mapping[ObjectKey, Manifest] = shown.marked if shown else {}
@@ -88,7 +96,7 @@ def app_state(facts: AppFacts, cache: LiveCache) -> AppState:
     )  # fmt: skip
 
 
-def app_health(facts: AppFacts, cache: LiveCache) -> Health:
+def app_health(facts: AppFacts, cache: LiveView) -> Health:
     """The health of what the cluster should run: the deployed revision's objects (the
     target's, before anything deployed)."""
     base = facts.deployed or (facts.target if facts.target is not None and facts.target.ok else None)
@@ -111,7 +119,7 @@ def _object_state(
     obj: DesiredObject | None,
     marked: Manifest | None,
     live: Manifest | None,
-    cache: LiveCache,
+    cache: LiveView,
 ) -> ObjectState:
     assessed = status.object_health(live)
     comparison = facts.comparisons.get(key)
@@ -133,7 +141,7 @@ def _object_state(
     )
 
 
-def _children(live: Manifest, cache: LiveCache, depth: int = 0) -> list[ObjectState]:
+def _children(live: Manifest, cache: LiveView, depth: int = 0) -> list[ObjectState]:
     uid = live.get("metadata", {}).get("uid")
     if not uid or depth > CHILD_DEPTH:
         return []

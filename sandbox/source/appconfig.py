@@ -177,8 +177,7 @@ def _parse_config(raw: bytes) -> tuple[Any, yaml.Node | None, Problem | None]:
     loader = _StrictLoader(text)
     try:
         node = loader.get_single_node()
-        refused = alias_problem(node) if node is not None else None
-        if refused is not None:
+        if node is not None and (refused := alias_problem(node)) is not None:
             return None, None, Problem(refused, file=CONFIG_FILE, line=node.start_mark.line + 1)
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as err:

@@ -7,6 +7,7 @@ API server, git or the disk runs in a worker thread; the event loop only draws.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
@@ -19,7 +20,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Input
 
-from sandbox.agent.snapshot import AppState, Snapshot
+from sandbox.agent.snapshot import AppState, RevertTarget, Snapshot
 from tui import glyphs
 from tui.components.apps_panel import AppsPanel
 from tui.components.diff_panel import DiffPanel
@@ -40,15 +41,16 @@ from tui.threads import hand_over
 if TYPE_CHECKING:
     from tui.app import SandboxApp
 
-SCALABLE = ("Deployment", "StatefulSet")  # a ReplicaSet belongs to its Deployment, not to Git
+SCALABLE = ("Deployment", "StatefulSet")
+REVERT_CONFIRM_S = 10.0  # how long the second press of the revert key confirms the first  # a ReplicaSet belongs to its Deployment, not to Git
 
 # What each key does, in the words of the help screen (the footer keeps one word).
 HELP: dict[str, str] = {
     "sandbox.sync": "sync now: apply the current app's target revision to the cluster",
     "sandbox.rollback": "roll back: sync the commit selected in History, else the last healthy one "
     "before the deployed one; Git is unchanged and auto-sync pauses",
-    "sandbox.revert": "revert: a new git commit undoing the commit selected in History, else the "
-    "deployed one; the agent then deploys it",
+    "sandbox.revert": "revert: say which commit a new git commit would undo (the one selected in "
+    "History, else the one that broke the app, else the deployed one); press again to do it",
     "sandbox.auto_sync": "auto-sync on/off for the current app (on again ends a rollback)",
     "sandbox.self_heal": "self-heal on/off: undo drift from Git, or only show it",
     "sandbox.hand_scale": "learning: scale the selected Deployment/StatefulSet by hand (+1 replica) "
@@ -127,6 +129,7 @@ class MainScreen(Screen[None]):
         self.diff = DiffPanel(ascii, id="diff")
         self.events = EventsPanel(id="events")
         self.filter_input = FilterInput(self._filter_typed, id="filter")
+        self._pending_revert: tuple[str, str, float] | None = None  # (app, sha, until) said, not done
         if ascii:
             self.add_class("-ascii")
 
@@ -271,14 +274,39 @@ class MainScreen(Screen[None]):
         )
 
     def action_revert(self) -> None:
+        """First press: say which commit a revert would undo and what it does. Second: do it."""
         app = self._app_state()
         if app is None:
             return
         chosen = self.history.selected if self.history.has_focus else None
-        self._revert(app, chosen.sha if chosen else None)
+        target: RevertTarget | None
+        if chosen is not None:
+            target = RevertTarget(chosen.sha, chosen.subject, "selected in History")
+        else:
+            target = app.revert_target or (
+                RevertTarget(app.deployed_revision, "", "deployed") if app.deployed_revision else None
+            )
+        if target is None:
+            self.notify(f"{app.name} has nothing to revert yet: no commit is deployed.", severity="warning")
+            return
+        pending = self._pending_revert
+        if pending is not None and pending[:2] == (app.name, target.sha) and time.monotonic() < pending[2]:
+            self._pending_revert = None
+            self._revert(app, target.sha)
+            return
+        self._pending_revert = (app.name, target.sha, time.monotonic() + REVERT_CONFIRM_S)
+        key = self.key_for("sandbox.revert", "v")
+        subject = target.subject or self._commit_subject(target.sha).strip().strip('"')
+        self.notify(
+            f'Revert {glyphs.short(target.sha)} "{subject}" ({target.why})? This makes a new commit on '
+            f"{self.snapshot.branch or 'the branch'} that undoes it (git revert {glyphs.short(target.sha)}), "
+            f"and the agent deploys it. Press {key} again to revert; any other commit, or waiting, cancels.",
+            title="revert: confirm",
+            timeout=REVERT_CONFIRM_S,
+        )
 
     @work(thread=True, group="commands", description="revert")
-    def _revert(self, app: AppState, sha: str | None) -> None:
+    def _revert(self, app: AppState, sha: str) -> None:
         from sandbox.agent.revert import RevertError
         from sandbox.source.envrepo import EnvRepoError
 
@@ -398,6 +426,7 @@ class MainScreen(Screen[None]):
         self.trees.live.focus()
 
     def action_back(self) -> None:
+        self._pending_revert = None
         if self.filter_input.has_class("-visible") or self.trees.needle:
             self.filter_input.value = ""  # its watcher clears the trees' filter
             self.filter_input.remove_class("-visible")

@@ -1,0 +1,54 @@
+"""Which apps exist after a commit: removed, vanished and broken apps told apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sandbox.agent import appset, settings
+from sandbox.agent.settings import AppSettings
+from sandbox.model import Problem
+from sandbox.source.appconfig import CONFIG_FILE, AppSpec
+
+
+def spec(name: str, prune: bool = True) -> AppSpec:
+    return AppSpec(name, f"apps/{name}", name, "plain", prune=prune)
+
+
+KNOWN = {"web": spec("web"), "db": spec("db", prune=False), "cache": spec("cache")}
+
+
+def test_an_app_left_out_of_a_valid_sandbox_yaml_is_removed() -> None:
+    plan = appset.plan([spec("cache")], [], True, KNOWN, "c2c2c2c")
+    assert plan.removed == ("db", "web") and not plan.vanished and not plan.broken
+    assert [s.name for s in plan.specs] == ["cache"]
+
+
+def test_an_app_whose_folder_is_gone_without_a_sandbox_yaml_vanished_and_prunes_nothing() -> None:
+    plan = appset.plan([spec("cache"), spec("db")], [], False, KNOWN, "c2c2c2c")
+    assert plan.removed == () and list(plan.vanished) == ["web"]
+    problem = plan.vanished["web"]
+    assert problem.file == "apps/web" and "nothing applied or pruned" in problem.message
+    assert CONFIG_FILE in problem.message
+
+
+def test_an_app_with_an_invalid_entry_is_kept_broken_not_removed() -> None:
+    bad = Problem("path 'apps/web' does not exist", file=CONFIG_FILE, line=3, object="web")
+    plan = appset.plan([spec("cache"), spec("db")], [bad], True, KNOWN, "c2c2c2c")
+    assert plan.broken == {"web": (bad,)} and plan.removed == ()
+
+
+def test_a_whole_invalid_sandbox_yaml_keeps_every_known_app() -> None:
+    bad = Problem("invalid YAML", file=CONFIG_FILE, line=1)
+    plan = appset.plan([], [bad], True, KNOWN, "c2c2c2c")
+    assert sorted(plan.broken) == ["cache", "db", "web"] and plan.removed == ()
+
+
+def test_settings_survive_a_restart_and_read_the_format_before_them(tmp_path: Path) -> None:
+    path = tmp_path / "agent" / "settings.json"
+    saved = {"web": AppSettings(auto_sync=False, self_heal=True), "db": AppSettings(paused_at="abc123")}
+    settings.save(path, saved)
+    assert settings.load(path) == saved
+    path.write_text('{"web": {"autoSync": true, "selfHeal": false, "paused": true, "target": "def456"}}')
+    assert settings.load(path) == {"web": AppSettings(auto_sync=True, self_heal=False, paused_at="def456")}
+    path.write_text("not json")
+    assert settings.load(path) == {}

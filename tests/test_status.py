@@ -1,0 +1,181 @@
+"""Sync status and health of objects and apps, from plain values: no cluster, no git.
+
+Manifests are YAML files in tests/status/; the live objects sit in a dict standing in for
+the watch cache (what the view reads of it is three lookups).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sandbox.agent import status
+from sandbox.agent.appview import AppFacts, app_state
+from sandbox.agent.settings import AppSettings
+from sandbox.apply.desired import DesiredSet
+from sandbox.apply.dryrun import Comparison, Verdict
+from sandbox.model import DesiredObject, Health, Manifest, ObjectKey, Problem, Rendered, SyncStatus
+from sandbox.source.appconfig import AppSpec
+
+HERE = Path(__file__).parent / "status"
+SPEC = AppSpec("shop", "shop", "shop", "plain")
+
+
+def manifest(name: str) -> Manifest:
+    found: Manifest = yaml.safe_load((HERE / f"{name}.yaml").read_text())
+    return found
+
+
+class Live:
+    """Live objects by key, read the way the view reads the watch cache."""
+
+    def __init__(self, *objects: Manifest) -> None:
+        self.objects = {ObjectKey.of(o): o for o in objects}
+
+    def get(self, key: ObjectKey) -> Manifest | None:
+        return self.objects.get(key)
+
+    def children(self, uid: str) -> list[Manifest]:
+        return []
+
+    def labeled(self, value: str) -> list[Manifest]:
+        return [
+            o
+            for o in self.objects.values()
+            if o["metadata"].get("labels", {}).get("gitops-sandbox.io/app") == value
+        ]
+
+
+def desired(revision: str, *names: str, problems: tuple[Problem, ...] = ()) -> DesiredSet:
+    objects = tuple(
+        DesiredObject(ObjectKey.of(manifest(n)), manifest(n), f"shop/{n}.yaml", "shop") for n in names
+    )
+    return DesiredSet.of(Rendered("shop", revision, objects, problems))
+
+
+SAME = Comparison(Verdict.SAME)
+
+
+@pytest.mark.parametrize(
+    ("desired_name", "live_name", "last", "expected"),
+    [
+        ("settings-v1", "settings-live", SAME, SyncStatus.SYNCED),
+        ("settings-v1", "settings-live", Comparison(Verdict.DIFFERS), SyncStatus.OUT_OF_SYNC),
+        ("settings-v1", "settings-live", Comparison(Verdict.FAILED, "refused"), SyncStatus.OUT_OF_SYNC),
+        (
+            "settings-v1",
+            "settings-live",
+            Comparison(Verdict.CONFLICT, "another app's"),
+            SyncStatus.OUT_OF_SYNC,
+        ),
+        ("settings-v1", "settings-live", None, SyncStatus.UNKNOWN),
+        ("settings-v1", None, None, SyncStatus.MISSING),
+        (None, "leftover-live", None, SyncStatus.ORPHANED),
+    ],
+)
+def test_an_objects_sync_status_follows_desired_live_and_the_last_comparison(
+    desired_name: str | None, live_name: str | None, last: Comparison | None, expected: SyncStatus
+) -> None:
+    want = manifest(desired_name) if desired_name else None
+    have = manifest(live_name) if live_name else None
+    assert status.object_sync(want, have, last) == expected
+
+
+def facts(**changes: Any) -> AppFacts:
+    base: dict[str, Any] = {
+        "spec": SPEC,
+        "git_revision": "c2",
+        "target": None,
+        "deployed": None,
+        "deployed_revision": None,
+    }
+    return AppFacts(**{**base, **changes})
+
+
+def test_an_app_that_never_rendered_and_has_nothing_live_is_unknown_not_healthy() -> None:
+    broken = desired("c1", problems=(Problem("invalid YAML", file="shop/broken.yaml"),))
+    state = app_state(facts(git_revision="c1", target=broken, problems=broken.problems), Live())
+    # As Argo CD says of an app it cannot compare: Unknown, with the problem beside it.
+    assert (state.sync, state.health, state.problems) == (SyncStatus.UNKNOWN, Health.UNKNOWN, broken.problems)
+    nothing = app_state(facts(git_revision=""), Live())
+    assert (nothing.sync, nothing.health) == (SyncStatus.UNKNOWN, Health.UNKNOWN)
+
+
+def test_an_app_that_rendered_but_has_nothing_live_is_missing() -> None:
+    target = desired("c1", "settings-v1")
+    state = app_state(facts(git_revision="c1", target=target, rendered_ever=True), Live())
+    assert (state.sync, state.health) == (SyncStatus.OUT_OF_SYNC, Health.MISSING)
+    assert [o.sync for o in state.objects] == [SyncStatus.MISSING]
+
+
+def test_health_is_the_deployed_objects_health_while_a_newer_commit_is_refused() -> None:
+    deployed = desired("c1", "settings-v1")
+    refused = desired("c2", "settings-v1", "cache-v2")
+    comparisons = {
+        ObjectKey.of(manifest("settings-v1")): SAME,
+        ObjectKey.of(manifest("cache-v2")): Comparison(Verdict.FAILED, "cache-v2.yaml: refused"),
+    }
+    state = app_state(
+        facts(
+            target=refused,
+            deployed=deployed,
+            deployed_revision="c1",
+            comparisons=comparisons,
+            rendered_ever=True,
+        ),
+        Live(manifest("settings-live")),
+    )
+    assert state.health == Health.HEALTHY, "the cluster runs c1, and c1 is healthy"
+    assert state.sync == SyncStatus.OUT_OF_SYNC
+    by_name = {o.key.name: o for o in state.objects}
+    assert (by_name["cache"].sync, by_name["cache"].sync_message) == (
+        SyncStatus.MISSING,
+        "cache-v2.yaml: refused",
+    )
+    assert by_name["settings"].sync == SyncStatus.SYNCED
+
+
+def test_an_object_claimed_by_the_app_and_gone_from_git_is_orphaned() -> None:
+    target = desired("c2", "settings-v1")
+    state = app_state(
+        facts(
+            target=target,
+            deployed=target,
+            deployed_revision="c2",
+            comparisons={ObjectKey.of(manifest("settings-v1")): SAME},
+            rendered_ever=True,
+        ),
+        Live(manifest("settings-live"), manifest("leftover-live")),
+    )
+    assert {o.key.name: o.sync for o in state.objects} == {
+        "settings": SyncStatus.SYNCED,
+        "leftover": SyncStatus.ORPHANED,
+    }
+    assert state.sync == SyncStatus.OUT_OF_SYNC and state.health == Health.HEALTHY
+
+
+def test_a_rolled_back_app_is_out_of_sync_with_git_though_every_object_matches_its_target() -> None:
+    target = desired("c1", "settings-v1")
+    state = app_state(
+        facts(target=target, deployed=target, deployed_revision="c1", settings=AppSettings(paused_at="c1"),
+              comparisons={ObjectKey.of(manifest("settings-v1")): SAME}, rendered_ever=True),
+        Live(manifest("settings-live")),
+    )  # fmt: skip
+    assert [o.sync for o in state.objects] == [SyncStatus.SYNCED]
+    assert state.sync == SyncStatus.OUT_OF_SYNC and state.rolled_back and not state.auto_sync
+
+
+def test_app_sync_and_health_rules_on_plain_values() -> None:
+    rendered = status.AppFacts(rendered=True, problems=False, following_git=True)
+    assert status.app_sync(rendered, [SyncStatus.SYNCED, SyncStatus.SYNCED]) == SyncStatus.SYNCED
+    assert status.app_sync(rendered, [SyncStatus.SYNCED, SyncStatus.MISSING]) == SyncStatus.OUT_OF_SYNC
+    with_problems = status.AppFacts(rendered=True, problems=True, following_git=True)
+    assert status.app_sync(with_problems, [SyncStatus.SYNCED]) == SyncStatus.OUT_OF_SYNC
+    assert status.app_health(rendered, [Health.HEALTHY, Health.PROGRESSING]) == Health.PROGRESSING
+    assert status.app_health(rendered, [Health.HEALTHY, Health.DEGRADED, Health.MISSING]) == Health.DEGRADED
+    assert status.app_health(rendered, []) == Health.MISSING
+    never = status.AppFacts(rendered=False, problems=True, following_git=True)
+    assert status.app_health(never, []) == Health.UNKNOWN
