@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from sandbox.apply.inventory import Inventory
 from sandbox.model import Problem
 from sandbox.source.appconfig import CONFIG_FILE, AppSpec
 
@@ -59,3 +61,16 @@ def plan(
                 file=spec.path, object=name,
             )  # fmt: skip
     return AppSetPlan(tuple(specs), broken, vanished, tuple(sorted(removed)))
+
+
+def known_from(inventories: list[Inventory], repo_path: Path) -> dict[str, AppSpec]:
+    """The apps an env repo ran before, as the inventories it wrote in the cluster say."""
+    known = {}
+    for inventory in inventories:
+        extra = inventory.extra
+        if extra.get("repo") == str(repo_path):
+            known[inventory.app] = AppSpec(
+                inventory.app, extra.get("path", inventory.app), extra.get("namespace", inventory.app),
+                "plain", prune=extra.get("prune", "true") == "true",
+            )  # fmt: skip
+    return known

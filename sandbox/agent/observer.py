@@ -171,15 +171,7 @@ class Observer:
     # -- live objects -----------------------------------------------------------------------------
 
     def _known(self) -> dict[str, AppSpec]:
-        known = {}
-        for inventory in InventoryReader(self.reader).all():
-            extra = inventory.extra
-            if extra.get("repo") == str(self.repo_path):
-                known[inventory.app] = AppSpec(
-                    inventory.app, extra.get("path", inventory.app), extra.get("namespace", inventory.app),
-                    "plain", prune=extra.get("prune", "true") == "true",
-                )  # fmt: skip
-        return known
+        return appset.known_from(InventoryReader(self.reader).all(), self.repo_path)
 
     def _watch_children(self) -> None:
         for group, kind in CHILD_KINDS:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sandbox import __version__, demo, doctor
-from sandbox.agent.loop import AgentBusy
+from sandbox.agent.locking import AgentBusy
 from sandbox.apply.kube import KubeError
 from sandbox.cli import headless
 from sandbox.cluster import (

@@ -1,0 +1,193 @@
+"""The running app set: one controller per app of the env repo at the followed head.
+
+Each commit may add apps, change their entries, break them, or take them away; this module
+keeps the controllers in step (``appset.plan`` decides which app is removed, vanished or
+broken) and carries out a removal: prune, or keep the objects and list them as Orphaned.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from sandbox.agent import appset, settings
+from sandbox.agent.controller import AppController, Services
+from sandbox.agent.history import ObjectOutcome
+from sandbox.agent.settings import AppSettings
+from sandbox.apply.inventory import InventoryReader
+from sandbox.apply.sync import Action
+from sandbox.model import ObjectKey, Problem
+from sandbox.source.appconfig import CONFIG_FILE, AppSpec, load_apps, uncommitted_config
+from sandbox.source.envrepo import EnvRepoError
+
+Claim = Callable[[str], str | None]  # app -> None when this agent may drive it, else who does
+
+
+class AppSet:
+    def __init__(
+        self,
+        services: Services,
+        inventories: InventoryReader,
+        saved: dict[str, AppSettings],
+        settings_path: Path,
+        automated: bool,
+        claim: Claim,
+    ) -> None:
+        self.s = services
+        self.inventories = inventories
+        self.saved = saved
+        self.settings_path = settings_path
+        self.automated = automated
+        self.claim = claim
+        self.problems: tuple[Problem, ...] = ()
+        self.notices: tuple[str, ...] = ()
+        self._apps: dict[str, AppController] = {}
+        self._lock = threading.RLock()
+
+    def controllers(self, app: str | None = None) -> list[AppController]:
+        with self._lock:
+            return [c for n, c in self._apps.items() if app is None or n == app]
+
+    def get(self, name: str) -> AppController | None:
+        with self._lock:
+            return self._apps.get(name)
+
+    # -- Git -> apps --------------------------------------------------------------------------
+
+    def refresh(self, previous: str | None, head: str, trigger: str, force: bool = False) -> None:
+        """Git's head is ``head``: bring the app set, and then each app, to it."""
+        repo = self.s.repo
+        specs, problems = load_apps(repo, head)
+        self.problems = tuple(problems)
+        for problem in problems:
+            self.s.event("error", "", str(problem))
+        self._notice_uncommitted_config(head)
+        configured = repo.read_file(head, CONFIG_FILE) is not None
+        known = self._known()
+        self._apply(appset.plan(specs, problems, configured, known, head), known, head)
+        for controller in self._touched_first(previous, head):
+            controller.follow(head, trigger, force)
+
+    def sync(self, app: str | None, head: str) -> None:
+        """Sync now; for an app removed from sandbox.yaml, that is its prune."""
+        for controller in self.controllers(app):
+            if controller.removed:
+                self._remove(controller, head, prune_now=True)
+            else:
+                controller.sync("manual")
+
+    def _known(self) -> dict[str, AppSpec]:
+        """Every app this env repo ran: the running controllers, else the inventories it wrote."""
+        with self._lock:
+            known = {name: c.spec for name, c in self._apps.items()}
+        if not known:  # a fresh start: what did earlier runs leave in the cluster?
+            known = appset.known_from(self.inventories.all(), self.s.repo_path)
+        return known
+
+    def _apply(self, plan: appset.AppSetPlan, known: dict[str, AppSpec], head: str) -> None:
+        with self._lock:
+            old = dict(self._apps)
+            self._apps = {}
+            for spec in plan.specs:
+                controller = old.get(spec.name)
+                if controller is None or controller.removed:
+                    controller = self._controller(spec)
+                controller.spec, controller.config_problems, controller.removed = spec, (), False
+                self._apps[spec.name] = controller
+            broken = {**plan.broken, **{name: (problem,) for name, problem in plan.vanished.items()}}
+            for name, problems in broken.items():
+                controller = old.get(name) or self._controller(known[name])
+                controller.config_problems = problems
+                self._apps[name] = controller
+            for name, controller in self._apps.items():
+                holder = self.claim(name)
+                if holder:
+                    controller.config_problems = (
+                        Problem(f"app {name} is driven by another agent on this cluster ({holder}); "
+                                "not syncing it from here", object=name),
+                    )  # fmt: skip
+        for name in plan.removed:
+            self._remove(old.get(name) or self._controller(known[name]), head, prune_now=self.automated)
+
+    def _controller(self, spec: AppSpec) -> AppController:
+        saved = self.saved.get(spec.name) or AppSettings(spec.auto_sync, spec.self_heal)
+        return AppController(spec, self.s, saved, self.automated)
+
+    def _remove(self, controller: AppController, head: str, prune_now: bool) -> None:
+        """The app left a valid sandbox.yaml: prune its objects (prune on) or keep them, Orphaned.
+
+        ``prune_now`` False (an agent that does not sync on its own) only marks it removed;
+        its next sync prunes.
+        """
+        name = controller.name
+        if controller.spec.prune and prune_now:
+            results = self.s.syncer.prune_all(name)
+            self.s.ownership.release(name)
+            with self._lock:
+                self._apps.pop(name, None)
+            pruned = sum(1 for r in results if r.action == Action.PRUNED)
+            info = self.s.repo.commit_info(head)
+            sync_id = self.s.history.start(name, head, info.author, info.subject, "removed")
+            message = f"app {name} was removed from {CONFIG_FILE}: pruned {pruned} object(s)"
+            outcomes = [
+                ObjectOutcome(str(r.key), str(r.action), "Unknown", "Missing", r.message) for r in results
+            ]
+            self.s.history.finish(sync_id, "Succeeded", "Missing", message, outcomes)
+            self.s.event("warning", name, message)
+            return
+        was_removed = controller.removed
+        controller.removed = True
+        controller.target = controller.deployed = None
+        controller.git_revision = head
+        self.s.syncer.watch_inventory(name)  # its objects show, Orphaned
+        with self._lock:
+            self._apps[name] = controller
+        if not was_removed:
+            if controller.spec.prune:
+                message = f"app {name} was removed from {CONFIG_FILE}; the next sync prunes its objects"
+            else:
+                message = (f"app {name} was removed from {CONFIG_FILE}; prune is off, so its objects stay "
+                           "in the cluster (Orphaned)")  # fmt: skip
+            self.s.event("warning", name, message)
+            controller.message = message
+
+    def _notice_uncommitted_config(self, head: str) -> None:
+        note = uncommitted_config(self.s.repo_path, self.s.repo, head)
+        notices = (note,) if note else ()
+        if notices != self.notices and note:
+            self.s.event("warning", "", note)
+        self.notices = notices
+
+    def _touched_first(self, old: str | None, new: str) -> list[AppController]:
+        """Apps whose folder the commit changed go first, so a commit's latency does not grow
+        with the size of every other app (they are rendered and synced after it)."""
+        controllers = [c for c in self.controllers() if not c.removed]
+        if not old or old == new:
+            return controllers
+        try:
+            changed = self.s.repo.changed_paths(old, new)
+        except EnvRepoError:
+            return controllers
+
+        def touched(controller: AppController) -> bool:
+            path = controller.spec.path
+            prefix = "" if path in ("", ".") else path.rstrip("/") + "/"
+            return any(p.startswith(prefix) for p in changed)
+
+        return sorted(controllers, key=lambda c: not touched(c))
+
+    # -- what other parts ask -------------------------------------------------------------------
+
+    def source_of(self, app: str, key: ObjectKey) -> str:
+        """The file ``app`` renders ``key`` from (for messages about who owns what)."""
+        controller = self.get(app)
+        for desired in (controller.deployed, controller.target) if controller else ():
+            if desired is not None and key in desired.objects:
+                return desired.objects[key].source
+        return ""
+
+    def save_settings(self) -> None:
+        for controller in self.controllers():
+            self.saved[controller.name] = controller.settings
+        settings.save(self.settings_path, dict(self.saved))
