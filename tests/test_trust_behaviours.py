@@ -265,6 +265,13 @@ def test_rollback_of_one_app_succeeds_while_another_app_is_broken(
     assert "rolled back" in rolled.stdout and "undo" in rolled.stdout, shown(rolled)
     assert data_of(kube, settings) == {"v": "1"}
 
+    # A later sync keeps the rollback: it syncs the revision rolled back to, not Git's head.
+    again = cli("sync", "--app", good)
+    assert again.returncode == 0, shown(again)
+    assert data_of(kube, settings) == {"v": "1"}
+    state = app_json(cli("status", "--json"), good)
+    assert state["rolledBack"] and state["deployedRevision"] == c1, state
+
 
 # -- ownership ---------------------------------------------------------------------------------
 

@@ -72,10 +72,14 @@ class AppSet:
     def sync(self, app: str | None, head: str) -> None:
         """Sync now; for an app removed from sandbox.yaml, that is its prune."""
         for controller in self.controllers(app):
-            if controller.removed:
-                self._remove(controller, head, prune_now=True)
-            else:
+            if not controller.removed:
                 controller.sync("manual")
+                continue
+            try:
+                self._remove(controller, head, prune_now=True)
+            except Exception as exc:  # the other apps still sync
+                controller.message = f"removing app {controller.name} failed: {type(exc).__name__}: {exc}"
+                self.s.event("error", controller.name, controller.message)
 
     def _known(self) -> dict[str, AppSpec]:
         """Every app this env repo ran: the running controllers, else the inventories it wrote."""
@@ -88,27 +92,40 @@ class AppSet:
     def _apply(self, plan: appset.AppSetPlan, known: dict[str, AppSpec], head: str) -> None:
         with self._lock:
             old = dict(self._apps)
-            self._apps = {}
-            for spec in plan.specs:
-                controller = old.get(spec.name)
-                if controller is None or controller.removed:
-                    controller = self._controller(spec)
-                controller.spec, controller.config_problems, controller.removed = spec, (), False
-                self._apps[spec.name] = controller
-            broken = {**plan.broken, **{name: (problem,) for name, problem in plan.vanished.items()}}
-            for name, problems in broken.items():
-                controller = old.get(name) or self._controller(known[name])
-                controller.config_problems = problems
-                self._apps[name] = controller
-            for name, controller in self._apps.items():
-                holder = self.claim(name)
-                if holder:
-                    controller.config_problems = (
-                        Problem(f"app {name} is driven by another agent on this cluster ({holder}); "
-                                "not syncing it from here", object=name),
-                    )  # fmt: skip
+        # Built aside and swapped in at once: watch threads look controllers up meanwhile.
+        apps: dict[str, AppController] = {}
+        for spec in plan.specs:
+            controller = old.get(spec.name)
+            if controller is None or controller.removed:
+                controller = self._controller(spec)
+            controller.spec, controller.config_problems, controller.removed = spec, (), False
+            apps[spec.name] = controller
+        broken = {**plan.broken, **{name: (problem,) for name, problem in plan.vanished.items()}}
+        for name, problems in broken.items():
+            controller = old.get(name) or self._controller(known[name])
+            controller.config_problems = problems
+            apps[name] = controller
+        for name, controller in apps.items():
+            holder = self.claim(name)
+            if holder:
+                controller.config_problems = (
+                    Problem(f"app {name} is driven by another agent on this cluster ({holder}); "
+                            "not syncing it from here", object=name),
+                )  # fmt: skip
         for name in plan.removed:
-            self._remove(old.get(name) or self._controller(known[name]), head, prune_now=self.automated)
+            if name in old:
+                apps[name] = old[name]  # until its removal is carried out
+        with self._lock:
+            self._apps = apps
+        for name in plan.removed:
+            controller = old.get(name) or self._controller(known[name])
+            try:
+                self._remove(controller, head, prune_now=self.automated)
+            except Exception as exc:  # one app's prune must not stop the others following Git
+                controller.message = f"removing app {name} failed: {type(exc).__name__}: {exc}"
+                self.s.event("error", name, controller.message)
+                with self._lock:
+                    self._apps[name] = controller
 
     def _controller(self, spec: AppSpec) -> AppController:
         saved = self.saved.get(spec.name) or AppSettings(spec.auto_sync, spec.self_heal)
@@ -186,6 +203,13 @@ class AppSet:
             if desired is not None and key in desired.objects:
                 return desired.objects[key].source
         return ""
+
+    def deployed_owner(self, key: ObjectKey) -> AppController | None:
+        """The app whose deployed revision has ``key`` (for a live object that lost its annotation)."""
+        for controller in self.controllers():
+            if controller.deployed is not None and key in controller.deployed.objects:
+                return controller
+        return None
 
     def save_settings(self) -> None:
         for controller in self.controllers():

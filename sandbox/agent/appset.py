@@ -16,13 +16,15 @@ This module decides which is which from plain values; the agent acts on the answ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from sandbox.apply.inventory import Inventory
 from sandbox.model import Problem
-from sandbox.source.appconfig import CONFIG_FILE, AppSpec
+from sandbox.source.appconfig import CONFIG_FILE, AppSpec, Source
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,16 @@ def known_from(inventories: list[Inventory], repo_path: Path) -> dict[str, AppSp
     known = {}
     for inventory in inventories:
         extra = inventory.extra
-        if extra.get("repo") == str(repo_path):
-            known[inventory.app] = AppSpec(
-                inventory.app, extra.get("path", inventory.app), extra.get("namespace", inventory.app),
-                "plain", prune=extra.get("prune", "true") == "true",
-            )  # fmt: skip
+        if extra.get("repo") != str(repo_path):
+            continue
+        source = extra.get("source", "plain")
+        try:
+            values = tuple(str(v) for v in json.loads(extra.get("values", "[]")))
+        except ValueError:
+            values = ()
+        known[inventory.app] = AppSpec(
+            inventory.app, extra.get("path", inventory.app), extra.get("namespace", inventory.app),
+            cast(Source, source if source in ("plain", "kustomize", "helm") else "plain"), values=values,
+            release_name=extra.get("releaseName", ""), prune=extra.get("prune", "true") == "true",
+        )  # fmt: skip
     return known

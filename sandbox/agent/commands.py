@@ -78,6 +78,7 @@ class Retry:
 
     app: str
     revision: str
+    token: int  # the controller runs only its newest retry
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,14 @@ The controller runs only on the agent's worker thread.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.agent.appview import AppFacts, app_health, app_state
-from sandbox.agent.commands import Command, Retry
+from sandbox.agent.commands import Command, Drift, Retry
 from sandbox.agent.history import History, ObjectOutcome, SyncRecord
 from sandbox.agent.ownership import Ownership
 from sandbox.agent.revert import choose_target
@@ -88,6 +89,7 @@ class AppController:
         self.recorded_health = ""
         self.announced_health = ""
         self.failure: Failure | None = None
+        self.heal_failure: Failure | None = None  # kept apart: it says nothing of Git's head
         self.comparisons: dict[ObjectKey, Comparison] = {}
         self.drift: set[ObjectKey] = set()
         self.config_problems: tuple[Problem, ...] = ()
@@ -103,9 +105,10 @@ class AppController:
         if record is not None:
             self.deployed_revision, self.record_id = record.revision, record.id
             self.recorded_health = record.health
+        self._retry_token = 0  # only the newest scheduled retry runs
         self._refresh_syncs()
-        last = self.syncs[0] if self.syncs else None
-        if last is not None and last.ended is not None:
+        last = services.history.last_outcome(spec.name)
+        if last is not None:
             # What an earlier run left: a failure is still the failure (revert targets its commit,
             # and the same failure again counts as one more attempt of it).
             self.last_sync, self.last_result, self.message = last.ended, last.result, last.message
@@ -132,17 +135,27 @@ class AppController:
     # -- Git ----------------------------------------------------------------------------------
 
     def follow(self, head: str, trigger: str, force: bool = False) -> None:
-        """Git's head moved (or the agent started): bring the app to it, if it follows Git."""
+        """Git's head moved (or the agent started): bring the app to it, if it follows Git.
+
+        ``force``: a revert this agent made deploys even when the agent does not follow Git on
+        its own (a one-shot command), but never into an app whose auto-sync is off.
+        """
         self.git_revision = head
+        follows = (force or self.automated) and self.settings.auto_sync
         if self.config_problems:
-            if force or (self.automated and self.settings.auto_sync):
+            if follows:
                 self.fail(head, trigger, "; ".join(str(p) for p in self.config_problems))
             else:
                 self.last_result, self.message = "Failed", "; ".join(str(p) for p in self.config_problems)
             return
         if self.settings.paused:
+            # Rolled back: Git moved on, the cluster stays where the user put it, and a sync
+            # (s, or `gitops-sandbox sync`) syncs that revision, not Git's head.
+            paused_at = self.settings.paused_at or head
+            if self.target is None or self.target.revision != paused_at:
+                self.target = self.render(paused_at)
             self._ensure_deployed_rendered()
-            return  # rolled back: Git moved on, the cluster stays where the user put it
+            return
         if trigger == "commit" and self._unchanged_by(head):
             self.target = _repointed(self.target, head)  # type: ignore[arg-type]
             if self.deployed is not None and self.deployed_revision == self.deployed.revision:
@@ -151,7 +164,7 @@ class AppController:
             return
         self.target = self.render(head)
         self._ensure_deployed_rendered()
-        if force or (self.automated and self.settings.auto_sync):
+        if follows:
             self.sync(trigger)
         else:
             self.assess()
@@ -212,7 +225,7 @@ class AppController:
             for r in outcome.results
             if r.action in (Action.CREATED, Action.CONFIGURED, Action.UNCHANGED)
         }
-        self.s.ownership.take(target, applied)
+        self.s.ownership.take(target, applied, only=outcome.ok)
         if outcome.ok:
             self._succeeded(target, outcome, sync_id, trigger, time.monotonic() - started)
         else:
@@ -228,7 +241,23 @@ class AppController:
             for problem in target.problems:
                 self.s.event("error", self.name, str(problem))
         self._refresh_syncs()
+        self._recheck_after_sync()
         return outcome
+
+    def _recheck_after_sync(self) -> None:
+        """Watch events are set aside while a sync runs (they are mostly its own): objects that
+        someone else changed meanwhile get their drift check now."""
+        deployed = self.deployed
+        if deployed is None or not self.automated:
+            return
+        changed = []
+        for key in deployed.objects:
+            live = self.s.cache.get(key)
+            known = self.s.dry.verified.resource_version(key)
+            if live is not None and known is not None and live["metadata"].get("resourceVersion") != known:
+                changed.append(key)
+        if changed:
+            self.s.schedule(0.0, Drift(self.name, frozenset(changed)))
 
     def _succeeded(
         self, target: DesiredSet, outcome: SyncOutcome, sync_id: int, trigger: str, elapsed: float
@@ -261,36 +290,43 @@ class AppController:
         retry: bool, desired: DesiredSet | None = None,
     ) -> None:  # fmt: skip
         self.last_result, self.message = "Failed", message
-        failure = self.failure
-        if failure is not None and failure.revision == revision and failure.message == message:
-            self.s.history.fold(sync_id, failure.record_id)
-            failure.attempts += 1
-            again = f" (attempt {failure.attempts})"
-        else:
-            outcomes = self._outcomes(results, desired)
-            self.s.history.finish(sync_id, "Failed", str(self.health()), message, outcomes)
-            failure = self.failure = Failure(revision, message, sync_id)
-            again = ""
+        failure = self.failure = self._record_failure(
+            self.failure, revision, message, sync_id, results, desired
+        )
+        self._retry_token += 1  # a retry scheduled before this failure is void now
         when = ""
         if retry and self.automated and self.settings.auto_sync and not self.settings.paused:
             failure.retry_at = time.time() + failure.backoff
             when = f"; retrying in {failure.backoff:.0f}s"
-            self.s.schedule(failure.backoff, Retry(self.name, revision))
+            self.s.schedule(failure.backoff, Retry(self.name, revision, self._retry_token))
             failure.backoff = min(failure.backoff * 2, BACKOFF_MAX)
         else:
             failure.retry_at = None
+        again = f" (attempt {failure.attempts})" if failure.attempts > 1 else ""
         self.s.event("error", self.name, f"sync of {revision[:7]} failed ({trigger}){again}: {message}{when}")
 
-    def retry(self, revision: str) -> None:
+    def _record_failure(
+        self, previous: Failure | None, revision: str, message: str, sync_id: int,
+        results: Iterable[ObjectResult], desired: DesiredSet | None,
+    ) -> Failure:  # fmt: skip
+        """One history record per failure: the same failure again is one more attempt of it."""
+        if previous is not None and previous.revision == revision and previous.message == message:
+            self.s.history.fold(sync_id, previous.record_id)
+            previous.attempts += 1
+            return previous
+        outcomes = self._outcomes(results, desired)
+        self.s.history.finish(sync_id, "Failed", str(self.health()), message, outcomes)
+        return Failure(revision, message, sync_id)
+
+    def retry(self, revision: str, token: int) -> None:
         """The backoff after a failure ran out: sync again, if that target is still wanted."""
         failure = self.failure
-        if failure is None or failure.revision != revision or self.target is None:
+        if token != self._retry_token or failure is None or failure.revision != revision:
             return
-        if self.target.revision != revision or not (self.automated and self.settings.auto_sync):
+        if self.target is None or self.target.revision != revision or self.settings.paused:
             return
-        if self.settings.paused:
-            return
-        self.sync("retry")
+        if self.automated and self.settings.auto_sync:
+            self.sync("retry")
 
     def assess(self) -> None:
         """Compare Git with the cluster by dry-run; change nothing (auto-sync off, or one-shot)."""
@@ -298,16 +334,10 @@ class AppController:
         if target is None or not target.ok:
             return
         self.s.syncer.watch_kinds((o.manifest["apiVersion"], o.key.kind) for o in target.objects.values())
-        for key, marked in target.marked.items():
-            live = self.s.cache.get(key)
-            claim = self.s.ownership.owner_of(key, live)
-            if claim is not None and claim.app != self.name:
-                where = f" ({claim.source})" if claim.source else ""
-                self.comparisons[key] = Comparison(Verdict.CONFLICT, f"belongs to app {claim.app}{where}")
-            elif live is None:
-                self.comparisons[key] = Comparison(Verdict.DIFFERS)
-            else:
-                self.comparisons[key] = self.s.dry.compare(key, marked, live)
+        found = self.s.dry.compare_all(
+            target, self.s.cache.get, self.s.ownership.owner_of, self.s.syncer.pool
+        )
+        self.comparisons.update(found)
 
     def _take_results(self, target: DesiredSet, results: Iterable[ObjectResult]) -> None:
         for result in results:
@@ -334,10 +364,18 @@ class AppController:
                 heal.append(key)
             elif key not in self.drift:
                 self.drift.add(key)
-                why = "self-heal is off" if self.settings.self_heal else "auto-sync is off"
-                self.s.event("warning", self.name, f"drift: {key} differs from Git ({why})")
+                self.s.event("warning", self.name, f"drift: {key} differs from Git ({self._why_no_heal()})")
         if heal:
             self._heal(deployed, heal)
+
+    def _why_no_heal(self) -> str:
+        if self.settings.paused:
+            return "rolled back: auto-sync paused"
+        if not self.settings.auto_sync:
+            return "auto-sync is off"
+        if not self.settings.self_heal:
+            return "self-heal is off"
+        return "a one-shot command does not heal"
 
     def _compare_target(self, key: ObjectKey, deployed: DesiredSet, found: Comparison) -> None:
         target = self.target
@@ -368,8 +406,13 @@ class AppController:
             self.s.history.finish(sync_id, "Succeeded", str(self.health()), message, outcomes)
             self.s.event("info", self.name, f"drift undone: {message}")
         else:
+            # Kept apart from the sync's failure: a heal that fails says nothing of Git's head,
+            # whose failure (if any) still decides the retry and what revert undoes.
             message = "self-heal failed: " + "; ".join(f"{r.key}: {r.message}" for r in results if r.message)
-            self._failed(revision, message, sync_id, "drift", results, retry=False, desired=deployed)
+            self.heal_failure = self._record_failure(
+                self.heal_failure, revision, message, sync_id, results, deployed
+            )
+            self.s.event("error", self.name, f"drift not undone: {message}")
         self._refresh_syncs()
 
     # -- rollback, resume, settings ---------------------------------------------------------------
@@ -442,6 +485,10 @@ class AppController:
             attempts=failure.attempts if failure else 0,
         )  # fmt: skip
 
+    def revert_target(self) -> RevertTarget | None:
+        """What revert undoes when no commit is named (see revert.choose_target)."""
+        return self._revert_target(self.health())
+
     def _revert_target(self, health: Health) -> RevertTarget | None:
         head_failed = self.failure is not None and self.failure.revision == self.git_revision
         key = (
@@ -505,9 +552,12 @@ class AppController:
         return out
 
     def _inventory_extra(self) -> dict[str, str]:
+        """What the inventory keeps of the app's entry, to know the app after it left the repo."""
+        spec = self.spec
         return {
-            "repo": str(self.s.repo_path), "path": self.spec.path, "namespace": self.spec.namespace,
-            "prune": "true" if self.spec.prune else "false",
+            "repo": str(self.s.repo_path), "path": spec.path, "namespace": spec.namespace, "source": spec.source,
+            "values": json.dumps(list(spec.values)), "releaseName": spec.release_name,
+            "prune": "true" if spec.prune else "false",
         }  # fmt: skip
 
     def _commit(self, revision: str) -> CommitInfo | None:

@@ -215,6 +215,19 @@ class HistoryReader:
             ).fetchone()
         return row[0] if row else None
 
+    def last_outcome(self, app: str) -> SyncRecord | None:
+        """How the app's latest sync to a revision ended: self-heal rows and syncs cut short by a
+        crash say nothing of whether its revision deploys."""
+        if self._conn is None:
+            return None
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {self._columns} FROM syncs WHERE app = ? AND ended IS NOT NULL"
+                " AND trigger NOT IN ('drift', 'removed') AND message != ? ORDER BY id DESC LIMIT 1",
+                (app, INTERRUPTED),
+            ).fetchall()
+        return _record(rows[0], ()) if rows else None
+
     def deployed(self, app: str) -> SyncRecord | None:
         """The latest finished sync that did not fail: what the cluster should be running."""
         if self._conn is None:

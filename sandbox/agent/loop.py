@@ -46,14 +46,13 @@ from sandbox.apply.dryrun import DryRun, Verified
 from sandbox.apply.handscale import hand_scale
 from sandbox.apply.inventory import APP_LABEL, InventoryStore, tracking_app
 from sandbox.apply.kube import Kube, KubeError
-from sandbox.apply.livecache import LiveCache
+from sandbox.apply.livecache import CHILD_KINDS, LiveCache
 from sandbox.apply.reader import ClusterReader
 from sandbox.apply.sync import Syncer
 from sandbox.model import Manifest, ObjectKey, Problem
 from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError
 from sandbox.source.repowatch import RepoWatcher
 
-CHILD_KINDS = (("apps", "ReplicaSet"), ("", "Pod"), ("batch", "Job"))
 COMMIT_LOG = 200
 
 
@@ -223,11 +222,12 @@ class Agent:
         return controller.default_rollback_target() if controller else None
 
     def default_revert_target(self, app: str | None = None) -> str | None:
-        snapshot = self.snapshot()
-        state = snapshot.app(app) if app else next(iter(snapshot.apps), None)
-        if state is None:
-            return self.head or None
-        return state.revert_target.sha if state.revert_target else None
+        """What revert undoes with no commit named: the app's revert target (the first app's)."""
+        controllers = self._controllers(app) if app else self._controllers()[:1]
+        if not controllers:
+            return None if app else self.head or None
+        found = controllers[0].revert_target()
+        return found.sha if found else None
 
     # -- reactions --------------------------------------------------------------------------
 
@@ -236,7 +236,10 @@ class Agent:
 
     def _on_live_change(self, kind: str, key: ObjectKey, obj: Manifest) -> None:
         name = tracking_app(obj)
-        controller = self.apps.get(name) if name and self.apps else None
+        controller = None
+        if self.automated and self.apps is not None:  # a one-shot command does not heal
+            # By annotation, else by key: an object someone stripped of it is still drift.
+            controller = self.apps.get(name) if name else self.apps.deployed_owner(key)
         # During a sync the changes are the sync's own; it settles its objects when it ends.
         if controller is not None and not controller.syncing and controller.deployed is not None:
             if key in controller.deployed.objects:
@@ -319,8 +322,8 @@ class Agent:
                 self._each(app, lambda c: c.set_self_heal(on))
             case Drift(app, keys):
                 self._each(app, lambda c: c.check_drift(keys))
-            case Retry(app, revision):
-                self._each(app, lambda c: c.retry(revision))
+            case Retry(app, revision, token):
+                self._each(app, lambda c: c.retry(revision, token))
             case Barrier():
                 pass
 

@@ -9,6 +9,7 @@ write, no history row. What it shows is built by the same functions the agent us
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,16 +21,14 @@ from sandbox.agent.snapshot import AppState, ObjectState, Snapshot
 from sandbox.apply import diff
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison, DryRun, Verdict, Verified
-from sandbox.apply.inventory import APP_LABEL, InventoryReader, tracking_app
+from sandbox.apply.inventory import APP_LABEL, Claim, InventoryReader, claim_of
 from sandbox.apply.kube import KubeError
-from sandbox.apply.livecache import LiveCache
+from sandbox.apply.livecache import CHILD_KINDS, LiveCache
 from sandbox.apply.reader import ClusterReader
 from sandbox.model import Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.appconfig import CONFIG_FILE, AppSpec, load_apps, uncommitted_config
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render import render_app
-
-CHILD_KINDS = (("apps", "ReplicaSet"), ("", "Pod"), ("batch", "Job"))
 
 
 @dataclass(frozen=True)
@@ -57,9 +56,12 @@ class Observer:
         self.branch = branch
         self.dry = DryRun(reader, Verified())
         self.cache = LiveCache(reader, index_label=APP_LABEL)
+        self._pool = ThreadPoolExecutor(16, thread_name_prefix="observe")
+        self._comparisons: dict[str, dict[ObjectKey, Comparison]] = {}
 
     def close(self) -> None:
         self.cache.stop()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def snapshot(self, ref: str | None = None) -> Snapshot:
         """Each app at Git's head (or at ``ref``: what syncing it would do) beside the cluster.
@@ -70,11 +72,11 @@ class Observer:
             head = repo.resolve(ref) if ref else repo.head()
             specs, problems = load_apps(repo, head)
             configured = repo.read_file(head, CONFIG_FILE) is not None
-            plan = appset.plan(specs, problems, configured, self._known(), head)
+            known = appset.known_from(InventoryReader(self.reader).all(), self.repo_path)
+            plan = appset.plan(specs, problems, configured, known, head)
             self._watch_children()
             saved = {} if ref else settings.load(self.settings_path)
             apps = [self._app(repo, spec, head, saved.get(spec.name), ()) for spec in plan.specs]
-            known = self._known()
             apps += [self._app(repo, known[n], head, saved.get(n), p) for n, p in plan.broken.items()]
             apps += [self._app(repo, known[n], head, saved.get(n), (p,)) for n, p in plan.vanished.items()]
             apps += [self._removed(known[n], head) for n in plan.removed]
@@ -85,16 +87,18 @@ class Observer:
             )  # fmt: skip
 
     def diffs(self, snapshot: Snapshot, app: str | None = None) -> list[ObjectDiff]:
-        """What syncing the snapshot's revision would change, object by object."""
+        """What syncing the snapshot's revision would change, object by object, from the
+        dry-runs the snapshot was judged by (none is run again)."""
         found = []
         for state in snapshot.apps:
             if app not in (None, state.name):
                 continue
+            comparisons = self._comparisons.get(state.name, {})
             for obj in state.objects:
-                if obj.sync != SyncStatus.SYNCED:
-                    found.append(
-                        ObjectDiff(state.name, obj, diff_of(self.dry, obj.key, obj.desired, obj.live))
-                    )
+                if obj.sync == SyncStatus.SYNCED:
+                    continue
+                text = diff_text(obj.key, obj.desired, obj.live, comparisons.get(obj.key))
+                found.append(ObjectDiff(state.name, obj, text))
         return found
 
     # -- one app --------------------------------------------------------------------------------
@@ -112,12 +116,13 @@ class Observer:
         if not problems:
             target = self._render(repo, spec, app_settings.paused_at or head)
             self._watch(target)
-            comparisons = self._compare(spec.name, target)
+            comparisons = self.dry.compare_all(target, self.cache.get, _owner_by_annotation, self._pool)
+            self._comparisons[spec.name] = comparisons
         if deployed_revision:
             deployed = target if target and target.revision == deployed_revision else None
             deployed = deployed or self._render(repo, spec, deployed_revision)
             deployed = deployed if deployed.ok else None
-        last = records[0] if records else None
+        last = self.history.last_outcome(spec.name)
         facts = AppFacts(
             spec=spec, git_revision=head, target=target, deployed=deployed, deployed_revision=deployed_revision,
             comparisons=comparisons, settings=app_settings,
@@ -148,30 +153,7 @@ class Observer:
     def _render(self, repo: EnvRepo, spec: AppSpec, revision: str) -> DesiredSet:
         return DesiredSet.of(render_app(repo, spec, revision, is_namespaced=self._is_namespaced))
 
-    def _compare(self, app: str, target: DesiredSet) -> dict[ObjectKey, Comparison]:
-        found = {}
-        coming = target.crd_kinds()
-        for key, marked in target.marked.items():
-            live = self.cache.get(key)
-            owner = tracking_app(live)
-            if (key.group, key.kind) in coming and self.reader.resource_for(
-                marked["apiVersion"], key.kind
-            ) is None:
-                found[key] = Comparison(
-                    Verdict.DIFFERS, "its kind comes with this app's CRD", validated=False
-                )
-            elif owner is not None and owner != app:
-                found[key] = Comparison(Verdict.CONFLICT, f"belongs to app {owner}; not applied from {app}")
-            elif live is None:
-                found[key] = Comparison(Verdict.DIFFERS)
-            else:
-                found[key] = self.dry.compare(key, marked, live)
-        return found
-
     # -- live objects -----------------------------------------------------------------------------
-
-    def _known(self) -> dict[str, AppSpec]:
-        return appset.known_from(InventoryReader(self.reader).all(), self.repo_path)
 
     def _watch_children(self) -> None:
         for group, kind in CHILD_KINDS:
@@ -195,15 +177,32 @@ class Observer:
             return None
 
 
+def _owner_by_annotation(key: ObjectKey, live: Manifest | None) -> Claim | None:
+    return claim_of(live)
+
+
 def diff_of(
     dry: DryRun, key: ObjectKey, desired: Manifest | None, live: Manifest | None, context: int = 3
 ) -> str:
-    """The unified diff applying ``desired`` would make to ``live``, from a server-side dry-run."""
+    """The unified diff applying ``desired`` would make to ``live``, from a fresh server-side dry-run."""
+    found = dry.compare(key, desired, live) if desired is not None else None
+    return diff_text(key, desired, live, found, context)
+
+
+def diff_text(
+    key: ObjectKey,
+    desired: Manifest | None,
+    live: Manifest | None,
+    found: Comparison | None,
+    context: int = 3,
+) -> str:
+    """The unified diff from ``live`` to what ``found`` predicts (``desired`` as written when the
+    API server could not say); an object gone from Git shows as deleted."""
     if desired is None:
         return diff.unified(None, live, str(key), context)
-    found = dry.compare(key, desired, live)
-    if found.verdict == Verdict.SAME:
+    if found is not None and found.verdict == Verdict.SAME:
         return ""
-    if found.verdict == Verdict.FAILED:
-        return f"# dry-run failed: {found.message}\n" + diff.unified(desired, live, str(key), context)
-    return diff.unified(found.predicted or desired, live, str(key), context)
+    if found is not None and found.verdict in (Verdict.FAILED, Verdict.CONFLICT):
+        return f"# not applied: {found.message}\n" + diff.unified(desired, live, str(key), context)
+    predicted = found.predicted if found is not None else None
+    return diff.unified(predicted or desired, live, str(key), context)

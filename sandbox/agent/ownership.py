@@ -12,8 +12,7 @@ import threading
 from collections.abc import Callable
 
 from sandbox.apply.desired import DesiredSet
-from sandbox.apply.inventory import tracking_app
-from sandbox.apply.sync import Claim
+from sandbox.apply.inventory import Claim, tracking_app
 from sandbox.model import Manifest, ObjectKey
 
 SourceOf = Callable[[str, ObjectKey], str]  # (app, key) -> the file that app renders it from
@@ -35,9 +34,13 @@ class Ownership:
             return claim
         return Claim(app, self._source_of(app, key))
 
-    def take(self, desired: DesiredSet, keys: set[ObjectKey]) -> None:
-        """The app applied these objects: claim those nobody claimed first."""
+    def take(self, desired: DesiredSet, keys: set[ObjectKey], only: bool = False) -> None:
+        """The app applied these objects: claim those nobody claimed first. ``only``: these are
+        all it holds now (a sync succeeded), so what it pruned or dropped is free again."""
         with self._lock:
+            if only:
+                for key in [k for k, c in self._claims.items() if c.app == desired.app and k not in keys]:
+                    del self._claims[key]
             for key in keys:
                 if key not in self._claims and key in desired.objects:
                     self._claims[key] = Claim(desired.app, desired.objects[key].source)

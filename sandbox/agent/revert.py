@@ -291,17 +291,18 @@ def choose_target(
 
     When Git's head failed to sync (or synced and turned Degraded), the commit that broke the
     app: reverting the deployed, good commit would keep the breakage and throw a good change
-    away. When rolled back, the head that was rolled back from. Else the deployed commit.
+    away. When rolled back, the head that was rolled back from. Else the deployed revision's
+    newest commit that changed the app (a later commit may have touched only other apps).
     """
     if not head:
         return None
     if paused:
         return _target(repo, head, "rolled back from it")
     if head_failed:
-        return _target(repo, _breaking_commit(repo, app_path, head, deployed), "its sync failed")
+        return _target(repo, _newest_touching(repo, app_path, head, stop=deployed), "its sync failed")
     if deployed == head and degraded:
-        return _target(repo, head, "it turned Degraded")
-    return _target(repo, deployed or head, "deployed")
+        return _target(repo, _newest_touching(repo, app_path, head, stop=None), "it turned Degraded")
+    return _target(repo, _newest_touching(repo, app_path, deployed or head, stop=None), "deployed")
 
 
 def _target(repo: EnvRepo, sha: str, why: str) -> RevertTarget:
@@ -312,15 +313,13 @@ def _target(repo: EnvRepo, sha: str, why: str) -> RevertTarget:
     return RevertTarget(sha, subject, why)
 
 
-def _breaking_commit(repo: EnvRepo, app_path: str, head: str, deployed: str | None) -> str:
-    """The newest commit after the deployed one that changed the app's folder (or sandbox.yaml);
-    head when none did (a Kustomize base elsewhere, say) or nothing is deployed."""
-    if not deployed:
-        return head
+def _newest_touching(repo: EnvRepo, app_path: str, start: str, stop: str | None, limit: int = 50) -> str:
+    """The newest commit from ``start`` back (to ``stop``, excluded) that changed the app's folder
+    or sandbox.yaml; ``start`` itself when none did (a Kustomize base elsewhere, say)."""
     prefix = "" if app_path in ("", ".") else app_path.rstrip("/") + "/"
     try:
-        for commit in repo.commits(head, limit=50):
-            if commit.sha == deployed:
+        for commit in repo.commits(start, limit=limit):
+            if commit.sha == stop:
                 break
             parent = commit.parents[0] if commit.parents else None
             changed = repo.changed_paths(parent, commit.sha)
@@ -328,4 +327,4 @@ def _breaking_commit(repo: EnvRepo, app_path: str, head: str, deployed: str | No
                 return commit.sha
     except EnvRepoError:
         pass
-    return head
+    return start

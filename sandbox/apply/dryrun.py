@@ -1,8 +1,9 @@
 """Comparing a desired object with its live one, by server-side dry-run.
 
 The comparison is what decides sync status and whether a sync applies an object at all.
-Its result keeps the predicted object, so a diff view needs no second dry-run (as
-gitops-engine's DiffResult does). An object whose desired manifest and live
+When applying would change the object, the result keeps the predicted object, so a diff of
+it needs no second dry-run (as gitops-engine's DiffResult does); one that would change
+nothing keeps nothing. An object whose desired manifest and live
 resourceVersion are what was compared last time costs no request: the watch would have
 told of any change since.
 """
@@ -10,13 +11,20 @@ told of any change since.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sandbox.apply import diff
+from sandbox.apply.desired import DesiredSet
+from sandbox.apply.inventory import Claim, conflict
 from sandbox.apply.kube import KubeError
 from sandbox.apply.reader import ClusterReader
 from sandbox.model import Manifest, ObjectKey
+
+OwnerOf = Callable[[ObjectKey, Manifest | None], Claim | None]
+LiveOf = Callable[[ObjectKey], Manifest | None]
 
 
 class Verdict(StrEnum):
@@ -85,8 +93,28 @@ class DryRun:
             return Comparison(Verdict.FAILED, exc.message)
         if live is not None and diff.same(predicted, live):
             self.verified.record(key, desired_hash, live)
-            return Comparison(Verdict.SAME, predicted=predicted)
+            return Comparison(Verdict.SAME)  # nothing to show: the prediction is not kept
         return Comparison(Verdict.DIFFERS, predicted=predicted)
+
+    def compare_all(
+        self, desired: DesiredSet, live_of: LiveOf, owner_of: OwnerOf, pool: Executor | None = None
+    ) -> dict[ObjectKey, Comparison]:
+        """Every object of an app against the cluster, as a sync would judge it before applying:
+        another app's object is a conflict, a kind the app's own CRDs bring cannot be judged yet."""
+        coming = desired.crd_kinds()
+
+        def one(key: ObjectKey) -> tuple[ObjectKey, Comparison]:
+            obj, live = desired.objects[key], live_of(key)
+            claim = owner_of(key, live)
+            if claim is not None and claim.app != desired.app:
+                return key, Comparison(Verdict.CONFLICT, conflict(claim, desired.app, obj.source))
+            api_version = obj.manifest["apiVersion"]
+            if (key.group, key.kind) in coming and self.reader.resource_for(api_version, key.kind) is None:
+                return key, Comparison(Verdict.DIFFERS, "its kind comes with this app's CRD", validated=False)
+            return key, self.compare(key, desired.marked[key], live)
+
+        keys = list(desired.objects)
+        return dict(pool.map(one, keys) if pool is not None and len(keys) > 1 else map(one, keys))
 
 
 def _namespace_missing(exc: KubeError) -> bool:

@@ -54,6 +54,29 @@ def tracking_app(live: Manifest | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """Who owns an object: the app that applied it first, and the file it came from there."""
+
+    app: str
+    source: str = ""
+
+
+def claim_of(live: Manifest | None) -> Claim | None:
+    """The owner a live object's annotation names (without the file: the annotation has none)."""
+    app = tracking_app(live)
+    return Claim(app) if app else None
+
+
+def conflict(claim: Claim, app: str, source: str) -> str:
+    """What to say of an object ``app`` renders from ``source`` though ``claim`` owns it."""
+    where = f" ({claim.source})" if claim.source else ""
+    return (
+        f"belongs to app {claim.app}{where}; app {app} renders it too ({source}): not applied from {app}. "
+        "Keep it in one app only"
+    )
+
+
+@dataclass(frozen=True)
 class Entry:
     key: ObjectKey
     api_version: str

@@ -19,6 +19,9 @@ from sandbox.apply.kube import KubeError, Resource
 from sandbox.apply.reader import ClusterReader
 from sandbox.model import Manifest, ObjectKey
 
+# What the trees show under an app's objects: kinds followed for their owner references.
+CHILD_KINDS = (("apps", "ReplicaSet"), ("", "Pod"), ("batch", "Job"))
+
 # (event type, key, object): the object as last known for DELETED, which may not be in the cache.
 Listener = Callable[[str, ObjectKey, Manifest], None]
 

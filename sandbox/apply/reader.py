@@ -47,5 +47,4 @@ class ClusterReader:
 
     def dry_run(self, manifest: Manifest, field_manager: str = FIELD_MANAGER) -> Manifest:
         """The object as the API server would have it after a server-side apply (not stored)."""
-        _created, predicted = self._kube.apply(manifest, dry_run=True, field_manager=field_manager)
-        return predicted
+        return self._kube.dry_run(manifest, field_manager=field_manager)

@@ -14,15 +14,15 @@ another app that renders it fails for that object and never takes it over.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 
 from sandbox.apply import diff
 from sandbox.apply.desired import FIRST_STAGE, DesiredSet
-from sandbox.apply.dryrun import Comparison, DryRun, Verdict
-from sandbox.apply.inventory import APP_LABEL, Entry, Inventory, InventoryStore, claimed_by
+from sandbox.apply.dryrun import Comparison, DryRun, OwnerOf, Verdict
+from sandbox.apply.inventory import APP_LABEL, Entry, Inventory, InventoryStore, claimed_by, conflict
 from sandbox.apply.kube import Kube, KubeError, Resource
 from sandbox.apply.livecache import LiveCache
 from sandbox.model import DesiredObject, Manifest, ObjectKey
@@ -80,17 +80,6 @@ class SyncOutcome:
         return ", ".join(parts) or "nothing to do"
 
 
-@dataclass(frozen=True)
-class Claim:
-    """Who owns an object: the app that applied it first, and the file it came from there."""
-
-    app: str
-    source: str = ""
-
-
-OwnerOf = Callable[[ObjectKey, Manifest | None], Claim | None]
-
-
 class Syncer:
     """Applies and prunes one app at a time, sharing the watch cache with the agent."""
 
@@ -99,11 +88,11 @@ class Syncer:
         self.dry = dry
         self.cache = cache
         self.inventories = inventories
-        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="sync")
+        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="sync")
         self._namespaces: set[str] = set()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     def watch_kinds(self, kinds: Iterable[tuple[str, str]]) -> list[str]:
         """Make sure the cache follows each (apiVersion, kind); the unknown ones are returned."""
@@ -129,7 +118,7 @@ class Syncer:
 
         On an app's first deploy (no inventory yet: nothing of it runs that a half-applied
         commit could break) objects that do not exist are created without a dry-run first,
-        as ``kubectl apply`` would; a refused one still stops the sync. The app's target namespace is created when Git does not declare it (as Argo CD's
+        as ``kubectl apply`` would; a refused one stops the sync after its wave. The app's target namespace is created when Git does not declare it (as Argo CD's
         CreateNamespace option does), and is not tracked, so prune never deletes it.
         """
         app, revision = desired.app, desired.revision
@@ -200,19 +189,26 @@ class Syncer:
                 return SyncOutcome(app, revision, (*results, *outcome.results), False, outcome.message + note)
         for rank in sorted({kind_rank(o.key.kind) for o in rest}):
             wave = [o for o in rest if kind_rank(o.key.kind) == rank]
+            if any(r.action == Action.FAILED for r in results):
+                # Objects the API server refused only when applied (a first deploy's creations,
+                # or a race with another writer): stop here, the waves after need this one.
+                results += [ObjectResult(o.key, Action.SKIPPED, "not applied: an earlier wave failed",
+                                         o.source, checked.get(o.key)) for o in wave]  # fmt: skip
+                continue
             results += self._apply_wave(desired, wave, checked)
         failed_results = [r for r in results if r.action == Action.FAILED]
+        not_applied = (Action.FAILED, Action.SKIPPED)
         applied_entries = [
             Entry(r.key, desired.objects[r.key].manifest["apiVersion"])
             for r in results
-            if r.action != Action.FAILED
+            if r.action not in not_applied
         ]
         leftover = [e for e in (previous.entries if previous else ()) if e.key not in desired.objects]
         if failed_results:
             # A failed apply never prunes: the last good revision's objects stay tracked.
             kept = [*applied_entries, *leftover]
-            kept += [Entry(r.key, desired.objects[r.key].manifest["apiVersion"]) for r in failed_results
-                     if previous and r.key in previous.keys()]  # fmt: skip
+            kept += [Entry(r.key, desired.objects[r.key].manifest["apiVersion"]) for r in results
+                     if r.action in not_applied and previous and r.key in previous.keys()]  # fmt: skip
             self.inventories.save(Inventory(app, previous.revision if previous else "", tuple(kept)),
                                   inventory_extra)  # fmt: skip
             message = f"{len(failed_results)} object(s) failed to apply; nothing pruned: " + "; ".join(
@@ -236,12 +232,7 @@ class Syncer:
         for obj in objects:
             claim = owner_of(obj.key, self.cache.get(obj.key))
             if claim is not None and claim.app != app:
-                where = f" ({claim.source})" if claim.source else ""
-                found[obj.key] = Comparison(
-                    Verdict.CONFLICT,
-                    f"belongs to app {claim.app}{where}; app {app} renders it too ({obj.source}): "
-                    f"not applied from {app}. Keep it in one app only",
-                )
+                found[obj.key] = Comparison(Verdict.CONFLICT, conflict(claim, app, obj.source))
         return found
 
     def _compare(
@@ -254,7 +245,7 @@ class Syncer:
             return obj.key, self.dry.compare(obj.key, desired.marked[obj.key], live)
 
         if len(objects) > 1:
-            return dict(self._pool.map(one, objects))
+            return dict(self.pool.map(one, objects))
         return dict(map(one, objects))
 
     def _refused(
@@ -311,7 +302,7 @@ class Syncer:
 
         if len(wave) == 1:
             return [one(wave[0])]
-        return list(self._pool.map(one, wave))
+        return list(self.pool.map(one, wave))
 
     def _apply_one(self, desired: DesiredSet, obj: DesiredObject, check: Comparison | None) -> ObjectResult:
         if check is not None and check.verdict == Verdict.SAME:

@@ -155,6 +155,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     ):
         snapshot = seen.snapshot(args.ref)
         found = seen.diffs(snapshot, args.app)
+    _notices(snapshot)
     differing = [(d.app, d.object, d.text) for d in found]
     problems = [p for a in snapshot.apps if args.app in (None, a.name) for p in a.problems]
     problems += list(snapshot.problems)
@@ -255,13 +256,17 @@ def cmd_revert(args: argparse.Namespace) -> int:
             return 1
         agent.wait_idle(compose.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
+    # The commit is made either way; the exit code says whether deploying it worked.
+    failed = [a for a in snapshot.apps if a.git_revision == result.new_sha and a.last_result == "Failed"]
     if args.json:
         print(json.dumps({"revert": result.__dict__, **snapshot.to_json()}, indent=2))
     else:
         print(result.message.splitlines()[0] if result.message else "reverted")
         print(f"new commit {result.new_sha[:7]} reverts {result.reverted_sha[:7]}; {result.undo_hint}")
         print(_apps_table(snapshot))
-    return 0
+        for app in failed:
+            print(f"error: {app.name}: deploying the revert failed: {app.message}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

@@ -41,8 +41,8 @@ from tui.threads import hand_over
 if TYPE_CHECKING:
     from tui.app import SandboxApp
 
-SCALABLE = ("Deployment", "StatefulSet")
-REVERT_CONFIRM_S = 10.0  # how long the second press of the revert key confirms the first  # a ReplicaSet belongs to its Deployment, not to Git
+SCALABLE = ("Deployment", "StatefulSet")  # a ReplicaSet belongs to its Deployment, not to Git
+REVERT_CONFIRM_S = 10.0  # how long the second press of the revert key confirms the first
 
 # What each key does, in the words of the help screen (the footer keeps one word).
 HELP: dict[str, str] = {
