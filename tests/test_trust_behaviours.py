@@ -307,6 +307,27 @@ def test_two_apps_rendering_the_same_object_never_take_it_from_each_other(
     assert sorted(seen[0]) == ["OutOfSync", "Synced"], seen
 
 
+def test_an_object_one_app_drops_can_be_taken_by_the_app_that_was_refused_it(
+    tmp_path: Path, local_runtime: LocalRuntime, kube: Kube
+) -> None:
+    cli, names, _c1 = start(tmp_path, local_runtime, "handover")
+    a, b = f"a{names['uid']}", f"b{names['uid']}"
+    role = cluster_role_path(f"pod-reader-{names['uid']}")
+
+    def owner() -> str:
+        found = live(kube, role)
+        return "" if found is None else found["metadata"]["annotations"][TRACKING].split(":")[0]
+
+    with cli.watch() as watch:
+        watch.wait_for_line("sync of", 120)  # b's sync fails: a applied the ClusterRole first
+        assert owner() == a
+        commit_fixture(cli.repo, REPOS / "handover" / "c2", names, "a no longer ships the ClusterRole")
+        wait_for(lambda: owner() == b, 30, what=f"{b} to take the ClusterRole a dropped")
+    status = cli("status", "--json")
+    assert status.returncode == 0, shown(status)
+    assert [app_json(status, n)["sync"] for n in (a, b)] == ["Synced", "Synced"]
+
+
 # -- honest health -----------------------------------------------------------------------------
 
 
