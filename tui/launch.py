@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 from sandbox.cli import compose
-from sandbox.source.envrepo import EnvRepo
 from tui.app import SandboxApp
 from tui.source import RuntimeInfo
 
@@ -25,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     repo = Path(args.repo).expanduser().resolve()
     # Before the cluster: a folder that is not a git repo (or has no commits) fails now, with
     # the env repo's own message saying what to do, not after a minute of cluster start-up.
-    EnvRepo(repo, getattr(args, "branch", None)).close()
+    compose.check_repo(repo, getattr(args, "branch", None))
     connection = compose.connect(args, _progress)
     status = connection.status
     nodes = f", {len(status.nodes)} node{'s' if len(status.nodes) != 1 else ''}" if status.nodes else ""

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from sandbox.agent.loop import Agent
-from sandbox.apply.kube import Kube
-from sandbox.cluster import RUNTIMES, runtime_for
+from sandbox.cli import compose
+from sandbox.cluster import RUNTIMES
 from sandbox.model import Health
 from tui.app import SandboxApp
 from tui.source import RuntimeInfo
@@ -54,18 +54,21 @@ def main(argv: list[str] | None = None) -> int:
         "--select-kind", default="Deployment", help="put the cursor on the first object of this kind"
     )
     args = parser.parse_args(argv)
-    runtime = runtime_for(args.runtime)
-    status = runtime.up(lambda message: print(message, file=sys.stderr))
-    kube = Kube(runtime.kubeconfig_path, status.context)
-    info = RuntimeInfo(status.runtime, f"{status.state} ({status.name})", str(runtime.kubeconfig_path))
-    agent = Agent(args.repo, kube, settings_path=args.out.with_suffix(".settings.json"))
-    agent.start(watch_repo=True)
+    connection = compose.connect(args, lambda message: print(message, file=sys.stderr))
+    status = connection.status
+    info = RuntimeInfo(
+        status.runtime, f"{status.state} ({status.name})", str(connection.runtime.kubeconfig_path)
+    )
+    settings = args.out.with_suffix(".settings.json")
     try:
-        asyncio.run(_shoot(agent, info, args.out.resolve(), args.select_kind))
+        with compose.running_agent(
+            args.repo, connection, automated=True, watch_repo=True, settings_path=settings, exclusive=False,
+            settle=False,
+        ) as agent:  # fmt: skip
+            asyncio.run(_shoot(agent, info, args.out.resolve(), args.select_kind))
     finally:
-        agent.stop()
-        kube.close()
-        args.out.with_suffix(".settings.json").unlink(missing_ok=True)
+        connection.close()
+        settings.unlink(missing_ok=True)
     print(f"saved {args.out}")
     return 0
 

@@ -351,17 +351,19 @@ class AppController:
         deployed = self.deployed
         if deployed is None or self.syncing:
             return
-        heal: list[ObjectKey] = []
-        for key in keys:
-            marked = deployed.marked.get(key)
-            if marked is None:
-                continue
-            found = self.s.dry.compare(key, marked, self.s.cache.get(key))
-            self._compare_target(key, deployed, found)
-            if found.verdict == Verdict.SAME:
+        wanted = [k for k in keys if k in deployed.marked]
+
+        def compare(key: ObjectKey) -> tuple[ObjectKey, Comparison]:
+            return key, self.s.dry.compare(key, deployed.marked[key], self.s.cache.get(key))
+
+        found = dict(self.s.syncer.pool.map(compare, wanted) if len(wanted) > 1 else map(compare, wanted))
+        heal: dict[ObjectKey, Comparison] = {}
+        for key, comparison in found.items():
+            self._compare_target(key, deployed, comparison)
+            if comparison.verdict == Verdict.SAME:
                 self.drift.discard(key)
             elif self.may_heal:
-                heal.append(key)
+                heal[key] = comparison
             elif key not in self.drift:
                 self.drift.add(key)
                 self.s.event("warning", self.name, f"drift: {key} differs from Git ({self._why_no_heal()})")
@@ -386,13 +388,13 @@ class AppController:
         else:
             self.comparisons[key] = self.s.dry.compare(key, target.marked[key], self.s.cache.get(key))
 
-    def _heal(self, deployed: DesiredSet, keys: list[ObjectKey]) -> None:
+    def _heal(self, deployed: DesiredSet, checked: dict[ObjectKey, Comparison]) -> None:
         revision = deployed.revision
         info = self._commit(revision)
         sync_id = self.s.history.start(
             self.name, revision, info.author if info else "", info.subject if info else "", "drift"
         )
-        results = self.s.syncer.reapply(deployed, keys)
+        results = self.s.syncer.reapply(deployed, checked)
         if self.target is deployed:
             self._take_results(deployed, results)
         ok = all(r.action != Action.FAILED for r in results)

@@ -277,11 +277,11 @@ class Syncer:
 
     # -- applying -----------------------------------------------------------------------------
 
-    def reapply(self, desired: DesiredSet, keys: Iterable[ObjectKey]) -> list[ObjectResult]:
-        """Apply these objects of a desired set again as they are (self-heal), each checked first."""
-        objects = [desired.objects[k] for k in keys if k in desired.objects]
-        checked = self._compare(desired, objects, check_creations=True)
-        return self._apply_wave(desired, objects, checked)
+    def reapply(self, desired: DesiredSet, checked: dict[ObjectKey, Comparison]) -> list[ObjectResult]:
+        """Apply objects of a desired set again as they are (self-heal), as ``checked`` found them."""
+        return self._apply_wave(
+            desired, [desired.objects[k] for k in checked if k in desired.objects], checked
+        )
 
     def _ensure_namespace(self, name: str) -> None:
         if name in self._namespaces:

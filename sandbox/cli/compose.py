@@ -19,6 +19,7 @@ from sandbox.agent.observer import Observer
 from sandbox.apply.kube import Kube
 from sandbox.apply.reader import ClusterReader
 from sandbox.cluster import ClusterError, ClusterStatus, Runtime, runtime_for
+from sandbox.source.envrepo import EnvRepo
 
 SETTLE_TIMEOUT = 300
 Progress = Callable[[str], None]
@@ -47,6 +48,12 @@ def connect(args: argparse.Namespace, progress: Progress, bring_up: bool = True)
             "not start one; run `gitops-sandbox cluster up` first"
         )
     return Connection(runtime, status, Kube(runtime.kubeconfig_path, status.context))
+
+
+def check_repo(repo: Path, branch: str | None = None) -> None:
+    """Raise EnvRepoError, saying what to do, when ``repo`` is no env repo (before any cluster
+    starts: a folder that is not a git repo must not cost a minute of start-up first)."""
+    EnvRepo(repo, branch).close()
 
 
 @contextmanager
