@@ -521,7 +521,7 @@ def _generic(live: Manifest) -> HealthResult:
             return HealthResult(health, _cond_text(cond) or f"{kind} condition is True")
     ready = by_type.get("Ready")
     if ready is None:
-        return HealthResult(Health.HEALTHY, "Resource is current")
+        return HealthResult(Health.HEALTHY)  # kstatus: "current"; nothing worth saying beside ♥
     text = _cond_text(ready)
     if ready.get("status") == "True":
         return HealthResult(Health.HEALTHY, text)
