@@ -22,6 +22,16 @@ def state_dir() -> Path:
     return Path(base).expanduser().resolve() / APP
 
 
+def private_dir(path: Path) -> Path:
+    """``path`` made (with its parents) for this user only: mode 0700. The state directory holds
+    kubeconfigs, keys and the sync history."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for folder in (path, *(p for p in path.parents if p == state_dir() or state_dir() in p.parents)):
+        if folder.stat().st_mode & 0o077:
+            folder.chmod(0o700)
+    return path
+
+
 def cache_dir() -> Path:
     """The per-user cache for built binaries, keyed by version below it."""
     explicit = os.environ.get("GITOPS_SANDBOX_CACHE_DIR")

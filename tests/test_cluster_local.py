@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 import time
@@ -140,3 +141,37 @@ def test_controller_manager_and_scheduler_run_without_leader_election(local_runt
         pid = (local_runtime.cluster_dir / "pids" / f"{component}.pid").read_text().strip()
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         assert b"--leader-elect=false" in cmdline, component
+
+
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller", "kube-scheduler", "kwok-controller")
+
+
+def _listening(pids: set[int]) -> list[tuple[str, str]]:
+    """(address:port, process) of every TCP socket these processes listen on, as ss shows it."""
+    out = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout
+    found = []
+    for line in out.splitlines():
+        fields = line.split()
+        owners = {int(p) for p in re.findall(r"pid=(\d+)", line)}
+        if owners & pids:
+            found.append((fields[3], fields[-1]))
+    return found
+
+
+def test_every_component_listens_on_loopback_only_and_the_state_is_the_users_only(
+    local_runtime: LocalRuntime,
+) -> None:
+    pid_files = sorted((local_runtime.cluster_dir / "pids").glob("*.pid"))
+    pids = {int(p.read_text().strip()) for p in pid_files}
+    assert len(pids) >= len(COMPONENTS), pid_files
+    sockets = _listening(pids)
+    assert any("etcd" in process for _address, process in sockets), sockets
+    off_loopback = [(a, p) for a, p in sockets if not a.startswith(("127.0.0.1:", "[::1]:"))]
+    assert off_loopback == [], f"listening beyond loopback: {off_loopback}"
+    open_to_others = [
+        str(path.relative_to(local_runtime.root))
+        for path in (local_runtime.root, *local_runtime.root.rglob("*"))
+        if not path.is_symlink() and path.stat().st_mode & 0o077
+    ]
+    assert open_to_others == [], f"readable by group or others: {open_to_others[:10]}"
+    assert local_runtime.kubeconfig_path.stat().st_mode & 0o777 == 0o600

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sandbox.paths import state_dir
+from sandbox.paths import private_dir, state_dir
 
 SCHEMA_VERSION = 2
 
@@ -261,7 +261,7 @@ class History(HistoryReader):
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         self._lock = threading.RLock()
         self._owner = f"{os.getpid()}:{uuid.uuid4().hex}"
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) so a writer takes the

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sandbox.paths import state_dir
+from sandbox.paths import private_dir, state_dir
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def save(path: Path, settings: dict[str, AppSettings]) -> None:
         name: {"autoSync": s.auto_sync, "selfHeal": s.self_heal, "pausedAt": s.paused_at}
         for name, s in sorted(settings.items())
     }
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".json")
     try:
         with os.fdopen(fd, "w") as out:

@@ -9,7 +9,7 @@ from sandbox.cluster.existing import ExistingRuntime
 from sandbox.cluster.kind import KindRuntime, docker_answers
 from sandbox.cluster.local import LocalRuntime
 from sandbox.cluster.runtime import ClusterError, ClusterStatus, Runtime
-from sandbox.paths import state_dir
+from sandbox.paths import private_dir, state_dir
 
 RUNTIMES = ("auto", "kind", "local", "existing")
 
@@ -38,7 +38,7 @@ def _active_file() -> Path:
 
 def remember_active(runtime: Runtime) -> None:
     """Record which runtime ``up`` used, so a later ``auto`` finds the same cluster."""
-    _active_file().parent.mkdir(parents=True, exist_ok=True)
+    private_dir(_active_file().parent)
     _active_file().write_text(json.dumps({"runtime": runtime.name}))
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sandbox.cluster import kubeconfig as kc
 from sandbox.cluster.runtime import ClusterError, ClusterStatus, Progress
-from sandbox.paths import state_dir
+from sandbox.paths import private_dir, state_dir
 
 
 def default_user_kubeconfig() -> Path:
@@ -76,7 +76,7 @@ class ExistingRuntime:
         status = self.status()
         if not status.running:
             raise ClusterError(f"context {context} in {self.kubeconfig_path} is unreachable: {status.detail}")
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         target = {"context": context, "kubeconfig": str(self.kubeconfig_path)}
         (self.root / "target.json").write_text(json.dumps(target))
         progress(f"using existing cluster: context {context} in {self.kubeconfig_path}")

@@ -14,7 +14,7 @@ from pathlib import Path
 from sandbox.cluster import kubeconfig as kc
 from sandbox.cluster import toolchain
 from sandbox.cluster.runtime import CLUSTER_NAME, ClusterError, ClusterStatus, Progress
-from sandbox.paths import state_dir
+from sandbox.paths import private_dir, state_dir
 
 KIND_PREFIX = "kind-"  # kind names the context kind-<name>
 NO_DOCKER = (
@@ -140,7 +140,7 @@ class KindRuntime:
 
     def up(self, progress: Progress) -> ClusterStatus:
         self._require_docker()
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         if self.cluster in self.existing_clusters():
             # kind does not restart its node containers after Docker restarts; we do.
             stopped = [n for n, state in self.nodes.states(self.cluster).items() if state != "running"]

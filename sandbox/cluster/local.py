@@ -25,9 +25,10 @@ from sandbox import locks
 from sandbox.cluster import kubeconfig as kc
 from sandbox.cluster import toolchain
 from sandbox.cluster.runtime import CLUSTER_NAME, ClusterError, ClusterStatus, Progress
-from sandbox.paths import cache_dir, state_dir
+from sandbox.paths import cache_dir, private_dir, state_dir
 
 NODE_NAME = "sandbox-node-0"
+LOOPBACK = "127.0.0.1"
 KWOK_PREFIX = "kwok-"  # kwokctl names the cluster and its context kwok-<name>
 
 
@@ -78,9 +79,11 @@ class LocalRuntime:
         if kube_version:
             env["KWOK_KUBE_VERSION"] = kube_version  # selects the component flags kwokctl passes
         try:
+            # umask 077: the components kwokctl starts inherit it, so keys, the kubeconfig and
+            # etcd's data (every Secret of the sandbox) are readable by this user only.
             return subprocess.run(
                 [str(kwokctl), "--name", self.cluster, *args],
-                env=env, capture_output=True, text=True, timeout=timeout,
+                env=env, capture_output=True, text=True, timeout=timeout, umask=0o077,
             )  # fmt: skip
         except subprocess.TimeoutExpired as exc:
             raise ClusterError(f"kwokctl {' '.join(args[:2])} did not finish in {timeout:.0f}s") from exc
@@ -124,7 +127,8 @@ class LocalRuntime:
             self._kwokctl("stop", "cluster")
             current = self.status()
         binaries = toolchain.ensure_all(toolchain.LOCAL_RUNTIME_TOOLS, progress)
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
+        lock_down(self.root)
         started = time.monotonic()
         if current.state == "stopped":
             progress(f"starting stopped cluster {self.context}")
@@ -144,6 +148,7 @@ class LocalRuntime:
             self._kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig_path))
             self._create(binaries)
             self._wait_ready(progress)
+        lock_down(self.root)  # what kwokctl wrote before the umask took (and clusters made before it)
         status = self.status()
         progress(f"cluster {self.context} ready in {time.monotonic() - started:.1f}s")
         return status
@@ -180,6 +185,9 @@ class LocalRuntime:
         config = {
             "kind": "KwokctlConfiguration",
             "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+            # kwokctl binds every component (etcd's plain-HTTP client port among them) to
+            # 0.0.0.0 by default: anyone who reaches the machine could read every Secret.
+            "options": {"bindAddress": LOOPBACK},
             "componentsPatches": patches,
         }
         (self.workdir / "kwok.yaml").write_text(json.dumps(config, indent=2))
@@ -284,6 +292,24 @@ def _ignore_404(call: Callable[..., object], *args: object, **kwargs: object) ->
     except client.ApiException as exc:
         if exc.status != 404:
             raise
+
+
+def lock_down(root: Path) -> None:
+    """Folders 0700, files 0600 (0700 when executable) under ``root``: the runtime's state is
+    the user's only (keys, the kubeconfig, etcd's data)."""
+    for path in (root, *root.rglob("*")):
+        try:
+            if path.is_symlink():
+                continue
+            mode = path.stat().st_mode
+            if path.is_dir():
+                wanted = 0o700
+            else:
+                wanted = 0o700 if mode & 0o100 else 0o600
+            if mode & 0o777 != wanted:
+                path.chmod(wanted)
+        except OSError:  # a file a component just removed (a log rotated, a pid file)
+            continue
 
 
 def _log_message(line: str) -> str:
