@@ -12,6 +12,9 @@ from typing import Any
 
 Manifest = dict[str, Any]
 
+# The sandbox's own namespace: every app's inventory lives there, so no app may put objects in it.
+SYSTEM_NAMESPACE = "gitops-sandbox-system"
+
 
 class SyncStatus(StrEnum):
     SYNCED = "Synced"

@@ -42,6 +42,7 @@ class AppSet:
         self.claim = claim
         self.problems: tuple[Problem, ...] = ()
         self.notices: tuple[str, ...] = ()
+        self._unowned: tuple[str, str] | None = None  # the last env-repo-level failure recorded
         self._apps: dict[str, AppController] = {}
         self._lock = threading.RLock()
 
@@ -63,14 +64,31 @@ class AppSet:
         for problem in problems:
             self.s.event("error", "", str(problem))
         self._notice_uncommitted_config(head)
-        configured = repo.read_file(head, CONFIG_FILE) is not None
+        configured = repo.exists(head, CONFIG_FILE)
         known = self._known()
         self._apply(appset.plan(specs, problems, configured, known, head), known, head)
+        if self.automated or force:
+            self._record_unowned_problems(head, trigger)
         for controller in self._touched_first(previous, head):
             controller.follow(head, trigger, force)
 
+    def _record_unowned_problems(self, head: str, trigger: str) -> None:
+        """A sandbox.yaml that does not read, with no app to carry the failure (a first commit),
+        is still a failed sync: record it under the env repo (app ""), once per failure."""
+        if not self.problems or self.controllers():
+            return
+        message = "; ".join(str(p) for p in self.problems)
+        if self._unowned == (head, message):
+            return
+        self._unowned = (head, message)
+        info = self.s.repo.commit_info(head)
+        sync_id = self.s.history.start("", head, info.author, info.subject, trigger)
+        self.s.history.finish(sync_id, "Failed", "Unknown", f"nothing applied or pruned: {message}", [])
+
     def sync(self, app: str | None, head: str) -> None:
         """Sync now; for an app removed from sandbox.yaml, that is its prune."""
+        if app is None:
+            self._record_unowned_problems(head, "manual")
         for controller in self.controllers(app):
             if not controller.removed:
                 controller.sync("manual")

@@ -71,7 +71,7 @@ class Observer:
         with EnvRepo(self.repo_path, self.branch) as repo:
             head = repo.resolve(ref) if ref else repo.head()
             specs, problems = load_apps(repo, head)
-            configured = repo.read_file(head, CONFIG_FILE) is not None
+            configured = repo.exists(head, CONFIG_FILE)
             known = appset.known_from(InventoryReader(self.reader).all(), self.repo_path)
             plan = appset.plan(specs, problems, configured, known, head)
             self._watch_children()

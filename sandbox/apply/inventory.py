@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sandbox.apply.kube import Kube, KubeError
-from sandbox.model import Manifest, ObjectKey
+from sandbox.model import SYSTEM_NAMESPACE, Manifest, ObjectKey
 
 APP_LABEL = "gitops-sandbox.io/app"
 TRACKING_ANNOTATION = "gitops-sandbox.io/tracking-id"
-SYSTEM_NAMESPACE = "gitops-sandbox-system"
 INVENTORY_PREFIX = "inventory-"
 
 

@@ -48,7 +48,11 @@ def running_agent(
     watch_repo: bool = False,
     settings_path: Path | None = None,
 ) -> Iterator[Agent]:
-    """Bring the cluster up (or reuse it), start an agent on the repo, stop it afterwards."""
+    """Bring the cluster up (or reuse it), start an agent on the repo, stop it afterwards.
+
+    A folder that is no env repo (or a branch it lacks) fails first, before any cluster starts.
+    """
+    compose.check_repo(Path(args.repo), branch)
     with _connected(args) as connection:
         with compose.running_agent(
             Path(args.repo), connection, automated=automated, branch=branch, trigger=trigger,
@@ -88,7 +92,8 @@ def _objects_table(app: AppState) -> str:
     for obj in app.objects:
         rows.append((
             obj.key.kind, obj.key.namespace or "-", obj.key.name, str(obj.sync), str(obj.health),
-            obj.health_message if obj.health != Health.HEALTHY and obj.health_message else obj.source,
+            obj.sync_message or (obj.health_message if obj.health != Health.HEALTHY and obj.health_message
+                                 else obj.source),
         ))  # fmt: skip
     return _table(rows)
 
@@ -119,6 +124,7 @@ def _said_since(snapshot: Snapshot, since: float) -> list[Event]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    compose.check_repo(Path(args.repo))
     with (
         _connected(args, bring_up=False) as connection,
         compose.observer(Path(args.repo), connection) as seen,
@@ -126,6 +132,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         snapshot = seen.snapshot()
     _notices(snapshot)
     _emit(args, snapshot, verbose=args.verbose)
+    if snapshot.problems or not snapshot.apps:
+        return 1  # a broken sandbox.yaml, or nothing to deploy: not "all Synced and Healthy"
     return 0 if all(a.sync == SyncStatus.SYNCED and a.health == Health.HEALTHY for a in snapshot.apps) else 1
 
 
@@ -145,10 +153,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
             print(f"{event.level}: {event.app + ': ' if event.app else ''}{event.message}", file=sys.stderr)
     _emit(args, snapshot, verbose=args.verbose)
     failed = [a for a in snapshot.apps if (args.app in (None, a.name)) and a.last_result == "Failed"]
-    return 1 if failed else 0
+    # A sandbox.yaml that does not read, or apps that are none, are a failed sync too.
+    return 1 if failed or (args.app is None and (snapshot.problems or not snapshot.apps)) else 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    compose.check_repo(Path(args.repo))
     with (
         _connected(args, bring_up=False) as connection,
         compose.observer(Path(args.repo), connection) as seen,
@@ -196,8 +206,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     for r in records:
         took = f"{r.ended - r.started:.2f}s" if r.ended else "-"
         when = datetime.fromtimestamp(r.started).strftime("%Y-%m-%d %H:%M:%S")
+        app = r.app or "(env repo)"  # a failure no app carries: sandbox.yaml does not read
         rows.append(
-            (str(r.id), r.app, _short(r.revision), r.trigger, r.result, r.health, when, took, r.subject[:50])
+            (str(r.id), app, _short(r.revision), r.trigger, r.result, r.health, when, took, r.subject[:50])
         )
     print(_table(rows))
     return 0

@@ -19,7 +19,7 @@ from typing import Any, Literal, cast
 
 import yaml
 
-from sandbox.model import Problem
+from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.yamlerror import yaml_error
 from sandbox.source.yamlguard import alias_problem
@@ -61,6 +61,12 @@ def load_apps(repo: EnvRepo, revision: str) -> tuple[list[AppSpec], list[Problem
     """The apps at ``revision`` and the problems found; an unknown revision raises EnvRepoError."""
     sha = repo.resolve(revision)
     raw = repo.read_file(sha, CONFIG_FILE)
+    if raw is None and repo.exists(sha, CONFIG_FILE):
+        # A symlink out of the repo (or to nothing): falling back to one app per folder would
+        # re-own every object under new app names. Refuse, keeping the apps as they are.
+        what = "a symlink that leaves the repository or points at nothing"
+        why = what if repo.is_symlink(sha, CONFIG_FILE) else "not a file"
+        return [], [Problem(f"{CONFIG_FILE} is {why}: it must be a file of the repo", file=CONFIG_FILE)]
     if raw is None:
         return _discover(repo, sha)
     return _from_config(repo, sha, raw)
@@ -115,6 +121,15 @@ def _discover(repo: EnvRepo, sha: str) -> tuple[list[AppSpec], list[Problem]]:
         if not any(_is_manifest_file(f) for f in repo.list_files(sha, folder)):
             continue
         name = dns1123_name(folder)
+        if name == SYSTEM_NAMESPACE:
+            problems.append(
+                Problem(
+                    f"folder {folder!r} would deploy into {SYSTEM_NAMESPACE}, the sandbox's own namespace: "
+                    f"rename it or list it in {CONFIG_FILE} with another namespace",
+                    file=folder,
+                )  # fmt: skip
+            )
+            continue
         if not name:
             problems.append(
                 Problem(
@@ -267,6 +282,11 @@ def _parse_app(
         not isinstance(namespace, str) or not _DNS1123_LABEL.match(namespace) or len(namespace) > 63
     ):
         bad(f"namespace {namespace!r} is not a DNS-1123 label", "namespace")
+    elif namespace == SYSTEM_NAMESPACE:
+        bad(
+            f"namespace {SYSTEM_NAMESPACE} is the sandbox's own (it keeps the inventories); choose another",
+            "namespace",
+        )
 
     source = entry.get("source", "auto")
     if source not in SOURCES:

@@ -104,6 +104,8 @@ class EnvRepo:
             self._ref = f"refs/heads/{self.branch}"
 
     def _branch_ref(self, branch: str) -> str:
+        if not branch.strip() or branch.startswith("-"):
+            raise EnvRepoError(f"{branch!r} is not a branch name")  # never reaches git as an option
         for ref in (f"refs/heads/{branch}", branch):
             if self._rev_parse(ref) is not None:
                 return ref
@@ -209,19 +211,35 @@ class EnvRepo:
             if cached is not None:
                 self._listings.move_to_end(sha)
                 return cached
-        out = self._repo.git.ls_tree("-r", "-t", "-l", "-z", "--full-tree", sha, stdout_as_string=False)
+        try:
+            out = self._repo.git.ls_tree("-r", "-t", "-l", "-z", "--full-tree", sha, stdout_as_string=False)
+        except git.GitCommandError as exc:
+            raise self._corrupt(sha, str(exc.stderr or exc)) from None
         listing: _Listing = {}
         for record in bytes(out).split(b"\0"):
             if not record:
                 continue
             meta, _, raw_path = record.partition(b"\t")
-            mode, kind, obj, size = meta.decode().split()
+            fields = meta.decode(errors="replace").split()
+            if len(fields) != 4 or not (fields[3] == "-" or fields[3].isdigit()):
+                raise self._corrupt(
+                    fields[2] if len(fields) > 2 else sha, f"cannot read {os.fsdecode(raw_path)}"
+                )
+            mode, kind, obj, size = fields
             listing[os.fsdecode(raw_path)] = _Entry(mode, kind, obj, int(size) if size != "-" else -1)
         with self._lock:
             self._listings[sha] = listing
             while len(self._listings) > _LISTING_CACHE:
                 self._listings.popitem(last=False)
         return listing
+
+    def _corrupt(self, sha: str, detail: str) -> EnvRepoError:
+        lines = [line.strip() for line in detail.splitlines() if line.strip() and "stderr:" not in line]
+        why = lines[-1].strip("'") if lines else detail
+        return EnvRepoError(
+            f"env repo {self.path}: object {sha[:12]} of its database is corrupt ({why}); "
+            "run `git fsck` there, and restore the object (a fresh clone of the remote has it)"
+        )
 
     def _blob(self, sha: str) -> bytes:
         with self._lock:  # GitPython's cat-file helper serves one request at a time
@@ -298,6 +316,14 @@ class EnvRepo:
         prefix = _clean(subpath)
         prefix = prefix + "/" if prefix else ""
         return any(e.mode == _MODE_SYMLINK and p.startswith(prefix) for p, e in listing.items())
+
+    def is_symlink(self, revision: str, path: str) -> bool:
+        entry = self._listing(self._commit_sha(revision)).get(_clean(path))
+        return entry is not None and entry.mode == _MODE_SYMLINK
+
+    def exists(self, revision: str, path: str) -> bool:
+        """Whether the tree at ``revision`` has an entry at ``path`` (even one that cannot be read)."""
+        return _clean(path) in self._listing(self._commit_sha(revision))
 
     def is_dir(self, revision: str, path: str) -> bool:
         """Whether ``path`` is a directory at ``revision`` (through in-repo symlinks too)."""
@@ -414,7 +440,7 @@ class EnvRepo:
             capture_output=True, check=False,
         )  # fmt: skip
         if proc.returncode != 0:
-            raise EnvRepoError(f"reading env repo {self.path} failed: {proc.stderr.decode(errors='replace')}")
+            raise self._corrupt(wanted[0], proc.stderr.decode(errors="replace"))
         out, pos, blobs = proc.stdout, 0, {}
         for sha in wanted:
             end = out.index(b"\n", pos)

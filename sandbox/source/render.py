@@ -25,11 +25,11 @@ from typing import Any
 import yaml
 
 from sandbox.cluster import toolchain
-from sandbox.model import DesiredObject, Manifest, ObjectKey, Problem, Rendered
+from sandbox.model import SYSTEM_NAMESPACE, DesiredObject, Manifest, ObjectKey, Problem, Rendered
 from sandbox.source.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES, AppSpec
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.yamlerror import yaml_error
-from sandbox.source.yamlguard import alias_problem
+from sandbox.source.yamlguard import alias_problem, manifest_problem
 
 IsNamespaced = Callable[[str, str], bool | None]
 
@@ -179,6 +179,9 @@ def _kustomize_docs(
         root = Path(tmp).resolve() / "repo"
         own: list[Problem] = []
         elsewhere: list[Problem] = []
+        escapes = _kustomize_escapes(repo, sha, app.path)
+        if escapes:
+            return [], escapes
         for path in _kustomize_inputs(repo, sha, app.path):
             for skipped in repo.export_tree(sha, path, root / path if path != "." else root):
                 (own if _inside(skipped.file, app.path) else elsewhere).append(skipped)
@@ -284,6 +287,75 @@ def _kustomize_inputs(repo: EnvRepo, sha: str, app_path: str) -> list[str]:
                     wanted.append(target)
     # A folder listed before its parent would be exported twice, its problems reported twice.
     return [w for w in wanted if not any(o != w and (o == "." or w.startswith(o + "/")) for o in wanted)]
+
+
+# Where a kustomization names files or folders (kustomize's own fields).
+_PATH_LISTS = ("resources", "bases", "components", "crds", "configurations", "generators", "transformers",
+               "validators", "patchesStrategicMerge")  # fmt: skip
+_PATH_ITEMS = {
+    "patches": "path",
+    "patchesJson6902": "path",
+    "replacements": "path",
+    "helmCharts": "valuesFile",
+}
+_GENERATORS = ("configMapGenerator", "secretGenerator")
+
+
+def _file_references(data: Any) -> Iterator[str]:
+    """Every file or folder a kustomization names, as written."""
+    if not isinstance(data, dict):
+        return
+    for key in _PATH_LISTS:
+        for item in data.get(key) or ():
+            if isinstance(item, str) and "\n" not in item:  # patchesStrategicMerge may inline a patch
+                yield item
+    for key, field in _PATH_ITEMS.items():
+        for item in data.get(key) or ():
+            if isinstance(item, dict) and isinstance(item.get(field), str):
+                yield item[field]
+    for key in _GENERATORS:
+        for item in data.get(key) or ():
+            if not isinstance(item, dict):
+                continue
+            for name in ("files", "envs"):
+                for entry in item.get(name) or ():
+                    if isinstance(entry, str):
+                        yield entry.split("=", 1)[-1]
+            if isinstance(item.get("env"), str):
+                yield item["env"]
+    for key, field in (("openapi", "path"), ("helmGlobals", "chartHome")):
+        found = data.get(key)
+        if isinstance(found, dict) and isinstance(found.get(field), str):
+            yield found[field]
+
+
+def _kustomize_escapes(repo: EnvRepo, sha: str, app_path: str) -> list[Problem]:
+    """Paths in the app's kustomizations (bases' too) that leave the env repo: an absolute path,
+    ``../`` past the repo's top, or a remote base. kustomize would read them from this machine
+    (or the network): ``check --ref`` on someone's branch must never read outside the repo."""
+    problems, queue, seen = [], [app_path], {app_path}
+    while queue:
+        folder = queue.pop()
+        for name in KUSTOMIZATION_FILES:
+            file = _join(folder, name)
+            raw = repo.read_file(sha, file)
+            if raw is None:
+                continue
+            try:
+                data = _load_guarded(raw)
+            except (yaml.YAMLError, RecursionError, ValueError):
+                continue  # kustomize reports it
+            for text in _file_references(data):
+                target = posixpath.normpath(posixpath.join(folder, text.split("?", 1)[0]))
+                if "://" in text or text.startswith(("github.com/", "git@", "git::")):
+                    problems.append(Problem(f"remote base {text!r}: nothing is fetched from the network; "
+                                            "vendor it into the env repo", file=file))  # fmt: skip
+                elif text.startswith("/") or target == ".." or target.startswith("../"):
+                    problems.append(Problem(f"path {text!r} leaves the env repo; refused", file=file))
+                elif target not in seen and repo.is_dir(sha, target):
+                    seen.add(target)
+                    queue.append(target)
+    return problems
 
 
 def _load_guarded(raw: bytes) -> Any:
@@ -452,6 +524,10 @@ def _parse_yaml(
             refused = alias_problem(node)
             if refused is not None:
                 return docs, Problem(refused, file=source_at(line), line=line if keep_lines else None)
+            strict = manifest_problem(node)
+            if strict is not None:
+                message, at = strict
+                return docs, Problem(message, file=source_at(line), line=at if keep_lines else None)
             data = loader.construct_document(node)
             if data is None:
                 continue
@@ -466,11 +542,31 @@ def _parse_yaml(
     return docs, None
 
 
+class _JsonRefused(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _JsonRefused(f"{name} is not a number JSON can carry")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _JsonRefused(f"key {key!r} appears twice in one object")
+        found[key] = value
+    return found
+
+
 def _parse_json(text: str, file: str) -> tuple[list[_Doc], Problem | None]:
     try:
-        data = json.loads(text)
+        # As the API server reads JSON: no NaN or Infinity, no key given twice.
+        data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as err:
         return [], Problem(f"invalid JSON: {err.msg} (column {err.colno})", file=file, line=err.lineno)
+    except _JsonRefused as err:
+        return [], Problem(f"invalid JSON: {err}", file=file)
     items = data if isinstance(data, list) else [data]
     return [doc for item in items for doc in _expand(item, None, file, 1)], None
 
@@ -519,6 +615,21 @@ def _desired_objects(
             # The API server ignores it; keeping it would make the key differ from the live object.
             del meta["namespace"]
         key = ObjectKey.of(manifest)
+        if meta.get("namespace") == SYSTEM_NAMESPACE or (key.group, key.kind, key.name) == (
+            "",
+            "Namespace",
+            SYSTEM_NAMESPACE,
+        ):
+            problems.append(
+                Problem(
+                    f"{SYSTEM_NAMESPACE} is the sandbox's own namespace (it keeps every app's inventory): "
+                    "no app may ship objects into it; refused",
+                    file=doc.file,
+                    line=doc.line,
+                    object=str(key),
+                )  # fmt: skip
+            )
+            continue
         if key in first_seen:
             first = first_seen[key]
             problems.append(
