@@ -33,8 +33,10 @@ class AppSet:
         settings_path: Path,
         automated: bool,
         claim: Claim,
+        focus: str | None = None,
     ) -> None:
         self.s = services
+        self.focus = focus  # only this app is rendered and followed (`sync --app`, `rollback APP`)
         self.inventories = inventories
         self.saved = saved
         self.settings_path = settings_path
@@ -70,7 +72,10 @@ class AppSet:
         if self.automated or force:
             self._record_unowned_problems(head, trigger)
         for controller in self._touched_first(previous, head):
-            controller.follow(head, trigger, force)
+            if self.focus is None or controller.name == self.focus:
+                controller.follow(head, trigger, force)
+            else:
+                controller.git_revision = head
 
     def _record_unowned_problems(self, head: str, trigger: str) -> None:
         """A sandbox.yaml that does not read, with no app to carry the failure (a first commit),

@@ -72,6 +72,7 @@ class Agent:
         automated: bool = True,
         settings_path: Path | None = None,
         startup_trigger: str = "startup",
+        focus: str | None = None,
     ) -> None:
         self.repo_path = Path(repo_path).resolve()
         self.kube = kube
@@ -80,6 +81,7 @@ class Agent:
         self.branch_arg = branch
         self.automated = automated
         self.startup_trigger = startup_trigger
+        self.focus = focus  # a one-shot command about one app renders only that one
         self.cache = LiveCache(self.reader, index_label=APP_LABEL)
         self.inventories = InventoryStore(kube)
         self.dry = DryRun(self.reader, Verified())
@@ -355,7 +357,7 @@ class Agent:
         if self.apps is None:
             self.apps = AppSet(
                 self._services(self.repo), self.inventories, settings.load(self.settings_path),
-                self.settings_path, self.automated, self._locks.claim_app,
+                self.settings_path, self.automated, self._locks.claim_app, self.focus,
             )  # fmt: skip
         previous, self.head = self.head, head
         self.apps.refresh(previous, head, trigger, force)

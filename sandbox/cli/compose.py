@@ -68,11 +68,15 @@ def running_agent(
     settings_path: Path | None = None,
     exclusive: bool = True,
     settle: bool = True,
+    focus: str | None = None,
 ) -> Iterator[Agent]:
-    """An agent on ``repo``, started (and settled: its first pass done), stopped afterwards."""
+    """An agent on ``repo``, started (and settled: its first pass done), stopped afterwards.
+
+    ``focus``: the one app a one-shot command is about; the others are not rendered.
+    """
     agent = Agent(
         repo, connection.kube, branch=branch, automated=automated, startup_trigger=trigger,
-        settings_path=settings_path,
+        settings_path=settings_path, focus=focus,
     )  # fmt: skip
     agent.start(watch_repo=watch_repo, exclusive=exclusive)
     try:

@@ -8,6 +8,7 @@ success, 1 when the operation ran and failed, 2 on an error before it could run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -47,6 +48,7 @@ def running_agent(
     trigger: str = "startup",
     watch_repo: bool = False,
     settings_path: Path | None = None,
+    focus: str | None = None,
 ) -> Iterator[Agent]:
     """Bring the cluster up (or reuse it), start an agent on the repo, stop it afterwards.
 
@@ -56,7 +58,7 @@ def running_agent(
     with _connected(args) as connection:
         with compose.running_agent(
             Path(args.repo), connection, automated=automated, branch=branch, trigger=trigger,
-            watch_repo=watch_repo, settings_path=settings_path,
+            watch_repo=watch_repo, settings_path=settings_path, focus=focus,
         ) as agent:  # fmt: skip
             yield agent
 
@@ -99,6 +101,10 @@ def _objects_table(app: AppState) -> str:
 
 
 def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False) -> None:
+    only = getattr(args, "app", None)
+    if only and getattr(args, "command", "") in ("sync", "resume"):
+        # A command about one app shows that app: the others were not looked at in this run.
+        snapshot = dataclasses.replace(snapshot, apps=tuple(a for a in snapshot.apps if a.name == only))
     if args.json:
         print(json.dumps(snapshot.to_json(), indent=2))
         return
@@ -139,7 +145,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     started = time.time()
-    with running_agent(args, automated=False) as agent:
+    with running_agent(args, automated=False, focus=args.app) as agent:
         if args.app and agent.publish_now().app(args.app) is None:
             print(f"error: no app named {args.app}", file=sys.stderr)
             return 2
@@ -216,7 +222,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     started = time.time()
-    with running_agent(args, automated=False) as agent:
+    with running_agent(args, automated=False, focus=args.app) as agent:
         target = args.to or agent.default_rollback_target(args.app)
         if agent.publish_now().app(args.app) is None:
             print(f"error: no app named {args.app}", file=sys.stderr)
@@ -243,7 +249,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    with running_agent(args, automated=False) as agent:
+    with running_agent(args, automated=False, focus=args.app) as agent:
         if agent.publish_now().app(args.app) is None:
             print(f"error: no app named {args.app}", file=sys.stderr)
             return 2

@@ -41,20 +41,27 @@ def contexts_in(kubeconfig: Path) -> list[str]:
 
 def probe(kubeconfig: Path, context: str | None = None, timeout: float = 5.0) -> tuple[str, tuple[Node, ...]]:
     """The server's version and its nodes with their Ready condition; raises when unreachable."""
-    api = api_client(kubeconfig, context)
+    from sandbox.apply.kube import Kube  # here: the client imports this module
+
+    # Plain JSON: the typed CoreV1Api costs two seconds of imports (its models), paid by every
+    # command that only asks "is it up?".
+    kube = Kube(kubeconfig, context, retries=0)
     try:
-        version = client.VersionApi(api).get_code(_request_timeout=timeout).git_version
-        items = client.CoreV1Api(api).list_node(_request_timeout=timeout).items
+        version = kube.request("GET", "/version", timeout=timeout).get("gitVersion", "")
+        items = kube.request("GET", "/api/v1/nodes", timeout=timeout).get("items") or []
     finally:
-        api.close()
+        kube.close()
     nodes = tuple(
         Node(
-            (n.metadata.name if n.metadata else None) or "",
-            any(c.type == "Ready" and c.status == "True" for c in ((n.status and n.status.conditions) or [])),
+            str((n.get("metadata") or {}).get("name") or ""),
+            any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (n.get("status") or {}).get("conditions") or []
+            ),
         )
         for n in items
     )
-    return version, nodes
+    return str(version), nodes
 
 
 def probed_status(

@@ -26,6 +26,7 @@ import yaml
 
 from sandbox.cluster import toolchain
 from sandbox.model import SYSTEM_NAMESPACE, DesiredObject, Manifest, ObjectKey, Problem, Rendered
+from sandbox.source import kpatch
 from sandbox.source.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES, AppSpec
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.yamlerror import yaml_error
@@ -192,10 +193,37 @@ def _kustomize_docs(
             hints = [p for p in elsewhere if p.file and p.file in error]
             failed = Problem(f"kustomize build failed: {error}", file=kustomization)
             return [], list(dict.fromkeys([*own, *hints, failed]))
+        patch_problems = _patch_problems(root / kustomization, [*cmd_head, str(root / app.path)], root)
+        if patch_problems:
+            return [], [Problem(p, file=kustomization) for p in patch_problems]
     docs, problem = _parse_yaml(out, _always(kustomization), keep_lines=False)
     for doc in docs:
         doc.file = _origin(doc, app.path, drop=added_origins) or doc.file
     return docs, list(dict.fromkeys([*own, *([problem] if problem else [])]))
+
+
+def _patch_problems(kustomization: Path, cmd: list[str], root: Path) -> list[str]:
+    """Targeted patches of the app's kustomization that would do nothing or other than written
+    (see kpatch); each check builds the app once more, without those patches."""
+    try:
+        data = yaml.safe_load(kustomization.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    if not isinstance(data, dict):
+        return []
+    original = kustomization.read_text()
+
+    def build(variant: dict[str, Any]) -> list[Manifest] | None:
+        kustomization.write_text(yaml.safe_dump(variant, sort_keys=False))
+        try:
+            ok, out, _error = _run(cmd, root.parent, {})
+        finally:
+            kustomization.write_text(original)
+        if not ok:
+            return None
+        return [d for d in yaml.load_all(out, Loader=_Loader) if isinstance(d, dict)]
+
+    return kpatch.problems(data, kustomization.parent, build)
 
 
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
