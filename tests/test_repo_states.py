@@ -1,0 +1,176 @@
+"""Env repos that are not (yet) what they should be: the exit code says so, in one line.
+
+2 when a command could not start (no env repo there, a ref it lacks), 1 when it ran and
+failed (a sandbox.yaml that does not read, a corrupt object database), never 0, and never a
+traceback. Fixtures are under tests/repos/states/.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from clikit import REPOS, Cli, cm_path, commit_fixture, live, output, repo_from_fixture, shown, uid
+from gitkit import git
+
+from sandbox.apply.kube import Kube
+from sandbox.cluster.local import LocalRuntime
+
+STATES = REPOS / "states"
+
+
+def _cli(repo: Path, tmp_path: Path, runtime: LocalRuntime) -> Cli:
+    return Cli(repo, tmp_path / "state", runtime)
+
+
+def _refused(proc: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    said = output(proc)
+    assert proc.returncode == code, shown(proc)
+    assert "Traceback" not in said, said
+    for needle in needles:
+        assert needle in said, f"{needle!r} not in:\n{said}"
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == len(set(errors)), f"an error said twice: {errors}"
+
+
+@pytest.mark.parametrize("command", ["sync", "status", "diff", "history"])
+def test_a_folder_that_does_not_exist_is_refused_before_anything_starts(
+    command: str, tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    proc = _cli(tmp_path / "nowhere", tmp_path, local_runtime)(command)
+    if command == "history":  # reads the history file only: none is there, nothing to list
+        assert proc.returncode == 0 and "Traceback" not in output(proc), shown(proc)
+        return
+    _refused(proc, 2, "does not exist")
+
+
+@pytest.mark.parametrize("command", ["sync", "status", "diff"])
+def test_a_folder_that_is_not_a_git_repository_is_refused(
+    command: str, tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    folder = tmp_path / "plain"
+    (folder / "web").mkdir(parents=True)
+    (folder / "web" / "settings.yaml").write_text((STATES / "good" / "web" / "settings.yaml").read_text())
+    _refused(_cli(folder, tmp_path, local_runtime)(command), 2, "not a git repository", "git init")
+
+
+@pytest.mark.parametrize("command", ["sync", "status", "check"])
+def test_a_repository_without_commits_is_refused(
+    command: str, tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    repo = tmp_path / "env"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    args = ("--ref", "main") if command == "check" else ()
+    _refused(_cli(repo, tmp_path, local_runtime)(command, *args), 2, "no commits")
+
+
+def test_a_subfolder_of_an_env_repo_is_refused_with_the_fix(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    repo, _c1 = repo_from_fixture(tmp_path / "env", STATES / "good", {"uid": uid()}, "first")
+    _refused(_cli(repo / "web", tmp_path, local_runtime)("sync"), 2, "not a git repository", "top folder")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("check", "--ref", "no-such-branch"), "no-such-branch"),
+        (("check", "--ref=--upload-pack=touch /tmp/pwned"), "not a branch name"),
+        (("diff", "--ref", "no-such-branch"), "no-such-branch"),
+        (("diff", "--ref=-x"), "not a revision"),  # argparse takes "--ref -x" as a missing value
+    ],
+)
+def test_a_ref_the_repo_lacks_or_one_that_looks_like_an_option_exits_2(
+    args: tuple[str, ...], needle: str, tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    repo, _c1 = repo_from_fixture(tmp_path / "env", STATES / "good", {"uid": uid()}, "first")
+    cli = _cli(repo, tmp_path, local_runtime)
+    assert cli("sync").returncode == 0
+    _refused(cli(*args), 2, needle)
+    assert not Path("/tmp/pwned").exists()
+
+
+@pytest.mark.parametrize(
+    ("fixture", "needles"),
+    [
+        ("bad-config", ("sandbox.yaml:4", "invalid YAML")),
+        ("empty-config", ("sandbox.yaml", "is empty")),
+        ("duplicate-apps", ("sandbox.yaml", "used 2 times")),
+    ],
+)
+def test_a_first_sandbox_yaml_that_does_not_read_fails_and_is_recorded(
+    fixture: str, needles: tuple[str, ...], tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    repo, c1 = repo_from_fixture(tmp_path / "env", STATES / fixture, {"uid": uid()}, "first")
+    cli = _cli(repo, tmp_path, local_runtime)
+    _refused(cli("sync"), 1, *needles)
+    status = cli("status")
+    assert status.returncode == 1, shown(status)
+    rows = [(r["app"], r["revision"], r["result"]) for r in cli.history_rows()]
+    assert ("", c1, "Failed") in rows, rows
+    assert "(env repo)" in cli("history").stdout
+
+
+def test_a_sandbox_yaml_broken_after_a_deploy_keeps_every_app_and_fails(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    names = {"uid": uid()}
+    repo, _c1 = repo_from_fixture(tmp_path / "env", STATES / "good", names, "first")
+    cli = _cli(repo, tmp_path, local_runtime)
+    assert cli("sync").returncode == 0
+    bad = commit_fixture(repo, STATES / "bad-config", names, "break sandbox.yaml")
+    _refused(cli("sync"), 1, "sandbox.yaml:4", "invalid YAML")
+    app = f"web{names['uid']}"
+    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    try:
+        assert (live(kube, cm_path(app, "settings")) or {}).get("data") == {"v": "1"}, "nothing is pruned"
+    finally:
+        kube.close()
+    rows = [(r["app"], r["revision"], r["result"]) for r in cli.history_rows()]
+    assert (app, bad, "Failed") in rows, rows
+
+
+def test_a_sandbox_yaml_that_is_a_symlink_out_of_the_repo_is_refused_not_ignored(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    names = {"uid": uid()}
+    repo, _c1 = repo_from_fixture(tmp_path / "env", STATES / "good", names, "first")
+    cli = _cli(repo, tmp_path, local_runtime)
+    assert cli("sync").returncode == 0
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text((repo / "sandbox.yaml").read_text())
+    (repo / "sandbox.yaml").unlink()
+    os.symlink(outside, repo / "sandbox.yaml")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "sandbox.yaml points out of the repo")
+    _refused(cli("sync"), 1, "sandbox.yaml", "symlink")
+    states = cli("status", "--json")
+    assert f'"name": "web{names["uid"]}"' in states.stdout, "the app keeps its name: no fallback to folders"
+    assert '"name": "web"' not in states.stdout
+
+
+def test_a_corrupt_object_database_says_which_object_and_to_run_git_fsck(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    repo, _c1 = repo_from_fixture(tmp_path / "env", STATES / "good", {"uid": uid()}, "first")
+    blob = git(repo, "rev-parse", "HEAD:web/settings.yaml")
+    loose = repo / ".git" / "objects" / blob[:2] / blob[2:]
+    loose.chmod(0o644)
+    loose.write_bytes(b"BAD")
+    _refused(_cli(repo, tmp_path, local_runtime)("sync"), 1, "corrupt", "git fsck")
+
+
+def test_history_of_a_repo_never_synced_lists_nothing_and_creates_nothing(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    repo, _c1 = repo_from_fixture(tmp_path / "env", STATES / "good", {"uid": uid()}, "first")
+    cli = _cli(repo, tmp_path, local_runtime)
+    proc = cli("history")
+    assert proc.returncode == 0 and "Traceback" not in output(proc), shown(proc)
+    assert not cli.history_path.exists()
+    with pytest.raises(sqlite3.OperationalError):
+        sqlite3.connect(f"file:{cli.history_path}?mode=ro", uri=True).execute("SELECT 1")
