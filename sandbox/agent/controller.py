@@ -213,6 +213,7 @@ class AppController:
             outcome = self.s.syncer.sync(
                 target, prune=self.spec.prune, namespace=self.spec.namespace,
                 owner_of=self.s.ownership.owner_of, inventory_extra=self._inventory_extra(),
+                rebuild=self.deployed_revision is not None,
             )  # fmt: skip
         except KubeError as exc:
             outcome = SyncOutcome(self.name, target.revision, (), False, f"sync failed: {exc}")

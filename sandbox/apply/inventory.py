@@ -171,6 +171,26 @@ class InventoryStore(InventoryReader):
         }  # fmt: skip
         self.kube.apply(body)
 
+    def rebuild(self, app: str, kube: Kube) -> Inventory | None:
+        """The app's inventory as its live objects tell it: every object of any listable kind
+        that carries its label and its tracking annotation (a lost inventory, found again)."""
+        entries = []
+        selector = {"labelSelector": f"{APP_LABEL}={app}"}
+        for resource in kube.resources().values():
+            if "list" not in resource.verbs or "/" in resource.plural:
+                continue
+            try:
+                found = kube.get(resource.path(), selector)
+            except KubeError:
+                continue  # a kind that cannot be listed (an aggregated API gone): nothing of ours there
+            for item in found.get("items") or ():
+                item.setdefault("apiVersion", resource.api_version)
+                item.setdefault("kind", resource.kind)
+                key = ObjectKey.of(item)
+                if claimed_by(item, app, key):
+                    entries.append(Entry(key, resource.api_version))
+        return Inventory(app, "", tuple(entries)) if entries else None
+
     def delete(self, app: str) -> None:
         try:
             self.kube.request("DELETE", _path(app))

@@ -113,13 +113,20 @@ class Syncer:
         namespace: str,
         owner_of: OwnerOf,
         inventory_extra: dict[str, str] | None = None,
+        rebuild: bool = False,
     ) -> SyncOutcome:
         """Apply an app's desired set; prune what the inventory and annotations both claim.
 
         On an app's first deploy (no inventory yet: nothing of it runs that a half-applied
         commit could break) objects that do not exist are created without a dry-run first,
-        as ``kubectl apply`` would; a refused one stops the sync after its wave. The app's target namespace is created when Git does not declare it (as Argo CD's
+        as ``kubectl apply`` would; a refused one stops the sync after its wave.
+
+        The app's target namespace is created when Git does not declare it (as Argo CD's
         CreateNamespace option does), and is not tracked, so prune never deletes it.
+
+        ``rebuild``: the app deployed before, so a missing inventory was lost (deleted by hand):
+        it is rebuilt from the objects that carry the app's tracking annotation before anything
+        is pruned.
         """
         app, revision = desired.app, desired.revision
         if not desired.ok:
@@ -127,6 +134,8 @@ class Syncer:
             return self._failed(desired, (), f"render failed, nothing applied or pruned: {problems}")
         objects = sorted(desired.objects.values(), key=lambda o: (kind_rank(o.key.kind), o.key))
         previous = self.inventories.load(app)
+        if previous is None and rebuild:
+            previous = self.inventories.rebuild(app, self.kube)
         check_creations = previous is not None and bool(previous.entries)
         self.watch_kinds((e.api_version, e.key.kind) for e in (previous.entries if previous else ()))
         unknown = self.watch_kinds((o.manifest["apiVersion"], o.key.kind) for o in objects)
@@ -152,6 +161,14 @@ class Syncer:
         if failed:
             return self._refused(desired, objects, failed, checked)
 
+        # Before anything is applied, the inventory names every object this sync may create: a
+        # sync cut short (the agent killed, the API server gone) leaves nothing untracked.
+        known = previous.keys() if previous else set()
+        arriving = [Entry(o.key, o.manifest["apiVersion"]) for o in objects if o.key not in known]
+        if arriving:
+            entries = (*(previous.entries if previous else ()), *arriving)
+            previous = Inventory(app, previous.revision if previous else "", entries)
+            self.inventories.save(previous, inventory_extra)
         declared = {o.key.name for o in objects if o.key.kind == "Namespace"}
         try:
             if namespace and namespace not in declared:

@@ -1,0 +1,105 @@
+"""Nothing lost when things break: a lost inventory, an agent killed in the middle of a sync.
+
+Real faults against the session's API server: the inventory ConfigMap deleted by hand, and
+the CLI SIGKILLed while it creates hundreds of objects. Afterwards a commit drops those
+objects, and one sync must leave none behind and no record "Running".
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from string import Template
+
+import pytest
+from clikit import REPOS, Cli, commit_all, inventory_path, live, shown, uid, wait_for
+from gitkit import git
+
+from sandbox.apply.kube import Kube
+from sandbox.cluster.local import LocalRuntime
+
+FAULTS = REPOS / "faults"
+
+
+@pytest.fixture
+def kube(local_runtime: LocalRuntime) -> Iterator[Kube]:
+    client = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    yield client
+    client.close()
+
+
+def _items(repo: Path, count: int) -> None:
+    """The app holds ``count`` ConfigMaps (item-0 ... item-<count-1>) in one file."""
+    template = Template((FAULTS / "item.yaml").read_text())
+    folder = repo / "many"
+    folder.mkdir(exist_ok=True)
+    (folder / "items.yaml").write_text(
+        "---\n".join(template.substitute(i=i, payload="x" * 200) for i in range(count))
+    )
+
+
+def _repo(tmp_path: Path, runtime: LocalRuntime) -> tuple[Cli, str]:
+    suffix = uid()
+    repo = tmp_path / "env"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "sandbox.yaml").write_text(Template((FAULTS / "sandbox.yaml").read_text()).substitute(uid=suffix))
+    return Cli(repo, tmp_path / "state", runtime), f"many{suffix}"
+
+
+def _ours(kube: Kube, app: str) -> list[str]:
+    found = kube.get(
+        f"/api/v1/namespaces/{app}/configmaps", {"labelSelector": f"gitops-sandbox.io/app={app}"}
+    )
+    return sorted(item["metadata"]["name"] for item in found.get("items") or [])
+
+
+def test_an_inventory_deleted_by_hand_is_rebuilt_before_prune_so_nothing_is_left_behind(
+    tmp_path: Path, local_runtime: LocalRuntime, kube: Kube
+) -> None:
+    cli, app = _repo(tmp_path, local_runtime)
+    _items(cli.repo, 3)
+    commit_all(cli.repo, "three items")
+    assert cli("sync").returncode == 0
+    kube.request("DELETE", inventory_path(app))
+    _items(cli.repo, 1)
+    commit_all(cli.repo, "one item")
+    synced = cli("sync")
+    assert synced.returncode == 0, shown(synced)
+    assert _ours(kube, app) == ["item-0"]
+    assert live(kube, inventory_path(app)) is not None
+
+
+def test_a_sync_killed_halfway_leaves_nothing_untracked_and_no_record_running(
+    tmp_path: Path, local_runtime: LocalRuntime, kube: Kube
+) -> None:
+    cli, app = _repo(tmp_path, local_runtime)
+    _items(cli.repo, 1)
+    commit_all(cli.repo, "one item")
+    assert cli("sync").returncode == 0
+    _items(cli.repo, 500)
+    commit_all(cli.repo, "500 items")
+    doomed = subprocess.Popen(
+        cli.argv("sync"), env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lambda: len(_ours(kube, app)) > 20, 120, 0.02, what="the sync to be creating objects")
+    finally:
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(10)
+    halfway = len(_ours(kube, app))
+    assert 1 < halfway < 500, f"the kill came too late or too early: {halfway} items live"
+    _items(cli.repo, 1)
+    commit_all(cli.repo, "back to one item")
+    time.sleep(0.5)  # the killed process's last requests have landed
+    synced = cli("sync")
+    assert synced.returncode == 0, shown(synced)
+    assert _ours(kube, app) == ["item-0"], "objects the killed sync made were left behind"
+    rows = cli.history_rows()
+    assert not [r for r in rows if r["result"] == "Running"], rows
+    assert any(r["message"] == "interrupted" for r in rows), [
+        (r["trigger"], r["result"], r["message"]) for r in rows
+    ]
