@@ -82,6 +82,11 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class ClusterBack:
+    """The API server answers again after an outage: bring every app to its target now."""
+
+
+@dataclass(frozen=True)
 class Barrier:
     """Done once every command queued before it is: for the CLI and tests to wait on."""
 
@@ -95,5 +100,5 @@ class Stop:
 
 Command = (
     Startup | CommitSeen | Reverted | ManualSync | Rollback | Resume | SetAutoSync | SetSelfHeal
-    | Drift | Retry | Barrier | Stop
+    | Drift | Retry | ClusterBack | Barrier | Stop
 )  # fmt: skip

@@ -216,7 +216,12 @@ class AppController:
                 rebuild=self.deployed_revision is not None,
             )  # fmt: skip
         except KubeError as exc:
-            outcome = SyncOutcome(self.name, target.revision, (), False, f"sync failed: {exc}")
+            why = (
+                f"interrupted: the cluster stopped answering ({exc.message})"
+                if exc.transient
+                else f"sync failed: {exc}"
+            )
+            outcome = SyncOutcome(self.name, target.revision, (), False, why)
         finally:
             self.operation = "Idle"
         self.last_sync = time.time()
@@ -328,6 +333,19 @@ class AppController:
             return
         if self.automated and self.settings.auto_sync:
             self.sync("retry")
+
+    def catch_up(self) -> None:
+        """The cluster came back: a target that failed (or never synced) is synced now, without
+        waiting for its backoff; a deployed app gets its drift checked (it may have missed some)."""
+        if not (self.automated and self.settings.auto_sync) or self.settings.paused or self.removed:
+            return
+        target = self.target
+        if target is None or self.config_problems:
+            return
+        if self.failure is not None or self.deployed_revision != target.revision:
+            self.sync("retry")
+        elif self.deployed is not None:
+            self.check_drift(tuple(self.deployed.objects))
 
     def assess(self) -> None:
         """Compare Git with the cluster by dry-run; change nothing (auto-sync off, or one-shot)."""

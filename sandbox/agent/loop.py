@@ -20,6 +20,7 @@ from sandbox.agent import settings
 from sandbox.agent.apps import AppSet
 from sandbox.agent.commands import (
     Barrier,
+    ClusterBack,
     Command,
     CommitSeen,
     Drift,
@@ -120,6 +121,7 @@ class Agent:
             if resource:
                 self.cache.watch(resource)
         self.cache.subscribe(self._on_live_change)
+        self.cache.on_connectivity(self._on_connectivity)
         self._worker.start()
         if watch_repo:
             self._watcher = RepoWatcher(self.repo_path / ".git", self._read_head, self._on_commit)
@@ -251,6 +253,15 @@ class Agent:
                     self._queue.put(Drift(controller.name, frozenset((key,))))
         self._publish()
 
+    def _on_connectivity(self, reachable: bool, why: str) -> None:
+        if not reachable:
+            self._event(
+                "warning", "", f"lost the cluster ({why}); syncs fail and are retried until it answers"
+            )
+            return
+        self._event("info", "", "the cluster answers again: bringing every app to its target")
+        self._queue.put(ClusterBack())
+
     def _schedule(self, delay: float, command: Command) -> None:
         def fire() -> None:
             self._timers.discard(timer)
@@ -326,6 +337,9 @@ class Agent:
                 self._each(app, lambda c: c.check_drift(keys))
             case Retry(app, revision, token):
                 self._each(app, lambda c: c.retry(revision, token))
+            case ClusterBack():
+                for controller in self._controllers():
+                    controller.catch_up()
             case Barrier():
                 pass
 

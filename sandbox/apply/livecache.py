@@ -43,9 +43,24 @@ class LiveCache:
         self._watches: dict[tuple[Resource, str], _Watch] = {}
         self._listeners: list[Listener] = []
         self._stopped = threading.Event()
+        self._reachable = True
+        self._connectivity: list[Callable[[bool, str], None]] = []
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def on_connectivity(self, listener: Callable[[bool, str], None]) -> None:
+        """Called with (False, why) when the watches lose the API server, (True, "") when a list
+        succeeds again: the cluster went away and came back."""
+        self._connectivity.append(listener)
+
+    def _connection(self, reachable: bool, why: str) -> None:
+        with self._lock:
+            if reachable == self._reachable or self._stopped.is_set():
+                return
+            self._reachable = reachable
+        for listener in list(self._connectivity):
+            listener(reachable, why)
 
     def watch(self, resource: Resource, label_selector: str = "", timeout: float = 30) -> None:
         """Start following a resource (idempotent) and wait until its first list is in."""
@@ -178,6 +193,7 @@ class _Watch(threading.Thread):
             params["continue"] = cont
         self.cache._replace(self.resource, self.selector, items)
         self.synced.set()
+        self.cache._connection(True, "")
         return str(page.get("metadata", {}).get("resourceVersion", ""))
 
     def run(self) -> None:
@@ -209,8 +225,13 @@ class _Watch(threading.Thread):
             except KubeError as exc:
                 if exc.status == 410:
                     version = ""
+                elif exc.transient:
+                    version = ""  # after an outage, list again: what changed meanwhile is known then
+                    self.cache._connection(False, exc.message)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5)
-            except Exception:  # connection dropped mid-stream: resume from the last version
+            except Exception as exc:  # the stream dropped (the API server went away): list again
+                version = ""
+                self.cache._connection(False, f"{type(exc).__name__}: {exc}"[:200])
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5)

@@ -328,6 +328,8 @@ class Syncer:
         try:
             created, result = self.kube.apply(marked)
         except KubeError as exc:
+            if exc.transient:  # the API server went away in the middle: say so, it is retried
+                exc = KubeError(exc.status, exc.reason, f"interrupted: {exc.message}", exc.body)
             return ObjectResult(
                 obj.key, Action.FAILED, exc.message, obj.source, Comparison(Verdict.FAILED, exc.message)
             )

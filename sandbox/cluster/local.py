@@ -98,8 +98,10 @@ class LocalRuntime:
         if not self.cluster_dir.exists():
             return ClusterStatus(self.name, self.cluster, "absent", detail="no cluster created yet")
         status = kc.probed_status(self.name, self.cluster, self.kubeconfig_path, self.context)
-        dead = self.dead_components() if status.running else []
-        if dead:
+        dead = self.dead_components()
+        alive = len(list((self.cluster_dir / "pids").glob("*.pid"))) - len(dead)
+        # Some components up and some down (one was killed): degraded, restarted as a whole.
+        if dead and (status.running or alive > 0):
             return replace(status, state="degraded", detail=f"not running: {', '.join(dead)}")
         return status
 

@@ -1,0 +1,114 @@
+"""The cluster itself breaks: the API server or etcd SIGKILLed, then `cluster up`.
+
+These faults need a cluster of their own (killing the session's would break every other
+test), so one module-scoped local runtime serves all of them. Each runs `watch` as a user
+would, kills a component with SIGKILL, brings the cluster back with the runtime's own `up`,
+and the agent must converge to Git's head without another commit, say that it lost and
+regained the cluster, leave no orphan, and leave no record "Running".
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clikit import Cli, commit_all, live, uid, wait_for
+from gitkit import git
+from test_faults import FAULTS, _items, _ours
+
+from sandbox.apply.kube import Kube
+from sandbox.cluster.local import LocalRuntime
+
+
+def _progress(message: str) -> None:
+    print(f"[fault cluster] {message}", file=sys.stderr, flush=True)
+
+
+@pytest.fixture(scope="module")
+def fault_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
+    runtime = LocalRuntime(root=tmp_path_factory.mktemp("faults") / "local", cluster="gitops-sandbox-faults")
+    try:
+        runtime.up(_progress)
+        yield runtime
+    finally:
+        runtime.down(_progress)
+
+
+def _kill(runtime: LocalRuntime, component: str) -> None:
+    pid = int((runtime.cluster_dir / "pids" / f"{component}.pid").read_text().strip())
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: component in runtime.dead_components(), 10, what=f"{component} to be dead")
+
+
+def _repo(tmp_path: Path, runtime: LocalRuntime) -> tuple[Cli, str]:
+    from string import Template
+
+    suffix = uid()
+    repo = tmp_path / "env"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "sandbox.yaml").write_text(Template((FAULTS / "sandbox.yaml").read_text()).substitute(uid=suffix))
+    _items(repo, 1)
+    commit_all(repo, "one item")
+    return Cli(repo, tmp_path / "state", runtime), f"many{suffix}"
+
+
+def _converged(kube: Kube, app: str, count: int) -> bool:
+    try:
+        return _ours(kube, app) == sorted(f"item-{i}" for i in range(count))
+    except Exception:  # the API server is still coming back
+        return False
+
+
+def test_a_commit_made_while_the_api_server_is_down_deploys_once_it_is_back(
+    tmp_path: Path, fault_runtime: LocalRuntime
+) -> None:
+    cli, app = _repo(tmp_path, fault_runtime)
+    kube = Kube(fault_runtime.kubeconfig_path, fault_runtime.context)
+    try:
+        with cli.watch() as watch:
+            watch.wait_for_line("synced", 120)
+            _kill(fault_runtime, "kube-apiserver")
+            watch.wait_for_line("lost the cluster", 60)
+            _items(cli.repo, 3)
+            commit_all(cli.repo, "three items, while the API server is down")
+            time.sleep(2)  # the agent sees the commit and fails to sync it
+            fault_runtime.up(_progress)
+            watch.wait_for_line("answers again", 90)
+            wait_for(lambda: _converged(kube, app, 3), 90, 0.5, what="the commit made meanwhile deployed")
+        rows = cli.history_rows()
+        assert not [r for r in rows if r["result"] == "Running"], rows
+    finally:
+        kube.close()
+
+
+@pytest.mark.parametrize("component", ["kube-apiserver", "etcd"])
+def test_a_sync_cut_short_by_a_dead_component_converges_after_cluster_up_and_leaves_no_orphan(
+    component: str, tmp_path: Path, fault_runtime: LocalRuntime
+) -> None:
+    cli, app = _repo(tmp_path, fault_runtime)
+    kube = Kube(fault_runtime.kubeconfig_path, fault_runtime.context)
+    try:
+        with cli.watch() as watch:
+            watch.wait_for_line("synced", 120)
+            _items(cli.repo, 300)
+            commit_all(cli.repo, "300 items")
+            wait_for(lambda: len(_ours(kube, app)) > 20, 120, 0.02, what="the sync to be creating objects")
+            _kill(fault_runtime, component)
+            fault_runtime.up(_progress)
+            wait_for(lambda: _converged(kube, app, 300), 180, 0.5, what="all 300 items after the outage")
+            _items(cli.repo, 1)
+            commit_all(cli.repo, "back to one item")
+            wait_for(lambda: _converged(kube, app, 1), 120, 0.5, what="the 299 others pruned")
+            text = watch.text
+        assert "lost the cluster" in text or "interrupted" in text, text
+        rows = cli.history_rows()
+        assert not [r for r in rows if r["result"] == "Running"], rows
+        assert live(kube, f"/api/v1/namespaces/{app}/configmaps/item-0") is not None
+    finally:
+        kube.close()
