@@ -21,12 +21,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from sandbox import locks
 from sandbox.paths import state_dir
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample-repos"
@@ -157,15 +157,34 @@ def _parse_script(sample: str, path: Path, data: Any) -> Script:
     return Script(sample, data["app"], tuple(commits))
 
 
-def default_dir(sample: str, now: datetime | None = None) -> Path:
-    """A fresh folder under the state dir: demo/<sample>-<timestamp>, made unique if taken."""
-    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    base = state_dir() / "demo" / f"{sample}-{stamp}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
+def default_dir(sample: str) -> Path:
+    """The demo's own folder for a sample, under the state dir: demo/<sample>.
+
+    One folder per sample, made anew each run: the demo's apps belong to one env repo, so a
+    second run takes them over instead of meeting an app another repo owns.
+    """
+    return state_dir() / "demo" / sample
+
+
+def reset(path: Path) -> None:
+    """Remove an earlier run of the demo at ``path`` with its history and settings; refused
+    while an agent (the app, or watch) still drives it."""
+    from sandbox.agent import settings
+    from sandbox.agent.history import path_for_repo
+
+    if not path.exists():
+        return
+    lock_path = settings.path_for_repo(path).with_suffix(".lock")
+    handle, holder = locks.try_own(lock_path, f"pid {os.getpid()} (resetting the demo)")
+    if handle is None:
+        raise DemoError(f"the demo in {path} is still running ({holder}): quit it first, or pass --dir")
+    try:
+        shutil.rmtree(path)
+        for leftover in (path_for_repo(path), settings.path_for_repo(path)):
+            for file in leftover.parent.glob(leftover.name + "*"):
+                file.unlink(missing_ok=True)
+    finally:
+        handle.close()
 
 
 def create(sample: str, dest: Path, stop_at: str = "fix") -> DemoRepo:
@@ -285,6 +304,8 @@ def describe(demo: DemoRepo) -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     dest = Path(args.dir) if args.dir else default_dir(args.sample)
     try:
+        if not args.dir:
+            reset(dest)
         demo = create(args.sample, dest, STOP_AT[args.stop_at])
     except DemoError as exc:
         print(f"error: {exc}", file=sys.stderr)

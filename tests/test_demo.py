@@ -90,17 +90,19 @@ def test_demo_stop_at_broken_ends_the_branch_at_the_broken_commit_and_keeps_the_
     assert f"merge --ff-only {TAGS[3]}" in proc.stdout
 
 
-def test_demo_makes_a_new_folder_under_the_state_dir_by_default(tmp_path: Path) -> None:
+def test_demo_runs_in_its_own_folder_under_the_state_dir_made_anew_each_run(tmp_path: Path) -> None:
     first = run_demo(tmp_path, "--sample", "helm")
+    assert first.returncode == 0, first.stderr
+    path = Path(first.stdout.splitlines()[0].removeprefix("demo env repo: "))
+    (path / "scratch.txt").write_text("left by the user")
+
     second = run_demo(tmp_path, "--sample", "helm")
 
-    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-    paths = [Path(p.stdout.splitlines()[0].removeprefix("demo env repo: ")) for p in (first, second)]
-    assert paths[0] != paths[1]
-    for path in paths:
-        assert path.parent == tmp_path / "state" / "demo"
-        assert path.name.startswith("helm-")
-        assert git(path, "rev-list", "--count", "HEAD") == "4"
+    assert second.returncode == 0, second.stderr
+    assert Path(second.stdout.splitlines()[0].removeprefix("demo env repo: ")) == path
+    assert path == tmp_path / "state" / "demo" / "helm"
+    assert not (path / "scratch.txt").exists(), "the earlier run is gone"
+    assert git(path, "rev-list", "--count", "HEAD") == "4"
 
 
 def test_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:

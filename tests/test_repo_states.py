@@ -164,6 +164,32 @@ def test_a_corrupt_object_database_says_which_object_and_to_run_git_fsck(
     _refused(_cli(repo, tmp_path, local_runtime)("sync"), 1, "corrupt", "git fsck")
 
 
+def test_a_second_env_repo_with_the_same_app_name_never_prunes_the_firsts_objects(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    names = {"uid": uid()}
+    app = f"shared{names['uid']}"
+    first, _ = repo_from_fixture(tmp_path / "first", REPOS / "tworepos" / "first", names, "first repo")
+    second, _ = repo_from_fixture(tmp_path / "second", REPOS / "tworepos" / "second", names, "second repo")
+    assert _cli(first, tmp_path / "one", local_runtime)("sync").returncode == 0
+    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    try:
+        refused = _cli(second, tmp_path / "two", local_runtime)("sync")
+        _refused(refused, 1, app, "belongs to the env repo", str(first))
+        assert [n for n in ("a", "b", "c") if live(kube, cm_path(app, n))] == ["a", "b"], (
+            "nothing of the first lost"
+        )
+        status = _cli(second, tmp_path / "two", local_runtime)("status")
+        assert status.returncode == 1 and "belongs to the env repo" in output(status), shown(status)
+        # The first repo gone (moved or deleted): its apps are the second's to drive.
+        subprocess.run(["rm", "-rf", str(first)], check=True)
+        adopted = _cli(second, tmp_path / "two", local_runtime)("sync")
+        assert adopted.returncode == 0, shown(adopted)
+        assert [n for n in ("a", "b", "c") if live(kube, cm_path(app, n))] == ["c"]
+    finally:
+        kube.close()
+
+
 def test_history_of_a_repo_never_synced_lists_nothing_and_creates_nothing(
     tmp_path: Path, local_runtime: LocalRuntime
 ) -> None:

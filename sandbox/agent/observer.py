@@ -21,7 +21,7 @@ from sandbox.agent.snapshot import AppState, ObjectState, Snapshot
 from sandbox.apply import diff
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison, DryRun, Verdict, Verified
-from sandbox.apply.inventory import APP_LABEL, Claim, InventoryReader, claim_of
+from sandbox.apply.inventory import APP_LABEL, Claim, InventoryReader, claim_of, other_repo
 from sandbox.apply.kube import KubeError
 from sandbox.apply.livecache import CHILD_KINDS, LiveCache
 from sandbox.apply.reader import ClusterReader
@@ -108,6 +108,10 @@ class Observer:
         problems: tuple[Problem, ...],
     ) -> AppState:  # fmt: skip
         app_settings = saved or settings.AppSettings(spec.auto_sync, spec.self_heal)
+        owner = other_repo(InventoryReader(self.reader).load(spec.name), str(self.repo_path))
+        if owner is not None:
+            note = f"app {spec.name} on this cluster belongs to the env repo {owner}; a sync from here is refused"
+            problems = (*problems, Problem(note, object=spec.name))
         records = self.history.records(spec.name, limit=200, objects=False)
         deployed_record = self.history.deployed(spec.name)
         deployed_revision = deployed_record.revision if deployed_record else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from sandbox.apply.kube import Kube, KubeError
@@ -99,6 +100,16 @@ class Inventory:
 
     def keys(self) -> set[ObjectKey]:
         return {e.key for e in self.entries}
+
+
+def other_repo(inventory: Inventory | None, repo: str | None) -> str | None:
+    """The env repo (a folder on this machine) that owns an inventory, when it is not ``repo``
+    and still exists; None when the app is this repo's to drive (or its owner is gone: a moved
+    or deleted repo hands its apps over)."""
+    owner = inventory.extra.get("repo") if inventory is not None else None
+    if not owner or not repo or owner == repo or not Path(owner).exists():
+        return None
+    return owner
 
 
 class _Getter(Protocol):

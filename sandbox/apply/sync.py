@@ -22,7 +22,15 @@ from enum import StrEnum
 from sandbox.apply import diff
 from sandbox.apply.desired import FIRST_STAGE, DesiredSet
 from sandbox.apply.dryrun import Comparison, DryRun, OwnerOf, Verdict
-from sandbox.apply.inventory import APP_LABEL, Entry, Inventory, InventoryStore, claimed_by, conflict
+from sandbox.apply.inventory import (
+    APP_LABEL,
+    Entry,
+    Inventory,
+    InventoryStore,
+    claimed_by,
+    conflict,
+    other_repo,
+)
 from sandbox.apply.kube import Kube, KubeError, Resource
 from sandbox.apply.livecache import LiveCache
 from sandbox.model import DesiredObject, Manifest, ObjectKey
@@ -126,7 +134,8 @@ class Syncer:
 
         ``rebuild``: the app deployed before, so a missing inventory was lost (deleted by hand):
         it is rebuilt from the objects that carry the app's tracking annotation before anything
-        is pruned.
+        is pruned. An app another env repo deployed is never touched from this one (its
+        inventory says which repo): one repo must not prune another's objects.
         """
         app, revision = desired.app, desired.revision
         if not desired.ok:
@@ -134,6 +143,13 @@ class Syncer:
             return self._failed(desired, (), f"render failed, nothing applied or pruned: {problems}")
         objects = sorted(desired.objects.values(), key=lambda o: (kind_rank(o.key.kind), o.key))
         previous = self.inventories.load(app)
+        owner = other_repo(previous, (inventory_extra or {}).get("repo"))
+        if owner is not None:
+            return self._failed(
+                desired, (),
+                f"app {app} on this cluster belongs to the env repo {owner}: nothing applied or pruned. "
+                f"Name the app differently here, or remove it from {owner} (or delete that folder) first",
+            )  # fmt: skip
         if previous is None and rebuild:
             previous = self.inventories.rebuild(app, self.kube)
         check_creations = previous is not None and bool(previous.entries)
