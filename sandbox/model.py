@@ -66,8 +66,9 @@ class ObjectKey:
         group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
         meta = manifest.get("metadata") or {}
         return cls(
-            group, str(manifest.get("kind", "")), str(meta.get("namespace") or ""), str(meta.get("name", ""))
-        )
+            group, str(manifest.get("kind", "")), str(meta.get("namespace") or ""),
+            str(meta.get("name") or meta.get("generateName") or ""),  # a hook's generateName stands in
+        )  # fmt: skip
 
     def __str__(self) -> str:
         kind = f"{self.kind}.{self.group}" if self.group else self.kind
@@ -108,6 +109,8 @@ class Rendered:
     revision: str
     objects: tuple[DesiredObject, ...] = ()
     problems: tuple[Problem, ...] = field(default_factory=tuple)
+    hooks: tuple[DesiredObject, ...] = ()  # run at a phase of a sync, never kept in step
+    children: tuple[DesiredObject, ...] = ()  # Argo CD Applications: apps of their own, not applied
 
     @property
     def ok(self) -> bool:

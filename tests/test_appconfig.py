@@ -8,7 +8,8 @@ import pytest
 from gitkit import commit, git
 
 from sandbox.model import Problem
-from sandbox.source.appconfig import AppSpec, dns1123_name, load_apps
+from sandbox.source.appconfig import AppSpec, dns1123_name
+from sandbox.source.discovery import load_apps
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n"

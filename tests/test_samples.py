@@ -26,7 +26,8 @@ from sandbox.apply.kube import Kube, KubeError
 from sandbox.cluster.local import LocalRuntime
 from sandbox.demo import SAMPLES_DIR
 from sandbox.model import DesiredObject, Health, SyncStatus
-from sandbox.source.appconfig import AppSpec, load_apps
+from sandbox.source.appconfig import AppSpec
+from sandbox.source.discovery import load_apps
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render import render_app
 

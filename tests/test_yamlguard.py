@@ -9,7 +9,8 @@ import pytest
 import yaml
 from gitkit import commit, git
 
-from sandbox.source.appconfig import AppSpec, load_apps
+from sandbox.source.appconfig import AppSpec
+from sandbox.source.discovery import load_apps
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render import render_app
 from sandbox.source.yamlguard import alias_problem

@@ -18,7 +18,8 @@ from sandbox.agent.settings import AppSettings
 from sandbox.apply.inventory import InventoryReader
 from sandbox.apply.sync import Action
 from sandbox.model import ObjectKey, Problem
-from sandbox.source.appconfig import CONFIG_FILE, AppSpec, load_apps, uncommitted_config
+from sandbox.source.appconfig import CONFIG_FILE, AppSpec, uncommitted_config
+from sandbox.source.discovery import discover
 from sandbox.source.envrepo import EnvRepoError
 
 Claim = Callable[[str], str | None]  # app -> None when this agent may drive it, else who does
@@ -61,12 +62,12 @@ class AppSet:
     def refresh(self, previous: str | None, head: str, trigger: str, force: bool = False) -> None:
         """Git's head is ``head``: bring the app set, and then each app, to it."""
         repo = self.s.repo
-        specs, problems = load_apps(repo, head)
+        found = discover(repo, head)
+        specs, problems, configured = found.apps, found.problems, found.configured
         self.problems = tuple(problems)
         for problem in problems:
             self.s.event("error", "", str(problem))
-        self._notice_uncommitted_config(head)
-        configured = repo.exists(head, CONFIG_FILE)
+        self._notice_uncommitted_config(head, found.note)
         known = self._known()
         self._apply(appset.plan(specs, problems, configured, known, head), known, head)
         if self.automated or force:
@@ -192,11 +193,13 @@ class AppSet:
             self.s.event("warning", name, message)
             controller.message = message
 
-    def _notice_uncommitted_config(self, head: str) -> None:
+    def _notice_uncommitted_config(self, head: str, discovery: str) -> None:
         note = uncommitted_config(self.s.repo_path, self.s.repo, head)
-        notices = (note,) if note else ()
-        if notices != self.notices and note:
-            self.s.event("warning", "", note)
+        notices = tuple(n for n in (discovery, note) if n)
+        if notices != self.notices:
+            for new in notices:
+                if new not in self.notices:
+                    self.s.event("warning" if new == note else "info", "", new)
         self.notices = notices
 
     def _touched_first(self, old: str | None, new: str) -> list[AppController]:

@@ -6,6 +6,7 @@ running app show an app the same way: the same objects, orphans, children and st
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -92,7 +93,7 @@ def app_state(facts: AppFacts, cache: LiveView) -> AppState:
         operation=facts.operation, last_sync=facts.last_sync, last_result=facts.last_result,
         message=facts.message, objects=tuple(objects), problems=facts.problems,
         drift=tuple(sorted(facts.drift)), syncs=facts.syncs, revert_target=facts.revert_target,
-        removed=facts.removed, retry_at=facts.retry_at, attempts=facts.attempts,
+        removed=facts.removed, retry_at=facts.retry_at, attempts=facts.attempts, parent=facts.spec.parent,
     )  # fmt: skip
 
 
@@ -159,3 +160,17 @@ def _children(live: Manifest, cache: LiveView, depth: int = 0) -> list[ObjectSta
             )  # fmt: skip
         )
     return out
+
+
+def roll_up(apps: tuple[AppState, ...]) -> tuple[AppState, ...]:
+    """The apps with each app-of-apps' health rolled up from the apps it defines."""
+    if not any(a.parent for a in apps):
+        return apps
+    health = status.rolled_up(
+        {a.name: a.health for a in apps},
+        {a.name: bool(a.objects) for a in apps},
+        {a.name: a.parent for a in apps},
+    )
+    return tuple(
+        a if health[a.name] == a.health else dataclasses.replace(a, health=health[a.name]) for a in apps
+    )

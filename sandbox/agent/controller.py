@@ -211,9 +211,10 @@ class AppController:
         started = time.monotonic()
         try:
             outcome = self.s.syncer.sync(
-                target, prune=self.spec.prune, namespace=self.spec.namespace,
+                target, prune=self.spec.prune,
+                namespace=self.spec.namespace if self.spec.create_namespace else "",
                 owner_of=self.s.ownership.owner_of, inventory_extra=self._inventory_extra(),
-                rebuild=self.deployed_revision is not None,
+                rebuild=self.deployed_revision is not None, always_hooks=trigger == "manual",
             )  # fmt: skip
         except KubeError as exc:
             why = (

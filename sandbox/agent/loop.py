@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from sandbox.agent import settings
+from sandbox.agent import appview, settings
 from sandbox.agent.apps import AppSet
 from sandbox.agent.commands import (
     Barrier,
@@ -417,6 +417,7 @@ class Agent:
         apps = tuple(c.view() for c in controllers)
         for controller, state in zip(controllers, apps, strict=True):
             controller.track_health(state)
+        apps = appview.roll_up(apps)
         problems = self._problems + (self.apps.problems if self.apps else ())
         return Snapshot(
             seq, str(self.repo_path), self.branch, self.head, apps, tuple(self._events), problems,

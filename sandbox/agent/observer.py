@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.agent import appset, settings
+from sandbox.agent import appset, appview, settings
 from sandbox.agent.appview import AppFacts, app_health, app_state
 from sandbox.agent.history import HistoryReader
 from sandbox.agent.revert import choose_target
@@ -26,7 +26,8 @@ from sandbox.apply.kube import KubeError
 from sandbox.apply.livecache import CHILD_KINDS, LiveCache
 from sandbox.apply.reader import ClusterReader
 from sandbox.model import Health, Manifest, ObjectKey, Problem, SyncStatus
-from sandbox.source.appconfig import CONFIG_FILE, AppSpec, load_apps, uncommitted_config
+from sandbox.source.appconfig import CONFIG_FILE, AppSpec, uncommitted_config
+from sandbox.source.discovery import discover
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render import render_app
 
@@ -70,8 +71,8 @@ class Observer:
         """
         with EnvRepo(self.repo_path, self.branch) as repo:
             head = repo.resolve(ref) if ref else repo.head()
-            specs, problems = load_apps(repo, head)
-            configured = repo.exists(head, CONFIG_FILE)
+            found = discover(repo, head)
+            specs, problems, configured = found.apps, found.problems, found.configured
             known = appset.known_from(InventoryReader(self.reader).all(), self.repo_path)
             plan = appset.plan(specs, problems, configured, known, head)
             self._watch_children()
@@ -80,10 +81,12 @@ class Observer:
             apps += [self._app(repo, known[n], head, saved.get(n), p) for n, p in plan.broken.items()]
             apps += [self._app(repo, known[n], head, saved.get(n), (p,)) for n, p in plan.vanished.items()]
             apps += [self._removed(known[n], head) for n in plan.removed]
+            apps = list(appview.roll_up(tuple(apps)))
             note = uncommitted_config(self.repo_path, repo, head) if not ref else None
+            notices = tuple(n for n in (found.note, note) if n)
             return Snapshot(
                 0, str(self.repo_path), ref or repo.branch or "HEAD", head, tuple(apps), (), tuple(problems),
-                commits=tuple(repo.commits(head, limit=200)), notices=(note,) if note else (),
+                commits=tuple(repo.commits(head, limit=200)), notices=notices,
             )  # fmt: skip
 
     def diffs(self, snapshot: Snapshot, app: str | None = None) -> list[ObjectDiff]:

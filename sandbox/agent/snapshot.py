@@ -83,6 +83,7 @@ class AppState:
     removed: bool = False  # gone from sandbox.yaml with prune off: its objects stay, Orphaned
     retry_at: float | None = None  # a failed sync is tried again then (wall clock)
     attempts: int = 0  # how many times the current failure happened
+    parent: str = ""  # the app-of-apps that defines this app
 
     @property
     def rollback_note(self) -> str:
@@ -98,6 +99,7 @@ class AppState:
             "name": self.name,
             "path": self.path,
             "namespace": self.namespace,
+            "parent": self.parent,
             "source": self.source_type,
             "sync": str(self.sync),
             "health": str(self.health),

@@ -69,3 +69,26 @@ def app_health(facts: AppFacts, expected: Iterable[Health]) -> Health:
     if not values:
         return Health.MISSING if facts.rendered else Health.UNKNOWN
     return worst_health(values)
+
+
+def rolled_up(
+    health_of: dict[str, Health], own_objects: dict[str, bool], parent_of: dict[str, str]
+) -> dict[str, Health]:
+    """Each app's health with its children's (app-of-apps) rolled in, as Argo CD shows an
+    Application of Applications: the worst of its own objects' and every descendant's. An
+    app with no objects of its own is as healthy as its children."""
+    children: dict[str, list[str]] = {}
+    for name, parent in parent_of.items():
+        if parent and parent in health_of and parent != name:
+            children.setdefault(parent, []).append(name)
+    done: dict[str, Health] = {}
+
+    def resolve(name: str, seen: frozenset[str]) -> Health:
+        if name in done:
+            return done[name]
+        below = [resolve(c, seen | {name}) for c in children.get(name, ()) if c not in seen]
+        own = [health_of[name]] if own_objects.get(name) or not below else []
+        done[name] = worst_health(own + below)
+        return done[name]
+
+    return {name: resolve(name, frozenset()) for name in health_of}

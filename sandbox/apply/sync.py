@@ -22,6 +22,8 @@ from enum import StrEnum
 from sandbox.apply import diff
 from sandbox.apply.desired import FIRST_STAGE, DesiredSet
 from sandbox.apply.dryrun import Comparison, DryRun, OwnerOf, Verdict
+from sandbox.apply.health import assess
+from sandbox.apply.hooks import HookRun, HookRunner, hooks_at
 from sandbox.apply.inventory import (
     APP_LABEL,
     Entry,
@@ -33,7 +35,8 @@ from sandbox.apply.inventory import (
 )
 from sandbox.apply.kube import Kube, KubeError, Resource
 from sandbox.apply.livecache import LiveCache
-from sandbox.model import DesiredObject, Manifest, ObjectKey
+from sandbox.apply.waves import SYNC_OPTIONS, Phase, options_of, wave_of
+from sandbox.model import DesiredObject, Health, Manifest, ObjectKey
 
 KIND_ORDER = (
     "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodDisruptionBudget",
@@ -44,6 +47,7 @@ KIND_ORDER = (
     "Ingress", "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
 )  # fmt: skip
 ESTABLISH_TIMEOUT = 30.0
+WAVE_TIMEOUT = 300.0
 WORKERS = 32
 
 
@@ -79,12 +83,14 @@ class SyncOutcome:
     results: tuple[ObjectResult, ...]
     ok: bool
     message: str
+    hooks: tuple[HookRun, ...] = ()  # the hooks this sync ran, in order
 
     def count(self, action: Action) -> int:
         return sum(1 for r in self.results if r.action == action)
 
     def summary(self) -> str:
         parts = [f"{self.count(a)} {a}" for a in Action if self.count(a)]
+        parts += [f"{h.phase} hook {h.key.kind}/{h.key.name}: {h.message}" for h in self.hooks]
         return ", ".join(parts) or "nothing to do"
 
 
@@ -97,6 +103,7 @@ class Syncer:
         self.cache = cache
         self.inventories = inventories
         self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="sync")
+        self.hook_runner = HookRunner(kube)
         self._namespaces: set[str] = set()
 
     def close(self) -> None:
@@ -122,6 +129,7 @@ class Syncer:
         owner_of: OwnerOf,
         inventory_extra: dict[str, str] | None = None,
         rebuild: bool = False,
+        always_hooks: bool = False,
     ) -> SyncOutcome:
         """Apply an app's desired set; prune what the inventory and annotations both claim.
 
@@ -191,44 +199,45 @@ class Syncer:
                 self._ensure_namespace(namespace)
         except KubeError as exc:
             return self._failed(desired, (), f"namespace {namespace}: {exc.message}; nothing applied")
-        first = [o for o in objects if o.key.kind in FIRST_STAGE]
-        results = self._apply_wave(desired, first, checked)
-        if first:
-            try:
-                self._wait_established(first, results)
-            except KubeError as exc:
-                return self._failed(desired, results, f"{exc.message}; nothing else applied or pruned")
-            if coming:
-                self.kube.resources(refresh=True)  # new CRDs bring new kinds
-                unknown = self.watch_kinds((o.manifest["apiVersion"], o.key.kind) for o in objects)
-                if unknown:
-                    return self._failed(
-                        desired, results,
-                        f"the cluster does not know {', '.join(unknown)}; nothing else applied or pruned",
-                    )  # fmt: skip
-        rest = [o for o in objects if o.key.kind not in FIRST_STAGE]
-        # Objects whose namespace or kind did not exist before: checked now, all before any.
-        waiting = [
-            o for o in rest if o.key not in checked or (check_creations and not checked[o.key].validated)
-        ]
-        if waiting:
-            late = self._compare(desired, waiting, check_creations)
-            checked.update(late)
-            failed = {k: c for k, c in late.items() if c.verdict == Verdict.FAILED}
-            if failed:
-                applied = sum(1 for r in results if r.action in (Action.CREATED, Action.CONFIGURED))
-                outcome = self._refused(desired, rest, failed, checked)
-                note = f" (but {applied} Namespace/CRD object(s) were applied before)" if applied else ""
-                return SyncOutcome(app, revision, (*results, *outcome.results), False, outcome.message + note)
-        for rank in sorted({kind_rank(o.key.kind) for o in rest}):
-            wave = [o for o in rest if kind_rank(o.key.kind) == rank]
-            if any(r.action == Action.FAILED for r in results):
-                # Objects the API server refused only when applied (a first deploy's creations,
-                # or a race with another writer): stop here, the waves after need this one.
+        run_hooks = bool(desired.rendered.hooks) and (
+            always_hooks or not check_creations
+            or any(c.verdict != Verdict.SAME for c in checked.values()) or len(checked) < len(objects)
+            or any(e.key not in desired.objects for e in (previous.entries if previous else ()))
+        )  # fmt: skip
+        hooks: list[HookRun] = []
+        if run_hooks:
+            hooks += self.hook_runner.run(app, hooks_at(desired.rendered.hooks, Phase.PRE_SYNC), Phase.PRE_SYNC,
+                                          kind_rank)  # fmt: skip
+            if not all(h.ok for h in hooks):
+                return self._hook_failed(desired, (), hooks, "nothing applied or pruned")
+        results: list[ObjectResult] = []
+        by_wave = _by_wave(objects)
+        sync_hooks = hooks_at(desired.rendered.hooks, Phase.SYNC) if run_hooks else []
+        post_hooks = hooks_at(desired.rendered.hooks, Phase.POST_SYNC) if run_hooks else []
+        waves = sorted({*by_wave, *(wave_of(h.manifest) for h in sync_hooks)})
+        for index, wave in enumerate(waves):
+            in_wave = by_wave.get(wave, [])
+            if any(r.action == Action.FAILED for r in results) or not all(h.ok for h in hooks):
                 results += [ObjectResult(o.key, Action.SKIPPED, "not applied: an earlier wave failed",
-                                         o.source, checked.get(o.key)) for o in wave]  # fmt: skip
+                                         o.source, checked.get(o.key)) for o in in_wave]  # fmt: skip
                 continue
-            results += self._apply_wave(desired, wave, checked)
+            done = self._apply_stage(desired, in_wave, coming, checked, check_creations, results)
+            if done is not None:
+                return done
+            here = [h for h in sync_hooks if wave_of(h.manifest) == wave]
+            if here:
+                hooks += self.hook_runner.run(app, here, Phase.SYNC, kind_rank)
+            later = index + 1 < len(waves) or bool(post_hooks)
+            if later and not any(r.action == Action.FAILED for r in results) and all(h.ok for h in hooks):
+                waiting = self._wait_healthy(in_wave)
+                if waiting:
+                    results += [ObjectResult(o.key, Action.SKIPPED, "not applied: an earlier wave did not become "
+                                             "healthy", o.source, checked.get(o.key))
+                                for w in waves[index + 1:] for o in by_wave.get(w, [])]  # fmt: skip
+                    return self._hook_failed(desired, results, hooks, f"wave {wave} did not become healthy: "
+                                             f"{waiting}; the waves after it were not applied, nothing pruned")  # fmt: skip
+        if not all(h.ok for h in hooks):
+            return self._hook_failed(desired, results, hooks, "nothing pruned")
         failed_results = [r for r in results if r.action == Action.FAILED]
         not_applied = (Action.FAILED, Action.SKIPPED)
         applied_entries = [
@@ -247,14 +256,110 @@ class Syncer:
             message = f"{len(failed_results)} object(s) failed to apply; nothing pruned: " + "; ".join(
                 f"{r.key} ({r.source}): {r.message}" for r in failed_results[:5]
             )
-            return SyncOutcome(app, revision, tuple(results), False, message)
+            if run_hooks:
+                hooks += self.hook_runner.run(app, hooks_at(desired.rendered.hooks, Phase.SYNC_FAIL),
+                                              Phase.SYNC_FAIL, kind_rank)  # fmt: skip
+            return SyncOutcome(app, revision, tuple(results), False, message, tuple(hooks))
         pruned, still_owned = self._prune(app, leftover, prune)
         results += pruned
         self.inventories.save(
             Inventory(app, revision, tuple(applied_entries) + tuple(still_owned)), inventory_extra
         )
-        outcome = SyncOutcome(app, revision, tuple(results), True, "")
-        return SyncOutcome(app, revision, outcome.results, True, outcome.summary())
+        if post_hooks:
+            hooks += self.hook_runner.run(app, post_hooks, Phase.POST_SYNC, kind_rank)
+            if not all(h.ok for h in hooks):
+                return self._hook_failed(desired, results, hooks, "the objects were applied")
+        outcome = SyncOutcome(app, revision, tuple(results), True, "", tuple(hooks))
+        return SyncOutcome(app, revision, outcome.results, True, outcome.summary(), outcome.hooks)
+
+    def _apply_stage(
+        self,
+        desired: DesiredSet,
+        stage: list[DesiredObject],
+        coming: set[tuple[str, str]],
+        checked: dict[ObjectKey, Comparison],
+        check_creations: bool,
+        results: list[ObjectResult],
+    ) -> SyncOutcome | None:
+        """Apply one sync wave: its Namespaces and CRDs, then (checked now, when they could not
+        be before) the rest by kind. A SyncOutcome when the sync must stop here."""
+        first = [o for o in stage if o.key.kind in FIRST_STAGE]
+        results += self._apply_wave(desired, first, checked)
+        if first:
+            try:
+                self._wait_established(first, results)
+            except KubeError as exc:
+                return self._failed(desired, results, f"{exc.message}; nothing else applied or pruned")
+            if coming:
+                self.kube.resources(refresh=True)  # new CRDs bring new kinds
+                # This wave's kinds only: a later wave's may come with a later wave's CRD.
+                unknown = self.watch_kinds((o.manifest["apiVersion"], o.key.kind) for o in stage)
+                if unknown:
+                    return self._failed(
+                        desired, results,
+                        f"the cluster does not know {', '.join(unknown)}; nothing else applied or pruned",
+                    )  # fmt: skip
+        rest = [o for o in stage if o.key.kind not in FIRST_STAGE]
+        # Objects whose namespace or kind did not exist before: checked now, all before any.
+        waiting = [
+            o for o in rest if o.key not in checked or (check_creations and not checked[o.key].validated)
+        ]
+        if waiting:
+            late = self._compare(desired, waiting, check_creations)
+            checked.update(late)
+            failed = {k: c for k, c in late.items() if c.verdict == Verdict.FAILED}
+            if failed:
+                applied = sum(1 for r in results if r.action in (Action.CREATED, Action.CONFIGURED))
+                outcome = self._refused(desired, rest, failed, checked)
+                note = (
+                    f" (but {applied} object(s) of its Namespaces, CRDs or earlier waves were applied before)"
+                )
+                return SyncOutcome(desired.app, desired.revision, (*results, *outcome.results), False,
+                                   outcome.message + (note if applied else ""))  # fmt: skip
+        for rank in sorted({kind_rank(o.key.kind) for o in rest}):
+            wave = [o for o in rest if kind_rank(o.key.kind) == rank]
+            if any(r.action == Action.FAILED for r in results):
+                # Objects the API server refused only when applied (a first deploy's creations,
+                # or a race with another writer): stop here, the waves after need this one.
+                results += [ObjectResult(o.key, Action.SKIPPED, "not applied: an earlier wave failed",
+                                         o.source, checked.get(o.key)) for o in wave]  # fmt: skip
+                continue
+            results += self._apply_wave(desired, wave, checked)
+        return None
+
+    def _wait_healthy(self, objects: list[DesiredObject]) -> str:
+        """Wait until a wave's objects are healthy, as Argo CD does before the next wave; ""
+        when they are, else what is not (a Degraded object ends the wait at once)."""
+        deadline = time.monotonic() + WAVE_TIMEOUT
+        while True:
+            pending = []
+            for obj in objects:
+                resource = self.kube.resource_for(obj.manifest["apiVersion"], obj.key.kind)
+                live = self.kube.read(resource, obj.key.namespace, obj.key.name) if resource else None
+                health = assess(live)
+                if health.status == Health.DEGRADED:
+                    return f"{obj.key} ({obj.source}) is Degraded: {health.message}"
+                if health.status not in (Health.HEALTHY, Health.SUSPENDED):
+                    pending.append(
+                        f"{obj.key} is {health.status}" + (f": {health.message}" if health.message else "")
+                    )
+            if not pending:
+                return ""
+            if time.monotonic() > deadline:
+                return f"after {WAVE_TIMEOUT:.0f}s " + "; ".join(pending[:3])
+            time.sleep(0.2)
+
+    def _hook_failed(
+        self, desired: DesiredSet, results: Iterable[ObjectResult], hooks: list[HookRun], what: str
+    ) -> SyncOutcome:
+        """A hook (or a wave) failed: the SyncFail hooks run, and the sync fails saying which."""
+        hooks = list(hooks)
+        failed = [h for h in hooks if not h.ok]
+        hooks += self.hook_runner.run(desired.app, hooks_at(desired.rendered.hooks, Phase.SYNC_FAIL),
+                                      Phase.SYNC_FAIL, kind_rank)  # fmt: skip
+        detail = "; ".join(f"{h.phase} hook {h.key} ({h.source}) failed: {h.message}" for h in failed)
+        message = f"{detail}; {what}" if detail else what
+        return SyncOutcome(desired.app, desired.revision, tuple(results), False, message, tuple(hooks))
 
     # -- checks -------------------------------------------------------------------------------
 
@@ -408,8 +513,13 @@ class Syncer:
                     "not deleted: it lacks this app's tracking annotation (created or taken over by hand?)",
                 ))  # fmt: skip
                 continue
-            if not prune:
-                results.append(ObjectResult(entry.key, Action.ORPHANED, "prune is off for this app"))
+            if not prune or "Prune=false" in options_of(live):
+                why = (
+                    "prune is off for this app"
+                    if not prune
+                    else f"the object says Prune=false ({SYNC_OPTIONS})"
+                )
+                results.append(ObjectResult(entry.key, Action.ORPHANED, why))
                 still_owned.append(entry)
                 continue
             self._delete(entry.key, resource)
@@ -419,6 +529,13 @@ class Syncer:
     def _delete(self, key: ObjectKey, resource: Resource) -> None:
         self.kube.delete(key, resource)
         self.dry.verified.forget(key)
+
+
+def _by_wave(objects: list[DesiredObject]) -> dict[int, list[DesiredObject]]:
+    waves: dict[int, list[DesiredObject]] = {}
+    for obj in objects:
+        waves.setdefault(wave_of(obj.manifest), []).append(obj)
+    return waves
 
 
 def _group(api_version: str) -> str:

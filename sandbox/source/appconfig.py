@@ -15,60 +15,51 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import yaml
 
 from sandbox.model import SYSTEM_NAMESPACE, Problem
+from sandbox.source.appspec import CONFIG_FILE, AppSpec, Source
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.yamlerror import yaml_error
 from sandbox.source.yamlguard import alias_problem
 
-CONFIG_FILE = "sandbox.yaml"
-Source = Literal["plain", "kustomize", "helm"]
 SOURCES: tuple[str, ...] = ("auto", "plain", "kustomize", "helm")
 CHART_FILE = "Chart.yaml"
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 _APP_KEYS = ("name", "path", "namespace", "source", "values", "releaseName", "autoSync", "prune", "selfHeal")
-_TOP_KEYS = ("apps",)
+_TOP_KEYS = ("apps", "argocd", "flux", "repos")
+_ENTRY_KEYS = ("path",)
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HELM_RELEASE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _HELM_RELEASE_MAX = 53  # helm's own limit: release names end up inside object names
 
 
 @dataclass(frozen=True)
-class AppSpec:
-    """One deployable unit of the env repo. ``release_name`` defaults to ``name``."""
+class Config:
+    """What sandbox.yaml says: its apps, and where Argo CD or Flux app discovery starts."""
 
-    name: str
-    path: str  # repo-relative folder, "." for the repository root
-    namespace: str
-    source: Source
-    values: tuple[str, ...] = ()  # helm values files, relative to ``path``
-    release_name: str = ""
-    auto_sync: bool = True
-    prune: bool = True
-    self_heal: bool = True
-
-    def __post_init__(self) -> None:
-        if not self.release_name:
-            object.__setattr__(self, "release_name", self.name)
+    apps: tuple[AppSpec, ...] = ()
+    argocd: str | None = None  # the entry folder of Argo CD Applications
+    flux: str | None = None  # the Flux cluster entry (clusters/<name>)
+    repos: tuple[tuple[str, str], ...] = ()  # (URL, local path): "." is this env repo
+    scan: bool = False  # no apps and no entry: the apps come from Argo CD objects in the repo
 
 
-def load_apps(repo: EnvRepo, revision: str) -> tuple[list[AppSpec], list[Problem]]:
-    """The apps at ``revision`` and the problems found; an unknown revision raises EnvRepoError."""
-    sha = repo.resolve(revision)
+def read_config(repo: EnvRepo, sha: str) -> tuple[Config | None, list[Problem]]:
+    """sandbox.yaml at ``sha`` (None when there is none) and the problems found in it."""
     raw = repo.read_file(sha, CONFIG_FILE)
     if raw is None and repo.exists(sha, CONFIG_FILE):
         # A symlink out of the repo (or to nothing): falling back to one app per folder would
         # re-own every object under new app names. Refuse, keeping the apps as they are.
         what = "a symlink that leaves the repository or points at nothing"
         why = what if repo.is_symlink(sha, CONFIG_FILE) else "not a file"
-        return [], [Problem(f"{CONFIG_FILE} is {why}: it must be a file of the repo", file=CONFIG_FILE)]
+        return Config(), [Problem(f"{CONFIG_FILE} is {why}: it must be a file of the repo", file=CONFIG_FILE)]
     if raw is None:
-        return _discover(repo, sha)
+        return None, []
     return _from_config(repo, sha, raw)
 
 
@@ -97,9 +88,14 @@ def detect_source(repo: EnvRepo, revision: str, path: str) -> Source:
     base = "" if path == "." else path
     if repo.read_file(revision, posixpath.join(base, CHART_FILE)) is not None:
         return "helm"
-    if any(repo.read_file(revision, posixpath.join(base, k)) is not None for k in KUSTOMIZATION_FILES):
+    if has_kustomization(repo, revision, path):
         return "kustomize"
     return "plain"
+
+
+def has_kustomization(repo: EnvRepo, revision: str, path: str) -> bool:
+    base = "" if path == "." else path
+    return any(repo.read_file(revision, posixpath.join(base, k)) is not None for k in KUSTOMIZATION_FILES)
 
 
 def dns1123_name(text: str) -> str:
@@ -112,7 +108,8 @@ def dns1123_name(text: str) -> str:
 # -- discovery without sandbox.yaml ------------------------------------------------------------
 
 
-def _discover(repo: EnvRepo, sha: str) -> tuple[list[AppSpec], list[Problem]]:
+def folder_apps(repo: EnvRepo, sha: str) -> tuple[list[AppSpec], list[Problem]]:
+    """One app per top-level folder that holds manifests (no sandbox.yaml, no Argo/Flux)."""
     candidates: list[tuple[str, str]] = []
     problems: list[Problem] = []
     for folder in repo.list_dirs(sha):
@@ -205,29 +202,35 @@ def _parse_config(raw: bytes) -> tuple[Any, yaml.Node | None, Problem | None]:
     return data, node, None
 
 
-def _from_config(repo: EnvRepo, sha: str, raw: bytes) -> tuple[list[AppSpec], list[Problem]]:
+def _from_config(repo: EnvRepo, sha: str, raw: bytes) -> tuple[Config, list[Problem]]:
     data, root, problem = _parse_config(raw)
     if problem is not None:
-        return [], [problem]
+        return Config(), [problem]
     if data is None:
         msg = f"{CONFIG_FILE} is empty: list your apps under `apps:`, or delete it to use one app per folder"
-        return [], [Problem(msg, file=CONFIG_FILE)]
+        return Config(), [Problem(msg, file=CONFIG_FILE)]
     if not isinstance(data, dict):
-        return [], [_problem("must be a mapping with an `apps:` list", root)]
+        return Config(), [_problem("must be a mapping with an `apps:` list", root)]
     problems = [
         _problem(f"unknown key {key!r}{_did_you_mean(key, _TOP_KEYS)}", _key_node(root, key))
         for key in data
         if key not in _TOP_KEYS
     ]
+    argocd = _entry(repo, sha, data, root, "argocd", problems)
+    flux = _entry(repo, sha, data, root, "flux", problems)
+    repos = _repos(data, root, problems)
     entries = data.get("apps")
     apps_node = _value_node(root, "apps")
-    if entries is None:
-        return [], [*problems, _problem("has no `apps:` list", root)]
-    if not isinstance(entries, list):
-        return [], [*problems, _problem("`apps:` must be a list of apps", apps_node)]
+    if entries is None and argocd is None and flux is None and "repos" not in data:
+        return Config(), [
+            *problems,
+            _problem("has no `apps:` list (nor an `argocd:` or `flux:` entry)", root),
+        ]
+    if entries is not None and not isinstance(entries, list):
+        return Config(), [*problems, _problem("`apps:` must be a list of apps", apps_node)]
     item_nodes = apps_node.value if isinstance(apps_node, yaml.SequenceNode) else []
     parsed: list[tuple[AppSpec | None, str, yaml.Node | None]] = []
-    for index, entry in enumerate(entries):
+    for index, entry in enumerate(entries or ()):
         node = item_nodes[index] if index < len(item_nodes) else None
         app, label, app_problems = _parse_app(repo, sha, entry, index, node)
         problems += app_problems
@@ -239,7 +242,47 @@ def _from_config(repo: EnvRepo, sha: str, raw: bytes) -> tuple[list[AppSpec], li
             problems.append(_problem(f"app name {label!r} is used {counts[label]} times", node, label))
         elif app is not None:
             apps.append(app)
-    return apps, problems
+    scan = entries is None and argocd is None and flux is None  # only `repos:`: find the Argo CD objects
+    return Config(tuple(apps), argocd, flux, repos, scan), problems
+
+
+def _entry(
+    repo: EnvRepo, sha: str, data: dict[str, Any], root: yaml.Node | None, key: str, problems: list[Problem]
+) -> str | None:
+    """The folder an ``argocd:`` or ``flux:`` entry names (``{path: FOLDER}``), checked."""
+    if key not in data:
+        return None
+    value, node = data[key], _value_node(root, key)
+    if not isinstance(value, dict) or not isinstance(value.get("path"), str) or not value["path"].strip():
+        problems.append(_problem(f"`{key}:` must be a mapping with a `path:` folder", node))
+        return None
+    for unknown in value:
+        if unknown not in _ENTRY_KEYS:
+            problems.append(_problem(f"unknown key {unknown!r} in `{key}:`{_did_you_mean(unknown, _ENTRY_KEYS)}",
+                                     _key_node(node, unknown)))  # fmt: skip
+    path = posixpath.normpath(value["path"].strip().strip("/") or ".")
+    if path == ".." or path.startswith("../"):
+        problems.append(_problem(f"`{key}: path` {value['path']!r} is outside the repo", node))
+        return None
+    if not repo.is_dir(sha, path):
+        problems.append(_problem(f"`{key}: path` {path!r} does not exist at revision {sha[:12]}", node))
+        return None
+    return path
+
+
+def _repos(
+    data: dict[str, Any], root: yaml.Node | None, problems: list[Problem]
+) -> tuple[tuple[str, str], ...]:
+    value = data.get("repos")
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        problems.append(_problem("`repos:` must map repository URLs to local folders (`.` is this repo)",
+                                 _value_node(root, "repos")))  # fmt: skip
+        return ()
+    return tuple(value.items())
 
 
 def _parse_app(
@@ -297,7 +340,7 @@ def _parse_app(
         detected = detect_source(repo, sha, clean_path)
     if source == "helm" and not problems and detected != "helm":
         bad(f"source helm needs a {CHART_FILE} in {clean_path}", "source")
-    if source == "kustomize" and not problems and detected != "kustomize":
+    if source == "kustomize" and not problems and not has_kustomization(repo, sha, clean_path):
         bad(f"source kustomize needs a kustomization.yaml in {clean_path}", "source")
     final: Source = detected if source == "auto" else cast(Source, source)
 

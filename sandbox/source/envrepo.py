@@ -136,6 +136,14 @@ class EnvRepo:
             except (TypeError, ValueError):
                 return False
 
+    def remote_urls(self) -> list[str]:
+        """The URLs of the repository's remotes (what Argo CD and Flux objects name it by)."""
+        with self._lock:
+            try:
+                return [str(url) for remote in self._repo.remotes for url in remote.urls]
+            except (git.GitCommandError, ValueError):
+                return []
+
     # -- revisions -------------------------------------------------------------------------
 
     @property

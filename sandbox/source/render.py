@@ -11,6 +11,7 @@ since a half-rendered app would look like deleted objects.
 from __future__ import annotations
 
 import bisect
+import fnmatch
 import json
 import os
 import posixpath
@@ -24,10 +25,12 @@ from typing import Any
 
 import yaml
 
+from sandbox.apply import waves
 from sandbox.cluster import toolchain
 from sandbox.model import SYSTEM_NAMESPACE, DesiredObject, Manifest, ObjectKey, Problem, Rendered
-from sandbox.source import kpatch
-from sandbox.source.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES, AppSpec
+from sandbox.source import argocd, kpatch
+from sandbox.source.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES
+from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.yamlerror import yaml_error
 from sandbox.source.yamlguard import alias_problem, manifest_problem
@@ -120,9 +123,29 @@ def render_app(
     else:
         docs, problems = _plain_docs(repo, app, sha)
     objects = _desired_objects(docs, app, is_namespaced, problems)
+    kept = [o for o in objects if not argocd.is_argo_object(o.manifest)]
+    children = [o for o in objects if o.key.kind in argocd.APP_KINDS and argocd.is_argo_object(o.manifest)]
+    hooks = []
+    for obj in kept:
+        try:
+            hook = waves.hook_of(obj.manifest)
+            waves.wave_of(obj.manifest)
+        except waves.OrderError as err:
+            problems.append(Problem(str(err), file=obj.source, object=str(obj.key)))
+            continue
+        if hook is not None:
+            hooks.append(obj)
+    kept = [o for o in kept if o not in hooks]
+    hooks = [
+        h for h in hooks if waves.Phase.SKIP not in (waves.hook_of(h.manifest) or waves.Hook((), ())).phases
+    ]
+    unnamed = [o for o in kept if not o.manifest["metadata"].get("name")]
+    for obj in unnamed:
+        problems.append(Problem("metadata.generateName is only for hooks (an object kept in step with Git needs "
+                                "a metadata.name)", file=obj.source, object=str(obj.key)))  # fmt: skip
     if not objects and not problems:
         problems.append(Problem(f"app {app.name} has no manifests at path {app.path}", file=app.path))
-    return Rendered(app.name, sha, tuple(objects), tuple(problems))
+    return Rendered(app.name, sha, tuple(kept), tuple(problems), tuple(hooks), tuple(children))
 
 
 # -- sources ------------------------------------------------------------------------------------
@@ -140,6 +163,8 @@ def _plain_docs(repo: EnvRepo, app: AppSpec, sha: str) -> tuple[list[_Doc], list
         if any(part.startswith(".") for part in parts):
             continue
         if app.path == "." and rel == CONFIG_FILE:
+            continue
+        if not _selected(rel, app.options):
             continue
         source = _join(app.path, rel)
         try:
@@ -186,6 +211,7 @@ def _kustomize_docs(
         for path in _kustomize_inputs(repo, sha, app.path):
             for skipped in repo.export_tree(sha, path, root / path if path != "." else root):
                 (own if _inside(skipped.file, app.path) else elsewhere).append(skipped)
+        _override(root / kustomization, app.options)
         added_origins = _ask_for_origins(root / kustomization)
         ok, out, error = _run([*cmd_head, str(root / app.path)], root.parent, {str(root) + os.sep: ""})
         if not ok:
@@ -227,6 +253,56 @@ def _patch_problems(kustomization: Path, cmd: list[str], root: Path) -> list[str
 
 
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+
+
+def _override(kustomization: Path, options: RenderOptions) -> None:
+    """What an Argo CD ``source.kustomize`` sets, written into the scratch copy as
+    ``kustomize edit set ...`` would write it."""
+    wanted = (options.name_prefix, options.name_suffix, options.images, options.common_labels,
+              options.common_annotations, options.kustomize_namespace)  # fmt: skip
+    if not any(wanted):
+        return
+    try:
+        data = yaml.load(kustomization.read_text(), Loader=_Loader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return  # kustomize reports it
+    if not isinstance(data, dict):
+        return
+    if options.name_prefix:
+        data["namePrefix"] = options.name_prefix
+    if options.name_suffix:
+        data["nameSuffix"] = options.name_suffix
+    if options.kustomize_namespace:
+        data["namespace"] = options.kustomize_namespace
+    for key, pairs in (
+        ("commonLabels", options.common_labels),
+        ("commonAnnotations", options.common_annotations),
+    ):
+        if pairs:
+            data[key] = {**(data.get(key) or {}), **dict(pairs)}
+    images = [i for i in data.get("images") or [] if isinstance(i, dict)]
+    for spec in options.images:
+        image = _image(spec)
+        images = [i for i in images if i.get("name") != image["name"]] + [image]
+    if images:
+        data["images"] = images
+    kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _image(spec: str) -> dict[str, str]:
+    """``name=new:tag``, ``name:tag`` or ``name@digest`` as a kustomize images entry."""
+    name, _, new = spec.partition("=")
+    target = new or name
+    image: dict[str, str] = {"name": name if new else re.split(r"@|:(?=[^/]*$)", name, maxsplit=1)[0]}
+    base, _, digest = target.partition("@")
+    ref, tag = (base.rsplit(":", 1) + [""])[:2] if ":" in base.rsplit("/", 1)[-1] else (base, "")
+    if new:
+        image["newName"] = ref
+    if tag:
+        image["newTag"] = tag
+    if digest:
+        image["digest"] = digest
+    return image
 
 
 def _ask_for_origins(kustomization: Path) -> bool:
@@ -421,10 +497,18 @@ def _helm_docs(
         return [], [Problem(f"cannot run helm: {err}", file=app.path)]
     with tempfile.TemporaryDirectory(prefix="gitops-sandbox-render-") as tmp_name:
         tmp = Path(tmp_name).resolve()
-        chart = tmp / "chart"
+        # At its repo path, so a ``file://../lib`` dependency finds its folder beside it.
+        chart = tmp / "repo" / app.path if app.path != "." else tmp / "repo"
         problems = repo.export_tree(sha, app.path, chart)
         # Scratch paths in helm's errors are shown as the repo paths they came from.
         rewrite = {str(chart) + os.sep: _join(app.path, "")}
+        # Private helm homes: the user's repositories, plugins and cache play no part.
+        env = dict(os.environ)
+        for home in ("CACHE", "CONFIG", "DATA"):
+            env[f"HELM_{home}_HOME"] = str(tmp / "helm" / home.lower())
+        if not problems:
+            problems = _build_dependencies(repo, sha, app.path, tmp / "repo", [str(helm), "dependency", "build",
+                                           str(chart), "--skip-refresh"], env)  # fmt: skip
         cmd = [
             str(helm), "template", app.release_name, str(chart), "--namespace", app.namespace,
             "--include-crds", "--skip-tests",  # test hooks are for `helm test`, never desired state
@@ -440,12 +524,18 @@ def _helm_docs(
             local.write_bytes(data)
             cmd += ["--values", str(local)]
             rewrite[str(local)] = path
+        if app.options.helm_values:
+            inline = tmp / "values" / "application-values.yaml"
+            inline.parent.mkdir(exist_ok=True)
+            inline.write_text(app.options.helm_values)
+            cmd += ["--values", str(inline)]
+            rewrite[str(inline)] = f"{app.defined_in or app.path} (helm values)"
+        for name, value, as_string in app.options.helm_parameters:
+            cmd += ["--set-string" if as_string else "--set", f"{name}={value}"]
+        if app.options.skip_crds:
+            cmd[cmd.index("--include-crds")] = "--skip-crds"
         if problems:
             return [], problems
-        # Private helm homes: the user's repositories, plugins and cache play no part.
-        env = dict(os.environ)
-        for home in ("CACHE", "CONFIG", "DATA"):
-            env[f"HELM_{home}_HOME"] = str(tmp / "helm" / home.lower())
         ok, out, error = _run(cmd, tmp, rewrite, env)
     chart_name = _chart_name(repo, sha, app.path)
     if not ok:
@@ -462,6 +552,49 @@ def _helm_docs(
 
     docs, problem = _parse_yaml(out, source_at, keep_lines=False)
     return docs, [problem] if problem else []
+
+
+def _build_dependencies(
+    repo: EnvRepo, sha: str, app_path: str, root: Path, cmd: list[str], env: dict[str, str]
+) -> list[Problem]:
+    """``helm dependency build``, offline, when Chart.yaml lists dependencies charts/ lacks:
+    ``file://`` ones come from the repo; any other must be vendored (``charts/*.tgz``)."""
+    file = _join(app_path, CHART_FILE)
+    try:
+        meta = yaml.load(repo.read_file(sha, file) or b"", Loader=_Loader)
+    except yaml.YAMLError:
+        return []  # helm template says what is wrong with it
+    dependencies = meta.get("dependencies") if isinstance(meta, dict) else None
+    if not isinstance(dependencies, list) or not dependencies:
+        return []
+    vendored = {posixpath.basename(f) for f in repo.list_files(sha, _join(app_path, "charts"))}
+    vendored |= {posixpath.basename(posixpath.dirname(f)) for f in repo.list_files(sha, _join(app_path, "charts"))
+                 if posixpath.basename(f) == CHART_FILE}  # fmt: skip
+    missing, problems = [], []
+    for dep in dependencies:
+        if not isinstance(dep, dict) or not isinstance(dep.get("name"), str):
+            continue
+        name, version, url = dep["name"], str(dep.get("version", "")), str(dep.get("repository", ""))
+        if name in vendored or any(v.startswith(f"{name}-") and v.endswith(".tgz") for v in vendored):
+            continue
+        if url.startswith("file://"):
+            local = posixpath.normpath(posixpath.join(app_path, url[len("file://") :]))
+            if local == ".." or local.startswith("../") or not repo.is_dir(sha, local):
+                problems.append(
+                    Problem(f"dependency {name}: {url} is not a folder of the env repo", file=file)
+                )
+                continue
+            problems += repo.export_tree(sha, local, root / local)
+            missing.append(name)
+        else:
+            problems.append(Problem(
+                f"dependency {name} {version} from {url or 'no repository'} is not vendored and nothing is fetched "
+                f"from the network: run `helm dependency update {app_path}` where the internet is, and commit "
+                f"{_join(app_path, 'charts')}/{name}-{version}.tgz", file=file))  # fmt: skip
+    if problems or not missing:
+        return problems
+    ok, _out, error = _run(cmd, root.parent, {str(root) + os.sep: ""}, env)
+    return [] if ok else [Problem(f"helm dependency build failed: {error}", file=file)]
 
 
 def _chart_name(repo: EnvRepo, sha: str, app_path: str) -> str:
@@ -689,7 +822,9 @@ def _checked(doc: _Doc, problems: list[Problem]) -> Manifest | None:
     meta = data.get("metadata")
     if not isinstance(meta, dict):
         missing.append("metadata" if meta is None else "metadata (as a mapping)")
-    elif not isinstance(meta.get("name"), str) or not meta["name"]:
+    elif (not isinstance(meta.get("name"), str) or not meta["name"]) and not (
+        isinstance(meta.get("generateName"), str) and meta["generateName"] and "name" not in meta
+    ):
         missing.append("metadata.name")
     elif meta.get("namespace") is not None and not isinstance(meta["namespace"], str):
         missing.append("metadata.namespace (as a string)")
@@ -729,6 +864,24 @@ def _namespaced(
 
 
 # -- paths ----------------------------------------------------------------------------------------
+
+
+def _selected(rel: str, options: RenderOptions) -> bool:
+    """Whether a plain folder's file is read: Argo CD's ``directory`` recurse, include, exclude."""
+    if not options.recurse and "/" in rel:
+        return False
+    if options.include and not _glob_any(options.include, rel):
+        return False
+    return not (options.exclude and _glob_any(options.exclude, rel))
+
+
+def _glob_any(pattern: str, rel: str) -> bool:
+    """A glob, or ``{a,b}`` alternatives, matched against the path or its file name."""
+    inner = pattern.strip()
+    alternatives = inner[1:-1].split(",") if inner.startswith("{") and inner.endswith("}") else [inner]
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(rel, alt.strip()) or fnmatch.fnmatchcase(name, alt.strip())
+               for alt in alternatives if alt.strip())  # fmt: skip
 
 
 def _always(source: str) -> Callable[[int], str]:

@@ -1,0 +1,5 @@
+{{- define "lib.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/part-of: argocd-sample
+{{- end -}}

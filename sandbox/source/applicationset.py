@@ -1,0 +1,193 @@
+"""Argo CD ``ApplicationSet``: its generators' parameters filled into its template, offline.
+
+Supported generators: ``list``, ``git`` (directories and files, of this env repo), ``clusters``
+(the sandbox's own cluster is the one cluster there is) and ``matrix`` of two of those. Any
+other generator, or a template that uses functions, fails the ApplicationSet by name: an app
+set half-understood would deploy other apps than its author meant.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import posixpath
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from sandbox.model import Problem
+from sandbox.source.argocd import Defined
+from sandbox.source.envrepo import EnvRepo, EnvRepoError
+from sandbox.source.repomap import RepoMap
+
+Params = dict[str, Any]
+IN_CLUSTER = {"name": "in-cluster", "nameNormalized": "in-cluster", "server": "https://kubernetes.default.svc",
+              "metadata": {"labels": {}, "annotations": {}}}  # fmt: skip
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_SIMPLE = re.compile(r"^\s*(\.?)([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[\d+\])*)\s*$")
+
+
+class _Refused(ValueError):
+    pass
+
+
+def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> tuple[list[Defined], list[Problem]]:
+    """The Applications an ApplicationSet generates (each defined in the ApplicationSet's file)."""
+    name = (found.manifest.get("metadata") or {}).get("name", "")
+    spec = found.manifest.get("spec")
+    label = f"ApplicationSet {name}"
+
+    def refused(message: str) -> tuple[list[Defined], list[Problem]]:
+        return [], [Problem(message, file=found.file, object=label)]
+
+    if not isinstance(spec, dict) or not isinstance(spec.get("template"), dict):
+        return refused("ApplicationSet has no spec.template")
+    if spec.get("templatePatch"):
+        return refused("spec.templatePatch is not supported by the sandbox")
+    generators = spec.get("generators")
+    if not isinstance(generators, list) or not generators:
+        return refused("ApplicationSet has no spec.generators")
+    go = bool(spec.get("goTemplate"))
+    made: list[Defined] = []
+    try:
+        for generator in generators:
+            for params in _generate(generator, repo, sha, repos):
+                manifest = _fill(copy.deepcopy(spec["template"]), params, go)
+                made.append(Defined({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **manifest},
+                                    found.file))  # fmt: skip
+    except _Refused as err:
+        return refused(str(err))
+    return made, []
+
+
+def _generate(generator: Any, repo: EnvRepo, sha: str, repos: RepoMap) -> Iterator[Params]:
+    if not isinstance(generator, dict) or len(generator) != 1:
+        raise _Refused("each generator must name exactly one kind (list, git, clusters, matrix)")
+    kind, body = next(iter(generator.items()))
+    body = body if isinstance(body, dict) else {}
+    if kind == "list":
+        for element in body.get("elements") or ():
+            if isinstance(element, dict):
+                yield element
+    elif kind == "clusters":
+        yield copy.deepcopy(IN_CLUSTER)
+    elif kind == "git":
+        yield from _git(body, repo, sha, repos)
+    elif kind == "matrix":
+        parts = body.get("generators") or []
+        if len(parts) != 2:
+            raise _Refused("a matrix generator needs exactly two generators")
+        for first in _generate(parts[0], repo, sha, repos):
+            for second in _generate(parts[1], repo, sha, repos):
+                yield {**first, **second}
+    else:
+        raise _Refused(
+            f"the {kind} generator is not supported by the sandbox (list, git, clusters and matrix are)"
+        )
+
+
+def _git(body: dict[str, Any], repo: EnvRepo, sha: str, repos: RepoMap) -> Iterator[Params]:
+    url = str(body.get("repoURL", ""))
+    if not repos.is_this_repo(url):
+        raise _Refused(repos.unmapped(url, "generators git repoURL"))
+    revision = str(body.get("revision", "") or "HEAD")
+    if revision not in ("HEAD", repos.branch):
+        try:
+            sha = repo.resolve(revision)
+        except EnvRepoError as err:
+            raise _Refused(f"generators git revision {revision!r}: {err}") from None
+    if body.get("directories"):
+        folders = sorted({posixpath.dirname(f) for f in repo.list_files(sha)} - {""})
+        every = sorted({p for f in folders for p in _parents(f)})
+        include = [d for d in body["directories"] if isinstance(d, dict) and not d.get("exclude")]
+        exclude = [d for d in body["directories"] if isinstance(d, dict) and d.get("exclude")]
+        for folder in every:
+            if any(_glob(str(d.get("path", "")), folder) for d in include) and not any(
+                _glob(str(d.get("path", "")), folder) for d in exclude
+            ):
+                yield {"path": _path_params(folder)}
+    for entry in body.get("files") or ():
+        pattern = str(entry.get("path", "")) if isinstance(entry, dict) else ""
+        for file in repo.list_files(sha):
+            if not _glob(pattern, file, double_star=True):
+                continue
+            raw = repo.read_file(sha, file) or b""
+            try:
+                data = json.loads(raw) if file.endswith(".json") else yaml.safe_load(raw)
+            except (ValueError, yaml.YAMLError) as err:
+                raise _Refused(f"generators git file {file} does not read: {err}") from None
+            for item in data if isinstance(data, list) else [data]:
+                if isinstance(item, dict):
+                    yield {**item, "path": {**_path_params(posixpath.dirname(file) or "."),
+                                            "filename": posixpath.basename(file),
+                                            "filenameNormalized": _normalized(posixpath.basename(file))}}  # fmt: skip
+
+
+def _parents(folder: str) -> Iterator[str]:
+    parts = folder.split("/")
+    for end in range(1, len(parts) + 1):
+        yield "/".join(parts[:end])
+
+
+def _path_params(folder: str) -> Params:
+    base = posixpath.basename(folder)
+    return {
+        "path": folder,
+        "basename": base,
+        "basenameNormalized": _normalized(base),
+        "segments": folder.split("/"),
+    }
+
+
+def _normalized(text: str) -> str:
+    return re.sub(r"[^a-z0-9.-]+", "-", text.lower()).strip("-")
+
+
+def _glob(pattern: str, path: str, double_star: bool = False) -> bool:
+    """Go's path.Match (``*`` stays within a folder); ``**`` crosses folders in file patterns."""
+    out, i = "", 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**", i) and double_star:
+            out += ".*"
+            i += 2
+            continue
+        out += {"*": "[^/]*", "?": "[^/]"}.get(char, re.escape(char))
+        i += 1
+    return re.fullmatch(out, path) is not None
+
+
+def _lookup(params: Params, expression: str, go: bool) -> Any:
+    match = _SIMPLE.match(expression)
+    if match is None or bool(match.group(1)) != go:
+        raise _Refused(f"template expression {{{{{expression.strip()}}}}} is not supported by the sandbox "
+                       "(only plain parameters, no functions or pipelines)")  # fmt: skip
+    path = match.group(2)
+    value: Any = params
+    if not go and path in params:
+        value = params[path]  # fasttemplate: list elements keep their keys flat
+        return value["path"] if isinstance(value, dict) and "path" in value else value
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        if part.startswith("["):
+            index = int(part[1:-1])
+            segments = value.get("segments") if isinstance(value, dict) else value
+            value = segments[index] if isinstance(segments, list) and index < len(segments) else None
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            value = None
+        if value is None:
+            raise _Refused(f"template parameter {path!r} is not one the generators make")
+    return value
+
+
+def _fill(node: Any, params: Params, go: bool) -> Any:
+    if isinstance(node, dict):
+        return {_fill(k, params, go): _fill(v, params, go) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_fill(v, params, go) for v in node]
+    if isinstance(node, str) and "{{" in node:
+        return _PLACEHOLDER.sub(lambda m: str(_lookup(params, m.group(1), go)), node)
+    return node

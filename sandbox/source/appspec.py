@@ -1,0 +1,55 @@
+"""An app of the env repo: where its objects come from and how they are made.
+
+From ``sandbox.yaml``, from a folder, or from an Argo CD ``Application``; the options a
+``sandbox.yaml`` app cannot set keep their defaults, which are today's behaviour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+CONFIG_FILE = "sandbox.yaml"
+Source = Literal["plain", "kustomize", "helm"]
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What an Argo CD ``Application`` source adds to rendering its folder (all hashable)."""
+
+    recurse: bool = True  # plain folders: subfolders too (Argo CD: ``directory.recurse``, off)
+    include: str = ""  # plain folders: a glob (or ``{a,b}``) of files to read
+    exclude: str = ""
+    helm_values: str = ""  # inline values, YAML text, after the values files
+    helm_parameters: tuple[tuple[str, str, bool], ...] = ()  # (name, value, force string)
+    skip_crds: bool = False
+    name_prefix: str = ""
+    name_suffix: str = ""
+    images: tuple[str, ...] = ()  # kustomize ``edit set image`` forms: name=new:tag, name:tag
+    common_labels: tuple[tuple[str, str], ...] = ()
+    common_annotations: tuple[tuple[str, str], ...] = ()
+    kustomize_namespace: str = ""
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """One deployable unit of the env repo. ``release_name`` defaults to ``name``."""
+
+    name: str
+    path: str  # repo-relative folder, "." for the repository root
+    namespace: str
+    source: Source
+    values: tuple[str, ...] = ()  # helm values files, relative to ``path``
+    release_name: str = ""
+    auto_sync: bool = True
+    prune: bool = True
+    self_heal: bool = True
+    options: RenderOptions = field(default_factory=RenderOptions)
+    create_namespace: bool = True  # Argo CD: only with ``CreateNamespace=true``
+    parent: str = ""  # the app whose objects define this one (app-of-apps)
+    defined_in: str = ""  # the file that defines the app ("" for folders and sandbox.yaml)
+    revision: str = ""  # a ref the app is pinned to ("" follows the watched branch)
+
+    def __post_init__(self) -> None:
+        if not self.release_name:
+            object.__setattr__(self, "release_name", self.name)

@@ -1,0 +1,231 @@
+"""Argo CD ``Application`` objects read as app definitions: the sandbox is their controller.
+
+Only what an Application says about where its objects come from and how to sync them is
+read; the Application itself is never applied (no Argo CD runs to act on it). A field the
+sandbox does not honour is named in the app's problems rather than silently ignored, so an
+app never deploys other than its author meant.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from sandbox.model import SYSTEM_NAMESPACE, Problem
+from sandbox.source.appspec import AppSpec, RenderOptions, Source
+from sandbox.source.repomap import RepoMap
+
+GROUP = "argoproj.io"
+APP_KINDS = ("Application", "ApplicationSet")
+IGNORED_KINDS = ("AppProject",)  # Argo CD's own configuration: nothing for the sandbox to do
+DEFAULT_NAMESPACE = "default"
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SPEC_KEYS = frozenset(
+    {
+        "source",
+        "sources",
+        "destination",
+        "project",
+        "syncPolicy",
+        "ignoreDifferences",
+        "info",
+        "revisionHistoryLimit",
+    }
+)
+_SOURCE_KEYS = frozenset(
+    {"repoURL", "path", "targetRevision", "chart", "helm", "kustomize", "directory", "ref", "name"}
+)
+_HELM_KEYS = frozenset(
+    {"valueFiles", "values", "valuesObject", "parameters", "releaseName", "skipCrds", "passCredentials",
+     "ignoreMissingValueFiles", "fileParameters", "version", "namespace", "skipSchemaValidation", "skipTests"}
+)  # fmt: skip
+_KUSTOMIZE_KEYS = frozenset(
+    {"namePrefix", "nameSuffix", "images", "commonLabels", "commonAnnotations", "namespace", "version"}
+)
+_DIRECTORY_KEYS = frozenset({"recurse", "include", "exclude", "jsonnet"})
+# Sync options the sandbox's way of syncing already gives (server-side apply, applying only
+# what differs, pruning last), or that only tune Argo CD itself.
+_SYNC_OPTIONS_GIVEN = frozenset(
+    {"ServerSideApply", "ApplyOutOfSyncOnly", "PruneLast", "Validate", "RespectIgnoreDifferences",
+     "PrunePropagationPolicy", "FailOnSharedResource", "SkipDryRunOnMissingResource"}
+)  # fmt: skip
+
+
+def is_argo_object(manifest: Mapping[str, Any]) -> bool:
+    """An Argo CD object the sandbox reads (or ignores) instead of applying."""
+    api_version = str(manifest.get("apiVersion", ""))
+    return api_version.split("/", 1)[0] == GROUP and manifest.get("kind") in (*APP_KINDS, *IGNORED_KINDS)
+
+
+@dataclass(frozen=True)
+class Defined:
+    """An app definition found in the env repo: the object and the file it is in."""
+
+    manifest: dict[str, Any]
+    file: str
+
+
+def application(
+    found: Defined, repos: RepoMap, parent: str, detect: Callable[[str], Source]
+) -> tuple[AppSpec | None, list[Problem]]:
+    """The app an ``Application`` defines, or the problems that stop it (naming file and app)."""
+    manifest, file = found.manifest, found.file
+    meta = _map(manifest.get("metadata"))
+    name = meta.get("name")
+    label = f"Application {name}" if isinstance(name, str) else "Application"
+    problems: list[Problem] = []
+
+    def bad(message: str) -> None:
+        problems.append(Problem(message, file=file, object=str(name) if isinstance(name, str) else label))
+
+    if not isinstance(name, str) or not _LABEL.match(name) or len(name) > 63:
+        bad(
+            f"Application name {name!r} must be a DNS-1123 label (a-z, 0-9 and '-', at most 63) to be an app here"
+        )
+        return None, problems
+    spec = manifest.get("spec")
+    if not isinstance(spec, dict):
+        bad("Application has no spec")
+        return None, problems
+    for key in spec:
+        if key not in _SPEC_KEYS:
+            bad(f"spec.{key} is not supported by the sandbox")
+    if spec.get("ignoreDifferences"):
+        bad("spec.ignoreDifferences is not supported by the sandbox yet: remove it, or the app would flap")
+    source = _main_source(spec, bad)
+    destination = _map(spec.get("destination"))
+    namespace = destination.get("namespace") or DEFAULT_NAMESPACE
+    if not isinstance(namespace, str) or not _LABEL.match(namespace):
+        bad(f"spec.destination.namespace {namespace!r} is not a DNS-1123 label")
+    elif namespace == SYSTEM_NAMESPACE:
+        bad(f"spec.destination.namespace {SYSTEM_NAMESPACE} is the sandbox's own namespace; choose another")
+    if source is None or problems:
+        return None, problems
+    path, source_type, options, values, release, revision = _from_source(source, spec, repos, bad)
+    if source_type == "plain" and not problems:
+        source_type = detect(path)  # as Argo CD: a Chart.yaml or kustomization.yaml says which
+    policy = _map(spec.get("syncPolicy"))
+    automated = policy.get("automated")
+    options_list = [str(o) for o in policy.get("syncOptions") or () if isinstance(o, str)]
+    create_namespace = False
+    for option in options_list:
+        key, _, value = option.partition("=")
+        if key == "CreateNamespace":
+            create_namespace = value.lower() == "true"
+        elif key == "Replace" and value.lower() == "true":
+            bad("syncOptions Replace=true is not supported by the sandbox (it applies server-side)")
+        elif key not in _SYNC_OPTIONS_GIVEN:
+            bad(f"syncOptions {option} is not supported by the sandbox")
+    if problems:
+        return None, problems
+    auto = isinstance(automated, dict) and automated.get("enabled", True) is not False
+    return AppSpec(
+        name=name, path=path, namespace=str(namespace), source=source_type, values=values,
+        release_name=release, auto_sync=auto,
+        prune=bool(auto and isinstance(automated, dict) and automated.get("prune")),
+        self_heal=bool(auto and isinstance(automated, dict) and automated.get("selfHeal")),
+        options=options, create_namespace=create_namespace, parent=parent, defined_in=file, revision=revision,
+    ), []  # fmt: skip
+
+
+def _main_source(spec: dict[str, Any], bad: Any) -> dict[str, Any] | None:
+    """The one source that makes objects (multi-source apps: the others only lend files by ref)."""
+    if isinstance(spec.get("source"), dict):
+        return dict(spec["source"])
+    sources = spec.get("sources")
+    if not isinstance(sources, list) or not sources:
+        bad("Application has neither spec.source nor spec.sources")
+        return None
+    making = [s for s in sources if isinstance(s, dict) and ("path" in s or "chart" in s)]
+    if len(making) != 1:
+        bad(f"spec.sources has {len(making)} sources with a path or chart: the sandbox renders exactly one "
+            "(the others may lend values files by `ref`)")  # fmt: skip
+        return None
+    refs = {s["ref"]: s for s in sources if isinstance(s, dict) and isinstance(s.get("ref"), str)}
+    return {**making[0], "_refs": refs}
+
+
+def _from_source(
+    source: dict[str, Any], spec: dict[str, Any], repos: RepoMap, bad: Any
+) -> tuple[str, Source, RenderOptions, tuple[str, ...], str, str]:
+    for key in source:
+        if key not in _SOURCE_KEYS and key != "_refs":
+            bad(f"source.{key} is not supported by the sandbox" +
+                (" (config management plugins do not run here)" if key == "plugin" else ""))  # fmt: skip
+    url = str(source.get("repoURL", ""))
+    if "chart" in source:
+        bad(f"source.chart {source['chart']!r} comes from the Helm repository {url}: nothing is fetched "
+            "from the network; vendor the chart into the env repo and point source.path at it")  # fmt: skip
+    elif not repos.is_this_repo(url):
+        bad(repos.unmapped(url, "source.repoURL"))
+    raw_path = str(source.get("path", "") or ".")
+    path = posixpath.normpath(raw_path.strip("/") or ".")
+    if path == ".." or path.startswith("../"):
+        bad(f"source.path {raw_path!r} is outside the repo")
+    revision = str(source.get("targetRevision", "") or "")
+    if revision in ("HEAD", repos.branch):
+        revision = ""
+    else:
+        bad(f"source.targetRevision {revision!r} is not the watched branch ({repos.branch or 'HEAD'}): apps pinned "
+            "to another branch, tag or commit are not supported by the sandbox yet; use HEAD")  # fmt: skip
+    helm = _map(source.get("helm"))
+    kustomize = _map(source.get("kustomize"))
+    directory = _map(source.get("directory"))
+    for section, keys, fields in (("helm", _HELM_KEYS, helm), ("kustomize", _KUSTOMIZE_KEYS, kustomize),
+                                  ("directory", _DIRECTORY_KEYS, directory)):  # fmt: skip
+        for key in fields:
+            if key not in keys or key in ("fileParameters", "jsonnet"):
+                bad(f"source.{section}.{key} is not supported by the sandbox")
+    source_type: Source = "helm" if helm else "kustomize" if kustomize else "plain"
+    values = tuple(_value_file(str(v), path, source.get("_refs") or {}, repos, bad)
+                   for v in helm.get("valueFiles") or ())  # fmt: skip
+    inline = helm.get("valuesObject") if helm.get("valuesObject") is not None else helm.get("values")
+    if isinstance(inline, dict):
+        inline = yaml.safe_dump(inline, sort_keys=False)
+    parameters = tuple(
+        (str(p.get("name")), str(p.get("value", "")), bool(p.get("forceString")))
+        for p in helm.get("parameters") or () if isinstance(p, dict) and p.get("name")
+    )  # fmt: skip
+    options = RenderOptions(
+        recurse=bool(directory.get("recurse", False)),
+        include=str(directory.get("include", "") or ""),
+        exclude=str(directory.get("exclude", "") or ""),
+        helm_values=str(inline or ""),
+        helm_parameters=parameters,
+        skip_crds=bool(helm.get("skipCrds")),
+        name_prefix=str(kustomize.get("namePrefix", "") or ""),
+        name_suffix=str(kustomize.get("nameSuffix", "") or ""),
+        images=tuple(str(i) for i in kustomize.get("images") or ()),
+        common_labels=tuple((str(k), str(v)) for k, v in (kustomize.get("commonLabels") or {}).items()),
+        common_annotations=tuple(
+            (str(k), str(v)) for k, v in (kustomize.get("commonAnnotations") or {}).items()
+        ),
+        kustomize_namespace=str(kustomize.get("namespace", "") or ""),
+    )
+    release = str(helm.get("releaseName", "") or "")
+    return path, source_type, options, values, release, revision
+
+
+def _value_file(value: str, path: str, refs: dict[str, Any], repos: RepoMap, bad: Any) -> str:
+    """A values file relative to the app path; ``$ref/file`` names a file of a ``ref`` source."""
+    if not value.startswith("$"):
+        return value
+    ref, _, rest = value[1:].partition("/")
+    lender = refs.get(ref)
+    if lender is None:
+        bad(f"values file {value!r} names ref {ref!r}, which no source of spec.sources has")
+        return value
+    if not repos.is_this_repo(str(lender.get("repoURL", ""))):
+        bad(repos.unmapped(str(lender.get("repoURL", "")), f"the source with ref {ref}"))
+        return value
+    return posixpath.relpath(posixpath.normpath(rest or "."), path)
+
+
+def _map(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

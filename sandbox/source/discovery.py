@@ -1,0 +1,245 @@
+"""The apps of an env repo at a revision: sandbox.yaml, Argo CD Applications, or folders.
+
+Bad configuration never raises: it comes back as Problems naming the file and the app (in
+``Problem.object``). An app with any problem is left out of the list, so a caller must read a
+Problem naming an app as "this app is broken", never as "this app was deleted" — pruning on
+it would delete a running app over a typo. A Problem with an empty ``object`` means no app
+list can be trusted (a sandbox.yaml that does not read, an app-of-apps that does not render).
+
+With no sandbox.yaml, Argo CD ``Application``/``ApplicationSet`` objects anywhere in the repo
+define the apps; without those, one app per top-level folder. An app whose objects include
+Applications is an app-of-apps: those become its children, found by rendering it, so a Helm
+chart or Kustomization of Applications works as it does under Argo CD.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import yaml
+
+from sandbox.model import Problem, Rendered
+from sandbox.source import applicationset, argocd
+from sandbox.source.appconfig import (
+    CHART_FILE,
+    KUSTOMIZATION_FILES,
+    MANIFEST_SUFFIXES,
+    Config,
+    detect_source,
+    dns1123_name,
+    folder_apps,
+    read_config,
+)
+from sandbox.source.appspec import CONFIG_FILE, AppSpec, RenderOptions, Source
+from sandbox.source.argocd import Defined
+from sandbox.source.envrepo import EnvRepo
+from sandbox.source.render import render_app
+from sandbox.source.repomap import RepoMap
+
+MAX_DEPTH = 8  # app-of-apps nesting; deeper is almost surely an app that renders itself
+_RENDERS = 64
+
+
+@dataclass(frozen=True)
+class Discovery:
+    apps: list[AppSpec]
+    problems: list[Problem]
+    note: str = ""  # one line saying where the apps came from, when not the obvious place
+    configured: bool = False  # the app list is authoritative: an app gone from it was removed
+
+
+def load_apps(repo: EnvRepo, revision: str) -> tuple[list[AppSpec], list[Problem]]:
+    """The apps at ``revision`` and the problems found; an unknown revision raises EnvRepoError."""
+    found = discover(repo, revision)
+    return found.apps, found.problems
+
+
+def discover(repo: EnvRepo, revision: str) -> Discovery:
+    sha = repo.resolve(revision)
+    config, problems = read_config(repo, sha)
+    if config is not None and problems and not config.apps and config.argocd is None:
+        return Discovery([], problems, configured=True)
+    repos = RepoMap.of(repo.remote_urls(), dict(config.repos) if config else {}, repo.branch)
+    if config is None or config.scan:
+        defined = _argo_definitions(repo, sha, "")
+        if not defined and config is None:
+            apps, folder_problems = folder_apps(repo, sha)
+            return Discovery(apps, folder_problems)
+        if not defined:
+            return Discovery([], [Problem(f"{CONFIG_FILE} lists no apps and the repo has no Argo CD Application: "
+                                          "list apps under `apps:`", file=CONFIG_FILE)], configured=True)  # fmt: skip
+        walk = _Walk(repo, sha, repos)
+        walk.roots(defined)
+        apps = walk.apps()
+        files = sorted({a.defined_in for a in apps if not a.parent})
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        note = f"{len(apps)} apps from the Argo CD Applications in {shown}"
+        return Discovery(apps, walk.problems, note, configured=True)
+    apps = list(config.apps)
+    note = ""
+    if config.argocd is not None:
+        walk = _Walk(repo, sha, repos, taken={a.name: CONFIG_FILE for a in apps})
+        walk.entry(config.argocd)
+        apps += walk.apps()
+        problems += walk.problems
+        note = f"apps from the Argo CD entry {config.argocd}/ ({CONFIG_FILE})"
+    if config.flux is not None:
+        problems.append(Problem(f"`flux:` entries are not supported yet: list the apps under `apps:` in {CONFIG_FILE}",
+                                file=CONFIG_FILE))  # fmt: skip
+    return Discovery(apps, problems, note, configured=True)
+
+
+def _argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined]:
+    """Application and ApplicationSet objects in the files under ``folder``, as written (Helm
+    templates are skipped: they are not YAML until rendered)."""
+    files = repo.list_files(sha, folder)
+    charts = {posixpath.dirname(f) for f in files if posixpath.basename(f) == CHART_FILE}
+    found = []
+    for file in files:
+        if not file.lower().endswith(MANIFEST_SUFFIXES) or any(p.startswith(".") for p in file.split("/")):
+            continue
+        if any(file.startswith(c + "/") if c else True for c in charts):
+            continue
+        raw = repo.read_file(sha, file)
+        if raw is None or argocd.GROUP.encode() not in raw:
+            continue
+        try:
+            docs = list(yaml.safe_load_all(raw))
+        except (yaml.YAMLError, RecursionError, ValueError):
+            continue  # the app that renders this file says what is wrong with it
+        for doc in docs:
+            if isinstance(doc, dict) and argocd.is_argo_object(doc) and doc.get("kind") in argocd.APP_KINDS:
+                found.append(Defined(doc, file))
+    return found
+
+
+@dataclass
+class _Walk:
+    """Apps found breadth-first from the roots, children by rendering their parents."""
+
+    repo: EnvRepo
+    sha: str
+    repos: RepoMap
+    taken: dict[str, str] = field(default_factory=dict)  # app name -> where it was defined
+    problems: list[Problem] = field(default_factory=list)
+    _apps: dict[str, AppSpec] = field(default_factory=dict)
+
+    def apps(self) -> list[AppSpec]:
+        """Parents before their children (tree order), each level in the order found."""
+        ordered: list[AppSpec] = []
+
+        def visit(parent: str) -> None:
+            for spec in self._apps.values():
+                if spec.parent == parent and spec not in ordered:
+                    ordered.append(spec)
+                    visit(spec.name)
+
+        visit("")
+        return ordered + [s for s in self._apps.values() if s not in ordered]
+
+    def entry(self, path: str) -> None:
+        """The entry folder is itself the root app (as ``argocd app create --path`` makes it)."""
+        name = dns1123_name(posixpath.basename(path) or "root") or "root"
+        source = detect_source(self.repo, self.sha, path)
+        root = AppSpec(name, path, argocd.DEFAULT_NAMESPACE, source, options=RenderOptions(recurse=False),
+                       defined_in=CONFIG_FILE)  # fmt: skip
+        self._walk([root])
+
+    def roots(self, defined: list[Defined]) -> None:
+        self._walk(self._specs(defined, parent=""))
+
+    def _walk(self, level: list[AppSpec]) -> None:
+        depth = 0
+        while level and depth < MAX_DEPTH:
+            depth += 1
+            next_level: list[AppSpec] = []
+            for spec in level:
+                if not self._add(spec):
+                    continue
+                if not self._may_define_apps(spec):
+                    continue
+                rendered = _render(self.repo, spec, self.sha)
+                if not rendered.ok:
+                    # Its children are unknown at this revision: none may count as removed.
+                    self.problems.append(Problem(
+                        f"app-of-apps {spec.name} does not render, so the apps it defines are kept as they "
+                        f"are: {'; '.join(str(p) for p in rendered.problems)}", file=spec.path,
+                    ))  # fmt: skip
+                    continue
+                children = [Defined(dict(c.manifest), c.source) for c in rendered.children]
+                next_level += self._specs(children, parent=spec.name)
+            level = next_level
+
+    def _add(self, spec: AppSpec) -> bool:
+        seen = self._apps.get(spec.name)
+        if seen is not None:
+            if seen.parent == "" and spec.parent and seen.defined_in == spec.defined_in:
+                self._apps[spec.name] = spec  # found as a root first, it is this parent's child
+                return False
+            if seen != spec and spec.name not in self._ancestors(spec):
+                self.problems.append(Problem(f"app {spec.name} is defined twice: in {seen.defined_in} and in "
+                                             f"{spec.defined_in}", file=spec.defined_in, object=spec.name))  # fmt: skip
+            return False
+        if spec.name in self.taken:
+            self.problems.append(Problem(f"app {spec.name} is defined in {self.taken[spec.name]} and in "
+                                         f"{spec.defined_in}", file=spec.defined_in, object=spec.name))  # fmt: skip
+            return False
+        self._apps[spec.name] = spec
+        return True
+
+    def _ancestors(self, spec: AppSpec) -> set[str]:
+        names, parent = set(), spec.parent
+        while parent and parent not in names:
+            names.add(parent)
+            parent = self._apps[parent].parent if parent in self._apps else ""
+        return names
+
+    def _specs(self, defined: list[Defined], parent: str) -> list[AppSpec]:
+        specs = []
+        for found in defined:
+            if found.manifest.get("kind") == "ApplicationSet":
+                generated, problems = applicationset.expand(found, self.repo, self.sha, self.repos)
+            else:
+                generated, problems = [found], []
+            self.problems += problems
+            for one in generated:
+                spec, app_problems = argocd.application(one, self.repos, parent, self._detect)
+                self.problems += app_problems
+                if spec is not None:
+                    specs.append(spec)
+        return specs
+
+    def _detect(self, path: str) -> Source:
+        return detect_source(self.repo, self.sha, path) if self.repo.is_dir(self.sha, path) else "plain"
+
+    def _may_define_apps(self, spec: AppSpec) -> bool:
+        """Whether rendering ``spec`` could yield Applications: some file it reads names Argo CD."""
+        if spec.revision:
+            return False
+        files = self.repo.list_files(self.sha, "" if spec.path == "." else spec.path)
+        if spec.source == "plain" and not spec.options.recurse:
+            files = [f for f in files if posixpath.dirname(f) == ("" if spec.path == "." else spec.path)]
+        if spec.source == "kustomize":
+            return any(posixpath.basename(f) in KUSTOMIZATION_FILES for f in files)  # bases may hold them
+        return any(argocd.GROUP.encode() in (self.repo.read_file(self.sha, f) or b"") for f in files)
+
+
+_cache: OrderedDict[tuple[str, str, AppSpec], Rendered] = OrderedDict()
+
+
+def _render(repo: EnvRepo, spec: AppSpec, sha: str) -> Rendered:
+    """Render an app-of-apps once per revision (discovery runs on every commit and status)."""
+    key = (str(repo.path), sha, spec)
+    if key in _cache:
+        _cache.move_to_end(key)
+        return _cache[key]
+    rendered = render_app(repo, spec, sha)
+    _cache[key] = rendered
+    while len(_cache) > _RENDERS:
+        _cache.popitem(last=False)
+    return rendered
+
+
+__all__ = ["Config", "Discovery", "discover", "load_apps"]

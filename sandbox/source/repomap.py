@@ -1,0 +1,64 @@
+"""Which repository URLs in Argo CD and Flux objects mean this env repo.
+
+Nothing is fetched from the network: a URL is this repo when it is one of the repo's own
+remotes, or when ``sandbox.yaml`` maps it (``repos: {URL: .}``). Any other URL fails the app
+that names it, with the line to add.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sandbox.source.appspec import CONFIG_FILE
+
+_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")
+
+
+def normalize(url: str) -> str:
+    """A URL as a key: scheme, user, port-less ``git@host:path`` form and ``.git`` dropped."""
+    text = url.strip()
+    scp = _SCP_LIKE.match(text)
+    if scp and "://" not in text:
+        text = f"{scp.group(1)}/{scp.group(2)}"
+    text = re.sub(r"^[a-z+]+://", "", text, flags=re.IGNORECASE)
+    text = re.sub(r"^[^@/]+@", "", text)
+    text = text.rstrip("/")
+    if text.endswith(".git"):
+        text = text[: -len(".git")]
+    host, _, rest = text.partition("/")
+    return f"{host.lower()}/{rest}" if rest else host.lower()
+
+
+@dataclass(frozen=True)
+class RepoMap:
+    """This env repo's URLs (its remotes and those mapped to ``.``) and the branch it follows."""
+
+    urls: frozenset[str] = frozenset()
+    others: tuple[tuple[str, str], ...] = ()  # (URL, local path) mapped to another repo
+    branch: str = ""
+
+    @classmethod
+    def of(cls, remotes: list[str], mapping: dict[str, str], branch: str | None) -> RepoMap:
+        mine = {normalize(u) for u in remotes}
+        others = []
+        for url, path in mapping.items():
+            if path.strip().rstrip("/") in (".", ""):
+                mine.add(normalize(url))
+            else:
+                others.append((url, path))
+        return cls(frozenset(mine), tuple(others), branch or "")
+
+    def is_this_repo(self, url: str) -> bool:
+        return normalize(url) in self.urls
+
+    def unmapped(self, url: str, what: str) -> str:
+        """The message for a URL that is not this repo."""
+        for other, path in self.others:
+            if normalize(other) == normalize(url):
+                return (f"{what} {url} is mapped to {path}, another local repo: the sandbox renders apps "
+                        "from the env repo only; vendor the app's folder into it")  # fmt: skip
+        if not url:
+            return f"{what} is empty: name the env repo's URL"
+        return (f"{what} {url} is not this env repo (none of its remotes) and nothing is fetched from the "
+                f"network: map it in {CONFIG_FILE} with `repos: {{\"{url}\": .}}`")  # fmt: skip

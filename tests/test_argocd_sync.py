@@ -1,0 +1,87 @@
+"""Argo CD's sync order against the real API server: hooks by phase, waves with health between
+them, and each hook's delete policy; the order is the order the objects appeared in (watch
+events), never a log line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clikit import REPOS, Cli, commit_fixture, live, output, repo_from_fixture, shown, uid
+from watchkit import EventLog
+
+from sandbox.apply.kube import Kube
+from sandbox.cluster.local import LocalRuntime
+
+ARGO = REPOS / "argocd"
+
+
+def _available(obj: dict) -> bool:
+    return (obj.get("status") or {}).get("availableReplicas") == (obj.get("spec") or {}).get("replicas")
+
+
+def _hooks_repo(tmp_path: Path, runtime: LocalRuntime) -> tuple[Path, Cli, dict[str, str], str]:
+    names = {"uid": uid()}
+    repo, _ = repo_from_fixture(tmp_path / "repo", ARGO / "hooks", names, "hooks and waves")
+    return repo, Cli(repo, tmp_path / "state", runtime), names, f"hooks{names['uid']}"
+
+
+def test_hooks_run_by_phase_and_waves_apply_in_order_with_health_between(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    _repo, cli, _names, ns = _hooks_repo(tmp_path, local_runtime)
+    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    try:
+        with EventLog(kube, ns, ("Job", "ConfigMap", "Deployment", "Service")) as log:
+            synced = cli("sync")
+        assert synced.returncode == 0, shown(synced)
+        before = log.when("Job", "before")
+        settings = log.when("ConfigMap", "settings")
+        during = log.when("Job", "during-")
+        server = log.when("Deployment", "server")
+        ready = log.first_where("Deployment", "server", _available)
+        service = log.when("Service", "server")
+        after = log.when("Job", "after")
+        assert before < settings, "the PreSync hook runs before wave 0"
+        assert settings < during < server, "the Sync hook of wave 0 runs with wave 0, before wave 1"
+        assert server < ready < service, "wave 2 waits for wave 1 to be healthy"
+        assert service < after, "PostSync runs after every wave"
+        assert log.first("Job", "onfail") is None, "SyncFail runs only when the sync fails"
+        assert log.first("ConfigMap", "skipped") is None, "a Skip hook is never applied"
+        assert log.first("Job", "during-", "DELETED") is not None, "HookSucceeded deletes the hook"
+        assert live(kube, f"/apis/batch/v1/namespaces/{ns}/jobs/before") is not None, (
+            "BeforeHookCreation keeps it"
+        )
+        status = cli("status")
+        assert status.returncode == 0, shown(status)
+        assert "OutOfSync" not in status.stdout, "hooks are never part of the app's sync status"
+    finally:
+        kube.close()
+
+
+def test_a_failing_presync_hook_applies_nothing_runs_syncfail_and_says_which_hook(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    repo, cli, names, ns = _hooks_repo(tmp_path, local_runtime)
+    assert cli("sync").returncode == 0
+    commit_fixture(repo, ARGO / "hooks-failing", names, "a migration that cannot run, with a config change")
+    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    try:
+        first_before = live(kube, f"/apis/batch/v1/namespaces/{ns}/jobs/before")
+        assert first_before is not None
+        with EventLog(kube, ns, ("Job", "ConfigMap")) as log:
+            failed = cli("sync")
+        said = output(failed)
+        assert failed.returncode == 1, shown(failed)
+        assert "PreSync hook" in said and "work/presync.yaml" in said and "nothing applied" in said, said
+        assert log.first("Job", "onfail") is not None, "SyncFail hooks run when the sync fails"
+        assert log.first("Job", "before", "DELETED") is not None, "BeforeHookCreation replaced the old hook"
+        settings = live(kube, f"/api/v1/namespaces/{ns}/configmaps/settings")
+        assert settings is not None and settings["data"] == {"LEVEL": "1"}, "the last good state stays"
+        rows = [r for r in cli.history_rows() if r["app"] == ns]
+        assert rows[-1]["result"] == "Failed" and "PreSync" in rows[-1]["message"], rows[-1]
+        # The next good commit deploys.
+        commit_fixture(repo, ARGO / "hooks", names, "migration fixed")
+        fixed = cli("sync")
+        assert fixed.returncode == 0, shown(fixed)
+    finally:
+        kube.close()

@@ -1,0 +1,96 @@
+"""The order objects appeared in: real watch events from the API server, not logs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.apply.kube import Kube
+
+# kind -> cluster-wide list path
+PATHS = {
+    "ConfigMap": "/api/v1/configmaps",
+    "Service": "/api/v1/services",
+    "Pod": "/api/v1/pods",
+    "Deployment": "/apis/apps/v1/deployments",
+    "Job": "/apis/batch/v1/jobs",
+}
+
+
+@dataclass(frozen=True)
+class Seen:
+    at: float
+    type: str  # ADDED, MODIFIED, DELETED
+    kind: str
+    name: str
+    object: dict[str, Any]
+
+
+class EventLog:
+    """Every watch event for the given kinds in one namespace, from the moment it starts."""
+
+    def __init__(self, kube: Kube, namespace: str, kinds: tuple[str, ...]) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.events: list[Seen] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ready = threading.Barrier(len(kinds) + 1)
+        self._threads = [threading.Thread(target=self._watch, args=(k,), daemon=True) for k in kinds]
+
+    def __enter__(self) -> EventLog:
+        for thread in self._threads:
+            thread.start()
+        self._ready.wait(timeout=10)
+        time.sleep(0.3)  # the streams are open once the server answered the first request
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self.kube.close_streams()
+
+    def _watch(self, kind: str) -> None:
+        params = {"watch": "true", "fieldSelector": f"metadata.namespace={self.namespace}",
+                  "timeoutSeconds": "300"}  # fmt: skip
+        self._ready.wait(timeout=10)
+        while not self._stop.is_set():
+            try:
+                for event in self.kube.stream(PATHS[kind], params, timeout=300):
+                    obj = event.get("object") or {}
+                    seen = Seen(time.monotonic(), str(event.get("type")), kind,
+                                str((obj.get("metadata") or {}).get("name", "")), obj)  # fmt: skip
+                    with self._lock:
+                        self.events.append(seen)
+            except Exception:  # closed by __exit__, or the server ended the stream: watch again
+                if not self._stop.is_set():
+                    time.sleep(0.1)
+
+    def first(self, kind: str, name_prefix: str, type_: str = "ADDED") -> Seen | None:
+        with self._lock:
+            return next(
+                (
+                    e
+                    for e in self.events
+                    if e.kind == kind and e.name.startswith(name_prefix) and e.type == type_
+                ),
+                None,
+            )
+
+    def when(self, kind: str, name_prefix: str, type_: str = "ADDED") -> float:
+        found = self.first(kind, name_prefix, type_)
+        assert found is not None, f"no {type_} event for {kind} {name_prefix}* in {self.summary()}"
+        return found.at
+
+    def first_where(self, kind: str, name: str, test: Any) -> float:
+        with self._lock:
+            found = next(
+                (e for e in self.events if e.kind == kind and e.name == name and test(e.object)), None
+            )
+        assert found is not None, f"no event for {kind} {name} that passes the test in {self.summary()}"
+        return found.at
+
+    def summary(self) -> list[str]:
+        with self._lock:
+            return [f"{e.type} {e.kind}/{e.name}" for e in self.events]
