@@ -212,7 +212,14 @@ def test_demo_history_is_healthy_except_the_broken_commit_which_turns_degraded(
             if o.key.kind == "Pod" and "Insufficient cpu" in o.health_message
         ]
         assert pending, "no pod of the broken revision reports Insufficient cpu"
-        others = [a for a in snapshot.apps if a.name != app]
+        # An app-of-apps above it shows its health (as Argo CD does); every other app is untouched.
+        above, parent = set(), broken.parent
+        while parent and parent not in above:
+            above.add(parent)
+            found = snapshot.app(parent)
+            parent = found.parent if found else ""
+        assert all(snapshot.app(a).health == Health.DEGRADED for a in above)  # type: ignore[union-attr]
+        others = [a for a in snapshot.apps if a.name != app and a.name not in above]
         assert all(a.health == Health.HEALTHY for a in others), "the broken commit touched only one app"
         print(f"{sample}: {app} Degraded {took:.1f} s after the rollback to the broken commit")
 

@@ -44,6 +44,17 @@ EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
         "hello-prod": ("hello-prod", {"ConfigMap/hello-config-<hash>", "Deployment/hello", "Service/hello"}),
     },
     "helm": {"greeter-dev": ("greeter-dev", {"ConfigMap/greeter", "Deployment/greeter", "Service/greeter"})},
+    "argocd": {
+        "root": ("argocd", set()),  # an app-of-apps: its objects are the Applications below
+        "web": ("web", {"ConfigMap/web-config", "Deployment/web", "Service/web"}),
+        "shop-staging": ("shop-staging", {"ConfigMap/shop-settings", "Deployment/shop", "Service/shop"}),
+        "shop-production": (
+            "shop-production",
+            {"ConfigMap/shop-settings", "Deployment/shop", "Service/shop"},
+        ),
+        "tools-echo": ("tools", {"Deployment/echo"}),
+        "tools-clock": ("tools", {"CronJob/clock"}),
+    },
     "multi-app": {
         "infra": ("infra", {"Service/redis", "Service/redis-headless", "StatefulSet/redis"}),
         "shop": ("shop", {"ConfigMap/shop-config", "Deployment/shop"}),
@@ -185,7 +196,7 @@ def test_each_sample_renders_its_apps_into_their_namespaces_without_problems(
     found = {name: (app.namespace, {_label(o) for o in objects}) for name, (app, objects) in rendered.items()}
     assert found == EXPECTED[sample]
     for app, objects in rendered.values():
-        assert {o.key.namespace for o in objects} == {app.namespace}
+        assert {o.key.namespace for o in objects} == ({app.namespace} if objects else set())
 
 
 def test_plain_sample_reads_a_multi_document_file_and_a_nested_folder(tmp_path: Path) -> None:

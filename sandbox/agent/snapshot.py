@@ -177,3 +177,17 @@ class Snapshot:
             "problems": [str(p) for p in self.problems],
             "notices": list(self.notices),
         }
+
+
+def app_depths(apps: tuple[AppState, ...]) -> dict[str, int]:
+    """How deep each app sits under app-of-apps parents (0 for a top-level app)."""
+    parents = {a.name: a.parent for a in apps}
+    depths = {}
+    for name in parents:
+        depth, parent, seen = 0, parents[name], {name}
+        while parent in parents and parent not in seen:
+            seen.add(parent)
+            depth += 1
+            parent = parents[parent]
+        depths[name] = depth
+    return depths

@@ -21,7 +21,7 @@ from pathlib import Path
 from sandbox.agent.history import HistoryReader, path_for_repo
 from sandbox.agent.loop import Agent
 from sandbox.agent.revert import RevertError
-from sandbox.agent.snapshot import AppState, Event, Snapshot
+from sandbox.agent.snapshot import AppState, Event, Snapshot, app_depths
 from sandbox.cli import compose
 from sandbox.model import Health, SyncStatus
 from sandbox.source.envrepo import EnvRepoError
@@ -74,10 +74,11 @@ def _short(sha: str | None) -> str:
 
 def _apps_table(snapshot: Snapshot) -> str:
     rows = [("APP", "SYNC", "HEALTH", "DEPLOYED", "GIT", "AUTO-SYNC", "SELF-HEAL", "MESSAGE")]
+    depth = app_depths(snapshot.apps)
     for app in snapshot.apps:
         note = app.rollback_note or app.message
         rows.append((
-            app.name, str(app.sync), str(app.health), _short(app.deployed_revision), _short(app.git_revision),
+            "  " * depth[app.name] + app.name, str(app.sync), str(app.health), _short(app.deployed_revision), _short(app.git_revision),
             "on" if app.auto_sync else ("paused" if app.rolled_back else "off"),
             "on" if app.self_heal else "off", note[:80],
         ))  # fmt: skip

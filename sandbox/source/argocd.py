@@ -169,7 +169,7 @@ def _from_source(
     if path == ".." or path.startswith("../"):
         bad(f"source.path {raw_path!r} is outside the repo")
     revision = str(source.get("targetRevision", "") or "")
-    if revision in ("HEAD", repos.branch):
+    if revision in ("", "HEAD", repos.branch) or "chart" in source:  # empty is HEAD; a chart's is its version
         revision = ""
     else:
         bad(f"source.targetRevision {revision!r} is not the watched branch ({repos.branch or 'HEAD'}): apps pinned "

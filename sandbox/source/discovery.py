@@ -75,7 +75,7 @@ def discover(repo: EnvRepo, revision: str) -> Discovery:
         apps = walk.apps()
         files = sorted({a.defined_in for a in apps if not a.parent})
         shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-        note = f"{len(apps)} apps from the Argo CD Applications in {shown}"
+        note = f"{len(apps)} apps from the Argo CD Applications in {shown}" if apps else ""
         return Discovery(apps, walk.problems, note, configured=True)
     apps = list(config.apps)
     note = ""

@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
-from sandbox.agent.snapshot import AppState, Snapshot
+from sandbox.agent.snapshot import AppState, Snapshot, app_depths
 from tui import glyphs
 
 # Auto-sync and self-heal of the selected app are in the header; the panel stays narrow.
@@ -34,6 +34,7 @@ class AppsPanel(DataTable[Text]):
         self.ascii = ascii
         self._names: list[str] = []
         self._cells: dict[str, tuple[Text, ...]] = {}
+        self._depths: dict[str, int] = {}  # apps an app-of-apps defines sit under it
 
     def on_mount(self) -> None:
         self.border_title = "1 Apps"
@@ -42,6 +43,7 @@ class AppsPanel(DataTable[Text]):
 
     def show(self, snapshot: Snapshot) -> None:
         names = [a.name for a in snapshot.apps]
+        self._depths = app_depths(snapshot.apps)
         if names != self._names:
             current = self.current
             self.clear()
@@ -75,8 +77,10 @@ class AppsPanel(DataTable[Text]):
     def _cells_for(self, app: AppState) -> tuple[Text, ...]:
         sync = glyphs.SYNC[app.sync]
         health = glyphs.HEALTH[app.health]
+        depth = self._depths.get(app.name, 0)
+        branch = ("`- " if self.ascii else "└ ") if depth else ""
         return (
-            Text(app.name, style="bold"),
+            Text("  " * (depth - 1) + branch + app.name if depth else app.name, style="bold"),
             Text(f"{sync.text(self.ascii)} {app.sync}", style=sync.style),
             Text(f"{health.text(self.ascii)} {app.health}", style=health.style),
             self._deployed(app),

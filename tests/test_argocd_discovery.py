@@ -1,0 +1,110 @@
+"""Argo CD Applications and ApplicationSets read as apps, against real git repositories and
+the real helm and kustomize: what each field makes, and the one-line message for what the
+sandbox does not do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clikit import REPOS, repo_from_fixture
+
+from sandbox.source.appspec import AppSpec
+from sandbox.source.discovery import Discovery, discover
+from sandbox.source.envrepo import EnvRepo
+from sandbox.source.render import render_app
+
+ARGO = REPOS / "argocd"
+
+
+def _discover(tmp_path: Path, case: str) -> tuple[EnvRepo, Discovery]:
+    path, _ = repo_from_fixture(tmp_path / case, ARGO / case, {}, case)
+    repo = EnvRepo(path)
+    return repo, discover(repo, "HEAD")
+
+
+def _apps(found: Discovery) -> dict[str, AppSpec]:
+    return {a.name: a for a in found.apps}
+
+
+def _data(repo: EnvRepo, app: AppSpec) -> dict[str, dict]:
+    rendered = render_app(repo, app, "HEAD")
+    assert rendered.ok, [str(p) for p in rendered.problems]
+    return {o.key.name: o.manifest for o in rendered.objects}
+
+
+def test_application_sets_generate_apps_from_lists_git_files_directories_and_a_matrix(tmp_path: Path) -> None:
+    _repo, found = _discover(tmp_path, "appsets")
+    apps = _apps(found)
+
+    assert {n: (a.path, a.namespace) for n, a in apps.items()} == {
+        "team-red": ("svc/a", "team-red"),
+        "team-blue": ("svc/a", "team-blue"),
+        "env-dev": ("config/dev", "env-dev"),
+        "env-prod": ("config/prod", "env-prod"),
+        "in-cluster-a": ("svc/a", "svc-a"),
+        "in-cluster-b": ("svc/b", "svc-b"),
+    }
+    assert all(a.defined_in.startswith("sets/") for a in apps.values())
+    assert [str(p) for p in found.problems] == [
+        "sets/unsupported.yaml ApplicationSet previews: the pullRequest generator is not supported by the "
+        "sandbox (list, git, clusters and matrix are)"
+    ]
+
+
+def test_fields_the_sandbox_does_not_honour_fail_their_app_by_name_and_the_rest_run(tmp_path: Path) -> None:
+    _repo, found = _discover(tmp_path, "unsupported")
+    said: dict[str, str] = {}
+    for problem in found.problems:
+        said[problem.object] = said.get(problem.object, "") + problem.message
+
+    assert list(_apps(found)) == ["fine"]
+    assert "repos:" in said["elsewhere"] and "https://git.example.com/someone/else.git" in said["elsewhere"]
+    assert "nothing is fetched" in said["from-chart-repo"] and "vendor the chart" in said["from-chart-repo"]
+    assert "plugin" in said["plugin-app"]
+    assert "v1.2.0" in said["pinned"] and "HEAD" in said["pinned"]
+    assert all(p.file == "apps/all.yaml" for p in found.problems)
+
+
+def test_an_entry_folder_that_is_a_helm_chart_of_applications_is_the_root_app(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "entry")
+    apps = _apps(found)
+
+    assert [(a.name, a.parent) for a in found.apps] == [
+        ("apps", ""),
+        ("guestbook", "apps"),
+        ("ledger", "apps"),
+    ]
+    assert apps["apps"].source == "helm"
+    assert found.problems == []
+    root = render_app(repo, apps["apps"], "HEAD")
+    assert root.ok and root.objects == () and [c.key.name for c in root.children] == ["guestbook", "ledger"]
+    assert _data(repo, apps["guestbook"]).keys() == {"guestbook"}
+
+
+def test_a_directory_app_reads_its_top_folder_only_unless_recurse_and_honours_exclude(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "options")
+    apps = _apps(found)
+
+    assert _data(repo, apps["flat"]).keys() == {"top"}
+    assert _data(repo, apps["deep"]).keys() == {"top", "deep"}
+
+
+def test_kustomize_fields_of_an_application_are_applied_as_kustomize_edit_would(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "options")
+    app = _apps(found)["kust"]
+
+    assert app.source == "kustomize"
+    objects = _data(repo, app)
+    deployment = objects["pre-web-post"]
+    assert deployment["metadata"]["labels"]["team"] == "blue"
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        "registry.example.com/mirror/nginx:1.27-alpine"
+    )
+
+
+def test_helm_fields_of_an_application_layer_files_then_inline_values_then_parameters(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "options")
+    app = _apps(found)["chart"]
+
+    data = _data(repo, app)["rel-values"]["data"]
+    assert data == {"greeting": "inline", "extra": "from-file", "replicas": "3", "port": "string"}
