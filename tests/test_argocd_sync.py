@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clikit import REPOS, Cli, commit_fixture, live, output, repo_from_fixture, shown, uid
+from clikit import REPOS, Cli, cm_path, commit_fixture, live, output, repo_from_fixture, shown, uid
 from watchkit import EventLog
 
 from sandbox.apply.kube import Kube
@@ -83,5 +83,36 @@ def test_a_failing_presync_hook_applies_nothing_runs_syncfail_and_says_which_hoo
         commit_fixture(repo, ARGO / "hooks", names, "migration fixed")
         fixed = cli("sync")
         assert fixed.returncode == 0, shown(fixed)
+    finally:
+        kube.close()
+
+
+def test_prune_false_delete_false_ignore_extraneous_and_manual_sync_behave_as_in_argo_cd(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    names = {"uid": uid()}
+    u = names["uid"]
+    repo, _ = repo_from_fixture(tmp_path / "repo", ARGO / "semantics-1", names, "three apps under a root")
+    cli = Cli(repo, tmp_path / "state", local_runtime)
+    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    try:
+        first = cli("sync")
+        assert first.returncode == 0, shown(first)
+        rows = {line.split()[0]: line for line in first.stdout.splitlines()[2:] if line.strip()}
+        assert rows[f"manual{u}"].split()[5] == "off", "no syncPolicy.automated: auto-sync off"
+        assert live(kube, cm_path(f"manual{u}", "by-hand")) is not None, "a manual sync still deploys it"
+
+        commit_fixture(repo, ARGO / "semantics-2", names, "drop two objects and the app gone")
+        second = cli("sync")
+        assert second.returncode == 0, shown(second)
+        assert live(kube, cm_path(f"keep{u}", "kept")) is not None, "Prune=false keeps it"
+        assert live(kube, cm_path(f"keep{u}", "pruned")) is None, "an ordinary object left from Git is pruned"
+        assert live(kube, cm_path(f"gone{u}", "survivor")) is not None, "Delete=false outlives its app"
+        assert live(kube, cm_path(f"gone{u}", "casualty")) is None, "the removed app's objects are pruned"
+        status = cli("status")
+        assert status.returncode == 0, shown(status)
+        assert f"gone{u}" not in status.stdout
+        keep = next(line for line in status.stdout.splitlines() if f"keep{u}" in line)
+        assert keep.split()[1] == "Synced", "IgnoreExtraneous: the kept object does not make it OutOfSync"
     finally:
         kube.close()

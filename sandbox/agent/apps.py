@@ -170,7 +170,7 @@ class AppSet:
             pruned = sum(1 for r in results if r.action == Action.PRUNED)
             info = self.s.repo.commit_info(head)
             sync_id = self.s.history.start(name, head, info.author, info.subject, "removed")
-            message = f"app {name} was removed from {CONFIG_FILE}: pruned {pruned} object(s)"
+            message = f"app {name} was removed from {_home(controller.spec)}: pruned {pruned} object(s)"
             outcomes = [
                 ObjectOutcome(str(r.key), str(r.action), "Unknown", "Missing", r.message) for r in results
             ]
@@ -186,9 +186,11 @@ class AppSet:
             self._apps[name] = controller
         if not was_removed:
             if controller.spec.prune:
-                message = f"app {name} was removed from {CONFIG_FILE}; the next sync prunes its objects"
+                message = (
+                    f"app {name} was removed from {_home(controller.spec)}; the next sync prunes its objects"
+                )
             else:
-                message = (f"app {name} was removed from {CONFIG_FILE}; prune is off, so its objects stay "
+                message = (f"app {name} was removed from {_home(controller.spec)}; prune is off, so its objects stay "
                            "in the cluster (Orphaned)")  # fmt: skip
             self.s.event("warning", name, message)
             controller.message = message
@@ -241,3 +243,8 @@ class AppSet:
         for controller in self.controllers():
             self.saved[controller.name] = controller.settings
         settings.save(self.settings_path, dict(self.saved))
+
+
+def _home(spec: AppSpec) -> str:
+    """Where the app was defined: sandbox.yaml, or the file of its Argo CD Application."""
+    return spec.defined_in or CONFIG_FILE

@@ -18,6 +18,7 @@ from sandbox.agent.snapshot import AppState, ObjectState, RevertTarget
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison
 from sandbox.apply.inventory import tracking_app
+from sandbox.apply.waves import COMPARE_OPTIONS, options_of
 from sandbox.model import DesiredObject, Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.appconfig import AppSpec
 
@@ -75,6 +76,8 @@ def app_state(facts: AppFacts, cache: LiveView) -> AppState:
     name = facts.spec.name
     orphans = [o for o in cache.labeled(name) if ObjectKey.of(o) not in desired and tracking_app(o) == name]
     objects += [_object_state(facts, ObjectKey.of(o), None, None, o, cache) for o in orphans]
+    # Argo CD's compare-options IgnoreExtraneous: an object left from Git does not make the app OutOfSync.
+    ignored = {ObjectKey.of(o) for o in orphans if "IgnoreExtraneous" in options_of(o, COMPARE_OPTIONS)}
     objects.sort(key=lambda o: (o.attention, o.key.kind, o.key.namespace, o.key.name))
     app_facts = _status_facts(facts)
     if facts.removed:
@@ -83,7 +86,9 @@ def app_state(facts: AppFacts, cache: LiveView) -> AppState:
         health = app_health(facts, cache)
     return AppState(
         name=name, path=facts.spec.path, namespace=facts.spec.namespace, source_type=facts.spec.source,
-        sync=SyncStatus.OUT_OF_SYNC if facts.removed else status.app_sync(app_facts, (o.sync for o in objects)),
+        sync=SyncStatus.OUT_OF_SYNC if facts.removed else status.app_sync(
+            app_facts, (o.sync for o in objects if o.key not in ignored)
+        ),
         health=health,
         git_revision=facts.git_revision,
         target_revision=facts.target.revision if facts.target else facts.settings.paused_at or facts.git_revision,

@@ -579,7 +579,7 @@ class AppController:
         return {
             "repo": str(self.s.repo_path), "path": spec.path, "namespace": spec.namespace, "source": spec.source,
             "values": json.dumps(list(spec.values)), "releaseName": spec.release_name,
-            "prune": "true" if spec.prune else "false",
+            "prune": "true" if spec.prune else "false", "definedIn": spec.defined_in, "parent": spec.parent,
         }  # fmt: skip
 
     def _commit(self, revision: str) -> CommitInfo | None:

@@ -493,11 +493,15 @@ class Syncer:
         previous = self.inventories.load(app)
         entries = list(previous.entries) if previous else []
         self.watch_kinds((e.api_version, e.key.kind) for e in entries)
-        results, _owned = self._prune(app, entries, True)
+        results, _owned = self._prune(app, entries, True, removing=True)
         self.inventories.delete(app)
         return results
 
-    def _prune(self, app: str, leftover: list[Entry], prune: bool) -> tuple[list[ObjectResult], list[Entry]]:
+    def _prune(
+        self, app: str, leftover: list[Entry], prune: bool, removing: bool = False
+    ) -> tuple[list[ObjectResult], list[Entry]]:
+        """Delete what the app left behind; ``removing``: the app itself is gone from Git, and
+        Argo CD's ``Delete=false`` keeps an object then (``Prune=false`` keeps it always)."""
         results: list[ObjectResult] = []
         still_owned: list[Entry] = []
         for entry in sorted(leftover, key=lambda e: (-kind_rank(e.key.kind), e.key)):
@@ -513,11 +517,14 @@ class Syncer:
                     "not deleted: it lacks this app's tracking annotation (created or taken over by hand?)",
                 ))  # fmt: skip
                 continue
-            if not prune or "Prune=false" in options_of(live):
+            kept_by = [
+                o for o in ("Prune=false", *(("Delete=false",) if removing else ())) if o in options_of(live)
+            ]
+            if not prune or kept_by:
                 why = (
                     "prune is off for this app"
                     if not prune
-                    else f"the object says Prune=false ({SYNC_OPTIONS})"
+                    else f"the object says {kept_by[0]} ({SYNC_OPTIONS})"
                 )
                 results.append(ObjectResult(entry.key, Action.ORPHANED, why))
                 still_owned.append(entry)
