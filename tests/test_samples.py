@@ -55,6 +55,12 @@ EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
         "tools-echo": ("tools", {"Deployment/echo"}),
         "tools-clock": ("tools", {"CronJob/clock"}),
     },
+    "flux": {
+        "flux-system": ("flux-system", {"ConfigMap/cluster-settings"}),
+        "infra-configs": ("platform", {"Namespace/platform", "ConfigMap/platform-info"}),
+        "apps": ("default", {"Namespace/hello"}),
+        "hello": ("hello", {"ConfigMap/hello-greeting", "Deployment/hello", "Service/hello"}),
+    },
     "multi-app": {
         "infra": ("infra", {"Service/redis", "Service/redis-headless", "StatefulSet/redis"}),
         "shop": ("shop", {"ConfigMap/shop-config", "Deployment/shop"}),
@@ -85,27 +91,37 @@ def running_agent(repo: Path, kube: Kube, scratch: Path) -> Iterator[Agent]:
         assert agent.wait_idle(120), "the agent did not finish its first sync within 120 s"
         yield agent
     finally:
-        apps = {a.name: a.namespace for a in agent.publish_now().apps}
+        snapshot = agent.publish_now()
         agent.stop()
         history.close()
-        remove_apps(kube, apps)
+        remove_apps(kube, [a.name for a in snapshot.apps], _namespaces(snapshot))
 
 
-def remove_apps(kube: Kube, apps: dict[str, str]) -> None:
+BUILT_IN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+
+
+def _namespaces(snapshot: Snapshot) -> set[str]:
+    """Every namespace the apps deployed into or declared (not the cluster's own)."""
+    found = {a.namespace for a in snapshot.apps}
+    for app in snapshot.apps:
+        for obj in app.objects:
+            found |= {obj.key.namespace} | ({obj.key.name} if obj.key.kind == "Namespace" else set())
+    return found - BUILT_IN_NAMESPACES - {""}
+
+
+def remove_apps(kube: Kube, apps: list[str], namespaces: set[str]) -> None:
     """Delete the apps' namespaces and inventories and wait until the namespaces are gone:
     a namespace still terminating would refuse the next test's objects."""
-    for app, namespace in apps.items():
-        for path in (
-            f"/api/v1/namespaces/{namespace}",
-            f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/configmaps/{INVENTORY_PREFIX}{app}",
-        ):
-            try:
-                kube.request("DELETE", path)
-            except KubeError as exc:
-                if exc.status != 404:
-                    raise
+    paths = [f"/api/v1/namespaces/{n}" for n in sorted(namespaces)]
+    paths += [f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/configmaps/{INVENTORY_PREFIX}{app}" for app in apps]
+    for path in paths:
+        try:
+            kube.request("DELETE", path)
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
     deadline = time.monotonic() + 90
-    for namespace in set(apps.values()):
+    for namespace in namespaces:
         while True:
             try:
                 kube.get(f"/api/v1/namespaces/{namespace}")
@@ -196,7 +212,8 @@ def test_each_sample_renders_its_apps_into_their_namespaces_without_problems(
     found = {name: (app.namespace, {_label(o) for o in objects}) for name, (app, objects) in rendered.items()}
     assert found == EXPECTED[sample]
     for app, objects in rendered.values():
-        assert {o.key.namespace for o in objects} == ({app.namespace} if objects else set())
+        namespaced = {o.key.namespace for o in objects if o.key.namespace}
+        assert namespaced == ({app.namespace} if namespaced else set())
 
 
 def test_plain_sample_reads_a_multi_document_file_and_a_nested_folder(tmp_path: Path) -> None:

@@ -82,6 +82,14 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class DependsOn:
+    """An app that waits for the apps it depends on (Flux's dependsOn) looks again."""
+
+    app: str
+    trigger: str
+
+
+@dataclass(frozen=True)
 class ClusterBack:
     """The API server answers again after an outage: bring every app to its target now."""
 
@@ -100,5 +108,5 @@ class Stop:
 
 Command = (
     Startup | CommitSeen | Reverted | ManualSync | Rollback | Resume | SetAutoSync | SetSelfHeal
-    | Drift | Retry | ClusterBack | Barrier | Stop
+    | Drift | Retry | DependsOn | ClusterBack | Barrier | Stop
 )  # fmt: skip

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.agent.appview import AppFacts, app_health, app_state
-from sandbox.agent.commands import Command, Drift, Retry
+from sandbox.agent.commands import Command, DependsOn, Drift, Retry
 from sandbox.agent.history import History, ObjectOutcome, SyncRecord
 from sandbox.agent.ownership import Ownership
 from sandbox.agent.revert import choose_target
@@ -42,6 +42,8 @@ from sandbox.source.render import render_app
 
 BACKOFF_FIRST = 5.0
 BACKOFF_MAX = 300.0
+DEPENDS_POLL = 2.0  # how often an app waiting for its dependsOn looks again
+DEPENDS_TIMEOUT = 300.0  # a one-shot sync waits this long for them (Flux's default timeout is its interval)
 SYNC_RECORDS = 200  # recent records per app carried in the snapshot
 
 
@@ -61,6 +63,21 @@ class Services:
     schedule: Callable[[float, Command], None]  # run a command after a delay (seconds)
     save_settings: Callable[[], None]
     is_namespaced: Callable[[str, str], bool | None]
+    waiting_on: Callable[[AppSpec], Waiting]  # the apps it depends on that are not Ready
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The apps an app depends on that are not Ready yet, and those whose sync failed."""
+
+    pending: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.pending or self.failed)
+
+    def __str__(self) -> str:
+        return ", ".join((*self.failed, *self.pending))
 
 
 @dataclass
@@ -77,6 +94,7 @@ class AppController:
     def __init__(self, spec: AppSpec, services: Services, settings: AppSettings, automated: bool) -> None:
         self.spec = spec
         self.s = services
+        self._depends_poll = False  # a DependsOn look is scheduled
         self.settings = settings
         # An agent that follows Git (watch, the app) syncs commits, heals drift and retries;
         # one that runs a single command (sync, rollback...) does only that command.
@@ -199,6 +217,8 @@ class AppController:
         wanted = revision or (self.target.revision if self.target else self.git_revision)
         if not wanted:
             return None
+        if (self.spec.depends_on or self.spec.after_parent) and not self._dependencies_ready(trigger):
+            return None
         if self.target is None or self.target.revision != wanted:
             self.target = self.render(wanted)
         target = self.target
@@ -250,6 +270,42 @@ class AppController:
         self._refresh_syncs()
         self._recheck_after_sync()
         return outcome
+
+    def follow_dependencies(self, trigger: str) -> None:
+        """Look again whether the apps this one depends on are Ready; sync when they are."""
+        self._depends_poll = False
+        if self.automated and self.settings.auto_sync and not self.settings.paused:
+            self.sync(trigger)
+
+    def _dependencies_ready(self, trigger: str) -> bool:
+        """Flux's dependsOn: sync only once the apps this one depends on are Ready. A following
+        agent looks again soon; a one-shot command waits here, its apps synced in order."""
+        waiting = self.s.waiting_on(self.spec)
+        if not waiting:
+            return True
+        message = f"waiting for dependsOn: {waiting}"
+        if message != self.message:
+            self.message = message
+            self.s.event("info", self.name, message)
+            self.s.publish()
+        if self.automated:
+            if not self._depends_poll:  # one look pending at a time, however many commits come
+                self._depends_poll = True
+                self.s.schedule(DEPENDS_POLL, DependsOn(self.name, trigger))
+            return False
+        deadline = time.monotonic() + DEPENDS_TIMEOUT
+        while waiting and not waiting.failed and time.monotonic() < deadline:
+            time.sleep(0.25)
+            waiting = self.s.waiting_on(self.spec)
+        if waiting.failed:
+            self.fail(self.git_revision, trigger, f"not synced: it depends on {waiting}")
+            return False
+        if waiting:
+            self.fail(
+                self.git_revision, trigger, f"dependsOn not Ready after {DEPENDS_TIMEOUT:.0f}s: {waiting}"
+            )
+            return False
+        return True
 
     def _recheck_after_sync(self) -> None:
         """Watch events are set aside while a sync runs (they are mostly its own): objects that

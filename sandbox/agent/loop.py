@@ -23,6 +23,7 @@ from sandbox.agent.commands import (
     ClusterBack,
     Command,
     CommitSeen,
+    DependsOn,
     Drift,
     ManualSync,
     Resume,
@@ -34,7 +35,7 @@ from sandbox.agent.commands import (
     Startup,
     Stop,
 )
-from sandbox.agent.controller import AppController, Services
+from sandbox.agent.controller import AppController, Services, Waiting
 from sandbox.agent.history import History
 from sandbox.agent.history import path_for_repo as history_path_for
 from sandbox.agent.locking import AgentLocks
@@ -50,7 +51,8 @@ from sandbox.apply.kube import Kube, KubeError
 from sandbox.apply.livecache import CHILD_KINDS, LiveCache
 from sandbox.apply.reader import ClusterReader
 from sandbox.apply.sync import Syncer
-from sandbox.model import Manifest, ObjectKey, Problem
+from sandbox.model import Health, Manifest, ObjectKey, Problem
+from sandbox.source.appspec import AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError
 from sandbox.source.repowatch import RepoWatcher
 
@@ -337,6 +339,8 @@ class Agent:
                 self._each(app, lambda c: c.check_drift(keys))
             case Retry(app, revision, token):
                 self._each(app, lambda c: c.retry(revision, token))
+            case DependsOn(app, trigger):
+                self._each(app, lambda c: c.follow_dependencies(trigger))
             case ClusterBack():
                 for controller in self._controllers():
                     controller.catch_up()
@@ -387,7 +391,25 @@ class Agent:
             repo=repo, repo_path=self.repo_path, cache=self.cache, dry=self.dry, syncer=self.syncer,
             history=self.history, ownership=self.ownership, event=self._event, publish=self._publish,
             schedule=self._schedule, save_settings=self._save_settings, is_namespaced=self._is_namespaced,
+            waiting_on=self._waiting_on,
         )  # fmt: skip
+
+    def _waiting_on(self, spec: AppSpec) -> Waiting:
+        """What ``spec`` waits for: the apps it depends on that are not Ready (synced and
+        Healthy), and, for a Flux app, its parent until that synced once."""
+        pending, failed = [], []
+        wanted = [(n, True) for n in spec.depends_on] + ([(spec.parent, False)] if spec.after_parent else [])
+        for name, healthy in wanted:
+            controller = self.apps.get(name) if self.apps else None
+            if controller is None:
+                pending.append(f"{name} (no such app)")
+                continue
+            state = controller.view()
+            if state.last_result == "Failed":
+                failed.append(f"{name} (its sync failed)")
+            elif state.last_result != "Succeeded" or (healthy and state.health != Health.HEALTHY):
+                pending.append(f"{name} ({state.last_result or 'not synced'}, {state.health})")
+        return Waiting(tuple(pending), tuple(failed))
 
     def _is_namespaced(self, group: str, kind: str) -> bool | None:
         try:

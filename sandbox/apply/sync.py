@@ -35,7 +35,7 @@ from sandbox.apply.inventory import (
 )
 from sandbox.apply.kube import Kube, KubeError, Resource
 from sandbox.apply.livecache import LiveCache
-from sandbox.apply.waves import SYNC_OPTIONS, Phase, options_of, wave_of
+from sandbox.apply.waves import FLUX_PRUNE, SYNC_OPTIONS, Phase, options_of, wave_of
 from sandbox.model import DesiredObject, Health, Manifest, ObjectKey
 
 KIND_ORDER = (
@@ -517,15 +517,12 @@ class Syncer:
                     "not deleted: it lacks this app's tracking annotation (created or taken over by hand?)",
                 ))  # fmt: skip
                 continue
-            kept_by = [
-                o for o in ("Prune=false", *(("Delete=false",) if removing else ())) if o in options_of(live)
-            ]
+            kept_by = [f"{o} ({SYNC_OPTIONS})" for o in ("Prune=false", *(("Delete=false",) if removing else ()))
+                       if o in options_of(live)]  # fmt: skip
+            if ((live.get("metadata") or {}).get("annotations") or {}).get(FLUX_PRUNE) == "disabled":
+                kept_by.append(f"{FLUX_PRUNE}: disabled")
             if not prune or kept_by:
-                why = (
-                    "prune is off for this app"
-                    if not prune
-                    else f"the object says {kept_by[0]} ({SYNC_OPTIONS})"
-                )
+                why = "prune is off for this app" if not prune else f"the object says {kept_by[0]}"
                 results.append(ObjectResult(entry.key, Action.ORPHANED, why))
                 still_owned.append(entry)
                 continue

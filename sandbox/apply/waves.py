@@ -22,6 +22,7 @@ COMPARE_OPTIONS = "argocd.argoproj.io/compare-options"
 HELM_HOOK = "helm.sh/hook"
 HELM_WEIGHT = "helm.sh/hook-weight"
 HELM_DELETE = "helm.sh/hook-delete-policy"
+FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"  # "disabled": never pruned
 
 
 class Phase(StrEnum):

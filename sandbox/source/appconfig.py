@@ -31,7 +31,7 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 _APP_KEYS = ("name", "path", "namespace", "source", "values", "releaseName", "autoSync", "prune", "selfHeal")
-_TOP_KEYS = ("apps", "argocd", "flux", "repos")
+_TOP_KEYS = ("apps", "argocd", "flux", "repos", "charts")
 _ENTRY_KEYS = ("path",)
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HELM_RELEASE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -47,6 +47,7 @@ class Config:
     flux: str | None = None  # the Flux cluster entry (clusters/<name>)
     repos: tuple[tuple[str, str], ...] = ()  # (URL, local path): "." is this env repo
     scan: bool = False  # no apps and no entry: the apps come from Argo CD objects in the repo
+    charts: str = ""  # a folder of unpacked Helm charts that Flux HelmRepository sources name
 
 
 def read_config(repo: EnvRepo, sha: str) -> tuple[Config | None, list[Problem]]:
@@ -221,7 +222,7 @@ def _from_config(repo: EnvRepo, sha: str, raw: bytes) -> tuple[Config, list[Prob
     repos = _repos(data, root, problems)
     entries = data.get("apps")
     apps_node = _value_node(root, "apps")
-    if entries is None and argocd is None and flux is None and "repos" not in data:
+    if entries is None and argocd is None and flux is None and "repos" not in data and "charts" not in data:
         return Config(), [
             *problems,
             _problem("has no `apps:` list (nor an `argocd:` or `flux:` entry)", root),
@@ -243,7 +244,13 @@ def _from_config(repo: EnvRepo, sha: str, raw: bytes) -> tuple[Config, list[Prob
         elif app is not None:
             apps.append(app)
     scan = entries is None and argocd is None and flux is None  # only `repos:`: find the Argo CD objects
-    return Config(tuple(apps), argocd, flux, repos, scan), problems
+    charts = data.get("charts", "")
+    if not isinstance(charts, str) or (charts and not repo.is_dir(sha, charts.strip("/"))):
+        problems.append(
+            _problem(f"`charts:` {charts!r} must be a folder of the repo", _value_node(root, "charts"))
+        )
+        charts = ""
+    return Config(tuple(apps), argocd, flux, repos, scan, charts.strip("/")), problems
 
 
 def _entry(

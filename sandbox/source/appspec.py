@@ -29,6 +29,14 @@ class RenderOptions:
     common_labels: tuple[tuple[str, str], ...] = ()
     common_annotations: tuple[tuple[str, str], ...] = ()
     kustomize_namespace: str = ""
+    # Flux's Kustomization: a kustomization.yaml made when the folder has none, patches and
+    # images (JSON of each entry), components, and post-build variables.
+    flux: bool = False
+    flux_patches: tuple[str, ...] = ()
+    flux_images: tuple[str, ...] = ()
+    components: tuple[str, ...] = ()
+    substitute: tuple[tuple[str, str], ...] = ()
+    substitute_set: bool = False  # spec.postBuild given: substitution runs (even with no variables)
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,8 @@ class AppSpec:
     parent: str = ""  # the app whose objects define this one (app-of-apps)
     defined_in: str = ""  # the file that defines the app ("" for folders and sandbox.yaml)
     revision: str = ""  # a ref the app is pinned to ("" follows the watched branch)
+    depends_on: tuple[str, ...] = ()  # apps that must be Ready first (Flux's dependsOn)
+    after_parent: bool = False  # Flux: the app exists once its parent applied it, so it syncs after
 
     def __post_init__(self) -> None:
         if not self.release_name:

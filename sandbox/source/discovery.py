@@ -14,14 +14,16 @@ chart or Kustomization of Applications works as it does under Argo CD.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
 from sandbox.model import Problem, Rendered
-from sandbox.source import applicationset, argocd
+from sandbox.source import applicationset, argocd, flux
 from sandbox.source.appconfig import (
     CHART_FILE,
     KUSTOMIZATION_FILES,
@@ -64,6 +66,15 @@ def discover(repo: EnvRepo, revision: str) -> Discovery:
     repos = RepoMap.of(repo.remote_urls(), dict(config.repos) if config else {}, repo.branch)
     if config is None or config.scan:
         defined = _argo_definitions(repo, sha, "")
+        entries = _flux_entries(repo, sha) if not defined else []
+        if len(entries) > 1:
+            listed = ", ".join(entries)
+            return Discovery([], [Problem(
+                f"this Flux repo has {len(entries)} cluster entries ({listed}): choose one in {CONFIG_FILE} "
+                f"(`flux: {{path: {entries[0]}}}`)", file=CONFIG_FILE,
+            )], configured=True)  # fmt: skip
+        if entries:
+            return _flux(repo, sha, repos, entries[0], config.charts if config else "", [])
         if not defined and config is None:
             apps, folder_problems = folder_apps(repo, sha)
             return Discovery(apps, folder_problems)
@@ -86,9 +97,137 @@ def discover(repo: EnvRepo, revision: str) -> Discovery:
         problems += walk.problems
         note = f"apps from the Argo CD entry {config.argocd}/ ({CONFIG_FILE})"
     if config.flux is not None:
-        problems.append(Problem(f"`flux:` entries are not supported yet: list the apps under `apps:` in {CONFIG_FILE}",
-                                file=CONFIG_FILE))  # fmt: skip
+        found = _flux(repo, sha, repos, config.flux, config.charts, apps)
+        apps += found.apps
+        problems += found.problems
+        note = found.note
     return Discovery(apps, problems, note, configured=True)
+
+
+def _flux_entries(repo: EnvRepo, sha: str) -> list[str]:
+    """The cluster entries of a Flux repo: folders a Kustomization inside them syncs (as
+    ``flux bootstrap`` writes ``clusters/<name>/flux-system/gotk-sync.yaml``)."""
+    entries = set()
+    for file in repo.list_files(sha):
+        if not file.lower().endswith(MANIFEST_SUFFIXES):
+            continue
+        raw = repo.read_file(sha, file) or b""
+        if flux.KUSTOMIZE_GROUP.encode() not in raw:
+            continue
+        try:
+            docs = list(yaml.safe_load_all(raw))
+        except (yaml.YAMLError, RecursionError, ValueError):
+            continue
+        for doc in docs:
+            if not isinstance(doc, dict) or flux.kind_of(doc) != f"{flux.KUSTOMIZE_GROUP}/Kustomization":
+                continue
+            path = posixpath.normpath(str((doc.get("spec") or {}).get("path", ".")).lstrip("./") or ".")
+            if path != "." and file.startswith(path + "/"):
+                entries.add(path)
+    return sorted(entries)
+
+
+def _flux(
+    repo: EnvRepo, sha: str, repos: RepoMap, entry: str, charts: str, taken: list[AppSpec]
+) -> Discovery:
+    """Apps from a Flux cluster entry, breadth-first; walked again while a later app's objects
+    answer an earlier one's substituteFrom or valuesFrom (at most three times)."""
+    sources = flux.Sources(repos, charts=charts)
+    walk = _FluxWalk(repo, sha, sources, {a.name for a in taken})
+    for _ in range(3):
+        known = len(sources.data)
+        walk = _FluxWalk(repo, sha, sources, {a.name for a in taken})
+        walk.run(entry)
+        if len(sources.data) == known:
+            break
+    apps = walk.ordered()
+    note = f"{len(apps)} apps from the Flux cluster entry {entry}/" if apps else ""
+    return Discovery(apps, walk.problems, note, configured=True)
+
+
+@dataclass
+class _FluxWalk:
+    repo: EnvRepo
+    sha: str
+    sources: flux.Sources
+    taken: set[str]
+    problems: list[Problem] = field(default_factory=list)
+    apps: dict[str, AppSpec] = field(default_factory=dict)
+
+    def run(self, entry: str) -> None:
+        root = AppSpec(dns1123_name(posixpath.basename(entry)) or "flux-system", entry, flux.DEFAULT_NAMESPACE,
+                       "kustomize", options=RenderOptions(flux=True), defined_in=entry)  # fmt: skip
+        rendered = _render(self.repo, root, self.sha)
+        itself = [c for c in rendered.children if flux.kind_of(c.manifest) == f"{flux.KUSTOMIZE_GROUP}/Kustomization"
+                  and _flux_path(c.manifest) == entry]  # fmt: skip
+        if itself:  # the Kustomization that syncs the entry (flux-system) names the root
+            spec, problems = flux.app_of(
+                Defined(dict(itself[0].manifest), itself[0].source), self.sources, ""
+            )
+            self.problems += problems
+            if spec is not None:
+                # Flux lives in that namespace, so its objects there (cluster settings) have one.
+                home = str((itself[0].manifest.get("metadata") or {}).get("namespace") or "flux-system")
+                root = dataclasses.replace(spec, path=entry, namespace=home, create_namespace=True)
+        level = [(root, rendered)]
+        self.apps[root.name] = root
+        depth = 0
+        while level and depth < MAX_DEPTH:
+            depth += 1
+            for spec, made in level:
+                if not made.ok:
+                    self.problems.append(Problem(
+                        f"{spec.name} does not render, so the apps it defines are kept as they are: "
+                        f"{'; '.join(str(p) for p in made.problems)}", file=spec.path,
+                    ))  # fmt: skip
+                    continue
+                for obj in (*made.objects, *made.children):
+                    self.sources.learn(obj.manifest, spec.namespace)
+            next_level = []
+            for spec, made in level:
+                for child in made.children if made.ok else ():
+                    if flux.kind_of(child.manifest) not in (f"{flux.KUSTOMIZE_GROUP}/Kustomization",
+                                                            f"{flux.HELM_GROUP}/HelmRelease"):  # fmt: skip
+                        continue
+                    if _flux_path(child.manifest) == entry and child.key.kind == "Kustomization":
+                        continue  # the root itself
+                    app, problems = flux.app_of(
+                        Defined(dict(child.manifest), child.source), self.sources, spec.name
+                    )
+                    self.problems += problems
+                    if app is None or app.name in self.apps or app.name in self.taken:
+                        if app is not None:
+                            self.problems.append(Problem(f"app {app.name} is defined twice", file=child.source,
+                                                         object=app.name))  # fmt: skip
+                        continue
+                    self.apps[app.name] = app
+                    if app.source == "kustomize":
+                        next_level.append((app, _render(self.repo, app, self.sha)))
+            level = next_level
+
+    def ordered(self) -> list[AppSpec]:
+        """Tree order, and each app after the apps it depends on (as Flux applies them)."""
+        placed: list[AppSpec] = []
+
+        def place(spec: AppSpec, seen: frozenset[str]) -> None:
+            if spec in placed:
+                return
+            for dependency in spec.depends_on:
+                if dependency in self.apps and dependency not in seen:
+                    place(self.apps[dependency], seen | {spec.name})
+            if spec.parent in self.apps and spec.parent not in seen:
+                place(self.apps[spec.parent], seen | {spec.name})
+            if spec not in placed:
+                placed.append(spec)
+
+        for spec in self.apps.values():
+            place(spec, frozenset())
+        return placed
+
+
+def _flux_path(manifest: dict[str, Any]) -> str:
+    raw = str((manifest.get("spec") or {}).get("path", "") or ".")
+    return posixpath.normpath(raw.lstrip("./") or ".") if raw not in ("", ".", "./") else "."
 
 
 def _argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined]:

@@ -28,8 +28,8 @@ import yaml
 from sandbox.apply import waves
 from sandbox.cluster import toolchain
 from sandbox.model import SYSTEM_NAMESPACE, DesiredObject, Manifest, ObjectKey, Problem, Rendered
-from sandbox.source import argocd, kpatch
-from sandbox.source.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES
+from sandbox.source import argocd, flux, kpatch
+from sandbox.source.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES, has_kustomization
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.yamlerror import yaml_error
@@ -123,8 +123,17 @@ def render_app(
     else:
         docs, problems = _plain_docs(repo, app, sha)
     objects = _desired_objects(docs, app, is_namespaced, problems)
-    kept = [o for o in objects if not argocd.is_argo_object(o.manifest)]
+    kept = [
+        o for o in objects if not argocd.is_argo_object(o.manifest) and not flux.is_flux_object(o.manifest)
+    ]
     children = [o for o in objects if o.key.kind in argocd.APP_KINDS and argocd.is_argo_object(o.manifest)]
+    children += [o for o in objects if flux.kind_of(o.manifest).split("/")[0] in flux.GROUPS]
+    # Flux's controllers skip an object with reconcile disabled; so does the sandbox.
+    kept = [
+        o
+        for o in kept
+        if ((o.manifest["metadata"].get("annotations") or {}).get(flux.RECONCILE) != "disabled")
+    ]
     hooks = []
     for obj in kept:
         try:
@@ -205,12 +214,20 @@ def _kustomize_docs(
         root = Path(tmp).resolve() / "repo"
         own: list[Problem] = []
         elsewhere: list[Problem] = []
-        escapes = _kustomize_escapes(repo, sha, app.path)
+        components = [posixpath.normpath(_join(app.path, c)) for c in app.options.components]
+        outside = [c for c in components if c == ".." or c.startswith("../") or c.startswith("/")]
+        if outside:
+            return [], [Problem(f"component {c} leaves the env repo; refused", file=app.defined_in or app.path)
+                        for c in outside]  # fmt: skip
+        escapes = [p for start in (app.path, *components) for p in _kustomize_escapes(repo, sha, start)]
         if escapes:
             return [], escapes
-        for path in _kustomize_inputs(repo, sha, app.path):
+        inputs = [p for start in (app.path, *components) for p in _kustomize_inputs(repo, sha, start)]
+        for path in _outermost(inputs):
             for skipped in repo.export_tree(sha, path, root / path if path != "." else root):
                 (own if _inside(skipped.file, app.path) else elsewhere).append(skipped)
+        if app.options.flux and not has_kustomization(repo, sha, app.path):
+            _generate_kustomization(root / app.path, repo, sha, app.path)
         _override(root / kustomization, app.options)
         added_origins = _ask_for_origins(root / kustomization)
         ok, out, error = _run([*cmd_head, str(root / app.path)], root.parent, {str(root) + os.sep: ""})
@@ -225,7 +242,23 @@ def _kustomize_docs(
     docs, problem = _parse_yaml(out, _always(kustomization), keep_lines=False)
     for doc in docs:
         doc.file = _origin(doc, app.path, drop=added_origins) or doc.file
+    if app.options.substitute_set:
+        docs = [_substituted(doc, dict(app.options.substitute)) for doc in docs]
     return docs, list(dict.fromkeys([*own, *([problem] if problem else [])]))
+
+
+def _substituted(doc: _Doc, variables: dict[str, str]) -> _Doc:
+    """Flux's post-build substitution of one object, on its YAML text (so ``replicas: ${n}``
+    becomes a number), unless the object opts out."""
+    data = doc.data
+    annotations = (data.get("metadata") or {}).get("annotations") or {} if isinstance(data, dict) else {}
+    if not isinstance(data, dict) or annotations.get(flux.SUBSTITUTE) == "disabled":
+        return doc
+    text = flux.substitute(yaml.safe_dump(data, sort_keys=False), variables)
+    try:
+        return _Doc(yaml.load(text, Loader=_Loader), doc.file, doc.line)
+    except yaml.YAMLError:
+        return doc  # left as it was; the API server's dry-run names what is wrong
 
 
 def _patch_problems(kustomization: Path, cmd: list[str], root: Path) -> list[str]:
@@ -259,7 +292,8 @@ def _override(kustomization: Path, options: RenderOptions) -> None:
     """What an Argo CD ``source.kustomize`` sets, written into the scratch copy as
     ``kustomize edit set ...`` would write it."""
     wanted = (options.name_prefix, options.name_suffix, options.images, options.common_labels,
-              options.common_annotations, options.kustomize_namespace)  # fmt: skip
+              options.common_annotations, options.kustomize_namespace, options.flux_patches,
+              options.flux_images, options.components)  # fmt: skip
     if not any(wanted):
         return
     try:
@@ -284,9 +318,49 @@ def _override(kustomization: Path, options: RenderOptions) -> None:
     for spec in options.images:
         image = _image(spec)
         images = [i for i in images if i.get("name") != image["name"]] + [image]
+    for raw in options.flux_images:
+        entry = json.loads(raw)
+        images = [i for i in images if i.get("name") != entry.get("name")] + [entry]
     if images:
         data["images"] = images
+    if options.flux_patches:
+        data["patches"] = [*(data.get("patches") or []), *(json.loads(p) for p in options.flux_patches)]
+    if options.components:
+        data["components"] = [*(data.get("components") or []), *options.components]
     kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _generate_kustomization(folder: Path, repo: EnvRepo, sha: str, app_path: str) -> None:
+    """What Flux makes for a folder without a kustomization.yaml: every manifest in it and
+    below, a subfolder with its own kustomization taken whole."""
+    files = repo.list_files(sha, "" if app_path == "." else app_path)
+    base = "" if app_path == "." else app_path + "/"
+    rels = [f[len(base) :] for f in files]
+    whole = sorted({posixpath.dirname(r) for r in rels if posixpath.basename(r) in KUSTOMIZATION_FILES})
+    resources: list[str] = list(whole)
+    for rel, file in zip(rels, files, strict=True):
+        if any(part.startswith(".") for part in rel.split("/")) or not rel.lower().endswith(
+            MANIFEST_SUFFIXES
+        ):
+            continue
+        if any(rel.startswith(w + "/") for w in whole) or posixpath.basename(rel) in NOT_MANIFESTS:
+            continue
+        try:
+            docs = list(yaml.load_all(repo.read_file(sha, file) or b"", Loader=_Loader))
+        except yaml.YAMLError:
+            resources.append(rel)  # kustomize says what is wrong with it
+            continue
+        if any(isinstance(d, dict) and "apiVersion" in d and "kind" in d for d in docs):
+            resources.append(rel)
+    data = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / KUSTOMIZATION_FILES[0]).write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """Folders without those inside another of them (each exported once)."""
+    unique = list(dict.fromkeys(paths))
+    return [w for w in unique if not any(o != w and (o == "." or w.startswith(o + "/")) for o in unique)]
 
 
 def _image(spec: str) -> dict[str, str]:

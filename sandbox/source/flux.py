@@ -1,0 +1,310 @@
+"""Flux objects read as app definitions: the sandbox is kustomize-controller and helm-controller.
+
+A ``Kustomization`` is an app rendered by kustomize (a kustomization.yaml is made when its
+folder has none, as Flux makes one); a ``HelmRelease`` is a Helm app. ``GitRepository`` and
+``HelmRepository`` objects only say where sources are. No Flux object is applied (no Flux
+controller runs), and Flux's own components (``app.kubernetes.io/part-of: flux``) are left
+out. A field the sandbox does not honour fails that app by name.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from sandbox.model import SYSTEM_NAMESPACE, Problem
+from sandbox.source.appspec import AppSpec, RenderOptions
+from sandbox.source.argocd import Defined
+from sandbox.source.repomap import RepoMap
+
+KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
+HELM_GROUP = "helm.toolkit.fluxcd.io"
+SOURCE_GROUP = "source.toolkit.fluxcd.io"
+GROUPS = (
+    KUSTOMIZE_GROUP,
+    HELM_GROUP,
+    SOURCE_GROUP,
+    "notification.toolkit.fluxcd.io",
+    "image.toolkit.fluxcd.io",
+)
+PART_OF = "app.kubernetes.io/part-of"
+RECONCILE = "kustomize.toolkit.fluxcd.io/reconcile"
+PRUNE = "kustomize.toolkit.fluxcd.io/prune"
+SUBSTITUTE = "kustomize.toolkit.fluxcd.io/substitute"
+DEFAULT_NAMESPACE = "default"
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_KUSTOMIZATION_KEYS = frozenset(
+    {"path", "sourceRef", "targetNamespace", "prune", "dependsOn", "postBuild", "patches", "images", "components",
+     "wait", "healthChecks", "suspend", "interval", "retryInterval", "timeout", "force", "namePrefix", "nameSuffix",
+     "serviceAccountName", "decryption", "kubeConfig", "commonMetadata", "deletionPolicy", "healthCheckExprs"}
+)  # fmt: skip
+_HELMRELEASE_KEYS = frozenset(
+    {"chart", "chartRef", "values", "valuesFrom", "targetNamespace", "releaseName", "install", "upgrade", "dependsOn",
+     "suspend", "interval", "timeout", "storageNamespace", "driftDetection", "test", "rollback", "uninstall",
+     "maxHistory", "serviceAccountName", "persistentClient", "kubeConfig", "postRenderers"}
+)  # fmt: skip
+_IGNORED = frozenset(
+    {"interval", "retryInterval", "timeout", "force", "serviceAccountName", "kubeConfig", "upgrade", "test",
+     "rollback", "uninstall", "maxHistory", "persistentClient", "storageNamespace", "driftDetection",
+     "deletionPolicy", "wait", "healthChecks", "healthCheckExprs", "install"}
+)  # fmt: skip
+
+
+def is_flux_object(manifest: Mapping[str, Any]) -> bool:
+    """A Flux object (read, never applied) or one of Flux's own components (left out)."""
+    group = str(manifest.get("apiVersion", "")).split("/", 1)[0]
+    labels = _map(_map(manifest.get("metadata")).get("labels"))
+    return group in GROUPS or labels.get(PART_OF) == "flux"
+
+
+def kind_of(manifest: Mapping[str, Any]) -> str:
+    group = str(manifest.get("apiVersion", "")).split("/", 1)[0]
+    return f"{group}/{manifest.get('kind', '')}"
+
+
+@dataclass
+class Sources:
+    """What the walk has seen so far: source objects by name, and ConfigMaps/Secrets by
+    (kind, namespace, name) for ``substituteFrom`` and ``valuesFrom``."""
+
+    repos: RepoMap
+    git: dict[str, str] = field(default_factory=dict)  # GitRepository name -> its URL
+    git_refs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    helm: dict[str, str] = field(default_factory=dict)  # HelmRepository name -> its URL
+    data: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
+    charts: str = ""  # a folder of unpacked charts (sandbox.yaml `charts:`)
+
+    def learn(self, manifest: Mapping[str, Any], default_namespace: str) -> None:
+        meta = _map(manifest.get("metadata"))
+        name, namespace = str(meta.get("name", "")), str(meta.get("namespace") or default_namespace)
+        kind = kind_of(manifest)
+        spec = _map(manifest.get("spec"))
+        if kind == f"{SOURCE_GROUP}/GitRepository":
+            self.git[name] = str(spec.get("url", ""))
+            self.git_refs[name] = _map(spec.get("ref"))
+        elif kind == f"{SOURCE_GROUP}/HelmRepository":
+            self.helm[name] = str(spec.get("url", ""))
+        elif manifest.get("kind") == "ConfigMap" and str(manifest.get("apiVersion")) == "v1":
+            self.data[("ConfigMap", namespace, name)] = {
+                str(k): str(v) for k, v in _map(manifest.get("data")).items()
+            }
+        elif manifest.get("kind") == "Secret" and str(manifest.get("apiVersion")) == "v1":
+            values = {}
+            for key, value in _map(manifest.get("data")).items():
+                try:
+                    values[str(key)] = base64.b64decode(str(value)).decode()
+                except (ValueError, UnicodeDecodeError):
+                    continue
+            values.update({str(k): str(v) for k, v in _map(manifest.get("stringData")).items()})
+            self.data[("Secret", namespace, name)] = values
+
+
+def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | None, list[Problem]]:
+    """The app a Kustomization or HelmRelease defines, or the problems that stop it."""
+    kind = found.manifest.get("kind")
+    meta = _map(found.manifest.get("metadata"))
+    name = meta.get("name")
+    problems: list[Problem] = []
+
+    def bad(message: str) -> None:
+        problems.append(Problem(message, file=found.file, object=f"{kind} {name}"))
+
+    if not isinstance(name, str) or not _LABEL.match(name) or len(name) > 63:
+        bad(f"{kind} name {name!r} must be a DNS-1123 label to be an app here")
+        return None, problems
+    spec = _map(found.manifest.get("spec"))
+    namespace = str(meta.get("namespace") or "flux-system")
+    keys = _KUSTOMIZATION_KEYS if kind == "Kustomization" else _HELMRELEASE_KEYS
+    for key in spec:
+        if key not in keys:
+            bad(f"spec.{key} is not a field the sandbox knows")
+        elif key in ("decryption", "postRenderers", "chartRef", "kubeConfig", "commonMetadata"):
+            bad(f"spec.{key} is not supported by the sandbox")
+    target = str(spec.get("targetNamespace") or "")
+    app_namespace = target or (namespace if kind == "HelmRelease" else DEFAULT_NAMESPACE)
+    if not _LABEL.match(app_namespace) or app_namespace == SYSTEM_NAMESPACE:
+        bad(f"namespace {app_namespace!r} cannot be used (a DNS-1123 label other than {SYSTEM_NAMESPACE})")
+    depends = tuple(str(_map(d).get("name", "")) for d in spec.get("dependsOn") or () if _map(d).get("name"))
+    suspended = bool(spec.get("suspend"))
+    if kind == "Kustomization":
+        made = _kustomization(spec, namespace, target, sources, bad)
+    else:
+        made = _helm_release(spec, name, namespace, target, sources, bad)
+    if made is None or problems:
+        return None, problems
+    path, source, options, values, release, prune = made
+    return AppSpec(
+        name=name, path=path, namespace=app_namespace, source=source, values=values, release_name=release,
+        auto_sync=not suspended, prune=prune, self_heal=not suspended, options=options,
+        create_namespace=kind == "HelmRelease" and bool(_map(spec.get("install")).get("createNamespace")),
+        parent=parent, defined_in=found.file, depends_on=depends, after_parent=bool(parent),
+    ), []  # fmt: skip
+
+
+def _git_path(ref: Mapping[str, Any], path: str, sources: Sources, bad: Any, what: str) -> str | None:
+    """A path inside the GitRepository ``ref`` names, when that is this env repo."""
+    kind, source = str(ref.get("kind", "")), str(ref.get("name", ""))
+    if kind != "GitRepository":
+        bad(f"{what} from a {kind or 'source without a kind'}: only GitRepository sources of this env repo are "
+            "supported (OCIRepository and Bucket contents cannot be read offline)")  # fmt: skip
+        return None
+    if source not in sources.git:
+        bad(f"{what}: GitRepository {source} is not defined in the env repo")
+        return None
+    url = sources.git[source]
+    if not sources.repos.is_this_repo(url):
+        bad(sources.repos.unmapped(url, f"GitRepository {source} url"))
+        return None
+    git_ref = sources.git_refs.get(source) or {}
+    branch = git_ref.get("branch")
+    if any(k in git_ref for k in ("tag", "semver", "commit", "name")) or (
+        branch and branch != sources.repos.branch
+    ):
+        bad(f"GitRepository {source} follows {json.dumps(git_ref)}, not the watched branch "
+            f"({sources.repos.branch or 'HEAD'}): other refs are not supported by the sandbox yet")  # fmt: skip
+        return None
+    clean = (
+        posixpath.normpath(path.strip().lstrip("./") or ".") if path.strip() not in ("", ".", "./") else "."
+    )
+    if clean == ".." or clean.startswith("../"):
+        bad(f"{what} path {path!r} is outside the repo")
+        return None
+    return clean
+
+
+def _kustomization(
+    spec: dict[str, Any], namespace: str, target: str, sources: Sources, bad: Any
+) -> tuple[str, Any, RenderOptions, tuple[str, ...], str, bool] | None:
+    path = _git_path(
+        _map(spec.get("sourceRef")), str(spec.get("path", "") or "."), sources, bad, "spec.sourceRef"
+    )
+    if path is None:
+        return None
+    post = _map(spec.get("postBuild"))
+    variables: dict[str, str] = {}
+    for item in post.get("substituteFrom") or ():
+        ref = _map(item)
+        found = sources.data.get((str(ref.get("kind", "")), namespace, str(ref.get("name", ""))))
+        if found is None:
+            if not ref.get("optional"):
+                bad(f"postBuild.substituteFrom {ref.get('kind')} {ref.get('name')} is not among the objects of "
+                    "this env repo (the sandbox reads it from Git, not from the cluster)")  # fmt: skip
+            continue
+        variables.update(found)
+    variables.update({str(k): str(v) for k, v in _map(post.get("substitute")).items()})  # these win
+    patches = tuple(
+        json.dumps(_map(p), sort_keys=True) for p in spec.get("patches") or () if _map(p).get("patch")
+    )
+    images = tuple(json.dumps(_map(i), sort_keys=True) for i in spec.get("images") or ())
+    options = RenderOptions(
+        flux=True, kustomize_namespace=target, name_prefix=str(spec.get("namePrefix", "") or ""),
+        name_suffix=str(spec.get("nameSuffix", "") or ""), flux_patches=patches, flux_images=images,
+        components=tuple(str(c) for c in spec.get("components") or ()),
+        substitute=tuple(sorted(variables.items())), substitute_set="postBuild" in spec,
+    )  # fmt: skip
+    return path, "kustomize", options, (), "", bool(spec.get("prune", False))
+
+
+def _helm_release(
+    spec: dict[str, Any], name: str, namespace: str, target: str, sources: Sources, bad: Any
+) -> tuple[str, Any, RenderOptions, tuple[str, ...], str, bool] | None:
+    chart = _map(_map(spec.get("chart")).get("spec"))
+    if not chart:
+        bad("spec.chart.spec is missing (spec.chartRef is not supported by the sandbox)")
+        return None
+    ref = _map(chart.get("sourceRef"))
+    chart_name = str(chart.get("chart", ""))
+    if ref.get("kind") == "HelmRepository":
+        path = _vendored_chart(
+            chart_name, str(chart.get("version", "")), str(ref.get("name", "")), sources, bad
+        )
+    else:
+        path = _git_path(ref, chart_name, sources, bad, "spec.chart.spec.sourceRef")
+    if path is None:
+        return None
+    values: dict[str, Any] = {}
+    for item in spec.get("valuesFrom") or ():
+        source = _map(item)
+        found = sources.data.get((str(source.get("kind", "")), namespace, str(source.get("name", ""))))
+        key = str(source.get("valuesKey") or "values.yaml")
+        if found is None or key not in found:
+            if not source.get("optional"):
+                bad(f"valuesFrom {source.get('kind')} {source.get('name')} (key {key}) is not among the objects of "
+                    "this env repo (the sandbox reads it from Git, not from the cluster)")  # fmt: skip
+            continue
+        if source.get("targetPath"):
+            _set_path(values, str(source["targetPath"]), found[key])
+        else:
+            loaded = yaml.safe_load(found[key]) or {}
+            values = _merge(values, loaded if isinstance(loaded, dict) else {})
+    values = _merge(values, _map(spec.get("values")))
+    files = tuple(
+        posixpath.relpath(posixpath.normpath(f.lstrip("./")), path) for f in chart.get("valuesFiles") or ()
+    )
+    release = str(spec.get("releaseName") or (f"{target}-{name}" if target else name))
+    crds = str(_map(spec.get("install")).get("crds", "Create"))
+    options = RenderOptions(
+        helm_values=yaml.safe_dump(values, sort_keys=False) if values else "", skip_crds=crds == "Skip"
+    )
+    return path, "helm", options, files, release, True
+
+
+def _vendored_chart(chart: str, version: str, repo_name: str, sources: Sources, bad: Any) -> str | None:
+    url = sources.helm.get(repo_name, "")
+    if sources.charts:
+        return posixpath.join(sources.charts, chart)
+    bad(f"chart {chart} {version} comes from HelmRepository {repo_name} ({url or 'not defined in the env repo'}) "
+        "and nothing is fetched from the network: `helm pull --untar` it into a folder of the env repo and "
+        "name that folder in sandbox.yaml (`charts: FOLDER`; the chart goes in FOLDER/" + chart + ")")  # fmt: skip
+    return None
+
+
+_VARIABLE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}")
+
+
+def substitute(text: str, variables: Mapping[str, str]) -> str:
+    """Flux's post-build substitution: ``${var}``, ``${var:=default}``, ``${var:-default}``
+    (the default when unset or empty), ``${var=default}`` (when unset); ``$${var}`` stays as
+    ``${var}``; an unset variable without a default becomes empty."""
+
+    def one(match: re.Match[str]) -> str:
+        escaped, name, op, default = match.groups()
+        if escaped:
+            return match.group(0)[1:]
+        value = variables.get(name)
+        if op in (":=", ":-") and not value:
+            return default or ""
+        if op in ("=", "-") and value is None:
+            return default or ""
+        return value or ""
+
+    return _VARIABLE.sub(one, text)
+
+
+def _set_path(values: dict[str, Any], path: str, value: str) -> None:
+    node = values
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {}) if isinstance(node.get(part, {}), dict) else node
+    node[parts[-1]] = value
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = (
+            _merge(out[key], value) if isinstance(out.get(key), dict) and isinstance(value, dict) else value
+        )
+    return out
+
+
+def _map(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
