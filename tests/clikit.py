@@ -23,7 +23,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -93,6 +95,31 @@ def repo_from_fixture(path: Path, fixture: Path, names: dict[str, str], message:
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", "main")
     return path, commit_fixture(path, fixture, names, message)
+
+
+@dataclass
+class Case:
+    """A fixture's repo (placeholders filled with a fresh uid) with a CLI and a client of its own."""
+
+    names: dict[str, str]
+    repo: Path
+    cli: Cli
+    kube: Kube
+
+    @property
+    def uid(self) -> str:
+        return self.names["uid"]
+
+
+@contextmanager
+def cluster_case(tmp_path: Path, runtime: LocalRuntime, fixture: Path, message: str) -> Iterator[Case]:
+    names = {"uid": uid()}
+    repo, _ = repo_from_fixture(tmp_path / "repo", fixture, names, message)
+    kube = Kube(runtime.kubeconfig_path, runtime.context)
+    try:
+        yield Case(names, repo, Cli(repo, tmp_path / "state", runtime), kube)
+    finally:
+        kube.close()
 
 
 # -- the CLI ------------------------------------------------------------------------------------

@@ -6,17 +6,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clikit import REPOS, Cli, cm_path, commit_fixture, live, output, repo_from_fixture, shown, uid
-from watchkit import EventLog
+from clikit import (
+    REPOS,
+    Cli,
+    cluster_case,
+    cm_path,
+    commit_fixture,
+    live,
+    output,
+    repo_from_fixture,
+    shown,
+    uid,
+)
+from watchkit import EventLog, available
 
 from sandbox.apply.kube import Kube
 from sandbox.cluster.local import LocalRuntime
 
 ARGO = REPOS / "argocd"
-
-
-def _available(obj: dict) -> bool:
-    return (obj.get("status") or {}).get("availableReplicas") == (obj.get("spec") or {}).get("replicas")
 
 
 def _hooks_repo(tmp_path: Path, runtime: LocalRuntime) -> tuple[Path, Cli, dict[str, str], str]:
@@ -38,7 +45,7 @@ def test_hooks_run_by_phase_and_waves_apply_in_order_with_health_between(
         settings = log.when("ConfigMap", "settings")
         during = log.when("Job", "during-")
         server = log.when("Deployment", "server")
-        ready = log.first_where("Deployment", "server", _available)
+        ready = log.first_where("Deployment", "server", available)
         service = log.when("Service", "server")
         after = log.when("Job", "after")
         assert before < settings, "the PreSync hook runs before wave 0"
@@ -90,12 +97,8 @@ def test_a_failing_presync_hook_applies_nothing_runs_syncfail_and_says_which_hoo
 def test_prune_false_delete_false_ignore_extraneous_and_manual_sync_behave_as_in_argo_cd(
     tmp_path: Path, local_runtime: LocalRuntime
 ) -> None:
-    names = {"uid": uid()}
-    u = names["uid"]
-    repo, _ = repo_from_fixture(tmp_path / "repo", ARGO / "semantics-1", names, "three apps under a root")
-    cli = Cli(repo, tmp_path / "state", local_runtime)
-    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
-    try:
+    with cluster_case(tmp_path, local_runtime, ARGO / "semantics-1", "three apps under a root") as case:
+        u, repo, cli, kube, names = case.uid, case.repo, case.cli, case.kube, case.names
         first = cli("sync")
         assert first.returncode == 0, shown(first)
         rows = {line.split()[0]: line for line in first.stdout.splitlines()[2:] if line.strip()}
@@ -114,5 +117,3 @@ def test_prune_false_delete_false_ignore_extraneous_and_manual_sync_behave_as_in
         assert f"gone{u}" not in status.stdout
         keep = next(line for line in status.stdout.splitlines() if f"keep{u}" in line)
         assert keep.split()[1] == "Synced", "IgnoreExtraneous: the kept object does not make it OutOfSync"
-    finally:
-        kube.close()

@@ -19,6 +19,11 @@ PATHS = {
 }
 
 
+def available(obj: dict[str, Any]) -> bool:
+    """A Deployment with all its replicas available."""
+    return bool((obj.get("status") or {}).get("availableReplicas") == (obj.get("spec") or {}).get("replicas"))
+
+
 @dataclass(frozen=True)
 class Seen:
     at: float

@@ -286,7 +286,7 @@ class AppController:
         message = f"waiting for dependsOn: {waiting}"
         if message != self.message:
             self.message = message
-            self.s.event("info", self.name, message)
+            self.s.event("warning", self.name, message)  # said at once: a wait must not look like a hang
             self.s.publish()
         if self.automated:
             if not self._depends_poll:  # one look pending at a time, however many commits come

@@ -1,0 +1,90 @@
+"""Flux objects read as apps, against real git repositories and the real kustomize and helm:
+what each field of a Kustomization or HelmRelease makes, and the one-line message for what
+the sandbox does not do."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from clikit import REPOS
+from gitkit import git
+
+from sandbox.source.appspec import AppSpec
+from sandbox.source.discovery import Discovery, discover
+from sandbox.source.envrepo import EnvRepo
+from sandbox.source.render import render_app
+
+FLUX = REPOS / "flux"
+
+
+def _discover(tmp_path: Path, case: str) -> tuple[EnvRepo, Discovery]:
+    """The fixture as it is (its ${...} are Flux's, not placeholders) in a repo on main."""
+    path = tmp_path / case
+    shutil.copytree(FLUX / case, path)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", case)
+    repo = EnvRepo(path)
+    return repo, discover(repo, "HEAD")
+
+
+def _objects(repo: EnvRepo, app: AppSpec) -> dict[str, dict]:
+    rendered = render_app(repo, app, "HEAD")
+    assert rendered.ok, [str(p) for p in rendered.problems]
+    return {f"{o.key.kind}/{o.key.name}": o.manifest for o in rendered.objects}
+
+
+def test_a_flux_repo_with_several_cluster_entries_lists_them_and_asks(tmp_path: Path) -> None:
+    _repo, found = _discover(tmp_path, "entries")
+
+    assert found.apps == []
+    [problem] = found.problems
+    assert "clusters/a, clusters/b" in problem.message and "flux: {path: clusters/a}" in problem.message
+
+
+def test_post_build_substitution_reads_variables_from_the_spec_and_a_secret_in_the_repo(
+    tmp_path: Path,
+) -> None:
+    repo, found = _discover(tmp_path, "fields")
+    apps = {a.name: a for a in found.apps}
+
+    objects = _objects(repo, apps["subst"])
+    assert set(objects) == {"Deployment/sized", "ConfigMap/untouched"}, "reconcile: disabled is left out"
+    deployment = objects["Deployment/sized"]
+    assert deployment["spec"]["replicas"] == 2, "the spec's value wins over the Secret's, and is a number"
+    env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env == {"COLOUR": "blue", "MODE": "fallback", "LITERAL": "${kept}"}
+    assert objects["ConfigMap/untouched"]["data"] == {"raw": "${size}"}
+    assert deployment["metadata"]["namespace"] == "subst"
+
+
+def test_kustomization_patches_images_and_components_apply_as_flux_applies_them(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "fields")
+    app = {a.name: a for a in found.apps}["patched"]
+
+    objects = _objects(repo, app)
+    assert set(objects) == {"Deployment/web", "ConfigMap/from-component"}
+    web = objects["Deployment/web"]
+    assert web["spec"]["replicas"] == 4
+    assert web["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27-alpine"
+    assert {o["metadata"]["namespace"] for o in objects.values()} == {"patched"}
+
+
+def test_a_helm_release_layers_values_from_a_configmap_a_target_path_and_its_spec(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "fields")
+    app = {a.name: a for a in found.apps}["rel"]
+
+    assert (app.namespace, app.release_name, app.path) == ("relns", "relns-rel", "chart")
+    data = _objects(repo, app)["ConfigMap/relns-rel-values"]["data"]
+    assert data == {"greeting": "from-configmap", "extra": "from-spec", "port": "8443"}
+
+
+def test_sources_that_cannot_be_read_offline_fail_their_app_by_name(tmp_path: Path) -> None:
+    _repo, found = _discover(tmp_path, "fields")
+    said = {p.object: p.message for p in found.problems}
+
+    assert set(said) == {"HelmRelease remote", "Kustomization from-oci"}
+    assert "redis 19.0.1" in said["HelmRelease remote"] and "charts: FOLDER" in said["HelmRelease remote"]
+    assert "OCIRepository" in said["Kustomization from-oci"]
+    assert {a.name for a in found.apps} == {"one", "subst", "patched", "rel"}
