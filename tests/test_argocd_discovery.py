@@ -108,3 +108,16 @@ def test_helm_fields_of_an_application_layer_files_then_inline_values_then_param
 
     data = _data(repo, app)["rel-values"]["data"]
     assert data == {"greeting": "inline", "extra": "from-file", "replicas": "3", "port": "string"}
+
+
+def test_jsonnet_programs_evaluate_with_ext_vars_top_level_arguments_and_libraries(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "jsonnet")
+    apps = _apps(found)
+
+    objects = _data(repo, apps["programs"])
+    assert set(objects) == {"settings", "first", "second"}, "a .libsonnet is a library, never an object"
+    assert objects["settings"]["data"] == {"env": "staging", "replicas": "3"}
+    broken = render_app(repo, apps["broken"], "HEAD")
+    assert not broken.ok
+    assert [p.file for p in broken.problems] == ["broken/bad.jsonnet"]
+    assert "undefined_variable" in broken.problems[0].message

@@ -88,8 +88,10 @@ HELM = ToolGroup(
     ["-s", "-w", "-X helm.sh/helm/v4/internal/version.version=v4.3.1"],
 )
 KUSTOMIZE = ToolGroup("kustomize", "v5.8.1", {"kustomize": "sigs.k8s.io/kustomize/kustomize/v5"})
+# Jsonnet as Argo CD evaluates it (go-jsonnet is the implementation Argo CD links).
+JSONNET = ToolGroup("jsonnet", "v0.22.0", {"jsonnet": "github.com/google/go-jsonnet/cmd/jsonnet"})
 
-GROUPS: tuple[ToolGroup, ...] = (KUBERNETES, ETCD, KWOK, KIND, HELM, KUSTOMIZE)
+GROUPS: tuple[ToolGroup, ...] = (KUBERNETES, ETCD, KWOK, KIND, HELM, KUSTOMIZE, JSONNET)
 TOOL_GROUP: dict[str, ToolGroup] = {tool: g for g in GROUPS for tool in g.packages}
 
 # What the local runtime needs, in the order a first build makes them.

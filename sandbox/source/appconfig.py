@@ -157,7 +157,7 @@ def folder_apps(repo: EnvRepo, sha: str) -> tuple[list[AppSpec], list[Problem]]:
 
 def _is_manifest_file(path: str) -> bool:
     base = path.rsplit("/", 1)[-1]
-    return base.lower().endswith(MANIFEST_SUFFIXES) or base == "Kustomization"
+    return base.lower().endswith((*MANIFEST_SUFFIXES, ".jsonnet")) or base == "Kustomization"
 
 
 # -- sandbox.yaml ------------------------------------------------------------------------------

@@ -29,6 +29,10 @@ class RenderOptions:
     common_labels: tuple[tuple[str, str], ...] = ()
     common_annotations: tuple[tuple[str, str], ...] = ()
     kustomize_namespace: str = ""
+    # Argo CD's directory.jsonnet: (name, value, is code) variables, and library folders
+    jsonnet_ext_vars: tuple[tuple[str, str, bool], ...] = ()
+    jsonnet_tlas: tuple[tuple[str, str, bool], ...] = ()
+    jsonnet_libs: tuple[str, ...] = ()  # repo-relative
     # Flux's Kustomization: a kustomization.yaml made when the folder has none, patches and
     # images (JSON of each entry), components, and post-build variables.
     flux: bool = False

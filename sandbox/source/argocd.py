@@ -180,7 +180,7 @@ def _from_source(
     for section, keys, fields in (("helm", _HELM_KEYS, helm), ("kustomize", _KUSTOMIZE_KEYS, kustomize),
                                   ("directory", _DIRECTORY_KEYS, directory)):  # fmt: skip
         for key in fields:
-            if key not in keys or key in ("fileParameters", "jsonnet"):
+            if key not in keys or key == "fileParameters":
                 bad(f"source.{section}.{key} is not supported by the sandbox")
     source_type: Source = "helm" if helm else "kustomize" if kustomize else "plain"
     values = tuple(_value_file(str(v), path, source.get("_refs") or {}, repos, bad)
@@ -207,9 +207,19 @@ def _from_source(
             (str(k), str(v)) for k, v in (kustomize.get("commonAnnotations") or {}).items()
         ),
         kustomize_namespace=str(kustomize.get("namespace", "") or ""),
+        jsonnet_ext_vars=_jsonnet_vars(_map(directory.get("jsonnet")).get("extVars")),
+        jsonnet_tlas=_jsonnet_vars(_map(directory.get("jsonnet")).get("tlas")),
+        jsonnet_libs=tuple(
+            posixpath.normpath(str(lib)) for lib in _map(directory.get("jsonnet")).get("libs") or ()
+        ),
     )
     release = str(helm.get("releaseName", "") or "")
     return path, source_type, options, values, release, revision
+
+
+def _jsonnet_vars(raw: Any) -> tuple[tuple[str, str, bool], ...]:
+    return tuple((str(v.get("name")), str(v.get("value", "")), bool(v.get("code")))
+                 for v in raw or () if isinstance(v, dict) and v.get("name"))  # fmt: skip
 
 
 def _value_file(value: str, path: str, refs: dict[str, Any], repos: RepoMap, bad: Any) -> str:

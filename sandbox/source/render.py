@@ -188,6 +188,49 @@ def _plain_docs(repo: EnvRepo, app: AppSpec, sha: str) -> tuple[list[_Doc], list
         docs += parsed
         if problem is not None:
             problems.append(problem)
+    programs = [rel for rel in files if rel.endswith(".jsonnet") and _selected(rel, app.options)
+                and not any(part.startswith(".") for part in rel.split("/"))]  # fmt: skip
+    if programs:
+        jsonnet_docs, jsonnet_problems = _jsonnet_docs(repo, app, sha, programs)
+        docs += jsonnet_docs
+        problems += jsonnet_problems
+    return docs, problems
+
+
+def _jsonnet_docs(
+    repo: EnvRepo, app: AppSpec, sha: str, programs: list[str]
+) -> tuple[list[_Doc], list[Problem]]:
+    """Each ``.jsonnet`` file evaluated as Argo CD does (go-jsonnet, with the app's ext vars,
+    top-level arguments and library folders); its JSON is one object or a list of them."""
+    try:
+        jsonnet = toolchain.ensure("jsonnet")
+    except toolchain.ToolchainError as err:
+        return [], [Problem(f"cannot run jsonnet: {err}", file=app.path)]
+    docs: list[_Doc] = []
+    problems: list[Problem] = []
+    with tempfile.TemporaryDirectory(prefix="gitops-sandbox-render-") as tmp:
+        root = Path(tmp).resolve() / "repo"
+        for folder in _outermost([app.path, *app.options.jsonnet_libs]):
+            if folder == ".." or folder.startswith("../"):
+                return [], [
+                    Problem(f"jsonnet library {folder} leaves the env repo; refused", file=app.defined_in)
+                ]
+            problems += repo.export_tree(sha, folder, root / folder if folder != "." else root)
+        args = [str(jsonnet)]
+        for lib in app.options.jsonnet_libs:
+            args += ["-J", str(root / lib)]
+        for flag, variables in (("ext", app.options.jsonnet_ext_vars), ("tla", app.options.jsonnet_tlas)):
+            for name, value, code in variables:
+                args += [f"--{flag}-{'code' if code else 'str'}", f"{name}={value}"]
+        for rel in programs:
+            source = _join(app.path, rel)
+            ok, out, error = _run([*args, str(root / source)], root, {str(root) + os.sep: ""})
+            if not ok:
+                problems.append(Problem(f"jsonnet failed: {error}", file=source))
+                continue
+            parsed, problem = _parse_json(out, source)
+            docs += parsed
+            problems += [problem] if problem else []
     return docs, problems
 
 
@@ -632,7 +675,7 @@ def _build_dependencies(
     repo: EnvRepo, sha: str, app_path: str, root: Path, cmd: list[str], env: dict[str, str]
 ) -> list[Problem]:
     """``helm dependency build``, offline, when Chart.yaml lists dependencies charts/ lacks:
-    ``file://`` ones come from the repo; any other must be vendored (``charts/*.tgz``)."""
+    ``file://`` ones come from the repo; any other must be vendored, unpacked (``charts/<name>/``)."""
     file = _join(app_path, CHART_FILE)
     try:
         meta = yaml.load(repo.read_file(sha, file) or b"", Loader=_Loader)
@@ -641,15 +684,17 @@ def _build_dependencies(
     dependencies = meta.get("dependencies") if isinstance(meta, dict) else None
     if not isinstance(dependencies, list) or not dependencies:
         return []
-    vendored = {posixpath.basename(f) for f in repo.list_files(sha, _join(app_path, "charts"))}
-    vendored |= {posixpath.basename(posixpath.dirname(f)) for f in repo.list_files(sha, _join(app_path, "charts"))
-                 if posixpath.basename(f) == CHART_FILE}  # fmt: skip
+    in_charts = repo.list_files(sha, _join(app_path, "charts"))
+    unpacked = {
+        posixpath.basename(posixpath.dirname(f)) for f in in_charts if posixpath.basename(f) == CHART_FILE
+    }
+    packed = {posixpath.basename(f) for f in in_charts if f.endswith(".tgz")}
     missing, problems = [], []
     for dep in dependencies:
         if not isinstance(dep, dict) or not isinstance(dep.get("name"), str):
             continue
         name, version, url = dep["name"], str(dep.get("version", "")), str(dep.get("repository", ""))
-        if name in vendored or any(v.startswith(f"{name}-") and v.endswith(".tgz") for v in vendored):
+        if name in unpacked:
             continue
         if url.startswith("file://"):
             local = posixpath.normpath(posixpath.join(app_path, url[len("file://") :]))
@@ -661,10 +706,20 @@ def _build_dependencies(
             problems += repo.export_tree(sha, local, root / local)
             missing.append(name)
         else:
-            problems.append(Problem(
-                f"dependency {name} {version} from {url or 'no repository'} is not vendored and nothing is fetched "
-                f"from the network: run `helm dependency update {app_path}` where the internet is, and commit "
-                f"{_join(app_path, 'charts')}/{name}-{version}.tgz", file=file))  # fmt: skip
+            archive = next((p for p in packed if p.startswith(f"{name}-")), "")
+            how = (
+                (
+                    f"{_join(app_path, 'charts')}/{archive} is an archive, which the sandbox does not unpack: commit it "
+                    f"unpacked as {_join(app_path, 'charts')}/{name}/"
+                )
+                if archive
+                else (
+                    f"it is not vendored and nothing is fetched from the network: run `helm dependency update "
+                    f"{app_path}` where the internet is, and commit it unpacked as {_join(app_path, 'charts')}/{name}/"
+                )
+            )
+            problems.append(Problem(f"dependency {name} {version} from {url or 'no repository'}: {how}",
+                                    file=file))  # fmt: skip
     if problems or not missing:
         return problems
     ok, _out, error = _run(cmd, root.parent, {str(root) + os.sep: ""}, env)

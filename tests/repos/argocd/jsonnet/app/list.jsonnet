@@ -1,0 +1,2 @@
+local k = import 'k.libsonnet';
+[k.configMap('first', {}), k.configMap('second', {})]

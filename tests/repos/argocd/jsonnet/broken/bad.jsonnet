@@ -1,0 +1,1 @@
+{ a: undefined_variable }
