@@ -10,6 +10,7 @@ from pathlib import Path
 from clikit import REPOS
 from gitkit import git
 
+from sandbox.demo import SAMPLES_DIR
 from sandbox.source.appspec import AppSpec
 from sandbox.source.discovery import Discovery, discover
 from sandbox.source.envrepo import EnvRepo
@@ -88,3 +89,22 @@ def test_sources_that_cannot_be_read_offline_fail_their_app_by_name(tmp_path: Pa
     assert "redis 19.0.1" in said["HelmRelease remote"] and "charts: FOLDER" in said["HelmRelease remote"]
     assert "OCIRepository" in said["Kustomization from-oci"]
     assert {a.name for a in found.apps} == {"one", "subst", "patched", "rel"}
+
+
+def test_the_entry_named_at_the_command_line_picks_the_cluster_of_a_repo_with_several(tmp_path: Path) -> None:
+    path = tmp_path / "flux"
+    shutil.copytree(SAMPLES_DIR / "flux", path)
+    config = path / "sandbox.yaml"
+    config.write_text("\n".join(line for line in config.read_text().splitlines() if "flux:" not in line
+                                and "clusters/staging" not in line) + "\n")  # fmt: skip
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "two clusters, none chosen")
+    repo = EnvRepo(path)
+
+    asked = discover(repo, "HEAD")
+    assert asked.apps == [] and "clusters/production, clusters/staging" in asked.problems[0].message
+    chosen = discover(repo, "HEAD", entry="clusters/production")
+    assert chosen.problems == []
+    hello = {a.name: a for a in chosen.apps}["hello"]
+    assert "replicas: 3" in hello.options.helm_values and "hello.www.example.com" in hello.options.helm_values

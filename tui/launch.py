@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         # The app changes the cluster and the repo: a second agent on the same repo would
         # undo its rollbacks as drift, so it takes the repo's agent lock (AgentBusy says who has it).
         with compose.running_agent(
-            repo, connection, automated=True, branch=getattr(args, "branch", None), watch_repo=True, settle=False
+            repo, connection, automated=True, branch=getattr(args, "branch", None), watch_repo=True, settle=False,
+            entry=getattr(args, "entry", None),
         ) as agent:  # fmt: skip
             SandboxApp(agent, info, ascii=True if getattr(args, "ascii", False) else None).run()
     finally:

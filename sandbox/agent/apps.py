@@ -35,8 +35,10 @@ class AppSet:
         automated: bool,
         claim: Claim,
         focus: str | None = None,
+        entry: str | None = None,
     ) -> None:
         self.s = services
+        self.entry = entry
         self.focus = focus  # only this app is rendered and followed (`sync --app`, `rollback APP`)
         self.inventories = inventories
         self.saved = saved
@@ -62,7 +64,7 @@ class AppSet:
     def refresh(self, previous: str | None, head: str, trigger: str, force: bool = False) -> None:
         """Git's head is ``head``: bring the app set, and then each app, to it."""
         repo = self.s.repo
-        found = discover(repo, head)
+        found = discover(repo, head, self.entry)
         specs, problems, configured = found.apps, found.problems, found.configured
         self.problems = tuple(problems)
         for problem in problems:

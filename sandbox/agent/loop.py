@@ -76,8 +76,10 @@ class Agent:
         settings_path: Path | None = None,
         startup_trigger: str = "startup",
         focus: str | None = None,
+        entry: str | None = None,
     ) -> None:
         self.repo_path = Path(repo_path).resolve()
+        self.entry = entry  # where app discovery starts, when the user names it (--entry)
         self.kube = kube
         self.reader = ClusterReader(kube)
         self.history = history or History(history_path_for(self.repo_path))
@@ -375,7 +377,7 @@ class Agent:
         if self.apps is None:
             self.apps = AppSet(
                 self._services(self.repo), self.inventories, settings.load(self.settings_path),
-                self.settings_path, self.automated, self._locks.claim_app, self.focus,
+                self.settings_path, self.automated, self._locks.claim_app, self.focus, self.entry,
             )  # fmt: skip
         previous, self.head = self.head, head
         self.apps.refresh(previous, head, trigger, force)

@@ -49,8 +49,10 @@ class Observer:
         history: HistoryReader,
         settings_path: Path | None = None,
         branch: str | None = None,
+        entry: str | None = None,
     ) -> None:
         self.repo_path = Path(repo_path).resolve()
+        self.entry = entry
         self.reader = reader
         self.history = history
         self.settings_path = settings_path or settings.path_for_repo(self.repo_path)
@@ -71,7 +73,7 @@ class Observer:
         """
         with EnvRepo(self.repo_path, self.branch) as repo:
             head = repo.resolve(ref) if ref else repo.head()
-            found = discover(repo, head)
+            found = discover(repo, head, self.entry)
             specs, problems, configured = found.apps, found.problems, found.configured
             known = appset.known_from(InventoryReader(self.reader).all(), self.repo_path)
             plan = appset.plan(specs, problems, configured, known, head)

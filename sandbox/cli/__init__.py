@@ -131,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui = sub.add_parser("tui", help="open the terminal app on an env repo (the default command)")
     tui.add_argument("repo", nargs="?", default=".", help="the env repo (default: the current folder)")
     tui.add_argument("--branch", help="the branch to follow (default: the checked-out one)")
+    tui.add_argument("--entry", metavar="PATH", help=headless.ENTRY_HELP)
     tui.add_argument(
         "--ascii", action="store_true", help="ASCII glyphs and borders (also GITOPS_SANDBOX_ASCII=1)"
     )

@@ -69,6 +69,7 @@ def running_agent(
     exclusive: bool = True,
     settle: bool = True,
     focus: str | None = None,
+    entry: str | None = None,
 ) -> Iterator[Agent]:
     """An agent on ``repo``, started (and settled: its first pass done), stopped afterwards.
 
@@ -76,7 +77,7 @@ def running_agent(
     """
     agent = Agent(
         repo, connection.kube, branch=branch, automated=automated, startup_trigger=trigger,
-        settings_path=settings_path, focus=focus,
+        settings_path=settings_path, focus=focus, entry=entry,
     )  # fmt: skip
     agent.start(watch_repo=watch_repo, exclusive=exclusive)
     try:
@@ -88,10 +89,12 @@ def running_agent(
 
 
 @contextmanager
-def observer(repo: Path, connection: Connection, branch: str | None = None) -> Iterator[Observer]:
+def observer(
+    repo: Path, connection: Connection, branch: str | None = None, entry: str | None = None
+) -> Iterator[Observer]:
     """A read-only view of ``repo`` and the cluster."""
     with HistoryReader(history_path(repo)) as history:
-        found = Observer(repo, ClusterReader(connection.kube), history, branch=branch)
+        found = Observer(repo, ClusterReader(connection.kube), history, branch=branch, entry=entry)
         try:
             yield found
         finally:

@@ -40,6 +40,12 @@ def _connected(args: argparse.Namespace, bring_up: bool = True) -> Iterator[comp
         connection.close()
 
 
+ENTRY_HELP = (
+    "where app discovery starts, over sandbox.yaml's entry: a Flux cluster folder (clusters/staging) "
+    "or a folder of Argo CD Applications"
+)
+
+
 @contextmanager
 def running_agent(
     args: argparse.Namespace,
@@ -58,7 +64,7 @@ def running_agent(
     with _connected(args) as connection:
         with compose.running_agent(
             Path(args.repo), connection, automated=automated, branch=branch, trigger=trigger,
-            watch_repo=watch_repo, settings_path=settings_path, focus=focus,
+            watch_repo=watch_repo, settings_path=settings_path, focus=focus, entry=getattr(args, "entry", None),
         ) as agent:  # fmt: skip
             yield agent
 
@@ -134,7 +140,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     compose.check_repo(Path(args.repo))
     with (
         _connected(args, bring_up=False) as connection,
-        compose.observer(Path(args.repo), connection) as seen,
+        compose.observer(Path(args.repo), connection, entry=args.entry) as seen,
     ):
         snapshot = seen.snapshot()
     _notices(snapshot)
@@ -168,7 +174,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     compose.check_repo(Path(args.repo))
     with (
         _connected(args, bring_up=False) as connection,
-        compose.observer(Path(args.repo), connection) as seen,
+        compose.observer(Path(args.repo), connection, entry=args.entry) as seen,
     ):
         snapshot = seen.snapshot(args.ref)
         found = seen.diffs(snapshot, args.app)
@@ -365,6 +371,7 @@ def add_commands(
     ) -> argparse.ArgumentParser:
         parser = sub.add_parser(name, help=help_text)
         parser.add_argument("-C", "--repo", default=".", help="the env repo (default: the current folder)")
+        parser.add_argument("--entry", metavar="PATH", help=ENTRY_HELP)
         parser.add_argument("--json", action="store_true", help="print JSON")
         add_runtime_args(parser)
         parser.set_defaults(func=func)

@@ -58,9 +58,24 @@ def load_apps(repo: EnvRepo, revision: str) -> tuple[list[AppSpec], list[Problem
     return found.apps, found.problems
 
 
-def discover(repo: EnvRepo, revision: str) -> Discovery:
+def discover(repo: EnvRepo, revision: str, entry: str | None = None) -> Discovery:
+    """``entry``: where discovery starts, named by the user (``--entry``), over sandbox.yaml's."""
     sha = repo.resolve(revision)
     config, problems = read_config(repo, sha)
+    if entry is not None:
+        path = posixpath.normpath(entry.strip().strip("/") or ".")
+        if path == ".." or path.startswith("../") or not repo.is_dir(sha, path):
+            return Discovery(
+                [], [Problem(f"--entry {entry}: not a folder of the env repo at {sha[:7]}")], configured=True
+            )
+        flux_entry = any(flux.KUSTOMIZE_GROUP.encode() in (repo.read_file(sha, f) or b"")
+                         for f in repo.list_files(sha, "" if path == "." else path))  # fmt: skip
+        config = dataclasses.replace(
+            config or Config(),
+            argocd=None if flux_entry else path,
+            flux=path if flux_entry else None,
+            scan=False,
+        )
     if config is not None and problems and not config.apps and config.argocd is None:
         return Discovery([], problems, configured=True)
     repos = RepoMap.of(repo.remote_urls(), dict(config.repos) if config else {}, repo.branch)
