@@ -121,3 +121,12 @@ def test_jsonnet_programs_evaluate_with_ext_vars_top_level_arguments_and_librari
     assert not broken.ok
     assert [p.file for p in broken.problems] == ["broken/bad.jsonnet"]
     assert "undefined_variable" in broken.problems[0].message
+
+
+def test_a_multi_source_app_takes_values_files_from_its_ref_source(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "multisource")
+
+    assert found.problems == []
+    app = _apps(found)["multi"]
+    assert app.values == ("../envs/staging.yaml",)
+    assert _data(repo, app)["colour"]["data"] == {"colour": "green"}

@@ -108,3 +108,12 @@ def test_the_entry_named_at_the_command_line_picks_the_cluster_of_a_repo_with_se
     assert chosen.problems == []
     hello = {a.name: a for a in chosen.apps}["hello"]
     assert "replicas: 3" in hello.options.helm_values and "hello.www.example.com" in hello.options.helm_values
+
+
+def test_a_helm_repository_chart_comes_from_the_charts_folder_sandbox_yaml_names(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "vendored")
+
+    assert found.problems == []
+    app = {a.name: a for a in found.apps}["greeter"]
+    assert (app.path, app.namespace) == ("vendor/greeter", "greet")
+    assert _objects(repo, app)["ConfigMap/greeting"]["data"] == {"text": "vendored"}
