@@ -117,3 +117,21 @@ def test_prune_false_delete_false_ignore_extraneous_and_manual_sync_behave_as_in
         assert f"gone{u}" not in status.stdout
         keep = next(line for line in status.stdout.splitlines() if f"keep{u}" in line)
         assert keep.split()[1] == "Synced", "IgnoreExtraneous: the kept object does not make it OutOfSync"
+
+
+def test_ignore_differences_leaves_fields_another_writer_owns_out_of_the_comparison(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    with cluster_case(tmp_path, local_runtime, ARGO / "ignore", "two apps, one tolerant") as case:
+        u, cli, kube = case.uid, case.cli, case.kube
+        assert cli("sync").returncode == 0
+        for app in ("tolerant", "strict"):
+            ns = f"{app}{u}"
+            kube.request("PATCH", f"/apis/apps/v1/namespaces/{ns}/deployments/scaled",
+                         body={"spec": {"replicas": 5}}, content_type="application/merge-patch+json")  # fmt: skip
+            kube.request("PATCH", cm_path(ns, "notes"), body={"data": {"scratch": "by hand"}},
+                         content_type="application/merge-patch+json")  # fmt: skip
+        status = cli("status")
+        rows = {line.split()[0]: line.split()[1] for line in status.stdout.splitlines()[2:] if line.strip()}
+        assert rows == {f"strict{u}": "OutOfSync", f"tolerant{u}": "Synced"}, status.stdout
+        assert status.returncode == 1, "the strict app is OutOfSync"

@@ -191,7 +191,7 @@ class AppController:
         rendered = render_app(self.s.repo, self.spec, revision, is_namespaced=self.s.is_namespaced)
         if rendered.ok:
             self.rendered_ever = True
-        return DesiredSet.of(rendered)
+        return DesiredSet.of(rendered, self.spec.ignore_differences)
 
     def _ensure_deployed_rendered(self) -> None:
         """Self-heal needs the deployed revision's objects: render them when only the sha is known."""

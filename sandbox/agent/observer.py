@@ -160,7 +160,9 @@ class Observer:
         return app_state(facts, self.cache)
 
     def _render(self, repo: EnvRepo, spec: AppSpec, revision: str) -> DesiredSet:
-        return DesiredSet.of(render_app(repo, spec, revision, is_namespaced=self._is_namespaced))
+        return DesiredSet.of(
+            render_app(repo, spec, revision, is_namespaced=self._is_namespaced), spec.ignore_differences
+        )
 
     # -- live objects -----------------------------------------------------------------------------
 

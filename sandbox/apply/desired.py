@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sandbox.apply.ignore import IgnoreRule, pointers_for
 from sandbox.apply.inventory import mark
 from sandbox.model import DesiredObject, Manifest, ObjectKey, Problem, Rendered
 
@@ -17,12 +18,14 @@ class DesiredSet:
     rendered: Rendered
     objects: dict[ObjectKey, DesiredObject] = field(default_factory=dict)
     marked: dict[ObjectKey, Manifest] = field(default_factory=dict)  # with the app's label and annotation
+    ignored: dict[ObjectKey, tuple[str, ...]] = field(default_factory=dict)  # fields never compared
 
     @classmethod
-    def of(cls, rendered: Rendered) -> DesiredSet:
+    def of(cls, rendered: Rendered, ignore: tuple[IgnoreRule, ...] = ()) -> DesiredSet:
         objects = {o.key: o for o in rendered.objects}
         marked = {o.key: mark(o.manifest, rendered.app, o.key) for o in rendered.objects}
-        return cls(rendered, objects, marked)
+        ignored = {key: found for key in objects if (found := pointers_for(key, ignore))}
+        return cls(rendered, objects, marked, ignored)
 
     @property
     def app(self) -> str:

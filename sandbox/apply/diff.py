@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from sandbox.apply.ignore import without
 from sandbox.model import Manifest
 
 HIDDEN_METADATA = (
@@ -62,9 +63,12 @@ def _digest(value: Any) -> str:
     return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()[:8]
 
 
-def same(predicted: Manifest | None, live: Manifest | None) -> bool:
-    """Whether applying would change nothing the user can see."""
-    return normalize(predicted, mask_secrets=False) == normalize(live, mask_secrets=False)
+def same(predicted: Manifest | None, live: Manifest | None, ignored: tuple[str, ...] = ()) -> bool:
+    """Whether applying would change nothing the user can see (``ignored``: JSON pointers of
+    fields left out, Argo CD's ignoreDifferences)."""
+    return without(normalize(predicted, mask_secrets=False), ignored) == without(
+        normalize(live, mask_secrets=False), ignored
+    )
 
 
 def to_yaml(obj: Manifest | None) -> str:

@@ -79,8 +79,11 @@ class DryRun:
         self.reader = reader
         self.verified = verified
 
-    def compare(self, key: ObjectKey, marked: Manifest, live: Manifest | None) -> Comparison:
-        """Whether applying ``marked`` would change ``live`` (None: it would be created)."""
+    def compare(
+        self, key: ObjectKey, marked: Manifest, live: Manifest | None, ignored: tuple[str, ...] = ()
+    ) -> Comparison:
+        """Whether applying ``marked`` would change ``live`` (None: it would be created), the
+        fields at ``ignored`` left out."""
         desired_hash = diff.content_hash(marked)
         if self.verified.matches(key, desired_hash, live):
             return Comparison(Verdict.SAME)
@@ -91,7 +94,7 @@ class DryRun:
                 # Created along with its namespace: the server can judge it once that exists.
                 return Comparison(Verdict.DIFFERS, exc.message, validated=False)
             return Comparison(Verdict.FAILED, exc.message)
-        if live is not None and diff.same(predicted, live):
+        if live is not None and diff.same(predicted, live, ignored):
             self.verified.record(key, desired_hash, live)
             return Comparison(Verdict.SAME)  # nothing to show: the prediction is not kept
         return Comparison(Verdict.DIFFERS, predicted=predicted)
@@ -111,7 +114,7 @@ class DryRun:
             api_version = obj.manifest["apiVersion"]
             if (key.group, key.kind) in coming and self.reader.resource_for(api_version, key.kind) is None:
                 return key, Comparison(Verdict.DIFFERS, "its kind comes with this app's CRD", validated=False)
-            return key, self.compare(key, desired.marked[key], live)
+            return key, self.compare(key, desired.marked[key], live, desired.ignored.get(key, ()))
 
         keys = list(desired.objects)
         return dict(pool.map(one, keys) if pool is not None and len(keys) > 1 else map(one, keys))

@@ -380,7 +380,9 @@ class Syncer:
             live = self.cache.get(obj.key)
             if live is None and not check_creations:
                 return obj.key, Comparison(Verdict.DIFFERS, validated=False)
-            return obj.key, self.dry.compare(obj.key, desired.marked[obj.key], live)
+            return obj.key, self.dry.compare(
+                obj.key, desired.marked[obj.key], live, desired.ignored.get(obj.key, ())
+            )
 
         if len(objects) > 1:
             return dict(self.pool.map(one, objects))

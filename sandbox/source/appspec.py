@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sandbox.apply.ignore import IgnoreRule
+
 CONFIG_FILE = "sandbox.yaml"
 Source = Literal["plain", "kustomize", "helm"]
 
@@ -62,6 +64,7 @@ class AppSpec:
     defined_in: str = ""  # the file that defines the app ("" for folders and sandbox.yaml)
     revision: str = ""  # a ref the app is pinned to ("" follows the watched branch)
     depends_on: tuple[str, ...] = ()  # apps that must be Ready first (Flux's dependsOn)
+    ignore_differences: tuple[IgnoreRule, ...] = ()  # Argo CD's: fields left out of comparisons
     after_parent: bool = False  # Flux: the app exists once its parent applied it, so it syncs after
 
     def __post_init__(self) -> None:

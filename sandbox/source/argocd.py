@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from sandbox.apply.ignore import IgnoreRule, jq_pointer
 from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source.appspec import AppSpec, RenderOptions, Source
 from sandbox.source.repomap import RepoMap
@@ -52,7 +53,7 @@ _DIRECTORY_KEYS = frozenset({"recurse", "include", "exclude", "jsonnet"})
 # Sync options the sandbox's way of syncing already gives (server-side apply, applying only
 # what differs, pruning last), or that only tune Argo CD itself.
 _SYNC_OPTIONS_GIVEN = frozenset(
-    {"ServerSideApply", "ApplyOutOfSyncOnly", "PruneLast", "Validate", "RespectIgnoreDifferences",
+    {"ServerSideApply", "ApplyOutOfSyncOnly", "PruneLast", "Validate",
      "PrunePropagationPolicy", "FailOnSharedResource", "SkipDryRunOnMissingResource"}
 )  # fmt: skip
 
@@ -96,8 +97,7 @@ def application(
     for key in spec:
         if key not in _SPEC_KEYS:
             bad(f"spec.{key} is not supported by the sandbox")
-    if spec.get("ignoreDifferences"):
-        bad("spec.ignoreDifferences is not supported by the sandbox yet: remove it, or the app would flap")
+    ignore = _ignore_rules(spec.get("ignoreDifferences"), bad)
     source = _main_source(spec, bad)
     destination = _map(spec.get("destination"))
     namespace = destination.get("namespace") or DEFAULT_NAMESPACE
@@ -131,7 +131,29 @@ def application(
         prune=bool(auto and isinstance(automated, dict) and automated.get("prune")),
         self_heal=bool(auto and isinstance(automated, dict) and automated.get("selfHeal")),
         options=options, create_namespace=create_namespace, parent=parent, defined_in=file, revision=revision,
+        ignore_differences=ignore,
     ), []  # fmt: skip
+
+
+def _ignore_rules(raw: Any, bad: Callable[[str], None]) -> tuple[IgnoreRule, ...]:
+    """ignoreDifferences as rules; a field the sandbox cannot honour is named, never dropped."""
+    rules = []
+    for index, entry in enumerate(raw or ()):
+        item = _map(entry)
+        pointers = [str(p) for p in item.get("jsonPointers") or ()]
+        for expression in item.get("jqPathExpressions") or ():
+            pointer = jq_pointer(str(expression))
+            if pointer is None:
+                bad(f"ignoreDifferences[{index}] jqPathExpressions {expression!r}: only plain paths such as "
+                    ".spec.replicas are supported by the sandbox")  # fmt: skip
+            else:
+                pointers.append(pointer)
+        if item.get("managedFieldsManagers"):
+            bad(f"ignoreDifferences[{index}] managedFieldsManagers is not supported by the sandbox: name the "
+                "fields with jsonPointers instead")  # fmt: skip
+        rules.append(IgnoreRule(str(item.get("group", "")), str(item.get("kind", "")), str(item.get("name", "")),
+                                str(item.get("namespace", "")), tuple(pointers)))  # fmt: skip
+    return tuple(rules)
 
 
 def _main_source(spec: dict[str, Any], bad: Any) -> dict[str, Any] | None:
