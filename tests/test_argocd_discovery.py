@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clikit import REPOS, repo_from_fixture
+from clikit import REPOS, commit_fixture, repo_from_fixture
+from gitkit import git
 
 from sandbox.source.appspec import AppSpec
 from sandbox.source.discovery import Discovery, discover
 from sandbox.source.envrepo import EnvRepo
-from sandbox.source.render import render_app
+from sandbox.source.render import render_app, render_spec
 
 ARGO = REPOS / "argocd"
 
@@ -57,11 +58,10 @@ def test_fields_the_sandbox_does_not_honour_fail_their_app_by_name_and_the_rest_
     for problem in found.problems:
         said[problem.object] = said.get(problem.object, "") + problem.message
 
-    assert list(_apps(found)) == ["fine"]
+    assert list(_apps(found)) == ["pinned", "fine"]
     assert "repos:" in said["elsewhere"] and "https://git.example.com/someone/else.git" in said["elsewhere"]
     assert "nothing is fetched" in said["from-chart-repo"] and "vendor the chart" in said["from-chart-repo"]
     assert "plugin" in said["plugin-app"]
-    assert "v1.2.0" in said["pinned"] and "HEAD" in said["pinned"]
     assert all(p.file == "apps/all.yaml" for p in found.problems)
 
 
@@ -130,3 +130,30 @@ def test_a_multi_source_app_takes_values_files_from_its_ref_source(tmp_path: Pat
     app = _apps(found)["multi"]
     assert app.values == ("../envs/staging.yaml",)
     assert _data(repo, app)["colour"]["data"] == {"colour": "green"}
+
+
+def test_an_app_pinned_to_a_tag_renders_that_tag_and_records_the_env_repos_head(tmp_path: Path) -> None:
+    path, _ = repo_from_fixture(tmp_path / "pinned", ARGO / "pinned-1", {}, "level 1")
+    git(path, "tag", "v1")
+    head = commit_fixture(path, ARGO / "pinned-2", {}, "level 2, and two apps: one pinned to v1")
+    repo = EnvRepo(path)
+    apps = _apps(discover(repo, "HEAD"))
+
+    pinned, current = (render_spec(repo, apps[n], "HEAD") for n in ("pinned", "head"))
+    assert pinned.objects[0].manifest["data"] == {"v": "1"} and current.objects[0].manifest["data"] == {
+        "v": "2"
+    }
+    assert pinned.revision == current.revision == head
+
+
+def test_an_app_from_another_local_repo_renders_that_repos_files(tmp_path: Path) -> None:
+    repo_from_fixture(tmp_path / "app", ARGO / "otherrepo" / "app", {}, "the app repo")
+    env_path, _ = repo_from_fixture(tmp_path / "env", ARGO / "otherrepo" / "env", {}, "the env repo")
+    repo = EnvRepo(env_path)
+    found = discover(repo, "HEAD")
+
+    assert found.problems == []
+    app = _apps(found)["from-app-repo"]
+    assert app.repo == str(tmp_path / "app")
+    rendered = render_spec(repo, app, "HEAD")
+    assert [o.key.name for o in rendered.objects] == ["from-the-app-repo"]

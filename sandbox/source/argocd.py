@@ -73,7 +73,7 @@ class Defined:
 
 
 def application(
-    found: Defined, repos: RepoMap, parent: str, detect: Callable[[str], Source]
+    found: Defined, repos: RepoMap, parent: str, detect: Callable[[str, str, str], Source]
 ) -> tuple[AppSpec | None, list[Problem]]:
     """The app an ``Application`` defines, or the problems that stop it (naming file and app)."""
     manifest, file = found.manifest, found.file
@@ -107,9 +107,11 @@ def application(
         bad(f"spec.destination.namespace {SYSTEM_NAMESPACE} is the sandbox's own namespace; choose another")
     if source is None or problems:
         return None, problems
-    path, source_type, options, values, release, revision = _from_source(source, spec, repos, bad)
+    path, source_type, options, values, release, revision, other = _from_source(source, spec, repos, bad)
     if source_type == "plain" and not problems:
-        source_type = detect(path)  # as Argo CD: a Chart.yaml or kustomization.yaml says which
+        source_type = detect(
+            path, other, revision
+        )  # as Argo CD: a Chart.yaml or kustomization.yaml says which
     policy = _map(spec.get("syncPolicy"))
     automated = policy.get("automated")
     options_list = [str(o) for o in policy.get("syncOptions") or () if isinstance(o, str)]
@@ -131,7 +133,7 @@ def application(
         prune=bool(auto and isinstance(automated, dict) and automated.get("prune")),
         self_heal=bool(auto and isinstance(automated, dict) and automated.get("selfHeal")),
         options=options, create_namespace=create_namespace, parent=parent, defined_in=file, revision=revision,
-        ignore_differences=ignore,
+        ignore_differences=ignore, repo=other,
     ), []  # fmt: skip
 
 
@@ -175,7 +177,7 @@ def _main_source(spec: dict[str, Any], bad: Any) -> dict[str, Any] | None:
 
 def _from_source(
     source: dict[str, Any], spec: dict[str, Any], repos: RepoMap, bad: Any
-) -> tuple[str, Source, RenderOptions, tuple[str, ...], str, str]:
+) -> tuple[str, Source, RenderOptions, tuple[str, ...], str, str, str]:
     for key in source:
         if key not in _SOURCE_KEYS and key != "_refs":
             bad(f"source.{key} is not supported by the sandbox" +
@@ -184,18 +186,16 @@ def _from_source(
     if "chart" in source:
         bad(f"source.chart {source['chart']!r} comes from the Helm repository {url}: nothing is fetched "
             "from the network; vendor the chart into the env repo and point source.path at it")  # fmt: skip
-    elif not repos.is_this_repo(url):
+    elif not repos.is_this_repo(url) and repos.local_repo(url) is None:
         bad(repos.unmapped(url, "source.repoURL"))
     raw_path = str(source.get("path", "") or ".")
     path = posixpath.normpath(raw_path.strip("/") or ".")
     if path == ".." or path.startswith("../"):
         bad(f"source.path {raw_path!r} is outside the repo")
+    other = repos.local_repo(url)
     revision = str(source.get("targetRevision", "") or "")
-    if revision in ("", "HEAD", repos.branch) or "chart" in source:  # empty is HEAD; a chart's is its version
-        revision = ""
-    else:
-        bad(f"source.targetRevision {revision!r} is not the watched branch ({repos.branch or 'HEAD'}): apps pinned "
-            "to another branch, tag or commit are not supported by the sandbox yet; use HEAD")  # fmt: skip
+    if revision in ("", "HEAD") or (other is None and revision == repos.branch) or "chart" in source:
+        revision = ""  # HEAD (of the other repo), or the watched branch; a chart's is its version
     helm = _map(source.get("helm"))
     kustomize = _map(source.get("kustomize"))
     directory = _map(source.get("directory"))
@@ -236,7 +236,7 @@ def _from_source(
         ),
     )
     release = str(helm.get("releaseName", "") or "")
-    return path, source_type, options, values, release, revision
+    return path, source_type, options, values, release, revision, repos.path_of(other) if other else ""
 
 
 def _jsonnet_vars(raw: Any) -> tuple[tuple[str, str, bool], ...]:

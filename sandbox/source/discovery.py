@@ -36,8 +36,8 @@ from sandbox.source.appconfig import (
 )
 from sandbox.source.appspec import CONFIG_FILE, AppSpec, RenderOptions, Source
 from sandbox.source.argocd import Defined
-from sandbox.source.envrepo import EnvRepo
-from sandbox.source.render import render_app
+from sandbox.source.envrepo import EnvRepo, EnvRepoError
+from sandbox.source.render import other_repo, render_spec
 from sandbox.source.repomap import RepoMap
 
 MAX_DEPTH = 8  # app-of-apps nesting; deeper is almost surely an app that renders itself
@@ -78,7 +78,7 @@ def discover(repo: EnvRepo, revision: str, entry: str | None = None) -> Discover
         )
     if config is not None and problems and not config.apps and config.argocd is None:
         return Discovery([], problems, configured=True)
-    repos = RepoMap.of(repo.remote_urls(), dict(config.repos) if config else {}, repo.branch)
+    repos = RepoMap.of(repo.remote_urls(), dict(config.repos) if config else {}, repo.branch, str(repo.path))
     if config is None or config.scan:
         defined = _argo_definitions(repo, sha, "")
         entries = _flux_entries(repo, sha) if not defined else []
@@ -365,13 +365,19 @@ class _Walk:
                     specs.append(spec)
         return specs
 
-    def _detect(self, path: str) -> Source:
-        return detect_source(self.repo, self.sha, path) if self.repo.is_dir(self.sha, path) else "plain"
+    def _detect(self, path: str, other: str, revision: str) -> Source:
+        """The source type of a folder, in the repo and at the ref the app reads it from."""
+        try:
+            repo = other_repo(other) if other else self.repo
+            sha = repo.resolve(revision) if revision or other else self.sha
+        except EnvRepoError:
+            return "plain"  # rendering says why it cannot read it
+        return detect_source(repo, sha, path) if repo.is_dir(sha, path) else "plain"
 
     def _may_define_apps(self, spec: AppSpec) -> bool:
         """Whether rendering ``spec`` could yield Applications: some file it reads names Argo CD."""
-        if spec.revision:
-            return False
+        if spec.revision or spec.repo:
+            return False  # Applications only from the env repo's own revision
         files = self.repo.list_files(self.sha, "" if spec.path == "." else spec.path)
         if spec.source == "plain" and not spec.options.recurse:
             files = [f for f in files if posixpath.dirname(f) == ("" if spec.path == "." else spec.path)]
@@ -389,7 +395,7 @@ def _render(repo: EnvRepo, spec: AppSpec, sha: str) -> Rendered:
     if key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
-    rendered = render_app(repo, spec, sha)
+    rendered = render_spec(repo, spec, sha)
     _cache[key] = rendered
     while len(_cache) > _RENDERS:
         _cache.popitem(last=False)

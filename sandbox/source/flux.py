@@ -140,53 +140,66 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
         made = _helm_release(spec, name, namespace, target, sources, bad)
     if made is None or problems:
         return None, problems
-    path, source, options, values, release, prune = made
+    place, source, options, values, release, prune = made
     return AppSpec(
-        name=name, path=path, namespace=app_namespace, source=source, values=values, release_name=release,
+        name=name, path=place.path, repo=place.repo, revision=place.revision, namespace=app_namespace, source=source, values=values, release_name=release,
         auto_sync=not suspended, prune=prune, self_heal=not suspended, options=options,
         create_namespace=kind == "HelmRelease" and bool(_map(spec.get("install")).get("createNamespace")),
         parent=parent, defined_in=found.file, depends_on=depends, after_parent=bool(parent),
     ), []  # fmt: skip
 
 
-def _git_path(ref: Mapping[str, Any], path: str, sources: Sources, bad: Any, what: str) -> str | None:
-    """A path inside the GitRepository ``ref`` names, when that is this env repo."""
+@dataclass(frozen=True)
+class Place:
+    """Where an app's files are: a folder, in the env repo or another local one, at a ref."""
+
+    path: str
+    repo: str = ""  # another local repo's folder ("" is the env repo)
+    revision: str = ""  # a ref ("" follows the watched branch)
+
+
+def _git_path(ref: Mapping[str, Any], path: str, sources: Sources, bad: Any, what: str) -> Place | None:
+    """The folder a GitRepository source names: in this env repo, or in a local repo
+    ``sandbox.yaml`` maps its URL to, at the ref it follows."""
     kind, source = str(ref.get("kind", "")), str(ref.get("name", ""))
     if kind != "GitRepository":
-        bad(f"{what} from a {kind or 'source without a kind'}: only GitRepository sources of this env repo are "
+        bad(f"{what} from a {kind or 'source without a kind'}: only GitRepository sources of local repos are "
             "supported (OCIRepository and Bucket contents cannot be read offline)")  # fmt: skip
         return None
     if source not in sources.git:
         bad(f"{what}: GitRepository {source} is not defined in the env repo")
         return None
     url = sources.git[source]
-    if not sources.repos.is_this_repo(url):
+    other = sources.repos.local_repo(url)
+    if not sources.repos.is_this_repo(url) and other is None:
         bad(sources.repos.unmapped(url, f"GitRepository {source} url"))
         return None
-    git_ref = sources.git_refs.get(source) or {}
-    branch = git_ref.get("branch")
-    if any(k in git_ref for k in ("tag", "semver", "commit", "name")) or (
-        branch and branch != sources.repos.branch
-    ):
-        bad(f"GitRepository {source} follows {json.dumps(git_ref)}, not the watched branch "
-            f"({sources.repos.branch or 'HEAD'}): other refs are not supported by the sandbox yet")  # fmt: skip
+    git_ref = _map(sources.git_refs.get(source))
+    if "semver" in git_ref:
+        bad(f"GitRepository {source} follows a semver range ({git_ref['semver']}): not supported by the sandbox; "
+            "name a tag, branch or commit")  # fmt: skip
         return None
+    revision = str(
+        git_ref.get("commit") or git_ref.get("tag") or git_ref.get("name") or git_ref.get("branch") or ""
+    )
+    if other is None and revision == sources.repos.branch:
+        revision = ""  # the watched branch itself
     clean = (
         posixpath.normpath(path.strip().lstrip("./") or ".") if path.strip() not in ("", ".", "./") else "."
     )
     if clean == ".." or clean.startswith("../"):
         bad(f"{what} path {path!r} is outside the repo")
         return None
-    return clean
+    return Place(clean, sources.repos.path_of(other) if other else "", revision)
 
 
 def _kustomization(
     spec: dict[str, Any], namespace: str, target: str, sources: Sources, bad: Any
-) -> tuple[str, Any, RenderOptions, tuple[str, ...], str, bool] | None:
-    path = _git_path(
+) -> tuple[Place, Any, RenderOptions, tuple[str, ...], str, bool] | None:
+    place = _git_path(
         _map(spec.get("sourceRef")), str(spec.get("path", "") or "."), sources, bad, "spec.sourceRef"
     )
-    if path is None:
+    if place is None:
         return None
     post = _map(spec.get("postBuild"))
     variables: dict[str, str] = {}
@@ -210,12 +223,12 @@ def _kustomization(
         components=tuple(str(c) for c in spec.get("components") or ()),
         substitute=tuple(sorted(variables.items())), substitute_set="postBuild" in spec,
     )  # fmt: skip
-    return path, "kustomize", options, (), "", bool(spec.get("prune", False))
+    return place, "kustomize", options, (), "", bool(spec.get("prune", False))
 
 
 def _helm_release(
     spec: dict[str, Any], name: str, namespace: str, target: str, sources: Sources, bad: Any
-) -> tuple[str, Any, RenderOptions, tuple[str, ...], str, bool] | None:
+) -> tuple[Place, Any, RenderOptions, tuple[str, ...], str, bool] | None:
     chart = _map(_map(spec.get("chart")).get("spec"))
     if not chart:
         bad("spec.chart.spec is missing (spec.chartRef is not supported by the sandbox)")
@@ -223,13 +236,15 @@ def _helm_release(
     ref = _map(chart.get("sourceRef"))
     chart_name = str(chart.get("chart", ""))
     if ref.get("kind") == "HelmRepository":
-        path = _vendored_chart(
+        vendored = _vendored_chart(
             chart_name, str(chart.get("version", "")), str(ref.get("name", "")), sources, bad
         )
+        place = Place(vendored) if vendored else None
     else:
-        path = _git_path(ref, chart_name, sources, bad, "spec.chart.spec.sourceRef")
-    if path is None:
+        place = _git_path(ref, chart_name, sources, bad, "spec.chart.spec.sourceRef")
+    if place is None:
         return None
+    path = place.path
     values: dict[str, Any] = {}
     for item in spec.get("valuesFrom") or ():
         source = _map(item)
@@ -254,7 +269,7 @@ def _helm_release(
     options = RenderOptions(
         helm_values=yaml.safe_dump(values, sort_keys=False) if values else "", skip_crds=crds == "Skip"
     )
-    return path, "helm", options, files, release, True
+    return place, "helm", options, files, release, True
 
 
 def _vendored_chart(chart: str, version: str, repo_name: str, sources: Sources, bad: Any) -> str | None:

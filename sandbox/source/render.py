@@ -11,6 +11,7 @@ since a half-rendered app would look like deleted objects.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import fnmatch
 import json
 import os
@@ -155,6 +156,40 @@ def render_app(
     if not objects and not problems:
         problems.append(Problem(f"app {app.name} has no manifests at path {app.path}", file=app.path))
     return Rendered(app.name, sha, tuple(kept), tuple(problems), tuple(hooks), tuple(children))
+
+
+def render_spec(
+    repo: EnvRepo,
+    app: AppSpec,
+    revision: str,
+    *,
+    is_namespaced: IsNamespaced | None = None,
+    progress: toolchain.Progress = lambda _msg: None,
+) -> Rendered:
+    """``render_app`` for the env repo's ``revision``, reading the app's files where its spec
+    says: another local repo (at its HEAD) and a pinned ref. The result carries the env repo's
+    revision: that commit is what defines the app, so history and status are by it."""
+    if not app.repo and not app.revision:
+        return render_app(repo, app, revision, is_namespaced=is_namespaced, progress=progress)
+    try:
+        source = other_repo(app.repo) if app.repo else repo
+        sha = source.resolve(app.revision or "HEAD")
+    except EnvRepoError as err:
+        where = f"{app.repo or repo.path} at {app.revision or 'HEAD'}"
+        return Rendered(app.name, revision, problems=(Problem(f"cannot read {where}: {err}", file=app.defined_in,
+                                                              object=app.name),))  # fmt: skip
+    rendered = render_app(source, app, sha, is_namespaced=is_namespaced, progress=progress)
+    return dataclasses.replace(rendered, revision=repo.resolve(revision))
+
+
+_OTHER_REPOS: dict[str, EnvRepo] = {}
+
+
+def other_repo(path: str) -> EnvRepo:
+    """Another local repo, opened once (EnvRepo is safe to share between threads)."""
+    if path not in _OTHER_REPOS:
+        _OTHER_REPOS[path] = EnvRepo(path)
+    return _OTHER_REPOS[path]
 
 
 # -- sources ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ that names it, with the line to add.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 
@@ -37,9 +38,10 @@ class RepoMap:
     urls: frozenset[str] = frozenset()
     others: tuple[tuple[str, str], ...] = ()  # (URL, local path) mapped to another repo
     branch: str = ""
+    root: str = ""  # the env repo's folder: mapped paths are relative to it
 
     @classmethod
-    def of(cls, remotes: list[str], mapping: dict[str, str], branch: str | None) -> RepoMap:
+    def of(cls, remotes: list[str], mapping: dict[str, str], branch: str | None, root: str = "") -> RepoMap:
         mine = {normalize(u) for u in remotes}
         others = []
         for url, path in mapping.items():
@@ -47,17 +49,21 @@ class RepoMap:
                 mine.add(normalize(url))
             else:
                 others.append((url, path))
-        return cls(frozenset(mine), tuple(others), branch or "")
+        return cls(frozenset(mine), tuple(others), branch or "", root)
 
     def is_this_repo(self, url: str) -> bool:
         return normalize(url) in self.urls
 
+    def local_repo(self, url: str) -> str | None:
+        """The folder of another local repo ``url`` is mapped to (as written in sandbox.yaml)."""
+        return next((path for other, path in self.others if normalize(other) == normalize(url)), None)
+
+    def path_of(self, mapped: str) -> str:
+        """A mapped folder as an absolute path (relative ones are from the env repo)."""
+        return posixpath.normpath(posixpath.join(self.root, mapped)) if self.root else mapped
+
     def unmapped(self, url: str, what: str) -> str:
         """The message for a URL that is not this repo."""
-        for other, path in self.others:
-            if normalize(other) == normalize(url):
-                return (f"{what} {url} is mapped to {path}, another local repo: the sandbox renders apps "
-                        "from the env repo only; vendor the app's folder into it")  # fmt: skip
         if not url:
             return f"{what} is empty: name the env repo's URL"
         return (f"{what} {url} is not this env repo (none of its remotes) and nothing is fetched from the "
