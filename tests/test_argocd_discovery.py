@@ -12,7 +12,7 @@ from gitkit import git
 from sandbox.source.appspec import AppSpec
 from sandbox.source.discovery import Discovery, discover
 from sandbox.source.envrepo import EnvRepo
-from sandbox.source.render import render_app, render_spec
+from sandbox.source.render import render_app
 
 ARGO = REPOS / "argocd"
 
@@ -139,7 +139,7 @@ def test_an_app_pinned_to_a_tag_renders_that_tag_and_records_the_env_repos_head(
     repo = EnvRepo(path)
     apps = _apps(discover(repo, "HEAD"))
 
-    pinned, current = (render_spec(repo, apps[n], "HEAD") for n in ("pinned", "head"))
+    pinned, current = (render_app(repo, apps[n], "HEAD") for n in ("pinned", "head"))
     assert pinned.objects[0].manifest["data"] == {"v": "1"} and current.objects[0].manifest["data"] == {
         "v": "2"
     }
@@ -155,5 +155,5 @@ def test_an_app_from_another_local_repo_renders_that_repos_files(tmp_path: Path)
     assert found.problems == []
     app = _apps(found)["from-app-repo"]
     assert app.repo == str(tmp_path / "app")
-    rendered = render_spec(repo, app, "HEAD")
+    rendered = render_app(repo, app, "HEAD")
     assert [o.key.name for o in rendered.objects] == ["from-the-app-repo"]

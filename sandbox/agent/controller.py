@@ -38,7 +38,7 @@ from sandbox.apply.sync import Action, ObjectResult, Syncer, SyncOutcome
 from sandbox.model import Health, ObjectKey, Problem, Rendered
 from sandbox.source.appconfig import CONFIG_FILE, AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError
-from sandbox.source.render import render_spec
+from sandbox.source.render import render_app
 
 BACKOFF_FIRST = 5.0
 BACKOFF_MAX = 300.0
@@ -188,7 +188,7 @@ class AppController:
             self.assess()
 
     def render(self, revision: str) -> DesiredSet:
-        rendered = render_spec(self.s.repo, self.spec, revision, is_namespaced=self.s.is_namespaced)
+        rendered = render_app(self.s.repo, self.spec, revision, is_namespaced=self.s.is_namespaced)
         if rendered.ok:
             self.rendered_ever = True
         return DesiredSet.of(rendered, self.spec.ignore_differences)

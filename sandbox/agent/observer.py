@@ -29,7 +29,7 @@ from sandbox.model import Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.appconfig import CONFIG_FILE, AppSpec, uncommitted_config
 from sandbox.source.discovery import discover
 from sandbox.source.envrepo import EnvRepo
-from sandbox.source.render import render_spec
+from sandbox.source.render import render_app
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ class Observer:
 
     def _render(self, repo: EnvRepo, spec: AppSpec, revision: str) -> DesiredSet:
         return DesiredSet.of(
-            render_spec(repo, spec, revision, is_namespaced=self._is_namespaced), spec.ignore_differences
+            render_app(repo, spec, revision, is_namespaced=self._is_namespaced), spec.ignore_differences
         )
 
     # -- live objects -----------------------------------------------------------------------------

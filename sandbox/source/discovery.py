@@ -37,7 +37,7 @@ from sandbox.source.appconfig import (
 from sandbox.source.appspec import CONFIG_FILE, AppSpec, RenderOptions, Source
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
-from sandbox.source.render import other_repo, render_spec
+from sandbox.source.render import other_repo, render_app
 from sandbox.source.repomap import RepoMap
 
 MAX_DEPTH = 8  # app-of-apps nesting; deeper is almost surely an app that renders itself
@@ -395,7 +395,7 @@ def _render(repo: EnvRepo, spec: AppSpec, sha: str) -> Rendered:
     if key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
-    rendered = render_spec(repo, spec, sha)
+    rendered = render_app(repo, spec, sha)
     _cache[key] = rendered
     while len(_cache) > _RENDERS:
         _cache.popitem(last=False)

@@ -108,11 +108,34 @@ def render_app(
     is_namespaced: IsNamespaced | None = None,
     progress: toolchain.Progress = lambda _msg: None,
 ) -> Rendered:
-    """Render ``app`` at ``revision``. Never raises for bad input: see ``Rendered.problems``.
+    """Render ``app`` for the env repo's ``revision``. Never raises for bad input: see
+    ``Rendered.problems``. The files come from where the spec says: the env repo at
+    ``revision``, or another local repo (at its HEAD), or a pinned ref; the result carries the
+    env repo's revision either way, since that commit is what defines the app.
 
     ``is_namespaced(group, kind)`` answers from the cluster's discovery when there is one;
     None (or no function) falls back to CRDs in the app itself, then to ``CLUSTER_SCOPED``.
     """
+    if not app.repo and not app.revision:
+        return _render(repo, app, revision, is_namespaced, progress)
+    try:
+        env_sha = repo.resolve(revision)
+        source = other_repo(app.repo) if app.repo else repo
+        sha = source.resolve(app.revision or "HEAD")
+    except EnvRepoError as err:
+        where = f"{app.repo or repo.path} at {app.revision or 'HEAD'}"
+        problem = Problem(f"cannot read {where}: {err}", file=app.defined_in, object=app.name)
+        return Rendered(app.name, revision, problems=(problem,))
+    return dataclasses.replace(_render(source, app, sha, is_namespaced, progress), revision=env_sha)
+
+
+def _render(
+    repo: EnvRepo,
+    app: AppSpec,
+    revision: str,
+    is_namespaced: IsNamespaced | None,
+    progress: toolchain.Progress,
+) -> Rendered:
     try:
         sha = repo.resolve(revision)
     except EnvRepoError as err:
@@ -156,30 +179,6 @@ def render_app(
     if not objects and not problems:
         problems.append(Problem(f"app {app.name} has no manifests at path {app.path}", file=app.path))
     return Rendered(app.name, sha, tuple(kept), tuple(problems), tuple(hooks), tuple(children))
-
-
-def render_spec(
-    repo: EnvRepo,
-    app: AppSpec,
-    revision: str,
-    *,
-    is_namespaced: IsNamespaced | None = None,
-    progress: toolchain.Progress = lambda _msg: None,
-) -> Rendered:
-    """``render_app`` for the env repo's ``revision``, reading the app's files where its spec
-    says: another local repo (at its HEAD) and a pinned ref. The result carries the env repo's
-    revision: that commit is what defines the app, so history and status are by it."""
-    if not app.repo and not app.revision:
-        return render_app(repo, app, revision, is_namespaced=is_namespaced, progress=progress)
-    try:
-        source = other_repo(app.repo) if app.repo else repo
-        sha = source.resolve(app.revision or "HEAD")
-    except EnvRepoError as err:
-        where = f"{app.repo or repo.path} at {app.revision or 'HEAD'}"
-        return Rendered(app.name, revision, problems=(Problem(f"cannot read {where}: {err}", file=app.defined_in,
-                                                              object=app.name),))  # fmt: skip
-    rendered = render_app(source, app, sha, is_namespaced=is_namespaced, progress=progress)
-    return dataclasses.replace(rendered, revision=repo.resolve(revision))
 
 
 _OTHER_REPOS: dict[str, EnvRepo] = {}
