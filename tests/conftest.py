@@ -7,6 +7,7 @@ The binaries come from the per-user cache; when they are missing the fixture bui
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -43,7 +44,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def local_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
     """The session's local runtime, brought up once and removed at the end."""
     root = tmp_path_factory.mktemp("sandbox-state") / "local"
-    runtime = LocalRuntime(root=root, cluster="gitops-sandbox-test")
+    # One cluster per pytest-xdist worker (gw0, gw1, ...), each of its own name.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    runtime = LocalRuntime(root=root, cluster=f"gitops-sandbox-test{'-' + worker if worker else ''}")
     try:
         runtime.up(_progress)
     except BaseException:
