@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import yaml
 
@@ -119,16 +121,39 @@ def discover(repo: EnvRepo, revision: str, entry: str | None = None) -> Discover
     return Discovery(apps, problems, note, configured=True)
 
 
+def _scanned(kind: str, repo: EnvRepo, sha: str, folder: str, scan: Callable[[], _T]) -> _T:
+    """A scan of the repo's files at a commit, made once per commit: discovery runs on every
+    commit and every status, and reading every manifest each time would grow with the repo."""
+    key = (kind, str(repo.path), sha, folder)
+    with _scans_lock:
+        if key in _scans:
+            _scans.move_to_end(key)
+            return cast(_T, _scans[key])
+    found = scan()
+    with _scans_lock:
+        _scans[key] = found
+        while len(_scans) > _RENDERS:
+            _scans.popitem(last=False)
+    return found
+
+
+_T = TypeVar("_T")
+_scans: OrderedDict[tuple[str, str, str, str], object] = OrderedDict()
+_scans_lock = threading.Lock()
+
+
 def _flux_entries(repo: EnvRepo, sha: str) -> list[str]:
+    return _scanned("flux", repo, sha, "", lambda: _scan_flux_entries(repo, sha))
+
+
+def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
     """The cluster entries of a Flux repo: folders a Kustomization inside them syncs (as
     ``flux bootstrap`` writes ``clusters/<name>/flux-system/gotk-sync.yaml``)."""
     entries = set()
-    for file in repo.list_files(sha):
+    for file in repo.files_containing(sha, flux.KUSTOMIZE_GROUP):
         if not file.lower().endswith(MANIFEST_SUFFIXES):
             continue
         raw = repo.read_file(sha, file) or b""
-        if flux.KUSTOMIZE_GROUP.encode() not in raw:
-            continue
         try:
             docs = list(yaml.safe_load_all(raw))
         except (yaml.YAMLError, RecursionError, ValueError):
@@ -246,12 +271,16 @@ def _flux_path(manifest: dict[str, Any]) -> str:
 
 
 def _argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined]:
+    return _scanned("argo", repo, sha, folder, lambda: _scan_argo_definitions(repo, sha, folder))
+
+
+def _scan_argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined]:
     """Application and ApplicationSet objects in the files under ``folder``, as written (Helm
     templates are skipped: they are not YAML until rendered)."""
     files = repo.list_files(sha, folder)
     charts = {posixpath.dirname(f) for f in files if posixpath.basename(f) == CHART_FILE}
     found = []
-    for file in files:
+    for file in repo.files_containing(sha, argocd.GROUP, folder):
         if not file.lower().endswith(MANIFEST_SUFFIXES) or any(p.startswith(".") for p in file.split("/")):
             continue
         if any(file.startswith(c + "/") if c else True for c in charts):
@@ -392,13 +421,15 @@ _cache: OrderedDict[tuple[str, str, AppSpec], Rendered] = OrderedDict()
 def _render(repo: EnvRepo, spec: AppSpec, sha: str) -> Rendered:
     """Render an app-of-apps once per revision (discovery runs on every commit and status)."""
     key = (str(repo.path), sha, spec)
-    if key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key]
+    with _scans_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
     rendered = render_app(repo, spec, sha)
-    _cache[key] = rendered
-    while len(_cache) > _RENDERS:
-        _cache.popitem(last=False)
+    with _scans_lock:
+        _cache[key] = rendered
+        while len(_cache) > _RENDERS:
+            _cache.popitem(last=False)
     return rendered
 
 
