@@ -5,11 +5,14 @@ the sandbox does not do."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 from clikit import REPOS
 from gitkit import git
 
+from sandbox.cluster import toolchain
 from sandbox.demo import SAMPLES_DIR
 from sandbox.source.appspec import AppSpec
 from sandbox.source.discovery import Discovery, discover
@@ -117,3 +120,25 @@ def test_a_helm_repository_chart_comes_from_the_charts_folder_sandbox_yaml_names
     app = {a.name: a for a in found.apps}["greeter"]
     assert (app.path, app.namespace) == ("vendor/greeter", "greet")
     assert _objects(repo, app)["ConfigMap/greeting"]["data"] == {"text": "vendored"}
+
+
+def test_a_helm_repository_chart_comes_from_the_helm_cache_when_helm_pulled_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "helm-cache"
+    (cache / "repository").mkdir(parents=True)
+    helm = toolchain.ensure("helm")
+    # A real packaged chart, where `helm pull` leaves one.
+    subprocess.run([str(helm), "package", str(FLUX / "vendored" / "vendor" / "greeter"), "-d",
+                    str(cache / "repository")], check=True, capture_output=True)  # fmt: skip
+    monkeypatch.setenv("HELM_CACHE_HOME", str(cache))
+    repo, found = _discover(tmp_path, "cached")
+
+    assert found.problems == []
+    app = {a.name: a for a in found.apps}["greeter"]
+    assert app.chart_archive == str(cache / "repository" / "greeter-1.0.0.tgz")
+    assert _objects(repo, app)["ConfigMap/greeting"]["data"] == {"text": "vendored"}
+
+    monkeypatch.setenv("HELM_CACHE_HOME", str(tmp_path / "empty"))
+    _repo, missing = _discover(tmp_path / "again", "cached")
+    assert "greeter-1.0.0.tgz" in missing.problems[0].message and "helm pull" in missing.problems[0].message

@@ -64,6 +64,7 @@ class AppSpec:
     defined_in: str = ""  # the file that defines the app ("" for folders and sandbox.yaml)
     revision: str = ""  # a ref the app is pinned to ("" follows the watched branch)
     repo: str = ""  # another local repo the app's files come from (absolute; "" is the env repo)
+    chart_archive: str = ""  # a packaged chart from the Helm cache (absolute), for a Flux HelmRepository
     depends_on: tuple[str, ...] = ()  # apps that must be Ready first (Flux's dependsOn)
     ignore_differences: tuple[IgnoreRule, ...] = ()  # Argo CD's: fields left out of comparisons
     after_parent: bool = False  # Flux: the app exists once its parent applied it, so it syncs after

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -142,7 +144,8 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
         return None, problems
     place, source, options, values, release, prune = made
     return AppSpec(
-        name=name, path=place.path, repo=place.repo, revision=place.revision, namespace=app_namespace, source=source, values=values, release_name=release,
+        name=name, path=place.path, repo=place.repo, revision=place.revision, chart_archive=place.archive,
+        namespace=app_namespace, source=source, values=values, release_name=release,
         auto_sync=not suspended, prune=prune, self_heal=not suspended, options=options,
         create_namespace=kind == "HelmRelease" and bool(_map(spec.get("install")).get("createNamespace")),
         parent=parent, defined_in=found.file, depends_on=depends, after_parent=bool(parent),
@@ -156,6 +159,7 @@ class Place:
     path: str
     repo: str = ""  # another local repo's folder ("" is the env repo)
     revision: str = ""  # a ref ("" follows the watched branch)
+    archive: str = ""  # a packaged chart in the Helm cache
 
 
 def _git_path(ref: Mapping[str, Any], path: str, sources: Sources, bad: Any, what: str) -> Place | None:
@@ -236,10 +240,9 @@ def _helm_release(
     ref = _map(chart.get("sourceRef"))
     chart_name = str(chart.get("chart", ""))
     if ref.get("kind") == "HelmRepository":
-        vendored = _vendored_chart(
+        place = _vendored_chart(
             chart_name, str(chart.get("version", "")), str(ref.get("name", "")), sources, bad
         )
-        place = Place(vendored) if vendored else None
     else:
         place = _git_path(ref, chart_name, sources, bad, "spec.chart.spec.sourceRef")
     if place is None:
@@ -272,14 +275,36 @@ def _helm_release(
     return place, "helm", options, files, release, True
 
 
-def _vendored_chart(chart: str, version: str, repo_name: str, sources: Sources, bad: Any) -> str | None:
+def _vendored_chart(chart: str, version: str, repo_name: str, sources: Sources, bad: Any) -> Place | None:
+    """A HelmRepository chart available offline: unpacked in the ``charts:`` folder, or packaged
+    in the Helm cache (``helm pull`` puts it there) at that version."""
     url = sources.helm.get(repo_name, "")
     if sources.charts:
-        return posixpath.join(sources.charts, chart)
+        return Place(posixpath.join(sources.charts, chart))
+    cached = helm_cache_chart(chart, version)
+    if cached is not None:
+        return Place(".", archive=str(cached))
     bad(f"chart {chart} {version} comes from HelmRepository {repo_name} ({url or 'not defined in the env repo'}) "
         "and nothing is fetched from the network: `helm pull --untar` it into a folder of the env repo and "
-        "name that folder in sandbox.yaml (`charts: FOLDER`; the chart goes in FOLDER/" + chart + ")")  # fmt: skip
+        "name that folder in sandbox.yaml (`charts: FOLDER`; the chart goes in FOLDER/" + chart + "), or "
+        f"`helm pull` it where the internet is, so the Helm cache has {chart}-{version or 'VERSION'}.tgz")  # fmt: skip
     return None
+
+
+def helm_cache_chart(chart: str, version: str) -> Path | None:
+    """``<chart>-<version>.tgz`` in the Helm cache (``$HELM_CACHE_HOME``, else the XDG cache);
+    with no exact version asked, the newest there."""
+    home = os.environ.get("HELM_CACHE_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "helm"
+    )
+    folder = Path(home) / "repository"
+    if re.fullmatch(r"v?\d+\.\d+\.\d+([-+][\w.-]+)?", version):
+        found = folder / f"{chart}-{version.lstrip('v')}.tgz"
+        return found if found.is_file() else None
+    if version:
+        return None  # a range: the sandbox does not pick among versions
+    candidates = sorted(folder.glob(f"{chart}-[0-9]*.tgz"))
+    return candidates[-1] if candidates else None
 
 
 _VARIABLE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}")

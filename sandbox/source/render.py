@@ -650,14 +650,16 @@ def _helm_docs(
         tmp = Path(tmp_name).resolve()
         # At its repo path, so a ``file://../lib`` dependency finds its folder beside it.
         chart = tmp / "repo" / app.path if app.path != "." else tmp / "repo"
-        problems = repo.export_tree(sha, app.path, chart)
+        problems = repo.export_tree(sha, app.path, chart) if not app.chart_archive else []
         # Scratch paths in helm's errors are shown as the repo paths they came from.
         rewrite = {str(chart) + os.sep: _join(app.path, "")}
+        if app.chart_archive:  # a packaged chart from the Helm cache, used as it is
+            chart, rewrite = Path(app.chart_archive), {}
         # Private helm homes: the user's repositories, plugins and cache play no part.
         env = dict(os.environ)
         for home in ("CACHE", "CONFIG", "DATA"):
             env[f"HELM_{home}_HOME"] = str(tmp / "helm" / home.lower())
-        if not problems:
+        if not problems and not app.chart_archive:
             problems = _build_dependencies(repo, sha, app.path, tmp / "repo", [str(helm), "dependency", "build",
                                            str(chart), "--skip-refresh"], env)  # fmt: skip
         cmd = [
