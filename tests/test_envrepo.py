@@ -280,7 +280,9 @@ def test_multi_mib_manifests_are_read_under_the_default_limit(repo_dir: Path, tm
     assert (tmp_path / "out" / "bundle.yaml").stat().st_size == len(bundle)
 
 
-def test_chart_archives_are_skipped_with_a_problem_only_under_charts(repo_dir: Path, tmp_path: Path) -> None:
+def test_a_charts_packaged_dependencies_are_exported_and_other_archives_are_not(
+    repo_dir: Path, tmp_path: Path
+) -> None:
     sha = commit(
         repo_dir,
         "init",
@@ -293,9 +295,9 @@ def test_chart_archives_are_skipped_with_a_problem_only_under_charts(repo_dir: P
     )
     out = tmp_path / "out"
     problems = EnvRepo(repo_dir).export_tree(sha, "chart", out)
-    assert [p.file for p in problems] == ["chart/charts/dep-1.0.0.tgz"]
-    assert "vendor the chart unpacked" in problems[0].message
-    assert sorted(p.name for p in out.iterdir()) == ["Chart.yaml"]
+    assert problems == []
+    assert sorted(p.name for p in out.iterdir()) == ["Chart.yaml", "charts"]
+    assert (out / "charts" / "dep-1.0.0.tgz").read_bytes() == b"\x1f\x8b\x08\x00fake", "byte for byte"
 
 
 def test_submodules_are_skipped_with_a_problem(repo_dir: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -615,11 +616,27 @@ def test_helm_rendered_objects_are_validated_like_plain_ones(repo_dir: Path) -> 
     assert "charts/demo/charts/sub/templates/sa.yaml" in dup.message
 
 
-def test_packaged_subchart_archive_is_a_problem(repo_dir: Path) -> None:
-    sha = commit(repo_dir, {**CHART, "charts/demo/charts/dep-1.0.0.tgz": b"\x1f\x8b\x08\x00fake"})
-    rendered = render_app(EnvRepo(repo_dir), helm_app(), sha)
-    assert not rendered.ok
-    assert [p.file for p in rendered.problems] == ["charts/demo/charts/dep-1.0.0.tgz"]
+def test_a_packaged_dependency_in_charts_renders_as_helm_reads_it(repo_dir: Path, tmp_path: Path) -> None:
+    dep = tmp_path / "dep"
+    (dep / "templates").mkdir(parents=True)
+    (dep / "Chart.yaml").write_text("apiVersion: v2\nname: dep\nversion: 1.0.0\n")
+    (dep / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-dep\n"
+    )
+    helm = toolchain.ensure("helm")
+    subprocess.run([str(helm), "package", str(dep), "-d", str(tmp_path)], check=True, capture_output=True)
+    packaged = (tmp_path / "dep-1.0.0.tgz").read_bytes()
+    chart = {**CHART, "charts/demo/Chart.yaml": CHART["charts/demo/Chart.yaml"]
+             + "dependencies:\n  - name: dep\n    version: 1.0.0\n    repository: https://charts.example.com\n"}  # fmt: skip
+
+    good_sha = commit(repo_dir, {**chart, "charts/demo/charts/dep-1.0.0.tgz": packaged})
+    broken_sha = commit(repo_dir, {**chart, "charts/demo/charts/dep-1.0.0.tgz": b"\x1f\x8b\x08\x00fake"})
+    good = render_app(EnvRepo(repo_dir), helm_app(), good_sha)
+    broken = render_app(EnvRepo(repo_dir), helm_app(), broken_sha)
+
+    assert good.ok, good.problems
+    assert "from-dep" in {o.key.name for o in good.objects}
+    assert not broken.ok and "dep-1.0.0.tgz" in str(broken.problems[0]), broken.problems
 
 
 @pytest.mark.parametrize("source", ["plain", "kustomize", "helm"])

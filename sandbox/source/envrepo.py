@@ -365,8 +365,9 @@ class EnvRepo:
         """Write the files under ``subpath`` at ``revision`` into ``dest``, from git objects only.
 
         Skipped, with a Problem naming the file: symlinks leaving the repository, submodules,
-        binary or oversized manifests (.yaml/.yml/.json), chart archives under ``charts/``.
-        Other binary or oversized files are skipped silently: they cannot be manifests.
+        binary or oversized manifests (.yaml/.yml/.json). Other binary or oversized files and
+        archives are skipped silently (they cannot be manifests), but for a chart's packaged
+        dependencies (``charts/*.tgz``), which helm reads as they are.
         Symlinks inside the repository are written as the file (or folder) they point to.
         """
         files, problems = self.read_tree(revision, subpath)
@@ -401,7 +402,7 @@ class EnvRepo:
         files: dict[str, bytes] = {}
         for entry, shown, rel in sorted(plan, key=lambda item: item[2]):
             data = contents[entry.sha]
-            if b"\0" in data[:BINARY_SNIFF_BYTES]:
+            if b"\0" in data[:BINARY_SNIFF_BYTES] and not _packaged_subchart(shown):
                 if _is_manifest(shown):
                     problems.append(Problem("binary file (NUL byte in its first 8 KiB); skipped", file=shown))
                 continue
@@ -481,15 +482,8 @@ def _plan_blob(
     entry: _Entry, shown: str, out: str, problems: list[Problem], plan: list[tuple[_Entry, str, str]]
 ) -> None:
     name = shown.rsplit("/", 1)[-1].lower()
-    if name.endswith(ARCHIVE_SUFFIXES):
-        if "charts" in shown.split("/")[:-1]:
-            problems.append(
-                Problem(
-                    "packaged chart archive; skipped: vendor the chart unpacked as a folder under charts/",
-                    file=shown,
-                )
-            )
-        return
+    if name.endswith(ARCHIVE_SUFFIXES) and not _packaged_subchart(shown):
+        return  # an archive is never a manifest; helm reads only its charts/ folder's
     limit = max_file_mib()
     if entry.size > limit * MiB:
         if _is_manifest(name):
@@ -512,6 +506,12 @@ def max_file_mib() -> float:
     except ValueError:
         return MAX_FILE_MIB
     return value if value > 0 else MAX_FILE_MIB
+
+
+def _packaged_subchart(shown: str) -> bool:
+    """A chart's packaged dependency (``charts/<name>-<version>.tgz``), which helm reads as it is."""
+    parts = shown.split("/")
+    return parts[-1].lower().endswith(".tgz") and len(parts) >= 2 and parts[-2] == "charts"
 
 
 def _is_manifest(name: str) -> bool:

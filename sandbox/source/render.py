@@ -711,7 +711,7 @@ def _build_dependencies(
     repo: EnvRepo, sha: str, app_path: str, root: Path, cmd: list[str], env: dict[str, str]
 ) -> list[Problem]:
     """``helm dependency build``, offline, when Chart.yaml lists dependencies charts/ lacks:
-    ``file://`` ones come from the repo; any other must be vendored, unpacked (``charts/<name>/``)."""
+    ``file://`` ones come from the repo; any other must be vendored in ``charts/`` (packaged or not)."""
     file = _join(app_path, CHART_FILE)
     try:
         meta = yaml.load(repo.read_file(sha, file) or b"", Loader=_Loader)
@@ -730,8 +730,8 @@ def _build_dependencies(
         if not isinstance(dep, dict) or not isinstance(dep.get("name"), str):
             continue
         name, version, url = dep["name"], str(dep.get("version", "")), str(dep.get("repository", ""))
-        if name in unpacked:
-            continue
+        if name in unpacked or any(p.startswith(f"{name}-") for p in packed):
+            continue  # vendored: unpacked, or packaged as `helm dependency update` leaves it
         if url.startswith("file://"):
             local = posixpath.normpath(posixpath.join(app_path, url[len("file://") :]))
             if local == ".." or local.startswith("../") or not repo.is_dir(sha, local):
@@ -742,17 +742,9 @@ def _build_dependencies(
             problems += repo.export_tree(sha, local, root / local)
             missing.append(name)
         else:
-            archive = next((p for p in packed if p.startswith(f"{name}-")), "")
             how = (
-                (
-                    f"{_join(app_path, 'charts')}/{archive} is an archive, which the sandbox does not unpack: commit it "
-                    f"unpacked as {_join(app_path, 'charts')}/{name}/"
-                )
-                if archive
-                else (
-                    f"it is not vendored and nothing is fetched from the network: run `helm dependency update "
-                    f"{app_path}` where the internet is, and commit it unpacked as {_join(app_path, 'charts')}/{name}/"
-                )
+                f"it is not vendored and nothing is fetched from the network: run `helm dependency update "
+                f"{app_path}` where the internet is, and commit {_join(app_path, 'charts')}/{name}-{version}.tgz"
             )
             problems.append(Problem(f"dependency {name} {version} from {url or 'no repository'}: {how}",
                                     file=file))  # fmt: skip
