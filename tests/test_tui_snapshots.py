@@ -773,3 +773,35 @@ def test_diff_colouring_marks_lines_by_their_prefix() -> None:
     assert styles["@@ -9,7 +9,7 @@"] == "cyan"
     assert DiffPanel  # the panel renders this text
     assert ObjectTrees
+
+
+def nested_snapshot(seq: int = 1) -> Snapshot:
+    """An app-of-apps: root (no objects of its own) defines web, which holds one ConfigMap."""
+
+    def app(name: str, parent: str, objects: tuple[ObjectState, ...]) -> AppState:
+        return AppState(
+            name, name, NS, "plain", SyncStatus.SYNCED, Health.HEALTHY, SHAS[0], SHAS[0], SHAS[0],
+            True, True, True, objects=objects, parent=parent,
+        )  # fmt: skip
+
+    apps = (app("root", "", ()), app("web", "root", (obj("ConfigMap", "web-settings"),)))
+    return Snapshot(seq, "/repo", "main", SHAS[0], apps, taken=T0)
+
+
+@run_async
+async def test_apps_an_app_of_apps_defines_sit_under_it_in_both_trees_and_the_filter_keeps_the_way_there() -> (
+    None
+):
+    app = static_app(StaticSnapshotSource(nested_snapshot()))
+    async with app.run_test(size=SIZE) as pilot:
+        trees = app.main.trees
+        await until(pilot, lambda: not trees.filling and trees.row_count == 3, what="three rows")
+        for tree in (trees.desired, trees.live):
+            assert [rid_of(n) for n in tree.root.children] == [app_row_id("root")]
+            assert every_row(tree) == [
+                app_row_id("root"), app_row_id("web"),
+                object_row_id("web", ObjectKey("", "ConfigMap", NS, "web-settings")),
+            ]  # fmt: skip
+        await pilot.press("slash", *"web-settings", "enter")
+        await until(pilot, lambda: not trees.filling and trees.row_count == 3, what="filtered rows")
+        assert shown_lines(trees.live) == every_row(trees.live), "the parent stays shown above its child"

@@ -87,15 +87,26 @@ def _child_rows(app: AppState, parent: RowId, children: Iterable[ObjectState], d
 
 
 def build_rows(snapshot: Snapshot) -> tuple[Row, ...]:
-    """One app row per app, its objects under it (already sorted: attention first)."""
-    rows = []
+    """One app row per app, its objects under it (already sorted: attention first), then the
+    apps it defines (app-of-apps) after its objects. ``depth`` stays the depth within an app."""
+    names = {a.name for a in snapshot.apps}
+    kids: dict[str, list[AppState]] = {}
     for app in snapshot.apps:
-        objects = []
+        if app.parent in names and app.parent != app.name:
+            kids.setdefault(app.parent, []).append(app)
+    placed: set[str] = set()
+
+    def app_row(app: AppState) -> Row:
+        placed.add(app.name)
+        rows = []
         for obj in app.objects:
             rid = object_row_id(app.name, obj.key)
-            objects.append(Row(rid, app.name, 1, app, obj, _child_rows(app, rid, obj.children, 2)))
-        rows.append(Row(app_row_id(app.name), app.name, 0, app, None, tuple(objects)))
-    return tuple(rows)
+            rows.append(Row(rid, app.name, 1, app, obj, _child_rows(app, rid, obj.children, 2)))
+        rows += [app_row(kid) for kid in kids.get(app.name, ()) if kid.name not in placed]
+        return Row(app_row_id(app.name), app.name, 0, app, None, tuple(rows))
+
+    top = [app_row(a) for a in snapshot.apps if a.parent not in names and a.name not in placed]
+    return tuple(top + [app_row(a) for a in snapshot.apps if a.name not in placed])  # a parent cycle
 
 
 def _texts(state: ObjectState) -> list[str]:
@@ -120,13 +131,27 @@ class Searchable:
         return any(all(w in text for w in words) for text in self.texts)
 
 
-FilterIndex = tuple[tuple[str, tuple[Searchable, ...]], ...]  # (app name, its object rows) per app
+# (app name, the apps above it, its object rows) per app
+FilterIndex = tuple[tuple[str, tuple[str, ...], tuple[Searchable, ...]], ...]
 
 
 def filter_index(snapshot: Snapshot) -> FilterIndex:
     """Every object row of the snapshot, per app, with its search texts made once: a key typed
     in the filter then only looks for words (making the texts cost more than the search)."""
-    return tuple((app.name, tuple(_searchable(app.name, o) for o in app.objects)) for app in snapshot.apps)
+    parents = {a.name: a.parent for a in snapshot.apps}
+
+    def above(name: str) -> tuple[str, ...]:
+        chain: list[str] = []
+        parent = parents.get(name, "")
+        while parent in parents and parent not in chain and parent != name:
+            chain.append(parent)
+            parent = parents[parent]
+        return tuple(chain)
+
+    return tuple(
+        (app.name, above(app.name), tuple(_searchable(app.name, o) for o in app.objects))
+        for app in snapshot.apps
+    )
 
 
 def _searchable(app: str, state: ObjectState) -> Searchable:
@@ -154,12 +179,15 @@ def shown_rows(index: FilterIndex, needle: str) -> Shown:
         return EVERY_ROW
     ids: set[RowId] = set()
     count = 0
-    for app, objects in index:
+    for app, ancestors, objects in index:
         kept = [o for o in objects if o.matches(words)]
         if kept:
-            ids.add(app_row_id(app))
+            for name in (app, *ancestors):  # an app nested in another shows under it
+                if app_row_id(name) not in ids:
+                    ids.add(app_row_id(name))
+                    count += 1
             ids.update(o.id for o in kept)
-            count += 1 + sum(len(o.texts) for o in kept)
+            count += sum(len(o.texts) for o in kept)
     return Shown(frozenset(ids), count)
 
 
