@@ -46,7 +46,10 @@ EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
     "helm": {"greeter-dev": ("greeter-dev", {"ConfigMap/greeter", "Deployment/greeter", "Service/greeter"})},
     "argocd": {
         "root": ("argocd", set()),  # an app-of-apps: its objects are the Applications below
-        "web": ("web", {"ConfigMap/web-config", "Deployment/web", "Service/web"}),
+        "storefront": (
+            "storefront",
+            {"ConfigMap/storefront-config", "Deployment/storefront", "Service/storefront"},
+        ),
         "shop-staging": ("shop-staging", {"ConfigMap/shop-settings", "Deployment/shop", "Service/shop"}),
         "shop-production": (
             "shop-production",
@@ -301,3 +304,14 @@ def test_each_sample_syncs_synced_and_healthy_on_the_local_runtime(
     live = {o.key for a in snapshot.apps for o in a.objects if o.live is not None}
     assert live == {o.key for a in snapshot.apps for o in a.objects}
     assert all(not a.problems for a in snapshot.apps)
+
+
+def test_no_two_samples_share_an_app_name_so_every_sample_runs_on_one_cluster() -> None:
+    # An app belongs to the env repo that deployed it first: a second sample with the same app
+    # name would be refused on a cluster where the first one runs.
+    owners: dict[str, str] = {}
+    for sample, apps in EXPECTED.items():
+        for app in apps:
+            assert app not in owners, f"app {app} is in both {owners.get(app)} and {sample}"
+            owners[app] = sample
+    assert set(EXPECTED) == set(SAMPLES)
