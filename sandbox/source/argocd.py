@@ -27,6 +27,8 @@ IGNORED_KINDS = ("AppProject",)  # Argo CD's own configuration: nothing for the 
 DEFAULT_NAMESPACE = "default"
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# An object name (DNS-1123 subdomain) short enough to be a label value: apps are labelled by name.
+APP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _SPEC_KEYS = frozenset(
     {
         "source",
@@ -85,9 +87,9 @@ def application(
     def bad(message: str) -> None:
         problems.append(Problem(message, file=file, object=str(name) if isinstance(name, str) else label))
 
-    if not isinstance(name, str) or not _LABEL.match(name) or len(name) > 63:
+    if not isinstance(name, str) or not APP_NAME.match(name) or len(name) > 63:
         bad(
-            f"Application name {name!r} must be a DNS-1123 label (a-z, 0-9 and '-', at most 63) to be an app here"
+            f"Application name {name!r} must be a DNS-1123 name (a-z, 0-9, '-' and '.', at most 63) to be an app here"
         )
         return None, problems
     spec = manifest.get("spec")

@@ -23,7 +23,7 @@ import yaml
 
 from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source.appspec import AppSpec, RenderOptions
-from sandbox.source.argocd import Defined
+from sandbox.source.argocd import APP_NAME, Defined
 from sandbox.source.repomap import RepoMap
 
 KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
@@ -119,8 +119,8 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
     def bad(message: str) -> None:
         problems.append(Problem(message, file=found.file, object=f"{kind} {name}"))
 
-    if not isinstance(name, str) or not _LABEL.match(name) or len(name) > 63:
-        bad(f"{kind} name {name!r} must be a DNS-1123 label to be an app here")
+    if not isinstance(name, str) or not APP_NAME.match(name) or len(name) > 63:
+        bad(f"{kind} name {name!r} must be a DNS-1123 name (a-z, 0-9, '-' and '.', at most 63) to be an app here")
         return None, problems
     spec = _map(found.manifest.get("spec"))
     namespace = str(meta.get("namespace") or "flux-system")
