@@ -335,7 +335,10 @@ class Syncer:
             pending = []
             for obj in objects:
                 resource = self.kube.resource_for(obj.manifest["apiVersion"], obj.key.kind)
-                live = self.kube.read(resource, obj.key.namespace, obj.key.name) if resource else None
+                # The watch cache follows every kind the sync applies; the API server only for a lag.
+                live = self.cache.get(obj.key) or (
+                    self.kube.read(resource, obj.key.namespace, obj.key.name) if resource else None
+                )
                 health = assess(live)
                 if health.status == Health.DEGRADED:
                     return f"{obj.key} ({obj.source}) is Degraded: {health.message}"

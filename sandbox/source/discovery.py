@@ -70,8 +70,7 @@ def discover(repo: EnvRepo, revision: str, entry: str | None = None) -> Discover
             return Discovery(
                 [], [Problem(f"--entry {entry}: not a folder of the env repo at {sha[:7]}")], configured=True
             )
-        flux_entry = any(flux.KUSTOMIZE_GROUP.encode() in (repo.read_file(sha, f) or b"")
-                         for f in repo.list_files(sha, "" if path == "." else path))  # fmt: skip
+        flux_entry = bool(repo.files_containing(sha, flux.KUSTOMIZE_GROUP, "" if path == "." else path))
         config = dataclasses.replace(
             config or Config(),
             argocd=None if flux_entry else path,
@@ -161,7 +160,7 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
         for doc in docs:
             if not isinstance(doc, dict) or flux.kind_of(doc) != f"{flux.KUSTOMIZE_GROUP}/Kustomization":
                 continue
-            path = posixpath.normpath(str((doc.get("spec") or {}).get("path", ".")).lstrip("./") or ".")
+            path = flux.clean_path(str((doc.get("spec") or {}).get("path", ".")))
             if path != "." and file.startswith(path + "/"):
                 entries.add(path)
     return sorted(entries)
@@ -173,13 +172,19 @@ def _flux(
     """Apps from a Flux cluster entry, breadth-first; walked again while a later app's objects
     answer an earlier one's substituteFrom or valuesFrom (at most three times)."""
     sources = flux.Sources(repos, charts=charts)
-    walk = _FluxWalk(repo, sha, sources, {a.name for a in taken})
-    for _ in range(3):
-        known = len(sources.data)
+
+    def walked() -> _FluxWalk:
         walk = _FluxWalk(repo, sha, sources, {a.name for a in taken})
         walk.run(entry)
+        return walk
+
+    known = len(sources.data)
+    walk = walked()
+    for _ in range(2):
         if len(sources.data) == known:
             break
+        known = len(sources.data)
+        walk = walked()
     apps = walk.ordered()
     note = f"{len(apps)} apps from the Flux cluster entry {entry}/" if apps else ""
     return Discovery(apps, walk.problems, note, configured=True)
@@ -267,7 +272,7 @@ class _FluxWalk:
 
 def _flux_path(manifest: dict[str, Any]) -> str:
     raw = str((manifest.get("spec") or {}).get("path", "") or ".")
-    return posixpath.normpath(raw.lstrip("./") or ".") if raw not in ("", ".", "./") else "."
+    return flux.clean_path(raw)
 
 
 def _argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined]:

@@ -120,7 +120,9 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
         problems.append(Problem(message, file=found.file, object=f"{kind} {name}"))
 
     if not isinstance(name, str) or not APP_NAME.match(name) or len(name) > 63:
-        bad(f"{kind} name {name!r} must be a DNS-1123 name (a-z, 0-9, '-' and '.', at most 63) to be an app here")
+        bad(
+            f"{kind} name {name!r} must be a DNS-1123 name (a-z, 0-9, '-' and '.', at most 63) to be an app here"
+        )
         return None, problems
     spec = _map(found.manifest.get("spec"))
     namespace = str(meta.get("namespace") or "flux-system")
@@ -188,13 +190,17 @@ def _git_path(ref: Mapping[str, Any], path: str, sources: Sources, bad: Any, wha
     )
     if other is None and revision == sources.repos.branch:
         revision = ""  # the watched branch itself
-    clean = (
-        posixpath.normpath(path.strip().lstrip("./") or ".") if path.strip() not in ("", ".", "./") else "."
-    )
+    clean = clean_path(path)
     if clean == ".." or clean.startswith("../"):
         bad(f"{what} path {path!r} is outside the repo")
         return None
     return Place(clean, sources.repos.path_of(other) if other else "", revision)
+
+
+def clean_path(path: str) -> str:
+    """A Flux ``path`` (``./apps/staging``, ``apps``, ``""``) as a repo-relative folder; ``..``
+    stays visible so a path leaving the repo is refused."""
+    return posixpath.normpath(path.strip().strip("/") or ".")
 
 
 def _kustomization(
@@ -264,9 +270,7 @@ def _helm_release(
             loaded = yaml.safe_load(found[key]) or {}
             values = _merge(values, loaded if isinstance(loaded, dict) else {})
     values = _merge(values, _map(spec.get("values")))
-    files = tuple(
-        posixpath.relpath(posixpath.normpath(f.lstrip("./")), path) for f in chart.get("valuesFiles") or ()
-    )
+    files = tuple(posixpath.relpath(clean_path(f), path) for f in chart.get("valuesFiles") or ())
     release = str(spec.get("releaseName") or (f"{target}-{name}" if target else name))
     crds = str(_map(spec.get("install")).get("crds", "Create"))
     options = RenderOptions(
