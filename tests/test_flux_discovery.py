@@ -22,10 +22,14 @@ from sandbox.source.render import render_app
 FLUX = REPOS / "flux"
 
 
-def _discover(tmp_path: Path, case: str) -> tuple[EnvRepo, Discovery]:
-    """The fixture as it is (its ${...} are Flux's, not placeholders) in a repo on main."""
+def _discover(tmp_path: Path, case: str, constraint: str = "") -> tuple[EnvRepo, Discovery]:
+    """The fixture as it is (its ${...} are Flux's, not placeholders) in a repo on main; with
+    ``constraint``, its HelmRelease asks for that chart version instead of 1.0.0."""
     path = tmp_path / case
     shutil.copytree(FLUX / case, path)
+    if constraint:
+        release = path / "clusters" / "one" / "release.yaml"
+        release.write_text(release.read_text().replace("version: 1.0.0", f"version: {constraint!r}"))
     git(path, "init", "-q", "-b", "main")
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", case)
@@ -122,23 +126,115 @@ def test_a_helm_repository_chart_comes_from_the_charts_folder_sandbox_yaml_names
     assert _objects(repo, app)["ConfigMap/greeting"]["data"] == {"text": "vendored"}
 
 
-def test_a_helm_repository_chart_comes_from_the_helm_cache_when_helm_pulled_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cache = tmp_path / "helm-cache"
-    (cache / "repository").mkdir(parents=True)
+def _helm_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *versions: str) -> Path:
+    """A Helm cache holding the greeter chart packaged at ``versions`` (real `helm package`, named
+    as `helm pull -d "$(helm env HELM_REPOSITORY_CACHE)"` leaves it)."""
+    cache = tmp_path / "helm-cache" / "repository"
+    cache.mkdir(parents=True)
     helm = toolchain.ensure("helm")
-    # A real packaged chart, where `helm pull` leaves one.
-    subprocess.run([str(helm), "package", str(FLUX / "vendored" / "vendor" / "greeter"), "-d",
-                    str(cache / "repository")], check=True, capture_output=True)  # fmt: skip
-    monkeypatch.setenv("HELM_CACHE_HOME", str(cache))
-    repo, found = _discover(tmp_path, "cached")
+    for version in versions:
+        subprocess.run([str(helm), "package", str(FLUX / "vendored" / "vendor" / "greeter"), "--version", version,
+                        "-d", str(cache)], check=True, capture_output=True)  # fmt: skip
+    monkeypatch.setenv("HELM_CACHE_HOME", str(cache.parent))
+    return cache
+
+
+@pytest.mark.parametrize(
+    ("case", "packed", "chosen", "text", "pull"),
+    [
+        ("cached", ("1.0.0",), "1.0.0", "vendored", "helm pull greeter --repo https://charts.example.com --version '1.0.0' -d"),
+        ("oci", ("1.1.0", "2.0.0"), "1.1.0", "from-oci", "helm pull oci://registry.example.com/charts/greeter --version '>= 1.0.0, < 2.0.0'"),
+    ],
+    ids=["helm-repository", "oci-repository-chart-ref"],
+)  # fmt: skip
+def test_a_chart_from_a_helm_or_oci_repository_comes_from_the_helm_cache_when_helm_pulled_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    packed: tuple[str, ...],
+    chosen: str,
+    text: str,
+    pull: str,
+) -> None:
+    cache = _helm_cache(tmp_path, monkeypatch, *packed)
+    repo, found = _discover(tmp_path, case)
 
     assert found.problems == []
     app = {a.name: a for a in found.apps}["greeter"]
-    assert app.chart_archive == str(cache / "repository" / "greeter-1.0.0.tgz")
-    assert _objects(repo, app)["ConfigMap/greeting"]["data"] == {"text": "vendored"}
+    assert app.chart_archive == str(cache / f"greeter-{chosen}.tgz"), "the newest its version allows"
+    assert _objects(repo, app)["ConfigMap/greeting"]["data"] == {"text": text}
 
     monkeypatch.setenv("HELM_CACHE_HOME", str(tmp_path / "empty"))
-    _repo, missing = _discover(tmp_path / "again", "cached")
-    assert "greeter-1.0.0.tgz" in missing.problems[0].message and "helm pull" in missing.problems[0].message
+    _repo, missing = _discover(tmp_path / "again", case)
+    [problem] = missing.problems
+    assert pull in problem.message
+
+
+@pytest.mark.parametrize("constraint", ["1.0.0", "1.x", ">=0.9.0, <2.0.0", "^1.0", "~1.0.0"])
+def test_a_vendored_chart_that_meets_the_helmreleases_version_renders(
+    tmp_path: Path, constraint: str
+) -> None:
+    repo, found = _discover(tmp_path, "vendored", constraint)
+
+    app = {a.name: a for a in found.apps}["greeter"]
+    assert _objects(repo, app)["ConfigMap/greeting"]["data"] == {"text": "vendored"}
+
+
+def test_a_vendored_chart_of_another_version_than_the_helmrelease_asks_is_refused_naming_both(
+    tmp_path: Path,
+) -> None:
+    repo, found = _discover(tmp_path, "vendored", ">=2.0.0")
+
+    app = {a.name: a for a in found.apps}["greeter"]
+    rendered = render_app(repo, app, "HEAD")
+    assert not rendered.ok and rendered.objects == ()
+    [problem] = rendered.problems
+    assert problem.file == "vendor/greeter/Chart.yaml"
+    assert (
+        "greeter 1.0.0" in problem.message and ">=2.0.0" in problem.message and "helm pull" in problem.message
+    )
+
+
+def test_a_helmrelease_version_that_is_no_semver_constraint_is_named(tmp_path: Path) -> None:
+    _repo, found = _discover(tmp_path, "cached", ">>1")
+
+    assert [a.name for a in found.apps if a.name == "greeter"] == []
+    assert any("'>>1' is not a semver constraint" in p.message for p in found.problems), found.problems
+
+
+def test_the_helm_cache_gives_the_newest_chart_that_meets_the_helmreleases_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = _helm_cache(tmp_path, monkeypatch, "1.0.0", "1.2.0", "2.0.0")
+
+    _repo, found = _discover(tmp_path, "cached", "^1.0")
+    assert {a.name: a for a in found.apps}["greeter"].chart_archive == str(cache / "greeter-1.2.0.tgz")
+
+    _repo, none = _discover(tmp_path / "again", "cached", ">=3")
+    assert "helm pull" in none.problems[0].message
+
+
+def test_an_external_artifact_that_splits_a_folder_off_the_bootstrapped_repo_renders_that_folder(
+    tmp_path: Path,
+) -> None:
+    repo, found = _discover(tmp_path, "artifacts")
+    apps = {a.name: a for a in found.apps}
+
+    assert (apps["staged"].path, apps["produced"].path) == ("deploy/staging", "deploy/production")
+    staged = _objects(repo, apps["staged"])
+    assert staged["ConfigMap/staging-settings"]["metadata"]["namespace"] == "staging", "../base still meets"
+    assert "ConfigMap/production-settings" in _objects(repo, apps["produced"])
+
+
+def test_an_external_artifact_the_sandbox_cannot_read_as_a_folder_fails_its_app_saying_why(
+    tmp_path: Path,
+) -> None:
+    _repo, found = _discover(tmp_path, "artifacts")
+    said = {p.object: p.message for p in found.problems}
+
+    assert set(said) == {"Kustomization picked", "Kustomization nowhere"}
+    assert (
+        "some-files" in said["Kustomization picked"]
+        and "'@mono/deploy/base/*.yaml'" in said["Kustomization picked"]
+    )
+    assert "not-generated is made by no ArtifactGenerator" in said["Kustomization nowhere"]

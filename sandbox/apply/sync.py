@@ -35,8 +35,10 @@ from sandbox.apply.inventory import (
 )
 from sandbox.apply.kube import Kube, KubeError, Resource
 from sandbox.apply.livecache import LiveCache
-from sandbox.apply.waves import FLUX_PRUNE, SYNC_OPTIONS, Phase, options_of, wave_of
+from sandbox.apply.waves import SYNC_OPTIONS, Phase, options_of, wave_of
 from sandbox.model import DesiredObject, Health, Manifest, ObjectKey
+from sandbox.source.flux import PRUNE as FLUX_PRUNE
+from sandbox.source.shape import annotations_of
 
 KIND_ORDER = (
     "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodDisruptionBudget",
@@ -524,7 +526,7 @@ class Syncer:
                 continue
             kept_by = [f"{o} ({SYNC_OPTIONS})" for o in ("Prune=false", *(("Delete=false",) if removing else ()))
                        if o in options_of(live)]  # fmt: skip
-            if ((live.get("metadata") or {}).get("annotations") or {}).get(FLUX_PRUNE) == "disabled":
+            if annotations_of(live).get(FLUX_PRUNE) == "disabled":
                 kept_by.append(f"{FLUX_PRUNE}: disabled")
             if not prune or kept_by:
                 why = "prune is off for this app" if not prune else f"the object says {kept_by[0]}"

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from sandbox.model import Manifest
+from sandbox.source.shape import annotations_of
 
 WAVE = "argocd.argoproj.io/sync-wave"
 HOOK = "argocd.argoproj.io/hook"
@@ -22,7 +23,6 @@ COMPARE_OPTIONS = "argocd.argoproj.io/compare-options"
 HELM_HOOK = "helm.sh/hook"
 HELM_WEIGHT = "helm.sh/hook-weight"
 HELM_DELETE = "helm.sh/hook-delete-policy"
-FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"  # "disabled": never pruned
 
 
 class Phase(StrEnum):
@@ -60,15 +60,9 @@ class OrderError(ValueError):
     """An annotation that does not read (a wave that is not a number, an unknown hook)."""
 
 
-def _annotations(manifest: Manifest) -> dict[str, Any]:
-    meta = manifest.get("metadata")
-    found = meta.get("annotations") if isinstance(meta, dict) else None
-    return found if isinstance(found, dict) else {}
-
-
 def wave_of(manifest: Manifest) -> int:
     """The object's sync wave (Argo CD's annotation; a Helm hook's weight); 0 by default."""
-    annotations = _annotations(manifest)
+    annotations = annotations_of(manifest)
     raw = annotations.get(WAVE)
     if raw is None and HOOK not in annotations and HELM_HOOK in annotations:
         raw = annotations.get(HELM_WEIGHT)
@@ -82,7 +76,7 @@ def wave_of(manifest: Manifest) -> int:
 
 def hook_of(manifest: Manifest) -> Hook | None:
     """The hook an object is, or None for an ordinary object of the app."""
-    annotations = _annotations(manifest)
+    annotations = annotations_of(manifest)
     if HOOK in annotations:
         phases = []
         for part in str(annotations[HOOK]).split(","):
@@ -116,5 +110,5 @@ def _policies(raw: Any, known: dict[str, DeletePolicy], annotation: str) -> tupl
 
 def options_of(manifest: Manifest, annotation: str = SYNC_OPTIONS) -> frozenset[str]:
     """An object's own sync (or compare) options, such as ``Prune=false``."""
-    raw = _annotations(manifest).get(annotation)
+    raw = annotations_of(manifest).get(annotation)
     return frozenset(p.strip() for p in str(raw).split(",") if p.strip()) if raw else frozenset()

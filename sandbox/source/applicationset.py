@@ -21,6 +21,7 @@ from sandbox.model import Problem
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.repomap import RepoMap
+from sandbox.source.shape import mapping
 
 Params = dict[str, Any]
 IN_CLUSTER = {"name": "in-cluster", "nameNormalized": "in-cluster", "server": "https://kubernetes.default.svc",
@@ -66,7 +67,7 @@ def _generate(generator: Any, repo: EnvRepo, sha: str, repos: RepoMap) -> Iterat
     if not isinstance(generator, dict) or len(generator) != 1:
         raise _Refused("each generator must name exactly one kind (list, git, clusters, matrix)")
     kind, body = next(iter(generator.items()))
-    body = body if isinstance(body, dict) else {}
+    body = mapping(body)
     if kind == "list":
         for element in body.get("elements") or ():
             if isinstance(element, dict):

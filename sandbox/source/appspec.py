@@ -25,6 +25,7 @@ class RenderOptions:
     helm_values: str = ""  # inline values, YAML text, after the values files
     helm_parameters: tuple[tuple[str, str, bool], ...] = ()  # (name, value, force string)
     skip_crds: bool = False
+    chart_version: str = ""  # a HelmRelease's chart.spec.version: a vendored chart must meet it
     name_prefix: str = ""
     name_suffix: str = ""
     images: tuple[str, ...] = ()  # kustomize ``edit set image`` forms: name=new:tag, name:tag

@@ -20,6 +20,7 @@ from sandbox.apply.ignore import IgnoreRule, jq_pointer
 from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source.appspec import AppSpec, RenderOptions, Source
 from sandbox.source.repomap import RepoMap
+from sandbox.source.shape import mapping
 
 GROUP = "argoproj.io"
 APP_KINDS = ("Application", "ApplicationSet")
@@ -79,7 +80,7 @@ def application(
 ) -> tuple[AppSpec | None, list[Problem]]:
     """The app an ``Application`` defines, or the problems that stop it (naming file and app)."""
     manifest, file = found.manifest, found.file
-    meta = _map(manifest.get("metadata"))
+    meta = mapping(manifest.get("metadata"))
     name = meta.get("name")
     label = f"Application {name}" if isinstance(name, str) else "Application"
     problems: list[Problem] = []
@@ -101,7 +102,7 @@ def application(
             bad(f"spec.{key} is not supported by the sandbox")
     ignore = _ignore_rules(spec.get("ignoreDifferences"), bad)
     source = _main_source(spec, bad)
-    destination = _map(spec.get("destination"))
+    destination = mapping(spec.get("destination"))
     namespace = destination.get("namespace") or DEFAULT_NAMESPACE
     if not isinstance(namespace, str) or not _LABEL.match(namespace):
         bad(f"spec.destination.namespace {namespace!r} is not a DNS-1123 label")
@@ -114,7 +115,7 @@ def application(
         source_type = detect(
             path, other, revision
         )  # as Argo CD: a Chart.yaml or kustomization.yaml says which
-    policy = _map(spec.get("syncPolicy"))
+    policy = mapping(spec.get("syncPolicy"))
     automated = policy.get("automated")
     options_list = [str(o) for o in policy.get("syncOptions") or () if isinstance(o, str)]
     create_namespace = False
@@ -143,7 +144,7 @@ def _ignore_rules(raw: Any, bad: Callable[[str], None]) -> tuple[IgnoreRule, ...
     """ignoreDifferences as rules; a field the sandbox cannot honour is named, never dropped."""
     rules = []
     for index, entry in enumerate(raw or ()):
-        item = _map(entry)
+        item = mapping(entry)
         pointers = [str(p) for p in item.get("jsonPointers") or ()]
         for expression in item.get("jqPathExpressions") or ():
             pointer = jq_pointer(str(expression))
@@ -198,9 +199,9 @@ def _from_source(
     revision = str(source.get("targetRevision", "") or "")
     if revision in ("", "HEAD") or (other is None and revision == repos.branch) or "chart" in source:
         revision = ""  # HEAD (of the other repo), or the watched branch; a chart's is its version
-    helm = _map(source.get("helm"))
-    kustomize = _map(source.get("kustomize"))
-    directory = _map(source.get("directory"))
+    helm = mapping(source.get("helm"))
+    kustomize = mapping(source.get("kustomize"))
+    directory = mapping(source.get("directory"))
     for section, keys, fields in (("helm", _HELM_KEYS, helm), ("kustomize", _KUSTOMIZE_KEYS, kustomize),
                                   ("directory", _DIRECTORY_KEYS, directory)):  # fmt: skip
         for key in fields:
@@ -231,10 +232,10 @@ def _from_source(
             (str(k), str(v)) for k, v in (kustomize.get("commonAnnotations") or {}).items()
         ),
         kustomize_namespace=str(kustomize.get("namespace", "") or ""),
-        jsonnet_ext_vars=_jsonnet_vars(_map(directory.get("jsonnet")).get("extVars")),
-        jsonnet_tlas=_jsonnet_vars(_map(directory.get("jsonnet")).get("tlas")),
+        jsonnet_ext_vars=_jsonnet_vars(mapping(directory.get("jsonnet")).get("extVars")),
+        jsonnet_tlas=_jsonnet_vars(mapping(directory.get("jsonnet")).get("tlas")),
         jsonnet_libs=tuple(
-            posixpath.normpath(str(lib)) for lib in _map(directory.get("jsonnet")).get("libs") or ()
+            posixpath.normpath(str(lib)) for lib in mapping(directory.get("jsonnet")).get("libs") or ()
         ),
     )
     release = str(helm.get("releaseName", "") or "")
@@ -259,7 +260,3 @@ def _value_file(value: str, path: str, refs: dict[str, Any], repos: RepoMap, bad
         bad(repos.unmapped(str(lender.get("repoURL", "")), f"the source with ref {ref}"))
         return value
     return posixpath.relpath(posixpath.normpath(rest or "."), path)
-
-
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}

@@ -120,29 +120,28 @@ def discover(repo: EnvRepo, revision: str, entry: str | None = None) -> Discover
     return Discovery(apps, problems, note, configured=True)
 
 
-def _scanned(kind: str, repo: EnvRepo, sha: str, folder: str, scan: Callable[[], _T]) -> _T:
-    """A scan of the repo's files at a commit, made once per commit: discovery runs on every
+def _once(key: tuple[object, ...], make: Callable[[], _T]) -> _T:
+    """A scan or render of the repo at a commit, made once per commit: discovery runs on every
     commit and every status, and reading every manifest each time would grow with the repo."""
-    key = (kind, str(repo.path), sha, folder)
-    with _scans_lock:
-        if key in _scans:
-            _scans.move_to_end(key)
-            return cast(_T, _scans[key])
-    found = scan()
-    with _scans_lock:
-        _scans[key] = found
-        while len(_scans) > _RENDERS:
-            _scans.popitem(last=False)
+    with _once_lock:
+        if key in _made:
+            _made.move_to_end(key)
+            return cast(_T, _made[key])
+    found = make()
+    with _once_lock:
+        _made[key] = found
+        while len(_made) > _RENDERS:
+            _made.popitem(last=False)
     return found
 
 
 _T = TypeVar("_T")
-_scans: OrderedDict[tuple[str, str, str, str], object] = OrderedDict()
-_scans_lock = threading.Lock()
+_made: OrderedDict[tuple[object, ...], object] = OrderedDict()
+_once_lock = threading.Lock()
 
 
 def _flux_entries(repo: EnvRepo, sha: str) -> list[str]:
-    return _scanned("flux", repo, sha, "", lambda: _scan_flux_entries(repo, sha))
+    return _once(("flux", str(repo.path), sha), lambda: _scan_flux_entries(repo, sha))
 
 
 def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
@@ -276,7 +275,7 @@ def _flux_path(manifest: dict[str, Any]) -> str:
 
 
 def _argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined]:
-    return _scanned("argo", repo, sha, folder, lambda: _scan_argo_definitions(repo, sha, folder))
+    return _once(("argo", str(repo.path), sha, folder), lambda: _scan_argo_definitions(repo, sha, folder))
 
 
 def _scan_argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined]:
@@ -412,30 +411,20 @@ class _Walk:
         """Whether rendering ``spec`` could yield Applications: some file it reads names Argo CD."""
         if spec.revision or spec.repo:
             return False  # Applications only from the env repo's own revision
-        files = self.repo.list_files(self.sha, "" if spec.path == "." else spec.path)
+        folder = "" if spec.path == "." else spec.path
+        if spec.source == "kustomize":  # bases outside the folder may hold them
+            return any(
+                posixpath.basename(f) in KUSTOMIZATION_FILES for f in self.repo.list_files(self.sha, folder)
+            )
+        files = self.repo.files_containing(self.sha, argocd.GROUP, folder)
         if spec.source == "plain" and not spec.options.recurse:
-            files = [f for f in files if posixpath.dirname(f) == ("" if spec.path == "." else spec.path)]
-        if spec.source == "kustomize":
-            return any(posixpath.basename(f) in KUSTOMIZATION_FILES for f in files)  # bases may hold them
-        return any(argocd.GROUP.encode() in (self.repo.read_file(self.sha, f) or b"") for f in files)
-
-
-_cache: OrderedDict[tuple[str, str, AppSpec], Rendered] = OrderedDict()
+            files = [f for f in files if posixpath.dirname(f) == folder]
+        return bool(files)
 
 
 def _render(repo: EnvRepo, spec: AppSpec, sha: str) -> Rendered:
     """Render an app-of-apps once per revision (discovery runs on every commit and status)."""
-    key = (str(repo.path), sha, spec)
-    with _scans_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    rendered = render_app(repo, spec, sha)
-    with _scans_lock:
-        _cache[key] = rendered
-        while len(_cache) > _RENDERS:
-            _cache.popitem(last=False)
-    return rendered
+    return _once(("render", str(repo.path), sha, spec), lambda: render_app(repo, spec, sha))
 
 
 __all__ = ["Config", "Discovery", "discover", "load_apps"]

@@ -22,9 +22,11 @@ from typing import Any
 import yaml
 
 from sandbox.model import SYSTEM_NAMESPACE, Problem
+from sandbox.source import chartversion, fluxartifact
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.argocd import APP_NAME, Defined
 from sandbox.source.repomap import RepoMap
+from sandbox.source.shape import mapping
 
 KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 HELM_GROUP = "helm.toolkit.fluxcd.io"
@@ -35,12 +37,14 @@ GROUPS = (
     SOURCE_GROUP,
     "notification.toolkit.fluxcd.io",
     "image.toolkit.fluxcd.io",
+    fluxartifact.GROUP,
 )
 PART_OF = "app.kubernetes.io/part-of"
 RECONCILE = "kustomize.toolkit.fluxcd.io/reconcile"
 PRUNE = "kustomize.toolkit.fluxcd.io/prune"
 SUBSTITUTE = "kustomize.toolkit.fluxcd.io/substitute"
 DEFAULT_NAMESPACE = "default"
+BOOTSTRAP_SOURCE = "flux-system"  # the GitRepository `flux bootstrap` makes for the repo itself
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _KUSTOMIZATION_KEYS = frozenset(
@@ -63,7 +67,7 @@ _IGNORED = frozenset(
 def is_flux_object(manifest: Mapping[str, Any]) -> bool:
     """A Flux object (read, never applied) or one of Flux's own components (left out)."""
     group = str(manifest.get("apiVersion", "")).split("/", 1)[0]
-    labels = _map(_map(manifest.get("metadata")).get("labels"))
+    labels = mapping(mapping(manifest.get("metadata")).get("labels"))
     return group in GROUPS or labels.get(PART_OF) == "flux"
 
 
@@ -81,38 +85,47 @@ class Sources:
     git: dict[str, str] = field(default_factory=dict)  # GitRepository name -> its URL
     git_refs: dict[str, dict[str, Any]] = field(default_factory=dict)
     helm: dict[str, str] = field(default_factory=dict)  # HelmRepository name -> its URL
+    oci: dict[str, tuple[str, str]] = field(
+        default_factory=dict
+    )  # OCIRepository name -> (URL, tag or semver)
     data: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
     charts: str = ""  # a folder of unpacked charts (sandbox.yaml `charts:`)
+    artifacts: dict[str, fluxartifact.ArtifactView | str] = field(default_factory=dict)  # ExternalArtifacts
 
     def learn(self, manifest: Mapping[str, Any], default_namespace: str) -> None:
-        meta = _map(manifest.get("metadata"))
+        meta = mapping(manifest.get("metadata"))
         name, namespace = str(meta.get("name", "")), str(meta.get("namespace") or default_namespace)
         kind = kind_of(manifest)
-        spec = _map(manifest.get("spec"))
+        spec = mapping(manifest.get("spec"))
         if kind == f"{SOURCE_GROUP}/GitRepository":
             self.git[name] = str(spec.get("url", ""))
-            self.git_refs[name] = _map(spec.get("ref"))
+            self.git_refs[name] = mapping(spec.get("ref"))
         elif kind == f"{SOURCE_GROUP}/HelmRepository":
             self.helm[name] = str(spec.get("url", ""))
+        elif kind == f"{SOURCE_GROUP}/OCIRepository":
+            ref = mapping(spec.get("ref"))
+            self.oci[name] = (str(spec.get("url", "")), str(ref.get("tag") or ref.get("semver") or ""))
+        elif kind == f"{fluxartifact.GROUP}/ArtifactGenerator":
+            self.artifacts.update(fluxartifact.artifact_views(manifest))
         elif manifest.get("kind") == "ConfigMap" and str(manifest.get("apiVersion")) == "v1":
             self.data[("ConfigMap", namespace, name)] = {
-                str(k): str(v) for k, v in _map(manifest.get("data")).items()
+                str(k): str(v) for k, v in mapping(manifest.get("data")).items()
             }
         elif manifest.get("kind") == "Secret" and str(manifest.get("apiVersion")) == "v1":
             values = {}
-            for key, value in _map(manifest.get("data")).items():
+            for key, value in mapping(manifest.get("data")).items():
                 try:
                     values[str(key)] = base64.b64decode(str(value)).decode()
                 except (ValueError, UnicodeDecodeError):
                     continue
-            values.update({str(k): str(v) for k, v in _map(manifest.get("stringData")).items()})
+            values.update({str(k): str(v) for k, v in mapping(manifest.get("stringData")).items()})
             self.data[("Secret", namespace, name)] = values
 
 
 def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | None, list[Problem]]:
     """The app a Kustomization or HelmRelease defines, or the problems that stop it."""
     kind = found.manifest.get("kind")
-    meta = _map(found.manifest.get("metadata"))
+    meta = mapping(found.manifest.get("metadata"))
     name = meta.get("name")
     problems: list[Problem] = []
 
@@ -124,19 +137,21 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
             f"{kind} name {name!r} must be a DNS-1123 name (a-z, 0-9, '-' and '.', at most 63) to be an app here"
         )
         return None, problems
-    spec = _map(found.manifest.get("spec"))
+    spec = mapping(found.manifest.get("spec"))
     namespace = str(meta.get("namespace") or "flux-system")
     keys = _KUSTOMIZATION_KEYS if kind == "Kustomization" else _HELMRELEASE_KEYS
     for key in spec:
         if key not in keys:
             bad(f"spec.{key} is not a field the sandbox knows")
-        elif key in ("decryption", "postRenderers", "chartRef", "kubeConfig", "commonMetadata"):
+        elif key in ("decryption", "postRenderers", "kubeConfig", "commonMetadata"):
             bad(f"spec.{key} is not supported by the sandbox")
     target = str(spec.get("targetNamespace") or "")
     app_namespace = target or (namespace if kind == "HelmRelease" else DEFAULT_NAMESPACE)
     if not _LABEL.match(app_namespace) or app_namespace == SYSTEM_NAMESPACE:
         bad(f"namespace {app_namespace!r} cannot be used (a DNS-1123 label other than {SYSTEM_NAMESPACE})")
-    depends = tuple(str(_map(d).get("name", "")) for d in spec.get("dependsOn") or () if _map(d).get("name"))
+    depends = tuple(
+        str(mapping(d).get("name", "")) for d in spec.get("dependsOn") or () if mapping(d).get("name")
+    )
     suspended = bool(spec.get("suspend"))
     if kind == "Kustomization":
         made = _kustomization(spec, namespace, target, sources, bad)
@@ -149,7 +164,7 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
         name=name, path=place.path, repo=place.repo, revision=place.revision, chart_archive=place.archive,
         namespace=app_namespace, source=source, values=values, release_name=release,
         auto_sync=not suspended, prune=prune, self_heal=not suspended, options=options,
-        create_namespace=kind == "HelmRelease" and bool(_map(spec.get("install")).get("createNamespace")),
+        create_namespace=kind == "HelmRelease" and bool(mapping(spec.get("install")).get("createNamespace")),
         parent=parent, defined_in=found.file, depends_on=depends, after_parent=bool(parent),
     ), []  # fmt: skip
 
@@ -168,10 +183,20 @@ def _git_path(ref: Mapping[str, Any], path: str, sources: Sources, bad: Any, wha
     """The folder a GitRepository source names: in this env repo, or in a local repo
     ``sandbox.yaml`` maps its URL to, at the ref it follows."""
     kind, source = str(ref.get("kind", "")), str(ref.get("name", ""))
+    if kind == "ExternalArtifact":
+        return _artifact_path(source, path, sources, bad, what)
     if kind != "GitRepository":
         bad(f"{what} from a {kind or 'source without a kind'}: only GitRepository sources of local repos are "
             "supported (OCIRepository and Bucket contents cannot be read offline)")  # fmt: skip
         return None
+    clean = clean_path(path)
+    if clean == ".." or clean.startswith("../"):
+        bad(f"{what} path {path!r} is outside the repo")
+        return None
+    if source == BOOTSTRAP_SOURCE and source not in sources.git:
+        return Place(
+            clean
+        )  # `flux bootstrap` defines it in the cluster, for the repo it bootstraps: this one
     if source not in sources.git:
         bad(f"{what}: GitRepository {source} is not defined in the env repo")
         return None
@@ -180,7 +205,7 @@ def _git_path(ref: Mapping[str, Any], path: str, sources: Sources, bad: Any, wha
     if not sources.repos.is_this_repo(url) and other is None:
         bad(sources.repos.unmapped(url, f"GitRepository {source} url"))
         return None
-    git_ref = _map(sources.git_refs.get(source))
+    git_ref = mapping(sources.git_refs.get(source))
     if "semver" in git_ref:
         bad(f"GitRepository {source} follows a semver range ({git_ref['semver']}): not supported by the sandbox; "
             "name a tag, branch or commit")  # fmt: skip
@@ -190,11 +215,24 @@ def _git_path(ref: Mapping[str, Any], path: str, sources: Sources, bad: Any, wha
     )
     if other is None and revision == sources.repos.branch:
         revision = ""  # the watched branch itself
-    clean = clean_path(path)
-    if clean == ".." or clean.startswith("../"):
-        bad(f"{what} path {path!r} is outside the repo")
-        return None
     return Place(clean, sources.repos.path_of(other) if other else "", revision)
+
+
+def _artifact_path(name: str, path: str, sources: Sources, bad: Any, what: str) -> Place | None:
+    """The folder an ExternalArtifact's path names, through the ArtifactGenerator that makes it."""
+    view = sources.artifacts.get(name)
+    if view is None:
+        bad(f"{what}: ExternalArtifact {name} is made by no ArtifactGenerator in the env repo")
+        return None
+    if isinstance(view, str):
+        bad(f"{what}: ExternalArtifact {name} (from its ArtifactGenerator) {view}")
+        return None
+    inside = clean_path(path)
+    if inside == ".." or inside.startswith("../"):
+        bad(f"{what} path {path!r} is outside ExternalArtifact {name}")
+        return None
+    ref = {"kind": "GitRepository", "name": view.source}
+    return _git_path(ref, posixpath.join(view.root, inside), sources, bad, what)
 
 
 def clean_path(path: str) -> str:
@@ -207,14 +245,14 @@ def _kustomization(
     spec: dict[str, Any], namespace: str, target: str, sources: Sources, bad: Any
 ) -> tuple[Place, Any, RenderOptions, tuple[str, ...], str, bool] | None:
     place = _git_path(
-        _map(spec.get("sourceRef")), str(spec.get("path", "") or "."), sources, bad, "spec.sourceRef"
+        mapping(spec.get("sourceRef")), str(spec.get("path", "") or "."), sources, bad, "spec.sourceRef"
     )
     if place is None:
         return None
-    post = _map(spec.get("postBuild"))
+    post = mapping(spec.get("postBuild"))
     variables: dict[str, str] = {}
     for item in post.get("substituteFrom") or ():
-        ref = _map(item)
+        ref = mapping(item)
         found = sources.data.get((str(ref.get("kind", "")), namespace, str(ref.get("name", ""))))
         if found is None:
             if not ref.get("optional"):
@@ -222,11 +260,11 @@ def _kustomization(
                     "this env repo (the sandbox reads it from Git, not from the cluster)")  # fmt: skip
             continue
         variables.update(found)
-    variables.update({str(k): str(v) for k, v in _map(post.get("substitute")).items()})  # these win
+    variables.update({str(k): str(v) for k, v in mapping(post.get("substitute")).items()})  # these win
     patches = tuple(
-        json.dumps(_map(p), sort_keys=True) for p in spec.get("patches") or () if _map(p).get("patch")
+        json.dumps(mapping(p), sort_keys=True) for p in spec.get("patches") or () if mapping(p).get("patch")
     )
-    images = tuple(json.dumps(_map(i), sort_keys=True) for i in spec.get("images") or ())
+    images = tuple(json.dumps(mapping(i), sort_keys=True) for i in spec.get("images") or ())
     options = RenderOptions(
         flux=True, kustomize_namespace=target, name_prefix=str(spec.get("namePrefix", "") or ""),
         name_suffix=str(spec.get("nameSuffix", "") or ""), flux_patches=patches, flux_images=images,
@@ -239,15 +277,26 @@ def _kustomization(
 def _helm_release(
     spec: dict[str, Any], name: str, namespace: str, target: str, sources: Sources, bad: Any
 ) -> tuple[Place, Any, RenderOptions, tuple[str, ...], str, bool] | None:
-    chart = _map(_map(spec.get("chart")).get("spec"))
-    if not chart:
-        bad("spec.chart.spec is missing (spec.chartRef is not supported by the sandbox)")
-        return None
-    ref = _map(chart.get("sourceRef"))
-    chart_name = str(chart.get("chart", ""))
-    if ref.get("kind") == "HelmRepository":
+    chart = mapping(mapping(spec.get("chart")).get("spec"))
+    chart_ref = mapping(spec.get("chartRef"))
+    ref = mapping(chart.get("sourceRef"))
+    chart_name, version = str(chart.get("chart", "")), str(chart.get("version", ""))
+    if not chart and chart_ref.get("kind") == "OCIRepository" and str(chart_ref.get("name")) in sources.oci:
+        url, version = sources.oci[str(chart_ref.get("name"))]
+        ref, chart_name = {"kind": "OCIRepository", "name": chart_ref.get("name")}, posixpath.basename(url)
         place = _vendored_chart(
-            chart_name, str(chart.get("version", "")), str(ref.get("name", "")), sources, bad
+            chart_name, version, f"OCIRepository {ref['name']} ({url})", url, sources, bad
+        )
+    elif not chart:
+        bad(f"spec.chartRef to {chart_ref.get('kind') or 'nothing'} {chart_ref.get('name', '')}: the sandbox reads "
+            "spec.chart.spec, or spec.chartRef to an OCIRepository defined in the env repo")  # fmt: skip
+        return None
+    elif ref.get("kind") == "HelmRepository":
+        name = str(ref.get("name", ""))
+        url = sources.helm.get(name, "")
+        origin = f"HelmRepository {name} ({url or 'not defined in the env repo'})"
+        place = _vendored_chart(
+            chart_name, version, origin, f"{chart_name} --repo {url or 'URL'}", sources, bad
         )
     else:
         place = _git_path(ref, chart_name, sources, bad, "spec.chart.spec.sourceRef")
@@ -256,7 +305,7 @@ def _helm_release(
     path = place.path
     values: dict[str, Any] = {}
     for item in spec.get("valuesFrom") or ():
-        source = _map(item)
+        source = mapping(item)
         found = sources.data.get((str(source.get("kind", "")), namespace, str(source.get("name", ""))))
         key = str(source.get("valuesKey") or "values.yaml")
         if found is None or key not in found:
@@ -269,46 +318,54 @@ def _helm_release(
         else:
             loaded = yaml.safe_load(found[key]) or {}
             values = _merge(values, loaded if isinstance(loaded, dict) else {})
-    values = _merge(values, _map(spec.get("values")))
+    values = _merge(values, mapping(spec.get("values")))
     files = tuple(posixpath.relpath(clean_path(f), path) for f in chart.get("valuesFiles") or ())
     release = str(spec.get("releaseName") or (f"{target}-{name}" if target else name))
-    crds = str(_map(spec.get("install")).get("crds", "Create"))
+    crds = str(mapping(spec.get("install")).get("crds", "Create"))
     options = RenderOptions(
-        helm_values=yaml.safe_dump(values, sort_keys=False) if values else "", skip_crds=crds == "Skip"
+        helm_values=yaml.safe_dump(values, sort_keys=False) if values else "",
+        skip_crds=crds == "Skip",
+        # Flux reads the version only from a HelmRepository (a Git chart is what the folder holds).
+        chart_version=str(chart.get("version", ""))
+        if ref.get("kind") == "HelmRepository" and not place.archive
+        else "",
     )
     return place, "helm", options, files, release, True
 
 
-def _vendored_chart(chart: str, version: str, repo_name: str, sources: Sources, bad: Any) -> Place | None:
-    """A HelmRepository chart available offline: unpacked in the ``charts:`` folder, or packaged
-    in the Helm cache (``helm pull`` puts it there) at that version."""
-    url = sources.helm.get(repo_name, "")
+def _vendored_chart(
+    chart: str, version: str, origin: str, pull: str, sources: Sources, bad: Any
+) -> Place | None:
+    """A HelmRepository or OCIRepository chart available offline: unpacked in the ``charts:``
+    folder, or packaged in the Helm cache at a version that meets ``version``."""
     if sources.charts:
         return Place(posixpath.join(sources.charts, chart))
-    cached = helm_cache_chart(chart, version)
+    try:
+        cached = helm_cache_chart(chart, version)
+    except chartversion.ConstraintError as err:
+        bad(f"chart {chart} from {origin}: {err}")
+        return None
     if cached is not None:
         return Place(".", archive=str(cached))
-    bad(f"chart {chart} {version} comes from HelmRepository {repo_name} ({url or 'not defined in the env repo'}) "
-        "and nothing is fetched from the network: `helm pull --untar` it into a folder of the env repo and "
-        "name that folder in sandbox.yaml (`charts: FOLDER`; the chart goes in FOLDER/" + chart + "), or "
-        f"`helm pull` it where the internet is, so the Helm cache has {chart}-{version or 'VERSION'}.tgz")  # fmt: skip
+    asked = f" --version '{version}'" if version else ""
+    bad(f"chart {chart} {version} comes from {origin} and nothing is fetched from the network: where the "
+        f"internet is, put it in the Helm cache with `helm pull {pull}{asked} -d \"$(helm env HELM_REPOSITORY_CACHE)\"` "
+        f"(it reads {chart}-VERSION.tgz there), or `--untar` it into a folder of the env repo and name that "
+        f"folder in sandbox.yaml (`charts: FOLDER`; the chart goes in FOLDER/{chart})")  # fmt: skip
     return None
 
 
 def helm_cache_chart(chart: str, version: str) -> Path | None:
-    """``<chart>-<version>.tgz`` in the Helm cache (``$HELM_CACHE_HOME``, else the XDG cache);
-    with no exact version asked, the newest there."""
+    """The newest ``<chart>-<version>.tgz`` in the Helm cache (``$HELM_CACHE_HOME``, else the XDG
+    cache) whose version meets ``version``, a semver constraint (empty: any)."""
     home = os.environ.get("HELM_CACHE_HOME") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "helm"
     )
-    folder = Path(home) / "repository"
-    if re.fullmatch(r"v?\d+\.\d+\.\d+([-+][\w.-]+)?", version):
-        found = folder / f"{chart}-{version.lstrip('v')}.tgz"
-        return found if found.is_file() else None
-    if version:
-        return None  # a range: the sandbox does not pick among versions
-    candidates = sorted(folder.glob(f"{chart}-[0-9]*.tgz"))
-    return candidates[-1] if candidates else None
+    packed = {
+        f.name[len(chart) + 1 : -len(".tgz")]: f for f in (Path(home) / "repository").glob(f"{chart}-*.tgz")
+    }
+    chosen = chartversion.newest(packed, version)
+    return packed[chosen] if chosen is not None else None
 
 
 _VARIABLE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}")
@@ -348,7 +405,3 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
             _merge(out[key], value) if isinstance(out.get(key), dict) and isinstance(value, dict) else value
         )
     return out
-
-
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}

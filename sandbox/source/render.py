@@ -29,10 +29,11 @@ import yaml
 from sandbox.apply import waves
 from sandbox.cluster import toolchain
 from sandbox.model import SYSTEM_NAMESPACE, DesiredObject, Manifest, ObjectKey, Problem, Rendered
-from sandbox.source import argocd, flux, kpatch
+from sandbox.source import argocd, chartversion, flux, kpatch
 from sandbox.source.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES, has_kustomization
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
+from sandbox.source.shape import annotations_of, mapping
 from sandbox.source.yamlerror import yaml_error
 from sandbox.source.yamlguard import alias_problem, manifest_problem
 
@@ -328,8 +329,7 @@ def _substituted(doc: _Doc, variables: dict[str, str]) -> _Doc:
     """Flux's post-build substitution of one object, on its YAML text (so ``replicas: ${n}``
     becomes a number), unless the object opts out."""
     data = doc.data
-    annotations = (data.get("metadata") or {}).get("annotations") or {} if isinstance(data, dict) else {}
-    if not isinstance(data, dict) or annotations.get(flux.SUBSTITUTE) == "disabled":
+    if not isinstance(data, dict) or annotations_of(data).get(flux.SUBSTITUTE) == "disabled":
         return doc
     text = flux.substitute(yaml.safe_dump(data, sort_keys=False), variables)
     try:
@@ -650,7 +650,8 @@ def _helm_docs(
         tmp = Path(tmp_name).resolve()
         # At its repo path, so a ``file://../lib`` dependency finds its folder beside it.
         chart = tmp / "repo" / app.path if app.path != "." else tmp / "repo"
-        problems = repo.export_tree(sha, app.path, chart) if not app.chart_archive else []
+        problems = [] if app.chart_archive else _chart_version_problems(repo, sha, app)
+        problems = problems or (repo.export_tree(sha, app.path, chart) if not app.chart_archive else [])
         # Scratch paths in helm's errors are shown as the repo paths they came from.
         rewrite = {str(chart) + os.sep: _join(app.path, "")}
         if app.chart_archive:  # a packaged chart from the Helm cache, used as it is
@@ -713,11 +714,7 @@ def _build_dependencies(
     """``helm dependency build``, offline, when Chart.yaml lists dependencies charts/ lacks:
     ``file://`` ones come from the repo; any other must be vendored in ``charts/`` (packaged or not)."""
     file = _join(app_path, CHART_FILE)
-    try:
-        meta = yaml.load(repo.read_file(sha, file) or b"", Loader=_Loader)
-    except yaml.YAMLError:
-        return []  # helm template says what is wrong with it
-    dependencies = meta.get("dependencies") if isinstance(meta, dict) else None
+    dependencies = _chart_meta(repo, sha, app_path).get("dependencies")
     if not isinstance(dependencies, list) or not dependencies:
         return []
     in_charts = repo.list_files(sha, _join(app_path, "charts"))
@@ -754,12 +751,36 @@ def _build_dependencies(
     return [] if ok else [Problem(f"helm dependency build failed: {error}", file=file)]
 
 
-def _chart_name(repo: EnvRepo, sha: str, app_path: str) -> str:
+def _chart_meta(repo: EnvRepo, sha: str, app_path: str) -> dict[str, Any]:
+    """The chart's Chart.yaml, empty when it does not read (helm template says why)."""
     try:
-        meta = yaml.load(repo.read_file(sha, _join(app_path, CHART_FILE)) or b"", Loader=_Loader)
+        return mapping(yaml.load(repo.read_file(sha, _join(app_path, CHART_FILE)) or b"", Loader=_Loader))
     except yaml.YAMLError:
-        return ""
-    return str(meta.get("name", "")) if isinstance(meta, dict) else ""
+        return {}
+
+
+def _chart_name(repo: EnvRepo, sha: str, app_path: str) -> str:
+    return str(_chart_meta(repo, sha, app_path).get("name", ""))
+
+
+def _chart_version_problems(repo: EnvRepo, sha: str, app: AppSpec) -> list[Problem]:
+    """A vendored chart whose version is not the one a HelmRelease asks for (Flux would pull
+    another, so rendering this one would show the wrong thing)."""
+    wanted = app.options.chart_version
+    meta = _chart_meta(repo, sha, app.path)
+    found = str(meta.get("version", ""))
+    try:
+        if not wanted or not meta or chartversion.satisfies(found, wanted):
+            return []
+    except chartversion.ConstraintError as err:
+        return [Problem(str(err), file=app.defined_in or app.path)]
+    name = str(meta.get("name", "")) or posixpath.basename(app.path)
+    return [Problem(
+        f"{app.path} holds chart {name} {found or '(no version)'}, but {app.defined_in or 'the HelmRelease'} asks "
+        f"for version {wanted}: `helm pull {name} --untar --version VERSION` a version that matches into "
+        f"{posixpath.dirname(app.path) or '.'}",
+        file=_join(app.path, CHART_FILE),
+    )]  # fmt: skip
 
 
 def _helm_sources(out: str, app_path: str) -> list[tuple[int, str]]:
