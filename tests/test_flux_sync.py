@@ -4,9 +4,11 @@ objects appeared in (watch events)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from clikit import REPOS, cluster_case, cm_path, commit_fixture, live, output, shown
+from clikit import REPOS, Cli, cluster_case, cm_path, commit_fixture, live, output, shown
+from gitkit import git
 from watchkit import EventLog, available
 
 from sandbox.cluster.local import LocalRuntime
@@ -27,6 +29,10 @@ def test_an_app_waits_for_its_depends_on_to_be_ready_and_not_for_one_that_failed
         assert synced.returncode == 0, shown(synced)
         assert slow.first_where("Deployment", "db", available) < after.when("ConfigMap", "client")
         assert f"waiting for dependsOn: slow{u}" in output(synced), output(synced)
+        head = git(case.repo, "rev-parse", "HEAD")
+        assert _ready(cli, f"after{u}") == {
+            "status": "True", "reason": "ReconciliationSucceeded", "message": f"Applied revision: main@sha1:{head}",
+        }, "Ready as `flux get kustomizations` shows it"  # fmt: skip
 
         commit_fixture(case.repo, FLUX / "depends-broken", case.names, "slow refused; after changed")
         failed = cli("sync")
@@ -36,3 +42,15 @@ def test_an_app_waits_for_its_depends_on_to_be_ready_and_not_for_one_that_failed
         assert client is not None and client["data"] == {"DB": "db.slow"}, (
             "after stays at its last good state"
         )
+        assert _ready(cli, f"slow{u}")["status"] == "False"
+        assert _ready(cli, f"after{u}") == {
+            "status": "False", "reason": "DependencyNotReady",
+            "message": f"dependencies not ready: slow{u} (its sync failed)",
+        }  # fmt: skip
+
+
+def _ready(cli: Cli, app: str) -> dict[str, str]:
+    """An app's Ready condition from `status --json`."""
+    status = cli("status", "--json")
+    found = {a["name"]: a for a in json.loads(status.stdout)["apps"]}
+    return found[app]["ready"]

@@ -99,6 +99,7 @@ def app_state(facts: AppFacts, cache: LiveView) -> AppState:
         message=facts.message, objects=tuple(objects), problems=facts.problems,
         drift=tuple(sorted(facts.drift)), syncs=facts.syncs, revert_target=facts.revert_target,
         removed=facts.removed, retry_at=facts.retry_at, attempts=facts.attempts, parent=facts.spec.parent,
+        kind=facts.spec.kind, release=facts.spec.release_name,
     )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from sandbox.agent.appview import AppFacts, app_health, app_state
 from sandbox.agent.commands import Command, DependsOn, Drift, Retry
 from sandbox.agent.history import History, ObjectOutcome, SyncRecord
 from sandbox.agent.ownership import Ownership
+from sandbox.agent.ready import DEPENDENCY_FAILED, WAITING
 from sandbox.agent.revert import choose_target
 from sandbox.agent.settings import AppSettings
 from sandbox.agent.snapshot import AppState, RevertTarget
@@ -283,7 +284,7 @@ class AppController:
         waiting = self.s.waiting_on(self.spec)
         if not waiting:
             return True
-        message = f"waiting for dependsOn: {waiting}"
+        message = f"{WAITING}{waiting}"
         if message != self.message:
             self.message = message
             self.s.event("warning", self.name, message)  # said at once: a wait must not look like a hang
@@ -298,7 +299,7 @@ class AppController:
             time.sleep(0.25)
             waiting = self.s.waiting_on(self.spec)
         if waiting.failed:
-            self.fail(self.git_revision, trigger, f"not synced: it depends on {waiting}")
+            self.fail(self.git_revision, trigger, f"{DEPENDENCY_FAILED}{waiting}")
             return False
         if waiting:
             self.fail(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.agent.history import SyncRecord
+from sandbox.agent.ready import flux_ready
 from sandbox.model import Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.envrepo import CommitInfo
 
@@ -84,6 +85,8 @@ class AppState:
     retry_at: float | None = None  # a failed sync is tried again then (wall clock)
     attempts: int = 0  # how many times the current failure happened
     parent: str = ""  # the app-of-apps that defines this app
+    kind: str = ""  # the Argo CD / Flux object that defines it (Application, Kustomization, HelmRelease)
+    release: str = ""  # its Helm release name
 
     @property
     def rollback_note(self) -> str:
@@ -100,6 +103,7 @@ class AppState:
             "path": self.path,
             "namespace": self.namespace,
             "parent": self.parent,
+            "kind": self.kind,
             "source": self.source_type,
             "sync": str(self.sync),
             "health": str(self.health),
@@ -168,12 +172,16 @@ class Snapshot:
     def app(self, name: str) -> AppState | None:
         return next((a for a in self.apps if a.name == name), None)
 
+    def _app_json(self, app: AppState) -> dict[str, Any]:
+        ready = flux_ready(app, self.branch)
+        return {**app.to_json(), **({"ready": ready.to_json()} if ready else {})}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "repo": self.repo,
             "branch": self.branch,
             "head": self.head,
-            "apps": [a.to_json() for a in self.apps],
+            "apps": [self._app_json(a) for a in self.apps],
             "problems": [str(p) for p in self.problems],
             "notices": list(self.notices),
         }

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sandbox.agent.history import HistoryReader, path_for_repo
 from sandbox.agent.loop import Agent
+from sandbox.agent.ready import FLUX_KINDS, flux_ready
 from sandbox.agent.revert import RevertError
 from sandbox.agent.snapshot import AppState, Event, Snapshot, app_depths
 from sandbox.cli import compose
@@ -79,12 +80,18 @@ def _short(sha: str | None) -> str:
 
 
 def _apps_table(snapshot: Snapshot) -> str:
-    rows = [("APP", "SYNC", "HEALTH", "DEPLOYED", "GIT", "AUTO-SYNC", "SELF-HEAL", "MESSAGE")]
+    """The apps; with Flux apps, a READY column and their Ready message, as `flux get` shows them."""
+    flux = any(a.kind in FLUX_KINDS for a in snapshot.apps)
+    rows = [("APP", "SYNC", "HEALTH", *(("READY",) if flux else ()), "DEPLOYED", "GIT", "AUTO-SYNC", "SELF-HEAL",
+             "MESSAGE")]  # fmt: skip
     depth = app_depths(snapshot.apps)
     for app in snapshot.apps:
-        note = app.rollback_note or app.message
+        ready = flux_ready(app, snapshot.branch)
+        note = app.rollback_note or (ready.message if ready else app.message)
         rows.append((
-            "  " * depth[app.name] + app.name, str(app.sync), str(app.health), _short(app.deployed_revision), _short(app.git_revision),
+            "  " * depth[app.name] + app.name, str(app.sync), str(app.health),
+            *((str(ready.status) if ready else "-",) if flux else ()),
+            _short(app.deployed_revision), _short(app.git_revision),
             "on" if app.auto_sync else ("paused" if app.rolled_back else "off"),
             "on" if app.self_heal else "off", note[:80],
         ))  # fmt: skip

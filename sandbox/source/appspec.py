@@ -63,6 +63,7 @@ class AppSpec:
     create_namespace: bool = True  # Argo CD: only with ``CreateNamespace=true``
     parent: str = ""  # the app whose objects define this one (app-of-apps)
     defined_in: str = ""  # the file that defines the app ("" for folders and sandbox.yaml)
+    kind: str = ""  # the object defining it there: Application, Kustomization or HelmRelease
     revision: str = ""  # a ref the app is pinned to ("" follows the watched branch)
     repo: str = ""  # another local repo the app's files come from (absolute; "" is the env repo)
     chart_archive: str = ""  # a packaged chart from the Helm cache (absolute), for a Flux HelmRepository

@@ -135,7 +135,8 @@ def application(
         release_name=release, auto_sync=auto,
         prune=bool(auto and isinstance(automated, dict) and automated.get("prune")),
         self_heal=bool(auto and isinstance(automated, dict) and automated.get("selfHeal")),
-        options=options, create_namespace=create_namespace, parent=parent, defined_in=file, revision=revision,
+        options=options, create_namespace=create_namespace, parent=parent, defined_in=file, kind="Application",
+        revision=revision,
         ignore_differences=ignore, repo=other,
     ), []  # fmt: skip
 

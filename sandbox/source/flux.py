@@ -124,7 +124,7 @@ class Sources:
 
 def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | None, list[Problem]]:
     """The app a Kustomization or HelmRelease defines, or the problems that stop it."""
-    kind = found.manifest.get("kind")
+    kind = str(found.manifest.get("kind", ""))
     meta = mapping(found.manifest.get("metadata"))
     name = meta.get("name")
     problems: list[Problem] = []
@@ -165,7 +165,7 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
         namespace=app_namespace, source=source, values=values, release_name=release,
         auto_sync=not suspended, prune=prune, self_heal=not suspended, options=options,
         create_namespace=kind == "HelmRelease" and bool(mapping(spec.get("install")).get("createNamespace")),
-        parent=parent, defined_in=found.file, depends_on=depends, after_parent=bool(parent),
+        parent=parent, defined_in=found.file, kind=kind, depends_on=depends, after_parent=bool(parent),
     ), []  # fmt: skip
 
 

@@ -1,0 +1,67 @@
+"""A Flux app's Ready condition, worded as kustomize-controller and helm-controller word it, so
+``status`` reads as ``flux get kustomizations`` / ``flux get helmreleases`` would.
+
+Pure: it reads one app's state. The sandbox plays both controllers, so the condition is
+derived from what it did (rendered, waited, applied, assessed health), not read from objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sandbox.model import Health, SyncStatus
+
+if TYPE_CHECKING:  # the snapshot shows this condition in its JSON
+    from sandbox.agent.snapshot import AppState
+
+FLUX_KINDS = ("Kustomization", "HelmRelease")
+WAITING = "waiting for dependsOn: "  # the controller's message while dependencies are not Ready
+DEPENDENCY_FAILED = "not synced: it depends on "  # ... and once one of them failed
+
+
+class ReadyStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+@dataclass(frozen=True)
+class Ready:
+    status: ReadyStatus
+    reason: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"status": str(self.status), "reason": self.reason, "message": self.message}
+
+
+def flux_ready(app: AppState, branch: str) -> Ready | None:
+    """The app's Ready condition, or None for an app no Flux object defines."""
+    if app.kind not in FLUX_KINDS:
+        return None
+    helm = app.kind == "HelmRelease"
+    if app.problems:
+        reason = "InstallFailed" if helm else "BuildFailed"
+        return Ready(ReadyStatus.FALSE, reason, "; ".join(p.message for p in app.problems))
+    for said in (WAITING, DEPENDENCY_FAILED):
+        if app.message.startswith(said):
+            return Ready(
+                ReadyStatus.FALSE, "DependencyNotReady", f"dependencies not ready: {app.message[len(said) :]}"
+            )
+    if app.last_result == "Failed":
+        return Ready(ReadyStatus.FALSE, "InstallFailed" if helm else "ReconciliationFailed", app.message)
+    if app.operation != "Idle" or app.deployed_revision is None:
+        return Ready(ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress")
+    if app.health is Health.DEGRADED:
+        return Ready(ReadyStatus.FALSE, "HealthCheckFailed", app.message or "health check failed")
+    if app.health is Health.PROGRESSING:
+        return Ready(ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress")
+    if app.sync is not SyncStatus.SYNCED:
+        return Ready(ReadyStatus.UNKNOWN, "Progressing", f"{app.sync}: a new revision is not applied yet")
+    revision = f"{branch}@sha1:{app.deployed_revision}"
+    if helm:
+        return Ready(ReadyStatus.TRUE, "InstallSucceeded",
+                     f"Helm install succeeded for release {app.namespace}/{app.release} at {revision}")  # fmt: skip
+    return Ready(ReadyStatus.TRUE, "ReconciliationSucceeded", f"Applied revision: {revision}")

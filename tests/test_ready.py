@@ -1,0 +1,57 @@
+"""A Flux app's Ready condition, as `flux get` words it, from the app's state (pure)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from sandbox.agent.ready import ReadyStatus, flux_ready
+from sandbox.agent.snapshot import AppState
+from sandbox.model import Health, Problem, SyncStatus
+
+SHA = "4f1a5b1051b469108d1bdf0ebec6c814427e3834"
+SYNCED = AppState(
+    name="apps", path="apps/staging", namespace="default", source_type="kustomize", sync=SyncStatus.SYNCED,
+    health=Health.HEALTHY, git_revision=SHA, target_revision=SHA, deployed_revision=SHA, auto_sync=True,
+    self_heal=True, prune=True, last_result="Succeeded", kind="Kustomization",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "reason", "message"),
+    [
+        ({}, ReadyStatus.TRUE, "ReconciliationSucceeded", f"Applied revision: main@sha1:{SHA}"),
+        ({"kind": "HelmRelease", "release": "web"}, ReadyStatus.TRUE, "InstallSucceeded",
+         f"Helm install succeeded for release default/web at main@sha1:{SHA}"),
+        ({"operation": "Syncing"}, ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress"),
+        ({"health": Health.PROGRESSING}, ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress"),
+        ({"deployed_revision": None, "last_result": ""}, ReadyStatus.UNKNOWN, "Progressing",
+         "Reconciliation in progress"),
+        ({"health": Health.DEGRADED, "message": "Deployment web: 0/1 ready"}, ReadyStatus.FALSE,
+         "HealthCheckFailed", "Deployment web: 0/1 ready"),
+        ({"message": "waiting for dependsOn: infra (not Ready yet)"}, ReadyStatus.FALSE, "DependencyNotReady",
+         "dependencies not ready: infra (not Ready yet)"),
+        ({"last_result": "Failed", "message": "not synced: it depends on infra (its sync failed)"},
+         ReadyStatus.FALSE, "DependencyNotReady", "dependencies not ready: infra (its sync failed)"),
+        ({"last_result": "Failed", "message": "apply refused"}, ReadyStatus.FALSE, "ReconciliationFailed",
+         "apply refused"),
+        ({"problems": (Problem("kustomize build failed: x", file="apps/staging/kustomization.yaml"),)},
+         ReadyStatus.FALSE, "BuildFailed", "kustomize build failed: x"),
+    ],
+    ids=["applied", "helm-installed", "syncing", "progressing", "never-synced", "degraded", "waiting",
+         "dependency-failed", "apply-failed", "build-failed"],
+)  # fmt: skip
+def test_a_flux_apps_ready_condition_says_what_its_controller_would(
+    change: dict[str, Any], status: ReadyStatus, reason: str, message: str
+) -> None:
+    ready = flux_ready(dataclasses.replace(SYNCED, **change), "main")
+
+    assert ready is not None
+    assert (ready.status, ready.reason, ready.message) == (status, reason, message)
+
+
+@pytest.mark.parametrize("kind", ["", "Application"])
+def test_apps_no_flux_object_defines_have_no_ready_condition(kind: str) -> None:
+    assert flux_ready(dataclasses.replace(SYNCED, kind=kind), "main") is None
