@@ -9,7 +9,13 @@ import sys
 from dataclasses import asdict, dataclass
 
 from sandbox.cluster import toolchain
-from sandbox.cluster.kind import docker_answers
+from sandbox.cluster.kind import (
+    NODE_IMAGE,
+    ImageState,
+    docker_answers,
+    node_image_state,
+    privileged_containers,
+)
 from sandbox.paths import cache_dir, state_dir
 
 
@@ -44,6 +50,36 @@ def _writable(path_str: str) -> tuple[bool, str]:
     return ok, str(path)
 
 
+def _kind_checks() -> list[Check]:
+    """What kind needs of a running Docker: its node image, and privileged containers."""
+    state, why = node_image_state()
+    image = NODE_IMAGE.split("@")[0]
+    found = [
+        Check(
+            "kind node image",
+            state is not ImageState.MISSING,
+            f"{image}: {state}" + (f" ({why})" if why else ""),
+            ""
+            if state is not ImageState.MISSING
+            else f"`docker pull {NODE_IMAGE}` where the internet is, or use --runtime local",
+            required=False,
+        )
+    ]
+    privileged, said = privileged_containers()
+    found.append(
+        Check(
+            "privileged containers",
+            bool(privileged),
+            said if privileged else f"cannot start ({said})",
+            ""
+            if privileged
+            else "kind's nodes need them: run Docker where they are allowed, or use --runtime local",
+            required=False,
+        )
+    )
+    return found
+
+
 def checks() -> list[Check]:
     results: list[Check] = []
     docker_ok, why = docker_answers()
@@ -56,6 +92,8 @@ def checks() -> list[Check]:
             required=False,
         )
     )
+    if docker_ok:
+        results += _kind_checks()
     git = shutil.which("git")
     results.append(
         Check(

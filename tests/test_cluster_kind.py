@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.cluster import toolchain
-from sandbox.cluster.kind import NO_DOCKER, KindRuntime
+from sandbox.cluster.kind import NO_DOCKER, NODE_IMAGE, ImageState, KindRuntime
 from sandbox.cluster.runtime import ClusterError
 
 FAKE_KIND = """#!/bin/sh
@@ -54,14 +54,22 @@ def fake_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return log
 
 
-def test_up_creates_the_cluster_with_our_kubeconfig_and_waits(fake_kind: Path, tmp_path: Path) -> None:
-    runtime = KindRuntime(root=tmp_path / "state", docker_probe=fake_docker_probe_up)
+def fake_image_probe_present() -> tuple[ImageState, str]:
+    return ImageState.PRESENT, ""
+
+
+def test_up_creates_the_cluster_from_the_pinned_node_image_with_our_kubeconfig_and_waits(
+    fake_kind: Path, tmp_path: Path
+) -> None:
+    runtime = KindRuntime(
+        root=tmp_path / "state", docker_probe=fake_docker_probe_up, image_probe=fake_image_probe_present
+    )
     runtime.up(lambda _m: None)
     calls = fake_kind.read_text().splitlines()
     kubeconfig = tmp_path / "state" / "kubeconfig"
     assert calls == [
         "get clusters",
-        f"create cluster --name gitops-sandbox --kubeconfig {kubeconfig} --wait 120s",
+        f"create cluster --name gitops-sandbox --image {NODE_IMAGE} --kubeconfig {kubeconfig} --wait 120s",
         "get clusters",
     ]
 

@@ -12,6 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from agentkit import wait_for
+from sandbox.cluster import toolchain
+
 USER_KUBECONFIG = b"""apiVersion: v1
 kind: Config
 clusters:
@@ -70,6 +73,14 @@ def _check_up_then_down(up: subprocess.CompletedProcess[str], isolated_home: Pat
     status = _cli("cluster", "status", "--json")
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["state"] == "running"
+    assert "pods simulated by kwok" in json.loads(status.stdout)["simulated"]
+
+    # A claim gets a volume folder in the state dir: down must take it too.
+    kubectl = toolchain.ensure("kubectl")
+    subprocess.run([str(kubectl), "--kubeconfig", str(sandbox_kubeconfig), "--cache-dir", str(state / "local" / "kube-cache"), "apply", "-f",
+                    str(Path(__file__).parent / "cloud" / "volume-claim.yaml")], check=True, capture_output=True)  # fmt: skip
+    volumes = state / "local" / "volumes"
+    wait_for(lambda: volumes.is_dir() and any(volumes.iterdir()), 60, 0.2, "a volume folder for the claim")
 
     down = _cli("cluster", "down")
     assert down.returncode == 0, down.stderr

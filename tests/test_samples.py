@@ -64,6 +64,14 @@ EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
         "apps": ("default", {"Namespace/hello"}),
         "hello": ("hello", {"ConfigMap/hello-greeting", "Deployment/hello", "Service/hello"}),
     },
+    "cloud": {
+        "catalog": (
+            "catalog",
+            {"Deployment/catalog", "HorizontalPodAutoscaler/catalog", "Service/catalog", "Ingress/catalog"},
+        ),
+        "ledger": ("ledger", {"Service/ledger", "StatefulSet/ledger"}),
+        "reindex": ("reindex", {"Job/reindex-1"}),
+    },
     "multi-app": {
         "infra": ("infra", {"Service/redis", "Service/redis-headless", "StatefulSet/redis"}),
         "shop": ("shop", {"ConfigMap/shop-config", "Deployment/shop"}),

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         cluster=f"{status.state} ({status.name}{nodes}{', ' + status.version if status.version else ''})",
         kubeconfig=str(connection.runtime.kubeconfig_path),
         context=status.context or "",
+        simulated=status.simulated,
     )
     _progress(f"starting the agent on {repo} (auto-sync on, watching for commits)")
     try:

@@ -27,6 +27,7 @@ class RuntimeInfo:
     cluster: str  # e.g. "running", "running (3 nodes)"
     kubeconfig: str = ""
     context: str = ""
+    simulated: str = ""  # what the runtime plays instead of real parts (the local runtime's kwok)
 
 
 class SnapshotSource(Protocol):

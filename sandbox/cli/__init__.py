@@ -51,13 +51,15 @@ def _print_status(status: ClusterStatus) -> None:
         print(f"server:     {status.server}  {status.version or ''}".rstrip())
     for node in status.nodes:
         print(f"node:       {node.name}  {'Ready' if node.ready else 'NotReady'}")
+    if status.simulated:
+        print(f"simulated:  {status.simulated}")
     if status.kubeconfig and status.runtime != "existing":
         print(f"kubeconfig: {status.kubeconfig}  (context {status.context})")
         print(export_line(status.kubeconfig))
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    runtime = runtime_for(args.runtime, args.context, args.kubeconfig)
+    runtime = runtime_for(args.runtime, args.context, args.kubeconfig, _progress)
     if args.action == "up":
         status = runtime.up(_progress)
         remember_active(runtime)

@@ -39,7 +39,9 @@ class Connection:
 
 def connect(args: argparse.Namespace, progress: Progress, bring_up: bool = True) -> Connection:
     """The runtime ``args`` name, up (``bring_up``) or as it is; ClusterError when not running."""
-    runtime = runtime_for(args.runtime, getattr(args, "context", None), getattr(args, "kubeconfig", None))
+    runtime = runtime_for(
+        args.runtime, getattr(args, "context", None), getattr(args, "kubeconfig", None), progress
+    )
     status = runtime.up(progress) if bring_up else runtime.status()
     if not status.running:
         detail = f" ({status.detail})" if status.detail else ""

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from sandbox.cluster.existing import ExistingRuntime
-from sandbox.cluster.kind import KindRuntime, docker_answers
+from sandbox.cluster.kind import KindRuntime, kind_can_work
 from sandbox.cluster.local import LocalRuntime
-from sandbox.cluster.runtime import ClusterError, ClusterStatus, Runtime
+from sandbox.cluster.runtime import ClusterError, ClusterStatus, Progress, Runtime
 from sandbox.paths import private_dir, state_dir
 
 RUNTIMES = ("auto", "kind", "local", "existing")
@@ -26,9 +26,12 @@ __all__ = [
 ]
 
 
-def choose_runtime() -> str:
-    """What ``--runtime auto`` means here: kind when Docker answers, else local."""
-    ok, _why = docker_answers()
+def choose_runtime(progress: Progress = lambda _m: None) -> str:
+    """What ``--runtime auto`` means here: kind when it can work (Docker answers and has, or can
+    pull, the node image), else local, saying why in one line when Docker is there."""
+    ok, why = kind_can_work()
+    if why:
+        progress(why)
     return "kind" if ok else "local"
 
 
@@ -54,10 +57,15 @@ def active_runtime() -> str | None:
     return name if name in RUNTIMES else None
 
 
-def runtime_for(name: str, context: str | None = None, kubeconfig: Path | None = None) -> Runtime:
+def runtime_for(
+    name: str,
+    context: str | None = None,
+    kubeconfig: Path | None = None,
+    progress: Progress = lambda _m: None,
+) -> Runtime:
     """The runtime called ``name`` (``auto`` resolved); ``existing`` needs a named context."""
     if name == "auto":
-        name = "existing" if context else (active_runtime() or choose_runtime())
+        name = "existing" if context else (active_runtime() or choose_runtime(progress))
     if name == "kind":
         return KindRuntime()
     if name == "local":

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -24,12 +25,19 @@ from kubernetes import client
 from sandbox import locks
 from sandbox.cluster import kubeconfig as kc
 from sandbox.cluster import toolchain
+from sandbox.cluster.cloud import addresses
 from sandbox.cluster.runtime import CLUSTER_NAME, ClusterError, ClusterStatus, Progress
 from sandbox.paths import cache_dir, private_dir, state_dir
 
 NODE_NAME = "sandbox-node-0"
 LOOPBACK = "127.0.0.1"
-KWOK_PREFIX = "kwok-"  # kwokctl names the cluster and its context kwok-<name>
+METRICS_MANIFESTS = Path(__file__).parent / "metrics"
+SIMULATED_EXIT_STAGE = Path(__file__).parent / "stages" / "simulated-exit.yaml"
+KWOK_PREFIX = "kwok-"
+SIMULATED = (
+    f"pods simulated by kwok (no containers run); volumes local; metrics simulated; "
+    f"load-balancer and ingress addresses from {addresses.RANGE} (documentation only: nothing listens there)"
+)  # kwokctl names the cluster and its context kwok-<name>
 
 
 class LocalRuntime:
@@ -97,7 +105,9 @@ class LocalRuntime:
     def status(self) -> ClusterStatus:
         if not self.cluster_dir.exists():
             return ClusterStatus(self.name, self.cluster, "absent", detail="no cluster created yet")
-        status = kc.probed_status(self.name, self.cluster, self.kubeconfig_path, self.context)
+        status = replace(
+            kc.probed_status(self.name, self.cluster, self.kubeconfig_path, self.context), simulated=SIMULATED
+        )
         dead = self.dead_components()
         alive = len(list((self.cluster_dir / "pids").glob("*.pid"))) - len(dead)
         # Some components up and some down (one was killed): degraded, restarted as a whole.
@@ -105,25 +115,49 @@ class LocalRuntime:
             return replace(status, state="degraded", detail=f"not running: {', '.join(dead)}")
         return status
 
+    @property
+    def cloud_pid_file(self) -> Path:
+        return self.root / "cloud.pid"
+
     def dead_components(self) -> list[str]:
         """Components whose process is gone (the API answering says nothing of the others)."""
-        dead = []
-        for pid_file in sorted((self.cluster_dir / "pids").glob("*.pid")):
-            try:
-                stat = Path(f"/proc/{int(pid_file.read_text().strip())}/stat").read_text()
-            except (ValueError, OSError):
-                dead.append(pid_file.stem)
-                continue
-            # A killed process nobody reaped yet is a zombie: dead all the same.
-            if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
-                dead.append(pid_file.stem)
-        return dead
+        pid_files = sorted((self.cluster_dir / "pids").glob("*.pid"))
+        if self.cloud_pid_file.exists():
+            pid_files.append(self.cloud_pid_file)
+        return [pid_file.stem for pid_file in pid_files if not _alive(pid_file)]
+
+    def _start_cloud(self, progress: Progress) -> None:
+        """The volumes and addresses a cloud gives (sandbox.cluster.cloud), unless it runs."""
+        if self.cloud_pid_file.exists() and _alive(self.cloud_pid_file):
+            return
+        log = self.cluster_dir / "logs" / "cloud.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        # The user's only, as kwokctl's own files are (the umask below is the child's).
+        with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "sandbox.cluster.cloud", "--kubeconfig", str(self.kubeconfig_path),
+                 "--context", self.context, "--volumes", str(self.volumes_dir)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                umask=0o077, env=self._env(),
+            )  # fmt: skip
+        fd = os.open(self.cloud_pid_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as pid:
+            pid.write(str(proc.pid))
+        progress(f"cloud controller started: volumes in {self.volumes_dir}, addresses from {addresses.RANGE}")
+
+    @property
+    def volumes_dir(self) -> Path:
+        return self.root / "volumes"
 
     def up(self, progress: Progress) -> ClusterStatus:
         current = self.status()
         if current.running and any(n.ready for n in current.nodes):
             progress(f"reusing running cluster {self.context}")
+            self._start_cloud(progress)  # a cluster made before the sandbox had one
             return current
+        if current.state == "degraded" and self.dead_components() == [self.cloud_pid_file.stem]:
+            self._start_cloud(progress)  # the control plane is fine: only the cloud died
+            return self.status()
         if current.state == "degraded":
             progress(f"restarting cluster {self.context} ({current.detail})")
             self._kwokctl("stop", "cluster")
@@ -151,7 +185,10 @@ class LocalRuntime:
             self._create(binaries)
             self._wait_ready(progress)
         lock_down(self.root)  # what kwokctl wrote before the umask took (and clusters made before it)
+        self._start_cloud(progress)
         status = self.status()
+        if status.state == "degraded":  # a component that exited at once (a flag it refused)
+            raise ClusterError(f"cluster {self.context} started, but {status.detail}{self._log_tails()}")
         progress(f"cluster {self.context} ready in {time.monotonic() - started:.1f}s")
         return status
 
@@ -165,6 +202,7 @@ class LocalRuntime:
             "--kube-controller-manager-binary", str(binaries["kube-controller-manager"]),
             "--kube-scheduler-binary", str(binaries["kube-scheduler"]),
             "--kwok-controller-binary", str(binaries["kwok"]),
+            "--enable", "metrics-server",
             "--wait", "2m",
         ]  # fmt: skip
         self._write_kwokctl_config()
@@ -177,19 +215,38 @@ class LocalRuntime:
         """Component patches kwokctl reads from $KWOK_WORKDIR/kwok.yaml.
 
         There is one controller-manager and one scheduler: leader election only adds a lease
-        they lose when a loaded machine delays a renewal, and then they exit for good.
+        they lose when a loaded machine delays a renewal, and then they exit for good. The
+        autoscaler looks every 5 s, not 15 s: a sandbox shows a change while one watches.
         """
         self.workdir.mkdir(parents=True, exist_ok=True)
+        extra = {
+            "kube-controller-manager": {
+                "leader-elect": "false",
+                "horizontal-pod-autoscaler-sync-period": "5s",
+            },
+            "kube-scheduler": {"leader-elect": "false"},
+            # Read beside the default stages kwokctl writes: a pod can be told to fail.
+            "kwok-controller": {"config": str(SIMULATED_EXIT_STAGE)},
+            # Metrics for a new pod after two scrapes: 20 s rather than 30 s, so a new HPA's
+            # first "no metrics yet" passes while the user still watches (flags: the last wins).
+            "metrics-server": {"metric-resolution": "10s", "kubelet-request-timeout": "5s"},  # its minimum
+        }
         patches = [
-            {"name": name, "extraArgs": [{"key": "leader-elect", "value": "false"}]}
-            for name in ("kube-controller-manager", "kube-scheduler")
+            {"name": name, "extraArgs": [{"key": k, "value": v} for k, v in args.items()]}
+            for name, args in extra.items()
         ]
         config = {
             "kind": "KwokctlConfiguration",
             "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
             # kwokctl binds every component (etcd's plain-HTTP client port among them) to
             # 0.0.0.0 by default: anyone who reaches the machine could read every Secret.
-            "options": {"bindAddress": LOOPBACK},
+            "options": {
+                "bindAddress": LOOPBACK,
+                # metrics.k8s.io from kwok's simulated kubelet metrics: the folder, not the
+                # release manifest kwokctl would download.
+                "metricsServerBinary": str(toolchain.ensure("metrics-server")),
+                "metricsServerManifests": [str(METRICS_MANIFESTS)],
+            },
             "componentsPatches": patches,
         }
         (self.workdir / "kwok.yaml").write_text(json.dumps(config, indent=2))
@@ -260,6 +317,8 @@ class LocalRuntime:
                     "name": NODE_NAME,
                     "annotations": {
                         "kwok.x-k8s.io/node": "fake",
+                        # where kwok serves this node's simulated kubelet resource metrics
+                        "metrics.k8s.io/resource-metrics-path": f"/metrics/nodes/{NODE_NAME}/metrics/resource",
                         "node.alpha.kubernetes.io/ttl": "0",
                     },
                     "labels": {
@@ -279,6 +338,7 @@ class LocalRuntime:
             api.close()
 
     def down(self, progress: Progress) -> None:
+        _kill(self.cloud_pid_file)  # first: it must not make a volume folder while the rest goes
         if self.cluster_dir.exists():
             progress(f"deleting cluster {self.context}")
             proc = self._kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig_path))
@@ -286,6 +346,22 @@ class LocalRuntime:
         _kill_leftovers(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
         progress(f"removed {self.root}")
+
+
+def _alive(pid_file: Path) -> bool:
+    try:
+        stat = Path(f"/proc/{int(pid_file.read_text().strip())}/stat").read_text()
+    except (ValueError, OSError):
+        return False
+    # A killed process nobody reaped yet is a zombie: dead all the same.
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+def _kill(pid_file: Path) -> None:
+    try:
+        os.kill(int(pid_file.read_text().strip()), 15)
+    except (ValueError, OSError):
+        pass
 
 
 def _ignore_404(call: Callable[..., object], *args: object, **kwargs: object) -> None:
@@ -335,7 +411,7 @@ def _kill_leftovers(root: Path) -> None:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if marker in cmdline and re.search(r"(etcd|kube-|kwok)", cmdline):
+        if marker in cmdline and re.search(r"(etcd|kube-|kwok|sandbox\.cluster\.cloud)", cmdline):
             try:
                 os.kill(int(entry.name), 9)
             except OSError:

@@ -35,6 +35,7 @@ class ClusterStatus:
     version: str | None = None
     nodes: tuple[Node, ...] = field(default_factory=tuple)
     detail: str = ""
+    simulated: str = ""  # what the runtime plays instead of real parts, said wherever it shows
 
     @property
     def running(self) -> bool:
@@ -51,6 +52,7 @@ class ClusterStatus:
             "version": self.version,
             "nodes": [{"name": n.name, "ready": n.ready} for n in self.nodes],
             "detail": self.detail,
+            "simulated": self.simulated,
         }
 
 

@@ -91,7 +91,15 @@ KUSTOMIZE = ToolGroup("kustomize", "v5.8.1", {"kustomize": "sigs.k8s.io/kustomiz
 # Jsonnet as Argo CD evaluates it (go-jsonnet is the implementation Argo CD links).
 JSONNET = ToolGroup("jsonnet", "v0.22.0", {"jsonnet": "github.com/google/go-jsonnet/cmd/jsonnet"})
 
-GROUPS: tuple[ToolGroup, ...] = (KUBERNETES, ETCD, KWOK, KIND, HELM, KUSTOMIZE, JSONNET)
+# The metrics.k8s.io API on the local runtime, scraping kwok's simulated kubelet metrics.
+METRICS_SERVER = ToolGroup(
+    "metrics-server",
+    "v0.8.0",
+    {"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"},
+    _k8s_ldflags("v0.8.0"),  # it reports its version through component-base, as Kubernetes does
+)
+
+GROUPS: tuple[ToolGroup, ...] = (KUBERNETES, ETCD, KWOK, KIND, HELM, KUSTOMIZE, JSONNET, METRICS_SERVER)
 TOOL_GROUP: dict[str, ToolGroup] = {tool: g for g in GROUPS for tool in g.packages}
 
 # What the local runtime needs, in the order a first build makes them.
@@ -103,6 +111,7 @@ LOCAL_RUNTIME_TOOLS = (
     "kube-controller-manager",
     "kube-scheduler",
     "kubectl",
+    "metrics-server",
 )
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from sandbox.agent.ready import ReadyStatus, flux_ready
 from sandbox.agent.snapshot import AppState, Snapshot
 from tui import glyphs
 from tui.source import RuntimeInfo
 
 MAX_APP_LINES = 3
+READY_STYLE = {ReadyStatus.TRUE: "green", ReadyStatus.FALSE: "bold red", ReadyStatus.UNKNOWN: "yellow"}
 
 
 class SandboxHeader(Static):
@@ -39,6 +41,9 @@ class SandboxHeader(Static):
         )
         if self.runtime.kubeconfig:
             text.append(f"{sep}kubeconfig {self.runtime.kubeconfig}", style="dim")
+        if self.runtime.simulated:  # nobody should take kwok's pods for real containers
+            text.append("\n")
+            text.append(f"simulated: {self.runtime.simulated}", style="dim yellow")
         text.append("\n")
         text.append("env repo ", style="dim")
         text.append(snapshot.repo, style="bold")
@@ -56,17 +61,20 @@ class SandboxHeader(Static):
         apps.sort(key=lambda a: a.name != current_app)
         for app in apps[:MAX_APP_LINES]:
             text.append("\n")
-            text.append_text(self._app_line(app, sep))
+            text.append_text(self._app_line(app, sep, snapshot.branch))
         if len(apps) > MAX_APP_LINES:
             text.append(f"  (+{len(apps) - MAX_APP_LINES} more apps in the Apps panel)", style="dim")
         return text
 
-    def _app_line(self, app: AppState, sep: str) -> Text:
+    def _app_line(self, app: AppState, sep: str, branch: str) -> Text:
         line = Text()
         line.append_text(glyphs.sync_glyph(app.sync, self.ascii))
         line.append(" ")
         line.append_text(glyphs.health_glyph(app.health, self.ascii))
         line.append(f" {app.name}", style="bold")
+        ready = flux_ready(app, branch)
+        if ready is not None:  # as `flux get` shows a Kustomization or HelmRelease
+            line.append(f" Ready {ready.status}", style=READY_STYLE[ready.status])
         line.append(" deployed ")
         line.append(glyphs.short(app.deployed_revision), style="bold")
         if app.rolled_back:
