@@ -53,16 +53,21 @@ def test_application_sets_generate_apps_from_lists_git_files_directories_and_a_m
 
 
 def test_fields_the_sandbox_does_not_honour_fail_their_app_by_name_and_the_rest_run(tmp_path: Path) -> None:
-    _repo, found = _discover(tmp_path, "unsupported")
-    said: dict[str, str] = {}
-    for problem in found.problems:
-        said[problem.object] = said.get(problem.object, "") + problem.message
+    repo, found = _discover(tmp_path, "unsupported")
+    failed = {a.name: a for a in found.apps if a.invalid}
+    said = {name: " ".join(p.message for p in app.invalid) for name, app in failed.items()}
 
-    assert list(_apps(found)) == ["pinned", "fine"]
+    assert [a.name for a in found.apps if not a.invalid] == ["pinned", "fine"]
     assert "repos:" in said["elsewhere"] and "https://git.example.com/someone/else.git" in said["elsewhere"]
     assert "nothing is fetched" in said["from-chart-repo"] and "vendor the chart" in said["from-chart-repo"]
     assert "plugin" in said["plugin-app"]
-    assert all(p.file == "apps/all.yaml" for p in found.problems)
+    assert found.problems == [], "each problem belongs to the app it fails"
+    assert all(p.file == "apps/all.yaml" for app in failed.values() for p in app.invalid)
+    # A failed app shows as one (kind Application), and its render says why, as Argo CD's
+    # ComparisonError does.
+    rendered = render_app(repo, failed["plugin-app"], "HEAD")
+    assert not rendered.ok and rendered.problems == failed["plugin-app"].invalid
+    assert failed["plugin-app"].kind == "Application"
 
 
 def test_an_entry_folder_that_is_a_helm_chart_of_applications_is_the_root_app(tmp_path: Path) -> None:

@@ -90,3 +90,18 @@ def test_doctor_shows_the_node_image_and_whether_privileged_containers_start(doc
     # This VM lacks a capability privileged containers need; elsewhere they start.
     assert privileged["ok"] or "operation not permitted" in privileged["detail"], privileged
     assert out.returncode == 0, out.stderr  # neither is required: the local runtime needs none
+
+
+def test_any_command_on_auto_names_the_local_runtime_after_one_explaining_line(
+    docker_env: str, tmp_path: Path
+) -> None:
+    env = dict(os.environ, GITOPS_SANDBOX_STATE_DIR=str(tmp_path / "state"))
+    out = subprocess.run(
+        [sys.executable, "-m", "sandbox.cli", "cluster", "status", "--runtime", "auto", "--json"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert json.loads(out.stdout)["runtime"] == "local"
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith("Docker is running but the kind node image") and line.endswith(
+        "using the local runtime"
+    )

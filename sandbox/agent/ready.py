@@ -58,6 +58,12 @@ def flux_ready(app: AppState, branch: str) -> Ready | None:
         return Ready(ReadyStatus.FALSE, "HealthCheckFailed", app.message or "health check failed")
     if app.health is Health.PROGRESSING:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress")
+    if app.health is not Health.HEALTHY:  # Unknown, Missing: rolled up from an app it defines
+        return Ready(
+            ReadyStatus.UNKNOWN,
+            "Progressing",
+            f"health is {app.health}: of an app it defines, or of its objects",
+        )
     if app.sync is not SyncStatus.SYNCED:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", f"{app.sync}: a new revision is not applied yet")
     revision = f"{branch}@sha1:{app.deployed_revision}"

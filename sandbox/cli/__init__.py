@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +39,11 @@ def _add_runtime_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--runtime", choices=RUNTIMES, default="auto",
         help="kind (Docker), local (upstream binaries, no Docker), existing (a context you name); "
-        "auto: the runtime last brought up, else kind when Docker answers, else local",
+        "auto: the runtime last brought up, else kind when it can work (Docker and its node image), else local",
+    )  # fmt: skip
+    parser.add_argument(
+        "--build", action="store_true",
+        help="build missing binaries from source (Go module proxy) instead of downloading their releases",
     )  # fmt: skip
     parser.add_argument("--context", help="with --runtime existing: the kubeconfig context to use")
     parser.add_argument("--kubeconfig", type=Path, help="with --runtime existing: the kubeconfig file")
@@ -123,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tc = sub.add_parser("toolchain", help="build missing binaries into the per-user cache")
     tc.add_argument("verb", choices=("build",))
+    tc.add_argument("--build", action="store_true", help="build from source; never download a release")
     tc.add_argument(
         "tools",
         nargs="*",
@@ -152,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0] not in _subcommands(parser) and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "tui")
     args = parser.parse_args(argv)
+    if getattr(args, "build", False):
+        os.environ[toolchain.BUILD_ENV] = "1"  # read where a missing binary is made
     try:
         return int(args.func(args))
     except (ClusterError, toolchain.ToolchainError, EnvRepoError, KubeError, TimeoutError, AgentBusy) as exc:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox import locks
+from sandbox.cluster import releases
 from sandbox.paths import cache_dir
 
 Progress = Callable[[str], None]
@@ -166,14 +167,54 @@ def go_binary() -> str | None:
     return shutil.which("go")
 
 
+BUILD_ENV = "GITOPS_SANDBOX_BUILD"  # "1": build from source, never download (`--build`)
+
+
 def ensure(tool: str, progress: Progress = lambda _msg: None) -> Path:
-    """The path of a tool, building its group into the cache first if it is missing."""
+    """The path of a tool: found, else downloaded from its official release and verified,
+    else built with its group into the cache (no release site answers, or ``--build``)."""
     found = find(tool)
     if found:
         return found.path
     group = TOOL_GROUP[tool]
+    if os.environ.get(BUILD_ENV) != "1" and _download(tool, group, progress):
+        return group.cache_path / tool
     build_group(group, progress)
     return group.cache_path / tool
+
+
+_site_answers: dict[str, bool] = {}  # per release site, asked once per process
+
+
+def _download(tool: str, group: ToolGroup, progress: Progress) -> bool:
+    """Fetch the tool's release into the cache; False when it has none or its site is silent.
+    A download that fails its checksum is refused loudly (ToolchainError), never used."""
+    release = releases.release_of(tool, group.version)
+    if release is None:
+        return False
+    site = releases.mirrored(release.url).split("/")[2]
+    if site not in _site_answers:
+        _site_answers[site] = releases.reachable(release.url)
+        if not _site_answers[site]:
+            progress(
+                f"{site} does not answer within {releases.PROBE_SECONDS:.0f}s: building from source instead"
+            )
+    if not _site_answers[site]:
+        return False
+    with locks.held(group.cache_path.parent / f".{group.name}.lock"):
+        if (group.cache_path / tool).is_file():
+            return True
+        progress(
+            f"downloading {tool} {group.version} (official release, checksum-verified) into {group.cache_path}"
+        )
+        try:
+            releases.fetch(tool, release, group.cache_path / tool, progress)
+        except releases.ReleaseError as err:
+            if err.refused:
+                raise ToolchainError(f"{err}; `--build` builds it from source instead") from None
+            progress(f"  {tool}: {err}; building from source instead")
+            return False
+    return True
 
 
 def ensure_all(tools: tuple[str, ...], progress: Progress = lambda _msg: None) -> dict[str, Path]:

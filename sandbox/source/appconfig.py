@@ -33,7 +33,7 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _APP_KEYS = ("name", "path", "namespace", "source", "values", "releaseName", "autoSync", "prune", "selfHeal")
 _TOP_KEYS = ("apps", "argocd", "flux", "repos", "charts")
 _ENTRY_KEYS = ("path",)
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HELM_RELEASE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _HELM_RELEASE_MAX = 53  # helm's own limit: release names end up inside object names
 
@@ -311,7 +311,7 @@ def _parse_app(
             bad(f"unknown key {key!r}{_did_you_mean(key, _APP_KEYS)}", key)
     if name is None:
         bad("app has no `name`")
-    elif not isinstance(name, str) or not _DNS1123_LABEL.match(name) or len(name) > 63:
+    elif not isinstance(name, str) or not DNS1123_LABEL.match(name) or len(name) > 63:
         bad(f"name {name!r} is not a DNS-1123 label (a-z, 0-9 and '-', at most 63 characters)", "name")
 
     path = entry.get("path")
@@ -329,7 +329,7 @@ def _parse_app(
 
     namespace = entry.get("namespace", name)
     if "namespace" in entry and (
-        not isinstance(namespace, str) or not _DNS1123_LABEL.match(namespace) or len(namespace) > 63
+        not isinstance(namespace, str) or not DNS1123_LABEL.match(namespace) or len(namespace) > 63
     ):
         bad(f"namespace {namespace!r} is not a DNS-1123 label", "namespace")
     elif namespace == SYSTEM_NAMESPACE:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sandbox.apply.ignore import IgnoreRule
+from sandbox.model import Problem
 
 CONFIG_FILE = "sandbox.yaml"
 Source = Literal["plain", "kustomize", "helm"]
@@ -70,6 +71,8 @@ class AppSpec:
     depends_on: tuple[str, ...] = ()  # apps that must be Ready first (Flux's dependsOn)
     ignore_differences: tuple[IgnoreRule, ...] = ()  # Argo CD's: fields left out of comparisons
     after_parent: bool = False  # Flux: the app exists once its parent applied it, so it syncs after
+    # Why the Argo CD / Flux object defines no app it could render: the app shows, and fails, with these.
+    invalid: tuple[Problem, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.release_name:

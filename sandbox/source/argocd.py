@@ -18,6 +18,7 @@ import yaml
 
 from sandbox.apply.ignore import IgnoreRule, jq_pointer
 from sandbox.model import SYSTEM_NAMESPACE, Problem
+from sandbox.source.appconfig import DNS1123_LABEL
 from sandbox.source.appspec import AppSpec, RenderOptions, Source
 from sandbox.source.repomap import RepoMap
 from sandbox.source.shape import mapping
@@ -27,7 +28,6 @@ APP_KINDS = ("Application", "ApplicationSet")
 IGNORED_KINDS = ("AppProject",)  # Argo CD's own configuration: nothing for the sandbox to do
 DEFAULT_NAMESPACE = "default"
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # An object name (DNS-1123 subdomain) short enough to be a label value: apps are labelled by name.
 APP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _SPEC_KEYS = frozenset(
@@ -104,7 +104,7 @@ def application(
     source = _main_source(spec, bad)
     destination = mapping(spec.get("destination"))
     namespace = destination.get("namespace") or DEFAULT_NAMESPACE
-    if not isinstance(namespace, str) or not _LABEL.match(namespace):
+    if not isinstance(namespace, str) or not DNS1123_LABEL.match(namespace):
         bad(f"spec.destination.namespace {namespace!r} is not a DNS-1123 label")
     elif namespace == SYSTEM_NAMESPACE:
         bad(f"spec.destination.namespace {SYSTEM_NAMESPACE} is the sandbox's own namespace; choose another")

@@ -28,6 +28,7 @@ from sandbox.model import Problem, Rendered
 from sandbox.source import applicationset, argocd, flux
 from sandbox.source.appconfig import (
     CHART_FILE,
+    DNS1123_LABEL,
     KUSTOMIZATION_FILES,
     MANIFEST_SUFFIXES,
     Config,
@@ -41,6 +42,7 @@ from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.render import other_repo, render_app
 from sandbox.source.repomap import RepoMap
+from sandbox.source.shape import mapping
 
 MAX_DEPTH = 8  # app-of-apps nesting; deeper is almost surely an app that renders itself
 _RENDERS = 64
@@ -238,7 +240,9 @@ class _FluxWalk:
                     app, problems = flux.app_of(
                         Defined(dict(child.manifest), child.source), self.sources, spec.name
                     )
-                    self.problems += problems
+                    app = app or failed_app(Defined(dict(child.manifest), child.source), problems, spec.name)
+                    if app is None or not app.invalid:
+                        self.problems += problems
                     if app is None or app.name in self.apps or app.name in self.taken:
                         if app is not None:
                             self.problems.append(Problem(f"app {app.name} is defined twice", file=child.source,
@@ -267,6 +271,22 @@ class _FluxWalk:
         for spec in self.apps.values():
             place(spec, frozenset())
         return placed
+
+
+def failed_app(found: Defined, problems: list[Problem], parent: str) -> AppSpec | None:
+    """An Argo CD or Flux object the sandbox cannot turn into an app still shows as one, failed
+    with its problems (as the controller would show its error), so its parent's health says so
+    too. None when it has no usable name: then only the problems show."""
+    meta = mapping(found.manifest.get("metadata"))
+    name, namespace = meta.get("name"), str(meta.get("namespace") or "")
+    if not problems or not isinstance(name, str) or not argocd.APP_NAME.match(name) or len(name) > 63:
+        return None
+    kind = str(found.manifest.get("kind", ""))
+    return AppSpec(
+        name, posixpath.dirname(found.file) or ".", namespace if DNS1123_LABEL.match(namespace) else "default",
+        "plain", parent=parent, defined_in=found.file, kind=kind, after_parent=bool(parent),
+        invalid=tuple(problems),
+    )  # fmt: skip
 
 
 def _flux_path(manifest: dict[str, Any]) -> str:
@@ -393,7 +413,9 @@ class _Walk:
             self.problems += problems
             for one in generated:
                 spec, app_problems = argocd.application(one, self.repos, parent, self._detect)
-                self.problems += app_problems
+                spec = spec or failed_app(one, app_problems, parent)
+                if spec is None or not spec.invalid:
+                    self.problems += app_problems
                 if spec is not None:
                     specs.append(spec)
         return specs
@@ -409,8 +431,8 @@ class _Walk:
 
     def _may_define_apps(self, spec: AppSpec) -> bool:
         """Whether rendering ``spec`` could yield Applications: some file it reads names Argo CD."""
-        if spec.revision or spec.repo:
-            return False  # Applications only from the env repo's own revision
+        if spec.revision or spec.repo or spec.invalid:
+            return False  # Applications only from the env repo's own revision, of an app that reads
         folder = "" if spec.path == "." else spec.path
         if spec.source == "kustomize":  # bases outside the folder may hold them
             return any(

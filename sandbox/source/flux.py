@@ -23,6 +23,7 @@ import yaml
 
 from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source import chartversion, fluxartifact
+from sandbox.source.appconfig import DNS1123_LABEL
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.argocd import APP_NAME, Defined
 from sandbox.source.repomap import RepoMap
@@ -46,7 +47,6 @@ SUBSTITUTE = "kustomize.toolkit.fluxcd.io/substitute"
 DEFAULT_NAMESPACE = "default"
 BOOTSTRAP_SOURCE = "flux-system"  # the GitRepository `flux bootstrap` makes for the repo itself
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _KUSTOMIZATION_KEYS = frozenset(
     {"path", "sourceRef", "targetNamespace", "prune", "dependsOn", "postBuild", "patches", "images", "components",
      "wait", "healthChecks", "suspend", "interval", "retryInterval", "timeout", "force", "namePrefix", "nameSuffix",
@@ -147,7 +147,7 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
             bad(f"spec.{key} is not supported by the sandbox")
     target = str(spec.get("targetNamespace") or "")
     app_namespace = target or (namespace if kind == "HelmRelease" else DEFAULT_NAMESPACE)
-    if not _LABEL.match(app_namespace) or app_namespace == SYSTEM_NAMESPACE:
+    if not DNS1123_LABEL.match(app_namespace) or app_namespace == SYSTEM_NAMESPACE:
         bad(f"namespace {app_namespace!r} cannot be used (a DNS-1123 label other than {SYSTEM_NAMESPACE})")
     depends = tuple(
         str(mapping(d).get("name", "")) for d in spec.get("dependsOn") or () if mapping(d).get("name")

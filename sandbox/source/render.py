@@ -117,6 +117,8 @@ def render_app(
     ``is_namespaced(group, kind)`` answers from the cluster's discovery when there is one;
     None (or no function) falls back to CRDs in the app itself, then to ``CLUSTER_SCOPED``.
     """
+    if app.invalid:  # its Application / Kustomization / HelmRelease says what it cannot do
+        return Rendered(app.name, revision, problems=app.invalid)
     if not app.repo and not app.revision:
         return _render(repo, app, revision, is_namespaced, progress)
     try:
