@@ -17,6 +17,7 @@ from clikit import (
     repo_from_fixture,
     shown,
     uid,
+    wait_for,
 )
 from watchkit import EventLog, available
 
@@ -135,3 +136,26 @@ def test_ignore_differences_leaves_fields_another_writer_owns_out_of_the_compari
         rows = {line.split()[0]: line.split()[1] for line in status.stdout.splitlines()[2:] if line.strip()}
         assert rows == {f"strict{u}": "OutOfSync", f"tolerant{u}": "Synced"}, status.stdout
         assert status.returncode == 1, "the strict app is OutOfSync"
+
+
+def test_a_commit_in_an_apps_own_repo_redeploys_it_with_no_env_repo_commit(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    names = {"uid": uid()}
+    app_repo, _ = repo_from_fixture(tmp_path / "app", ARGO / "appsource" / "app-1", names, "release 1")
+    env, _ = repo_from_fixture(tmp_path / "env", ARGO / "appsource" / "env", names, "the env repo")
+    cli = Cli(env, tmp_path / "state", local_runtime)
+    ns = f"appsrc{names['uid']}"
+    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    try:
+        with cli.watch() as watch:
+            wait_for(lambda: (live(kube, cm_path(ns, "settings")) or {}).get("data") == {"release": "1"},
+                     120, 0.2, what="release 1 from the app repo")  # fmt: skip
+            moved = commit_fixture(app_repo, ARGO / "appsource" / "app-2", names, "release 2")
+            wait_for(lambda: (live(kube, cm_path(ns, "settings")) or {}).get("data") == {"release": "2"},
+                     60, 0.2, what="release 2, from a commit in the app repo only")  # fmt: skip
+            watch.wait_for_line(f"new commit {moved[:7]} in {app_repo}", 30)
+        rows = cli.history_rows()
+        assert [r["trigger"] for r in rows][-1] == "source", rows
+    finally:
+        kube.close()

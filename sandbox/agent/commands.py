@@ -26,6 +26,14 @@ class CommitSeen:
 
 
 @dataclass(frozen=True)
+class SourceMoved:
+    """Another local repo that apps read their files from (an app repo) moved to ``revision``."""
+
+    repo: str
+    revision: str
+
+
+@dataclass(frozen=True)
 class Reverted:
     """This agent made ``revision`` (a git revert): deploy it as a revert, not as a commit."""
 
@@ -107,6 +115,6 @@ class Stop:
 
 
 Command = (
-    Startup | CommitSeen | Reverted | ManualSync | Rollback | Resume | SetAutoSync | SetSelfHeal
+    Startup | CommitSeen | SourceMoved | Reverted | ManualSync | Rollback | Resume | SetAutoSync | SetSelfHeal
     | Drift | Retry | DependsOn | ClusterBack | Barrier | Stop
 )  # fmt: skip

@@ -27,7 +27,7 @@ SCHEMA_VERSION = 2
 
 ACTIONS = frozenset({"created", "configured", "unchanged", "pruned", "failed", "skipped", "kept", "orphaned"})
 TRIGGERS = frozenset(
-    {"commit", "drift", "manual", "rollback", "revert", "startup", "check", "retry", "removed"}
+    {"commit", "source", "drift", "manual", "rollback", "revert", "startup", "check", "retry", "removed"}
 )
 RESULTS = frozenset({"Running", "Succeeded", "Failed", "Degraded"})
 FINAL_RESULTS = RESULTS - {"Running"}

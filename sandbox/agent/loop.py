@@ -32,6 +32,7 @@ from sandbox.agent.commands import (
     Rollback,
     SetAutoSync,
     SetSelfHeal,
+    SourceMoved,
     Startup,
     Stop,
 )
@@ -54,6 +55,7 @@ from sandbox.apply.sync import Syncer
 from sandbox.model import Health, Manifest, ObjectKey, Problem
 from sandbox.source.appspec import AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError
+from sandbox.source.render import other_repo
 from sandbox.source.repowatch import RepoWatcher
 
 COMMIT_LOG = 200
@@ -107,6 +109,7 @@ class Agent:
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="agent", daemon=True)
         self._watcher: RepoWatcher | None = None
+        self._source_watchers: dict[str, RepoWatcher] = {}  # app repos, by path
         self._locks = AgentLocks(self.repo_path, kube.host)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -140,6 +143,8 @@ class Agent:
             timer.cancel()
         if self._watcher:
             self._watcher.stop()
+        for watcher in self._source_watchers.values():
+            watcher.stop()
         self.cache.stop()
         self.syncer.close()
         if self._worker.is_alive():
@@ -320,6 +325,13 @@ class Agent:
                 self._refresh(self._read_head(), self.startup_trigger)
             case CommitSeen(revision):
                 self._refresh(revision, "commit")
+            case SourceMoved(repo, revision):
+                for controller in self._controllers():
+                    if controller.spec.repo == repo and self.head:
+                        self._event(
+                            "info", controller.name, f"new commit {revision[:7]} in {repo}, which it reads"
+                        )
+                        controller.follow(self.head, "source")
             case Reverted(revision):
                 for controller in self._controllers():
                     if controller.settings.paused:  # a revert ends a rollback: Git is followed again
@@ -387,6 +399,27 @@ class Agent:
         if trigger == "commit":
             info = self.repo.commit_info(head)
             self._event("info", "", f"new commit {info.short} by {info.author}: {info.subject}")
+        self._follow_sources()
+
+    def _follow_sources(self) -> None:
+        """Watch the other local repos apps read their files from, as the env repo is watched:
+        a commit in an app repo redeploys the apps that follow its branch."""
+        if self._watcher is None:  # a one-shot command reads them once, when it renders
+            return
+        wanted = {c.spec.repo for c in self._controllers() if c.spec.repo}
+        for path in wanted - set(self._source_watchers):
+
+            def head(path: str = path) -> str | None:
+                return other_repo(path).resolve("HEAD")
+
+            def moved(_old: str | None, new: str, path: str = path) -> None:
+                self._queue.put(SourceMoved(path, new))
+
+            watcher = RepoWatcher(Path(path) / ".git", head, moved)
+            watcher.start()
+            self._source_watchers[path] = watcher
+        for path in set(self._source_watchers) - wanted:
+            self._source_watchers.pop(path).stop()
 
     def _services(self, repo: EnvRepo) -> Services:
         return Services(
