@@ -106,7 +106,9 @@ def test_a_file_removed_from_git_is_pruned_and_nothing_else(tmp_path: Path, kube
         wait_for(lambda: read(kube, cm_path(app, "b")) is None, 10, what="b pruned")
         assert read(kube, cm_path(app, "a")) is not None
         assert read(kube, cm_path(app, "hand-made")) is not None
-        record = agent.history.records(app)[0]
+        # The prune shows in the cluster before the sync's record closes with its objects.
+        record = wait_for(lambda: (r := agent.history.records(app)[0]).result != "Running" and r, 10,
+                          what="the sync's record to close")  # fmt: skip
         assert [(o.key, o.action) for o in record.objects if o.action == "pruned"] == [
             (f"ConfigMap {app}/b", "pruned")
         ]

@@ -188,6 +188,14 @@ class AppController:
         else:
             self.assess()
 
+    def source_changed(self, head: str) -> bool:
+        """Whether what it renders at ``head`` differs from its target: an app repo it reads
+        from moved, and a commit there may or may not touch its files."""
+        fresh = self.render(head)
+        if self.target is None:
+            return True
+        return (fresh.marked, fresh.rendered.problems) != (self.target.marked, self.target.rendered.problems)
+
     def render(self, revision: str) -> DesiredSet:
         rendered = render_app(self.s.repo, self.spec, revision, is_namespaced=self.s.is_namespaced)
         if rendered.ok:

@@ -327,10 +327,9 @@ class Agent:
                 self._refresh(revision, "commit")
             case SourceMoved(repo, revision):
                 for controller in self._controllers():
-                    if controller.spec.repo == repo and self.head:
-                        self._event(
-                            "info", controller.name, f"new commit {revision[:7]} in {repo}, which it reads"
-                        )
+                    if controller.spec.repo == repo and self.head and controller.source_changed(self.head):
+                        said = f"new commit {revision[:7]} in {repo}, which it reads"
+                        self._event("info", controller.name, said)
                         controller.follow(self.head, "source")
             case Reverted(revision):
                 for controller in self._controllers():
@@ -418,6 +417,9 @@ class Agent:
             watcher = RepoWatcher(Path(path) / ".git", head, moved)
             watcher.start()
             self._source_watchers[path] = watcher
+            # A commit made while the apps rendered, before this watcher saw the repo, counts.
+            if (now := watcher.read_head()) is not None:
+                self._queue.put(SourceMoved(path, now))
         for path in set(self._source_watchers) - wanted:
             self._source_watchers.pop(path).stop()
 
