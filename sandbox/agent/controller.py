@@ -153,11 +153,12 @@ class AppController:
 
     # -- Git ----------------------------------------------------------------------------------
 
-    def follow(self, head: str, trigger: str, force: bool = False) -> None:
+    def follow(self, head: str, trigger: str, force: bool = False, target: DesiredSet | None = None) -> None:
         """Git's head moved (or the agent started): bring the app to it, if it follows Git.
 
         ``force``: a revert this agent made deploys even when the agent does not follow Git on
-        its own (a one-shot command), but never into an app whose auto-sync is off.
+        its own (a one-shot command), but never into an app whose auto-sync is off. ``target``:
+        ``head`` rendered already.
         """
         self.git_revision = head
         follows = (force or self.automated) and self.settings.auto_sync
@@ -181,20 +182,23 @@ class AppController:
                 self.deployed = self.target
                 self.deployed_revision = head
             return
-        self.target = self.render(head)
+        self.target = target or self.render(head)
         self._ensure_deployed_rendered()
         if follows:
             self.sync(trigger)
         else:
             self.assess()
 
-    def source_changed(self, head: str) -> bool:
-        """Whether what it renders at ``head`` differs from its target: an app repo it reads
-        from moved, and a commit there may or may not touch its files."""
+    def source_changed(self, head: str) -> DesiredSet | None:
+        """What it renders at ``head`` when that differs from its target (an app repo it reads
+        from moved, and a commit there may or may not touch its files), else None."""
         fresh = self.render(head)
-        if self.target is None:
-            return True
-        return (fresh.marked, fresh.rendered.problems) != (self.target.marked, self.target.rendered.problems)
+        if self.target is not None and (fresh.marked, fresh.rendered.problems) == (
+            self.target.marked,
+            self.target.rendered.problems,
+        ):
+            return None
+        return fresh
 
     def render(self, revision: str) -> DesiredSet:
         rendered = render_app(self.s.repo, self.spec, revision, is_namespaced=self.s.is_namespaced)

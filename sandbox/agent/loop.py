@@ -327,10 +327,12 @@ class Agent:
                 self._refresh(revision, "commit")
             case SourceMoved(repo, revision):
                 for controller in self._controllers():
-                    if controller.spec.repo == repo and self.head and controller.source_changed(self.head):
+                    if controller.spec.repo != repo or not self.head:
+                        continue
+                    if (fresh := controller.source_changed(self.head)) is not None:
                         said = f"new commit {revision[:7]} in {repo}, which it reads"
                         self._event("info", controller.name, said)
-                        controller.follow(self.head, "source")
+                        controller.follow(self.head, "source", target=fresh)
             case Reverted(revision):
                 for controller in self._controllers():
                     if controller.settings.paused:  # a revert ends a rollback: Git is followed again
@@ -409,7 +411,10 @@ class Agent:
         for path in wanted - set(self._source_watchers):
 
             def head(path: str = path) -> str | None:
-                return other_repo(path).resolve("HEAD")
+                try:
+                    return other_repo(path).resolve("HEAD")
+                except EnvRepoError:  # no commits yet, or moved away: its apps say so when they render
+                    return None
 
             def moved(_old: str | None, new: str, path: str = path) -> None:
                 self._queue.put(SourceMoved(path, new))

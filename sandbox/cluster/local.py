@@ -121,14 +121,26 @@ class LocalRuntime:
 
     def dead_components(self) -> list[str]:
         """Components whose process is gone (the API answering says nothing of the others)."""
-        pid_files = sorted((self.cluster_dir / "pids").glob("*.pid"))
-        if self.cloud_pid_file.exists():
-            pid_files.append(self.cloud_pid_file)
-        return [pid_file.stem for pid_file in pid_files if not _alive(pid_file)]
+        dead = [p.stem for p in sorted((self.cluster_dir / "pids").glob("*.pid")) if not _alive(p)]
+        if self.cloud_pid_file.exists() and not self._cloud_alive():
+            dead.append(self.cloud_pid_file.stem)
+        return dead
+
+    def _cloud_alive(self) -> bool:
+        """The cloud process of this runtime runs: its pid is alive and still ours (a pid file
+        outlives a reboot, and pids are reused)."""
+        return _alive(self.cloud_pid_file) and self._is_our_cloud(self.cloud_pid_file)
+
+    def _is_our_cloud(self, pid_file: Path) -> bool:
+        try:
+            cmdline = Path(f"/proc/{int(pid_file.read_text().strip())}/cmdline").read_bytes()
+        except (ValueError, OSError):
+            return False
+        return b"sandbox.cluster.cloud" in cmdline and str(self.root).encode() in cmdline
 
     def _start_cloud(self, progress: Progress) -> None:
         """The volumes and addresses a cloud gives (sandbox.cluster.cloud), unless it runs."""
-        if self.cloud_pid_file.exists() and _alive(self.cloud_pid_file):
+        if self._cloud_alive():
             return
         log = self.cluster_dir / "logs" / "cloud.log"
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -205,13 +217,13 @@ class LocalRuntime:
             "--enable", "metrics-server",
             "--wait", "2m",
         ]  # fmt: skip
-        self._write_kwokctl_config()
+        self._write_kwokctl_config(binaries["metrics-server"])
         # kwokctl picks ports by probing for free ones; two clusters created at the same moment
         # can pick the same ports (seen: two API servers sharing one etcd). One at a time.
         with locks.held(cache_dir() / "locks" / "kwokctl-create.lock"):
             self._check(self._kwokctl(*args, kube_version=version), "kwokctl create cluster")
 
-    def _write_kwokctl_config(self) -> None:
+    def _write_kwokctl_config(self, metrics_server: Path) -> None:
         """Component patches kwokctl reads from $KWOK_WORKDIR/kwok.yaml.
 
         There is one controller-manager and one scheduler: leader election only adds a lease
@@ -244,7 +256,7 @@ class LocalRuntime:
                 "bindAddress": LOOPBACK,
                 # metrics.k8s.io from kwok's simulated kubelet metrics: the folder, not the
                 # release manifest kwokctl would download.
-                "metricsServerBinary": str(toolchain.ensure("metrics-server")),
+                "metricsServerBinary": str(metrics_server),
                 "metricsServerManifests": [str(METRICS_MANIFESTS)],
             },
             "componentsPatches": patches,
@@ -338,7 +350,8 @@ class LocalRuntime:
             api.close()
 
     def down(self, progress: Progress) -> None:
-        _kill(self.cloud_pid_file)  # first: it must not make a volume folder while the rest goes
+        if self._cloud_alive():  # first: it must not make a volume folder while the rest goes
+            _kill(self.cloud_pid_file)
         if self.cluster_dir.exists():
             progress(f"deleting cluster {self.context}")
             proc = self._kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig_path))

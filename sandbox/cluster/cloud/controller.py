@@ -38,6 +38,14 @@ class Cloud:
 
     def run(self, stop: threading.Event) -> None:
         self._ensure_storage_class()
+        # The addresses Services hold already, before any is handed out: after a restart the
+        # loops see Services in name order, and a new one must not take an address in use.
+        raw: Any = self.core.list_service_for_all_namespaces(_preload_content=False)  # an HTTP response
+        listed = json.loads(raw.data)
+        for service in listed.get("items") or ():
+            meta = service.get("metadata") or {}
+            if found := addresses.addresses_of(service):
+                self._service_addresses[(str(meta.get("namespace")), str(meta.get("name")))] = found[0]
         loops: list[tuple[str, str, Callable[..., Any], Handler]] = [
             ("PersistentVolumeClaim", "v1", self.core.list_persistent_volume_claim_for_all_namespaces, self.claim),
             ("PersistentVolume", "v1", self.core.list_persistent_volume, self.volume),
