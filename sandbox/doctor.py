@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from sandbox.cluster import toolchain
 from sandbox.cluster.kind import (
     NODE_IMAGE,
+    NODE_IMAGE_NAME,
     ImageState,
     docker_answers,
     node_image_state,
@@ -53,7 +54,7 @@ def _writable(path_str: str) -> tuple[bool, str]:
 def _kind_checks() -> list[Check]:
     """What kind needs of a running Docker: its node image, and privileged containers."""
     state, why = node_image_state()
-    image = NODE_IMAGE.split("@")[0]
+    image = NODE_IMAGE_NAME
     found = [
         Check(
             "kind node image",

@@ -20,6 +20,7 @@ from sandbox.paths import private_dir, state_dir
 KIND_PREFIX = "kind-"  # kind names the context kind-<name>
 # The node image kind v0.32.0 (toolchain.KIND) creates clusters from; pinned with it, by digest.
 NODE_IMAGE = "kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5"
+NODE_IMAGE_NAME = NODE_IMAGE.split("@")[0]  # as people write it: kindest/node:v1.36.1
 IMAGE_PROBE_SECONDS = 5.0  # a registry that does not answer must not hold up a start
 NO_DOCKER = (
     "Docker is not running (the docker SDK got no answer from the daemon): start Docker, "
@@ -126,7 +127,7 @@ def kind_can_work() -> tuple[bool, str]:
     state, why = node_image_state()
     if state is ImageState.MISSING:
         return False, (
-            f"Docker is running but the kind node image {NODE_IMAGE.split('@')[0]} is not available offline "
+            f"Docker is running but the kind node image {NODE_IMAGE_NAME} is not available offline "
             f"({why}); using the local runtime"
         )
     return True, ""

@@ -652,7 +652,9 @@ def _helm_docs(
         tmp = Path(tmp_name).resolve()
         # At its repo path, so a ``file://../lib`` dependency finds its folder beside it.
         chart = tmp / "repo" / app.path if app.path != "." else tmp / "repo"
-        problems = [] if app.chart_archive else _chart_version_problems(repo, sha, app)
+        # Chart.yaml, read once (a packaged chart from the Helm cache is used as it is).
+        meta = {} if app.chart_archive else _chart_meta(repo, sha, app.path)
+        problems = [] if app.chart_archive else _chart_version_problems(meta, app)
         problems = problems or (repo.export_tree(sha, app.path, chart) if not app.chart_archive else [])
         # Scratch paths in helm's errors are shown as the repo paths they came from.
         rewrite = {str(chart) + os.sep: _join(app.path, "")}
@@ -663,8 +665,8 @@ def _helm_docs(
         for home in ("CACHE", "CONFIG", "DATA"):
             env[f"HELM_{home}_HOME"] = str(tmp / "helm" / home.lower())
         if not problems and not app.chart_archive:
-            problems = _build_dependencies(repo, sha, app.path, tmp / "repo", [str(helm), "dependency", "build",
-                                           str(chart), "--skip-refresh"], env)  # fmt: skip
+            problems = _build_dependencies(repo, sha, app.path, meta, tmp / "repo", [str(helm), "dependency",
+                                           "build", str(chart), "--skip-refresh"], env)  # fmt: skip
         cmd = [
             str(helm), "template", app.release_name, str(chart), "--namespace", app.namespace,
             "--include-crds", "--skip-tests",  # test hooks are for `helm test`, never desired state
@@ -693,7 +695,7 @@ def _helm_docs(
         if problems:
             return [], problems
         ok, out, error = _run(cmd, tmp, rewrite, env)
-    chart_name = _chart_name(repo, sha, app.path)
+    chart_name = str(meta.get("name", ""))
     if not ok:
         file, line = _helm_error_location(error, app.path, chart_name)
         # A values file that does not parse is named by its repo path (rewritten above).
@@ -711,12 +713,18 @@ def _helm_docs(
 
 
 def _build_dependencies(
-    repo: EnvRepo, sha: str, app_path: str, root: Path, cmd: list[str], env: dict[str, str]
+    repo: EnvRepo,
+    sha: str,
+    app_path: str,
+    meta: dict[str, Any],
+    root: Path,
+    cmd: list[str],
+    env: dict[str, str],
 ) -> list[Problem]:
     """``helm dependency build``, offline, when Chart.yaml lists dependencies charts/ lacks:
     ``file://`` ones come from the repo; any other must be vendored in ``charts/`` (packaged or not)."""
     file = _join(app_path, CHART_FILE)
-    dependencies = _chart_meta(repo, sha, app_path).get("dependencies")
+    dependencies = meta.get("dependencies")
     if not isinstance(dependencies, list) or not dependencies:
         return []
     in_charts = repo.list_files(sha, _join(app_path, "charts"))
@@ -761,15 +769,10 @@ def _chart_meta(repo: EnvRepo, sha: str, app_path: str) -> dict[str, Any]:
         return {}
 
 
-def _chart_name(repo: EnvRepo, sha: str, app_path: str) -> str:
-    return str(_chart_meta(repo, sha, app_path).get("name", ""))
-
-
-def _chart_version_problems(repo: EnvRepo, sha: str, app: AppSpec) -> list[Problem]:
+def _chart_version_problems(meta: dict[str, Any], app: AppSpec) -> list[Problem]:
     """A vendored chart whose version is not the one a HelmRelease asks for (Flux would pull
     another, so rendering this one would show the wrong thing)."""
     wanted = app.options.chart_version
-    meta = _chart_meta(repo, sha, app.path)
     found = str(meta.get("version", ""))
     try:
         if not wanted or not meta or chartversion.satisfies(found, wanted):
