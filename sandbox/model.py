@@ -111,6 +111,9 @@ class Rendered:
     problems: tuple[Problem, ...] = field(default_factory=tuple)
     hooks: tuple[DesiredObject, ...] = ()  # run at a phase of a sync, never kept in step
     children: tuple[DesiredObject, ...] = ()  # Argo CD Applications: apps of their own, not applied
+    # What the render did other than written, each with why: objects left out, patches that
+    # matched nothing, a key given twice. Not failures; shown with the app, never dropped.
+    notices: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:

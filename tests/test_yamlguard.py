@@ -9,11 +9,11 @@ import pytest
 import yaml
 from gitkit import commit, git
 
+from sandbox.manifest.yamlguard import alias_problem
 from sandbox.source.appconfig import AppSpec
 from sandbox.source.discovery import load_apps
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render import render_app
-from sandbox.source.yamlguard import alias_problem
 
 HERE = Path(__file__).parent / "yamlguard"
 

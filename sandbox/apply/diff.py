@@ -13,9 +13,8 @@ import hashlib
 import json
 from typing import Any
 
-import yaml
-
 from sandbox.apply.ignore import without
+from sandbox.manifest import kubeyaml
 from sandbox.model import Manifest
 
 HIDDEN_METADATA = (
@@ -27,9 +26,6 @@ HIDDEN_ANNOTATIONS = (
     "deployment.kubernetes.io/revision",
 )
 MASK = "++++++++"
-
-# libyaml's dumper when PyYAML was built with it: several times faster for big objects
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def normalize(obj: Manifest | None, mask_secrets: bool = True) -> Manifest | None:
@@ -74,7 +70,7 @@ def same(predicted: Manifest | None, live: Manifest | None, ignored: tuple[str, 
 def to_yaml(obj: Manifest | None) -> str:
     if obj is None:
         return ""
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False)
+    return kubeyaml.dump(obj, sort_keys=True)
 
 
 def unified(predicted: Manifest | None, live: Manifest | None, name: str, context: int = 3) -> str:

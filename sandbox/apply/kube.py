@@ -24,6 +24,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import urllib3
 
 from sandbox.cluster.kubeconfig import api_client
+from sandbox.manifest import kubeyaml
 from sandbox.model import Manifest, ObjectKey
 
 FIELD_MANAGER = "gitops-sandbox"
@@ -127,7 +128,7 @@ class Kube:
     ) -> tuple[int, Any]:
         """Like ``request``, also returning the HTTP status (201 tells created from updated)."""
         target = path + ("?" + urlencode(params) if params else "")
-        payload = json.dumps(body).encode() if body is not None else None
+        payload = kubeyaml.json_bytes(body) if body is not None else None
         headers = self._headers(content_type if payload is not None else None, accept)
         delay = 0.05
         for attempt in range(self.retries + 1):

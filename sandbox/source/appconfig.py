@@ -19,11 +19,12 @@ from typing import Any, cast
 
 import yaml
 
+from sandbox.manifest import kubeyaml
+from sandbox.manifest.yamlerror import yaml_error
+from sandbox.manifest.yamlguard import alias_problem, duplicate_keys
 from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source.appspec import CONFIG_FILE, AppSpec, Source
 from sandbox.source.envrepo import EnvRepo
-from sandbox.source.yamlerror import yaml_error
-from sandbox.source.yamlguard import alias_problem
 
 SOURCES: tuple[str, ...] = ("auto", "plain", "kustomize", "helm")
 CHART_FILE = "Chart.yaml"
@@ -163,41 +164,25 @@ def _is_manifest_file(path: str) -> bool:
 # -- sandbox.yaml ------------------------------------------------------------------------------
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML that refuses a key given twice: the silent "last one wins" hides typos."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _value in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
-            )
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def _parse_config(raw: bytes) -> tuple[Any, yaml.Node | None, Problem | None]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         return None, None, Problem(f"not UTF-8 text ({err.reason} at byte {err.start})", file=CONFIG_FILE)
-    loader = _StrictLoader(text)
+    # Read as the manifests are; a key given twice is refused here, where it can only be a typo.
+    loader = kubeyaml.loader(text)
     try:
         node = loader.get_single_node()
         if node is not None and (refused := alias_problem(node)) is not None:
             return None, None, Problem(refused, file=CONFIG_FILE, line=node.start_mark.line + 1)
+        if node is not None and (twice := duplicate_keys(node)):
+            first = twice[0]
+            message = f"key {first.key!r} appears twice in one mapping (first at line {first.first})"
+            return None, None, Problem(message, file=CONFIG_FILE, line=first.line)
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as err:
         message, line = yaml_error(err, text)
         return None, None, Problem(message, file=CONFIG_FILE, line=line)
-    except RecursionError:
-        return None, None, Problem("YAML nested too deeply to read; refused", file=CONFIG_FILE)
     finally:
         loader.dispose()
     return data, node, None

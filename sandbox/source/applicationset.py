@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from sandbox.manifest import kubeyaml
 from sandbox.model import Problem
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
@@ -116,7 +117,7 @@ def _git(body: dict[str, Any], repo: EnvRepo, sha: str, repos: RepoMap) -> Itera
                 continue
             raw = repo.read_file(sha, file) or b""
             try:
-                data = json.loads(raw) if file.endswith(".json") else yaml.safe_load(raw)
+                data = json.loads(raw) if file.endswith(".json") else kubeyaml.load(raw)
             except (ValueError, yaml.YAMLError) as err:
                 raise _Refused(f"generators git file {file} does not read: {err}") from None
             for item in data if isinstance(data, list) else [data]:

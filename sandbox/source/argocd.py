@@ -14,9 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from sandbox.apply.ignore import IgnoreRule, jq_pointer
+from sandbox.manifest import kubeyaml
 from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source.appconfig import DNS1123_LABEL
 from sandbox.source.appspec import AppSpec, RenderOptions, Source
@@ -213,7 +212,7 @@ def _from_source(
                    for v in helm.get("valueFiles") or ())  # fmt: skip
     inline = helm.get("valuesObject") if helm.get("valuesObject") is not None else helm.get("values")
     if isinstance(inline, dict):
-        inline = yaml.safe_dump(inline, sort_keys=False)
+        inline = kubeyaml.dump(inline)
     parameters = tuple(
         (str(p.get("name")), str(p.get("value", "")), bool(p.get("forceString")))
         for p in helm.get("parameters") or () if isinstance(p, dict) and p.get("name")

@@ -24,6 +24,7 @@ from typing import Any, TypeVar, cast
 
 import yaml
 
+from sandbox.manifest import kubeyaml
 from sandbox.model import Problem, Rendered
 from sandbox.source import applicationset, argocd, flux
 from sandbox.source.appconfig import (
@@ -155,7 +156,7 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
             continue
         raw = repo.read_file(sha, file) or b""
         try:
-            docs = list(yaml.safe_load_all(raw))
+            docs = list(kubeyaml.load_all(raw))
         except (yaml.YAMLError, RecursionError, ValueError):
             continue
         for doc in docs:
@@ -313,7 +314,7 @@ def _scan_argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined
         if raw is None or argocd.GROUP.encode() not in raw:
             continue
         try:
-            docs = list(yaml.safe_load_all(raw))
+            docs = list(kubeyaml.load_all(raw))
         except (yaml.YAMLError, RecursionError, ValueError):
             continue  # the app that renders this file says what is wrong with it
         for doc in docs:

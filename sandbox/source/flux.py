@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from sandbox.manifest import kubeyaml
 from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source import chartversion, fluxartifact
 from sandbox.source.appconfig import DNS1123_LABEL
@@ -316,14 +315,14 @@ def _helm_release(
         if source.get("targetPath"):
             _set_path(values, str(source["targetPath"]), found[key])
         else:
-            loaded = yaml.safe_load(found[key]) or {}
+            loaded = kubeyaml.load(found[key]) or {}
             values = _merge(values, loaded if isinstance(loaded, dict) else {})
     values = _merge(values, mapping(spec.get("values")))
     files = tuple(posixpath.relpath(clean_path(f), path) for f in chart.get("valuesFiles") or ())
     release = str(spec.get("releaseName") or (f"{target}-{name}" if target else name))
     crds = str(mapping(spec.get("install")).get("crds", "Create"))
     options = RenderOptions(
-        helm_values=yaml.safe_dump(values, sort_keys=False) if values else "",
+        helm_values=kubeyaml.dump(values) if values else "",
         skip_crds=crds == "Skip",
         # Flux reads the version only from a HelmRepository (a Git chart is what the folder holds).
         chart_version=str(chart.get("version", ""))

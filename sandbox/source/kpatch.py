@@ -19,6 +19,7 @@ import jsonpatch
 import jsonpointer
 import yaml
 
+from sandbox.manifest import kubeyaml
 from sandbox.model import Manifest, ObjectKey
 
 Build = Callable[[dict[str, Any]], list[Manifest] | None]  # a kustomization -> its objects (None: failed)
@@ -50,7 +51,7 @@ def targeted_patches(data: dict[str, Any], root: Path) -> list[Patch]:
                 except (OSError, UnicodeDecodeError):
                     continue  # kustomize says so
             try:
-                body = yaml.safe_load(text) if isinstance(text, str) else None
+                body = kubeyaml.load(text) if isinstance(text, str) else None
             except yaml.YAMLError:
                 continue
             ops = body if isinstance(body, list) and all(isinstance(op, dict) for op in body) else None

@@ -28,14 +28,15 @@ import yaml
 
 from sandbox.apply import waves
 from sandbox.cluster import toolchain
+from sandbox.manifest import kubeyaml, rawyaml
+from sandbox.manifest.yamlerror import yaml_error
+from sandbox.manifest.yamlguard import alias_problem, duplicate_keys
 from sandbox.model import SYSTEM_NAMESPACE, DesiredObject, Manifest, ObjectKey, Problem, Rendered
 from sandbox.source import argocd, chartversion, flux, kpatch
 from sandbox.source.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES, has_kustomization
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.shape import annotations_of, mapping
-from sandbox.source.yamlerror import yaml_error
-from sandbox.source.yamlguard import alias_problem, manifest_problem
 
 IsNamespaced = Callable[[str, str], bool | None]
 
@@ -78,20 +79,6 @@ CLUSTER_SCOPED: frozenset[tuple[str, str]] = frozenset(
 )
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe YAML read the way Kubernetes reads it: an unquoted date stays a string.
-
-    PyYAML would make ``2024-01-01`` a ``date``, which the API server never sees and JSON
-    cannot carry.
-    """
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 @dataclass
 class _Doc:
     """One parsed document before validation, with where it came from."""
@@ -99,6 +86,7 @@ class _Doc:
     data: Any
     file: str
     line: int | None
+    notices: tuple[Problem, ...] = ()  # read, but not as written: a key given twice
 
 
 def render_app(
@@ -181,7 +169,8 @@ def _render(
                                 "a metadata.name)", file=obj.source, object=str(obj.key)))  # fmt: skip
     if not objects and not problems:
         problems.append(Problem(f"app {app.name} has no manifests at path {app.path}", file=app.path))
-    return Rendered(app.name, sha, tuple(kept), tuple(problems), tuple(hooks), tuple(children))
+    notices = tuple(dict.fromkeys(n for doc in docs for n in doc.notices))
+    return Rendered(app.name, sha, tuple(kept), tuple(problems), tuple(hooks), tuple(children), notices)
 
 
 _OTHER_REPOS: dict[str, EnvRepo] = {}
@@ -333,9 +322,9 @@ def _substituted(doc: _Doc, variables: dict[str, str]) -> _Doc:
     data = doc.data
     if not isinstance(data, dict) or annotations_of(data).get(flux.SUBSTITUTE) == "disabled":
         return doc
-    text = flux.substitute(yaml.safe_dump(data, sort_keys=False), variables)
+    text = flux.substitute(kubeyaml.dump(data), variables)
     try:
-        return _Doc(yaml.load(text, Loader=_Loader), doc.file, doc.line)
+        return _Doc(kubeyaml.load(text), doc.file, doc.line)
     except yaml.YAMLError:
         return doc  # left as it was; the API server's dry-run names what is wrong
 
@@ -344,7 +333,7 @@ def _patch_problems(kustomization: Path, cmd: list[str], root: Path) -> list[str
     """Targeted patches of the app's kustomization that would do nothing or other than written
     (see kpatch); each check builds the app once more, without those patches."""
     try:
-        data = yaml.safe_load(kustomization.read_text())
+        data = rawyaml.load(kustomization.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return []
     if not isinstance(data, dict):
@@ -352,14 +341,14 @@ def _patch_problems(kustomization: Path, cmd: list[str], root: Path) -> list[str
     original = kustomization.read_text()
 
     def build(variant: dict[str, Any]) -> list[Manifest] | None:
-        kustomization.write_text(yaml.safe_dump(variant, sort_keys=False))
+        kustomization.write_text(rawyaml.dump(variant))
         try:
             ok, out, _error = _run(cmd, root.parent, {})
         finally:
             kustomization.write_text(original)
         if not ok:
             return None
-        return [d for d in yaml.load_all(out, Loader=_Loader) if isinstance(d, dict)]
+        return [d for d in kubeyaml.load_all(out) if isinstance(d, dict)]
 
     return kpatch.problems(data, kustomization.parent, build)
 
@@ -376,7 +365,7 @@ def _override(kustomization: Path, options: RenderOptions) -> None:
     if not any(wanted):
         return
     try:
-        data = yaml.load(kustomization.read_text(), Loader=_Loader)
+        data = rawyaml.load(kustomization.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return  # kustomize reports it
     if not isinstance(data, dict):
@@ -406,7 +395,7 @@ def _override(kustomization: Path, options: RenderOptions) -> None:
         data["patches"] = [*(data.get("patches") or []), *(json.loads(p) for p in options.flux_patches)]
     if options.components:
         data["components"] = [*(data.get("components") or []), *options.components]
-    kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+    kustomization.write_text(rawyaml.dump(data))
 
 
 def _generate_kustomization(folder: Path, repo: EnvRepo, sha: str, app_path: str) -> None:
@@ -425,7 +414,7 @@ def _generate_kustomization(folder: Path, repo: EnvRepo, sha: str, app_path: str
         if any(rel.startswith(w + "/") for w in whole) or posixpath.basename(rel) in NOT_MANIFESTS:
             continue
         try:
-            docs = list(yaml.load_all(repo.read_file(sha, file) or b"", Loader=_Loader))
+            docs = list(kubeyaml.load_all(repo.read_file(sha, file) or b""))
         except yaml.YAMLError:
             resources.append(rel)  # kustomize says what is wrong with it
             continue
@@ -433,7 +422,7 @@ def _generate_kustomization(folder: Path, repo: EnvRepo, sha: str, app_path: str
             resources.append(rel)
     data = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / KUSTOMIZATION_FILES[0]).write_text(yaml.safe_dump(data, sort_keys=False))
+    (folder / KUSTOMIZATION_FILES[0]).write_text(kubeyaml.dump(data))
 
 
 def _outermost(paths: list[str]) -> list[str]:
@@ -464,7 +453,7 @@ def _ask_for_origins(kustomization: Path) -> bool:
     so the annotation is taken off again; False when the user asked for it (it is theirs) or the
     file cannot be read (kustomize reports that, better than we could)."""
     try:
-        data = yaml.load(kustomization.read_text(), Loader=_Loader)
+        data = rawyaml.load(kustomization.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False
     if not isinstance(data, dict):
@@ -473,7 +462,7 @@ def _ask_for_origins(kustomization: Path) -> bool:
     if not isinstance(wanted, list) or "originAnnotations" in wanted:
         return False
     data["buildMetadata"] = [*wanted, "originAnnotations"]
-    kustomization.write_text(yaml.safe_dump(data, sort_keys=False))
+    kustomization.write_text(rawyaml.dump(data))
     return True
 
 
@@ -492,7 +481,7 @@ def _origin(doc: _Doc, app_path: str, drop: bool) -> str | None:
         if not annotations:
             del doc.data["metadata"]["annotations"]
     try:
-        origin = yaml.load(raw, Loader=_Loader) if isinstance(raw, str) else None
+        origin = kubeyaml.load(raw) if isinstance(raw, str) else None
     except yaml.YAMLError:
         return None
     if not isinstance(origin, dict):
@@ -524,7 +513,7 @@ def _kustomize_inputs(repo: EnvRepo, sha: str, app_path: str) -> list[str]:
             if raw is None:
                 continue
             try:
-                data = _load_guarded(raw)
+                data = rawyaml.load(raw)
             except (yaml.YAMLError, RecursionError, ValueError):
                 continue  # kustomize reports it, with a better message than ours
             for text in _strings(data):
@@ -599,7 +588,7 @@ def _kustomize_escapes(repo: EnvRepo, sha: str, app_path: str) -> list[Problem]:
             if raw is None:
                 continue
             try:
-                data = _load_guarded(raw)
+                data = rawyaml.load(raw)
             except (yaml.YAMLError, RecursionError, ValueError):
                 continue  # kustomize reports it
             for text in _file_references(data):
@@ -613,21 +602,6 @@ def _kustomize_escapes(repo: EnvRepo, sha: str, app_path: str) -> list[Problem]:
                     seen.add(target)
                     queue.append(target)
     return problems
-
-
-def _load_guarded(raw: bytes) -> Any:
-    """One YAML document, refused (ValueError) when its aliases would expand it past reason."""
-    loader = _Loader(raw)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        refused = alias_problem(node)
-        if refused is not None:
-            raise ValueError(refused)
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
 
 
 def _strings(data: Any) -> Iterator[str]:
@@ -764,7 +738,7 @@ def _build_dependencies(
 def _chart_meta(repo: EnvRepo, sha: str, app_path: str) -> dict[str, Any]:
     """The chart's Chart.yaml, empty when it does not read (helm template says why)."""
     try:
-        return mapping(yaml.load(repo.read_file(sha, _join(app_path, CHART_FILE)) or b"", Loader=_Loader))
+        return mapping(kubeyaml.load(repo.read_file(sha, _join(app_path, CHART_FILE)) or b""))
     except yaml.YAMLError:
         return {}
 
@@ -858,7 +832,7 @@ def _parse_yaml(
 ) -> tuple[list[_Doc], Problem | None]:
     """Every document of a YAML stream; on a syntax error, those before it and a Problem."""
     docs: list[_Doc] = []
-    loader = _Loader(text)
+    loader = kubeyaml.loader(text)
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -868,19 +842,21 @@ def _parse_yaml(
             refused = alias_problem(node)
             if refused is not None:
                 return docs, Problem(refused, file=source_at(line), line=line if keep_lines else None)
-            strict = manifest_problem(node)
-            if strict is not None:
-                message, at = strict
-                return docs, Problem(message, file=source_at(line), line=at if keep_lines else None)
             data = loader.construct_document(node)
             if data is None:
                 continue
-            docs += _expand(data, node, source_at(line), line if keep_lines else None)
+            made = _expand(data, node, source_at(line), line if keep_lines else None)
+            if made:
+                made[0].notices = tuple(
+                    Problem(
+                        twice.notice(), file=source_at(twice.line), line=twice.line if keep_lines else None
+                    )
+                    for twice in duplicate_keys(node)
+                )
+            docs += made
     except yaml.YAMLError as err:
         message, line = yaml_error(err, text)
         return docs, Problem(message, file=source_at(line or 1), line=line if keep_lines else None)
-    except RecursionError:
-        return docs, Problem("YAML nested too deeply to read; refused", file=source_at(1))
     finally:
         loader.dispose()
     return docs, None
@@ -894,25 +870,38 @@ def _no_constant(name: str) -> Any:
     raise _JsonRefused(f"{name} is not a number JSON can carry")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:
-            raise _JsonRefused(f"key {key!r} appears twice in one object")
-        found[key] = value
-    return found
-
-
 def _parse_json(text: str, file: str) -> tuple[list[_Doc], Problem | None]:
+    """As kubectl reads a JSON file: no NaN or Infinity; a key given twice keeps the last value
+    (said in a notice); a number as the API server holds it (see kubeyaml.number)."""
+    twice: list[str] = []
+
+    def last_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in found:
+                twice.append(key)
+            found[key] = value
+        return found
+
     try:
-        # As the API server reads JSON: no NaN or Infinity, no key given twice.
-        data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
+        data = json.loads(
+            text, parse_constant=_no_constant, object_pairs_hook=last_wins,
+            parse_int=lambda t: kubeyaml.number(int(t)), parse_float=lambda t: kubeyaml.number(float(t)),
+        )  # fmt: skip
     except json.JSONDecodeError as err:
         return [], Problem(f"invalid JSON: {err.msg} (column {err.colno})", file=file, line=err.lineno)
     except _JsonRefused as err:
         return [], Problem(f"invalid JSON: {err}", file=file)
     items = data if isinstance(data, list) else [data]
-    return [doc for item in items for doc in _expand(item, None, file, 1)], None
+    docs = [doc for item in items for doc in _expand(item, None, file, 1)]
+    if docs and twice:
+        docs[0].notices = tuple(
+            Problem(
+                f"key {key!r} appears twice in one object: the last one is used, as kubectl does", file=file
+            )
+            for key in dict.fromkeys(twice)
+        )
+    return docs, None
 
 
 def _expand(data: Any, node: yaml.Node | None, file: str, line: int | None) -> list[_Doc]:

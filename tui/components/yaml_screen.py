@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import yaml
 from rich.syntax import Syntax
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -12,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from sandbox.manifest import kubeyaml
 from tui.rows import Row
 
 
@@ -25,7 +25,7 @@ def manifest_yaml(manifest: dict[str, Any]) -> str:
     metadata = dict(shown.get("metadata") or {})
     metadata.pop("managedFields", None)
     shown["metadata"] = metadata
-    return yaml.safe_dump(shown, sort_keys=False, default_flow_style=False)
+    return kubeyaml.dump(shown)
 
 
 class YamlScreen(Screen[None]):
