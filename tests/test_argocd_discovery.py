@@ -24,7 +24,7 @@ def _discover(tmp_path: Path, case: str) -> tuple[EnvRepo, Discovery]:
 
 
 def _apps(found: Discovery) -> dict[str, AppSpec]:
-    return {a.name: a for a in found.apps}
+    return {a.names.short: a for a in found.apps}
 
 
 def _data(repo: EnvRepo, app: AppSpec) -> dict[str, dict]:

@@ -39,7 +39,9 @@ def _discover(tmp_path: Path, case: str, constraint: str = "") -> tuple[EnvRepo,
 
 def _failed(found: Discovery) -> dict[str, str]:
     """``Kind name`` -> why, for each Flux object that shows as a failed app."""
-    return {f"{a.kind} {a.name}": " ".join(p.message for p in a.invalid) for a in found.apps if a.invalid}
+    return {
+        f"{a.kind} {a.names.short}": " ".join(p.message for p in a.invalid) for a in found.apps if a.invalid
+    }
 
 
 def _objects(repo: EnvRepo, app: AppSpec) -> dict[str, dict]:
@@ -60,7 +62,7 @@ def test_post_build_substitution_reads_variables_from_the_spec_and_a_secret_in_t
     tmp_path: Path,
 ) -> None:
     repo, found = _discover(tmp_path, "fields")
-    apps = {a.name: a for a in found.apps}
+    apps = {a.names.short: a for a in found.apps}
 
     objects = _objects(repo, apps["subst"])
     assert set(objects) == {"Deployment/sized", "ConfigMap/untouched"}, "reconcile: disabled is left out"
@@ -74,7 +76,7 @@ def test_post_build_substitution_reads_variables_from_the_spec_and_a_secret_in_t
 
 def test_kustomization_patches_images_and_components_apply_as_flux_applies_them(tmp_path: Path) -> None:
     repo, found = _discover(tmp_path, "fields")
-    app = {a.name: a for a in found.apps}["patched"]
+    app = {a.names.short: a for a in found.apps}["patched"]
 
     objects = _objects(repo, app)
     assert set(objects) == {"Deployment/web", "ConfigMap/from-component"}
@@ -86,7 +88,7 @@ def test_kustomization_patches_images_and_components_apply_as_flux_applies_them(
 
 def test_a_helm_release_layers_values_from_a_configmap_a_target_path_and_its_spec(tmp_path: Path) -> None:
     repo, found = _discover(tmp_path, "fields")
-    app = {a.name: a for a in found.apps}["rel"]
+    app = {a.names.short: a for a in found.apps}["rel"]
 
     assert (app.namespace, app.release_name, app.path) == ("relns", "relns-rel", "chart")
     data = _objects(repo, app)["ConfigMap/relns-rel-values"]["data"]
@@ -100,9 +102,9 @@ def test_sources_that_cannot_be_read_offline_fail_their_app_by_name(tmp_path: Pa
     assert set(said) == {"HelmRelease remote", "Kustomization from-oci"}
     assert "redis 19.0.1" in said["HelmRelease remote"] and "charts: FOLDER" in said["HelmRelease remote"]
     assert "OCIRepository" in said["Kustomization from-oci"]
-    assert {a.name for a in found.apps if not a.invalid} == {"one", "subst", "patched", "rel"}
+    assert {a.names.short for a in found.apps if not a.invalid} == {"one", "subst", "patched", "rel"}
     assert found.problems == [], "each problem belongs to the app it fails"
-    remote = {a.name: a for a in found.apps}["remote"]
+    remote = {a.names.short: a for a in found.apps}["remote"]
     assert remote.parent and remote.defined_in.endswith(".yaml"), "nested where Flux would show it"
 
 
@@ -121,7 +123,7 @@ def test_the_entry_named_at_the_command_line_picks_the_cluster_of_a_repo_with_se
     assert asked.apps == [] and "clusters/production, clusters/staging" in asked.problems[0].message
     chosen = discover(repo, "HEAD", entry="clusters/production")
     assert chosen.problems == []
-    hello = {a.name: a for a in chosen.apps}["hello"]
+    hello = {a.names.short: a for a in chosen.apps}["hello"]
     assert "replicas: 3" in hello.options.helm_values and "hello.www.example.com" in hello.options.helm_values
 
 
@@ -129,7 +131,7 @@ def test_a_helm_repository_chart_comes_from_the_charts_folder_sandbox_yaml_names
     repo, found = _discover(tmp_path, "vendored")
 
     assert found.problems == []
-    app = {a.name: a for a in found.apps}["greeter"]
+    app = {a.names.short: a for a in found.apps}["greeter"]
     assert (app.path, app.namespace) == ("vendor/greeter", "greet")
     assert _objects(repo, app)["ConfigMap/greeting"]["data"] == {"text": "vendored"}
 
@@ -168,7 +170,7 @@ def test_a_chart_from_a_helm_or_oci_repository_comes_from_the_helm_cache_when_he
     repo, found = _discover(tmp_path, case)
 
     assert found.problems == []
-    app = {a.name: a for a in found.apps}["greeter"]
+    app = {a.names.short: a for a in found.apps}["greeter"]
     assert app.chart_archive == str(cache / f"greeter-{chosen}.tgz"), "the newest its version allows"
     assert _objects(repo, app)["ConfigMap/greeting"]["data"] == {"text": text}
 
@@ -184,7 +186,7 @@ def test_a_vendored_chart_that_meets_the_helmreleases_version_renders(
 ) -> None:
     repo, found = _discover(tmp_path, "vendored", constraint)
 
-    app = {a.name: a for a in found.apps}["greeter"]
+    app = {a.names.short: a for a in found.apps}["greeter"]
     assert _objects(repo, app)["ConfigMap/greeting"]["data"] == {"text": "vendored"}
 
 
@@ -193,7 +195,7 @@ def test_a_vendored_chart_of_another_version_than_the_helmrelease_asks_is_refuse
 ) -> None:
     repo, found = _discover(tmp_path, "vendored", ">=2.0.0")
 
-    app = {a.name: a for a in found.apps}["greeter"]
+    app = {a.names.short: a for a in found.apps}["greeter"]
     rendered = render_app(repo, app, "HEAD")
     assert not rendered.ok and rendered.objects == ()
     [problem] = rendered.problems
@@ -215,7 +217,7 @@ def test_the_helm_cache_gives_the_newest_chart_that_meets_the_helmreleases_range
     cache = _helm_cache(tmp_path, monkeypatch, "1.0.0", "1.2.0", "2.0.0")
 
     _repo, found = _discover(tmp_path, "cached", "^1.0")
-    assert {a.name: a for a in found.apps}["greeter"].chart_archive == str(cache / "greeter-1.2.0.tgz")
+    assert {a.names.short: a for a in found.apps}["greeter"].chart_archive == str(cache / "greeter-1.2.0.tgz")
 
     _repo, none = _discover(tmp_path / "again", "cached", ">=3")
     assert "helm pull" in _failed(none)["HelmRelease greeter"]
@@ -225,7 +227,7 @@ def test_an_external_artifact_that_splits_a_folder_off_the_bootstrapped_repo_ren
     tmp_path: Path,
 ) -> None:
     repo, found = _discover(tmp_path, "artifacts")
-    apps = {a.name: a for a in found.apps}
+    apps = {a.names.short: a for a in found.apps}
 
     assert (apps["staged"].path, apps["produced"].path) == ("deploy/staging", "deploy/production")
     staged = _objects(repo, apps["staged"])

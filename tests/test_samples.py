@@ -62,7 +62,10 @@ EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
         "flux-system": ("flux-system", {"ConfigMap/cluster-settings"}),
         "infra-configs": ("platform", {"Namespace/platform", "ConfigMap/platform-info"}),
         "apps": ("default", {"Namespace/hello"}),
-        "hello": ("hello", {"ConfigMap/hello-greeting", "Deployment/hello", "Service/hello"}),
+        "HelmRelease/hello/hello": (
+            "hello",
+            {"ConfigMap/hello-greeting", "Deployment/hello", "Service/hello"},
+        ),
     },
     "cloud": {
         "catalog": (

@@ -75,7 +75,11 @@ class AppSet:
         if self.automated or force:
             self._record_unowned_problems(head, trigger)
         for controller in self._touched_first(previous, head):
-            if self.focus is None or controller.name == self.focus:
+            if (
+                self.focus is None
+                or controller.name == self.focus
+                or controller.spec.names.answers_to(self.focus)
+            ):
                 controller.follow(head, trigger, force)
             else:
                 controller.git_revision = head

@@ -81,6 +81,7 @@ def known_from(inventories: list[Inventory], repo_path: Path) -> dict[str, AppSp
             inventory.app, extra.get("path", inventory.app), extra.get("namespace", inventory.app),
             cast(Source, source if source in ("plain", "kustomize", "helm") else "plain"), values=values,
             release_name=extra.get("releaseName", ""), prune=extra.get("prune", "true") == "true",
-            defined_in=extra.get("definedIn", ""), parent=extra.get("parent", ""),
+            defined_in=extra.get("definedIn", ""), parent=extra.get("parent", ""), kind=extra.get("kind", ""),
+            home=extra.get("home", ""), object_name=extra.get("objectName", ""),
         )  # fmt: skip
     return known

@@ -17,7 +17,7 @@ from sandbox.agent.settings import AppSettings
 from sandbox.agent.snapshot import AppState, ObjectState, RevertTarget
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison
-from sandbox.apply.inventory import tracking_app
+from sandbox.apply.inventory import storage_name, tracking_app
 from sandbox.apply.waves import COMPARE_OPTIONS, options_of
 from sandbox.model import DesiredObject, Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.appconfig import AppSpec
@@ -46,6 +46,7 @@ class AppFacts:
     drift: frozenset[ObjectKey] = frozenset()
     settings: AppSettings = AppSettings()
     problems: tuple[Problem, ...] = ()
+    notices: tuple[Problem, ...] = ()
     rendered_ever: bool = False
     operation: str = "Idle"
     last_sync: float | None = None
@@ -74,7 +75,11 @@ def app_state(facts: AppFacts, cache: LiveView) -> AppState:
         _object_state(facts, key, obj, marked.get(key), cache.get(key), cache) for key, obj in desired.items()
     ]
     name = facts.spec.name
-    orphans = [o for o in cache.labeled(name) if ObjectKey.of(o) not in desired and tracking_app(o) == name]
+    orphans = [
+        o
+        for o in cache.labeled(storage_name(name))
+        if ObjectKey.of(o) not in desired and tracking_app(o) == name
+    ]
     objects += [_object_state(facts, ObjectKey.of(o), None, None, o, cache) for o in orphans]
     # Argo CD's compare-options IgnoreExtraneous: an object left from Git does not make the app OutOfSync.
     ignored = {ObjectKey.of(o) for o in orphans if "IgnoreExtraneous" in options_of(o, COMPARE_OPTIONS)}
@@ -99,7 +104,8 @@ def app_state(facts: AppFacts, cache: LiveView) -> AppState:
         message=facts.message, objects=tuple(objects), problems=facts.problems,
         drift=tuple(sorted(facts.drift)), syncs=facts.syncs, revert_target=facts.revert_target,
         removed=facts.removed, retry_at=facts.retry_at, attempts=facts.attempts, parent=facts.spec.parent,
-        kind=facts.spec.kind, release=facts.spec.release_name,
+        kind=facts.spec.kind, release=facts.spec.release_name, home=facts.spec.home,
+        object_name=facts.spec.object_name, notices=facts.notices,
     )  # fmt: skip
 
 

@@ -570,6 +570,7 @@ class AppController:
             spec=self.spec, git_revision=self.git_revision, target=target, deployed=self.deployed,
             deployed_revision=self.deployed_revision, comparisons=dict(self.comparisons),
             drift=frozenset(self.drift), settings=self.settings, problems=problems,
+            notices=target.rendered.notices if target else (),
             rendered_ever=self.rendered_ever or self.deployed_revision is not None, operation=self.operation,
             last_sync=self.last_sync, last_result=self.last_result, message=self.message, syncs=self.syncs,
             removed=self.removed, retry_at=failure.retry_at if failure else None,
@@ -649,6 +650,7 @@ class AppController:
             "repo": str(self.s.repo_path), "path": spec.path, "namespace": spec.namespace, "source": spec.source,
             "values": json.dumps(list(spec.values)), "releaseName": spec.release_name,
             "prune": "true" if spec.prune else "false", "definedIn": spec.defined_in, "parent": spec.parent,
+            "kind": spec.kind, "home": spec.home, "objectName": spec.object_name,
         }  # fmt: skip
 
     def _commit(self, revision: str) -> CommitInfo | None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sandbox.agent.history import SyncRecord
 from sandbox.agent.ready import flux_ready
 from sandbox.model import Health, Manifest, ObjectKey, Problem, SyncStatus
+from sandbox.source.appid import AppName, pick, shown_names
 from sandbox.source.envrepo import CommitInfo
 
 
@@ -87,6 +89,13 @@ class AppState:
     parent: str = ""  # the app-of-apps that defines this app
     kind: str = ""  # the Argo CD / Flux object that defines it (Application, Kustomization, HelmRelease)
     release: str = ""  # its Helm release name
+    home: str = ""  # that object's namespace
+    object_name: str = ""  # that object's name ("" when the app's name is it)
+    notices: tuple[Problem, ...] = ()  # what its render did other than written (left out, ignored), and why
+
+    @property
+    def names(self) -> AppName:
+        return AppName(self.name, self.kind, self.home, self.object_name or self.name)
 
     @property
     def rollback_note(self) -> str:
@@ -104,6 +113,8 @@ class AppState:
             "namespace": self.namespace,
             "parent": self.parent,
             "kind": self.kind,
+            "objectNamespace": self.home,
+            "objectName": self.object_name or self.name,
             "source": self.source_type,
             "sync": str(self.sync),
             "health": str(self.health),
@@ -120,6 +131,7 @@ class AppState:
             "lastResult": self.last_result,
             "message": self.message,
             "problems": [str(p) for p in self.problems],
+            "notices": [str(p) for p in self.notices],
             "drift": [str(k) for k in self.drift],
             "removed": self.removed,
             "retryAt": self.retry_at,
@@ -170,11 +182,26 @@ class Snapshot:
     notices: tuple[str, ...] = ()  # one-line notes on how the env repo is read
 
     def app(self, name: str) -> AppState | None:
+        """The app whose id is ``name``."""
         return next((a for a in self.apps if a.name == name), None)
+
+    def named(self, name: str) -> list[AppState]:
+        """Every app ``name``, as a person typed it, could mean (several when a short name is shared)."""
+        picked = {n.id for n in pick([a.names for a in self.apps], name)}
+        return [a for a in self.apps if a.name in picked]
+
+    @cached_property
+    def shown_names(self) -> dict[str, str]:
+        """app id -> what to show: its short name where unique among these apps, else qualified."""
+        return shown_names(a.names for a in self.apps)
+
+    def shown(self, app: str) -> str:
+        return self.shown_names.get(app, app)
 
     def _app_json(self, app: AppState) -> dict[str, Any]:
         ready = flux_ready(app, self.branch)
-        return {**app.to_json(), **({"ready": ready.to_json()} if ready else {})}
+        shown = {"shownName": self.shown(app.name)}
+        return {**app.to_json(), **shown, **({"ready": ready.to_json()} if ready else {})}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -185,6 +212,28 @@ class Snapshot:
             "problems": [str(p) for p in self.problems],
             "notices": list(self.notices),
         }
+
+
+def in_tree_order(apps: tuple[AppState, ...]) -> tuple[AppState, ...]:
+    """Each app right under the app that defines it (depth first), siblings in the order given;
+    an app whose parent is not among them stays at the top level."""
+    ids = {a.name for a in apps}
+    children: dict[str, list[AppState]] = {}
+    for app in apps:
+        children.setdefault(app.parent if app.parent in ids and app.parent != app.name else "", []).append(
+            app
+        )
+    ordered: list[AppState] = []
+    seen: set[str] = set()
+    stack = list(reversed(children.get("", [])))
+    while stack:
+        app = stack.pop()
+        if app.name in seen:
+            continue
+        seen.add(app.name)
+        ordered.append(app)
+        stack += reversed(children.get(app.name, []))
+    return tuple(ordered) + tuple(a for a in apps if a.name not in seen)  # a parent cycle: shown at the end
 
 
 def app_depths(apps: tuple[AppState, ...]) -> dict[str, int]:

@@ -9,7 +9,9 @@ inventory AND the annotation both claim.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,7 +24,22 @@ TRACKING_ANNOTATION = "gitops-sandbox.io/tracking-id"
 INVENTORY_PREFIX = "inventory-"
 
 
+_STORABLE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
+
+
+def storage_name(app: str) -> str:
+    """The app's name where the cluster stores it: its label value and its inventory's name
+    (a DNS-1123 label, at most 63). A plain app id is itself; a qualified one
+    (``HelmRelease/podinfo/podinfo``) is lowered, dotted and made unique by a digest of it."""
+    if _STORABLE.match(app):
+        return app
+    digest = hashlib.sha256(app.encode()).hexdigest()[:8]
+    base = re.sub(r"[^-a-z0-9.]", "-", app.lower().replace("/", "."))[:54].strip("-.")
+    return f"{base}-{digest}"
+
+
 def tracking_id(app: str, key: ObjectKey) -> str:
+    """The app id, then the object: app ids hold no colon, so the first one ends the app."""
     return f"{app}:{key.group}/{key.kind}:{key.namespace}/{key.name}"
 
 
@@ -30,7 +47,7 @@ def mark(manifest: Manifest, app: str, key: ObjectKey) -> Manifest:
     """A copy of the desired manifest carrying the app's label and tracking annotation."""
     out = dict(manifest)
     meta = dict(out.get("metadata") or {})
-    meta["labels"] = {**(meta.get("labels") or {}), APP_LABEL: app}
+    meta["labels"] = {**(meta.get("labels") or {}), APP_LABEL: storage_name(app)}
     meta["annotations"] = {**(meta.get("annotations") or {}), TRACKING_ANNOTATION: tracking_id(app, key)}
     out["metadata"] = meta
     return out
@@ -118,7 +135,7 @@ class _Getter(Protocol):
 
 def _path(app: str = "") -> str:
     base = f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/configmaps"
-    return f"{base}/{INVENTORY_PREFIX}{app}" if app else base
+    return f"{base}/{INVENTORY_PREFIX}{storage_name(app)}" if app else base
 
 
 class InventoryReader:
@@ -168,7 +185,7 @@ class InventoryStore(InventoryReader):
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {
-                "name": INVENTORY_PREFIX + inventory.app,
+                "name": INVENTORY_PREFIX + storage_name(inventory.app),
                 "namespace": SYSTEM_NAMESPACE,
                 "labels": {
                     "app.kubernetes.io/managed-by": "gitops-sandbox",
@@ -186,7 +203,7 @@ class InventoryStore(InventoryReader):
         """The app's inventory as its live objects tell it: every object of any listable kind
         that carries its label and its tracking annotation (a lost inventory, found again)."""
         entries = []
-        selector = {"labelSelector": f"{APP_LABEL}={app}"}
+        selector = {"labelSelector": f"{APP_LABEL}={storage_name(app)}"}
         for resource in kube.resources().values():
             if "list" not in resource.verbs or "/" in resource.plural:
                 continue

@@ -19,7 +19,9 @@ from sandbox.agent.observer import Observer
 from sandbox.apply.kube import Kube
 from sandbox.apply.reader import ClusterReader
 from sandbox.cluster import ClusterError, ClusterStatus, Runtime, runtime_for
-from sandbox.source.envrepo import EnvRepo
+from sandbox.source.appid import AppName
+from sandbox.source.discovery import discover
+from sandbox.source.envrepo import EnvRepo, EnvRepoError
 
 SETTLE_TIMEOUT = 300
 Progress = Callable[[str], None]
@@ -56,6 +58,21 @@ def check_repo(repo: Path, branch: str | None = None) -> None:
     """Raise EnvRepoError, saying what to do, when ``repo`` is no env repo (before any cluster
     starts: a folder that is not a git repo must not cost a minute of start-up first)."""
     EnvRepo(repo, branch).close()
+
+
+def app_names(repo: Path, entry: str | None = None) -> list[AppName]:
+    """The names of the apps at the env repo's head, read from Git alone (no cluster): for
+    commands that show recorded app ids (history). Empty when the repo cannot be read."""
+    try:
+        env = EnvRepo(repo)
+    except EnvRepoError:
+        return []
+    try:
+        return [a.names for a in discover(env, "HEAD", entry).apps]
+    except EnvRepoError:
+        return []
+    finally:
+        env.close()
 
 
 @contextmanager

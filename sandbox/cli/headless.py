@@ -22,9 +22,10 @@ from sandbox.agent.history import HistoryReader, path_for_repo
 from sandbox.agent.loop import Agent
 from sandbox.agent.ready import FLUX_KINDS, flux_ready
 from sandbox.agent.revert import RevertError
-from sandbox.agent.snapshot import AppState, Event, Snapshot, app_depths
+from sandbox.agent.snapshot import AppState, Event, Snapshot, app_depths, in_tree_order
 from sandbox.cli import compose
 from sandbox.model import Health, SyncStatus
+from sandbox.source.appid import pick, shown_names
 from sandbox.source.envrepo import EnvRepoError
 
 
@@ -85,11 +86,11 @@ def _apps_table(snapshot: Snapshot) -> str:
     rows = [("APP", "SYNC", "HEALTH", *(("READY",) if flux else ()), "DEPLOYED", "GIT", "AUTO-SYNC", "SELF-HEAL",
              "MESSAGE")]  # fmt: skip
     depth = app_depths(snapshot.apps)
-    for app in snapshot.apps:
+    for app in in_tree_order(snapshot.apps):
         ready = flux_ready(app, snapshot.branch)
         note = app.rollback_note or (ready.message if ready else app.message)
         rows.append((
-            "  " * depth[app.name] + app.name, str(app.sync), str(app.health),
+            "  " * depth[app.name] + snapshot.shown(app.name), str(app.sync), str(app.health),
             *((str(ready.status) if ready else "-",) if flux else ()),
             _short(app.deployed_revision), _short(app.git_revision),
             "on" if app.auto_sync else ("paused" if app.rolled_back else "off"),
@@ -126,12 +127,28 @@ def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False) -
     for problem in snapshot.problems:
         print(f"problem: {problem}")
     print(_apps_table(snapshot))
-    for app in snapshot.apps:
+    for app in in_tree_order(snapshot.apps):
         for problem in app.problems:
-            print(f"{app.name}: {problem}")
+            print(f"{snapshot.shown(app.name)}: {problem}")
         if verbose:
-            print(f"\n{app.name}:")
+            print(f"\n{snapshot.shown(app.name)}:")
             print(_objects_table(app))
+            for notice in app.notices:
+                print(f"  note: {notice}")
+
+
+def _resolved(snapshot: Snapshot, text: str) -> str | None:
+    """The id of the one app ``text`` names (its id, short or qualified name), or None after
+    saying on stderr that none does, or which several do."""
+    found = snapshot.named(text)
+    if len(found) == 1:
+        return found[0].name
+    if not found:
+        print(f"error: no app named {text}", file=sys.stderr)
+    else:
+        listed = ", ".join(a.names.qualified for a in found)
+        print(f"error: {text} names {len(found)} apps ({listed}): name one of them", file=sys.stderr)
+    return None
 
 
 def _errors_since(snapshot: Snapshot, since: float) -> list[Event]:
@@ -160,9 +177,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     started = time.time()
     with running_agent(args, automated=False, focus=args.app) as agent:
-        if args.app and agent.publish_now().app(args.app) is None:
-            print(f"error: no app named {args.app}", file=sys.stderr)
+        if args.app and (app := _resolved(agent.publish_now(), args.app)) is None:
             return 2
+        args.app = app if args.app else None
         agent.sync(args.app)
         agent.wait_idle(compose.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
@@ -184,6 +201,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
         compose.observer(Path(args.repo), connection, entry=args.entry) as seen,
     ):
         snapshot = seen.snapshot(args.ref)
+        if args.app and (app_id := _resolved(snapshot, args.app)) is None:
+            return 2
+        args.app = app_id if args.app else None
         found = seen.diffs(snapshot, args.app)
     _notices(snapshot)
     differing = [(d.app, d.object, d.text) for d in found]
@@ -199,7 +219,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         }, indent=2))  # fmt: skip
     else:
         for app_name, obj, text in differing:
-            print(f"--- {app_name}: {obj.key} ({obj.sync})")
+            print(f"--- {snapshot.shown(app_name)}: {obj.key} ({obj.sync})")
             print(text.rstrip() or "(no textual difference)")
         for problem in problems:
             print(f"problem: {problem}", file=sys.stderr)
@@ -211,6 +231,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    names = compose.app_names(Path(args.repo), getattr(args, "entry", None))
+    if args.app:
+        picked = pick(names, args.app)
+        if len(picked) > 1:
+            listed = ", ".join(n.qualified for n in picked)
+            print(f"error: {args.app} names {len(picked)} apps ({listed}): name one of them", file=sys.stderr)
+            return 2
+        args.app = picked[0].id if picked else args.app  # an app gone from Git keeps its history
+    shown = shown_names(names)
     with HistoryReader(path_for_repo(Path(args.repo))) as history:
         records = history.records(args.app, limit=args.limit)
     if args.json:
@@ -226,7 +255,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     for r in records:
         took = f"{r.ended - r.started:.2f}s" if r.ended else "-"
         when = datetime.fromtimestamp(r.started).strftime("%Y-%m-%d %H:%M:%S")
-        app = r.app or "(env repo)"  # a failure no app carries: sandbox.yaml does not read
+        app = shown.get(r.app, r.app) or "(env repo)"  # a failure no app carries: sandbox.yaml does not read
         rows.append(
             (str(r.id), app, _short(r.revision), r.trigger, r.result, r.health, when, took, r.subject[:50])
         )
@@ -237,10 +266,10 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     started = time.time()
     with running_agent(args, automated=False, focus=args.app) as agent:
-        target = args.to or agent.default_rollback_target(args.app)
-        if agent.publish_now().app(args.app) is None:
-            print(f"error: no app named {args.app}", file=sys.stderr)
+        if (app_id := _resolved(agent.publish_now(), args.app)) is None:
             return 2
+        args.app = app_id
+        target = args.to or agent.default_rollback_target(args.app)
         if not target:
             print(
                 f"error: {args.app} has no earlier healthy revision to roll back to; name one with --to",
@@ -264,9 +293,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     with running_agent(args, automated=False, focus=args.app) as agent:
-        if agent.publish_now().app(args.app) is None:
-            print(f"error: no app named {args.app}", file=sys.stderr)
+        if (app_id := _resolved(agent.publish_now(), args.app)) is None:
             return 2
+        args.app = app_id
         agent.resume(args.app)
         agent.wait_idle(compose.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
@@ -277,9 +306,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_revert(args: argparse.Namespace) -> int:
     with running_agent(args, automated=False) as agent:
-        if args.app and agent.publish_now().app(args.app) is None:
-            print(f"error: no app named {args.app}", file=sys.stderr)
+        if args.app and (app_id := _resolved(agent.publish_now(), args.app)) is None:
             return 2
+        args.app = app_id if args.app else None
         try:
             result = agent.revert(args.sha, args.app)
         except (RevertError, EnvRepoError) as exc:

@@ -11,6 +11,7 @@ from typing import Literal
 
 from sandbox.apply.ignore import IgnoreRule
 from sandbox.model import Problem
+from sandbox.source.appid import AppName
 
 CONFIG_FILE = "sandbox.yaml"
 Source = Literal["plain", "kustomize", "helm"]
@@ -51,7 +52,7 @@ class RenderOptions:
 class AppSpec:
     """One deployable unit of the env repo. ``release_name`` defaults to ``name``."""
 
-    name: str
+    name: str  # the app's id (see appid): the plain name, or Kind/namespace/name
     path: str  # repo-relative folder, "." for the repository root
     namespace: str
     source: Source
@@ -65,6 +66,8 @@ class AppSpec:
     parent: str = ""  # the app whose objects define this one (app-of-apps)
     defined_in: str = ""  # the file that defines the app ("" for folders and sandbox.yaml)
     kind: str = ""  # the object defining it there: Application, Kustomization or HelmRelease
+    home: str = ""  # that object's namespace
+    object_name: str = ""  # that object's name ("" when it is the id)
     revision: str = ""  # a ref the app is pinned to ("" follows the watched branch)
     repo: str = ""  # another local repo the app's files come from (absolute; "" is the env repo)
     chart_archive: str = ""  # a packaged chart from the Helm cache (absolute), for a Flux HelmRepository
@@ -76,4 +79,8 @@ class AppSpec:
 
     def __post_init__(self) -> None:
         if not self.release_name:
-            object.__setattr__(self, "release_name", self.name)
+            object.__setattr__(self, "release_name", self.object_name or self.name)
+
+    @property
+    def names(self) -> AppName:
+        return AppName(self.name, self.kind, self.home, self.object_name or self.name)

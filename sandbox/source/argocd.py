@@ -18,6 +18,7 @@ from sandbox.apply.ignore import IgnoreRule, jq_pointer
 from sandbox.manifest import kubeyaml
 from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source.appconfig import DNS1123_LABEL
+from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions, Source
 from sandbox.source.repomap import RepoMap
 from sandbox.source.shape import mapping
@@ -81,11 +82,12 @@ def application(
     manifest, file = found.manifest, found.file
     meta = mapping(manifest.get("metadata"))
     name = meta.get("name")
-    label = f"Application {name}" if isinstance(name, str) else "Application"
+    home = str(meta.get("namespace") or "")
+    app = app_id("Application", home, name) if isinstance(name, str) else "Application"
     problems: list[Problem] = []
 
     def bad(message: str) -> None:
-        problems.append(Problem(message, file=file, object=str(name) if isinstance(name, str) else label))
+        problems.append(Problem(message, file=file, object=app))
 
     if not isinstance(name, str) or not APP_NAME.match(name) or len(name) > 63:
         bad(
@@ -130,7 +132,7 @@ def application(
         return None, problems
     auto = isinstance(automated, dict) and automated.get("enabled", True) is not False
     return AppSpec(
-        name=name, path=path, namespace=str(namespace), source=source_type, values=values,
+        name=app, home=home, object_name=name, path=path, namespace=str(namespace), source=source_type, values=values,
         release_name=release, auto_sync=auto,
         prune=bool(auto and isinstance(automated, dict) and automated.get("prune")),
         self_heal=bool(auto and isinstance(automated, dict) and automated.get("selfHeal")),

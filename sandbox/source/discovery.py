@@ -38,6 +38,7 @@ from sandbox.source.appconfig import (
     folder_apps,
     read_config,
 )
+from sandbox.source.appid import app_id
 from sandbox.source.appspec import CONFIG_FILE, AppSpec, RenderOptions, Source
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
@@ -64,8 +65,21 @@ def load_apps(repo: EnvRepo, revision: str) -> tuple[list[AppSpec], list[Problem
 
 
 def discover(repo: EnvRepo, revision: str, entry: str | None = None) -> Discovery:
-    """``entry``: where discovery starts, named by the user (``--entry``), over sandbox.yaml's."""
+    """``entry``: where discovery starts, named by the user (``--entry``), over sandbox.yaml's.
+    Input nothing foresaw fails the whole list (every app kept as it is), never the agent."""
     sha = repo.resolve(revision)
+    try:
+        return _discover(repo, sha, entry)
+    except EnvRepoError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        return Discovery([], [Problem(
+            f"the sandbox could not read the apps at {sha[:7]} ({type(exc).__name__}: {exc}); nothing applied or "
+            "pruned. This is a bug in the sandbox: please report it with the repo's layout",
+        )], configured=True)  # fmt: skip
+
+
+def _discover(repo: EnvRepo, sha: str, entry: str | None) -> Discovery:
     config, problems = read_config(repo, sha)
     if entry is not None:
         path = posixpath.normpath(entry.strip().strip("/") or ".")
@@ -244,10 +258,15 @@ class _FluxWalk:
                     app = app or failed_app(Defined(dict(child.manifest), child.source), problems, spec.name)
                     if app is None or not app.invalid:
                         self.problems += problems
-                    if app is None or app.name in self.apps or app.name in self.taken:
-                        if app is not None:
-                            self.problems.append(Problem(f"app {app.name} is defined twice", file=child.source,
-                                                         object=app.name))  # fmt: skip
+                    if app is None:
+                        continue
+                    if app.name in self.taken:  # a namesake of a sandbox.yaml app: another app
+                        app = dataclasses.replace(app, name=app.names.qualified)
+                    if app.name in self.apps:
+                        self.problems.append(Problem(
+                            f"app {app.name} is defined twice: in {self.apps[app.name].defined_in} and in "
+                            f"{child.source}", file=child.source, object=app.name,
+                        ))  # fmt: skip
                         continue
                     self.apps[app.name] = app
                     if app.source == "kustomize":
@@ -283,10 +302,12 @@ def failed_app(found: Defined, problems: list[Problem], parent: str) -> AppSpec 
     if not problems or not isinstance(name, str) or not argocd.APP_NAME.match(name) or len(name) > 63:
         return None
     kind = str(found.manifest.get("kind", ""))
+    home = namespace or ("flux-system" if kind in ("Kustomization", "HelmRelease") else "")
     return AppSpec(
-        name, posixpath.dirname(found.file) or ".", namespace if DNS1123_LABEL.match(namespace) else "default",
-        "plain", parent=parent, defined_in=found.file, kind=kind, after_parent=bool(parent),
-        invalid=tuple(problems),
+        app_id(kind, home, name), posixpath.dirname(found.file) or ".",
+        namespace if DNS1123_LABEL.match(namespace) else "default",
+        "plain", parent=parent, defined_in=found.file, kind=kind, home=home, object_name=name,
+        after_parent=bool(parent), invalid=tuple(problems),
     )  # fmt: skip
 
 
@@ -363,8 +384,9 @@ class _Walk:
         while level and depth < MAX_DEPTH:
             depth += 1
             next_level: list[AppSpec] = []
-            for spec in level:
-                if not self._add(spec):
+            for found in level:
+                spec = self._add(found)
+                if spec is None:
                     continue
                 if not self._may_define_apps(spec):
                     continue
@@ -380,22 +402,22 @@ class _Walk:
                 next_level += self._specs(children, parent=spec.name)
             level = next_level
 
-    def _add(self, spec: AppSpec) -> bool:
+    def _add(self, spec: AppSpec) -> AppSpec | None:
+        """``spec`` as added (under its qualified name when a sandbox.yaml app has its name), or
+        None when it was found before."""
+        if spec.name in self.taken and spec.kind:  # a namesake of a sandbox.yaml app: another app
+            spec = dataclasses.replace(spec, name=spec.names.qualified)
         seen = self._apps.get(spec.name)
         if seen is not None:
             if seen.parent == "" and spec.parent and seen.defined_in == spec.defined_in:
                 self._apps[spec.name] = spec  # found as a root first, it is this parent's child
-                return False
+                return None
             if seen != spec and spec.name not in self._ancestors(spec):
                 self.problems.append(Problem(f"app {spec.name} is defined twice: in {seen.defined_in} and in "
                                              f"{spec.defined_in}", file=spec.defined_in, object=spec.name))  # fmt: skip
-            return False
-        if spec.name in self.taken:
-            self.problems.append(Problem(f"app {spec.name} is defined in {self.taken[spec.name]} and in "
-                                         f"{spec.defined_in}", file=spec.defined_in, object=spec.name))  # fmt: skip
-            return False
+            return None
         self._apps[spec.name] = spec
-        return True
+        return spec
 
     def _ancestors(self, spec: AppSpec) -> set[str]:
         names, parent = set(), spec.parent

@@ -23,6 +23,7 @@ from sandbox.manifest import kubeyaml
 from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source import chartversion, fluxartifact
 from sandbox.source.appconfig import DNS1123_LABEL
+from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.argocd import APP_NAME, Defined
 from sandbox.source.repomap import RepoMap
@@ -126,10 +127,12 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
     kind = str(found.manifest.get("kind", ""))
     meta = mapping(found.manifest.get("metadata"))
     name = meta.get("name")
+    namespace = str(meta.get("namespace") or "flux-system")
+    app = app_id(kind, namespace, name) if isinstance(name, str) else f"{kind} {name}"
     problems: list[Problem] = []
 
     def bad(message: str) -> None:
-        problems.append(Problem(message, file=found.file, object=f"{kind} {name}"))
+        problems.append(Problem(message, file=found.file, object=app))
 
     if not isinstance(name, str) or not APP_NAME.match(name) or len(name) > 63:
         bad(
@@ -137,7 +140,6 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
         )
         return None, problems
     spec = mapping(found.manifest.get("spec"))
-    namespace = str(meta.get("namespace") or "flux-system")
     keys = _KUSTOMIZATION_KEYS if kind == "Kustomization" else _HELMRELEASE_KEYS
     for key in spec:
         if key not in keys:
@@ -148,9 +150,11 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
     app_namespace = target or (namespace if kind == "HelmRelease" else DEFAULT_NAMESPACE)
     if not DNS1123_LABEL.match(app_namespace) or app_namespace == SYSTEM_NAMESPACE:
         bad(f"namespace {app_namespace!r} cannot be used (a DNS-1123 label other than {SYSTEM_NAMESPACE})")
+    # A dependency is an object of the same kind, in this one's namespace unless it names another.
     depends = tuple(
-        str(mapping(d).get("name", "")) for d in spec.get("dependsOn") or () if mapping(d).get("name")
-    )
+        app_id(kind, str(mapping(d).get("namespace") or namespace), str(mapping(d)["name"]))
+        for d in spec.get("dependsOn") or () if mapping(d).get("name")
+    )  # fmt: skip
     suspended = bool(spec.get("suspend"))
     if kind == "Kustomization":
         made = _kustomization(spec, namespace, target, sources, bad)
@@ -160,7 +164,7 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
         return None, problems
     place, source, options, values, release, prune = made
     return AppSpec(
-        name=name, path=place.path, repo=place.repo, revision=place.revision, chart_archive=place.archive,
+        name=app, home=namespace, object_name=name, path=place.path, repo=place.repo, revision=place.revision, chart_archive=place.archive,
         namespace=app_namespace, source=source, values=values, release_name=release,
         auto_sync=not suspended, prune=prune, self_heal=not suspended, options=options,
         create_namespace=kind == "HelmRelease" and bool(mapping(spec.get("install")).get("createNamespace")),

@@ -105,6 +105,24 @@ def render_app(
     ``is_namespaced(group, kind)`` answers from the cluster's discovery when there is one;
     None (or no function) falls back to CRDs in the app itself, then to ``CLUSTER_SCOPED``.
     """
+    try:
+        return _render_app(repo, app, revision, is_namespaced, progress)
+    except Exception as exc:  # noqa: BLE001 - input nothing foresaw fails its app, never the agent
+        problem = Problem(
+            f"the sandbox could not render this app ({type(exc).__name__}: {exc}); nothing applied or pruned. "
+            "This is a bug in the sandbox: please report it with the file",
+            file=app.defined_in or app.path, object=app.name,
+        )  # fmt: skip
+        return Rendered(app.name, revision, problems=(problem,))
+
+
+def _render_app(
+    repo: EnvRepo,
+    app: AppSpec,
+    revision: str,
+    is_namespaced: IsNamespaced | None,
+    progress: toolchain.Progress,
+) -> Rendered:
     if app.invalid:  # its Application / Kustomization / HelmRelease says what it cannot do
         return Rendered(app.name, revision, problems=app.invalid)
     if not app.repo and not app.revision:
@@ -941,7 +959,9 @@ def _desired_objects(
         api_version = manifest["apiVersion"]
         group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
         meta = manifest["metadata"]
-        if _namespaced(group, manifest["kind"], is_namespaced, crd_scopes):
+        if argocd.is_argo_object(manifest):
+            pass  # an app definition, never applied: its namespace is as written (its identity)
+        elif _namespaced(group, manifest["kind"], is_namespaced, crd_scopes):
             if not meta.get("namespace"):
                 meta["namespace"] = app.namespace
         elif "namespace" in meta:

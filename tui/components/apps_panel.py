@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
-from sandbox.agent.snapshot import AppState, Snapshot, app_depths
+from sandbox.agent.snapshot import AppState, Snapshot, app_depths, in_tree_order
 from tui import glyphs
 
 # Auto-sync and self-heal of the selected app are in the header; the panel stays narrow.
@@ -35,6 +35,7 @@ class AppsPanel(DataTable[Text]):
         self._names: list[str] = []
         self._cells: dict[str, tuple[Text, ...]] = {}
         self._depths: dict[str, int] = {}  # apps an app-of-apps defines sit under it
+        self._shown: dict[str, str] = {}  # app id -> its short name, or qualified where not unique
 
     def on_mount(self) -> None:
         self.border_title = "1 Apps"
@@ -42,13 +43,15 @@ class AppsPanel(DataTable[Text]):
             self.add_column(label, key=key)
 
     def show(self, snapshot: Snapshot) -> None:
-        names = [a.name for a in snapshot.apps]
+        apps = in_tree_order(snapshot.apps)  # each app right under the one that defines it
+        names = [a.name for a in apps]
         self._depths = app_depths(snapshot.apps)
+        self._shown = snapshot.shown_names
         if names != self._names:
             current = self.current
             self.clear()
             self._cells.clear()
-            for app in snapshot.apps:
+            for app in apps:
                 cells = self._cells_for(app)
                 self._cells[app.name] = cells
                 self.add_row(*cells, key=app.name)
@@ -56,7 +59,7 @@ class AppsPanel(DataTable[Text]):
             if current in names:
                 self.move_cursor(row=names.index(current))
             return
-        for app in snapshot.apps:
+        for app in apps:
             cells = self._cells_for(app)
             old = self._cells.get(app.name, ())
             for (column, _label), new, was in zip(COLUMNS, cells, old or (None,) * len(cells), strict=True):
@@ -79,8 +82,9 @@ class AppsPanel(DataTable[Text]):
         health = glyphs.HEALTH[app.health]
         depth = self._depths.get(app.name, 0)
         branch = ("`- " if self.ascii else "└ ") if depth else ""
+        name = self._shown.get(app.name, app.name)
         return (
-            Text("  " * (depth - 1) + branch + app.name if depth else app.name, style="bold"),
+            Text("  " * (depth - 1) + branch + name if depth else name, style="bold"),
             Text(f"{sync.text(self.ascii)} {app.sync}", style=sync.style),
             Text(f"{health.text(self.ascii)} {app.health}", style=health.style),
             self._deployed(app),

@@ -61,17 +61,17 @@ class SandboxHeader(Static):
         apps.sort(key=lambda a: a.name != current_app)
         for app in apps[:MAX_APP_LINES]:
             text.append("\n")
-            text.append_text(self._app_line(app, sep, snapshot.branch))
+            text.append_text(self._app_line(app, sep, snapshot.branch, snapshot.shown(app.name)))
         if len(apps) > MAX_APP_LINES:
             text.append(f"  (+{len(apps) - MAX_APP_LINES} more apps in the Apps panel)", style="dim")
         return text
 
-    def _app_line(self, app: AppState, sep: str, branch: str) -> Text:
+    def _app_line(self, app: AppState, sep: str, branch: str, shown: str) -> Text:
         line = Text()
         line.append_text(glyphs.sync_glyph(app.sync, self.ascii))
         line.append(" ")
         line.append_text(glyphs.health_glyph(app.health, self.ascii))
-        line.append(f" {app.name}", style="bold")
+        line.append(f" {shown}", style="bold")
         ready = flux_ready(app, branch)
         if ready is not None:  # as `flux get` shows a Kustomization or HelmRelease
             line.append(f" Ready {ready.status}", style=READY_STYLE[ready.status])
