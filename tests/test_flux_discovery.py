@@ -102,7 +102,7 @@ def test_sources_that_cannot_be_read_offline_fail_their_app_by_name(tmp_path: Pa
     assert set(said) == {"HelmRelease remote", "Kustomization from-oci"}
     assert "redis 19.0.1" in said["HelmRelease remote"] and "charts: FOLDER" in said["HelmRelease remote"]
     assert "OCIRepository" in said["Kustomization from-oci"]
-    assert {a.names.short for a in found.apps if not a.invalid} == {"one", "subst", "patched", "rel"}
+    assert {a.names.short for a in found.apps if not a.invalid} == {"flux-system", "subst", "patched", "rel"}
     assert found.problems == [], "each problem belongs to the app it fails"
     remote = {a.names.short: a for a in found.apps}["remote"]
     assert remote.parent and remote.defined_in.endswith(".yaml"), "nested where Flux would show it"
@@ -247,3 +247,39 @@ def test_an_external_artifact_the_sandbox_cannot_read_as_a_folder_fails_its_app_
         and "'@mono/deploy/base/*.yaml'" in said["Kustomization picked"]
     )
     assert "not-generated is made by no ArtifactGenerator" in said["Kustomization nowhere"]
+
+
+def test_a_flux_repo_not_bootstrapped_yet_asks_which_cluster_entry_and_takes_the_one_named(
+    tmp_path: Path,
+) -> None:
+    """gotk-sync.yaml is the placeholder a template leaves: the clusters/<name> folders holding
+    Kustomizations are the entries, not a tenant's folder that a kustomization reaches."""
+    repo, asked = _discover(tmp_path, "unbootstrapped")
+    assert asked.apps == []
+    message = asked.problems[0].message
+    assert "2 cluster entries (clusters/production, clusters/staging)" in message, message
+    assert "--entry clusters/production" in message and "sandbox.yaml" in message
+    chosen = discover(repo, "HEAD", entry="clusters/staging")
+    assert chosen.problems == []
+    assert {a.name: a.parent for a in chosen.apps} == {
+        "flux-system": "", "apps": "flux-system", "tenants": "flux-system", "team": "tenants",
+    }, "the root is the flux-system Kustomization bootstrap would make"  # fmt: skip
+
+
+def test_a_flux_instance_names_the_cluster_entry_and_is_left_out_as_flux_itself(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "operator")
+    assert found.problems == [] and "clusters/lab/" in found.note
+    assert {a.name for a in found.apps} == {"flux-system", "infra", "other"}
+    root = render_app(repo, next(a for a in found.apps if a.name == "flux-system"), "HEAD")
+    assert not [o for o in root.objects if o.key.kind == "FluxInstance"]
+    assert any("FluxInstance" in n.message and "flux-instance.yaml" in n.file for n in root.notices), (
+        root.notices
+    )
+
+
+def test_the_entrys_own_kustomization_reads_the_source_defined_beside_it(tmp_path: Path) -> None:
+    _repo, found = _discover(tmp_path, "own-source")
+    assert found.problems == []
+    assert {a.name: a.parent for a in found.apps} == {"cluster": "", "flux": "cluster"}, (
+        "the root is the entry's own Kustomization, and a Kustomization named like the entry folder is another app"
+    )

@@ -46,7 +46,6 @@ class AppFacts:
     drift: frozenset[ObjectKey] = frozenset()
     settings: AppSettings = AppSettings()
     problems: tuple[Problem, ...] = ()
-    notices: tuple[Problem, ...] = ()
     rendered_ever: bool = False
     operation: str = "Idle"
     last_sync: float | None = None
@@ -105,7 +104,7 @@ def app_state(facts: AppFacts, cache: LiveView) -> AppState:
         drift=tuple(sorted(facts.drift)), syncs=facts.syncs, revert_target=facts.revert_target,
         removed=facts.removed, retry_at=facts.retry_at, attempts=facts.attempts, parent=facts.spec.parent,
         kind=facts.spec.kind, release=facts.spec.release_name, home=facts.spec.home,
-        object_name=facts.spec.object_name, notices=facts.notices,
+        object_name=facts.spec.object_name, notices=facts.target.rendered.notices if facts.target else (),
     )  # fmt: skip
 
 
@@ -123,6 +122,7 @@ def _status_facts(facts: AppFacts) -> status.AppFacts:
         rendered=facts.rendered_ever,
         problems=bool(facts.problems),
         following_git=not facts.settings.paused and following,
+        synced_target=facts.target is not None and facts.deployed_revision == facts.target.revision,
     )
 
 

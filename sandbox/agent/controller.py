@@ -570,7 +570,6 @@ class AppController:
             spec=self.spec, git_revision=self.git_revision, target=target, deployed=self.deployed,
             deployed_revision=self.deployed_revision, comparisons=dict(self.comparisons),
             drift=frozenset(self.drift), settings=self.settings, problems=problems,
-            notices=target.rendered.notices if target else (),
             rendered_ever=self.rendered_ever or self.deployed_revision is not None, operation=self.operation,
             last_sync=self.last_sync, last_result=self.last_result, message=self.message, syncs=self.syncs,
             removed=self.removed, retry_at=failure.retry_at if failure else None,

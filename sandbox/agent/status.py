@@ -44,6 +44,7 @@ class AppFacts:
     rendered: bool  # some revision of the app ever rendered (without problems)
     problems: bool  # the target revision did not render, or the app's entry is invalid
     following_git: bool  # the target is Git's head (not rolled back, not behind)
+    synced_target: bool = True  # a sync of the target revision succeeded (the cluster holds it)
 
 
 def app_sync(facts: AppFacts, objects: Iterable[SyncStatus]) -> SyncStatus:
@@ -55,6 +56,8 @@ def app_sync(facts: AppFacts, objects: Iterable[SyncStatus]) -> SyncStatus:
         return SyncStatus.OUT_OF_SYNC
     if any(s != SyncStatus.SYNCED for s in statuses):
         return SyncStatus.OUT_OF_SYNC
+    if not statuses and not facts.synced_target:
+        return SyncStatus.OUT_OF_SYNC  # nothing to compare says nothing: it has not synced this revision
     return SyncStatus.SYNCED
 
 

@@ -24,7 +24,7 @@ from typing import Any, TypeVar, cast
 
 import yaml
 
-from sandbox.manifest import kubeyaml
+from sandbox.manifest import kubeyaml, rawyaml
 from sandbox.model import Problem, Rendered
 from sandbox.source import applicationset, argocd, flux
 from sandbox.source.appconfig import (
@@ -103,8 +103,8 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None) -> Discovery:
         if len(entries) > 1:
             listed = ", ".join(entries)
             return Discovery([], [Problem(
-                f"this Flux repo has {len(entries)} cluster entries ({listed}): choose one in {CONFIG_FILE} "
-                f"(`flux: {{path: {entries[0]}}}`)", file=CONFIG_FILE,
+                f"this Flux repo has {len(entries)} cluster entries ({listed}): choose one with --entry "
+                f"{entries[0]}, or for good in {CONFIG_FILE} (`flux: {{path: {entries[0]}}}`)",
             )], configured=True)  # fmt: skip
         if entries:
             return _flux(repo, sha, repos, entries[0], config.charts if config else "", [])
@@ -162,24 +162,67 @@ def _flux_entries(repo: EnvRepo, sha: str) -> list[str]:
 
 
 def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
-    """The cluster entries of a Flux repo: folders a Kustomization inside them syncs (as
-    ``flux bootstrap`` writes ``clusters/<name>/flux-system/gotk-sync.yaml``)."""
-    entries = set()
-    for file in repo.files_containing(sha, flux.KUSTOMIZE_GROUP):
+    """The cluster entries of a Flux repo, where ``flux bootstrap`` (or the Flux Operator) would
+    point Flux: a folder a Kustomization inside it syncs (``clusters/<name>/flux-system/gotk-sync.yaml``),
+    a ``FluxInstance``'s ``spec.sync.path``; failing both (a repo not bootstrapped yet, whose
+    gotk-sync.yaml is a placeholder), each outermost folder holding Flux Kustomizations that no
+    Kustomization's path reaches."""
+    synced, instances, holders, paths = set(), set(), set(), set()
+    for file in {
+        *repo.files_containing(sha, flux.KUSTOMIZE_GROUP),
+        *repo.files_containing(sha, flux.OPERATOR_GROUP),
+    }:
         if not file.lower().endswith(MANIFEST_SUFFIXES):
             continue
-        raw = repo.read_file(sha, file) or b""
         try:
-            docs = list(kubeyaml.load_all(raw))
+            docs = list(kubeyaml.load_all(repo.read_file(sha, file) or b""))
         except (yaml.YAMLError, RecursionError, ValueError):
             continue
         for doc in docs:
-            if not isinstance(doc, dict) or flux.kind_of(doc) != f"{flux.KUSTOMIZE_GROUP}/Kustomization":
+            if not isinstance(doc, dict):
                 continue
-            path = flux.clean_path(str((doc.get("spec") or {}).get("path", ".")))
-            if path != "." and file.startswith(path + "/"):
-                entries.add(path)
-    return sorted(entries)
+            kind = flux.kind_of(doc)
+            spec = mapping(doc.get("spec"))
+            if kind == f"{flux.OPERATOR_GROUP}/FluxInstance":
+                path = flux.clean_path(str(mapping(spec.get("sync")).get("path") or "."))
+                if path != "." and repo.is_dir(sha, path):
+                    instances.add(path)
+            elif kind == f"{flux.KUSTOMIZE_GROUP}/Kustomization":
+                path = flux.clean_path(str(spec.get("path", ".")))
+                paths.add(path)
+                holders.add(posixpath.dirname(file) or ".")
+                if path != "." and file.startswith(path + "/"):
+                    synced.add(path)
+    found = synced | instances
+    if not found:
+        reached = paths | _kustomize_references(repo, sha)
+        found = {h for h in holders if not any(p == "." or h == p or h.startswith(p + "/") for p in reached)}
+        # Of those, the ones laid out for `flux bootstrap` (a flux-system folder beside), if any.
+        found = {h for h in found if repo.is_dir(sha, _join(h, "flux-system"))} or found
+    return sorted(f for f in found if not any(o != f and (o == "." or f.startswith(o + "/")) for o in found))
+
+
+def _kustomize_references(repo: EnvRepo, sha: str) -> set[str]:
+    """Every folder some kustomization.yaml of the repo names (a base, a component): reached from
+    wherever that kustomization is built, so no cluster entry."""
+    found = set()
+    for file in repo.list_files(sha, ""):
+        if posixpath.basename(file) not in KUSTOMIZATION_FILES:
+            continue
+        try:
+            data = rawyaml.load(repo.read_file(sha, file) or b"")
+        except (yaml.YAMLError, RecursionError, ValueError):
+            continue
+        folder = posixpath.dirname(file) or "."
+        for key in ("resources", "bases", "components"):
+            for item in mapping(data).get(key) or ():
+                if isinstance(item, str) and "://" not in item:
+                    found.add(posixpath.normpath(posixpath.join(folder, item)))
+    return found
+
+
+def _join(folder: str, name: str) -> str:
+    return name if folder == "." else f"{folder}/{name}"
 
 
 def _flux(
@@ -216,11 +259,16 @@ class _FluxWalk:
     apps: dict[str, AppSpec] = field(default_factory=dict)
 
     def run(self, entry: str) -> None:
-        root = AppSpec(dns1123_name(posixpath.basename(entry)) or "flux-system", entry, flux.DEFAULT_NAMESPACE,
-                       "kustomize", options=RenderOptions(flux=True), defined_in=entry)  # fmt: skip
+        # The entry is what `flux bootstrap` points its flux-system Kustomization at: until the
+        # entry's own Kustomization says otherwise, the root app is that one.
+        root = AppSpec(flux.BOOTSTRAP_SOURCE, entry, flux.BOOTSTRAP_SOURCE, "kustomize",
+                       options=RenderOptions(flux=True), defined_in=entry, kind="Kustomization",
+                       home=flux.BOOTSTRAP_SOURCE, create_namespace=True)  # fmt: skip
         rendered = _render(self.repo, root, self.sha)
         itself = [c for c in rendered.children if flux.kind_of(c.manifest) == f"{flux.KUSTOMIZE_GROUP}/Kustomization"
                   and _flux_path(c.manifest) == entry]  # fmt: skip
+        for obj in (*rendered.objects, *rendered.children):  # its sources, defined beside it
+            self.sources.learn(obj.manifest, root.namespace)
         if itself:  # the Kustomization that syncs the entry (flux-system) names the root
             spec, problems = flux.app_of(
                 Defined(dict(itself[0].manifest), itself[0].source), self.sources, ""

@@ -32,6 +32,7 @@ from sandbox.source.shape import mapping
 KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 HELM_GROUP = "helm.toolkit.fluxcd.io"
 SOURCE_GROUP = "source.toolkit.fluxcd.io"
+OPERATOR_GROUP = "fluxcd.controlplane.io"  # the Flux Operator: FluxInstance installs Flux
 GROUPS = (
     KUSTOMIZE_GROUP,
     HELM_GROUP,
@@ -65,10 +66,8 @@ _IGNORED = frozenset(
 
 
 def is_flux_object(manifest: Mapping[str, Any]) -> bool:
-    """A Flux object (read, never applied) or one of Flux's own components (left out)."""
-    group = str(manifest.get("apiVersion", "")).split("/", 1)[0]
-    labels = mapping(mapping(manifest.get("metadata")).get("labels"))
-    return group in GROUPS or labels.get(PART_OF) == "flux"
+    """An object of a Flux API (read, never applied)."""
+    return str(manifest.get("apiVersion", "")).split("/", 1)[0] in GROUPS
 
 
 def kind_of(manifest: Mapping[str, Any]) -> str:

@@ -32,7 +32,7 @@ from sandbox.manifest import kubeyaml, rawyaml
 from sandbox.manifest.yamlerror import yaml_error
 from sandbox.manifest.yamlguard import alias_problem, duplicate_keys
 from sandbox.model import SYSTEM_NAMESPACE, DesiredObject, Manifest, ObjectKey, Problem, Rendered
-from sandbox.source import argocd, chartversion, flux, kpatch
+from sandbox.source import argocd, chartversion, flux, kpatch, leftout
 from sandbox.source.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES, has_kustomization
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
@@ -156,17 +156,8 @@ def _render(
     else:
         docs, problems = _plain_docs(repo, app, sha)
     objects = _desired_objects(docs, app, is_namespaced, problems)
-    kept = [
-        o for o in objects if not argocd.is_argo_object(o.manifest) and not flux.is_flux_object(o.manifest)
-    ]
-    children = [o for o in objects if o.key.kind in argocd.APP_KINDS and argocd.is_argo_object(o.manifest)]
-    children += [o for o in objects if flux.kind_of(o.manifest).split("/")[0] in flux.GROUPS]
-    # Flux's controllers skip an object with reconcile disabled; so does the sandbox.
-    kept = [
-        o
-        for o in kept
-        if ((o.manifest["metadata"].get("annotations") or {}).get(flux.RECONCILE) != "disabled")
-    ]
+    found = leftout.sort_out(objects)
+    kept, children = found.kept, found.children
     hooks = []
     for obj in kept:
         try:
@@ -178,16 +169,18 @@ def _render(
         if hook is not None:
             hooks.append(obj)
     kept = [o for o in kept if o not in hooks]
-    hooks = [
-        h for h in hooks if waves.Phase.SKIP not in (waves.hook_of(h.manifest) or waves.Hook((), ())).phases
+    skipped = [
+        h for h in hooks if waves.Phase.SKIP in (waves.hook_of(h.manifest) or waves.Hook((), ())).phases
     ]
+    found.left_out += [(h, "a hook marked Skip, which Argo CD never applies") for h in skipped]
+    hooks = [h for h in hooks if h not in skipped]
     unnamed = [o for o in kept if not o.manifest["metadata"].get("name")]
     for obj in unnamed:
         problems.append(Problem("metadata.generateName is only for hooks (an object kept in step with Git needs "
                                 "a metadata.name)", file=obj.source, object=str(obj.key)))  # fmt: skip
     if not objects and not problems:
         problems.append(Problem(f"app {app.name} has no manifests at path {app.path}", file=app.path))
-    notices = tuple(dict.fromkeys(n for doc in docs for n in doc.notices))
+    notices = tuple(dict.fromkeys((*(n for doc in docs for n in doc.notices), *found.notices())))
     return Rendered(app.name, sha, tuple(kept), tuple(problems), tuple(hooks), tuple(children), notices)
 
 

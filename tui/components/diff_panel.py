@@ -113,6 +113,7 @@ class DiffPanel(VerticalScroll):
             lines = [f"# {p}" for p in app.problems]
             if app.rollback_note:
                 lines.append(f"# {app.rollback_note}")
+            lines += [f"# note: {n}" for n in app.notices]  # what its render left out, and why
             lines.append("Select an object of the app to see its diff.")
             return "\n".join(lines)
         if row.is_child:

@@ -1,0 +1,92 @@
+"""What a render reads instead of applying, and what it leaves out, each with why.
+
+Argo CD and Flux objects define apps and sources (read, never applied: the sandbox is their
+controller). Some objects are left out altogether: Flux's own components as ``flux install``
+writes them, the Flux Operator's ``FluxInstance``, Argo CD's ``AppProject``, objects Flux is
+told not to reconcile, objects of Flux controllers the sandbox does not play. Nothing goes in
+silence: each left-out object is named in a notice of its app, grouped per file and reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.model import DesiredObject, Problem
+from sandbox.source import argocd, flux
+from sandbox.source.shape import annotations_of, mapping
+
+# The labels `flux install` (and so `flux bootstrap`) puts on every object of gotk-components.yaml.
+INSTANCE, VERSION = "app.kubernetes.io/instance", "app.kubernetes.io/version"
+# Flux objects read as definitions: apps and where their files come from.
+_DEFINITIONS = (flux.KUSTOMIZE_GROUP, flux.HELM_GROUP, flux.SOURCE_GROUP, flux.fluxartifact.GROUP)
+
+
+@dataclass
+class Sorted:
+    kept: list[DesiredObject] = field(default_factory=list)  # applied and kept in step with Git
+    children: list[DesiredObject] = field(default_factory=list)  # Argo CD / Flux definitions, read
+    left_out: list[tuple[DesiredObject, str]] = field(default_factory=list)  # with the reason
+
+    def notices(self) -> tuple[Problem, ...]:
+        """One notice per file and reason: "left out 12 objects (CustomResourceDefinition ×10, ...)"."""
+        groups: dict[tuple[str, str], list[DesiredObject]] = {}
+        for obj, why in self.left_out:
+            groups.setdefault((obj.source, why), []).append(obj)
+        out = []
+        for (file, why), objects in groups.items():
+            if len(objects) == 1:
+                what = str(objects[0].key)
+            else:
+                kinds = Counter(o.key.kind for o in objects)
+                what = (
+                    f"{len(objects)} objects (" + ", ".join(f"{k} ×{n}" for k, n in kinds.most_common()) + ")"
+                )
+            out.append(Problem(f"left out {what}: {why}", file=file))
+        return tuple(out)
+
+
+def sort_out(objects: Iterable[DesiredObject]) -> Sorted:
+    found = Sorted()
+    for obj in objects:
+        manifest = obj.manifest
+        if argocd.is_argo_object(manifest):
+            if manifest.get("kind") in argocd.APP_KINDS:
+                found.children.append(obj)
+            else:
+                found.left_out.append(
+                    (obj, f"Argo CD's own {manifest.get('kind')}: the sandbox runs every app itself")
+                )
+        elif (why := left_out_because(manifest)) is not None:
+            found.left_out.append((obj, why))
+        elif flux.is_flux_object(manifest):
+            found.children.append(obj)
+        else:
+            found.kept.append(obj)
+    return found
+
+
+def left_out_because(manifest: Mapping[str, Any]) -> str | None:
+    """Why an object is not applied, or None when it is."""
+    group = flux.kind_of(manifest).split("/", 1)[0]
+    kind = str(manifest.get("kind", ""))
+    if is_flux_component(manifest):
+        return (
+            "Flux's own components as `flux install` writes them; the sandbox plays Flux's controllers itself"
+        )
+    if group == flux.OPERATOR_GROUP and kind in ("FluxInstance", "FluxReport"):
+        return f"the Flux Operator's {kind}, which installs Flux; the sandbox plays Flux's controllers itself"
+    if flux.is_flux_object(manifest) and group not in _DEFINITIONS:
+        return f"{group.split('.', 1)[0]}-controller's {kind}, a controller the sandbox does not run"
+    if annotations_of(manifest).get(flux.RECONCILE) == "disabled":
+        return f"{flux.RECONCILE}: disabled (Flux leaves it alone; so does the sandbox)"
+    return None
+
+
+def is_flux_component(manifest: Mapping[str, Any]) -> bool:
+    """An object of Flux's own install: all three labels `flux install` gives them. A user's
+    object that merely says it is part of Flux (a PodMonitor, a dashboard) is applied."""
+    labels = mapping(mapping(manifest.get("metadata")).get("labels"))
+    return labels.get(flux.PART_OF) == "flux" and INSTANCE in labels and VERSION in labels

@@ -1,0 +1,44 @@
+"""Nothing dropped in silence: what the sandbox reads instead of applying, or leaves out, is
+listed with the reason in `status -v` and `--json`; an app with nothing of its own to apply
+is not Synced before it synced."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from clikit import REPOS, cluster_case, live, output, shown
+
+from sandbox.cluster.local import LocalRuntime
+
+
+def test_flux_components_are_left_out_by_name_and_a_repos_own_part_of_flux_objects_are_applied(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    with cluster_case(tmp_path, local_runtime, REPOS / "flux" / "leftout", "flux's own and ours") as case:
+        u, cli, kube = case.uid, case.cli, case.kube
+        synced = cli("sync")
+        assert synced.returncode == 1, shown(synced)  # broken fails, and defs waits on it
+        dashboards = live(kube, f"/api/v1/namespaces/flux-system/configmaps/flux-dashboards-{u}")
+        assert dashboards is not None, "a part-of: flux object of the repo's own is applied"
+        assert live(kube, "/apis/apps/v1/namespaces/flux-system/deployments/source-controller") is None
+
+        verbose = output(cli("status", "-v"))
+        assert (
+            "clusters/main/flux-system/gotk-components.yaml: left out 2 objects (Namespace ×1, Deployment ×1): "
+            "Flux's own components as `flux install` writes them" in verbose
+        ), verbose
+        assert (
+            "left out Alert.notification.toolkit.fluxcd.io flux-system/on-call: notification-controller's Alert"
+            in verbose
+        )
+
+        apps = {a["name"]: a for a in json.loads(cli("status", "--json").stdout)["apps"]}
+        assert any("gotk-components.yaml" in n for n in apps[f"root{u}"]["notices"])
+        assert apps[f"root{u}"]["ready"]["status"] in ("True", "False", "Unknown"), (
+            "the root Flux app has a Ready"
+        )
+        defs = apps[f"defs{u}"]
+        assert defs["objects"] == [] and defs["lastResult"] == "Failed"
+        assert defs["sync"] != "Synced", "an app that never synced is not Synced, objects or none"
+        assert defs["ready"]["reason"] == "DependencyNotReady"
