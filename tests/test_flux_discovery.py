@@ -283,3 +283,41 @@ def test_the_entrys_own_kustomization_reads_the_source_defined_beside_it(tmp_pat
     assert {a.name: a.parent for a in found.apps} == {"cluster": "", "flux": "cluster"}, (
         "the root is the entry's own Kustomization, and a Kustomization named like the entry folder is another app"
     )
+
+
+def test_patches_that_match_nothing_are_skipped_with_a_notice_naming_where_they_are_written(
+    tmp_path: Path,
+) -> None:
+    repo, found = _discover(tmp_path, "patch-nothing")
+    assert found.problems == []
+    config = render_app(repo, next(a for a in found.apps if a.name == "config"), "HEAD")
+    assert config.ok, config.problems
+    assert [o.key.name for o in config.objects] == ["settings"]
+    said = {(n.file, n.message.split(" targets")[0]) for n in config.notices}
+    assert said == {("clusters/main/ks.yaml", "spec.patches[0]"), ("config/kustomization.yaml", "patches[0]")}
+    assert all("matches no object: it changes nothing" in n.message for n in config.notices)
+
+
+def test_a_folder_without_a_kustomization_builds_as_flux_generates_it_from_the_whole_tree(
+    tmp_path: Path,
+) -> None:
+    """Nested kustomization folders are listed once (the outermost), and a component two levels
+    up from one of them is read, though the app's folder has no kustomization of its own."""
+    repo, found = _discover(tmp_path, "patch-nothing")
+    gen = render_app(repo, next(a for a in found.apps if a.name == "gen"), "HEAD")
+    assert gen.ok, gen.problems
+    assert {o.key.name: o.manifest["metadata"].get("labels") for o in gen.objects} == {
+        "top": None, "from-sub": {"team": "platform"}, "deeper": {"team": "platform"},
+    }  # fmt: skip
+
+
+def test_a_yaml_file_that_is_no_object_fails_a_generated_kustomization_naming_it_as_flux_does(
+    tmp_path: Path,
+) -> None:
+    repo, found = _discover(tmp_path, "not-objects")
+    plain = render_app(repo, next(a for a in found.apps if a.name == "plain"), "HEAD")
+    assert [p.file for p in plain.problems] == ["plain/sops.yaml"]
+    assert (
+        "not a Kubernetes object" in plain.problems[0].message
+        and "Flux fails on this one" in plain.problems[0].message
+    )

@@ -1,10 +1,13 @@
-"""Kustomize patches that would do nothing, or something else than they say, are refused.
+"""Kustomize patches that would do something else than they say are refused; those that do
+nothing are said.
 
-kustomize is lenient where a user is about to be misled: a patch whose ``target`` matches no
-object is dropped without a word, and a JSON6902 ``replace`` (or ``remove``) of a path the
-object lacks quietly becomes an ``add`` (or nothing). RFC 6902, and ``kubectl patch``, refuse
-both. This module checks the patches of an app's own kustomization against the objects as they
-are before those patches, with the strict ``jsonpatch`` library, and says what is wrong.
+kustomize is lenient where a user is about to be misled: a JSON6902 ``replace`` (or ``remove``)
+of a path the object lacks quietly becomes an ``add`` (or nothing). RFC 6902, and ``kubectl
+patch``, refuse it, and so does the sandbox. A patch whose ``target`` matches no object is a
+no-op in kustomize and in Flux (a Flux Kustomization's "defaults for every HelmRelease" patch
+over a folder with none is the common case): the sandbox skips it too, and says so. This module
+checks the patches of an app's kustomization against the objects as they are before those
+patches, with the strict ``jsonpatch`` library.
 """
 
 from __future__ import annotations
@@ -59,8 +62,15 @@ def targeted_patches(data: dict[str, Any], root: Path) -> list[Patch]:
     return found
 
 
-def problems(data: dict[str, Any], root: Path, build: Build) -> list[str]:
-    """What is wrong with the kustomization's targeted patches ([] when nothing is)."""
+@dataclass(frozen=True)
+class Finding:
+    patch: Patch
+    message: str
+    refused: bool  # True: the patch would do other than written; False: it does nothing
+
+
+def findings(data: dict[str, Any], root: Path, build: Build) -> list[Finding]:
+    """What the kustomization's targeted patches would do other than written ([] when nothing)."""
     patches = targeted_patches(data, root)
     if not patches:
         return []
@@ -83,9 +93,8 @@ def problems(data: dict[str, Any], root: Path, build: Build) -> list[str]:
     for patch in patches:
         matched = [i for i, obj in enumerate(objects) if _matches(patch.target, obj, strip)]
         if not matched:
-            said.append(
-                f"{patch.label} targets {_describe(patch.target)}, which matches no object: it would change nothing"
-            )
+            said.append(Finding(patch, f"targets {_describe(patch.target)}, which matches no object: it changes "
+                                       "nothing (skipped, as kustomize and Flux skip it)", refused=False))  # fmt: skip
             continue
         for i in matched:
             if patch.ops is None:
@@ -93,7 +102,9 @@ def problems(data: dict[str, Any], root: Path, build: Build) -> list[str]:
             try:
                 objects[i] = jsonpatch.apply_patch(objects[i], patch.ops, in_place=False)
             except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
-                said.append(f"{patch.label} cannot be applied to {ObjectKey.of(objects[i])}: {exc}")
+                said.append(
+                    Finding(patch, f"cannot be applied to {ObjectKey.of(objects[i])}: {exc}", refused=True)
+                )
     return said
 
 

@@ -299,27 +299,37 @@ def _kustomize_docs(
         if outside:
             return [], [Problem(f"component {c} leaves the env repo; refused", file=app.defined_in or app.path)
                         for c in outside]  # fmt: skip
-        escapes = [p for start in (app.path, *components) for p in _kustomize_escapes(repo, sha, start)]
+        starts = [*_kustomize_roots(repo, sha, app.path, app.options.flux), *components]
+        escapes = [p for start in starts for p in _kustomize_escapes(repo, sha, start)]
         if escapes:
             return [], escapes
-        inputs = [p for start in (app.path, *components) for p in _kustomize_inputs(repo, sha, start)]
+        inputs = [p for start in starts for p in _kustomize_inputs(repo, sha, start)]
         for path in _outermost(inputs):
             for skipped in repo.export_tree(sha, path, root / path if path != "." else root):
                 (own if _inside(skipped.file, app.path) else elsewhere).append(skipped)
-        if app.options.flux and not has_kustomization(repo, sha, app.path):
-            _generate_kustomization(root / app.path, repo, sha, app.path)
+        generated = app.options.flux and not has_kustomization(repo, sha, app.path)
+        if generated and (not_objects := _generate_kustomization(root / app.path, repo, sha, app.path)):
+            return [], not_objects
         _override(root / kustomization, app.options)
         added_origins = _ask_for_origins(root / kustomization)
         ok, out, error = _run([*cmd_head, str(root / app.path)], root.parent, {str(root) + os.sep: ""})
         if not ok:
             # A file skipped outside the app (say a base's oversized manifest) explains a failure.
             hints = [p for p in elsewhere if p.file and p.file in error]
-            failed = Problem(f"kustomize build failed: {error}", file=kustomization)
+            failed = (
+                Problem(f"kustomize build of the kustomization.yaml Flux generates for this folder (it has none) "
+                        f"failed: {error}", file=app.path)
+                if generated else Problem(f"kustomize build failed: {error}", file=kustomization)
+            )  # fmt: skip
             return [], list(dict.fromkeys([*own, *hints, failed]))
-        patch_problems = _patch_problems(root / kustomization, [*cmd_head, str(root / app.path)], root)
-        if patch_problems:
-            return [], [Problem(p, file=kustomization) for p in patch_problems]
+        refused, patch_notices = _patch_findings(
+            root / kustomization, [*cmd_head, str(root / app.path)], root, app, kustomization
+        )
+        if refused:
+            return [], refused
     docs, problem = _parse_yaml(out, _always(kustomization), keep_lines=False)
+    if docs and patch_notices:
+        docs[0].notices += tuple(patch_notices)
     for doc in docs:
         doc.file = _origin(doc, app.path, drop=added_origins) or doc.file
     if app.options.substitute_set:
@@ -340,16 +350,21 @@ def _substituted(doc: _Doc, variables: dict[str, str]) -> _Doc:
         return doc  # left as it was; the API server's dry-run names what is wrong
 
 
-def _patch_problems(kustomization: Path, cmd: list[str], root: Path) -> list[str]:
-    """Targeted patches of the app's kustomization that would do nothing or other than written
-    (see kpatch); each check builds the app once more, without those patches."""
+def _patch_findings(
+    kustomization: Path, cmd: list[str], root: Path, app: AppSpec, file: str
+) -> tuple[list[Problem], list[Problem]]:
+    """(refused, notices): targeted patches that would do other than written, and those that do
+    nothing (see kpatch), each named where it is written: the kustomization ``file``, or the
+    Flux Kustomization's ``spec.patches`` (appended after the file's own). Each check builds the
+    app once more, without those patches."""
     try:
         data = rawyaml.load(kustomization.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return []
+        return [], []
     if not isinstance(data, dict):
-        return []
+        return [], []
     original = kustomization.read_text()
+    own = len(data.get("patches") or ()) - len(app.options.flux_patches)
 
     def build(variant: dict[str, Any]) -> list[Manifest] | None:
         kustomization.write_text(rawyaml.dump(variant))
@@ -361,7 +376,18 @@ def _patch_problems(kustomization: Path, cmd: list[str], root: Path) -> list[str
             return None
         return [d for d in kubeyaml.load_all(out) if isinstance(d, dict)]
 
-    return kpatch.problems(data, kustomization.parent, build)
+    refused: list[Problem] = []
+    notices: list[Problem] = []
+    for found in kpatch.findings(data, kustomization.parent, build):
+        patch = found.patch
+        if patch.field == "patches" and patch.index > own:  # one of the Flux Kustomization's own
+            said = Problem(
+                f"spec.patches[{patch.index - own - 1}] {found.message}", file=app.defined_in, object=app.name
+            )
+        else:
+            said = Problem(f"{patch.label} {found.message}", file=file)
+        (refused if found.refused else notices).append(said)
+    return refused, notices
 
 
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
@@ -409,31 +435,55 @@ def _override(kustomization: Path, options: RenderOptions) -> None:
     kustomization.write_text(rawyaml.dump(data))
 
 
-def _generate_kustomization(folder: Path, repo: EnvRepo, sha: str, app_path: str) -> None:
-    """What Flux makes for a folder without a kustomization.yaml: every manifest in it and
-    below, a subfolder with its own kustomization taken whole."""
-    files = repo.list_files(sha, "" if app_path == "." else app_path)
+def _generate_kustomization(folder: Path, repo: EnvRepo, sha: str, app_path: str) -> list[Problem]:
+    """What kustomize-controller makes for a folder without a kustomization.yaml (fluxcd/pkg's
+    generator): each folder below with a kustomization of its own, taken whole and not entered,
+    and every other ``.yaml``/``.yml`` file. A file that is no Kubernetes object fails the build,
+    as in Flux (``failed to decode Kubernetes YAML``): its problems are returned. Dotted files and
+    folders (.github/) are left, as source-controller's default ignore leaves them."""
     base = "" if app_path == "." else app_path + "/"
-    rels = [f[len(base) :] for f in files]
-    whole = sorted({posixpath.dirname(r) for r in rels if posixpath.basename(r) in KUSTOMIZATION_FILES})
-    resources: list[str] = list(whole)
-    for rel, file in zip(rels, files, strict=True):
-        if any(part.startswith(".") for part in rel.split("/")) or not rel.lower().endswith(
-            MANIFEST_SUFFIXES
-        ):
+    whole = _subkustomizations(repo, sha, app_path)
+    resources: list[str] = [w[len(base) :] for w in whole]
+    problems = []
+    for file in repo.list_files(sha, base.rstrip("/")):
+        rel = file[len(base) :]
+        if any(part.startswith(".") for part in rel.split("/")) or not rel.endswith((".yaml", ".yml")):
             continue
-        if any(rel.startswith(w + "/") for w in whole) or posixpath.basename(rel) in NOT_MANIFESTS:
+        if any(file.startswith(w + "/") for w in whole) or posixpath.basename(rel) in KUSTOMIZATION_FILES:
             continue
-        try:
-            docs = list(kubeyaml.load_all(repo.read_file(sha, file) or b""))
-        except yaml.YAMLError:
-            resources.append(rel)  # kustomize says what is wrong with it
-            continue
-        if any(isinstance(d, dict) and "apiVersion" in d and "kind" in d for d in docs):
-            resources.append(rel)
-    data = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}
+        resources.append(rel)
+        why = _not_an_object(repo.read_file(sha, file) or b"")
+        if why:
+            problems.append(Problem(
+                f"{why}: the kustomization.yaml Flux generates for {app_path} (it has none) lists every YAML file "
+                "in it, and Flux fails on this one (failed to decode Kubernetes YAML). Move the file out, or add "
+                "a kustomization.yaml listing the manifests", file=file,
+            ))  # fmt: skip
+    data: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+    if resources:
+        data["resources"] = resources
+    else:
+        data["namespace"] = "_placeholder"  # as Flux writes it: an empty kustomization builds nothing
     folder.mkdir(parents=True, exist_ok=True)
     (folder / KUSTOMIZATION_FILES[0]).write_text(kubeyaml.dump(data))
+    return problems
+
+
+def _not_an_object(raw: bytes) -> str:
+    """Why a YAML file is no list of Kubernetes objects, as kustomize judges (empty and
+    comment-only documents pass); "" when it is one."""
+    try:
+        docs = list(kubeyaml.load_all(raw))
+    except (yaml.YAMLError, ValueError) as err:
+        return f"not YAML kustomize can read ({str(err).splitlines()[0]})"
+    for doc in docs:
+        if doc is None:
+            continue
+        if not isinstance(doc, dict) or not doc.get("kind"):
+            return "not a Kubernetes object (it has no kind)"
+        if not str(doc["kind"]).endswith("List") and not mapping(doc.get("metadata")).get("name"):
+            return f"a {doc['kind']} without metadata.name"
+    return ""
 
 
 def _outermost(paths: list[str]) -> list[str]:
@@ -502,6 +552,23 @@ def _origin(doc: _Doc, app_path: str, drop: bool) -> str | None:
         return None
     found = posixpath.normpath(_join(app_path, path))
     return None if found.startswith("../") or found == ".." else found
+
+
+def _kustomize_roots(repo: EnvRepo, sha: str, app_path: str, generated: bool) -> list[str]:
+    """Where the app's kustomize build starts: its folder, and, when Flux generates the folder's
+    kustomization.yaml, each outermost folder below that has one of its own (the generated file
+    lists those, so their bases and components are read too)."""
+    if not generated or has_kustomization(repo, sha, app_path):
+        return [app_path]
+    return [app_path, *_subkustomizations(repo, sha, app_path)]
+
+
+def _subkustomizations(repo: EnvRepo, sha: str, app_path: str) -> list[str]:
+    """The outermost folders below ``app_path`` with a kustomization file of their own."""
+    base = "" if app_path == "." else app_path + "/"
+    folders = sorted({posixpath.dirname(f) for f in repo.list_files(sha, base.rstrip("/"))
+                      if posixpath.basename(f) in KUSTOMIZATION_FILES and posixpath.dirname(f) != app_path})  # fmt: skip
+    return _outermost([f for f in folders if f.startswith(base)])
 
 
 def _kustomize_inputs(repo: EnvRepo, sha: str, app_path: str) -> list[str]:
