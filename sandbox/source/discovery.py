@@ -110,6 +110,8 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None) -> Discovery:
             return _flux(repo, sha, repos, entries[0], config.charts if config else "", [])
         if not defined and config is None:
             apps, folder_problems = folder_apps(repo, sha)
+            if not apps and not folder_problems:
+                folder_problems = [_nothing_found(repo, sha)]
             return Discovery(apps, folder_problems)
         if not defined:
             return Discovery([], [Problem(f"{CONFIG_FILE} lists no apps and the repo has no Argo CD Application: "
@@ -135,6 +137,38 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None) -> Discovery:
         problems += found.problems
         note = found.note
     return Discovery(apps, problems, note, configured=True)
+
+
+_TEMPLATES = (".j2", ".jinja", ".jinja2", ".tpl", ".tmpl", ".gotmpl", ".cue", ".libsonnet")
+
+
+def _nothing_found(repo: EnvRepo, sha: str) -> Problem:
+    """Why no app was found: what was looked for, what the repo holds instead, and what to do."""
+    files = [f for f in repo.list_files(sha, "") if not any(p.startswith(".") for p in f.split("/"))]
+    looked = (f"no app found at {sha[:7]}: looked for a {CONFIG_FILE}, Argo CD Applications, Flux "
+              "Kustomizations, and top-level folders of manifests (.yaml, .yml, .json, kustomization.yaml, "
+              "Chart.yaml)")  # fmt: skip
+    at_root = [f for f in files if "/" not in f and f.lower().endswith(MANIFEST_SUFFIXES)]
+    templates = [f for f in files if f.lower().endswith(_TEMPLATES)]
+    flux_objects = repo.files_containing(sha, "toolkit.fluxcd.io")
+    if flux_objects:
+        found = (f"Flux objects ({', '.join(flux_objects[:3])}) but no cluster entry: name the folder Flux "
+                 "starts from with --entry, or in sandbox.yaml (`flux: {path: FOLDER}`)")  # fmt: skip
+    elif at_root:
+        found = (
+            f"manifests at the top of the repo ({', '.join(at_root[:3])}), where no app is looked for: "
+            f"move them into a folder (one app per folder), or list the app in {CONFIG_FILE} with `path: .`"
+        )
+    elif templates:
+        found = (
+            f"only templates ({', '.join(templates[:3])}{' …' if len(templates) > 3 else ''}), which the "
+            "sandbox does not render: commit the rendered manifests in a folder"
+        )
+    elif files:
+        found = f"no manifest among its {len(files)} files ({', '.join(files[:3])}{' …' if len(files) > 3 else ''})"
+    else:
+        found = "an empty tree"
+    return Problem(f"{looked}; found {found}")
 
 
 def _once(key: tuple[object, ...], make: Callable[[], _T]) -> _T:
@@ -165,13 +199,11 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
     """The cluster entries of a Flux repo, where ``flux bootstrap`` (or the Flux Operator) would
     point Flux: a folder a Kustomization inside it syncs (``clusters/<name>/flux-system/gotk-sync.yaml``),
     a ``FluxInstance``'s ``spec.sync.path``; failing both (a repo not bootstrapped yet, whose
-    gotk-sync.yaml is a placeholder), each outermost folder holding Flux Kustomizations that no
-    Kustomization's path reaches."""
+    gotk-sync.yaml is a placeholder), each outermost folder holding Flux Kustomizations or
+    HelmReleases that no Kustomization's path (nor a kustomization's reference) reaches."""
     synced, instances, holders, paths = set(), set(), set(), set()
-    for file in {
-        *repo.files_containing(sha, flux.KUSTOMIZE_GROUP),
-        *repo.files_containing(sha, flux.OPERATOR_GROUP),
-    }:
+    groups = (flux.KUSTOMIZE_GROUP, flux.HELM_GROUP, flux.OPERATOR_GROUP)
+    for file in sorted({f for group in groups for f in repo.files_containing(sha, group)}):
         if not file.lower().endswith(MANIFEST_SUFFIXES):
             continue
         try:
@@ -193,6 +225,8 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
                 holders.add(posixpath.dirname(file) or ".")
                 if path != "." and file.startswith(path + "/"):
                     synced.add(path)
+            elif kind == f"{flux.HELM_GROUP}/HelmRelease":
+                holders.add(posixpath.dirname(file) or ".")
     found = synced | instances
     if not found:
         reached = paths | _kustomize_references(repo, sha)
