@@ -54,3 +54,22 @@ def _ready(cli: Cli, app: str) -> dict[str, str]:
     status = cli("status", "--json")
     found = {a["name"]: a for a in json.loads(status.stdout)["apps"]}
     return found[app]["ready"]
+
+
+def test_a_dependency_is_ready_only_when_the_apps_it_defines_are_and_one_that_failed_ends_the_wait(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """infra synced its one object (a Kustomization), but the controller it defines does not
+    render: apps depends on infra, so it fails at once naming the controller, never waiting
+    out the dependsOn timeout, and applies nothing."""
+    with cluster_case(tmp_path, local_runtime, FLUX / "depends-deep", "apps depends on infra") as case:
+        u, cli, kube = case.uid, case.cli, case.kube
+        synced = cli("sync")
+        assert synced.returncode == 1, shown(synced)
+        said = output(synced)
+        assert f"not synced: it depends on controller{u}, which infra{u} defines (its sync failed)" in said, (
+            said
+        )
+        assert "not Ready after" not in said
+        assert live(kube, cm_path(f"apps{u}", "client")) is None
+        assert _ready(cli, f"apps{u}")["reason"] == "DependencyNotReady"

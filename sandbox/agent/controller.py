@@ -26,7 +26,7 @@ from sandbox.agent.appview import AppFacts, app_health, app_state
 from sandbox.agent.commands import Command, DependsOn, Drift, Retry
 from sandbox.agent.history import History, ObjectOutcome, SyncRecord
 from sandbox.agent.ownership import Ownership
-from sandbox.agent.ready import DEPENDENCY_FAILED, WAITING
+from sandbox.agent.ready import DEPENDENCY_FAILED, PARENT_FAILED, WAITING, WAITING_PARENT
 from sandbox.agent.revert import choose_target
 from sandbox.agent.settings import AppSettings
 from sandbox.agent.snapshot import AppState, RevertTarget
@@ -69,16 +69,31 @@ class Services:
 
 @dataclass(frozen=True)
 class Waiting:
-    """The apps an app depends on that are not Ready yet, and those whose sync failed."""
+    """What an app waits for before it syncs: the apps it depends on (and the apps they define)
+    that are not Ready yet, those that failed for good, and its parent's first sync."""
 
     pending: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
+    parent_pending: str = ""  # "parent (why)": a Flux app exists once its parent applied it
+    parent_failed: str = ""
 
     def __bool__(self) -> bool:
-        return bool(self.pending or self.failed)
+        return bool(self.pending or self.failed or self.parent_pending or self.parent_failed)
 
-    def __str__(self) -> str:
-        return ", ".join((*self.failed, *self.pending))
+    @property
+    def for_good(self) -> bool:
+        """Nothing to wait for: something it needs failed (a new commit may mend it)."""
+        return bool(self.failed or self.parent_failed)
+
+    def waiting_message(self) -> str:
+        if self.pending or self.failed:
+            return f"{WAITING}{', '.join((*self.failed, *self.pending))}"
+        return f"{WAITING_PARENT}{self.parent_pending or self.parent_failed}"
+
+    def failed_message(self) -> str:
+        if self.failed:
+            return f"{DEPENDENCY_FAILED}{', '.join(self.failed)}"
+        return f"{PARENT_FAILED}{self.parent_failed}"
 
 
 @dataclass
@@ -296,7 +311,7 @@ class AppController:
         waiting = self.s.waiting_on(self.spec)
         if not waiting:
             return True
-        message = f"{WAITING}{waiting}"
+        message = waiting.waiting_message()
         if message != self.message:
             self.message = message
             self.s.event("warning", self.name, message)  # said at once: a wait must not look like a hang
@@ -307,16 +322,17 @@ class AppController:
                 self.s.schedule(DEPENDS_POLL, DependsOn(self.name, trigger))
             return False
         deadline = time.monotonic() + DEPENDS_TIMEOUT
-        while waiting and not waiting.failed and time.monotonic() < deadline:
+        while waiting and not waiting.for_good and time.monotonic() < deadline:
             time.sleep(0.25)
             waiting = self.s.waiting_on(self.spec)
-        if waiting.failed:
-            self.fail(self.git_revision, trigger, f"{DEPENDENCY_FAILED}{waiting}")
+        if waiting.for_good:
+            self.fail(self.git_revision, trigger, waiting.failed_message())
             return False
         if waiting:
             self.fail(
-                self.git_revision, trigger, f"dependsOn not Ready after {DEPENDS_TIMEOUT:.0f}s: {waiting}"
-            )
+                self.git_revision, trigger,
+                f"not Ready after {DEPENDS_TIMEOUT:.0f}s: {waiting.waiting_message()}",
+            )  # fmt: skip
             return False
         return True
 

@@ -437,21 +437,44 @@ class Agent:
         )  # fmt: skip
 
     def _waiting_on(self, spec: AppSpec) -> Waiting:
-        """What ``spec`` waits for: the apps it depends on that are not Ready (synced and
-        Healthy), and, for a Flux app, its parent until that synced once."""
+        """What ``spec`` waits for (see Waiting). A dependency is Ready when it and every app it
+        defines synced and are Healthy; it failed for good when one of them failed."""
         pending, failed = [], []
-        wanted = [(n, True) for n in spec.depends_on] + ([(spec.parent, False)] if spec.after_parent else [])
-        for name, healthy in wanted:
+        for name in spec.depends_on:
             controller = self.apps.get(name) if self.apps else None
             if controller is None:
                 pending.append(f"{name} (no such app)")
                 continue
-            state = controller.view()
+            states = [(name, controller.view())]
+            states += [(f"{c.name}, which {name} defines", c.view()) for c in self._descendants(name)]
+            broken = [f"{who} (its sync failed)" for who, st in states if st.last_result == "Failed"]
+            # An app with no objects of its own (only apps it defines) is as ready as they are.
+            unready = [f"{who} ({st.last_result or 'not synced'}, {st.health})" for who, st in states
+                       if st.last_result != "Succeeded" or (st.objects and st.health != Health.HEALTHY)]  # fmt: skip
+            if broken:
+                failed.append(broken[0])
+            elif unready:
+                pending.append(unready[0])
+        parent_pending = parent_failed = ""
+        parent = self.apps.get(spec.parent) if self.apps and spec.after_parent else None
+        if parent is not None:
+            state = parent.view()
             if state.last_result == "Failed":
-                failed.append(f"{name} (its sync failed)")
-            elif state.last_result != "Succeeded" or (healthy and state.health != Health.HEALTHY):
-                pending.append(f"{name} ({state.last_result or 'not synced'}, {state.health})")
-        return Waiting(tuple(pending), tuple(failed))
+                parent_failed = f"{spec.parent} (its sync failed)"
+            elif state.last_result != "Succeeded":
+                parent_pending = f"{spec.parent} ({state.last_result or 'not synced'})"
+        return Waiting(tuple(pending), tuple(failed), parent_pending, parent_failed)
+
+    def _descendants(self, name: str) -> list[AppController]:
+        """Every app ``name`` defines, and the apps those define, and so on."""
+        controllers = self._controllers()
+        found: list[AppController] = []
+        level = {name}
+        while level:
+            below = [c for c in controllers if c.spec.parent in level and c not in found and c.name != name]
+            found += below
+            level = {c.name for c in below}
+        return found
 
     def _is_namespaced(self, group: str, kind: str) -> bool | None:
         try:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # the snapshot shows this condition in its JSON
 FLUX_KINDS = ("Kustomization", "HelmRelease")
 WAITING = "waiting for dependsOn: "  # the controller's message while dependencies are not Ready
 DEPENDENCY_FAILED = "not synced: it depends on "  # ... and once one of them failed
+WAITING_PARENT = "waiting for its parent to apply it: "  # a Flux app exists once its parent applied it
+PARENT_FAILED = "not synced: its parent did not apply it: "
 
 
 class ReadyStatus(StrEnum):
@@ -50,6 +52,8 @@ def flux_ready(app: AppState, branch: str) -> Ready | None:
             return Ready(
                 ReadyStatus.FALSE, "DependencyNotReady", f"dependencies not ready: {app.message[len(said) :]}"
             )
+    if app.message.startswith((WAITING_PARENT, PARENT_FAILED)) and app.deployed_revision is None:
+        return Ready(ReadyStatus.UNKNOWN, "Progressing", app.message)  # not in the cluster yet, as in Flux
     if app.last_result == "Failed":
         return Ready(ReadyStatus.FALSE, "InstallFailed" if helm else "ReconciliationFailed", app.message)
     if app.operation != "Idle" or app.deployed_revision is None:

@@ -356,8 +356,16 @@ class _FluxWalk:
             level = next_level
 
     def ordered(self) -> list[AppSpec]:
-        """Tree order, and each app after the apps it depends on (as Flux applies them)."""
+        """Tree order, and each app after the apps it depends on and the apps those define (a
+        dependency is Ready once they all are), as Flux applies them."""
         placed: list[AppSpec] = []
+        below: dict[str, list[AppSpec]] = {}
+        for spec in self.apps.values():
+            below.setdefault(spec.parent, []).append(spec)
+
+        def subtree(name: str, seen: frozenset[str]) -> list[AppSpec]:
+            return [s for c in below.get(name, ()) if c.name not in seen
+                    for s in (c, *subtree(c.name, seen | {c.name}))]  # fmt: skip
 
         def place(spec: AppSpec, seen: frozenset[str]) -> None:
             if spec in placed:
@@ -365,6 +373,9 @@ class _FluxWalk:
             for dependency in spec.depends_on:
                 if dependency in self.apps and dependency not in seen:
                     place(self.apps[dependency], seen | {spec.name})
+                    for member in subtree(dependency, seen | {spec.name, dependency}):
+                        if member.name not in seen and member is not spec:
+                            place(member, seen | {spec.name})
             if spec.parent in self.apps and spec.parent not in seen:
                 place(self.apps[spec.parent], seen | {spec.name})
             if spec not in placed:
