@@ -321,3 +321,24 @@ def test_a_yaml_file_that_is_no_object_fails_a_generated_kustomization_naming_it
         "not a Kubernetes object" in plain.problems[0].message
         and "Flux fails on this one" in plain.problems[0].message
     )
+
+
+def test_a_branch_a_fresh_clone_has_only_as_a_remote_tracking_branch_is_read_from_the_remote(
+    tmp_path: Path,
+) -> None:
+    upstream, _found = _discover(tmp_path, "tenant-branch")
+    git(upstream.path, "checkout", "-q", "-b", "dev-team")
+    (upstream.path / "tenant" / "cm.yaml").write_text((upstream.path / "tenant" / "cm.yaml").read_text().replace(
+        "branch: main", "branch: dev-team"))  # fmt: skip
+    git(upstream.path, "commit", "-q", "-am", "the tenant's own change")
+    git(upstream.path, "checkout", "-q", "main")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(upstream.path), str(clone))
+    git(clone, "remote", "set-url", "origin", "https://git.example.com/tests/tenant-branch.git")
+    repo = EnvRepo(clone)
+    found = discover(repo, "HEAD")
+    assert found.problems == []
+    tenant = render_app(repo, next(a for a in found.apps if a.name == "dev-team"), "HEAD")
+    assert tenant.ok, tenant.problems
+    assert tenant.objects[0].manifest["data"] == {"branch": "dev-team"}
+    assert any("read origin/dev-team" in n.message and "no local branch dev-team" in n.message for n in tenant.notices)

@@ -540,7 +540,7 @@ class _Walk:
         """The source type of a folder, in the repo and at the ref the app reads it from."""
         try:
             repo = other_repo(other) if other else self.repo
-            sha = repo.resolve(revision) if revision or other else self.sha
+            sha = repo.resolve_pinned(revision or "HEAD")[0] if revision or other else self.sha
         except EnvRepoError:
             return "plain"  # rendering says why it cannot read it
         return detect_source(repo, sha, path) if repo.is_dir(sha, path) else "plain"

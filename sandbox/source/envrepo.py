@@ -169,6 +169,24 @@ class EnvRepo:
             raise EnvRepoError(f"env repo {self.path} has no commit {ref!r}")
         return sha
 
+    def resolve_pinned(self, ref: str) -> tuple[str, str]:
+        """(sha, the ref read) for a ref an app is pinned to (a GitRepository branch, an Argo CD
+        targetRevision): as ``resolve``, and, for a branch that exists only as a remote-tracking
+        branch (every branch of a fresh clone but the one checked out), that branch of
+        ``origin`` or else of the first remote that has it, as Flux and Argo CD read the remote."""
+        try:
+            return self.resolve(ref), ref
+        except EnvRepoError:
+            if ref.startswith("-") or not ref.strip():
+                raise
+            with self._lock:
+                names = sorted((r.name for r in self._repo.remotes), key=lambda n: (n != "origin", n))
+            for remote in names:
+                sha = self._rev_parse(f"refs/remotes/{remote}/{ref.strip()}")
+                if sha is not None:
+                    return sha, f"{remote}/{ref.strip()}"
+            raise
+
     def head(self, ref: str | None = None) -> str:
         """The commit sha ``ref`` (default: the followed branch) points at right now."""
         return self.resolve(ref or self._ref)

@@ -130,12 +130,17 @@ def _render_app(
     try:
         env_sha = repo.resolve(revision)
         source = other_repo(app.repo) if app.repo else repo
-        sha = source.resolve(app.revision or "HEAD")
+        sha, read = source.resolve_pinned(app.revision or "HEAD")
     except EnvRepoError as err:
         where = f"{app.repo or repo.path} at {app.revision or 'HEAD'}"
         problem = Problem(f"cannot read {where}: {err}", file=app.defined_in, object=app.name)
         return Rendered(app.name, revision, problems=(problem,))
-    return dataclasses.replace(_render(source, app, sha, is_namespaced, progress), revision=env_sha)
+    made = dataclasses.replace(_render(source, app, sha, is_namespaced, progress), revision=env_sha)
+    if read != (app.revision or "HEAD"):
+        said = Problem(f"read {read} at {sha[:7]}: there is no local branch {app.revision} (a fresh clone has only "
+                       "the remote-tracking one)", file=app.defined_in, object=app.name)  # fmt: skip
+        made = dataclasses.replace(made, notices=(said, *made.notices))
+    return made
 
 
 def _render(
