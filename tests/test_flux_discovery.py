@@ -341,4 +341,7 @@ def test_a_branch_a_fresh_clone_has_only_as_a_remote_tracking_branch_is_read_fro
     tenant = render_app(repo, next(a for a in found.apps if a.name == "dev-team"), "HEAD")
     assert tenant.ok, tenant.problems
     assert tenant.objects[0].manifest["data"] == {"branch": "dev-team"}
-    assert any("read origin/dev-team" in n.message and "no local branch dev-team" in n.message for n in tenant.notices)
+    assert any(
+        "read origin/dev-team" in n.message and "no local branch dev-team" in n.message
+        for n in tenant.notices
+    )

@@ -73,3 +73,19 @@ def test_a_dependency_is_ready_only_when_the_apps_it_defines_are_and_one_that_fa
         assert "not Ready after" not in said
         assert live(kube, cm_path(f"apps{u}", "client")) is None
         assert _ready(cli, f"apps{u}")["reason"] == "DependencyNotReady"
+
+
+def test_switching_the_entry_says_which_apps_the_new_entry_does_not_reach(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    with cluster_case(tmp_path, local_runtime, FLUX / "switch", "two clusters") as case:
+        u, cli = case.uid, case.cli
+        first = cli("sync", "--entry", "clusters/a")
+        assert first.returncode == 0, shown(first)
+        other = cli("status", "--entry", "clusters/b")
+        said = output(other)
+        assert "sandbox.yaml" not in said.replace("in sandbox.yaml", ""), said
+        assert (
+            f"app only-a{u} (clusters/a/apps.yaml) is no longer reached from the apps at" in said
+            and "(the apps now come from the Flux cluster entry clusters/b/)" in said
+        ), said

@@ -18,7 +18,7 @@ from sandbox.agent.settings import AppSettings
 from sandbox.apply.inventory import InventoryReader
 from sandbox.apply.sync import Action
 from sandbox.model import ObjectKey, Problem
-from sandbox.source.appconfig import CONFIG_FILE, AppSpec, uncommitted_config
+from sandbox.source.appconfig import AppSpec, uncommitted_config
 from sandbox.source.discovery import discover
 from sandbox.source.envrepo import EnvRepoError
 
@@ -47,6 +47,7 @@ class AppSet:
         self.claim = claim
         self.problems: tuple[Problem, ...] = ()
         self.notices: tuple[str, ...] = ()
+        self.note = ""
         self._unowned: tuple[str, str] | None = None  # the last env-repo-level failure recorded
         self._apps: dict[str, AppController] = {}
         self._lock = threading.RLock()
@@ -69,6 +70,7 @@ class AppSet:
         self.problems = tuple(problems)
         for problem in problems:
             self.s.event("error", "", str(problem))
+        self.note = found.note  # where the apps came from (said when an app is gone)
         self._notice_uncommitted_config(head, found.note)
         known = self._known()
         self._apply(appset.plan(specs, problems, configured, known, head), known, head)
@@ -176,7 +178,7 @@ class AppSet:
             pruned = sum(1 for r in results if r.action == Action.PRUNED)
             info = self.s.repo.commit_info(head)
             sync_id = self.s.history.start(name, head, info.author, info.subject, "removed")
-            message = f"app {name} was removed from {_home(controller.spec)}: pruned {pruned} object(s)"
+            message = f"{self._gone(controller.spec, head)}: pruned {pruned} object(s)"
             outcomes = [
                 ObjectOutcome(str(r.key), str(r.action), "Unknown", "Missing", r.message) for r in results
             ]
@@ -192,14 +194,15 @@ class AppSet:
             self._apps[name] = controller
         if not was_removed:
             if controller.spec.prune:
-                message = (
-                    f"app {name} was removed from {_home(controller.spec)}; the next sync prunes its objects"
-                )
+                message = f"{self._gone(controller.spec, head)}; the next sync prunes its objects"
             else:
-                message = (f"app {name} was removed from {_home(controller.spec)}; prune is off, so its objects stay "
-                           "in the cluster (Orphaned)")  # fmt: skip
+                message = (f"{self._gone(controller.spec, head)}; prune is off, so its objects stay in the cluster "
+                           "(Orphaned)")  # fmt: skip
             self.s.event("warning", name, message)
             controller.message = message
+
+    def _gone(self, spec: AppSpec, head: str) -> str:
+        return appset.gone(spec, self.s.repo, head, self.note)
 
     def _notice_uncommitted_config(self, head: str, discovery: str) -> None:
         note = uncommitted_config(self.s.repo_path, self.s.repo, head)
@@ -249,8 +252,3 @@ class AppSet:
         for controller in self.controllers():
             self.saved[controller.name] = controller.settings
         settings.save(self.settings_path, dict(self.saved))
-
-
-def _home(spec: AppSpec) -> str:
-    """Where the app was defined: sandbox.yaml, or the file of its Argo CD Application."""
-    return spec.defined_in or CONFIG_FILE

@@ -25,6 +25,7 @@ from typing import cast
 from sandbox.apply.inventory import Inventory
 from sandbox.model import Problem
 from sandbox.source.appconfig import CONFIG_FILE, AppSpec, Source
+from sandbox.source.envrepo import EnvRepo
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,26 @@ def plan(
                 file=spec.path, object=name,
             )  # fmt: skip
     return AppSetPlan(tuple(specs), broken, vanished, tuple(sorted(removed)))
+
+
+def gone(spec: AppSpec, repo: EnvRepo, head: str, entry_note: str) -> str:
+    """Why an app that ran is no longer among the apps at ``head``, as "app X …" (said when it
+    is pruned or left Orphaned): its entry left sandbox.yaml, its file or object left the repo,
+    or the apps now come from elsewhere (another ``--entry``) that does not reach it."""
+    where = spec.defined_in
+    now = f" (the apps now come from {entry_note.split(' from ', 1)[-1]})" if " from " in entry_note else ""
+    if not where or where == CONFIG_FILE:
+        if spec.kind or repo.read_file(head, CONFIG_FILE) is None:
+            what = "a folder app" if not spec.kind else f"a {spec.kind}"
+            return f"app {spec.name} ({what}) is no longer among the apps at {head[:7]}{now}"
+        return f"app {spec.name} was removed from {CONFIG_FILE}"
+    raw = repo.read_file(head, where)
+    if raw is None and not repo.is_dir(head, where):
+        return f"app {spec.name} is gone: {where}, which defined it, is gone at {head[:7]}"
+    name = spec.object_name or spec.name
+    if raw is not None and name.encode() not in raw:
+        return f"app {spec.name} is gone: its {spec.kind or 'definition'} was removed from {where}"
+    return f"app {spec.name} ({where}) is no longer reached from the apps at {head[:7]}{now}"
 
 
 def known_from(inventories: list[Inventory], repo_path: Path) -> dict[str, AppSpec]:

@@ -26,7 +26,7 @@ from sandbox.apply.kube import KubeError
 from sandbox.apply.livecache import CHILD_KINDS, LiveCache
 from sandbox.apply.reader import ClusterReader
 from sandbox.model import Health, Manifest, ObjectKey, Problem, SyncStatus
-from sandbox.source.appconfig import CONFIG_FILE, AppSpec, uncommitted_config
+from sandbox.source.appconfig import AppSpec, uncommitted_config
 from sandbox.source.discovery import discover
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render import render_app
@@ -82,7 +82,10 @@ class Observer:
             apps = [self._app(repo, spec, head, saved.get(spec.name), ()) for spec in plan.specs]
             apps += [self._app(repo, known[n], head, saved.get(n), p) for n, p in plan.broken.items()]
             apps += [self._app(repo, known[n], head, saved.get(n), (p,)) for n, p in plan.vanished.items()]
-            apps += [self._removed(known[n], head) for n in plan.removed]
+            apps += [
+                self._removed(known[n], head, appset.gone(known[n], repo, head, found.note))
+                for n in plan.removed
+            ]
             apps = list(appview.roll_up(tuple(apps)))
             note = uncommitted_config(self.repo_path, repo, head) if not ref else None
             notices = tuple(n for n in (found.note, note) if n)
@@ -149,14 +152,14 @@ class Observer:
         )  # fmt: skip
         return dataclasses.replace(state, revert_target=revert)
 
-    def _removed(self, spec: AppSpec, head: str) -> AppState:
+    def _removed(self, spec: AppSpec, head: str, gone: str) -> AppState:
         inventory = InventoryReader(self.reader).load(spec.name)
         for entry in inventory.entries if inventory else ():
             self._watch_kind(entry.api_version, entry.key.kind)
         facts = AppFacts(spec=spec, git_revision=head, target=None, deployed=None, deployed_revision=None,
                          rendered_ever=True, removed=True,
-                         message=f"removed from {CONFIG_FILE}; its objects stay until a sync prunes them"
-                         if spec.prune else f"removed from {CONFIG_FILE}; prune is off: its objects stay")  # fmt: skip
+                         message=f"{gone}; its objects stay until a sync prunes them"
+                         if spec.prune else f"{gone}; prune is off: its objects stay")  # fmt: skip
         return app_state(facts, self.cache)
 
     def _render(self, repo: EnvRepo, spec: AppSpec, revision: str) -> DesiredSet:

@@ -88,7 +88,7 @@ def _apps_table(snapshot: Snapshot) -> str:
     depth = app_depths(snapshot.apps)
     for app in in_tree_order(snapshot.apps):
         ready = flux_ready(app, snapshot.branch)
-        note = app.rollback_note or (ready.message if ready else app.message)
+        note = app.rollback_note or (ready.message if ready and not app.removed else app.message)
         rows.append((
             "  " * depth[app.name] + snapshot.shown(app.name), str(app.sync), str(app.health),
             *((str(ready.status) if ready else "-",) if flux else ()),
@@ -130,6 +130,8 @@ def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False) -
     for app in in_tree_order(snapshot.apps):
         for problem in app.problems:
             print(f"{snapshot.shown(app.name)}: {problem}")
+        if app.removed:
+            print(f"{snapshot.shown(app.name)}: {app.message}")
         if verbose:
             print(f"\n{snapshot.shown(app.name)}:")
             print(_objects_table(app))
