@@ -127,13 +127,15 @@ class Observer:
         comparisons: dict[ObjectKey, Comparison] = {}
         if not problems:
             target = self._render(repo, spec, app_settings.paused_at or head)
-            self._watch(target)
-            comparisons = self.dry.compare_all(target, self.cache.get, _owner_by_annotation, self._pool)
-            self._comparisons[spec.name] = comparisons
         if deployed_revision:
             deployed = target if target and target.revision == deployed_revision else None
             deployed = deployed or self._render(repo, spec, deployed_revision)
             deployed = deployed if deployed.ok else None
+        # The live objects are what they are, whatever a failed revision renders.
+        live = self._live([d for d in (target, deployed) if d is not None])
+        if target is not None:
+            comparisons = self.dry.compare_all(target, live.get, _owner_by_annotation, self._pool)
+            self._comparisons[spec.name] = comparisons
         last = self.history.last_outcome(spec.name)
         facts = AppFacts(
             spec=spec, git_revision=head, target=target, deployed=deployed, deployed_revision=deployed_revision,
@@ -144,8 +146,8 @@ class Observer:
             message=last.message if last else "", syncs=tuple(records),
         )  # fmt: skip
         head_failed = bool(last and last.revision == head and last.result == "Failed")
-        degraded = app_health(facts, self.cache) == Health.DEGRADED
-        state = app_state(facts, self.cache)
+        degraded = app_health(facts, live) == Health.DEGRADED
+        state = app_state(facts, live)
         revert = choose_target(
             repo, spec.path, head, deployed_revision, head_failed=head_failed, degraded=degraded,
             paused=app_settings.paused,
@@ -175,9 +177,25 @@ class Observer:
             if resource:
                 self.cache.watch(resource)
 
-    def _watch(self, desired: DesiredSet) -> None:
-        for obj in desired.objects.values():
-            self._watch_kind(obj.manifest["apiVersion"], obj.key.kind)
+    def _live(self, desired: list[DesiredSet]) -> _Live:
+        """The watch cache (which sees what the sandbox labelled), plus each desired object it
+        does not see read once: one made by someone else, or by nobody yet (a refused sync)."""
+        wanted: dict[ObjectKey, str] = {}  # key -> apiVersion
+        for one in desired:
+            for key, obj in one.objects.items():
+                self._watch_kind(obj.manifest["apiVersion"], key.kind)
+                wanted.setdefault(key, obj.manifest["apiVersion"])
+
+        def read(key: ObjectKey) -> Manifest | None:
+            resource = self.reader.resource_for(wanted[key], key.kind)
+            try:
+                return self.reader.read(resource, key.namespace, key.name) if resource else None
+            except KubeError:
+                return None
+
+        missing = [k for k in wanted if self.cache.get(k) is None]
+        found = dict(zip(missing, self._pool.map(read, missing), strict=True))
+        return _Live(self.cache, {k: v for k, v in found.items() if v is not None})
 
     def _watch_kind(self, api_version: str, kind: str) -> None:
         resource = self.reader.resource_for(api_version, kind)
@@ -220,3 +238,20 @@ def diff_text(
         return f"# not applied: {found.message}\n" + diff.unified(desired, live, str(key), context)
     predicted = found.predicted if found is not None else None
     return diff.unified(predicted or desired, live, str(key), context)
+
+
+@dataclass(frozen=True)
+class _Live:
+    """The live objects an app's status is judged by (see Observer._live)."""
+
+    cache: LiveCache
+    unseen: dict[ObjectKey, Manifest]
+
+    def get(self, key: ObjectKey) -> Manifest | None:
+        return self.cache.get(key) or self.unseen.get(key)
+
+    def children(self, uid: str) -> list[Manifest]:
+        return self.cache.children(uid)
+
+    def labeled(self, value: str) -> list[Manifest]:
+        return self.cache.labeled(value)
