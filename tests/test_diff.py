@@ -70,3 +70,30 @@ def test_bookkeeping_fields_never_make_objects_differ() -> None:
     desired = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}}
     assert diff.same(desired, live)
     assert not diff.same({**desired, "data": {"k": "w"}}, live)
+
+
+def test_diff_of_a_ref_where_an_app_does_not_render_compares_through_the_dry_run_and_reads_folders_there(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """At the ref, web's folder holds a broken file and qa's folder holds no manifest: web's
+    running Deployment is compared through the dry-run (no server default shows as removed), and
+    qa's folder is said to hold no manifests at that ref, not to be gone."""
+    from clikit import Cli, output
+    from gitkit import git
+
+    web, qa = unique("web"), unique("qa")
+    repo = new_repo(
+        tmp_path / "env", {f"{web}/web.yaml": deployment("web"), f"{qa}/cm.yaml": deployment("qa")}
+    )
+    cli = Cli(repo, tmp_path / "state", local_runtime)
+    assert cli("sync").returncode == 0
+    git(repo, "checkout", "-q", "-b", "feature")
+    commit(repo, "break web, empty qa", {f"{web}/broken.yaml": "kind: [", f"{qa}/cm.yaml": None,
+                                         f"{qa}/README.md": "kept for later\n"})  # fmt: skip
+    git(repo, "checkout", "-q", "main")
+    said = cli("diff", "--ref", "feature")
+    text = output(said)
+    assert said.returncode == 2, text  # web's render is a problem
+    assert "progressDeadlineSeconds" not in text and "--- " not in text.replace("--- stdout", ""), text
+    assert f"folder {qa} holds no manifests at" in text, text
+    assert "is gone" not in text

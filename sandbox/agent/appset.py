@@ -17,7 +17,7 @@ This module decides which is which from plain values; the agent acts on the answ
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -42,8 +42,10 @@ def plan(
     configured: bool,
     known: Mapping[str, AppSpec],
     revision: str,
+    is_folder: Callable[[str], bool] = lambda _path: False,
 ) -> AppSetPlan:
-    """``known`` holds every app this env repo ran before (in memory, or from its inventory)."""
+    """``known`` holds every app this env repo ran before (in memory, or from its inventory);
+    ``is_folder`` says whether a path is a folder at ``revision`` (read at the commit compared)."""
     listed = {s.name for s in specs}
     whole_file = configured and any(not p.object for p in problems)
     named = {p.object for p in problems if p.object}
@@ -58,9 +60,10 @@ def plan(
         elif configured:
             removed.append(name)
         else:
+            state = "holds no manifests" if is_folder(spec.path) else "is gone"
             vanished[name] = Problem(
-                f"folder {spec.path} is gone at {revision[:7]} or holds no manifests: nothing applied "
-                f"or pruned. To remove the app and its objects, list the apps to keep in {CONFIG_FILE}",
+                f"folder {spec.path} {state} at {revision[:7]}: nothing applied or pruned. To remove the app "
+                f"and its objects, list the apps to keep in {CONFIG_FILE}",
                 file=spec.path, object=name,
             )  # fmt: skip
     return AppSetPlan(tuple(specs), broken, vanished, tuple(sorted(removed)))

@@ -76,7 +76,7 @@ class Observer:
             found = discover(repo, head, self.entry)
             specs, problems, configured = found.apps, found.problems, found.configured
             known = appset.known_from(InventoryReader(self.reader).all(), self.repo_path)
-            plan = appset.plan(specs, problems, configured, known, head)
+            plan = appset.plan(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path))
             self._watch_children()
             saved = {} if ref else settings.load(self.settings_path)
             apps = [self._app(repo, spec, head, saved.get(spec.name), ()) for spec in plan.specs]
@@ -133,8 +133,11 @@ class Observer:
             deployed = deployed if deployed.ok else None
         # The live objects are what they are, whatever a failed revision renders.
         live = self._live([d for d in (target, deployed) if d is not None])
-        if target is not None:
-            comparisons = self.dry.compare_all(target, live.get, _owner_by_annotation, self._pool)
+        # What is shown is compared through the same dry-run, whichever revision it is from:
+        # Git's when it renders, else the deployed one's (never raw manifests against live).
+        shown = target if target is not None and target.ok else deployed or target
+        if shown is not None:
+            comparisons = self.dry.compare_all(shown, live.get, _owner_by_annotation, self._pool)
             self._comparisons[spec.name] = comparisons
         last = self.history.last_outcome(spec.name)
         facts = AppFacts(
