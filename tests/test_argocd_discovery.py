@@ -44,9 +44,11 @@ def test_application_sets_generate_apps_from_lists_git_files_directories_and_a_m
         "env-prod": ("config/prod", "env-prod"),
         "in-cluster-a": ("svc/a", "svc-a"),
         "in-cluster-b": ("svc/b", "svc-b"),
+        "previews": ("sets", "default"),
     }
     assert all(a.defined_in.startswith("sets/") for a in apps.values())
-    assert [str(p) for p in found.problems] == [
+    assert found.problems == [], "an ApplicationSet that cannot expand is an app of its own, failed"
+    assert [str(p) for p in apps["previews"].invalid] == [
         "sets/unsupported.yaml ApplicationSet previews: the pullRequest generator is not supported by the "
         "sandbox (list, git, clusters and matrix are)"
     ]
@@ -162,3 +164,13 @@ def test_an_app_from_another_local_repo_renders_that_repos_files(tmp_path: Path)
     assert app.repo == str(tmp_path / "app")
     rendered = render_app(repo, app, "HEAD")
     assert [o.key.name for o in rendered.objects] == ["from-the-app-repo"]
+
+
+def test_an_application_set_that_cannot_expand_shows_once_failed_under_its_app_of_apps(
+    tmp_path: Path,
+) -> None:
+    _repo, found = _discover(tmp_path, "appset-twice")
+    said = [str(p) for p in found.problems]
+    assert len(said) == len(set(said)), said
+    failed = {a.name: a for a in found.apps}["ApplicationSet/argocd/qa"]
+    assert failed.parent == "all-apps" and "index .path.segments" in str(failed.invalid[0])

@@ -24,6 +24,7 @@ import json
 import math
 import re
 import struct
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -284,10 +285,52 @@ _MAYBE_NON_SPECIFIC = re.compile(r"(?:^|[\s\[{,])!(?:\s|$)", re.MULTILINE)
 
 def loader(text: str | bytes) -> KubeLoader:
     """A loader over ``text`` (dispose of it after), as ``yaml.load`` would make one."""
+    if "&" in (text if isinstance(text, str) else text.decode("latin-1")):
+        text = _unique_anchors(text)
     probe = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
     if "!" in probe and _MAYBE_NON_SPECIFIC.search(probe):
         return _NonSpecificTagLoader(text)  # type: ignore[return-value]
     return KubeLoader(text)
+
+
+_LINE = re.compile(r"[^\r\n\x85\u2028\u2029]*(?:\r\n|[\r\n\x85\u2028\u2029]|$)")
+
+
+def _unique_anchors(text: str | bytes) -> str | bytes:
+    """``text`` with each anchor defined again in a document renamed, and the aliases after it
+    with it: go-yaml lets a later ``&a`` replace an earlier one, PyYAML refuses it. Lines and
+    line numbers stay as they were. Unchanged when nothing repeats or it does not scan."""
+    try:
+        source = text.decode("utf-8-sig") if isinstance(text, bytes) else text
+    except UnicodeDecodeError:
+        return text
+    edits: list[tuple[int, int, int, str]] = []  # line, column, length, new text
+    defined: Counter[str] = Counter()
+    current: dict[str, str] = {}
+    try:
+        for token in yaml.scan(source, Loader=KubeLoader):
+            if isinstance(token, (yaml.DocumentStartToken, yaml.DocumentEndToken)):
+                defined.clear()
+                current.clear()
+            elif isinstance(token, yaml.AnchorToken):
+                defined[token.value] += 1
+                name = token.value if defined[token.value] == 1 else f"{token.value}__{defined[token.value]}"
+                current[token.value] = name
+                if name != token.value:
+                    edits.append(
+                        (token.start_mark.line, token.start_mark.column, len(token.value) + 1, f"&{name}")
+                    )
+            elif isinstance(token, yaml.AliasToken) and current.get(token.value, token.value) != token.value:
+                mark = token.start_mark
+                edits.append((mark.line, mark.column, len(token.value) + 1, f"*{current[token.value]}"))
+    except yaml.YAMLError:
+        return text  # the parse says what is wrong
+    if not edits:
+        return text
+    lines = _LINE.findall(source)  # the line breaks libyaml counts (str.splitlines counts more)
+    for line, column, length, new in reversed(edits):
+        lines[line] = lines[line][:column] + new + lines[line][column + length :]
+    return "".join(lines)
 
 
 def load(text: str | bytes) -> Any:

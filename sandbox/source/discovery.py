@@ -69,7 +69,9 @@ def discover(repo: EnvRepo, revision: str, entry: str | None = None) -> Discover
     Input nothing foresaw fails the whole list (every app kept as it is), never the agent."""
     sha = repo.resolve(revision)
     try:
-        return _discover(repo, sha, entry)
+        found = _discover(repo, sha, entry)
+        # A definition reached twice (as a root, and as the child of an app-of-apps) is one problem.
+        return dataclasses.replace(found, problems=list(dict.fromkeys(found.problems)))
     except EnvRepoError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -524,6 +526,9 @@ class _Walk:
         for found in defined:
             if found.manifest.get("kind") == "ApplicationSet":
                 generated, problems = applicationset.expand(found, self.repo, self.sha, self.repos)
+                if not generated and problems and (failed := failed_app(found, problems, parent)):
+                    specs.append(failed)  # shows, failed, where its apps would be (as Argo CD shows it)
+                    continue
             else:
                 generated, problems = [found], []
             self.problems += problems
