@@ -29,7 +29,7 @@ def _progress(message: str) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Build missing binaries before any test starts: a first build takes many minutes, which
     must not count against one test's timeout. On a warm cache this finds them in seconds."""
-    needed = (*toolchain.LOCAL_RUNTIME_TOOLS, "kind", "helm", "kustomize", "jsonnet")
+    needed = (*toolchain.LOCAL_RUNTIME_TOOLS, "kind", "helm", "kustomize", "jsonnet", "registry")
     missing = [tool for tool in needed if toolchain.find(tool) is None]
     if missing:
         print(

@@ -100,7 +100,14 @@ METRICS_SERVER = ToolGroup(
     _k8s_ldflags("v0.8.0"),  # it reports its version through component-base, as Kubernetes does
 )
 
-GROUPS: tuple[ToolGroup, ...] = (KUBERNETES, ETCD, KWOK, KIND, HELM, KUSTOMIZE, JSONNET, METRICS_SERVER)
+# An OCI registry on loopback, for the tests that prove what the sandbox says about OCI charts.
+REGISTRY = ToolGroup(
+    "registry", "v3.1.2", {"registry": "github.com/distribution/distribution/v3/cmd/registry"}
+)
+
+GROUPS: tuple[ToolGroup, ...] = (
+    KUBERNETES, ETCD, KWOK, KIND, HELM, KUSTOMIZE, JSONNET, METRICS_SERVER, REGISTRY,
+)  # fmt: skip
 TOOL_GROUP: dict[str, ToolGroup] = {tool: g for g in GROUPS for tool in g.packages}
 
 # What the local runtime needs, in the order a first build makes them.

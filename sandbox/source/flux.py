@@ -297,9 +297,13 @@ def _helm_release(
         name = str(ref.get("name", ""))
         url = sources.helm.get(name, "")
         origin = f"HelmRepository {name} ({url or 'not defined in the env repo'})"
-        place = _vendored_chart(
-            chart_name, version, origin, f"{chart_name} --repo {url or 'URL'}", sources, bad
+        # helm pulls an OCI chart by its full reference; --repo is for HTTP repositories only.
+        pull = (
+            f"{url.rstrip('/')}/{chart_name}"
+            if url.startswith("oci://")
+            else f"{chart_name} --repo {url or 'URL'}"
         )
+        place = _vendored_chart(chart_name, version, origin, pull, sources, bad)
     else:
         place = _git_path(ref, chart_name, sources, bad, "spec.chart.spec.sourceRef")
     if place is None:
