@@ -1,4 +1,4 @@
-// Wrapper module: pins github.com/distribution/distribution/v3 v3.1.2 (the CNCF distribution registry) so it builds from the Go module proxy.
+// Wrapper module: pins github.com/distribution/distribution/v3 v3.1.2 so github.com/distribution/distribution/v3/cmd/registry (the CNCF distribution registry) builds from the Go module proxy.
 module gitops-sandbox/toolchain/registry
 
 go 1.26.0
