@@ -103,3 +103,41 @@ def test_a_sync_killed_halfway_leaves_nothing_untracked_and_no_record_running(
     assert any(r["message"] == "interrupted" for r in rows), [
         (r["trigger"], r["result"], r["message"]) for r in rows
     ]
+
+
+def test_a_command_the_agent_fails_to_carry_out_is_a_problem_until_it_works_again(
+    tmp_path: Path, local_runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in the sandbox (here injected: reading the apps raises once) must not read as
+    success: the failed command is a problem of the snapshot, so `sync` exits 1, until the
+    same command works again."""
+    from agentkit import commit, new_repo, running, unique
+    from sandbox.agent import apps as agent_apps
+    from sandbox.apply.kube import Kube
+
+    app = unique("fault")
+    repo = new_repo(
+        tmp_path / "env", {f"{app}/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"}
+    )
+    real = agent_apps.AppSet.refresh
+    calls = {"n": 0}
+
+    def once(self: agent_apps.AppSet, *args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected")
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(agent_apps.AppSet, "refresh", once)
+    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    try:
+        with running(repo, kube, tmp_path) as agent:
+            problems = [str(p) for p in agent.publish_now().problems]
+            assert any("Startup failed: RuntimeError: injected" in p for p in problems), problems
+            commit(repo, "a commit: Git's head is read again", {f"{app}/cm.yaml": "apiVersion: v1\nkind: ConfigMap\n"
+                                                                "metadata: {name: b}\n"})  # fmt: skip
+            wait_for(lambda: calls["n"] >= 2, 20)
+            assert agent.wait_idle(60)
+            assert not [p for p in agent.publish_now().problems if "injected" in str(p)]
+    finally:
+        kube.close()

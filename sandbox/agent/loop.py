@@ -100,6 +100,7 @@ class Agent:
         self.head = ""
         self.branch = branch or ""
         self._problems: tuple[Problem, ...] = ()
+        self._failed: dict[str, Problem] = {}  # command kind -> how it last failed, until it works
         self._commits: tuple[CommitInfo, ...] = ()
         self._events: deque[Event] = deque(maxlen=300)
         self._queue: queue.Queue[Command] = queue.Queue()
@@ -292,9 +293,15 @@ class Agent:
             for item in self._merge_drift(command):
                 try:
                     self._handle(item)
+                    self._failed.pop(_kind(item), None)
                 except Exception as exc:  # the agent keeps running whatever one command does
                     app = getattr(item, "app", None) or ""
-                    self._event("error", app, f"{type(item).__name__} failed: {type(exc).__name__}: {exc}")
+                    said = f"{type(item).__name__} failed: {type(exc).__name__}: {exc}"
+                    self._event("error", app, said)
+                    # Shown as a problem (a command's exit code says so) until that command works.
+                    self._failed[_kind(item)] = Problem(
+                        f"{said}; this is a bug in the sandbox: please report it"
+                    )
                 finally:
                     if isinstance(item, Barrier):
                         item.done.set()
@@ -505,8 +512,14 @@ class Agent:
         for controller, state in zip(controllers, apps, strict=True):
             controller.track_health(state)
         apps = appview.roll_up(apps)
-        problems = self._problems + (self.apps.problems if self.apps else ())
+        problems = self._problems + tuple(self._failed.values()) + (self.apps.problems if self.apps else ())
         return Snapshot(
             seq, str(self.repo_path), self.branch, self.head, apps, tuple(self._events), problems,
             commits=self._commits, notices=self.apps.notices if self.apps else (),
         )  # fmt: skip
+
+
+def _kind(command: Command) -> str:
+    """What a command does, for remembering its failure until the same work succeeds: every
+    command that reads Git's head is one kind."""
+    return "refresh" if isinstance(command, (Startup, CommitSeen)) else type(command).__name__

@@ -132,7 +132,7 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None) -> Discovery:
         walk.entry(config.argocd)
         apps += walk.apps()
         problems += walk.problems
-        note = f"apps from the Argo CD entry {config.argocd}/ ({CONFIG_FILE})"
+        note = f"apps from the Argo CD entry {config.argocd}/ ({'--entry' if entry is not None else CONFIG_FILE})"
     if config.flux is not None:
         found = _flux(repo, sha, repos, config.flux, config.charts, apps)
         apps += found.apps
