@@ -6,6 +6,7 @@ into the agent. Live manifests inside are shared, never mutated after they enter
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -92,6 +93,9 @@ class AppState:
     home: str = ""  # that object's namespace
     object_name: str = ""  # that object's name ("" when the app's name is it)
     notices: tuple[Problem, ...] = ()  # what its render did other than written (left out, ignored), and why
+    shown_name: str = (
+        ""  # what people see: the short name where unique among the apps shown (Snapshot sets it)
+    )
 
     @property
     def names(self) -> AppName:
@@ -181,6 +185,12 @@ class Snapshot:
     commits: tuple[CommitInfo, ...] = ()  # the followed branch's log, newest first
     notices: tuple[str, ...] = ()  # one-line notes on how the env repo is read
 
+    def __post_init__(self) -> None:
+        shown = shown_names(a.names for a in self.apps)
+        if any(a.shown_name != shown[a.name] for a in self.apps):
+            apps = tuple(dataclasses.replace(a, shown_name=shown[a.name]) for a in self.apps)
+            object.__setattr__(self, "apps", apps)
+
     def app(self, name: str) -> AppState | None:
         """The app whose id is ``name``."""
         return next((a for a in self.apps if a.name == name), None)
@@ -193,7 +203,7 @@ class Snapshot:
     @cached_property
     def shown_names(self) -> dict[str, str]:
         """app id -> what to show: its short name where unique among these apps, else qualified."""
-        return shown_names(a.names for a in self.apps)
+        return {a.name: a.shown_name for a in self.apps}
 
     def shown(self, app: str) -> str:
         return self.shown_names.get(app, app)

@@ -302,7 +302,7 @@ class ObjectTree(Tree[RowId]):
         label.append(" ")
         label.append_text(glyphs.health_glyph(app.health, self.ascii))
         label.append(" app ", style="dim")
-        label.append(app.name, style="bold")
+        label.append(app.shown_name or app.name, style="bold")
         if app.sync != SyncStatus.SYNCED:
             label.append(f" {app.sync}", style=glyphs.SYNC[app.sync].style)
         return label
