@@ -141,3 +141,33 @@ def test_a_command_the_agent_fails_to_carry_out_is_a_problem_until_it_works_agai
             assert not [p for p in agent.publish_now().problems if "injected" in str(p)]
     finally:
         kube.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_ends_a_watch_mid_sync_as_ctrl_c_does(
+    tmp_path: Path, local_runtime: LocalRuntime, kube: Kube, sig: signal.Signals
+) -> None:
+    """As systemd, `docker stop`, a CI cancel or a closed terminal send them: the sync under way
+    is recorded as interrupted (never left Running), the agent's lock is released (the next
+    command runs at once), and the exit code says it was interrupted."""
+    cli, app = _repo(tmp_path, local_runtime)
+    _items(cli.repo, 500)
+    commit_all(cli.repo, "500 items")
+    watch = subprocess.Popen(
+        cli.argv("watch"), env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for(lambda: len(_ours(kube, app)) > 20, 120, 0.02, what="the sync to be creating objects")
+        watch.send_signal(sig)
+        code = watch.wait(30)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert code == 130, (code, watch.stderr.read().decode() if watch.stderr else "")
+    rows = cli.history_rows()
+    assert not [r for r in rows if r["result"] == "Running"], rows
+    assert any(r["result"] == "Failed" and "interrupted" in r["message"] for r in rows), [
+        (r["trigger"], r["result"], r["message"]) for r in rows
+    ]
+    again = cli("sync")
+    assert "driven by" not in shown(again) and "another agent" not in shown(again), "the lock was released"

@@ -396,6 +396,16 @@ class History(HistoryReader):
             if version != SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
+    def interrupt_running(self, why: str = INTERRUPTED) -> int:
+        """End this recorder's syncs still Running as Failed (the agent is stopping: Ctrl-C,
+        SIGTERM, SIGHUP); how many."""
+        with self._write() as conn:
+            done = conn.execute(
+                "UPDATE syncs SET result = 'Failed', ended = ?, message = ? WHERE result = 'Running' AND owner = ?",
+                (time.time(), why, self._owner),
+            )
+            return int(done.rowcount)
+
     def _mark_interrupted(self) -> None:
         """Fail syncs left Running by a process (or History) that is gone.
 

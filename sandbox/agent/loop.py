@@ -37,7 +37,7 @@ from sandbox.agent.commands import (
     Stop,
 )
 from sandbox.agent.controller import AppController, Services, Waiting
-from sandbox.agent.history import History
+from sandbox.agent.history import INTERRUPTED, History
 from sandbox.agent.history import path_for_repo as history_path_for
 from sandbox.agent.locking import AgentLocks
 from sandbox.agent.observer import diff_of
@@ -150,6 +150,8 @@ class Agent:
         self.syncer.close()
         if self._worker.is_alive():
             self._worker.join(timeout=5)
+        # A sync cut short by the stop ends in the history as interrupted, never Running.
+        self.history.interrupt_running(f"{INTERRUPTED}: the agent was stopped")
         if self.repo:
             self.repo.close()
         self._locks.release()

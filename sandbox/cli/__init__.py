@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -158,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0] not in _subcommands(parser) and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "tui")
     args = parser.parse_args(argv)
+    _interrupt_on_termination()
     if getattr(args, "build", False):
         os.environ[toolchain.BUILD_ENV] = "1"  # read where a missing binary is made
     try:
@@ -168,6 +170,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _interrupt_on_termination() -> None:
+    """SIGTERM (systemd, `docker stop`, a CI runner's cancel, `kill`) and SIGHUP (a closed
+    terminal, tmux) end the command as Ctrl-C does: a sync under way is recorded as
+    interrupted, locks are released and the terminal is given back, instead of the process
+    vanishing with its sync left Running."""
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
