@@ -200,3 +200,30 @@ def test_history_of_a_repo_never_synced_lists_nothing_and_creates_nothing(
     assert not cli.history_path.exists()
     with pytest.raises(sqlite3.OperationalError):
         sqlite3.connect(f"file:{cli.history_path}?mode=ro", uri=True).execute("SELECT 1")
+
+
+def test_a_worktree_of_the_env_repo_is_the_same_repo_and_drives_its_apps(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """`git worktree add` makes another checkout of one repository: its apps are that repo's,
+    never refused as another env repo's (a repository is known by its common git dir), while a
+    truly different repo with the same app name is still refused (the test above)."""
+    names = {"uid": uid()}
+    app = f"shared{names['uid']}"
+    main, _ = repo_from_fixture(tmp_path / "main", REPOS / "tworepos" / "first", names, "first repo")
+    assert _cli(main, tmp_path / "one", local_runtime)("sync").returncode == 0
+    worktree = tmp_path / "review"
+    git(main, "worktree", "add", "-q", "-b", "review", str(worktree))
+    (worktree / "shared" / "c.yaml").write_text(
+        (worktree / "shared" / "a.yaml").read_text().replace("name: a", "name: c")
+    )
+    git(worktree, "add", "-A")
+    git(worktree, "commit", "-q", "-m", "c too, on review")
+    synced = _cli(worktree, tmp_path / "two", local_runtime)("sync")
+    assert synced.returncode == 0, shown(synced)
+    assert "belongs to the env repo" not in output(synced)
+    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    try:
+        assert live(kube, cm_path(app, "c")) is not None
+    finally:
+        kube.close()

@@ -119,7 +119,7 @@ class AppSet:
         with self._lock:
             known = {name: c.spec for name, c in self._apps.items()}
         if not known:  # a fresh start: what did earlier runs leave in the cluster?
-            known = appset.known_from(self.inventories.all(), self.s.repo_path)
+            known = appset.known_from(self.inventories.all(), self.s.repo_path, self.s.repo.git_dir)
         return known
 
     def _apply(self, plan: appset.AppSetPlan, known: dict[str, AppSpec], head: str) -> None:

@@ -89,12 +89,13 @@ def gone(spec: AppSpec, repo: EnvRepo, head: str, entry_note: str) -> str:
     return f"app {spec.name} ({where}) is no longer reached from the apps at {head[:7]}{now}"
 
 
-def known_from(inventories: list[Inventory], repo_path: Path) -> dict[str, AppSpec]:
-    """The apps an env repo ran before, as the inventories it wrote in the cluster say."""
+def known_from(inventories: list[Inventory], repo_path: Path, git_dir: str = "") -> dict[str, AppSpec]:
+    """The apps an env repo ran before, as the inventories it wrote in the cluster say (from
+    this checkout or another worktree of the same repository)."""
     known = {}
     for inventory in inventories:
         extra = inventory.extra
-        if extra.get("repo") != str(repo_path):
+        if extra.get("repo") != str(repo_path) and not (git_dir and extra.get("gitDir") == git_dir):
             continue
         source = extra.get("source", "plain")
         try:

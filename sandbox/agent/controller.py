@@ -662,7 +662,7 @@ class AppController:
         """What the inventory keeps of the app's entry, to know the app after it left the repo."""
         spec = self.spec
         return {
-            "repo": str(self.s.repo_path), "path": spec.path, "namespace": spec.namespace, "source": spec.source,
+            "repo": str(self.s.repo_path), "gitDir": self.s.repo.git_dir, "path": spec.path, "namespace": spec.namespace, "source": spec.source,
             "values": json.dumps(list(spec.values)), "releaseName": spec.release_name,
             "prune": "true" if spec.prune else "false", "definedIn": spec.defined_in, "parent": spec.parent,
             "kind": spec.kind, "home": spec.home, "objectName": spec.object_name,

@@ -75,7 +75,7 @@ class Observer:
             head = repo.resolve(ref) if ref else repo.head()
             found = discover(repo, head, self.entry)
             specs, problems, configured = found.apps, found.problems, found.configured
-            known = appset.known_from(InventoryReader(self.reader).all(), self.repo_path)
+            known = appset.known_from(InventoryReader(self.reader).all(), self.repo_path, repo.git_dir)
             plan = appset.plan(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path))
             self._watch_children()
             saved = {} if ref else settings.load(self.settings_path)
@@ -116,7 +116,8 @@ class Observer:
         problems: tuple[Problem, ...],
     ) -> AppState:  # fmt: skip
         app_settings = saved or settings.AppSettings(spec.auto_sync, spec.self_heal)
-        owner = other_repo(InventoryReader(self.reader).load(spec.name), str(self.repo_path))
+        owner = other_repo(InventoryReader(self.reader).load(spec.name), {"repo": str(self.repo_path),
+                                                                         "gitDir": repo.git_dir})  # fmt: skip
         if owner is not None:
             note = f"app {spec.name} on this cluster belongs to the env repo {owner}; a sync from here is refused"
             problems = (*problems, Problem(note, object=spec.name))

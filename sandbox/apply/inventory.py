@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from sandbox.apply.kube import Kube, KubeError
@@ -119,12 +120,16 @@ class Inventory:
         return {e.key for e in self.entries}
 
 
-def other_repo(inventory: Inventory | None, repo: str | None) -> str | None:
-    """The env repo (a folder on this machine) that owns an inventory, when it is not ``repo``
-    and still exists; None when the app is this repo's to drive (or its owner is gone: a moved
-    or deleted repo hands its apps over)."""
-    owner = inventory.extra.get("repo") if inventory is not None else None
+def other_repo(inventory: Inventory | None, ours: Mapping[str, str]) -> str | None:
+    """The env repo (a folder on this machine) that owns an inventory, when it is not ours
+    (``ours``: our inventory extra, ``repo`` and ``gitDir``) and still exists; None when the app
+    is this repo's to drive (or its owner is gone: a moved or deleted repo hands its apps over).
+    A repository is known by its common git dir, so a worktree of it is the same repo."""
+    extra = inventory.extra if inventory is not None else {}
+    owner, repo = extra.get("repo"), ours.get("repo")
     if not owner or not repo or owner == repo or not Path(owner).exists():
+        return None
+    if extra.get("gitDir") and extra.get("gitDir") == ours.get("gitDir"):
         return None
     return owner
 

@@ -153,7 +153,7 @@ class Syncer:
             return self._failed(desired, (), f"render failed, nothing applied or pruned: {problems}")
         objects = sorted(desired.objects.values(), key=lambda o: (kind_rank(o.key.kind), o.key))
         previous = self.inventories.load(app)
-        owner = other_repo(previous, (inventory_extra or {}).get("repo"))
+        owner = other_repo(previous, inventory_extra or {})
         if owner is not None:
             return self._failed(
                 desired, (),

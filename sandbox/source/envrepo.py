@@ -136,6 +136,14 @@ class EnvRepo:
             except (TypeError, ValueError):
                 return False
 
+    @property
+    def git_dir(self) -> str:
+        """The repository's common git dir, absolute: the same for every worktree of it
+        (`git worktree add`), so it tells one repository from another where paths cannot."""
+        with self._lock:
+            common = str(self._repo.git.rev_parse("--git-common-dir")).strip()
+        return str((self.path / common).resolve())
+
     def remote_urls(self) -> list[str]:
         """The URLs of the repository's remotes (what Argo CD and Flux objects name it by)."""
         with self._lock:
