@@ -319,3 +319,38 @@ def test_the_reader_never_creates_or_writes_a_history(tmp_path: Path) -> None:
         assert [r.revision for r in reader.records()] == ["abc"]
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             reader._db().execute("DELETE FROM syncs")
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "{name: web, path: ../outside}",
+        "{name: web, path: /etc}",
+        "{name: Not_A_Label, path: web}",
+        "{name: web, path: web, source: helm, values: [../../secret.yaml]}",
+    ],
+)
+def test_an_invalid_sandbox_yaml_entry_of_an_app_that_never_ran_is_a_failed_sync_in_the_history(
+    tmp_path: Path, local_runtime: LocalRuntime, entry: str
+) -> None:
+    from clikit import Cli
+    from gitkit import commit, git
+
+    repo = tmp_path / "env"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    head = commit(repo, {"sandbox.yaml": f"apps:\n  - {entry}\n", "web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\n"
+                         "metadata: {name: a}\n", "web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n"},
+                  "an invalid entry")  # fmt: skip
+    cli = Cli(repo, tmp_path / "state", local_runtime)
+    synced = cli("sync")
+    assert synced.returncode == 1
+    rows = cli.history_rows()
+    failed = [r for r in rows if r["result"] == "Failed" and r["revision"] == head]
+    assert failed, rows
+    assert "sandbox.yaml" in failed[0]["message"], failed
+    again = cli("sync")
+    assert again.returncode == 1
+    assert len([r for r in cli.history_rows() if r["revision"] == head]) == len(failed) + len(failed), (
+        "each failed sync is recorded, once per sync"
+    )

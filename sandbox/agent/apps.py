@@ -48,7 +48,7 @@ class AppSet:
         self.problems: tuple[Problem, ...] = ()
         self.notices: tuple[str, ...] = ()
         self.note = ""
-        self._unowned: tuple[str, str] | None = None  # the last env-repo-level failure recorded
+        self._unowned: set[tuple[str, str, str]] = set()  # (head, app, message) failures recorded
         self._apps: dict[str, AppController] = {}
         self._lock = threading.RLock()
 
@@ -88,17 +88,26 @@ class AppSet:
                 controller.git_revision = head
 
     def _record_unowned_problems(self, head: str, trigger: str) -> None:
-        """A sandbox.yaml that does not read, with no app to carry the failure (a first commit),
-        is still a failed sync: record it under the env repo (app ""), once per failure."""
-        if not self.problems or self.controllers():
-            return
-        message = "; ".join(str(p) for p in self.problems)
-        if self._unowned == (head, message):
-            return
-        self._unowned = (head, message)
-        info = self.s.repo.commit_info(head)
-        sync_id = self.s.history.start("", head, info.author, info.subject, trigger)
-        self.s.history.finish(sync_id, "Failed", "Unknown", f"nothing applied or pruned: {message}", [])
+        """Problems no running app carries are failed syncs too, recorded once per failure: an
+        invalid entry of an app that never ran (a path outside the repo, a bad name) under that
+        app's name, and a sandbox.yaml that does not read, with no app at all, under the env
+        repo (app "")."""
+        running = {c.name for c in self.controllers()}
+        owners: dict[str, list[Problem]] = {}
+        for problem in self.problems:
+            owner = problem.object if problem.object and problem.object not in running else ""
+            if owner or not running:
+                owners.setdefault(owner, []).append(problem)
+        recorded = set()
+        for owner, problems in owners.items():
+            message = "; ".join(str(p) for p in problems)
+            recorded.add((owner, message))
+            if (head, owner, message) in self._unowned:
+                continue
+            info = self.s.repo.commit_info(head)
+            sync_id = self.s.history.start(owner, head, info.author, info.subject, trigger)
+            self.s.history.finish(sync_id, "Failed", "Unknown", f"nothing applied or pruned: {message}", [])
+        self._unowned = {(head, owner, message) for owner, message in recorded}
 
     def sync(self, app: str | None, head: str) -> None:
         """Sync now; for an app removed from sandbox.yaml, that is its prune."""
