@@ -542,3 +542,26 @@ def test_the_file_size_limit_follows_its_variable_and_is_named_when_it_refuses(
     for needle in (f"{app}/large.yaml", "1 MiB", "GITOPS_SANDBOX_MAX_FILE_MIB"):
         assert needle in text, f"{needle!r} not in the output:\n{shown(synced)}"
     assert live(kube, cm_path(app, "large")) is None
+
+
+def test_revert_exits_by_the_apps_the_reverted_commit_touches_not_by_an_app_broken_before(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """`broken` never deploys (a kind the cluster does not know). Reverting a commit that only
+    changed `web` deploys web again: exit 0, with `broken` listed as it is."""
+    from gitkit import commit, git
+
+    u = uid()
+    repo = tmp_path / "env"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: web}}\ndata: {{size: '{}'}}\n"
+    commit(repo, {f"web{u}/cm.yaml": cm.format(1), f"broken{u}/widget.yaml":
+                  "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"}, "web and a broken app")  # fmt: skip
+    bump = commit(repo, {f"web{u}/cm.yaml": cm.format(2)}, "web: size 2")
+    cli = Cli(repo, tmp_path / "state", local_runtime)
+    assert cli("sync").returncode == 1, "broken fails, before any revert"
+    reverted = cli("revert", bump)
+    said = output(reverted)
+    assert reverted.returncode == 0, said
+    assert f"broken{u}" in said and "deploying the revert failed" not in said

@@ -18,7 +18,7 @@ from sandbox.agent.settings import AppSettings
 from sandbox.apply.inventory import InventoryReader
 from sandbox.apply.sync import Action
 from sandbox.model import ObjectKey, Problem
-from sandbox.source.appconfig import AppSpec, uncommitted_config
+from sandbox.source.appconfig import CONFIG_FILE, AppSpec, uncommitted_config
 from sandbox.source.discovery import discover
 from sandbox.source.envrepo import EnvRepoError
 
@@ -240,6 +240,22 @@ class AppSet:
             return any(p.startswith(prefix) for p in changed)
 
         return sorted(controllers, key=lambda c: not touched(c))
+
+    def touched_by(self, sha: str) -> set[str]:
+        """The apps commit ``sha`` changed: a file in an app's folder or the file that defines it;
+        every app, when it changed sandbox.yaml."""
+        try:
+            info = self.s.repo.commit_info(sha)
+            changed = self.s.repo.changed_paths(info.parents[0] if info.parents else None, sha)
+        except EnvRepoError:
+            return {c.name for c in self.controllers()}
+        found = set()
+        for controller in self.controllers():
+            path, defined = controller.spec.path, controller.spec.defined_in
+            prefix = "" if path in ("", ".") else path.rstrip("/") + "/"
+            if any(p.startswith(prefix) or p in (defined, CONFIG_FILE) for p in changed):
+                found.add(controller.name)
+        return found
 
     # -- what other parts ask -------------------------------------------------------------------
 

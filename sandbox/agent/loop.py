@@ -223,6 +223,10 @@ class Agent:
         self._queue.put(Reverted(result.new_sha))
         return result
 
+    def touched_by(self, sha: str) -> set[str]:
+        """The apps a commit changed (see AppSet.touched_by)."""
+        return self.apps.touched_by(sha) if self.apps else set()
+
     def hand_scale(self, key: ObjectKey, replicas: int) -> str:
         """For learning: scale a workload by hand, as `kubectl scale` would (see apply/handscale)."""
         return hand_scale(self.kube, self.cache, key, replicas)

@@ -318,8 +318,11 @@ def cmd_revert(args: argparse.Namespace) -> int:
             return 1
         agent.wait_idle(compose.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
-    # The commit is made either way; the exit code says whether deploying it worked.
-    failed = [a for a in snapshot.apps if a.git_revision == result.new_sha and a.last_result == "Failed"]
+        touched = agent.touched_by(result.reverted_sha) | ({args.app} if args.app else set())
+    # The commit is made either way; the exit code says whether deploying it worked for the apps
+    # the reverted commit touched (as rollback reports its app); the others are shown as they are.
+    failed = [a for a in snapshot.apps if a.git_revision == result.new_sha and a.last_result == "Failed"
+              and a.name in touched]  # fmt: skip
     if args.json:
         print(json.dumps({"revert": result.__dict__, **snapshot.to_json()}, indent=2))
     else:
