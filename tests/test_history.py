@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.agent.history import SCHEMA_VERSION, History, HistoryReader, ObjectOutcome, SyncRecord
+from sandbox.cluster.local import LocalRuntime
 from sandbox.model import Health, ObjectKey, SyncStatus
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
