@@ -366,3 +366,33 @@ def test_changed_paths_names_added_modified_deleted_and_renamed_files(repo_dir: 
     }
     assert repo.changed_paths(new, new) == set()
     assert repo.changed_paths(None, old) == {"web/a.yaml", "web/b.yaml", "api/c.yaml"}
+
+
+def test_a_git_lfs_pointer_reads_as_its_content_once_fetched_and_says_how_to_fetch_it_before(
+    tmp_path: Path,
+) -> None:
+    import hashlib
+
+    from gitkit import commit, git
+
+    from sandbox.source.envrepo import EnvRepo
+
+    content = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata: {from: lfs}\n"
+    oid = hashlib.sha256(content).hexdigest()
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(content)}\n"
+    repo_path = tmp_path / "env"
+    repo_path.mkdir()
+    git(repo_path, "init", "-q", "-b", "main")
+    commit(repo_path, {"web/big.yaml": pointer}, "a manifest kept in Git LFS")
+    repo = EnvRepo(repo_path)
+    files, problems = repo.read_tree("HEAD", "web")
+    assert files == {}
+    assert [p.file for p in problems] == ["web/big.yaml"]
+    assert "Git LFS pointer" in problems[0].message and "git lfs pull" in problems[0].message
+
+    stored = repo_path / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(content)  # as `git lfs pull` leaves it
+    files, problems = repo.read_tree("HEAD", "web")
+    assert files == {"big.yaml": content} and problems == []
+    assert repo.read_file("HEAD", "web/big.yaml") == content

@@ -656,3 +656,28 @@ def test_every_source_renders_old_revisions_without_touching_the_working_tree(
     assert rendered.ok, rendered.problems
     assert rendered.revision == old
     assert snapshot(repo_dir) == before
+
+
+def test_a_helm_chart_inside_a_plain_folder_is_said_once_as_a_chart_not_as_errors_per_template(
+    tmp_path: Path,
+) -> None:
+    from gitkit import commit, git
+
+    from sandbox.source.appspec import AppSpec
+    from sandbox.source.envrepo import EnvRepo
+    from sandbox.source.render import render_app
+
+    repo_path = tmp_path / "env"
+    repo_path.mkdir()
+    git(repo_path, "init", "-q", "-b", "main")
+    commit(repo_path, {
+        "web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n",
+        "web/charts/podinfo/Chart.yaml": "apiVersion: v2\nname: podinfo\nversion: 6.0.0\n",
+        "web/charts/podinfo/templates/a.yaml": "{{- if .Values.a }}\nkind: ConfigMap\n{{- end }}\n",
+        "web/charts/podinfo/templates/b.yaml": "metadata:\n  name: {{ .Release.Name }}\n",
+    }, "a chart vendored below a plain app")  # fmt: skip
+    rendered = render_app(EnvRepo(repo_path), AppSpec("web", "web", "web", "plain"), "HEAD")
+    assert [p.file for p in rendered.problems] == ["web/charts/podinfo/Chart.yaml"], rendered.problems
+    assert (
+        "is a Helm chart" in rendered.problems[0].message and "source: helm" in rendered.problems[0].message
+    )

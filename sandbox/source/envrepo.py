@@ -9,6 +9,7 @@ left out with a Problem saying why.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import re
@@ -381,11 +382,31 @@ class EnvRepo:
         return resolved is not None and entry is not None and entry.type == "tree"
 
     def read_file(self, revision: str, path: str) -> bytes | None:
-        """A file's bytes at ``revision``, following in-repo symlinks; None when there is none."""
+        """A file's bytes at ``revision``, following in-repo symlinks (a Git LFS pointer read as
+        its content when this clone has it); None when there is none."""
         _listing, resolved, entry = self._lookup(revision, _clean(path))
         if entry is None or entry.type != "blob":
             return None
-        return self._blob(entry.sha)
+        data = self._blob(entry.sha)
+        return (self._lfs_content(data) or data) if _lfs_pointer(data) else data
+
+    def _lfs_content(self, pointer: bytes) -> bytes | None:
+        """The content a Git LFS pointer stands for, from the clone's LFS store (where `git lfs
+        pull` puts it), checked against its oid and size; None when it is not there."""
+        fields = dict(
+            line.split(" ", 1) for line in pointer.decode("ascii", "replace").splitlines() if " " in line
+        )
+        oid = fields.get("oid", "").removeprefix("sha256:")
+        if len(oid) != 64 or any(c not in "0123456789abcdef" for c in oid):
+            return None
+        stored = Path(self.git_dir) / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+        try:
+            data = stored.read_bytes()
+        except OSError:
+            return None
+        if hashlib.sha256(data).hexdigest() != oid or str(len(data)) != fields.get("size", "").strip():
+            return None
+        return data
 
     def export_tree(self, revision: str, subpath: str, dest: Path) -> list[Problem]:
         """Write the files under ``subpath`` at ``revision`` into ``dest``, from git objects only.
@@ -428,6 +449,15 @@ class EnvRepo:
         files: dict[str, bytes] = {}
         for entry, shown, rel in sorted(plan, key=lambda item: item[2]):
             data = contents[entry.sha]
+            if _lfs_pointer(data):
+                stored = self._lfs_content(data)
+                if stored is None:
+                    problems.append(Problem(
+                        "a Git LFS pointer whose content is not fetched into this clone: run `git lfs pull` "
+                        f"in {self.path} (the sandbox reads the content from .git/lfs); skipped", file=shown,
+                    ))  # fmt: skip
+                    continue
+                data = stored
             if b"\0" in data[:BINARY_SNIFF_BYTES] and not _packaged_subchart(shown):
                 if _is_manifest(shown):
                     problems.append(Problem("binary file (NUL byte in its first 8 KiB); skipped", file=shown))
@@ -502,6 +532,14 @@ class EnvRepo:
             blobs[sha] = out[end + 1 : end + 1 + size]
             pos = end + 1 + size + 1
         return blobs
+
+
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\n"
+
+
+def _lfs_pointer(data: bytes) -> bool:
+    """Whether a blob is a Git LFS pointer (a small text naming the content's oid and size)."""
+    return data.startswith(_LFS_POINTER) and len(data) < 1024 and b"\noid sha256:" in data
 
 
 def _plan_blob(

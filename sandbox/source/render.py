@@ -205,9 +205,21 @@ def other_repo(path: str) -> EnvRepo:
 def _plain_docs(repo: EnvRepo, app: AppSpec, sha: str) -> tuple[list[_Doc], list[Problem]]:
     files, problems = repo.read_tree(sha, app.path)
     docs: list[_Doc] = []
+    # A chart below a plain folder is no set of manifests (its templates are not YAML until
+    # helm renders them): said once, instead of an error per template.
+    charts = sorted({posixpath.dirname(r) for r in files if posixpath.basename(r) == CHART_FILE and "/" in r})
+    for chart in _outermost(charts):
+        where = _join(app.path, chart)
+        problems.append(Problem(
+            f"{where} is a Helm chart (it holds a Chart.yaml) inside the plain folder {app.path}, whose files are "
+            f"read as manifests: make it an app of its own with `source: helm` (`path: {where}` in sandbox.yaml), "
+            "or move it out of this folder", file=_join(where, CHART_FILE),
+        ))  # fmt: skip
     for rel, data in files.items():
         parts = rel.split("/")
         name = parts[-1]
+        if any(rel.startswith(chart + "/") for chart in charts):
+            continue
         if not name.lower().endswith(MANIFEST_SUFFIXES) or name in NOT_MANIFESTS:
             continue
         # Dotted files and folders (.github/, .pre-commit-config.yaml) configure tools.
