@@ -316,3 +316,23 @@ def test_stopping_the_agent_ends_its_watches_at_once(tmp_path: Path, kube: Kube)
         assert watches
         agent.stop()
         wait_for(lambda: not any(t.is_alive() for t in watches), 3, what="watch threads ended")
+
+
+def test_rolling_back_to_the_revision_already_deployed_changes_nothing_and_says_so(
+    tmp_path: Path, kube: Kube
+) -> None:
+    app = unique("already")
+    repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": configmap("conf", {"v": "1"})})
+    with running(repo, kube, tmp_path) as agent:
+        wait_for(lambda: _healthy_and_synced(agent, app), 10)
+        head = git(repo, "rev-parse", "HEAD")
+        version = read(kube, cm_path(app, "conf"))["metadata"]["resourceVersion"]
+        syncs = len(agent.history.records(app))
+        agent.rollback(app, head)
+        agent.wait_idle()
+        state = app_state(agent, app)
+        assert not state.rolled_back and state.auto_sync, "auto-sync stays on"
+        assert state.sync == SyncStatus.SYNCED
+        assert f"already at {head[:7]}" in state.message
+        assert read(kube, cm_path(app, "conf"))["metadata"]["resourceVersion"] == version
+        assert len(agent.history.records(app)) == syncs, "no sync was recorded"

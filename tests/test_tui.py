@@ -502,3 +502,29 @@ def test_the_engine_and_its_cli_never_import_textual() -> None:
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+
+
+def test_history_marks_only_the_commit_the_cluster_is_rolled_back_to_now() -> None:
+    from sandbox.agent.history import SyncRecord
+    from sandbox.agent.snapshot import AppState
+    from sandbox.model import Health, SyncStatus
+    from tui.components.history_panel import marks_for
+
+    def record(i: int, revision: str, trigger: str) -> SyncRecord:
+        return SyncRecord(
+            i, "web", revision, "dev", "s", trigger, float(i), float(i) + 1, "Succeeded", "Healthy", "", ()
+        )
+
+    records = [
+        record(3, "c" * 40, "rollback"),
+        record(2, "b" * 40, "rollback"),
+        record(1, "a" * 40, "commit"),
+    ]
+    app = AppState(
+        name="web", path="web", namespace="web", source_type="plain", sync=SyncStatus.OUT_OF_SYNC,
+        health=Health.HEALTHY, git_revision="d" * 40, target_revision="c" * 40, deployed_revision="c" * 40,
+        auto_sync=False, self_heal=True, prune=True, rolled_back=True,
+    )  # fmt: skip
+    assert marks_for(app, "d" * 40, records).rolled_back_to == {"c" * 40}
+    resumed = AppState(**{**app.__dict__, "rolled_back": False, "target_revision": "d" * 40})
+    assert marks_for(resumed, "d" * 40, records).rolled_back_to == frozenset()

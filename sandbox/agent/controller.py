@@ -525,6 +525,15 @@ class AppController:
     # -- rollback, resume, settings ---------------------------------------------------------------
 
     def rollback(self, revision: str) -> SyncOutcome | None:
+        try:
+            wanted = self.s.repo.resolve(revision)
+        except EnvRepoError:
+            wanted = revision
+        if wanted == self.deployed_revision and self.last_result != "Failed":
+            # Already there: pausing auto-sync would make the app look OutOfSync over nothing.
+            self.message = f"already at {wanted[:7]}: nothing to roll back, auto-sync left as it was"
+            self.s.event("info", self.name, self.message)
+            return None
         self.settings = dataclasses.replace(self.settings, paused_at=revision)
         self.s.save_settings()
         self.target = self.render(revision)

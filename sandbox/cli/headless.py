@@ -288,6 +288,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     elif app and app.rolled_back and not errors:
         print(app.rollback_note)
         print(f"undo: gitops-sandbox resume {args.app} -C {args.repo}")
+    elif app and not errors:
+        print(app.message)  # already at that revision: nothing changed
     for event in errors:
         print(f"error: {event.message}", file=sys.stderr)
     return 1 if errors else 0

@@ -32,7 +32,8 @@ class Marks:
 
 def marks_for(app: AppState | None, head: str, records: Sequence[SyncRecord]) -> Marks:
     failed = frozenset(r.revision for r in records if r.result == "Failed")
-    rolled = frozenset(r.revision for r in records if r.trigger == "rollback" and r.result == "Succeeded")
+    # One mark: the commit the cluster is rolled back to now (an earlier rollback's target is history).
+    rolled = frozenset({app.target_revision} if app is not None and app.rolled_back else ())
     return Marks(app.deployed_revision if app else None, head, failed, rolled)
 
 
