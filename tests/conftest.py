@@ -102,3 +102,11 @@ def _go_env(var: str) -> str:
         return ""
     out = subprocess.run(["go", "env", var], capture_output=True, text=True, check=False)
     return out.stdout.strip()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many tests ran against a real Docker daemon: a count of 0 on a run that should have
+    had one is visible, not hidden among skips."""
+    ran = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])
+           if getattr(r, "when", "") == "call" and any(k == "dockerd" for k, _v in getattr(r, "user_properties", ()))]  # fmt: skip
+    terminalreporter.write_line(f"tests run against a real dockerd: {len(ran)}")

@@ -16,6 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def on_ci() -> bool:
+    """A CI run (CI=true, as GitHub Actions, GitLab and .ci/run set it)."""
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
 class NoDaemon(Exception):
     """Why no Docker daemon can run here (the tests skip with it)."""
 

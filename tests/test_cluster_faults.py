@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,8 +81,8 @@ def test_a_commit_made_while_the_api_server_is_down_deploys_once_it_is_back(
             _kill(fault_runtime, "kube-apiserver")
             watch.wait_for_line("lost the cluster", 60)
             _items(cli.repo, 3)
-            commit_all(cli.repo, "three items, while the API server is down")
-            time.sleep(2)  # the agent sees the commit and fails to sync it
+            meanwhile = commit_all(cli.repo, "three items, while the API server is down")
+            watch.wait_for_line(meanwhile[:7], 60)  # the agent saw the commit (and could not sync it)
             fault_runtime.up(_progress)
             watch.wait_for_line("answers again", 90)
             wait_for(lambda: _converged(kube, app, 3), 90, 0.5, what="the commit made meanwhile deployed")

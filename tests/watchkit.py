@@ -42,14 +42,15 @@ class EventLog:
         self.events: list[Seen] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._ready = threading.Barrier(len(kinds) + 1)
+        self._open = {k: threading.Event() for k in kinds}
         self._threads = [threading.Thread(target=self._watch, args=(k,), daemon=True) for k in kinds]
 
     def __enter__(self) -> EventLog:
         for thread in self._threads:
             thread.start()
-        self._ready.wait(timeout=10)
-        time.sleep(0.3)  # the streams are open once the server answered the first request
+        for kind, opened in self._open.items():
+            # The server says so: the bookmark that ends a watch's initial events (watch-list).
+            assert opened.wait(timeout=20), f"the {kind} watch did not open"
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -58,12 +59,17 @@ class EventLog:
 
     def _watch(self, kind: str) -> None:
         params = {"watch": "true", "fieldSelector": f"metadata.namespace={self.namespace}",
-                  "timeoutSeconds": "300"}  # fmt: skip
-        self._ready.wait(timeout=10)
+                  "timeoutSeconds": "300", "sendInitialEvents": "true", "resourceVersionMatch": "NotOlderThan",
+                  "allowWatchBookmarks": "true"}  # fmt: skip
         while not self._stop.is_set():
             try:
                 for event in self.kube.stream(PATHS[kind], params, timeout=300):
                     obj = event.get("object") or {}
+                    if event.get("type") == "BOOKMARK":
+                        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+                        if annotations.get("k8s.io/initial-events-end") == "true":
+                            self._open[kind].set()
+                        continue
                     seen = Seen(time.monotonic(), str(event.get("type")), kind,
                                 str((obj.get("metadata") or {}).get("name", "")), obj)  # fmt: skip
                     with self._lock:
