@@ -159,3 +159,16 @@ def test_a_commit_in_an_apps_own_repo_redeploys_it_with_no_env_repo_commit(
         assert [r["trigger"] for r in rows][-1] == "source", rows
     finally:
         kube.close()
+
+
+def test_an_application_whose_app_of_apps_was_refused_is_not_deployed(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """In Argo CD the child Application exists once its app-of-apps synced it: a refused parent
+    applies none, so the child deploys nothing, and says why."""
+    with cluster_case(tmp_path, local_runtime, REPOS / "argocd" / "parent-refused", "refused parent") as case:
+        u = case.uid
+        synced = case.cli("sync")
+        assert synced.returncode == 1, shown(synced)
+        assert live(case.kube, cm_path(f"child{u}", "child")) is None
+        assert f"its parent did not apply it: root-{u} (its sync failed)" in output(synced), output(synced)

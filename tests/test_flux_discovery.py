@@ -345,3 +345,42 @@ def test_a_branch_a_fresh_clone_has_only_as_a_remote_tracking_branch_is_read_fro
         "read origin/dev-team" in n.message and "no local branch dev-team" in n.message
         for n in tenant.notices
     )
+
+
+def test_a_kustomization_of_another_source_without_a_path_does_not_hide_the_cluster_entries(
+    tmp_path: Path,
+) -> None:
+    """An OCI Kustomization with no path (the artifact's root) reaches nothing of this repo."""
+    path = tmp_path / "unbootstrapped"
+    shutil.copytree(FLUX / "unbootstrapped", path)
+    (path / "apps" / "staging" / "controller.yaml").write_text(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: controller\n"
+        "  namespace: flux-system\nspec:\n  prune: true\n  sourceRef:\n    kind: OCIRepository\n    name: ctrl\n"
+    )
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "an OCI Kustomization")
+    found = discover(EnvRepo(path), "HEAD")
+    assert "2 cluster entries (clusters/production, clusters/staging)" in found.problems[0].message, (
+        found.problems
+    )
+
+
+def test_the_entrys_own_kustomization_that_the_sandbox_cannot_run_fails_the_root_and_shows_its_tree(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "own-source"
+    shutil.copytree(FLUX / "own-source", path)
+    cluster = path / "kube" / "main" / "flux" / "config" / "cluster.yaml"
+    cluster.write_text(cluster.read_text().replace(
+        "  path: ./kube/main/flux\n", "  path: ./kube/main/flux\n  decryption:\n    provider: sops\n"))  # fmt: skip
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "the root decrypts")
+    repo = EnvRepo(path)
+    found = discover(repo, "HEAD")
+    apps = {a.name: a for a in found.apps}
+    assert set(apps) == {"cluster", "flux"} and found.problems == []
+    assert "spec.decryption is not supported" in str(apps["cluster"].invalid[0])
+    assert apps["flux"].parent == "cluster" and apps["flux"].after_parent, "its apps wait on it"
+    assert not render_app(repo, apps["cluster"], "HEAD").ok

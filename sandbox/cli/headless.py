@@ -189,7 +189,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     _notices(snapshot)
     if not args.json:
         for event in said:
-            print(f"{event.level}: {event.app + ': ' if event.app else ''}{event.message}", file=sys.stderr)
+            print(f"{event.level}: {snapshot.shown(event.app) + ': ' if event.app else ''}{event.message}",
+                  file=sys.stderr)  # fmt: skip
     _emit(args, snapshot, verbose=args.verbose)
     failed = [a for a in snapshot.apps if (args.app in (None, a.name)) and a.last_result == "Failed"]
     # A sandbox.yaml that does not read, or apps that are none, are a failed sync too.
@@ -332,7 +333,10 @@ def cmd_revert(args: argparse.Namespace) -> int:
         print(f"new commit {result.new_sha[:7]} reverts {result.reverted_sha[:7]}; {result.undo_hint}")
         print(_apps_table(snapshot))
         for app in failed:
-            print(f"error: {app.name}: deploying the revert failed: {app.message}", file=sys.stderr)
+            print(
+                f"error: {snapshot.shown(app.name)}: deploying the revert failed: {app.message}",
+                file=sys.stderr,
+            )
     return 1 if failed else 0
 
 
@@ -349,7 +353,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 print(json.dumps(event.to_json()), flush=True)
             else:
                 stamp = datetime.fromtimestamp(event.time).strftime("%H:%M:%S")
-                print(f"{stamp} {event.level:<7} {event.app or '-':<12} {event.message}", flush=True)
+                who = snapshot.shown(event.app) if event.app else "-"
+                print(f"{stamp} {event.level:<7} {who:<12} {event.message}", flush=True)
 
     with running_agent(args, automated=True, watch_repo=True) as agent:
         agent.subscribe(show)
@@ -367,12 +372,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         with running_agent(args, automated=True, branch=args.ref, trigger="check",
                            settings_path=Path(scratch) / "s.json") as agent:  # fmt: skip
             snapshot = _wait_healthy(agent.publish_now, args.timeout)
-    apps = [a for a in snapshot.apps if args.app in (None, a.name)]
+    apps = snapshot.named(args.app) if args.app else list(snapshot.apps)
     if args.json:
         print(json.dumps(snapshot.to_json(), indent=2))
     else:
         for app in apps:
-            print(f"{app.name}: {app.sync} {app.health} at {_short(app.deployed_revision)} ({args.ref})")
+            print(
+                f"{snapshot.shown(app.name)}: {app.sync} {app.health} at {_short(app.deployed_revision)} ({args.ref})"
+            )
             print(_objects_table(app))
         for event in _errors_since(snapshot, started):
             print(f"error: {event.message}", file=sys.stderr)

@@ -139,6 +139,7 @@ def application(
         options=options, create_namespace=create_namespace, parent=parent, defined_in=file, kind="Application",
         revision=revision,
         ignore_differences=ignore, repo=other,
+        after_parent=bool(parent),  # an Application of an app-of-apps exists once its parent synced it
     ), []  # fmt: skip
 
 

@@ -223,7 +223,13 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
                     instances.add(path)
             elif kind == f"{flux.KUSTOMIZE_GROUP}/Kustomization":
                 path = flux.clean_path(str(spec.get("path", ".")))
-                paths.add(path)
+                source = mapping(spec.get("sourceRef"))
+                # Only a path into this repo reaches its folders: another source's (an OCI
+                # artifact, a tenant's repo) says nothing about them, least of all its root.
+                if source.get("kind", "GitRepository") == "GitRepository" and (
+                    "path" in spec or source.get("name") == flux.BOOTSTRAP_SOURCE
+                ):
+                    paths.add(path)
                 holders.add(posixpath.dirname(file) or ".")
                 if path != "." and file.startswith(path + "/"):
                     synced.add(path)
@@ -306,14 +312,19 @@ class _FluxWalk:
         for obj in (*rendered.objects, *rendered.children):  # its sources, defined beside it
             self.sources.learn(obj.manifest, root.namespace)
         if itself:  # the Kustomization that syncs the entry (flux-system) names the root
-            spec, problems = flux.app_of(
-                Defined(dict(itself[0].manifest), itself[0].source), self.sources, ""
-            )
-            self.problems += problems
+            found = Defined(dict(itself[0].manifest), itself[0].source)
+            spec, problems = flux.app_of(found, self.sources, "")
+            # Flux lives in that namespace, so its objects there (cluster settings) have one.
+            home = str((itself[0].manifest.get("metadata") or {}).get("namespace") or "flux-system")
             if spec is not None:
-                # Flux lives in that namespace, so its objects there (cluster settings) have one.
-                home = str((itself[0].manifest.get("metadata") or {}).get("namespace") or "flux-system")
                 root = dataclasses.replace(spec, path=entry, namespace=home, create_namespace=True)
+            elif (failed := failed_app(found, problems, "")) is not None:
+                # The root fails as that Kustomization would (its apps wait on it, never applied),
+                # while the tree under it is still shown.
+                root = dataclasses.replace(failed, path=entry, namespace=home, create_namespace=True,
+                                           source="kustomize", options=root.options, after_parent=False)  # fmt: skip
+            else:
+                self.problems += problems
         level = [(root, rendered)]
         self.apps[root.name] = root
         depth = 0
