@@ -175,3 +175,48 @@ def test_every_component_listens_on_loopback_only_and_the_state_is_the_users_onl
     ]
     assert open_to_others == [], f"readable by group or others: {open_to_others[:10]}"
     assert local_runtime.kubeconfig_path.stat().st_mode & 0o777 == 0o600
+
+
+# Kubernetes' public information (system:public-info-viewer lets anyone read these).
+PUBLIC = {"/healthz", "/livez", "/readyz", "/version"}
+DATA_PATHS = ("/", "/metrics", "/v3/kv/range", "/api/v1/secrets", "/configz", "/debug/pprof/", "/version")
+
+
+def _answer(url: str) -> str:
+    """What a client without credentials gets: an HTTP status, or why the connection failed."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # a stranger does not know the CA; what matters is whether it gets in
+    try:
+        with urllib.request.urlopen(url, timeout=3, context=context) as response:  # noqa: S310 - loopback
+            return str(response.status)
+    except urllib.error.HTTPError as err:
+        return str(err.code)
+    except (urllib.error.URLError, OSError) as err:
+        return f"refused: {getattr(err, 'reason', err)}"
+
+
+def test_no_port_of_the_cluster_gives_anything_to_a_client_without_credentials(
+    local_runtime: LocalRuntime,
+) -> None:
+    """Every listening port of every process the runtime started, asked over plain HTTP and
+    over TLS with no client certificate: etcd refuses both (TLS with client certificates, as
+    kubeadm and kind run it), the others answer 400/401/403 to everything but Kubernetes'
+    public information. kwok-controller, kwok's simulated kubelet, has no authentication of its
+    own: it serves only simulated node metrics, and that is the one exception, asserted."""
+    pids = {int(p.read_text().strip()) for p in (local_runtime.cluster_dir / "pids").glob("*.pid")}
+    served = []
+    for address, process in _listening(pids):
+        for scheme in ("http", "https"):
+            for path in DATA_PATHS:
+                answer = _answer(f"{scheme}://{address}{path}")
+                if answer.startswith("2") and path not in PUBLIC:
+                    served.append((process.split('"')[1], scheme, path))
+                if "etcd" in process:
+                    assert answer.startswith("refused"), (address, scheme, path, answer)
+    assert {p for p, _s, _path in served} <= {"kwok-controller"}, served
+    assert {path for _p, _s, path in served} <= {"/metrics"}, served

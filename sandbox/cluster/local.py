@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -217,21 +218,47 @@ class LocalRuntime:
             "--enable", "metrics-server",
             "--wait", "2m",
         ]  # fmt: skip
-        self._write_kwokctl_config(binaries["metrics-server"])
         # kwokctl picks ports by probing for free ones; two clusters created at the same moment
-        # can pick the same ports (seen: two API servers sharing one etcd). One at a time.
+        # can pick the same ports (seen: two API servers sharing one etcd). One at a time; etcd's
+        # two are chosen here, since its TLS flags name them.
         with locks.held(cache_dir() / "locks" / "kwokctl-create.lock"):
+            self._write_kwokctl_config(binaries["metrics-server"], etcd_ports=(_free_port(), _free_port()))
             self._check(self._kwokctl(*args, kube_version=version), "kwokctl create cluster")
 
-    def _write_kwokctl_config(self, metrics_server: Path) -> None:
+    def _write_kwokctl_config(self, metrics_server: Path, etcd_ports: tuple[int, int]) -> None:
         """Component patches kwokctl reads from $KWOK_WORKDIR/kwok.yaml.
 
         There is one controller-manager and one scheduler: leader election only adds a lease
         they lose when a loaded machine delays a renewal, and then they exit for good. The
         autoscaler looks every 5 s, not 15 s: a sandbox shows a change while one watches.
+
+        etcd speaks TLS only, clients and peers, and serves only a client with a certificate of
+        the cluster's own CA (the API server's), as kubeadm and kind run it: kwokctl would start
+        it on plain HTTP, where any process of any user could read every Secret. The
+        controller-manager's and scheduler's metrics need credentials too (kwokctl opens them).
         """
+        client, peer = etcd_ports
+        pki = self.cluster_dir / "pki"  # made by kwokctl: its CA, and a certificate for 127.0.0.1
+        ca, cert, key = str(pki / "ca.crt"), str(pki / "admin.crt"), str(pki / "admin.key")
+        etcd_urls = {
+            "listen-client-urls": f"https://{LOOPBACK}:{client}",
+            "advertise-client-urls": f"https://{LOOPBACK}:{client}",
+            "listen-peer-urls": f"https://{LOOPBACK}:{peer}",
+            "initial-advertise-peer-urls": f"https://{LOOPBACK}:{peer}",
+            "initial-cluster": f"node0=https://{LOOPBACK}:{peer}",
+        }
+        etcd_tls = {
+            "cert-file": cert, "key-file": key, "trusted-ca-file": ca, "client-cert-auth": "true",
+            "peer-cert-file": cert, "peer-key-file": key, "peer-trusted-ca-file": ca, "peer-client-cert-auth": "true",
+        }  # fmt: skip
+        overrides = {
+            "etcd": etcd_urls,
+            "kube-apiserver": {"etcd-servers": f"https://{LOOPBACK}:{client}"},
+            "kube-controller-manager": {"authorization-always-allow-paths": "/healthz,/readyz,/livez"},
+            "kube-scheduler": {"authorization-always-allow-paths": "/healthz,/readyz,/livez"},
+        }
         self.workdir.mkdir(parents=True, exist_ok=True)
-        extra = {
+        extra: dict[str, dict[str, Any]] = {
             "kube-controller-manager": {
                 "leader-elect": "false",
                 "horizontal-pod-autoscaler-sync-period": "5s",
@@ -243,10 +270,16 @@ class LocalRuntime:
             # first "no metrics yet" passes while the user still watches (flags: the last wins).
             "metrics-server": {"metric-resolution": "10s", "kubelet-request-timeout": "5s"},  # its minimum
         }
+        extra["etcd"] = etcd_tls
+        extra["kube-apiserver"] = {"etcd-cafile": ca, "etcd-certfile": cert, "etcd-keyfile": key}
         patches = [
-            {"name": name, "extraArgs": [{"key": k, "value": v} for k, v in args.items()]}
-            for name, args in extra.items()
-        ]
+            {"name": name, "extraArgs": [
+                *({"key": k, "value": v, "override": True} for k, v in overrides.get(name, {}).items()),
+                *({"key": k, "value": one} for k, v in extra.get(name, {}).items()
+                  for one in (v if isinstance(v, list) else [v])),
+            ]}
+            for name in dict.fromkeys([*overrides, *extra])
+        ]  # fmt: skip
         config = {
             "kind": "KwokctlConfiguration",
             "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
@@ -254,6 +287,8 @@ class LocalRuntime:
             # 0.0.0.0 by default: anyone who reaches the machine could read every Secret.
             "options": {
                 "bindAddress": LOOPBACK,
+                "etcdPort": client,
+                "etcdPeerPort": peer,
                 # metrics.k8s.io from kwok's simulated kubelet metrics: the folder, not the
                 # release manifest kwokctl would download.
                 "metricsServerBinary": str(metrics_server),
@@ -261,7 +296,26 @@ class LocalRuntime:
             },
             "componentsPatches": patches,
         }
-        (self.workdir / "kwok.yaml").write_text(json.dumps(config, indent=2))
+        # kwok's own options, passed on by kwokctl (defaults filled): its server, the simulated
+        # kubelet, has no authentication, so it serves no profiling data (/debug/pprof) to anyone
+        # on loopback; logs, exec and port-forward of simulated pods stay, as a kubelet has them.
+        kwok = {
+            "kind": "KwokConfiguration",
+            "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+            # kwokctl passes this document on as written, defaults unfilled: kwok's are restated.
+            "options": {
+                "enableProfilingHandler": False,
+                "enableDebuggingHandlers": True,
+                "podPlayStageParallelism": 4,
+                "nodePlayStageParallelism": 4,
+                "nodeLeaseParallelism": 4,
+                "podsOnNodeSyncParallelism": 1,
+                "enablePodsOnNodeSyncListPager": True,
+            },
+        }
+        (self.workdir / "kwok.yaml").write_text(
+            json.dumps(config, indent=2) + "\n---\n" + json.dumps(kwok, indent=2)
+        )
 
     def _wait_ready(self, progress: Progress, timeout: float = 90) -> None:
         """Wait for the API server, register the kwok node, and wait for it to be Ready."""
@@ -429,3 +483,10 @@ def _kill_leftovers(root: Path) -> None:
                 os.kill(int(entry.name), 9)
             except OSError:
                 pass
+
+
+def _free_port() -> int:
+    """A port free on loopback now (the kernel's choice)."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
