@@ -28,9 +28,6 @@ import yaml
 
 from sandbox import locks
 from sandbox.paths import state_dir
-from sandbox.source.appid import pick
-from sandbox.source.discovery import discover
-from sandbox.source.envrepo import EnvRepo
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample-repos"
 SCRIPT_FILE = ".demo.yaml"
@@ -84,7 +81,7 @@ class ScriptedCommit:
 @dataclass(frozen=True)
 class Script:
     sample: str
-    app: str  # the app the broken commit breaks
+    app: str  # the app the broken commit breaks, by the name people see (its short name)
     commits: tuple[ScriptedCommit, ...]
 
 
@@ -218,17 +215,7 @@ def create(sample: str, dest: Path, stop_at: str = "fix") -> DemoRepo:
         else:
             shutil.rmtree(dest, ignore_errors=True)
         raise
-    return DemoRepo(dest, sample, _app_id(dest, script.app), BRANCH, made, stop_at)
-
-
-def _app_id(repo: Path, app: str) -> str:
-    """The id of the app the script names by its short name (a HelmRelease's is qualified)."""
-    env = EnvRepo(repo)
-    try:
-        found = pick([a.names for a in discover(env, "HEAD").apps], app)
-    finally:
-        env.close()
-    return found[0].id if len(found) == 1 else app
+    return DemoRepo(dest, sample, script.app, BRANCH, made, stop_at)
 
 
 def _write(script: Script, dest: Path, stop_at: str) -> tuple[MadeCommit, ...]:

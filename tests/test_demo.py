@@ -185,10 +185,11 @@ def test_demo_history_is_healthy_except_the_broken_commit_which_turns_degraded(
     sample: str, tmp_path: Path, kube: Kube
 ) -> None:
     made = demo.create(sample, tmp_path / "repo")
-    app = made.app
     sha = {c.step: c.sha for c in made.commits}
 
     with running_agent(made.path, kube, tmp_path) as agent:
+        [named] = agent.publish_now().named(made.app)  # the script names it as people see it
+        app = named.name
         # HEAD is the fix: everything Synced and Healthy.
         wait_for(agent, lambda s: _holds(agent, s, app, sha["fix"]) and all_synced_and_healthy(s), "Healthy")
 
