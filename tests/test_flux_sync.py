@@ -89,3 +89,17 @@ def test_switching_the_entry_says_which_apps_the_new_entry_does_not_reach(
             f"app only-a{u} (clusters/a/apps.yaml) is no longer reached from the apps at" in said
             and "(the apps now come from the Flux cluster entry clusters/b/)" in said
         ), said
+
+
+def test_syncing_one_app_whose_dependency_never_synced_says_so_at_once(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """`sync --app after` syncs after alone: its dependency slow, never synced, will not become
+    Ready while the command waits, so it fails at once, saying what to do."""
+    with cluster_case(tmp_path, local_runtime, FLUX / "depends", "after depends on slow") as case:
+        u = case.uid
+        one = case.cli("sync", "--app", f"after{u}")
+        said = output(one)
+        assert one.returncode == 1, said
+        assert f"this command syncs after{u} only; sync that app first, or sync without --app" in said, said
+        assert "not Ready after" not in said

@@ -42,3 +42,18 @@ def test_flux_components_are_left_out_by_name_and_a_repos_own_part_of_flux_objec
         assert defs["objects"] == [] and defs["lastResult"] == "Failed"
         assert defs["sync"] != "Synced", "an app that never synced is not Synced, objects or none"
         assert defs["ready"]["reason"] == "DependencyNotReady"
+
+
+def test_an_app_with_only_flux_sources_reads_synced_and_healthy_once_synced_and_lists_what_it_read(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    with cluster_case(tmp_path, local_runtime, REPOS / "flux" / "only-sources", "only sources") as case:
+        u, cli = case.uid, case.cli
+        synced = cli("sync")
+        assert synced.returncode == 0, shown(synced)
+        status = cli("status", "--json")
+        assert status.returncode == 0, "a fully deployed repo reads all Synced and Healthy"
+        apps = {a["name"]: a for a in json.loads(status.stdout)["apps"]}
+        assert (apps[f"sources{u}"]["sync"], apps[f"sources{u}"]["health"]) == ("Synced", "Healthy")
+        assert any("read, not applied: HelmRepository.source.toolkit.fluxcd.io flux-system/charts" in n
+                   for n in apps[f"sources{u}"]["notices"]), apps[f"sources{u}"]["notices"]  # fmt: skip

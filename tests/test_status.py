@@ -176,6 +176,8 @@ def test_app_sync_and_health_rules_on_plain_values() -> None:
     assert status.app_sync(with_problems, [SyncStatus.SYNCED]) == SyncStatus.OUT_OF_SYNC
     assert status.app_health(rendered, [Health.HEALTHY, Health.PROGRESSING]) == Health.PROGRESSING
     assert status.app_health(rendered, [Health.HEALTHY, Health.DEGRADED, Health.MISSING]) == Health.DEGRADED
-    assert status.app_health(rendered, []) == Health.MISSING
+    assert status.app_health(rendered, []) == Health.MISSING, "rendered, never synced, nothing live"
+    synced = status.AppFacts(rendered=True, problems=False, following_git=True, synced_target=True)
+    assert status.app_health(synced, []) == Health.HEALTHY, "nothing of its own to run, and synced"
     never = status.AppFacts(rendered=False, problems=True, following_git=True)
     assert status.app_health(never, []) == Health.UNKNOWN

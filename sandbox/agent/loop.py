@@ -466,6 +466,8 @@ class Agent:
                        if st.last_result != "Succeeded" or (st.objects and st.health != Health.HEALTHY)]  # fmt: skip
             if broken:
                 failed.append(broken[0])
+            elif unready and self._left_out_of_this_run(name):
+                failed.append(f"{unready[0]}: {self._only_one()}")
             elif unready:
                 pending.append(unready[0])
         parent_pending = parent_failed = ""
@@ -474,9 +476,24 @@ class Agent:
             state = parent.view()
             if state.last_result == "Failed":
                 parent_failed = f"{spec.parent} (its sync failed)"
+            elif state.last_result != "Succeeded" and self._left_out_of_this_run(spec.parent):
+                parent_failed = f"{spec.parent} ({state.last_result or 'not synced'}): {self._only_one()}"
             elif state.last_result != "Succeeded":
                 parent_pending = f"{spec.parent} ({state.last_result or 'not synced'})"
         return Waiting(tuple(pending), tuple(failed), parent_pending, parent_failed)
+
+    def _left_out_of_this_run(self, app: str) -> bool:
+        """Whether a one-shot command about one app (`sync --app`) leaves ``app`` alone: then
+        nothing will sync it while the command waits, and waiting is pointless."""
+        if self.automated or self.focus is None:
+            return False
+        controller = self.apps.get(app) if self.apps else None
+        return controller is None or not (
+            controller.name == self.focus or controller.spec.names.answers_to(self.focus)
+        )
+
+    def _only_one(self) -> str:
+        return f"this command syncs {self.focus} only; sync that app first, or sync without --app"
 
     def _descendants(self, name: str) -> list[AppController]:
         """Every app ``name`` defines, and the apps those define, and so on."""

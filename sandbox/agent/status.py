@@ -44,7 +44,7 @@ class AppFacts:
     rendered: bool  # some revision of the app ever rendered (without problems)
     problems: bool  # the target revision did not render, or the app's entry is invalid
     following_git: bool  # the target is Git's head (not rolled back, not behind)
-    synced_target: bool = True  # a sync of the target revision succeeded (the cluster holds it)
+    synced_target: bool = False  # a sync of the target revision succeeded (the cluster holds it)
 
 
 def app_sync(facts: AppFacts, objects: Iterable[SyncStatus]) -> SyncStatus:
@@ -70,6 +70,8 @@ def app_health(facts: AppFacts, expected: Iterable[Health]) -> Health:
     """
     values = list(expected)
     if not values:
+        if facts.synced_target:
+            return Health.HEALTHY  # nothing of its own to run, and its revision synced: as Argo CD says
         return Health.MISSING if facts.rendered else Health.UNKNOWN
     return worst_health(values)
 

@@ -115,7 +115,9 @@ def _objects_table(app: AppState) -> str:
     return _table(rows)
 
 
-def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False) -> None:
+def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False, problems: bool = True) -> None:
+    """The apps as a table (or JSON); ``problems``: each app's problems in full after it (off
+    where they were said already, one line per failed app)."""
     only = getattr(args, "app", None)
     if only and getattr(args, "command", "") in ("sync", "resume"):
         # A command about one app shows that app: the others were not looked at in this run.
@@ -128,12 +130,13 @@ def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False) -
         print(f"problem: {problem}")
     print(_apps_table(snapshot))
     for app in in_tree_order(snapshot.apps):
-        for problem in app.problems:
+        if verbose:
+            print(f"\n{snapshot.shown(app.name)}:")
+        for problem in app.problems if problems or verbose else ():
             print(f"{snapshot.shown(app.name)}: {problem}")
         if app.removed:
             print(f"{snapshot.shown(app.name)}: {app.message}")
         if verbose:
-            print(f"\n{snapshot.shown(app.name)}:")
             print(_objects_table(app))
             for notice in app.notices:
                 print(f"  note: {notice}")
@@ -185,14 +188,19 @@ def cmd_sync(args: argparse.Namespace) -> int:
         agent.sync(args.app)
         agent.wait_idle(compose.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
+    failed = [a for a in snapshot.apps if (args.app in (None, a.name)) and a.last_result == "Failed"]
+    # One line per failed app, from its state (however many there are), then what else was said
+    # that no failed app's line says already (a wait, a removal).
     said = [e for e in _said_since(snapshot, started) if args.app in (None, e.app)]
+    said = [e for e in said if not (e.level == "error" and e.app in {a.name for a in failed})]
     _notices(snapshot)
     if not args.json:
         for event in said:
             print(f"{event.level}: {snapshot.shown(event.app) + ': ' if event.app else ''}{event.message}",
                   file=sys.stderr)  # fmt: skip
-    _emit(args, snapshot, verbose=args.verbose)
-    failed = [a for a in snapshot.apps if (args.app in (None, a.name)) and a.last_result == "Failed"]
+        for state in in_tree_order(tuple(failed)):
+            print(f"error: {snapshot.shown(state.name)}: {state.message}", file=sys.stderr)
+    _emit(args, snapshot, verbose=args.verbose, problems=False)
     # A sandbox.yaml that does not read, or apps that are none, are a failed sync too.
     return 1 if failed or (args.app is None and (snapshot.problems or not snapshot.apps)) else 0
 

@@ -333,7 +333,7 @@ class _FluxWalk:
             for spec, made in level:
                 if not made.ok:
                     self.problems.append(Problem(
-                        f"{spec.name} does not render, so the apps it defines are kept as they are: "
+                        f"{spec.name} does not render, so any apps it defines are kept as they are: "
                         f"{'; '.join(str(p) for p in made.problems)}", file=spec.path,
                     ))  # fmt: skip
                     continue
@@ -500,8 +500,8 @@ class _Walk:
                 if not rendered.ok:
                     # Its children are unknown at this revision: none may count as removed.
                     self.problems.append(Problem(
-                        f"app-of-apps {spec.name} does not render, so the apps it defines are kept as they "
-                        f"are: {'; '.join(str(p) for p in rendered.problems)}", file=spec.path,
+                        f"{spec.name} does not render, so any apps it defines are kept as they are: "
+                        f"{'; '.join(str(p) for p in rendered.problems)}", file=spec.path,
                     ))  # fmt: skip
                     continue
                 children = [Defined(dict(c.manifest), c.source) for c in rendered.children]

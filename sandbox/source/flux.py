@@ -354,7 +354,7 @@ def _vendored_chart(
     if cached is not None:
         return Place(".", archive=str(cached))
     asked = f" --version '{version}'" if version else ""
-    bad(f"chart {chart} {version} comes from {origin} and nothing is fetched from the network: where the "
+    bad(f"chart {chart}{' ' + version if version else ''} comes from {origin} and nothing is fetched from the network: where the "
         f"internet is, put it in the Helm cache with `helm pull {pull}{asked} -d \"$(helm env HELM_REPOSITORY_CACHE)\"` "
         f"(it reads {chart}-VERSION.tgz there), or `--untar` it into a folder of the env repo and name that "
         f"folder in sandbox.yaml (`charts: FOLDER`; the chart goes in FOLDER/{chart})")  # fmt: skip

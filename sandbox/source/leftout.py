@@ -22,6 +22,7 @@ from sandbox.source.shape import annotations_of, mapping
 INSTANCE, VERSION = "app.kubernetes.io/instance", "app.kubernetes.io/version"
 # Flux objects read as definitions: apps and where their files come from.
 _DEFINITIONS = (flux.KUSTOMIZE_GROUP, flux.HELM_GROUP, flux.SOURCE_GROUP, flux.fluxartifact.GROUP)
+_APPS = ("Application", "ApplicationSet", "Kustomization", "HelmRelease")
 
 
 @dataclass
@@ -29,6 +30,20 @@ class Sorted:
     kept: list[DesiredObject] = field(default_factory=list)  # applied and kept in step with Git
     children: list[DesiredObject] = field(default_factory=list)  # Argo CD / Flux definitions, read
     left_out: list[tuple[DesiredObject, str]] = field(default_factory=list)  # with the reason
+
+    def read_notices(self) -> tuple[Problem, ...]:
+        """Flux sources and other definitions that are read, never applied, per file: said so
+        they are not taken for objects the sandbox forgot (Applications, Kustomizations and
+        HelmReleases show as apps of their own)."""
+        read = [o for o in self.children if o.key.kind not in _APPS]
+        groups: dict[str, list[DesiredObject]] = {}
+        for obj in read:
+            groups.setdefault(obj.source, []).append(obj)
+        return tuple(
+            Problem(f"read, not applied: {', '.join(str(o.key) for o in objects)} (the sandbox is Flux's "
+                    "source-controller: it reads sources from Git and the Helm cache)", file=file)
+            for file, objects in groups.items()
+        )  # fmt: skip
 
     def notices(self) -> tuple[Problem, ...]:
         """One notice per file and reason: "left out 12 objects (CustomResourceDefinition ×10, ...)"."""

@@ -163,6 +163,13 @@ def _render(
     objects = _desired_objects(docs, app, is_namespaced, problems)
     found = leftout.sort_out(objects)
     kept, children = found.kept, found.children
+    for obj in [o for o in kept if o.key.group == flux.OPERATOR_GROUP]:
+        problems.append(Problem(
+            f"the Flux Operator's {obj.key.kind} is not supported by the sandbox yet (it would make objects "
+            "from its inputs, as the operator does); nothing of this app is applied", file=obj.source,
+            object=str(obj.key),
+        ))  # fmt: skip
+        kept.remove(obj)
     hooks = []
     for obj in kept:
         try:
@@ -185,7 +192,8 @@ def _render(
                                 "a metadata.name)", file=obj.source, object=str(obj.key)))  # fmt: skip
     if not objects and not problems:
         problems.append(Problem(f"app {app.name} has no manifests at path {app.path}", file=app.path))
-    notices = tuple(dict.fromkeys((*(n for doc in docs for n in doc.notices), *found.notices())))
+    notices = tuple(dict.fromkeys((*(n for doc in docs for n in doc.notices), *found.notices(),
+                                   *found.read_notices())))  # fmt: skip
     return Rendered(app.name, sha, tuple(kept), tuple(problems), tuple(hooks), tuple(children), notices)
 
 
@@ -299,6 +307,8 @@ def _kustomize_docs(
         ),
         _join(app.path, KUSTOMIZATION_FILES[0]),
     )
+    if (charts := _helm_charts(repo, sha, kustomization)) is not None:
+        return [], [charts]
     try:
         found = toolchain.find("kustomize")
         # The standalone kustomize is pinned and newer; kubectl's built-in one is the fallback.
@@ -569,6 +579,27 @@ def _origin(doc: _Doc, app_path: str, drop: bool) -> str | None:
         return None
     found = posixpath.normpath(_join(app_path, path))
     return None if found.startswith("../") or found == ".." else found
+
+
+def _helm_charts(repo: EnvRepo, sha: str, kustomization: str) -> Problem | None:
+    """Why a kustomization's ``helmCharts`` cannot be built here (``kustomize build
+    --enable-helm`` pulls each chart from its repository), or None when it has none."""
+    raw = repo.read_file(sha, kustomization)
+    if raw is None or b"helmCharts" not in raw:
+        return None
+    try:
+        charts = mapping(rawyaml.load(raw)).get("helmCharts")
+    except (yaml.YAMLError, ValueError):
+        return None
+    if not charts:
+        return None
+    names = ", ".join(str(mapping(c).get("name", "?")) for c in charts if isinstance(c, dict))
+    return Problem(
+        f"helmCharts ({names}): Kustomize inflates them with `kustomize build --enable-helm`, pulling each chart "
+        "from its repository, which the sandbox does not do yet; make the chart an app of its own (source: helm, "
+        "with the chart in the repo), or commit the rendered manifests",
+        file=kustomization,
+    )
 
 
 def _kustomize_roots(repo: EnvRepo, sha: str, app_path: str, generated: bool) -> list[str]:
