@@ -681,3 +681,21 @@ def test_a_helm_chart_inside_a_plain_folder_is_said_once_as_a_chart_not_as_error
     assert (
         "is a Helm chart" in rendered.problems[0].message and "source: helm" in rendered.problems[0].message
     )
+
+
+def test_a_kind_nobody_knows_named_cluster_something_is_taken_for_cluster_scoped(tmp_path: Path) -> None:
+    from gitkit import commit, git
+
+    from sandbox.source.appspec import AppSpec
+    from sandbox.source.envrepo import EnvRepo
+    from sandbox.source.render import render_app
+
+    repo_path = tmp_path / "env"
+    repo_path.mkdir()
+    git(repo_path, "init", "-q", "-b", "main")
+    commit(repo_path, {
+        "policies/policy.yaml": "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: verify}\n",
+        "policies/local.yaml": "apiVersion: kyverno.io/v1\nkind: Policy\nmetadata: {name: local}\n",
+    }, "kinds a chart brings")  # fmt: skip
+    rendered = render_app(EnvRepo(repo_path), AppSpec("policies", "policies", "team", "plain"), "HEAD")
+    assert {o.key.kind: o.key.namespace for o in rendered.objects} == {"ClusterPolicy": "", "Policy": "team"}

@@ -1160,7 +1160,12 @@ def _namespaced(
         return answer
     if (group, kind) in crd_scopes:
         return crd_scopes[(group, kind)]
-    return (group, kind) not in CLUSTER_SCOPED
+    if (group, kind) in CLUSTER_SCOPED:
+        return False
+    # A kind nobody here knows (its CRD comes from a chart not installed yet): by the convention
+    # every ecosystem keeps (ClusterIssuer, ClusterPolicy, ClusterSecretStore), Cluster* is
+    # cluster-scoped, so it is not shown in a namespace it will never have.
+    return not (kind.startswith("Cluster") and kind[7:8].isupper())
 
 
 # -- paths ----------------------------------------------------------------------------------------
