@@ -119,3 +119,40 @@ def test_a_sync_cut_short_by_a_dead_component_converges_after_cluster_up_and_lea
         assert live(kube, f"/api/v1/namespaces/{app}/configmaps/item-0") is not None
     finally:
         kube.close()
+
+
+def test_a_replaced_cluster_is_noticed_and_gets_every_app_again_without_a_commit(
+    tmp_path: Path, fault_runtime: LocalRuntime
+) -> None:
+    """`cluster down` then `cluster up` under a running `watch`: a new cluster, with a new CA.
+    The agent notices the kubeconfig names another cluster, reconnects, says so in one line,
+    and deploys Git's revision to it, inventory included, with no commit."""
+    from clikit import inventory_path
+
+    from sandbox.cluster.kubeconfig import identity_of
+
+    cli, app = _repo(tmp_path, fault_runtime)
+    with cli.watch() as watch:
+        watch.wait_for_line("synced", 120)
+        old = identity_of(fault_runtime.kubeconfig_path, fault_runtime.context)
+        fault_runtime.down(_progress)
+        watch.wait_for_line("lost the cluster", 60)
+        fault_runtime.up(_progress)
+        assert identity_of(fault_runtime.kubeconfig_path, fault_runtime.context) != old, "a new CA"
+        watch.wait_for_line("names a new cluster", 60)
+        kube = Kube(fault_runtime.kubeconfig_path, fault_runtime.context)
+        try:
+            try:
+                wait_for(
+                    lambda: _converged(kube, app, 1), 90, 0.5, what="the app deployed to the new cluster"
+                )
+            except AssertionError as err:
+                raise AssertionError(f"{err}\n{watch.text}") from None
+            assert live(kube, inventory_path(app)) is not None, "its inventory too"
+        finally:
+            kube.close()
+    rows = cli.history_rows()
+    assert any(r["trigger"] == "cluster" and r["result"] == "Succeeded" for r in rows), [
+        (r["trigger"], r["result"], r["message"]) for r in rows
+    ]
+    assert not [r for r in rows if r["result"] == "Running"], rows

@@ -98,6 +98,11 @@ class DependsOn:
 
 
 @dataclass(frozen=True)
+class ClusterCheck:
+    """The cluster does not answer: has the kubeconfig been given another cluster meanwhile?"""
+
+
+@dataclass(frozen=True)
 class ClusterBack:
     """The API server answers again after an outage: bring every app to its target now."""
 
@@ -116,5 +121,5 @@ class Stop:
 
 Command = (
     Startup | CommitSeen | SourceMoved | Reverted | ManualSync | Rollback | Resume | SetAutoSync | SetSelfHeal
-    | Drift | Retry | DependsOn | ClusterBack | Barrier | Stop
+    | Drift | Retry | DependsOn | ClusterCheck | ClusterBack | Barrier | Stop
 )  # fmt: skip

@@ -420,6 +420,16 @@ class AppController:
         if self.automated and self.settings.auto_sync:
             self.sync("retry")
 
+    def redeploy(self) -> None:
+        """The cluster was replaced by an empty one: what was deployed is gone, so the target
+        (Git's revision, or the rollback's) is synced again, whatever the settings say."""
+        if self.removed or self.config_problems:
+            return
+        self.deployed = None
+        self.failure = None
+        self.target = self.target or self.render(self.settings.paused_at or self.git_revision)
+        self.sync("cluster")
+
     def catch_up(self) -> None:
         """The cluster came back: a target that failed (or never synced) is synced now, without
         waiting for its backoff; a deployed app gets its drift checked (it may have missed some)."""

@@ -27,7 +27,19 @@ SCHEMA_VERSION = 2
 
 ACTIONS = frozenset({"created", "configured", "unchanged", "pruned", "failed", "skipped", "kept", "orphaned"})
 TRIGGERS = frozenset(
-    {"commit", "source", "drift", "manual", "rollback", "revert", "startup", "check", "retry", "removed"}
+    {
+        "commit",
+        "source",
+        "drift",
+        "manual",
+        "rollback",
+        "revert",
+        "startup",
+        "check",
+        "retry",
+        "removed",
+        "cluster",
+    }  # cluster: the kubeconfig now names a new cluster, which gets every app again
 )
 RESULTS = frozenset({"Running", "Succeeded", "Failed", "Degraded"})
 FINAL_RESULTS = RESULTS - {"Running"}

@@ -21,6 +21,7 @@ from sandbox.agent.apps import AppSet
 from sandbox.agent.commands import (
     Barrier,
     ClusterBack,
+    ClusterCheck,
     Command,
     CommitSeen,
     DependsOn,
@@ -59,6 +60,7 @@ from sandbox.source.render import other_repo
 from sandbox.source.repowatch import RepoWatcher
 
 COMMIT_LOG = 200
+CLUSTER_CHECK = 2.0  # seconds between looks at the kubeconfig while the cluster does not answer
 
 
 class Agent:
@@ -274,9 +276,28 @@ class Agent:
             self._event(
                 "warning", "", f"lost the cluster ({why}); syncs fail and are retried until it answers"
             )
+            self._schedule(CLUSTER_CHECK, ClusterCheck())
             return
         self._event("info", "", "the cluster answers again: bringing every app to its target")
         self._queue.put(ClusterBack())
+
+    def _check_cluster(self) -> None:
+        """Whether the kubeconfig names another cluster now (`cluster down` then `cluster up`: a
+        new CA): then talk to that one, and give it every app at its target revision,
+        inventories included, without waiting for a commit. Looked at while the cluster does
+        not answer, and when it answers again (a CA read from a file may already be the new)."""
+        if not self.kube.replaced():
+            if not self.cache.reachable:
+                self._schedule(CLUSTER_CHECK, ClusterCheck())
+            return
+        self.kube.reconnect()
+        self.cache.forget_all()
+        self.dry.verified.clear()
+        self.syncer.forget_cluster()
+        self._event("info", "", f"the kubeconfig names a new cluster ({self.kube.host}): reconnected; "
+                                "deploying every app's target revision to it")  # fmt: skip
+        for controller in self._controllers():
+            controller.redeploy()
 
     def _schedule(self, delay: float, command: Command) -> None:
         def fire() -> None:
@@ -369,7 +390,10 @@ class Agent:
                 self._each(app, lambda c: c.retry(revision, token))
             case DependsOn(app, trigger):
                 self._each(app, lambda c: c.follow_dependencies(trigger))
+            case ClusterCheck():
+                self._check_cluster()
             case ClusterBack():
+                self._check_cluster()  # back, or another cluster at the same address (a CA file re-read)
                 for controller in self._controllers():
                     controller.catch_up()
             case Barrier():

@@ -71,6 +71,11 @@ class Verified:
         with self.lock:
             self.entries.pop(key, None)
 
+    def clear(self) -> None:
+        """Forget everything (another cluster: nothing verified holds there)."""
+        with self.lock:
+            self.entries.clear()
+
 
 class DryRun:
     """Compares marked desired manifests with live objects; never changes the cluster."""

@@ -177,6 +177,9 @@ class InventoryStore(InventoryReader):
         self.kube = kube
         self._namespace_ready = False
 
+    def forget_cluster(self) -> None:
+        self._namespace_ready = False
+
     def _ensure_namespace(self) -> None:
         if self._namespace_ready:
             return

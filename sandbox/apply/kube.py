@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import urllib3
 
-from sandbox.cluster.kubeconfig import api_client
+from sandbox.cluster.kubeconfig import api_client, identity_of
 from sandbox.manifest import kubeyaml
 from sandbox.model import Manifest, ObjectKey
 
@@ -75,16 +75,36 @@ class Kube:
     """JSON requests, discovery and watch streams against one cluster."""
 
     def __init__(self, kubeconfig: Path, context: str | None = None, retries: int = 4) -> None:
-        self._api = api_client(kubeconfig, context)
+        self.kubeconfig, self.context = kubeconfig, context
+        self.retries = retries
+        self._lock = threading.Lock()
+        self._streams: set[urllib3.BaseHTTPResponse] = set()
+        self._connect()
+
+    def _connect(self) -> None:
+        self.identity = identity_of(self.kubeconfig, self.context)
+        self._api = api_client(self.kubeconfig, self.context)
         self._config = self._api.configuration
         self._pool: urllib3.PoolManager = self._api.rest_client.pool_manager
         self.host = self._config.host.rstrip("/")
         self._transport = _Transport(self.host, self._config)
-        self.retries = retries
         self._discovery: dict[tuple[str, str], Resource] | None = None
         self._by_version: dict[tuple[str, str], Resource] = {}
-        self._lock = threading.Lock()
-        self._streams: set[urllib3.BaseHTTPResponse] = set()
+
+    def replaced(self) -> bool:
+        """Whether the kubeconfig now names another cluster than this client talks to (`cluster
+        down` then `cluster up` makes one with a new CA, maybe a new port)."""
+        now = identity_of(self.kubeconfig, self.context)
+        return bool(now) and now != self.identity
+
+    def reconnect(self) -> None:
+        """Talk to the cluster the kubeconfig names now: new credentials, new discovery; the
+        watches' streams are ended, so they list again from the new cluster."""
+        old = self._api
+        with self._lock:
+            self._connect()
+        self.close_streams()
+        old.close()
 
     def close(self) -> None:
         self._api.close()

@@ -46,6 +46,12 @@ class LiveCache:
         self._reachable = True
         self._connectivity: list[Callable[[bool, str], None]] = []
 
+    @property
+    def reachable(self) -> bool:
+        """Whether the last list or watch reached the API server."""
+        with self._lock:
+            return self._reachable
+
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
@@ -87,6 +93,14 @@ class LiveCache:
         """Objects whose index label has this value (for the agent: an app's objects)."""
         with self._lock:
             return [self._objects[k] for k in self._labeled.get(value, ()) if k in self._objects]
+
+    def forget_all(self) -> None:
+        """Drop every object: they were another cluster's. The watches list the new one again
+        (their streams were ended when the client reconnected)."""
+        with self._lock:
+            self._objects.clear()
+            self._labeled.clear()
+            self._children.clear()
 
     def stop(self) -> None:
         self._stopped.set()

@@ -428,6 +428,12 @@ class Syncer:
             desired, [desired.objects[k] for k in checked if k in desired.objects], checked
         )
 
+    def forget_cluster(self) -> None:
+        """Another cluster now: nothing known to exist in the old one holds (its namespaces, the
+        inventories' namespace)."""
+        self._namespaces.clear()
+        self.inventories.forget_cluster()
+
     def _ensure_namespace(self, name: str) -> None:
         if name in self._namespaces:
             return

@@ -6,6 +6,7 @@ wrote (or, for the ``existing`` runtime, the path and context the user named).
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +33,26 @@ def server_of(kubeconfig: Path, context: str | None = None) -> str | None:
     clusters = {c["name"]: c.get("cluster", {}) for c in data.get("clusters") or []}
     cluster_name = contexts.get(ctx_name, {}).get("cluster")
     return clusters.get(cluster_name, {}).get("server")
+
+
+def identity_of(kubeconfig: Path, context: str | None = None) -> str:
+    """What tells one cluster from the cluster that replaced it at the same kubeconfig: the
+    server's URL and its CA (a new cluster has a new one), as a digest; "" when unreadable."""
+    try:
+        data = yaml.safe_load(kubeconfig.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return ""
+    ctx_name = context or data.get("current-context")
+    contexts = {c["name"]: c.get("context", {}) for c in data.get("contexts") or []}
+    clusters = {c["name"]: c.get("cluster", {}) for c in data.get("clusters") or []}
+    cluster = clusters.get(contexts.get(ctx_name, {}).get("cluster"), {})
+    ca = str(cluster.get("certificate-authority-data") or "")
+    if not ca and cluster.get("certificate-authority"):
+        try:
+            ca = Path(str(cluster["certificate-authority"])).read_text()
+        except OSError:
+            ca = ""
+    return hashlib.sha256(f"{cluster.get('server', '')}\n{ca}".encode()).hexdigest()
 
 
 def contexts_in(kubeconfig: Path) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -469,16 +468,22 @@ def _log_message(line: str) -> str:
 
 
 def _kill_leftovers(root: Path) -> None:
-    """End any process still started from our state directory (a crash may leave some)."""
+    """End any component still running from our state directory (a crash may leave some): a
+    binary kwokctl copied under it, or the cloud process of it. Never another process that
+    merely names the directory (a `watch` or kubectl given its kubeconfig)."""
     marker = str(root)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            argv = [a.decode(errors="replace") for a in (entry / "cmdline").read_bytes().split(b"\0") if a]
         except OSError:
             continue
-        if marker in cmdline and re.search(r"(etcd|kube-|kwok|sandbox\.cluster\.cloud)", cmdline):
+        ours = bool(argv) and (
+            argv[0].startswith(marker + os.sep)
+            or ("sandbox.cluster.cloud" in argv and any(a.startswith(marker + os.sep) for a in argv))
+        )
+        if ours:
             try:
                 os.kill(int(entry.name), 9)
             except OSError:
