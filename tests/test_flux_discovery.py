@@ -384,3 +384,13 @@ def test_the_entrys_own_kustomization_that_the_sandbox_cannot_run_fails_the_root
     assert "spec.decryption is not supported" in str(apps["cluster"].invalid[0])
     assert apps["flux"].parent == "cluster" and apps["flux"].after_parent, "its apps wait on it"
     assert not render_app(repo, apps["cluster"], "HEAD").ok
+
+
+def test_a_v1beta2_kustomization_reads_as_flux_reads_it(tmp_path: Path) -> None:
+    """validation (unused by Flux) is accepted, patchesStrategicMerge and patchesJson6902 are
+    patches, and ignoreMissingComponents skips a component folder that is not there."""
+    repo, found = _discover(tmp_path, "v1beta2")
+    assert found.problems == [] and not [a for a in found.apps if a.invalid], [str(p) for p in found.problems]
+    assert _objects(repo, next(a for a in found.apps if a.name == "app"))["ConfigMap/settings"]["data"] == {
+        "level": "debug", "added": "by-json6902",
+    }  # fmt: skip

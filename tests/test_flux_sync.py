@@ -75,7 +75,7 @@ def test_a_dependency_is_ready_only_when_the_apps_it_defines_are_and_one_that_fa
         assert _ready(cli, f"apps{u}")["reason"] == "DependencyNotReady"
 
 
-def test_switching_the_entry_says_which_apps_the_new_entry_does_not_reach(
+def test_switching_the_entry_says_which_apps_the_new_entry_does_not_reach_and_prunes_none(
     tmp_path: Path, local_runtime: LocalRuntime
 ) -> None:
     with cluster_case(tmp_path, local_runtime, FLUX / "switch", "two clusters") as case:
@@ -86,9 +86,12 @@ def test_switching_the_entry_says_which_apps_the_new_entry_does_not_reach(
         said = output(other)
         assert "sandbox.yaml" not in said.replace("in sandbox.yaml", ""), said
         assert (
-            f"app only-a{u} (clusters/a/apps.yaml) is no longer reached from the apps at" in said
-            and "(the apps now come from the Flux cluster entry clusters/b/)" in said
+            f"app only-a{u} is still defined in clusters/a/apps.yaml, but not among the apps at" in said
+            and "nothing applied or pruned. To remove it and its objects, delete its definition" in said
         ), said
+        assert live(case.kube, cm_path(f"work-a-{u}", "work")) is not None, "nothing pruned by the switch"
+        again = cli("sync", "--entry", "clusters/b")
+        assert live(case.kube, cm_path(f"work-a-{u}", "work")) is not None, shown(again)
 
 
 def test_syncing_one_app_whose_dependency_never_synced_says_so_at_once(

@@ -73,7 +73,8 @@ class AppSet:
         self.note = found.note  # where the apps came from (said when an app is gone)
         self._notice_uncommitted_config(head, found.note)
         known = self._known()
-        plan = appset.plan(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path))
+        plan = appset.plan(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path),
+                           lambda spec: appset.still_defined(spec, repo, head))  # fmt: skip
         self._apply(plan, known, head)
         if self.automated or force:
             self._record_unowned_problems(head, trigger)

@@ -43,6 +43,7 @@ def plan(
     known: Mapping[str, AppSpec],
     revision: str,
     is_folder: Callable[[str], bool] = lambda _path: False,
+    still_defined: Callable[[AppSpec], bool] = lambda _spec: False,
 ) -> AppSetPlan:
     """``known`` holds every app this env repo ran before (in memory, or from its inventory);
     ``is_folder`` says whether a path is a folder at ``revision`` (read at the commit compared)."""
@@ -57,6 +58,14 @@ def plan(
             continue
         if whole_file or name in named:
             broken[name] = tuple(p for p in problems if p.object in ("", name))
+        elif configured and still_defined(spec):
+            # Not reached from where the apps come from now (another --entry), yet still in Git:
+            # only deleting the definition removes an app and prunes its objects.
+            vanished[name] = Problem(
+                f"app {name} is still defined in {spec.defined_in}, but not among the apps at {revision[:7]} (the "
+                "apps come from elsewhere now: another --entry?): nothing applied or pruned. To remove it and its "
+                "objects, delete its definition", file=spec.defined_in, object=name,
+            )  # fmt: skip
         elif configured:
             removed.append(name)
         else:
@@ -69,6 +78,17 @@ def plan(
     return AppSetPlan(tuple(specs), broken, vanished, tuple(sorted(removed)))
 
 
+def still_defined(spec: AppSpec, repo: EnvRepo, head: str) -> bool:
+    """Whether the file (or entry folder) that defined an app still defines it at ``head``."""
+    where = spec.defined_in
+    if not where or where == CONFIG_FILE:
+        return False
+    if repo.is_dir(head, where):
+        return True
+    raw = repo.read_file(head, where)
+    return raw is not None and (spec.object_name or spec.name).encode() in raw
+
+
 def gone(spec: AppSpec, repo: EnvRepo, head: str, entry_note: str) -> str:
     """Why an app that ran is no longer among the apps at ``head``, as "app X …" (said when it
     is pruned or left Orphaned): its entry left sandbox.yaml, its file or object left the repo,
@@ -77,7 +97,9 @@ def gone(spec: AppSpec, repo: EnvRepo, head: str, entry_note: str) -> str:
     now = f" (the apps now come from {entry_note.split(' from ', 1)[-1]})" if " from " in entry_note else ""
     if not where or where == CONFIG_FILE:
         if spec.kind or repo.read_file(head, CONFIG_FILE) is None:
-            what = "a folder app" if not spec.kind else f"a {spec.kind}"
+            what = (
+                "a folder app" if not spec.kind else f"{'an' if spec.kind[0] in 'AEIOU' else 'a'} {spec.kind}"
+            )
             return f"app {spec.name} ({what}) is no longer among the apps at {head[:7]}{now}"
         return f"app {spec.name} was removed from {CONFIG_FILE}"
     raw = repo.read_file(head, where)

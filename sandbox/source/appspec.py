@@ -44,6 +44,7 @@ class RenderOptions:
     flux_patches: tuple[str, ...] = ()
     flux_images: tuple[str, ...] = ()
     components: tuple[str, ...] = ()
+    ignore_missing_components: bool = False  # Flux's spec.ignoreMissingComponents
     substitute: tuple[tuple[str, str], ...] = ()
     substitute_set: bool = False  # spec.postBuild given: substitution runs (even with no variables)
 

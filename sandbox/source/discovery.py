@@ -358,9 +358,11 @@ class _FluxWalk:
                     if app.name in self.taken:  # a namesake of a sandbox.yaml app: another app
                         app = dataclasses.replace(app, name=app.names.qualified)
                     if app.name in self.apps:
+                        first = self.apps[app.name]
                         self.problems.append(Problem(
-                            f"app {app.name} is defined twice: in {self.apps[app.name].defined_in} and in "
-                            f"{child.source}", file=child.source, object=app.name,
+                            f"app {app.name} is defined twice: by {first.parent or 'the entry'} ({first.defined_in}) and "
+                            f"by {spec.name} ({child.source}); the second is left out: render it from one app only",
+                            file=child.source, object=app.name,
                         ))  # fmt: skip
                         continue
                     self.apps[app.name] = app
@@ -478,8 +480,9 @@ class _Walk:
         """The entry folder is itself the root app (as ``argocd app create --path`` makes it)."""
         name = dns1123_name(posixpath.basename(path) or "root") or "root"
         source = detect_source(self.repo, self.sha, path)
+        # The folder is the root Application (as `argocd app create --path` makes it), defined by it.
         root = AppSpec(name, path, argocd.DEFAULT_NAMESPACE, source, options=RenderOptions(recurse=False),
-                       defined_in=CONFIG_FILE)  # fmt: skip
+                       defined_in=path, kind="Application", home="argocd", object_name=name)  # fmt: skip
         self._walk([root])
 
     def roots(self, defined: list[Defined]) -> None:

@@ -51,7 +51,9 @@ BOOTSTRAP_SOURCE = "flux-system"  # the GitRepository `flux bootstrap` makes for
 _KUSTOMIZATION_KEYS = frozenset(
     {"path", "sourceRef", "targetNamespace", "prune", "dependsOn", "postBuild", "patches", "images", "components",
      "wait", "healthChecks", "suspend", "interval", "retryInterval", "timeout", "force", "namePrefix", "nameSuffix",
-     "serviceAccountName", "decryption", "kubeConfig", "commonMetadata", "deletionPolicy", "healthCheckExprs"}
+     "serviceAccountName", "decryption", "kubeConfig", "commonMetadata", "deletionPolicy", "healthCheckExprs",
+     # v1beta2's: validation is deprecated and unused by Flux itself; the two patch lists are patches
+     "validation", "patchesStrategicMerge", "patchesJson6902", "ignoreMissingComponents"}
 )  # fmt: skip
 _HELMRELEASE_KEYS = frozenset(
     {"chart", "chartRef", "values", "valuesFrom", "targetNamespace", "releaseName", "install", "upgrade", "dependsOn",
@@ -61,7 +63,7 @@ _HELMRELEASE_KEYS = frozenset(
 _IGNORED = frozenset(
     {"interval", "retryInterval", "timeout", "force", "serviceAccountName", "kubeConfig", "upgrade", "test",
      "rollback", "uninstall", "maxHistory", "persistentClient", "storageNamespace", "driftDetection",
-     "deletionPolicy", "wait", "healthChecks", "healthCheckExprs", "install"}
+     "deletionPolicy", "wait", "healthChecks", "healthCheckExprs", "install", "validation"}
 )  # fmt: skip
 
 
@@ -200,7 +202,10 @@ def _git_path(ref: Mapping[str, Any], path: str, sources: Sources, bad: Any, wha
             clean
         )  # `flux bootstrap` defines it in the cluster, for the repo it bootstraps: this one
     if source not in sources.git:
-        bad(f"{what}: GitRepository {source} is not defined in the env repo")
+        bad(
+            f"{what}: GitRepository {source} is not defined in the env repo (nor by any app that renders: one "
+            "that does not render may define it)"
+        )
         return None
     url = sources.git[source]
     other = sources.repos.local_repo(url)
@@ -263,14 +268,22 @@ def _kustomization(
             continue
         variables.update(found)
     variables.update({str(k): str(v) for k, v in mapping(post.get("substitute")).items()})  # these win
+    # v1beta2's patchesStrategicMerge and patchesJson6902 are what Flux appends as patches too.
+    legacy: list[dict[str, Any]] = [
+        {"patch": json.dumps(p)} for p in spec.get("patchesStrategicMerge") or () if isinstance(p, dict)
+    ]
+    legacy += [{"target": mapping(p.get("target")), "patch": json.dumps(p.get("patch") or [])}
+               for p in spec.get("patchesJson6902") or () if isinstance(p, dict)]  # fmt: skip
     patches = tuple(
-        json.dumps(mapping(p), sort_keys=True) for p in spec.get("patches") or () if mapping(p).get("patch")
-    )
+        json.dumps(mapping(p), sort_keys=True)
+        for p in [*(spec.get("patches") or ()), *legacy] if mapping(p).get("patch")
+    )  # fmt: skip
     images = tuple(json.dumps(mapping(i), sort_keys=True) for i in spec.get("images") or ())
     options = RenderOptions(
         flux=True, kustomize_namespace=target, name_prefix=str(spec.get("namePrefix", "") or ""),
         name_suffix=str(spec.get("nameSuffix", "") or ""), flux_patches=patches, flux_images=images,
         components=tuple(str(c) for c in spec.get("components") or ()),
+        ignore_missing_components=bool(spec.get("ignoreMissingComponents")),
         substitute=tuple(sorted(variables.items())), substitute_set="postBuild" in spec,
     )  # fmt: skip
     return place, "kustomize", options, (), "", bool(spec.get("prune", False))

@@ -322,6 +322,8 @@ def _kustomize_docs(
         own: list[Problem] = []
         elsewhere: list[Problem] = []
         components = [posixpath.normpath(_join(app.path, c)) for c in app.options.components]
+        if app.options.ignore_missing_components:  # as Flux's ignoreMissingComponents
+            components = [c for c in components if repo.is_dir(sha, c)]
         outside = [c for c in components if c == ".." or c.startswith("../") or c.startswith("/")]
         if outside:
             return [], [Problem(f"component {c} leaves the env repo; refused", file=app.defined_in or app.path)
@@ -457,8 +459,10 @@ def _override(kustomization: Path, options: RenderOptions) -> None:
         data["images"] = images
     if options.flux_patches:
         data["patches"] = [*(data.get("patches") or []), *(json.loads(p) for p in options.flux_patches)]
-    if options.components:
-        data["components"] = [*(data.get("components") or []), *options.components]
+    wanted_components = [c for c in options.components
+                         if not options.ignore_missing_components or (kustomization.parent / c).is_dir()]  # fmt: skip
+    if wanted_components:
+        data["components"] = [*(data.get("components") or []), *wanted_components]
     kustomization.write_text(rawyaml.dump(data))
 
 

@@ -67,4 +67,5 @@ class RepoMap:
         if not url:
             return f"{what} is empty: name the env repo's URL"
         return (f"{what} {url} is not this env repo (none of its remotes) and nothing is fetched from the "
-                f"network: map it in {CONFIG_FILE} with `repos: {{\"{url}\": .}}`")  # fmt: skip
+                f"network: clone it beside this repo and map it in {CONFIG_FILE} with "
+                f"`repos: {{\"{url}\": ../<its clone>}}` (or `.` if it is this repo under another URL)")  # fmt: skip
