@@ -199,6 +199,13 @@ class LocalRuntime:
         lock_down(self.root)  # what kwokctl wrote before the umask took (and clusters made before it)
         self._start_cloud(progress)
         status = self.status()
+        if status.state == "degraded" and self.cloud_pid_file.stem not in self.dead_components():
+            # kwokctl starts every component at once: one that needs the API server at start
+            # (metrics-server reads its CA from it) exits when a loaded machine serves it late.
+            # The API server answers now; kwokctl starts what is not running, once more.
+            progress(f"starting again what exited early: {status.detail}")
+            self._kwokctl("start", "cluster", "--timeout", "1m")
+            status = self.status()
         if status.state == "degraded":  # a component that exited at once (a flag it refused)
             raise ClusterError(f"cluster {self.context} started, but {status.detail}{self._log_tails()}")
         progress(f"cluster {self.context} ready in {time.monotonic() - started:.1f}s")
