@@ -106,6 +106,7 @@ def test_sources_that_cannot_be_read_offline_fail_their_app_by_name(tmp_path: Pa
     assert found.problems == [], "each problem belongs to the app it fails"
     remote = {a.names.short: a for a in found.apps}["remote"]
     assert remote.parent and remote.defined_in.endswith(".yaml"), "nested where Flux would show it"
+    assert remote.source == "helm", "described as its HelmRelease describes it, though it cannot run"
 
 
 def test_the_entry_named_at_the_command_line_picks_the_cluster_of_a_repo_with_several(tmp_path: Path) -> None:

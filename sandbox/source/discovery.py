@@ -366,7 +366,7 @@ class _FluxWalk:
                         ))  # fmt: skip
                         continue
                     self.apps[app.name] = app
-                    if app.source == "kustomize":
+                    if app.source == "kustomize" and not app.invalid:
                         next_level.append((app, _render(self.repo, app, self.sha)))
             level = next_level
 
@@ -411,12 +411,31 @@ def failed_app(found: Defined, problems: list[Problem], parent: str) -> AppSpec 
         return None
     kind = str(found.manifest.get("kind", ""))
     home = namespace or ("flux-system" if kind in ("Kustomization", "HelmRelease") else "")
+    path, target, source = _described(kind, mapping(found.manifest.get("spec")), namespace)
     return AppSpec(
-        app_id(kind, home, name), posixpath.dirname(found.file) or ".",
-        namespace if DNS1123_LABEL.match(namespace) else "default",
-        "plain", parent=parent, defined_in=found.file, kind=kind, home=home, object_name=name,
+        app_id(kind, home, name), path or posixpath.dirname(found.file) or ".",
+        target if DNS1123_LABEL.match(target) else "default",
+        source, parent=parent, defined_in=found.file, kind=kind, home=home, object_name=name,
         after_parent=bool(parent), invalid=tuple(problems),
     )  # fmt: skip
+
+
+def _described(kind: str, spec: dict[str, Any], namespace: str) -> tuple[str, str, Source]:
+    """(path, namespace, source type) an Argo CD or Flux object says of its app, as written:
+    shown for an app the sandbox cannot run, so it is described as the object describes it."""
+    if kind == "Application":
+        source = mapping(spec.get("source") or (spec.get("sources") or [{}])[0])
+        destination = str(mapping(spec.get("destination")).get("namespace") or argocd.DEFAULT_NAMESPACE)
+        return str(source.get("path") or ""), destination, "helm" if source.get("chart") else "plain"
+    if kind == "Kustomization":
+        return (
+            flux.clean_path(str(spec.get("path") or ".")),
+            str(spec.get("targetNamespace") or "default"),
+            "kustomize",
+        )
+    if kind == "HelmRelease":
+        return "", str(spec.get("targetNamespace") or namespace or "default"), "helm"
+    return "", namespace or "default", "plain"
 
 
 def _flux_path(manifest: dict[str, Any]) -> str:
