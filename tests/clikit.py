@@ -206,7 +206,10 @@ class Watch:
                 raise AssertionError(f"watch exited {self.proc.returncode}:\n{self.text}")
             return next((line for line in self.lines if needle in line), "")
 
-        return wait_for(found, timeout, 0.2, f"{needle!r} in the watch output")
+        try:
+            return wait_for(found, timeout, 0.2, f"{needle!r} in the watch output")
+        except AssertionError as err:
+            raise AssertionError(f"{err}\nthe watch said:\n{self.text[-4000:]}") from None
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -364,7 +364,9 @@ class Agent:
                     if controller.spec.repo != repo or not self.head:
                         continue
                     if (fresh := controller.source_changed(self.head)) is not None:
-                        said = f"new commit {revision[:7]} in {repo}, which it reads"
+                        # The commit it read: a later one than this command's when they came fast.
+                        read = self._head_of(repo) or revision
+                        said = f"new commit {read[:7]} in {repo}, which it reads"
                         self._event("info", controller.name, said)
                         controller.follow(self.head, "source", target=fresh)
             case Reverted(revision):
@@ -438,6 +440,13 @@ class Agent:
             info = self.repo.commit_info(head)
             self._event("info", "", f"new commit {info.short} by {info.author}: {info.subject}")
         self._follow_sources()
+
+    @staticmethod
+    def _head_of(path: str) -> str | None:
+        try:
+            return other_repo(path).resolve("HEAD")
+        except EnvRepoError:
+            return None
 
     def _follow_sources(self) -> None:
         """Watch the other local repos apps read their files from, as the env repo is watched:
