@@ -245,6 +245,26 @@ def test_revert_without_argument_reverts_head_when_heads_sync_failed(
     assert status.returncode == 0, shown(status)
 
 
+def test_revert_without_argument_in_a_repo_of_many_apps_reverts_the_newest_deployed_change(
+    tmp_path: Path, local_runtime: LocalRuntime, kube: Kube
+) -> None:
+    # 'a' sorts first and was last changed by the first commit; only 'z' changed since.
+    cli, names, c1 = start(tmp_path, local_runtime, "revert_newest")
+    a, z = f"a{names['uid']}", f"z{names['uid']}"
+    c2 = commit_fixture(cli.repo, REPOS / "revert_newest" / "c2", names, "z: v 2")
+    synced = cli("sync")
+    assert synced.returncode == 0, shown(synced)
+
+    reverted = cli("revert")
+
+    assert reverted.returncode == 0, shown(reverted)
+    assert git(cli.repo, "log", "-1", "--format=%s") == 'Revert "z: v 2"', shown(reverted)
+    assert git(cli.repo, "rev-parse", "HEAD~1") == c2
+    assert data_of(kube, cm_path(z, "settings")) == {"v": "1"}
+    assert data_of(kube, cm_path(a, "settings")) == {"v": "1"}, "the first commit was reverted"
+    assert c1 in git(cli.repo, "rev-list", "HEAD")
+
+
 def test_rollback_of_one_app_succeeds_while_another_app_is_broken(
     tmp_path: Path, local_runtime: LocalRuntime, kube: Kube
 ) -> None:

@@ -244,12 +244,20 @@ class Agent:
         return controller.default_rollback_target() if controller else None
 
     def default_revert_target(self, app: str | None = None) -> str | None:
-        """What revert undoes with no commit named: the app's revert target (the first app's)."""
-        controllers = self._controllers(app) if app else self._controllers()[:1]
+        """What revert undoes with no commit named: the app's revert target; with no app named,
+        the newest of all apps' targets (the commit that broke one, else the newest deployed
+        change), not whichever app sorts first."""
+        controllers = self._controllers(app) if app else self._controllers()
         if not controllers:
             return None if app else self.head or None
-        found = controllers[0].revert_target()
-        return found.sha if found else None
+        targets = [t.sha for t in (c.revert_target() for c in controllers) if t]
+        if len(set(targets)) <= 1 or self.repo is None:
+            return next(iter(targets), None)
+        try:
+            newest_first = [c.sha for c in self.repo.commits(self.head, limit=500)]
+        except EnvRepoError:
+            newest_first = []
+        return next((sha for sha in newest_first if sha in targets), targets[0])
 
     # -- reactions --------------------------------------------------------------------------
 

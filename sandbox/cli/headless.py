@@ -454,7 +454,11 @@ def add_commands(
     p = command("resume", cmd_resume, "resume auto-sync for an app (ends a rollback)")
     p.add_argument("app")
     p = command("revert", cmd_revert, "git revert the deployed (or a named) commit, then deploy it")
-    p.add_argument("sha", nargs="?", help="commit to revert (default: the app's deployed commit)")
+    p.add_argument(
+        "sha",
+        nargs="?",
+        help="commit to revert (default: the commit that broke an app, else the newest deployed change; with --app, that app's)",
+    )
     p.add_argument("--app")
     command("watch", cmd_watch, "run the agent: follow the env repo and print what it does")
     p = command("check", cmd_check, "sync a ref into the sandbox and wait for health (exit 0 Healthy, 1 not)")
