@@ -355,3 +355,33 @@ def test_an_invalid_sandbox_yaml_entry_of_an_app_that_never_ran_is_a_failed_sync
     assert len([r for r in cli.history_rows() if r["revision"] == head]) == len(failed) + len(failed), (
         "each failed sync is recorded, once per sync"
     )
+
+
+def test_history_says_how_many_tries_a_repeated_failure_took_not_the_span_between_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitkit import commit, git
+
+    from sandbox.agent.history import path_for_repo
+
+    state = tmp_path / "state"
+    monkeypatch.setenv("GITOPS_SANDBOX_STATE_DIR", str(state))
+    repo = tmp_path / "env"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    head = commit(repo, {"web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"}, "web")
+    with History(path_for_repo(repo)) as history:
+        first = _sync(history, "web", head, "Failed", "Healthy")
+        with history._write() as conn:  # the first try an hour ago
+            conn.execute("UPDATE syncs SET started = started - 3600 WHERE id = ?", (first,))
+        history.fold(history.start("web", head, "Ada", "web", "retry"), into=first)
+        once = _sync(history, "web", head, "Succeeded", "Healthy")
+
+    shown = subprocess.run([sys.executable, "-m", "sandbox.cli", "history", "-C", str(repo)], capture_output=True,
+                           text=True, env={**os.environ, "GITOPS_SANDBOX_STATE_DIR": str(state)})  # fmt: skip
+
+    assert shown.returncode == 0, shown.stderr
+    rows = {line.split()[0]: line for line in shown.stdout.splitlines()[1:]}
+    assert "2 tries" in rows[str(first)], shown.stdout
+    assert "3600" not in rows[str(first)], shown.stdout
+    assert "tries" not in rows[str(once)] and "s " in rows[str(once)], shown.stdout

@@ -37,13 +37,14 @@ SYNCED = AppState(
          ReadyStatus.FALSE, "DependencyNotReady", "dependencies not ready: infra (its sync failed)"),
         ({"last_result": "Failed", "message": "apply refused"}, ReadyStatus.FALSE, "ReconciliationFailed",
          "apply refused"),
-        ({"health": Health.UNKNOWN}, ReadyStatus.UNKNOWN, "Progressing",
-         "health is Unknown: of an app it defines, or of its objects"),
+        ({"health": Health.UNKNOWN}, ReadyStatus.UNKNOWN, "Progressing", "health is Unknown: of its objects"),
+        ({"health": Health.DEGRADED, "health_from": "podinfo"}, ReadyStatus.FALSE, "HealthCheckFailed",
+         "app podinfo it defines is Degraded"),
         ({"problems": (Problem("kustomize build failed: x", file="apps/staging/kustomization.yaml"),)},
          ReadyStatus.FALSE, "BuildFailed", "kustomize build failed: x"),
     ],
     ids=["applied", "helm-installed", "syncing", "progressing", "never-synced", "degraded", "waiting",
-         "dependency-failed", "apply-failed", "health-unknown", "build-failed"],
+         "dependency-failed", "apply-failed", "health-unknown", "child-failed", "build-failed"],
 )  # fmt: skip
 def test_a_flux_apps_ready_condition_says_what_its_controller_would(
     change: dict[str, Any], status: ReadyStatus, reason: str, message: str

@@ -181,3 +181,30 @@ def test_app_sync_and_health_rules_on_plain_values() -> None:
     assert status.app_health(synced, []) == Health.HEALTHY, "nothing of its own to run, and synced"
     never = status.AppFacts(rendered=False, problems=True, following_git=True)
     assert status.app_health(never, []) == Health.UNKNOWN
+
+
+def test_a_parent_is_as_healthy_as_the_worst_app_below_it_and_says_which() -> None:
+    parent_of = {"root": "", "infra": "root", "apps": "root", "podinfo": "apps"}
+    health_of = {"root": Health.HEALTHY, "infra": Health.HEALTHY, "apps": Health.HEALTHY,
+                 "podinfo": Health.PROGRESSING}  # fmt: skip
+    own = {"root": False, "infra": True, "apps": False, "podinfo": True}
+
+    rolled = status.rolled_up(health_of, own, parent_of)
+
+    assert rolled["root"] == status.RolledUp(Health.PROGRESSING, "podinfo")
+    assert rolled["apps"] == status.RolledUp(Health.PROGRESSING, "podinfo")
+    assert rolled["infra"] == status.RolledUp(Health.HEALTHY)
+    assert rolled["podinfo"] == status.RolledUp(Health.PROGRESSING)
+
+
+def test_an_app_below_that_failed_makes_its_parents_degraded_not_unknown() -> None:
+    # The failed app's own health is Unknown (nothing of it known to run); the tree above is broken.
+    parent_of = {"root": "", "apps": "root", "broken": "apps"}
+    health_of = {"root": Health.HEALTHY, "apps": Health.HEALTHY, "broken": Health.UNKNOWN}
+    own = {"root": True, "apps": False, "broken": False}
+
+    rolled = status.rolled_up(health_of, own, parent_of, failed=frozenset({"broken"}))
+
+    assert rolled["broken"] == status.RolledUp(Health.UNKNOWN)
+    assert rolled["apps"] == status.RolledUp(Health.DEGRADED, "broken")
+    assert rolled["root"] == status.RolledUp(Health.DEGRADED, "broken")

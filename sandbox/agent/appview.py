@@ -178,11 +178,15 @@ def roll_up(apps: tuple[AppState, ...]) -> tuple[AppState, ...]:
     """The apps with each app-of-apps' health rolled up from the apps it defines."""
     if not any(a.parent for a in apps):
         return apps
-    health = status.rolled_up(
+    rolled = status.rolled_up(
         {a.name: a.health for a in apps},
         {a.name: bool(a.objects) for a in apps},
         {a.name: a.parent for a in apps},
+        frozenset(a.name for a in apps if a.problems or a.last_result == "Failed"),
     )
     return tuple(
-        a if health[a.name] == a.health else dataclasses.replace(a, health=health[a.name]) for a in apps
+        a
+        if rolled[a.name].health == a.health and not rolled[a.name].from_app
+        else dataclasses.replace(a, health=rolled[a.name].health, health_from=rolled[a.name].from_app)
+        for a in apps
     )

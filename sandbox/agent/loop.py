@@ -572,10 +572,10 @@ class Agent:
 
     def _build(self, seq: int) -> Snapshot:
         controllers = self._controllers()
-        apps = tuple(c.view() for c in controllers)
+        # The history records the health status shows: an app-of-apps' rolled up.
+        apps = appview.roll_up(tuple(c.view() for c in controllers))
         for controller, state in zip(controllers, apps, strict=True):
             controller.track_health(state)
-        apps = appview.roll_up(apps)
         problems = self._problems + tuple(self._failed.values()) + (self.apps.problems if self.apps else ())
         return Snapshot(
             seq, str(self.repo_path), self.branch, self.head, apps, tuple(self._events), problems,

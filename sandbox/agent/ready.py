@@ -58,16 +58,13 @@ def flux_ready(app: AppState, branch: str) -> Ready | None:
         return Ready(ReadyStatus.FALSE, "InstallFailed" if helm else "ReconciliationFailed", app.message)
     if app.operation != "Idle" or app.deployed_revision is None:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress")
+    below = f"app {app.health_from} it defines is {app.health}" if app.health_from else ""
     if app.health is Health.DEGRADED:
-        return Ready(ReadyStatus.FALSE, "HealthCheckFailed", app.message or "health check failed")
+        return Ready(ReadyStatus.FALSE, "HealthCheckFailed", below or app.message or "health check failed")
     if app.health is Health.PROGRESSING:
-        return Ready(ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress")
-    if app.health is not Health.HEALTHY:  # Unknown, Missing: rolled up from an app it defines
-        return Ready(
-            ReadyStatus.UNKNOWN,
-            "Progressing",
-            f"health is {app.health}: of an app it defines, or of its objects",
-        )
+        return Ready(ReadyStatus.UNKNOWN, "Progressing", below or "Reconciliation in progress")
+    if app.health is not Health.HEALTHY:  # Unknown, Missing
+        return Ready(ReadyStatus.UNKNOWN, "Progressing", below or f"health is {app.health}: of its objects")
     if app.sync is not SyncStatus.SYNCED:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", f"{app.sync}: a new revision is not applied yet")
     revision = f"{branch}@sha1:{app.deployed_revision}"

@@ -93,6 +93,7 @@ class AppState:
     home: str = ""  # that object's namespace
     object_name: str = ""  # that object's name ("" when the app's name is it)
     notices: tuple[Problem, ...] = ()  # what its render did other than written (left out, ignored), and why
+    health_from: str = ""  # rolled up: the app it defines whose health this is ("" when its own)
     shown_name: str = (
         ""  # what people see: the short name where unique among the apps shown (Snapshot sets it)
     )
@@ -122,6 +123,7 @@ class AppState:
             "source": self.source_type,
             "sync": str(self.sync),
             "health": str(self.health),
+            "healthFrom": self.health_from,
             "gitRevision": self.git_revision,
             "targetRevision": self.target_revision,
             "deployedRevision": self.deployed_revision,

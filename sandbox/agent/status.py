@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sandbox.apply import health
 from sandbox.apply.dryrun import Comparison, Verdict
 from sandbox.apply.health import HealthResult
-from sandbox.model import Health, Manifest, SyncStatus, worst_health
+from sandbox.model import HEALTH_ORDER, Health, Manifest, SyncStatus, worst_health
 
 
 def object_sync(desired: Manifest | None, live: Manifest | None, last: Comparison | None) -> SyncStatus:
@@ -76,24 +76,48 @@ def app_health(facts: AppFacts, expected: Iterable[Health]) -> Health:
     return worst_health(values)
 
 
+@dataclass(frozen=True)
+class RolledUp:
+    """An app's health with its descendants', and which app it comes from when not its own."""
+
+    health: Health
+    from_app: str = ""  # the descendant whose health this is ("" when the app's own)
+
+
 def rolled_up(
-    health_of: dict[str, Health], own_objects: dict[str, bool], parent_of: dict[str, str]
-) -> dict[str, Health]:
+    health_of: dict[str, Health],
+    own_objects: dict[str, bool],
+    parent_of: dict[str, str],
+    failed: frozenset[str] = frozenset(),
+) -> dict[str, RolledUp]:
     """Each app's health with its children's (app-of-apps) rolled in, as Argo CD shows an
     Application of Applications: the worst of its own objects' and every descendant's. An
-    app with no objects of its own is as healthy as its children."""
+    app with no objects of its own is as healthy as its children. A descendant whose last
+    sync failed (or that does not render) counts as Degraded for the apps above it: its own
+    health may read Unknown (nothing of it is known to run), but the tree above it is broken."""
     children: dict[str, list[str]] = {}
     for name, parent in parent_of.items():
         if parent and parent in health_of and parent != name:
             children.setdefault(parent, []).append(name)
-    done: dict[str, Health] = {}
+    done: dict[str, RolledUp] = {}
 
-    def resolve(name: str, seen: frozenset[str]) -> Health:
+    def as_child(name: str, seen: frozenset[str]) -> RolledUp:
+        found = resolve(name, seen)
+        if name in failed and HEALTH_ORDER.index(Health.DEGRADED) < HEALTH_ORDER.index(found.health):
+            return RolledUp(Health.DEGRADED, name)
+        return RolledUp(found.health, found.from_app or name)
+
+    def resolve(name: str, seen: frozenset[str]) -> RolledUp:
         if name in done:
             return done[name]
-        below = [resolve(c, seen | {name}) for c in children.get(name, ()) if c not in seen]
-        own = [health_of[name]] if own_objects.get(name) or not below else []
-        done[name] = worst_health(own + below)
+        below = [as_child(c, seen | {name}) for c in sorted(children.get(name, ())) if c not in seen]
+        own = [RolledUp(health_of[name])] if own_objects.get(name) or not below else []
+        candidates = own + below
+        done[name] = (
+            min(candidates, key=lambda r: HEALTH_ORDER.index(r.health))
+            if candidates
+            else RolledUp(Health.HEALTHY)
+        )
         return done[name]
 
     return {name: resolve(name, frozenset()) for name in health_of}

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sandbox.agent.history import HistoryReader, path_for_repo
+from sandbox.agent.history import HistoryReader, SyncRecord, path_for_repo
 from sandbox.agent.loop import Agent
 from sandbox.agent.ready import FLUX_KINDS, flux_ready
 from sandbox.agent.revert import RevertError
@@ -264,7 +264,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         return 0
     rows = [("ID", "APP", "REVISION", "TRIGGER", "RESULT", "HEALTH", "STARTED", "TOOK", "SUBJECT")]
     for r in records:
-        took = f"{r.ended - r.started:.2f}s" if r.ended else "-"
+        took = _took(r)
         when = datetime.fromtimestamp(r.started).strftime("%Y-%m-%d %H:%M:%S")
         app = shown.get(r.app, r.app) or "(env repo)"  # a failure no app carries: sandbox.yaml does not read
         rows.append(
@@ -272,6 +272,14 @@ def cmd_history(args: argparse.Namespace) -> int:
         )
     print(_table(rows))
     return 0
+
+
+def _took(record: SyncRecord) -> str:
+    """How long the sync took; a failure repeated as it was is one row, and its span from the
+    first try to the last is no sync's duration: it says how many tries instead."""
+    if record.attempts > 1:
+        return f"{record.attempts} tries"
+    return f"{record.ended - record.started:.2f}s" if record.ended else "-"
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
