@@ -390,6 +390,26 @@ def test_a_custom_resource_whose_status_lags_its_generation_is_not_healthy(
     assert status.returncode == 1, shown(status)
 
 
+def test_status_says_why_a_workload_waits_when_its_pod_cannot_be_scheduled(
+    tmp_path: Path, local_runtime: LocalRuntime, kube: Kube
+) -> None:
+    # The Deployment only says it waits for its rollout; the scheduler's reason is on the pod.
+    cli, names, _c1 = start(tmp_path, local_runtime, "unschedulable")
+    synced = cli("sync")
+    assert synced.returncode == 0, shown(synced)
+    deadline = time.monotonic() + 60
+    while True:
+        status = cli("status", "-v")
+        line = next((ln for ln in output(status).splitlines() if ln.startswith("Deployment")), "")
+        if "nodes are available" in line or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+
+    assert status.returncode == 1, shown(status)
+    assert "Progressing" in line and "Pod web-" in line, shown(status)
+    assert "didn't match Pod's node affinity/selector" in line, shown(status)
+
+
 # -- removed and vanished apps -----------------------------------------------------------------
 
 

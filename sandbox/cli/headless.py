@@ -22,7 +22,7 @@ from sandbox.agent.history import HistoryReader, SyncRecord, path_for_repo
 from sandbox.agent.loop import Agent
 from sandbox.agent.ready import FLUX_KINDS, flux_ready
 from sandbox.agent.revert import RevertError
-from sandbox.agent.snapshot import AppState, Event, Snapshot, app_depths, in_tree_order
+from sandbox.agent.snapshot import AppState, Event, ObjectState, Snapshot, app_depths, in_tree_order
 from sandbox.cli import compose
 from sandbox.model import Health, SyncStatus
 from sandbox.source.appid import pick, shown_names
@@ -109,10 +109,25 @@ def _objects_table(app: AppState) -> str:
     for obj in app.objects:
         rows.append((
             obj.key.kind, obj.key.namespace or "-", obj.key.name, str(obj.sync), str(obj.health),
-            obj.sync_message or (obj.health_message if obj.health != Health.HEALTHY and obj.health_message
+            obj.sync_message or (_why_unhealthy(obj) if obj.health != Health.HEALTHY and obj.health_message
                                  else obj.source),
         ))  # fmt: skip
     return _table(rows)
+
+
+def _why_unhealthy(obj: ObjectState) -> str:
+    """An object's health message and, when it waits on what it made (a Deployment on its
+    pods), the first of those that says why: "0/1 nodes are available: ..." is on the pod."""
+    below = next((c for c in _descendants(obj) if c.health == obj.health and c.health_message), None)
+    if below is None or below.health_message == obj.health_message:
+        return obj.health_message
+    return f"{obj.health_message} ({below.key.kind} {below.key.name}: {below.health_message})"
+
+
+def _descendants(obj: ObjectState) -> Iterator[ObjectState]:
+    for child in obj.children:
+        yield from _descendants(child)  # the deepest first: a pod says more than its ReplicaSet
+        yield child
 
 
 def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False, problems: bool = True) -> None:
