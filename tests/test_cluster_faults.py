@@ -156,3 +156,31 @@ def test_a_replaced_cluster_is_noticed_and_gets_every_app_again_without_a_commit
         (r["trigger"], r["result"], r["message"]) for r in rows
     ]
     assert not [r for r in rows if r["result"] == "Running"], rows
+
+
+def test_the_app_header_says_the_cluster_is_unreachable_while_it_is_and_running_once_it_answers(
+    tmp_path: Path, fault_runtime: LocalRuntime
+) -> None:
+    from agentkit import configmap, new_repo, running
+    from tui.components.header import SandboxHeader
+    from tui.source import RuntimeInfo
+
+    repo = new_repo(tmp_path / "env", {f"hdr{uid()}/cm.yaml": configmap("settings", {"v": "1"})})
+    kube = Kube(fault_runtime.kubeconfig_path, fault_runtime.context)
+    header = SandboxHeader(RuntimeInfo(runtime="local", cluster="running (gitops-sandbox-faults, 1 node)"))
+    try:
+        with running(repo, kube, tmp_path) as agent:
+            assert agent.publish_now().unreachable == ""
+            _kill(fault_runtime, "kube-apiserver")
+            lost = wait_for(lambda: agent.publish_now().unreachable, 60, 0.2, what="the snapshot to say so")
+            shown = header.render_text(agent.publish_now()).plain.splitlines()[0]
+            assert "cluster unreachable since" in shown and "running" not in shown, shown
+            assert lost.startswith("unreachable since "), lost
+            fault_runtime.up(_progress)
+            wait_for(
+                lambda: agent.publish_now().unreachable == "", 90, 0.2, what="the cluster to answer again"
+            )
+            shown = header.render_text(agent.publish_now()).plain.splitlines()[0]
+            assert "cluster running (gitops-sandbox-faults" in shown, shown
+    finally:
+        kube.close()

@@ -104,6 +104,7 @@ class Agent:
         self._problems: tuple[Problem, ...] = ()
         self._failed: dict[str, Problem] = {}  # command kind -> how it last failed, until it works
         self._commits: tuple[CommitInfo, ...] = ()
+        self._unreachable = ""  # since when and why the cluster does not answer
         self._events: deque[Event] = deque(maxlen=300)
         self._queue: queue.Queue[Command] = queue.Queue()
         self._timers: set[threading.Timer] = set()
@@ -280,6 +281,7 @@ class Agent:
         self._publish()
 
     def _on_connectivity(self, reachable: bool, why: str) -> None:
+        self._unreachable = "" if reachable else f"unreachable since {time.strftime('%H:%M:%S')}: {why}"
         if not reachable:
             self._event(
                 "warning", "", f"lost the cluster ({why}); syncs fail and are retried until it answers"
@@ -579,7 +581,7 @@ class Agent:
         problems = self._problems + tuple(self._failed.values()) + (self.apps.problems if self.apps else ())
         return Snapshot(
             seq, str(self.repo_path), self.branch, self.head, apps, tuple(self._events), problems,
-            commits=self._commits, notices=self.apps.notices if self.apps else (),
+            commits=self._commits, notices=self.apps.notices if self.apps else (), unreachable=self._unreachable,
         )  # fmt: skip
 
 

@@ -186,6 +186,7 @@ class Snapshot:
     taken: float = field(default_factory=time.time)
     commits: tuple[CommitInfo, ...] = ()  # the followed branch's log, newest first
     notices: tuple[str, ...] = ()  # one-line notes on how the env repo is read
+    unreachable: str = ""  # the cluster does not answer: since when and why ("" while it does)
 
     def __post_init__(self) -> None:
         shown = shown_names(a.names for a in self.apps)
@@ -223,6 +224,7 @@ class Snapshot:
             "apps": [self._app_json(a) for a in self.apps],
             "problems": [str(p) for p in self.problems],
             "notices": list(self.notices),
+            "clusterUnreachable": self.unreachable,
         }
 
 

@@ -36,9 +36,12 @@ class SandboxHeader(Static):
         text.append(f"  runtime {self.runtime.runtime}", style="")
         text.append(sep)
         text.append("cluster ")
-        text.append(
-            self.runtime.cluster, style="green" if self.runtime.cluster.startswith("running") else "red"
-        )
+        if snapshot.unreachable:  # the agent lost it: what the app shows is its last known state
+            text.append(f"{snapshot.unreachable} (showing the last known state)", style="bold red")
+        else:
+            text.append(
+                self.runtime.cluster, style="green" if self.runtime.cluster.startswith("running") else "red"
+            )
         if self.runtime.kubeconfig:
             text.append(f"{sep}kubeconfig {self.runtime.kubeconfig}", style="dim")
         if self.runtime.simulated:  # nobody should take kwok's pods for real containers
