@@ -207,7 +207,8 @@ def test_no_port_of_the_cluster_gives_anything_to_a_client_without_credentials(
     over TLS with no client certificate: etcd refuses both (TLS with client certificates, as
     kubeadm and kind run it), the others answer 400/401/403 to everything but Kubernetes'
     public information. kwok-controller, kwok's simulated kubelet, has no authentication of its
-    own: it serves only simulated node metrics, and that is the one exception, asserted."""
+    own: it serves only simulated node metrics, and that is the one exception, asserted; its
+    debugging handlers (exec, attach, port-forward, logs, pprof) are off."""
     pids = {int(p.read_text().strip()) for p in (local_runtime.cluster_dir / "pids").glob("*.pid")}
     served = []
     for address, process in _listening(pids):
@@ -220,3 +221,22 @@ def test_no_port_of_the_cluster_gives_anything_to_a_client_without_credentials(
                     assert answer.startswith("refused"), (address, scheme, path, answer)
     assert {p for p, _s, _path in served} <= {"kwok-controller"}, served
     assert {path for _p, _s, path in served} <= {"/metrics"}, served
+    kwok = [address for address, process in _listening(pids) if "kwok-controller" in process]
+    assert kwok, "kwok-controller listens nowhere"
+    for path in DEBUGGING_PATHS:  # would run commands or read files as this user, for anyone
+        assert _body(f"http://{kwok[0]}{path}") == "Debug endpoints are disabled.", path
+
+
+DEBUGGING_PATHS = ("/exec/default/web/main", "/attach/default/web/main", "/portForward/default/web",
+                   "/containerLogs/default/web/main", "/debug/pprof/")  # fmt: skip
+
+
+def _body(url: str) -> str:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback
+            return str(response.read().decode().strip())
+    except urllib.error.HTTPError as err:
+        return str(err.read().decode().strip())

@@ -302,16 +302,19 @@ class LocalRuntime:
             },
             "componentsPatches": patches,
         }
-        # kwok's own options, passed on by kwokctl (defaults filled): its server, the simulated
-        # kubelet, has no authentication, so it serves no profiling data (/debug/pprof) to anyone
-        # on loopback; logs, exec and port-forward of simulated pods stay, as a kubelet has them.
+        # kwok's own options, passed on by kwokctl (defaults filled). Its server, the simulated
+        # kubelet, has no authentication (kwok v0.8 has no option for it): anyone on loopback
+        # could use it. So it serves no profiling data and no debugging handlers: exec, attach,
+        # port-forward and logs would run commands and read files on this machine as this user
+        # for whoever asks, once a kwok Exec or Logs object exists. Left: health, and the
+        # simulated metrics metrics-server scrapes.
         kwok = {
             "kind": "KwokConfiguration",
             "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
             # kwokctl passes this document on as written, defaults unfilled: kwok's are restated.
             "options": {
                 "enableProfilingHandler": False,
-                "enableDebuggingHandlers": True,
+                "enableDebuggingHandlers": False,
                 "podPlayStageParallelism": 4,
                 "nodePlayStageParallelism": 4,
                 "nodeLeaseParallelism": 4,
