@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from agentkit import commit, configmap, git, new_repo, wait_for  # noqa: E402
 from sandbox.agent.history import History  # noqa: E402
 from sandbox.agent.loop import Agent  # noqa: E402
-from sandbox.apply.kube import Kube, KubeError  # noqa: E402
-from sandbox.cluster import toolchain  # noqa: E402
 from sandbox.cluster.local import LocalRuntime  # noqa: E402
+from sandbox.kube.client import Kube, KubeError  # noqa: E402
+from sandbox.tools import toolchain  # noqa: E402
 
 
 def manifests(count: int, namespace: str | None, value: str = "v1") -> str:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from releasekit import lay_out, serving  # noqa: E402
 
-from sandbox.cluster import releases, toolchain  # noqa: E402
+from sandbox.tools import releases, toolchain  # noqa: E402
 
 TOOLS = (*toolchain.LOCAL_RUNTIME_TOOLS, "kustomize", "helm")
 OPENED = "runtime local"  # the header's first line, once the app draws

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 
-from sandbox.cluster import toolchain
 from sandbox.cluster.kind import (
     NODE_IMAGE,
     NODE_IMAGE_NAME,
@@ -18,6 +17,7 @@ from sandbox.cluster.kind import (
     privileged_containers,
 )
 from sandbox.paths import cache_dir, state_dir
+from sandbox.tools import toolchain
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from gitkit import git
 from sandbox.agent.history import History
 from sandbox.agent.loop import Agent
 from sandbox.agent.snapshot import AppState, Snapshot
-from sandbox.apply.kube import Kube, KubeError
+from sandbox.kube.client import Kube, KubeError
 
 T = TypeVar("T")
 

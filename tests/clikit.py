@@ -33,9 +33,9 @@ from typing import Any
 from gitkit import GIT_ENV, git
 
 from agentkit import wait_for
-from sandbox.apply.kube import Kube, KubeError
-from sandbox.cluster import toolchain
 from sandbox.cluster.local import LocalRuntime
+from sandbox.kube.client import Kube, KubeError
+from sandbox.tools import toolchain
 
 REPOS = Path(__file__).parent / "repos"
 CLI_TIMEOUT = 300.0

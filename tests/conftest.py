@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.cluster import kubeconfig as kc
-from sandbox.cluster import toolchain
 from sandbox.cluster.local import LocalRuntime
 from sandbox.cluster.runtime import ClusterStatus
+from sandbox.kube import kubeconfig as kc
+from sandbox.tools import toolchain
 
 
 def _progress(message: str) -> None:

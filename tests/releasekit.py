@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from sandbox.cluster import releases, toolchain
+from sandbox.tools import releases, toolchain
 
 
 def _put(root: Path, url: str, data: bytes) -> None:

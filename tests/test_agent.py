@@ -22,10 +22,10 @@ from agentkit import (
     unique,
     wait_for,
 )
-from sandbox.apply.kube import Kube
-from sandbox.cluster import toolchain
 from sandbox.cluster.local import LocalRuntime
+from sandbox.kube.client import Kube
 from sandbox.model import Health, SyncStatus
+from sandbox.tools import toolchain
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from clikit import (
 )
 from watchkit import EventLog, available
 
-from sandbox.apply.kube import Kube
 from sandbox.cluster.local import LocalRuntime
+from sandbox.kube.client import Kube
 
 ARGO = REPOS / "argocd"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from agentkit import cm_path, commit, configmap, new_repo, read, running, unique, wait_for
-from sandbox.apply.kube import Kube
 from sandbox.cluster.local import LocalRuntime
+from sandbox.kube.client import Kube
 
 APP = "{app}"
 

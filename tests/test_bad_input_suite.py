@@ -27,8 +27,8 @@ import yaml
 from clikit import Cli, cm_path, commit_all, live, output, shown, uid
 from gitkit import git
 
-from sandbox.apply.kube import Kube
 from sandbox.cluster.local import LocalRuntime
+from sandbox.kube.client import Kube
 
 CASES = Path(__file__).parent / "badinput" / "apps"
 NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())

@@ -16,11 +16,11 @@ import pytest
 
 from agentkit import wait_for
 from sandbox.apply.health import assess
-from sandbox.apply.kube import Kube, KubeError
-from sandbox.cluster import toolchain
 from sandbox.cluster.cloud import addresses
 from sandbox.cluster.local import LocalRuntime
+from sandbox.kube.client import Kube, KubeError
 from sandbox.model import Health, Manifest
+from sandbox.tools import toolchain
 
 FIXTURES = Path(__file__).parent / "cloud"
 

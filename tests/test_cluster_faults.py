@@ -20,8 +20,8 @@ from clikit import Cli, commit_all, live, uid, wait_for
 from gitkit import git
 from test_faults import FAULTS, _items, _ours
 
-from sandbox.apply.kube import Kube
 from sandbox.cluster.local import LocalRuntime
+from sandbox.kube.client import Kube
 
 
 def _progress(message: str) -> None:
@@ -129,7 +129,7 @@ def test_a_replaced_cluster_is_noticed_and_gets_every_app_again_without_a_commit
     and deploys Git's revision to it, inventory included, with no commit."""
     from clikit import inventory_path
 
-    from sandbox.cluster.kubeconfig import identity_of
+    from sandbox.kube.kubeconfig import identity_of
 
     cli, app = _repo(tmp_path, fault_runtime)
     with cli.watch() as watch:

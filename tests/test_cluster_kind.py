@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.cluster import toolchain
 from sandbox.cluster.kind import NO_DOCKER, NODE_IMAGE, ImageState, KindRuntime
 from sandbox.cluster.runtime import ClusterError
+from sandbox.tools import toolchain
 
 FAKE_KIND = """#!/bin/sh
 echo "$@" >> "{log}"

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from agentkit import wait_for
-from sandbox.cluster import toolchain
+from sandbox.tools import toolchain
 
 USER_KUBECONFIG = b"""apiVersion: v1
 kind: Config

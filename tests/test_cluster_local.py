@@ -10,10 +10,10 @@ from pathlib import Path
 
 from kubernetes import client, watch
 
-from sandbox.cluster import kubeconfig as kc
-from sandbox.cluster import toolchain
 from sandbox.cluster.local import LocalRuntime
 from sandbox.cluster.runtime import ClusterStatus
+from sandbox.kube import kubeconfig as kc
+from sandbox.tools import toolchain
 
 
 def test_local_cluster_has_a_ready_node_and_reports_its_version(cluster: ClusterStatus) -> None:

@@ -16,8 +16,8 @@ from test_samples import SAMPLES, all_synced_and_healthy, running_agent, wait_fo
 from sandbox import demo
 from sandbox.agent.loop import Agent
 from sandbox.agent.snapshot import Snapshot
-from sandbox.apply.kube import Kube
 from sandbox.cluster.local import LocalRuntime
+from sandbox.kube.client import Kube
 from sandbox.model import Health, SyncStatus
 
 TAGS = ["demo/1-first", "demo/2-bump", "demo/3-broken", "demo/4-fix"]

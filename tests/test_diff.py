@@ -10,8 +10,8 @@ import pytest
 
 from agentkit import app_state, commit, deployment, new_repo, running, unique, wait_for
 from sandbox.apply import diff
-from sandbox.apply.kube import Kube
 from sandbox.cluster.local import LocalRuntime
+from sandbox.kube.client import Kube
 from sandbox.model import SyncStatus
 
 

@@ -18,8 +18,8 @@ import pytest
 from clikit import REPOS, Cli, commit_all, inventory_path, live, shown, uid, wait_for
 from gitkit import git
 
-from sandbox.apply.kube import Kube
 from sandbox.cluster.local import LocalRuntime
+from sandbox.kube.client import Kube
 
 FAULTS = REPOS / "faults"
 
@@ -113,7 +113,7 @@ def test_a_command_the_agent_fails_to_carry_out_is_a_problem_until_it_works_agai
     same command works again."""
     from agentkit import commit, new_repo, running, unique
     from sandbox.agent import apps as agent_apps
-    from sandbox.apply.kube import Kube
+    from sandbox.kube.client import Kube
 
     app = unique("fault")
     repo = new_repo(

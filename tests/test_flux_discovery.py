@@ -12,12 +12,12 @@ import pytest
 from clikit import REPOS
 from gitkit import git
 
-from sandbox.cluster import toolchain
 from sandbox.demo import SAMPLES_DIR
 from sandbox.source.appspec import AppSpec
 from sandbox.source.discovery import Discovery, discover
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render import render_app
+from sandbox.tools import toolchain
 
 FLUX = REPOS / "flux"
 

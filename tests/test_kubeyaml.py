@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from clikit import REPOS, cluster_case, cm_path, live, output
 
-from sandbox.cluster import toolchain
 from sandbox.cluster.local import LocalRuntime
 from sandbox.manifest import kubeyaml, rawyaml
 from sandbox.manifest.yamlguard import alias_problem
+from sandbox.tools import toolchain
 
 CORPUS = Path(__file__).parent / "kubeyaml"
 READ = sorted(p.name for p in CORPUS.glob("*.yaml"))

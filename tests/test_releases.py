@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from releasekit import lay_out, serving
 
-from sandbox.cluster import releases, toolchain
+from sandbox.tools import releases, toolchain
 
 # kubectl stands for the other Kubernetes binaries: the same site and checksum layout.
 GO_DIR = Path(toolchain.go_binary() or "/usr/local/go/bin/go").parent

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from gitkit import commit, git, snapshot, write
 
-from sandbox.cluster import toolchain
 from sandbox.model import ObjectKey, Rendered
 from sandbox.source.appconfig import AppSpec
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render import render_app
+from sandbox.tools import toolchain
 
 
 def cm(name: str, namespace: str | None = None, **data: str) -> str:

@@ -16,8 +16,8 @@ import pytest
 from clikit import REPOS, Cli, cm_path, commit_fixture, live, output, repo_from_fixture, shown, uid
 from gitkit import git
 
-from sandbox.apply.kube import Kube
 from sandbox.cluster.local import LocalRuntime
+from sandbox.kube.client import Kube
 
 STATES = REPOS / "states"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from clikit import REPOS, repo_from_fixture
 
-from sandbox.apply.waves import DeletePolicy, Phase, hook_of, wave_of
+from sandbox.manifest.waves import DeletePolicy, Phase, hook_of, wave_of
 from sandbox.model import Rendered
 from sandbox.source.discovery import load_apps
 from sandbox.source.envrepo import EnvRepo

@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 from clikit import REPOS, repo_from_fixture
 
-from sandbox.cluster import toolchain
 from sandbox.source.discovery import discover
 from sandbox.source.envrepo import EnvRepo
+from sandbox.tools import toolchain
 
 PULL = REPOS / "flux" / "pull"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.cluster import toolchain
+from sandbox.tools import toolchain
 
 
 def _executable(path: Path, body: str = "#!/bin/sh\necho v9.9.9\n") -> Path:

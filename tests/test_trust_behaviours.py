@@ -41,8 +41,8 @@ from clikit import (
 )
 from gitkit import git
 
-from sandbox.apply.kube import Kube
 from sandbox.cluster.local import LocalRuntime
+from sandbox.kube.client import Kube
 
 TRACKING = "gitops-sandbox.io/tracking-id"
 MiB = 1024 * 1024

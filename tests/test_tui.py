@@ -23,8 +23,8 @@ from agentkit import cm_path, commit, configmap, deployment, git, new_repo, read
 from sandbox.agent.history import History
 from sandbox.agent.loop import Agent
 from sandbox.agent.snapshot import AppState
-from sandbox.apply.kube import Kube
 from sandbox.cluster.local import LocalRuntime
+from sandbox.kube.client import Kube
 from sandbox.model import Health, SyncStatus
 from tui.app import SandboxApp
 from tui.components.main_screen import MainScreen

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.apply.kube import Kube
+from sandbox.kube.client import Kube
 
 # kind -> cluster-wide list path
 PATHS = {

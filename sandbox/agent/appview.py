@@ -18,7 +18,7 @@ from sandbox.agent.snapshot import AppState, ObjectState, RevertTarget
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison
 from sandbox.apply.inventory import storage_name, tracking_app
-from sandbox.apply.waves import COMPARE_OPTIONS, options_of
+from sandbox.manifest.waves import COMPARE_OPTIONS, options_of
 from sandbox.model import DesiredObject, Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.appconfig import AppSpec
 

@@ -33,9 +33,9 @@ from sandbox.agent.snapshot import AppState, RevertTarget
 from sandbox.agent.status import object_health, object_sync
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison, DryRun, Verdict
-from sandbox.apply.kube import KubeError
 from sandbox.apply.livecache import LiveCache
 from sandbox.apply.sync import Action, ObjectResult, Syncer, SyncOutcome
+from sandbox.kube.client import KubeError
 from sandbox.model import Health, ObjectKey, Problem, Rendered
 from sandbox.source.appconfig import CONFIG_FILE, AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError

@@ -49,10 +49,10 @@ from sandbox.agent.snapshot import Event, Snapshot
 from sandbox.apply.dryrun import DryRun, Verified
 from sandbox.apply.handscale import hand_scale
 from sandbox.apply.inventory import APP_LABEL, InventoryStore, tracking_app
-from sandbox.apply.kube import Kube, KubeError
 from sandbox.apply.livecache import CHILD_KINDS, LiveCache
 from sandbox.apply.reader import ClusterReader
 from sandbox.apply.sync import Syncer
+from sandbox.kube.client import Kube, KubeError
 from sandbox.model import Health, Manifest, ObjectKey, Problem
 from sandbox.source.appspec import AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError

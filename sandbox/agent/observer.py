@@ -22,9 +22,9 @@ from sandbox.apply import diff
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison, DryRun, Verdict, Verified
 from sandbox.apply.inventory import APP_LABEL, Claim, InventoryReader, claim_of, other_repo
-from sandbox.apply.kube import KubeError
 from sandbox.apply.livecache import CHILD_KINDS, LiveCache
 from sandbox.apply.reader import ClusterReader
+from sandbox.kube.client import KubeError
 from sandbox.model import Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.appconfig import AppSpec, uncommitted_config
 from sandbox.source.discovery import discover

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sandbox.apply.ignore import IgnoreRule, pointers_for
 from sandbox.apply.inventory import mark
+from sandbox.manifest.ignore import IgnoreRule, pointers_for
 from sandbox.model import DesiredObject, Manifest, ObjectKey, Problem, Rendered
 
 FIRST_STAGE = ("Namespace", "CustomResourceDefinition")

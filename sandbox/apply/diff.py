@@ -13,8 +13,8 @@ import hashlib
 import json
 from typing import Any
 
-from sandbox.apply.ignore import without
 from sandbox.manifest import kubeyaml
+from sandbox.manifest.ignore import without
 from sandbox.model import Manifest
 
 HIDDEN_METADATA = (

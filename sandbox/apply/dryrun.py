@@ -19,8 +19,8 @@ from enum import StrEnum
 from sandbox.apply import diff
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.inventory import Claim, conflict
-from sandbox.apply.kube import KubeError
 from sandbox.apply.reader import ClusterReader
+from sandbox.kube.client import KubeError
 from sandbox.model import Manifest, ObjectKey
 
 OwnerOf = Callable[[ObjectKey, Manifest | None], Claim | None]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sandbox.apply.kube import Kube, KubeError
 from sandbox.apply.livecache import LiveCache
+from sandbox.kube.client import Kube, KubeError
 from sandbox.model import ObjectKey
 
 

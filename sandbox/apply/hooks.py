@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sandbox.apply.health import assess
-from sandbox.apply.kube import Kube, KubeError, Resource
-from sandbox.apply.waves import DeletePolicy, Hook, Phase, hook_of, wave_of
+from sandbox.kube.client import Kube, KubeError, Resource
+from sandbox.manifest.waves import DeletePolicy, Hook, Phase, hook_of, wave_of
 from sandbox.model import DesiredObject, Health, Manifest, ObjectKey
 
 HOOK_LABEL = "gitops-sandbox.io/hook-of"

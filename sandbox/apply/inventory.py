@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sandbox.apply.kube import Kube, KubeError
+from sandbox.kube.client import Kube, KubeError
 from sandbox.model import SYSTEM_NAMESPACE, Manifest, ObjectKey
 
 APP_LABEL = "gitops-sandbox.io/app"

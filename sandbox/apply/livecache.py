@@ -15,8 +15,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.apply.kube import KubeError, Resource
 from sandbox.apply.reader import ClusterReader
+from sandbox.kube.client import KubeError, Resource
 from sandbox.model import Manifest, ObjectKey
 
 # What the trees show under an app's objects: kinds followed for their owner references.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sandbox.apply.kube import FIELD_MANAGER, Kube, Resource
+from sandbox.kube.client import FIELD_MANAGER, Kube, Resource
 from sandbox.model import Manifest
 
 

@@ -33,12 +33,12 @@ from sandbox.apply.inventory import (
     conflict,
     other_repo,
 )
-from sandbox.apply.kube import Kube, KubeError, Resource
 from sandbox.apply.livecache import LiveCache
-from sandbox.apply.waves import SYNC_OPTIONS, Phase, options_of, wave_of
+from sandbox.kube.client import Kube, KubeError, Resource
+from sandbox.manifest.annotations import FLUX_PRUNE
+from sandbox.manifest.shape import annotations_of
+from sandbox.manifest.waves import SYNC_OPTIONS, Phase, options_of, wave_of
 from sandbox.model import DesiredObject, Health, Manifest, ObjectKey
-from sandbox.source.flux import PRUNE as FLUX_PRUNE
-from sandbox.source.shape import annotations_of
 
 KIND_ORDER = (
     "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodDisruptionBudget",

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from sandbox import __version__, demo, doctor
 from sandbox.agent.locking import AgentBusy
-from sandbox.apply.kube import KubeError
 from sandbox.cli import headless
 from sandbox.cluster import (
     RUNTIMES,
@@ -26,10 +25,11 @@ from sandbox.cluster import (
     forget_active,
     remember_active,
     runtime_for,
-    toolchain,
 )
-from sandbox.cluster.kubeconfig import export_line
+from sandbox.kube.client import KubeError
+from sandbox.kube.kubeconfig import export_line
 from sandbox.source.envrepo import EnvRepoError
+from sandbox.tools import toolchain
 
 
 def _progress(message: str) -> None:

@@ -12,8 +12,9 @@ import os
 import shutil
 from pathlib import Path
 
-from sandbox.cluster import kubeconfig as kc
+from sandbox.cluster import probe
 from sandbox.cluster.runtime import ClusterError, ClusterStatus, Progress
+from sandbox.kube import kubeconfig as kc
 from sandbox.paths import private_dir, state_dir
 
 
@@ -67,7 +68,7 @@ class ExistingRuntime:
     def status(self) -> ClusterStatus:
         if not self._context:
             return ClusterStatus(self.name, "", "absent", detail="no context named")
-        return kc.probed_status(
+        return probe.probed_status(
             self.name, self._context, self.kubeconfig_path, self._context, down_state="unreachable", timeout=5
         )
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 
-from sandbox.cluster import kubeconfig as kc
-from sandbox.cluster import toolchain
+from sandbox.cluster import probe
 from sandbox.cluster.runtime import CLUSTER_NAME, ClusterError, ClusterStatus, Progress
 from sandbox.paths import private_dir, state_dir
+from sandbox.tools import toolchain
 
 KIND_PREFIX = "kind-"  # kind names the context kind-<name>
 # The node image kind v0.32.0 (toolchain.KIND) creates clusters from; pinned with it, by digest.
@@ -244,7 +244,7 @@ class KindRuntime:
         if self.cluster not in self.existing_clusters():
             return ClusterStatus(self.name, self.cluster, "absent", detail="no cluster created yet")
         # containers stopped or a stale kubeconfig: "stopped"
-        return kc.probed_status(self.name, self.cluster, self.kubeconfig_path, self.context)
+        return probe.probed_status(self.name, self.cluster, self.kubeconfig_path, self.context)
 
     def up(self, progress: Progress) -> ClusterStatus:
         self._require_docker()

@@ -23,11 +23,12 @@ from typing import Any, cast
 from kubernetes import client
 
 from sandbox import locks
-from sandbox.cluster import kubeconfig as kc
-from sandbox.cluster import toolchain
+from sandbox.cluster import probe
 from sandbox.cluster.cloud import addresses
 from sandbox.cluster.runtime import CLUSTER_NAME, ClusterError, ClusterStatus, Progress
+from sandbox.kube import kubeconfig as kc
 from sandbox.paths import cache_dir, private_dir, state_dir
+from sandbox.tools import toolchain
 
 NODE_NAME = "sandbox-node-0"
 LOOPBACK = "127.0.0.1"
@@ -106,7 +107,8 @@ class LocalRuntime:
         if not self.cluster_dir.exists():
             return ClusterStatus(self.name, self.cluster, "absent", detail="no cluster created yet")
         status = replace(
-            kc.probed_status(self.name, self.cluster, self.kubeconfig_path, self.context), simulated=SIMULATED
+            probe.probed_status(self.name, self.cluster, self.kubeconfig_path, self.context),
+            simulated=SIMULATED,
         )
         dead = self.dead_components()
         alive = len(list((self.cluster_dir / "pids").glob("*.pid"))) - len(dead)
@@ -332,7 +334,7 @@ class LocalRuntime:
         last_error = ""
         while time.monotonic() < deadline:
             try:
-                _version, nodes = kc.probe(self.kubeconfig_path, self.context, timeout=3)
+                _version, nodes = probe.probe(self.kubeconfig_path, self.context, timeout=3)
                 if not nodes:
                     self._create_node()
                 elif any(n.ready for n in nodes):

@@ -18,11 +18,11 @@ from typing import Any
 import yaml
 
 from sandbox.manifest import kubeyaml
+from sandbox.manifest.shape import mapping
 from sandbox.model import Problem
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.repomap import RepoMap
-from sandbox.source.shape import mapping
 
 Params = dict[str, Any]
 IN_CLUSTER = {"name": "in-cluster", "nameNormalized": "in-cluster", "server": "https://kubernetes.default.svc",

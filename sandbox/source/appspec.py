@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sandbox.apply.ignore import IgnoreRule
+from sandbox.manifest.ignore import IgnoreRule
 from sandbox.model import Problem
 from sandbox.source.appid import AppName
 

@@ -14,14 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.apply.ignore import IgnoreRule, jq_pointer
 from sandbox.manifest import kubeyaml
+from sandbox.manifest.ignore import IgnoreRule, jq_pointer
+from sandbox.manifest.shape import mapping
 from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source.appconfig import DNS1123_LABEL
 from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions, Source
 from sandbox.source.repomap import RepoMap
-from sandbox.source.shape import mapping
 
 GROUP = "argoproj.io"
 APP_KINDS = ("Application", "ApplicationSet")

@@ -25,6 +25,7 @@ from typing import Any, TypeVar, cast
 import yaml
 
 from sandbox.manifest import kubeyaml, rawyaml
+from sandbox.manifest.shape import mapping
 from sandbox.model import Problem, Rendered
 from sandbox.source import applicationset, argocd, flux
 from sandbox.source.appconfig import (
@@ -44,7 +45,6 @@ from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.render import other_repo, render_app
 from sandbox.source.repomap import RepoMap
-from sandbox.source.shape import mapping
 
 MAX_DEPTH = 8  # app-of-apps nesting; deeper is almost surely an app that renders itself
 _RENDERS = 64

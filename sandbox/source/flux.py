@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.manifest import kubeyaml
+from sandbox.manifest.shape import mapping
 from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source import chartversion, fluxartifact
 from sandbox.source.appconfig import DNS1123_LABEL
@@ -27,7 +28,6 @@ from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.argocd import APP_NAME, Defined
 from sandbox.source.repomap import RepoMap
-from sandbox.source.shape import mapping
 
 KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
 HELM_GROUP = "helm.toolkit.fluxcd.io"
@@ -41,10 +41,6 @@ GROUPS = (
     "image.toolkit.fluxcd.io",
     fluxartifact.GROUP,
 )
-PART_OF = "app.kubernetes.io/part-of"
-RECONCILE = "kustomize.toolkit.fluxcd.io/reconcile"
-PRUNE = "kustomize.toolkit.fluxcd.io/prune"
-SUBSTITUTE = "kustomize.toolkit.fluxcd.io/substitute"
 DEFAULT_NAMESPACE = "default"
 BOOTSTRAP_SOURCE = "flux-system"  # the GitRepository `flux bootstrap` makes for the repo itself
 

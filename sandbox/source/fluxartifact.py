@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.source.shape import mapping
+from sandbox.manifest.shape import mapping
 
 GROUP = "source.extensions.fluxcd.io"
 _GLOB = re.compile(r"[*?\[{]")

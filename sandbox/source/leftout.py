@@ -14,9 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.manifest.annotations import FLUX_RECONCILE, PART_OF
+from sandbox.manifest.shape import annotations_of, mapping
 from sandbox.model import DesiredObject, Problem
 from sandbox.source import argocd, flux
-from sandbox.source.shape import annotations_of, mapping
 
 # The labels `flux install` (and so `flux bootstrap`) puts on every object of gotk-components.yaml.
 INSTANCE, VERSION = "app.kubernetes.io/instance", "app.kubernetes.io/version"
@@ -95,8 +96,8 @@ def left_out_because(manifest: Mapping[str, Any]) -> str | None:
         return f"the Flux Operator's {kind}, which installs Flux; the sandbox plays Flux's controllers itself"
     if flux.is_flux_object(manifest) and group not in _DEFINITIONS:
         return f"{group.split('.', 1)[0]}-controller's {kind}, a controller the sandbox does not run"
-    if annotations_of(manifest).get(flux.RECONCILE) == "disabled":
-        return f"{flux.RECONCILE}: disabled (Flux leaves it alone; so does the sandbox)"
+    if annotations_of(manifest).get(FLUX_RECONCILE) == "disabled":
+        return f"{FLUX_RECONCILE}: disabled (Flux leaves it alone; so does the sandbox)"
     return None
 
 
@@ -104,4 +105,4 @@ def is_flux_component(manifest: Mapping[str, Any]) -> bool:
     """An object of Flux's own install: all three labels `flux install` gives them. A user's
     object that merely says it is part of Flux (a PodMonitor, a dashboard) is applied."""
     labels = mapping(mapping(manifest.get("metadata")).get("labels"))
-    return labels.get(flux.PART_OF) == "flux" and INSTANCE in labels and VERSION in labels
+    return labels.get(PART_OF) == "flux" and INSTANCE in labels and VERSION in labels

@@ -26,9 +26,9 @@ from typing import Any
 
 import yaml
 
-from sandbox.apply import waves
-from sandbox.cluster import toolchain
-from sandbox.manifest import kubeyaml, rawyaml
+from sandbox.manifest import kubeyaml, rawyaml, waves
+from sandbox.manifest.annotations import FLUX_SUBSTITUTE
+from sandbox.manifest.shape import annotations_of, mapping
 from sandbox.manifest.yamlerror import yaml_error
 from sandbox.manifest.yamlguard import alias_problem, duplicate_keys
 from sandbox.model import SYSTEM_NAMESPACE, DesiredObject, Manifest, ObjectKey, Problem, Rendered
@@ -36,7 +36,7 @@ from sandbox.source import argocd, chartversion, flux, kpatch, leftout
 from sandbox.source.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES, has_kustomization
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
-from sandbox.source.shape import annotations_of, mapping
+from sandbox.tools import toolchain
 
 IsNamespaced = Callable[[str, str], bool | None]
 
@@ -370,7 +370,7 @@ def _substituted(doc: _Doc, variables: dict[str, str]) -> _Doc:
     """Flux's post-build substitution of one object, on its YAML text (so ``replicas: ${n}``
     becomes a number), unless the object opts out."""
     data = doc.data
-    if not isinstance(data, dict) or annotations_of(data).get(flux.SUBSTITUTE) == "disabled":
+    if not isinstance(data, dict) or annotations_of(data).get(FLUX_SUBSTITUTE) == "disabled":
         return doc
     text = flux.substitute(kubeyaml.dump(data), variables)
     try:

@@ -7,8 +7,8 @@ import signal
 import threading
 from pathlib import Path
 
-from sandbox.cluster import kubeconfig
 from sandbox.cluster.cloud.controller import Cloud
+from sandbox.kube import kubeconfig
 
 
 def main() -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from sandbox.manifest.shape import mapping
 from sandbox.model import Manifest
-from sandbox.source.shape import mapping
 
 RANGE = ipaddress.ip_network("203.0.113.0/24")
 INGRESS_ADDRESS = str(RANGE[1])

@@ -12,8 +12,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from sandbox.manifest.shape import mapping
 from sandbox.model import Manifest
-from sandbox.source.shape import mapping
 
 PROVISIONER = "gitops-sandbox.io/local-volume"
 STORAGE_CLASS = "standard"  # kind's default class name, so manifests written for kind just work

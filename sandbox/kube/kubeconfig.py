@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-from dataclasses import replace
 from pathlib import Path
 
 import yaml
 from kubernetes import client, config
-
-from sandbox.cluster.runtime import ClusterStatus, Node
 
 
 def api_client(kubeconfig: Path, context: str | None = None) -> client.ApiClient:
@@ -58,59 +55,6 @@ def identity_of(kubeconfig: Path, context: str | None = None) -> str:
 def contexts_in(kubeconfig: Path) -> list[str]:
     data = yaml.safe_load(kubeconfig.read_text()) or {}
     return [c["name"] for c in data.get("contexts") or []]
-
-
-def probe(kubeconfig: Path, context: str | None = None, timeout: float = 5.0) -> tuple[str, tuple[Node, ...]]:
-    """The server's version and its nodes with their Ready condition; raises when unreachable."""
-    from sandbox.apply.kube import Kube  # here: the client imports this module
-
-    # Plain JSON: the typed CoreV1Api costs two seconds of imports (its models), paid by every
-    # command that only asks "is it up?".
-    kube = Kube(kubeconfig, context, retries=0)
-    try:
-        version = kube.request("GET", "/version", timeout=timeout).get("gitVersion", "")
-        items = kube.request("GET", "/api/v1/nodes", timeout=timeout).get("items") or []
-    finally:
-        kube.close()
-    nodes = tuple(
-        Node(
-            str((n.get("metadata") or {}).get("name") or ""),
-            any(
-                c.get("type") == "Ready" and c.get("status") == "True"
-                for c in (n.get("status") or {}).get("conditions") or []
-            ),
-        )
-        for n in items
-    )
-    return str(version), nodes
-
-
-def probed_status(
-    runtime: str,
-    name: str,
-    kubeconfig: Path,
-    context: str | None,
-    down_state: str = "stopped",
-    timeout: float = 3,
-) -> ClusterStatus:
-    """A runtime's status as its API server answers: running with version and nodes, or
-    ``down_state`` with the reason when it does not answer."""
-    base = ClusterStatus(
-        runtime,
-        name,
-        down_state,
-        kubeconfig=kubeconfig,
-        context=context,
-        server=server_of(kubeconfig, context),
-    )
-    if not kubeconfig.exists():
-        return replace(base, detail=f"kubeconfig {kubeconfig} missing")
-    try:
-        version, nodes = probe(kubeconfig, context, timeout=timeout)
-    except Exception as exc:  # any transport or auth failure: report it, never raise
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        return replace(base, detail=reason)
-    return replace(base, state="running", version=version, nodes=nodes)
 
 
 def export_line(kubeconfig: Path) -> str:

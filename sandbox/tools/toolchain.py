@@ -1,6 +1,6 @@
 """The binary toolchain: upstream programs found on PATH, named by env var, or built from Go.
 
-Each tool belongs to a *group*, a small wrapper Go module kept in ``toolchain/<group>/``
+Each tool belongs to a *group*, a small wrapper Go module kept in ``modules/<group>/``
 that pins an upstream version. A missing tool is built with ``go build`` from the Go
 module proxy into ``<cache>/toolchain/<group>-<version>/``, shared by every clone, test
 run and CI job. A build goes to a temporary folder first and is renamed into place, so
@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox import locks
-from sandbox.cluster import releases
 from sandbox.paths import cache_dir
+from sandbox.tools import releases
 
 Progress = Callable[[str], None]
 
-MODULES_DIR = Path(__file__).parent / "toolchain"
+MODULES_DIR = Path(__file__).parent / "modules"
 GO_INSTALL_HINT = "install Go 1.22 or newer (https://go.dev/doc/install; Debian: apt-get install golang)"
 
 

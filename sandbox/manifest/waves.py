@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from sandbox.manifest.shape import annotations_of
 from sandbox.model import Manifest
-from sandbox.source.shape import annotations_of
 
 WAVE = "argocd.argoproj.io/sync-wave"
 HOOK = "argocd.argoproj.io/hook"

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import urllib3
 
-from sandbox.cluster.kubeconfig import api_client, identity_of
+from sandbox.kube.kubeconfig import api_client, identity_of
 from sandbox.manifest import kubeyaml
 from sandbox.model import Manifest, ObjectKey
 
