@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from dockerkit import NoDaemon, docker_daemon, on_ci
 
-from sandbox.cluster import choose_runtime
 from sandbox.cluster.kind import NODE_IMAGE, ImageState, KindRuntime, node_image_state
 from sandbox.cluster.runtime import ClusterError
+from sandbox.cluster.runtimes import choose_runtime
 
 
 @pytest.fixture(scope="module")

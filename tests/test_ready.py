@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.agent.ready import ReadyStatus, flux_ready
-from sandbox.agent.snapshot import AppState
+from sandbox.agent.ready import flux_ready
+from sandbox.agent.snapshot import AppState, ReadyStatus
 from sandbox.model import Health, Problem, SyncStatus
 
 SHA = "4f1a5b1051b469108d1bdf0ebec6c814427e3834"

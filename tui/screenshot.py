@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sandbox.agent.loop import Agent
 from sandbox.cli import compose
-from sandbox.cluster import RUNTIMES
+from sandbox.cluster.runtimes import RUNTIMES
 from sandbox.model import Health
 from tui.app import SandboxApp
 from tui.source import RuntimeInfo

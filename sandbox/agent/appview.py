@@ -13,6 +13,7 @@ from typing import Protocol
 
 from sandbox.agent import status
 from sandbox.agent.history import SyncRecord
+from sandbox.agent.ready import flux_ready
 from sandbox.agent.settings import AppSettings
 from sandbox.agent.snapshot import AppState, ObjectState, RevertTarget
 from sandbox.apply.desired import DesiredSet
@@ -172,6 +173,12 @@ def _children(live: Manifest, cache: LiveView, depth: int = 0) -> list[ObjectSta
             )  # fmt: skip
         )
     return out
+
+
+def finished(apps: tuple[AppState, ...], branch: str) -> tuple[AppState, ...]:
+    """The apps as a snapshot shows them: app-of-apps' health rolled up, then each Flux app's
+    Ready condition (which reads the rolled-up health)."""
+    return tuple(dataclasses.replace(a, ready=flux_ready(a, branch)) for a in roll_up(apps))
 
 
 def roll_up(apps: tuple[AppState, ...]) -> tuple[AppState, ...]:

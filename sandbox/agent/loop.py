@@ -575,7 +575,7 @@ class Agent:
     def _build(self, seq: int) -> Snapshot:
         controllers = self._controllers()
         # The history records the health status shows: an app-of-apps' rolled up.
-        apps = appview.roll_up(tuple(c.view() for c in controllers))
+        apps = appview.finished(tuple(c.view() for c in controllers), self.branch)
         for controller, state in zip(controllers, apps, strict=True):
             controller.track_health(state)
         problems = self._problems + tuple(self._failed.values()) + (self.apps.problems if self.apps else ())

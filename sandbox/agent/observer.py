@@ -87,7 +87,7 @@ class Observer:
                 self._removed(known[n], head, appset.gone(known[n], repo, head, found.note))
                 for n in plan.removed
             ]
-            apps = list(appview.roll_up(tuple(apps)))
+            apps = list(appview.finished(tuple(apps), ref or repo.branch or "HEAD"))
             note = uncommitted_config(self.repo_path, repo, head) if not ref else None
             notices = tuple(n for n in (found.note, note) if n)
             return Snapshot(

@@ -7,36 +7,14 @@ derived from what it did (rendered, waited, applied, assessed health), not read 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING
-
+from sandbox.agent.snapshot import AppState, Ready, ReadyStatus
 from sandbox.model import Health, SyncStatus
-
-if TYPE_CHECKING:  # the snapshot shows this condition in its JSON
-    from sandbox.agent.snapshot import AppState
 
 FLUX_KINDS = ("Kustomization", "HelmRelease")
 WAITING = "waiting for dependsOn: "  # the controller's message while dependencies are not Ready
 DEPENDENCY_FAILED = "not synced: it depends on "  # ... and once one of them failed
 WAITING_PARENT = "waiting for its parent to apply it: "  # a Flux app exists once its parent applied it
 PARENT_FAILED = "not synced: its parent did not apply it: "
-
-
-class ReadyStatus(StrEnum):
-    TRUE = "True"
-    FALSE = "False"
-    UNKNOWN = "Unknown"
-
-
-@dataclass(frozen=True)
-class Ready:
-    status: ReadyStatus
-    reason: str
-    message: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"status": str(self.status), "reason": self.reason, "message": self.message}
 
 
 def flux_ready(app: AppState, branch: str) -> Ready | None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
 from sandbox.agent.history import SyncRecord
-from sandbox.agent.ready import flux_ready
 from sandbox.model import Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.appid import AppName, pick, shown_names
 from sandbox.source.envrepo import CommitInfo
@@ -58,6 +58,22 @@ class ObjectState:
         }
 
 
+class ReadyStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+@dataclass(frozen=True)
+class Ready:
+    status: ReadyStatus
+    reason: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"status": str(self.status), "reason": self.reason, "message": self.message}
+
+
 @dataclass(frozen=True)
 class AppState:
     """One app: its spec, what Git says, what is deployed, and every object's status."""
@@ -94,6 +110,7 @@ class AppState:
     object_name: str = ""  # that object's name ("" when the app's name is it)
     notices: tuple[Problem, ...] = ()  # what its render did other than written (left out, ignored), and why
     health_from: str = ""  # rolled up: the app it defines whose health this is ("" when its own)
+    ready: Ready | None = None  # a Flux app's Ready condition, as `flux get` words it (see ready)
     shown_name: str = (
         ""  # what people see: the short name where unique among the apps shown (Snapshot sets it)
     )
@@ -212,9 +229,8 @@ class Snapshot:
         return self.shown_names.get(app, app)
 
     def _app_json(self, app: AppState) -> dict[str, Any]:
-        ready = flux_ready(app, self.branch)
         shown = {"shownName": self.shown(app.name)}
-        return {**app.to_json(), **shown, **({"ready": ready.to_json()} if ready else {})}
+        return {**app.to_json(), **shown, **({"ready": app.ready.to_json()} if app.ready else {})}
 
     def to_json(self) -> dict[str, Any]:
         return {

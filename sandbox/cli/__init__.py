@@ -18,14 +18,8 @@ from pathlib import Path
 from sandbox import __version__, demo, doctor
 from sandbox.agent.locking import AgentBusy
 from sandbox.cli import headless
-from sandbox.cluster import (
-    RUNTIMES,
-    ClusterError,
-    ClusterStatus,
-    forget_active,
-    remember_active,
-    runtime_for,
-)
+from sandbox.cluster.runtime import ClusterError, ClusterStatus
+from sandbox.cluster.runtimes import RUNTIMES, forget_active, remember_active, runtime_for
 from sandbox.kube.client import KubeError
 from sandbox.kube.kubeconfig import export_line
 from sandbox.source.envrepo import EnvRepoError

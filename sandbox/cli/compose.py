@@ -17,7 +17,8 @@ from sandbox.agent.history import path_for_repo as history_path
 from sandbox.agent.loop import Agent
 from sandbox.agent.observer import Observer
 from sandbox.apply.reader import ClusterReader
-from sandbox.cluster import ClusterError, ClusterStatus, Runtime, runtime_for
+from sandbox.cluster.runtime import ClusterError, ClusterStatus, Runtime
+from sandbox.cluster.runtimes import runtime_for
 from sandbox.kube.client import Kube
 from sandbox.source.appid import AppName
 from sandbox.source.discovery import discover

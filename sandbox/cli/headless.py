@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sandbox.agent.history import HistoryReader, SyncRecord, path_for_repo
 from sandbox.agent.loop import Agent
-from sandbox.agent.ready import FLUX_KINDS, flux_ready
+from sandbox.agent.ready import FLUX_KINDS
 from sandbox.agent.revert import RevertError
 from sandbox.agent.snapshot import AppState, Event, ObjectState, Snapshot, app_depths, in_tree_order
 from sandbox.cli import compose
@@ -87,7 +87,7 @@ def _apps_table(snapshot: Snapshot) -> str:
              "MESSAGE")]  # fmt: skip
     depth = app_depths(snapshot.apps)
     for app in in_tree_order(snapshot.apps):
-        ready = flux_ready(app, snapshot.branch)
+        ready = app.ready
         note = app.rollback_note or (ready.message if ready and not app.removed else app.message)
         rows.append((
             "  " * depth[app.name] + snapshot.shown(app.name), str(app.sync), str(app.health),

@@ -5,8 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from sandbox.agent.ready import ReadyStatus, flux_ready
-from sandbox.agent.snapshot import AppState, Snapshot
+from sandbox.agent.snapshot import AppState, ReadyStatus, Snapshot
 from tui import glyphs
 from tui.source import RuntimeInfo
 
@@ -75,7 +74,7 @@ class SandboxHeader(Static):
         line.append(" ")
         line.append_text(glyphs.health_glyph(app.health, self.ascii))
         line.append(f" {shown}", style="bold")
-        ready = flux_ready(app, branch)
+        ready = app.ready
         if ready is not None:  # as `flux get` shows a Kustomization or HelmRelease
             line.append(f" Ready {ready.status}", style=READY_STYLE[ready.status])
         line.append(" deployed ")
