@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from test_samples import SAMPLES, all_synced_and_healthy, running_agent, wait_for, walk
 
-from sandbox import demo
 from sandbox.agent.loop import Agent
 from sandbox.agent.snapshot import Snapshot
+from sandbox.cli import demo
 from sandbox.cluster.local import LocalRuntime
 from sandbox.kube.client import Kube
 from sandbox.model import Health, SyncStatus

@@ -12,7 +12,7 @@ import pytest
 from clikit import REPOS
 from gitkit import git
 
-from sandbox.demo import SAMPLES_DIR
+from sandbox.cli.demo import SAMPLES_DIR
 from sandbox.source.appspec import AppSpec
 from sandbox.source.discovery import Discovery, discover
 from sandbox.source.envrepo import EnvRepo

@@ -22,8 +22,8 @@ from sandbox.agent.history import History
 from sandbox.agent.loop import Agent
 from sandbox.agent.snapshot import ObjectState, Snapshot
 from sandbox.apply.inventory import INVENTORY_PREFIX, SYSTEM_NAMESPACE
+from sandbox.cli.demo import SAMPLES_DIR
 from sandbox.cluster.local import LocalRuntime
-from sandbox.demo import SAMPLES_DIR
 from sandbox.kube.client import Kube, KubeError
 from sandbox.model import DesiredObject, Health, SyncStatus
 from sandbox.source.appconfig import AppSpec

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from sandbox.agent.snapshot import Snapshot
 from tui.components.main_screen import MainScreen
 from tui.idle_gc import IdleCollector
-from tui.keymap import config_dir, load_keymap
+from tui.keymap import Keymap, config_dir, load_keymap
 from tui.source import RuntimeInfo, SnapshotSource
 
 ASCII_ENV = "GITOPS_SANDBOX_ASCII"
@@ -66,13 +66,11 @@ class SandboxApp(App[None]):
         self.runtime = runtime
         self.ascii = ascii_wanted() if ascii is None else ascii
         folder = keymap_dir or config_dir()
-        self.keymap_path = str(folder / "keys.toml")
+        problem = ""
         if keymap is None:
-            keymap, self.keymap_problem = load_keymap(folder)
-        else:
-            self.keymap_problem = ""
-        self.keymap: dict[str, str] = dict(keymap)
-        self.main = MainScreen(source, runtime, self.ascii)
+            keymap, problem = load_keymap(folder)
+        self.keymap = Keymap(dict(keymap), str(folder / "keys.toml"), problem)
+        self.main = MainScreen(source, runtime, self.keymap, self.ascii)
         self.idle_gc = IdleCollector(busy=lambda: self.main.trees.filling)
 
     def get_key_display(self, binding: Binding) -> str:
@@ -85,10 +83,10 @@ class SandboxApp(App[None]):
         return self.main
 
     def on_mount(self) -> None:
-        if self.keymap:
-            self.set_keymap(self.keymap)
-        if self.keymap_problem:
-            self.notify(self.keymap_problem, title="keys", severity="warning", timeout=15)
+        if self.keymap.keys:
+            self.set_keymap(self.keymap.keys)
+        if self.keymap.problem:
+            self.notify(self.keymap.problem, title="keys", severity="warning", timeout=15)
         self.source.subscribe(self._from_agent)
         self.idle_gc.start()
         self.set_interval(IDLE_GC_TICK, self.idle_gc.tick, name="idle garbage collection")

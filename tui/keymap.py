@@ -14,7 +14,18 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Keymap:
+    """The user's keys as the app uses them: binding id -> keys, where they were read from,
+    and what was wrong with that file ("" when nothing)."""
+
+    keys: dict[str, str] = field(default_factory=dict)
+    path: str = ""
+    problem: str = ""
 
 
 def config_dir() -> Path:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sandbox.cli import compose
+from sandbox import session
 from tui.app import SandboxApp
 from tui.source import RuntimeInfo
 
@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
     repo = Path(args.repo).expanduser().resolve()
     # Before the cluster: a folder that is not a git repo (or has no commits) fails now, with
     # the env repo's own message saying what to do, not after a minute of cluster start-up.
-    compose.check_repo(repo, getattr(args, "branch", None))
-    connection = compose.connect(args, _progress)
+    session.check_repo(repo, getattr(args, "branch", None))
+    connection = session.connect(args, _progress)
     status = connection.status
     nodes = f", {len(status.nodes)} node{'s' if len(status.nodes) != 1 else ''}" if status.nodes else ""
     info = RuntimeInfo(
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # The app changes the cluster and the repo: a second agent on the same repo would
         # undo its rollbacks as drift, so it takes the repo's agent lock (AgentBusy says who has it).
-        with compose.running_agent(
+        with session.running_agent(
             repo, connection, automated=True, branch=getattr(args, "branch", None), watch_repo=True, settle=False,
             entry=getattr(args, "entry", None),
         ) as agent:  # fmt: skip

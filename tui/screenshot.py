@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from sandbox import session
 from sandbox.agent.loop import Agent
-from sandbox.cli import compose
 from sandbox.cluster.runtimes import RUNTIMES
 from sandbox.model import Health
 from tui.app import SandboxApp
@@ -54,14 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         "--select-kind", default="Deployment", help="put the cursor on the first object of this kind"
     )
     args = parser.parse_args(argv)
-    connection = compose.connect(args, lambda message: print(message, file=sys.stderr))
+    connection = session.connect(args, lambda message: print(message, file=sys.stderr))
     status = connection.status
     info = RuntimeInfo(
         status.runtime, f"{status.state} ({status.name})", str(connection.runtime.kubeconfig_path)
     )
     settings = args.out.with_suffix(".settings.json")
     try:
-        with compose.running_agent(
+        with session.running_agent(
             args.repo, connection, automated=True, watch_repo=True, settings_path=settings, exclusive=False,
             settle=False,
         ) as agent:  # fmt: skip

@@ -15,9 +15,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sandbox import __version__, demo, doctor
+from sandbox import __version__, doctor
 from sandbox.agent.locking import AgentBusy
-from sandbox.cli import headless
+from sandbox.cli import demo, headless
 from sandbox.cluster.runtime import ClusterError, ClusterStatus
 from sandbox.cluster.runtimes import RUNTIMES, forget_active, remember_active, runtime_for
 from sandbox.kube.client import KubeError
@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui.set_defaults(func=cmd_tui)
 
     headless.add_commands(sub, _add_runtime_args)
-    demo.add_command(sub, _add_runtime_args)
+    demo.add_command(sub, _add_runtime_args, cmd_tui)
     return parser
 
 

@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from sandbox import session
 from sandbox.agent.history import HistoryReader, SyncRecord, path_for_repo
 from sandbox.agent.loop import Agent
 from sandbox.agent.ready import FLUX_KINDS
 from sandbox.agent.revert import RevertError
 from sandbox.agent.snapshot import AppState, Event, ObjectState, Snapshot, app_depths, in_tree_order
-from sandbox.cli import compose
 from sandbox.model import Health, SyncStatus
 from sandbox.source.appid import pick, shown_names
 from sandbox.source.envrepo import EnvRepoError
@@ -34,8 +34,8 @@ def _progress(message: str) -> None:
 
 
 @contextmanager
-def _connected(args: argparse.Namespace, bring_up: bool = True) -> Iterator[compose.Connection]:
-    connection = compose.connect(args, _progress, bring_up=bring_up)
+def _connected(args: argparse.Namespace, bring_up: bool = True) -> Iterator[session.Connection]:
+    connection = session.connect(args, _progress, bring_up=bring_up)
     try:
         yield connection
     finally:
@@ -62,9 +62,9 @@ def running_agent(
 
     A folder that is no env repo (or a branch it lacks) fails first, before any cluster starts.
     """
-    compose.check_repo(Path(args.repo), branch)
+    session.check_repo(Path(args.repo), branch)
     with _connected(args) as connection:
-        with compose.running_agent(
+        with session.running_agent(
             Path(args.repo), connection, automated=automated, branch=branch, trigger=trigger,
             watch_repo=watch_repo, settings_path=settings_path, focus=focus, entry=getattr(args, "entry", None),
         ) as agent:  # fmt: skip
@@ -181,10 +181,10 @@ def _said_since(snapshot: Snapshot, since: float) -> list[Event]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    compose.check_repo(Path(args.repo))
+    session.check_repo(Path(args.repo))
     with (
         _connected(args, bring_up=False) as connection,
-        compose.observer(Path(args.repo), connection, entry=args.entry) as seen,
+        session.observer(Path(args.repo), connection, entry=args.entry) as seen,
     ):
         snapshot = seen.snapshot()
     _notices(snapshot)
@@ -201,7 +201,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             return 2
         args.app = app if args.app else None
         agent.sync(args.app)
-        agent.wait_idle(compose.SETTLE_TIMEOUT)
+        agent.wait_idle(session.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
     failed = [a for a in snapshot.apps if (args.app in (None, a.name)) and a.last_result == "Failed"]
     # One line per failed app, from its state (however many there are), then what else was said
@@ -221,10 +221,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    compose.check_repo(Path(args.repo))
+    session.check_repo(Path(args.repo))
     with (
         _connected(args, bring_up=False) as connection,
-        compose.observer(Path(args.repo), connection, entry=args.entry) as seen,
+        session.observer(Path(args.repo), connection, entry=args.entry) as seen,
     ):
         snapshot = seen.snapshot(args.ref)
         if args.app and (app_id := _resolved(snapshot, args.app)) is None:
@@ -257,7 +257,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    names = compose.app_names(Path(args.repo), getattr(args, "entry", None))
+    names = session.app_names(Path(args.repo), getattr(args, "entry", None))
     if args.app:
         picked = pick(names, args.app)
         if len(picked) > 1:
@@ -311,7 +311,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             )
             return 2
         agent.rollback(args.app, target)
-        agent.wait_idle(compose.SETTLE_TIMEOUT)
+        agent.wait_idle(session.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
     errors = [e for e in _errors_since(snapshot, started) if e.app == args.app]
     app = snapshot.app(args.app)
@@ -333,7 +333,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             return 2
         args.app = app_id
         agent.resume(args.app)
-        agent.wait_idle(compose.SETTLE_TIMEOUT)
+        agent.wait_idle(session.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
     _emit(args, snapshot)
     app = snapshot.app(args.app)
@@ -350,7 +350,7 @@ def cmd_revert(args: argparse.Namespace) -> int:
         except (RevertError, EnvRepoError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        agent.wait_idle(compose.SETTLE_TIMEOUT)
+        agent.wait_idle(session.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
         touched = agent.touched_by(result.reverted_sha) | ({args.app} if args.app else set())
     # The commit is made either way; the exit code says whether deploying it worked for the apps

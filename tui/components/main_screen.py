@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -33,13 +33,11 @@ from tui.components.history_panel import HistoryPanel
 from tui.components.object_tree import ObjectTree
 from tui.components.object_trees import ObjectTrees
 from tui.components.yaml_screen import YamlScreen
+from tui.keymap import Keymap
 from tui.redraw import redraw_now
 from tui.rows import Row
 from tui.source import RuntimeInfo, SnapshotSource
 from tui.threads import hand_over
-
-if TYPE_CHECKING:
-    from tui.app import SandboxApp
 
 SCALABLE = ("Deployment", "StatefulSet")  # a ReplicaSet belongs to its Deployment, not to Git
 REVERT_CONFIRM_S = 10.0  # how long the second press of the revert key confirms the first
@@ -116,9 +114,12 @@ class MainScreen(Screen[None]):
         Binding("5", "focus_panel('events')", "Events panel", show=False, id="focus.events"),
     ]
 
-    def __init__(self, source: SnapshotSource, runtime: RuntimeInfo, ascii: bool = False) -> None:
+    def __init__(
+        self, source: SnapshotSource, runtime: RuntimeInfo, keymap: Keymap, ascii: bool = False
+    ) -> None:
         super().__init__()
         self.source = source
+        self.keymap = keymap
         self.ascii = ascii
         self.snapshot = EMPTY
         self.current_app = ""
@@ -132,10 +133,6 @@ class MainScreen(Screen[None]):
         self._pending_revert: tuple[str, str, float] | None = None  # (app, sha, until) said, not done
         if ascii:
             self.add_class("-ascii")
-
-    @property
-    def sandbox(self) -> SandboxApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield self.header_bar
@@ -196,7 +193,7 @@ class MainScreen(Screen[None]):
 
     def key_for(self, binding_id: str, default: str) -> str:
         """The key the user has for a binding now (their keymap wins), for messages."""
-        keys = self.sandbox.keymap.get(binding_id, default)
+        keys = self.keymap.keys.get(binding_id, default)
         return self.app.get_key_display(Binding(keys.split(",")[0], ""))
 
     def _app_state(self) -> AppState | None:
@@ -443,13 +440,11 @@ class MainScreen(Screen[None]):
         target.focus()
 
     def action_help(self) -> None:
-        self.app.push_screen(
-            HelpScreen(self.help_keys(), self.ascii, self.sandbox.keymap_path, self.sandbox.keymap_problem)
-        )
+        self.app.push_screen(HelpScreen(self.help_keys(), self.ascii, self.keymap.path, self.keymap.problem))
 
     def help_keys(self) -> list[KeyHelp]:
         """Every key of this screen and its panels as bound now, after the user's keymap."""
-        keymap = self.sandbox.keymap
+        keymap = self.keymap.keys
         seen: dict[str, KeyHelp] = {}
         for binding in [*self.BINDINGS, *ObjectTree.BINDINGS, *DiffPanel.BINDINGS]:
             if not isinstance(binding, Binding) or not binding.id or binding.id in seen:

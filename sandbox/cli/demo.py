@@ -27,9 +27,10 @@ from typing import Any
 import yaml
 
 from sandbox import locks
+from sandbox.cli import headless
 from sandbox.paths import state_dir
 
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample-repos"
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "sample-repos"
 SCRIPT_FILE = ".demo.yaml"
 DEFAULT_SAMPLE = "plain"
 STEPS = ("first", "bump", "broken", "fix")
@@ -317,29 +318,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _open(repo_path: Path, args: argparse.Namespace) -> int:
-    """The TUI through the cli's own entry (``open_tui``, else the ``tui`` command), falling
-    back to the headless watch when the TUI cannot be imported."""
-    from sandbox import cli
-    from sandbox.cli import headless  # cli imports this module: import it only when run
-
+    """The app on the demo repo (the opener the CLI handed over), falling back to the headless
+    watch when the app cannot be imported."""
     args.repo = str(repo_path)
-    opener: Callable[[Path, argparse.Namespace], int] | None = getattr(cli, "open_tui", None)
-    command: Callable[[argparse.Namespace], int] | None = getattr(cli, "cmd_tui", None)
-    if opener is None and command is not None:
-        args.branch, args.ascii = None, getattr(args, "ascii", False)
-        opener = lambda _path, namespace: command(namespace)  # noqa: E731
-    if opener is not None:
-        try:
-            return int(opener(repo_path, args))
-        except ImportError as exc:  # the TUI's own dependencies are missing: still show the demo
-            print(f"cannot open the TUI ({exc}); following the repo with `watch` instead", file=sys.stderr)
+    args.branch, args.ascii = None, getattr(args, "ascii", False)
+    try:
+        return int(args.open_app(args))
+    except ImportError as exc:  # the TUI's own dependencies are missing: still show the demo
+        print(f"cannot open the TUI ({exc}); following the repo with `watch` instead", file=sys.stderr)
     print("\nfollowing the demo repo (ctrl-c stops; the cluster keeps running):", flush=True)
     return headless.cmd_watch(args)
 
 
 def add_command(
-    sub: argparse._SubParsersAction, add_runtime_args: Callable[[argparse.ArgumentParser], None]
+    sub: argparse._SubParsersAction,
+    add_runtime_args: Callable[[argparse.ArgumentParser], None],
+    open_app: Callable[[argparse.Namespace], int],
 ) -> None:
+    """The demo command; ``open_app`` opens the app on a repo (the CLI's ``tui`` command)."""
     names = samples()
     parser = sub.add_parser(
         "demo",
@@ -361,4 +357,4 @@ def add_command(
     parser.add_argument("--no-open", action="store_true", help="only make the repo and print its path")
     parser.add_argument("--json", action="store_true", help="with the watch fallback: print events as JSON")
     add_runtime_args(parser)
-    parser.set_defaults(func=cmd_demo)
+    parser.set_defaults(func=cmd_demo, open_app=open_app)
