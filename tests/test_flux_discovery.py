@@ -395,3 +395,32 @@ def test_a_v1beta2_kustomization_reads_as_flux_reads_it(tmp_path: Path) -> None:
     assert _objects(repo, next(a for a in found.apps if a.name == "app"))["ConfigMap/settings"]["data"] == {
         "level": "debug", "added": "by-json6902",
     }  # fmt: skip
+
+
+def test_a_kustomization_may_list_a_file_outside_its_folder_as_kustomize_controller_builds_it(
+    tmp_path: Path,
+) -> None:
+    # clusters/dev lists ../../apps/web/ks.yaml: kustomize's default load restrictor refuses it,
+    # kustomize-controller (LoadRestrictionsNone) does not; the folder that lists it is the entry.
+    repo, found = _discover(tmp_path, "file_outside")
+
+    assert found.problems == [], [str(p) for p in found.problems]
+    assert "Flux cluster entry clusters/dev/" in found.note
+    apps = {a.names.short: a for a in found.apps}
+    assert set(apps) == {"flux-system", "web"}
+    root = render_app(repo, apps["flux-system"], "HEAD")
+    assert root.ok and [c.key.name for c in root.children] == ["web"], [str(p) for p in root.problems]
+    assert set(_objects(repo, apps["web"])) == {"ConfigMap/web-settings"}
+
+
+def test_entry_naming_a_folder_of_helm_releases_reads_it_as_flux_not_argo_cd(tmp_path: Path) -> None:
+    repo, _found = _discover(tmp_path, "release_entry")
+
+    found = discover(repo, "HEAD", entry="apps")
+
+    assert "Flux cluster entry apps/" in found.note, found.note
+    apps = {a.names.short: a for a in found.apps}
+    assert apps["demo"].kind == "HelmRelease" and not apps["demo"].invalid, [
+        str(p) for p in apps["demo"].invalid
+    ]
+    assert set(_objects(repo, apps["demo"])) == {"ConfigMap/demo-demo-settings"}, "<targetNamespace>-<name>"

@@ -57,3 +57,32 @@ def test_an_app_with_only_flux_sources_reads_synced_and_healthy_once_synced_and_
         assert (apps[f"sources{u}"]["sync"], apps[f"sources{u}"]["health"]) == ("Synced", "Healthy")
         assert any("read, not applied: HelmRepository.source.toolkit.fluxcd.io flux-system/charts" in n
                    for n in apps[f"sources{u}"]["notices"]), apps[f"sources{u}"]["notices"]  # fmt: skip
+
+
+def test_an_application_in_the_folder_of_a_sandbox_yaml_app_is_said_to_run_nothing(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    with cluster_case(tmp_path, local_runtime, REPOS / "unclaimed", "an Application in a plain app") as case:
+        u, cli = case.uid, case.cli
+        cli("sync")
+        status = cli("status", "--json")
+        app = {a["name"]: a for a in json.loads(status.stdout)["apps"]}[f"defs{u}"]
+        said = [n for n in app["notices"] if "read, not applied" in n]
+        assert said and f"Application.argoproj.io argocd/guest{u}" in said[0], app["notices"]
+        assert "defs/app.yaml" in said[0] and "nothing they define runs" in said[0]
+        assert f"read, not applied: Application.argoproj.io argocd/guest{u}" in output(cli("status", "-v"))
+
+
+def test_flux_objects_an_argo_cd_app_renders_are_no_applications_and_are_said_to_run_nothing(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    with cluster_case(
+        tmp_path, local_runtime, REPOS / "argo_renders_flux", "a HelmRelease under Argo"
+    ) as case:
+        u, cli = case.uid, case.cli
+        synced = cli("sync")
+        assert "spec.chart is not supported" not in output(synced), shown(synced)
+        app = {a["name"]: a for a in json.loads(cli("status", "--json").stdout)["apps"]}[f"fluxapps{u}"]
+        said = [n for n in app["notices"] if "read, not applied" in n]
+        assert said and f"HelmRelease.helm.toolkit.fluxcd.io flux-system/podinfo{u}" in said[0], app
+        assert "become apps only where discovery starts from them" in said[0], said

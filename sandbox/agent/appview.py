@@ -106,6 +106,7 @@ def app_state(facts: AppFacts, cache: LiveView) -> AppState:
         removed=facts.removed, retry_at=facts.retry_at, attempts=facts.attempts, parent=facts.spec.parent,
         kind=facts.spec.kind, release=facts.spec.release_name, home=facts.spec.home,
         object_name=facts.spec.object_name, notices=facts.target.rendered.notices if facts.target else (),
+        defines=_defines(facts),
     )  # fmt: skip
 
 
@@ -175,10 +176,38 @@ def _children(live: Manifest, cache: LiveView, depth: int = 0) -> list[ObjectSta
     return out
 
 
+APP_KINDS = ("Application", "ApplicationSet", "Kustomization", "HelmRelease")
+
+
+def _defines(facts: AppFacts) -> tuple[tuple[str, str], ...]:
+    """The Argo CD and Flux app definitions the app's render holds: (object, file)."""
+    rendered = facts.target.rendered if facts.target else None
+    children = rendered.children if rendered else ()
+    return tuple((str(c.key), c.source) for c in children if c.key.kind in APP_KINDS)
+
+
 def finished(apps: tuple[AppState, ...], branch: str) -> tuple[AppState, ...]:
     """The apps as a snapshot shows them: app-of-apps' health rolled up, then each Flux app's
-    Ready condition (which reads the rolled-up health)."""
-    return tuple(dataclasses.replace(a, ready=flux_ready(a, branch)) for a in roll_up(apps))
+    Ready condition (which reads the rolled-up health), and what an app defines that became
+    no app said (an Application in a sandbox.yaml app's folder: nothing of it would run)."""
+    parents = {a.parent for a in apps}
+    return tuple(
+        dataclasses.replace(a, ready=flux_ready(a, branch), notices=(*a.notices, *_unclaimed(a, parents)))
+        for a in roll_up(apps)
+    )
+
+
+def _unclaimed(app: AppState, parents: set[str]) -> tuple[Problem, ...]:
+    if not app.defines or app.name in parents:
+        return ()
+    listed = ", ".join(key for key, _file in app.defines[:3])
+    more = f" and {len(app.defines) - 3} more" if len(app.defines) > 3 else ""
+    return (Problem(
+        f"read, not applied: {listed}{more}. Argo CD and Flux definitions become apps only where discovery "
+        "starts from them (an Argo CD or Flux entry: --entry FOLDER, or `argocd:` / `flux: {path: FOLDER}` "
+        f"in sandbox.yaml); app {app.shown_name or app.name} is none, so nothing they define runs",
+        file=app.defines[0][1], object=app.name,
+    ),)  # fmt: skip
 
 
 def roll_up(apps: tuple[AppState, ...]) -> tuple[AppState, ...]:

@@ -111,6 +111,9 @@ class AppState:
     notices: tuple[Problem, ...] = ()  # what its render did other than written (left out, ignored), and why
     health_from: str = ""  # rolled up: the app it defines whose health this is ("" when its own)
     ready: Ready | None = None  # a Flux app's Ready condition, as `flux get` words it (see ready)
+    defines: tuple[
+        tuple[str, str], ...
+    ] = ()  # Argo CD / Flux app definitions its render holds: (object, file)
     shown_name: str = (
         ""  # what people see: the short name where unique among the apps shown (Snapshot sets it)
     )

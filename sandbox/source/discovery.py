@@ -89,7 +89,9 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None) -> Discovery:
             return Discovery(
                 [], [Problem(f"--entry {entry}: not a folder of the env repo at {sha[:7]}")], configured=True
             )
-        flux_entry = bool(repo.files_containing(sha, flux.KUSTOMIZE_GROUP, "" if path == "." else path))
+        flux_entry = _holds_flux(repo, sha, path) and not repo.files_containing(
+            sha, "argoproj.io", "" if path == "." else path
+        )
         config = dataclasses.replace(
             config or Config(),
             argocd=None if flux_entry else path,
@@ -204,8 +206,7 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
     gotk-sync.yaml is a placeholder), each outermost folder holding Flux Kustomizations or
     HelmReleases that no Kustomization's path (nor a kustomization's reference) reaches."""
     synced, instances, holders, paths = set(), set(), set(), set()
-    groups = (flux.KUSTOMIZE_GROUP, flux.HELM_GROUP, flux.OPERATOR_GROUP)
-    for file in sorted({f for group in groups for f in repo.files_containing(sha, group)}):
+    for file in _flux_files(repo, sha):
         if not file.lower().endswith(MANIFEST_SUFFIXES):
             continue
         try:
@@ -237,17 +238,42 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
                 holders.add(posixpath.dirname(file) or ".")
     found = synced | instances
     if not found:
-        reached = paths | _kustomize_references(repo, sha)
+        # A kustomization that lists a file of Flux objects (resources: [../../apps/web/ks.yaml])
+        # holds them, as Flux builds it; the file's own folder is then reached from there.
+        references = _kustomize_references(repo, sha)
+        flux_files = set(_flux_files(repo, sha))
+        holders |= {folder for folder, named in references.items() if named & flux_files}
+        named_files = {n for named in references.values() for n in named if n in flux_files}
+        reached = (
+            paths
+            | {n for named in references.values() for n in named}
+            | {posixpath.dirname(n) or "." for n in named_files}
+        )
         found = {h for h in holders if not any(p == "." or h == p or h.startswith(p + "/") for p in reached)}
         # Of those, the ones laid out for `flux bootstrap` (a flux-system folder beside), if any.
         found = {h for h in found if repo.is_dir(sha, _join(h, "flux-system"))} or found
     return sorted(f for f in found if not any(o != f and (o == "." or f.startswith(o + "/")) for o in found))
 
 
-def _kustomize_references(repo: EnvRepo, sha: str) -> set[str]:
-    """Every folder some kustomization.yaml of the repo names (a base, a component): reached from
-    wherever that kustomization is built, so no cluster entry."""
-    found = set()
+def _flux_files(repo: EnvRepo, sha: str, under: str = "") -> list[str]:
+    """The manifest files that may hold Flux Kustomizations, HelmReleases or a FluxInstance."""
+    groups = (flux.KUSTOMIZE_GROUP, flux.HELM_GROUP, flux.OPERATOR_GROUP)
+    found = {f for group in groups for f in repo.files_containing(sha, group, under)}
+    return sorted(f for f in found if f.lower().endswith(MANIFEST_SUFFIXES))
+
+
+def _holds_flux(repo: EnvRepo, sha: str, folder: str) -> bool:
+    """Whether a folder holds Flux objects, or its kustomization lists a file that does."""
+    if _flux_files(repo, sha, "" if folder == "." else folder):
+        return True
+    named = _kustomize_references(repo, sha).get(folder, set())
+    return bool(named & set(_flux_files(repo, sha)))
+
+
+def _kustomize_references(repo: EnvRepo, sha: str) -> dict[str, set[str]]:
+    """Per folder with a kustomization.yaml, what it names (a base, a component, a file): each
+    reached from wherever that kustomization is built, so no cluster entry."""
+    found: dict[str, set[str]] = {}
     for file in repo.list_files(sha, ""):
         if posixpath.basename(file) not in KUSTOMIZATION_FILES:
             continue
@@ -259,7 +285,7 @@ def _kustomize_references(repo: EnvRepo, sha: str) -> set[str]:
         for key in ("resources", "bases", "components"):
             for item in mapping(data).get(key) or ():
                 if isinstance(item, str) and "://" not in item:
-                    found.add(posixpath.normpath(posixpath.join(folder, item)))
+                    found.setdefault(folder, set()).add(posixpath.normpath(posixpath.join(folder, item)))
     return found
 
 
@@ -526,7 +552,9 @@ class _Walk:
                         f"{'; '.join(str(p) for p in rendered.problems)}", file=spec.path,
                     ))  # fmt: skip
                     continue
-                children = [Defined(dict(c.manifest), c.source) for c in rendered.children]
+                # Flux objects an Argo CD app renders are no Applications (see appview.finished)
+                children = [Defined(dict(c.manifest), c.source) for c in rendered.children
+                            if argocd.is_argo_object(c.manifest)]  # fmt: skip
                 next_level += self._specs(children, parent=spec.name)
             level = next_level
 

@@ -317,6 +317,11 @@ def _kustomize_docs(
         )
     except toolchain.ToolchainError as err:
         return [], [Problem(f"cannot run kustomize: {err}", file=app.path)]
+    if app.options.flux:
+        # kustomize-controller builds with LoadRestrictionsNone: a kustomization may list a file
+        # outside its own folder (resources: [../../apps/web/ks.yaml]). The repo stays the
+        # limit: nothing outside it is exported to the build (see _kustomize_escapes).
+        cmd_head = [*cmd_head, "--load-restrictor", "LoadRestrictionsNone"]
     with tempfile.TemporaryDirectory(prefix="gitops-sandbox-render-") as tmp:
         root = Path(tmp).resolve() / "repo"
         own: list[Problem] = []
