@@ -174,3 +174,28 @@ def test_an_application_set_that_cannot_expand_shows_once_failed_under_its_app_o
     assert len(said) == len(set(said)), said
     failed = {a.name: a for a in found.apps}["ApplicationSet/argocd/qa"]
     assert failed.parent == "all-apps" and "index .path.segments" in str(failed.invalid[0])
+
+
+def test_sync_options_argo_cd_defaults_or_does_not_know_do_not_fail_an_app(tmp_path: Path) -> None:
+    # The repoURL is git@git.example.com:team/env.git; sandbox.yaml maps https://…/Team/Env.git.
+    repo, found = _discover(tmp_path, "syncoptions")
+    apps = _apps(found)
+
+    assert {n for n, a in apps.items() if a.invalid} == {"replace-true"}, {
+        n: [str(p) for p in a.invalid] for n, a in apps.items()
+    }
+    assert "Replace=true is not supported" in str(apps["replace-true"].invalid[0])
+    assert [p.message for p in apps["unknown-option"].notices] == [
+        "syncOptions IgnoreMissingTemplate=true is not an option Argo CD knows: ignored, as Argo CD ignores it"
+    ]
+    rendered = render_app(repo, apps["unknown-option"], "HEAD")
+    assert rendered.ok and rendered.notices[0] == apps["unknown-option"].notices[0]
+    assert apps["replace-false"].notices == () and apps["respect-nothing"].notices == ()
+
+
+def test_a_directory_app_without_recurse_is_not_failed_by_a_chart_in_a_subfolder(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "syncoptions")
+
+    assert _data(repo, _apps(found)["replace-false"]).keys() == {"top"}, (
+        "web/sub (a chart) and web/other unread"
+    )

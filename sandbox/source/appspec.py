@@ -77,6 +77,9 @@ class AppSpec:
     after_parent: bool = False  # Flux: the app exists once its parent applied it, so it syncs after
     # Why the Argo CD / Flux object defines no app it could render: the app shows, and fails, with these.
     invalid: tuple[Problem, ...] = ()
+    notices: tuple[
+        Problem, ...
+    ] = ()  # what its definition asks that is ignored, as its controller ignores it
 
     def __post_init__(self) -> None:
         if not self.release_name:

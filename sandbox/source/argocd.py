@@ -56,9 +56,12 @@ _DIRECTORY_KEYS = frozenset({"recurse", "include", "exclude", "jsonnet"})
 # Sync options the sandbox's way of syncing already gives (server-side apply, applying only
 # what differs, pruning last), or that only tune Argo CD itself.
 _SYNC_OPTIONS_GIVEN = frozenset(
-    {"ServerSideApply", "ApplyOutOfSyncOnly", "PruneLast", "Validate",
+    {"ServerSideApply", "ApplyOutOfSyncOnly", "PruneLast", "Validate", "ClientSideApplyMigration",
      "PrunePropagationPolicy", "FailOnSharedResource", "SkipDryRunOnMissingResource"}
 )  # fmt: skip
+# Argo CD's own sync options the sandbox does not do (Replace=true and RespectIgnoreDifferences
+# with ignoreDifferences are said apart; Replace=false is the default, nothing to do).
+_SYNC_OPTIONS_KNOWN_UNSUPPORTED = frozenset({"Force"})
 
 
 def is_argo_object(manifest: Mapping[str, Any]) -> bool:
@@ -120,14 +123,23 @@ def application(
     automated = policy.get("automated")
     options_list = [str(o) for o in policy.get("syncOptions") or () if isinstance(o, str)]
     create_namespace = False
+    ignored: list[Problem] = []
     for option in options_list:
         key, _, value = option.partition("=")
+        on = value.strip().lower() == "true"
         if key == "CreateNamespace":
-            create_namespace = value.lower() == "true"
-        elif key == "Replace" and value.lower() == "true":
+            create_namespace = on
+        elif key == "Replace" and on:
             bad("syncOptions Replace=true is not supported by the sandbox (it applies server-side)")
-        elif key not in _SYNC_OPTIONS_GIVEN:
+        elif key == "RespectIgnoreDifferences" and on and spec.get("ignoreDifferences"):
+            bad(
+                f"syncOptions {option} is not supported by the sandbox (a sync applies the ignored fields too)"
+            )
+        elif key in _SYNC_OPTIONS_KNOWN_UNSUPPORTED:
             bad(f"syncOptions {option} is not supported by the sandbox")
+        elif key not in (*_SYNC_OPTIONS_GIVEN, "Replace", "RespectIgnoreDifferences"):
+            ignored.append(Problem(f"syncOptions {option} is not an option Argo CD knows: ignored, as Argo CD "
+                                   "ignores it", file=file, object=app))  # fmt: skip
     if problems:
         return None, problems
     auto = isinstance(automated, dict) and automated.get("enabled", True) is not False
@@ -140,6 +152,7 @@ def application(
         revision=revision,
         ignore_differences=ignore, repo=other,
         after_parent=bool(parent),  # an Application of an app-of-apps exists once its parent synced it
+        notices=tuple(ignored),
     ), []  # fmt: skip
 
 

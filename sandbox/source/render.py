@@ -125,6 +125,17 @@ def _render_app(
 ) -> Rendered:
     if app.invalid:  # its Application / Kustomization / HelmRelease says what it cannot do
         return Rendered(app.name, revision, problems=app.invalid)
+    made = _render_at(repo, app, revision, is_namespaced, progress)
+    return dataclasses.replace(made, notices=(*app.notices, *made.notices)) if app.notices else made
+
+
+def _render_at(
+    repo: EnvRepo,
+    app: AppSpec,
+    revision: str,
+    is_namespaced: IsNamespaced | None,
+    progress: toolchain.Progress,
+) -> Rendered:
     if not app.repo and not app.revision:
         return _render(repo, app, revision, is_namespaced, progress)
     try:
@@ -215,13 +226,17 @@ def _plain_docs(repo: EnvRepo, app: AppSpec, sha: str) -> tuple[list[_Doc], list
     docs: list[_Doc] = []
     # A chart below a plain folder is no set of manifests (its templates are not YAML until
     # helm renders them): said once, instead of an error per template.
+    # Only a chart whose files the folder reads: Argo CD's directory source reads the top level
+    # alone unless `recurse`, so a chart in a subfolder is none of its business.
     charts = sorted({posixpath.dirname(r) for r in files if posixpath.basename(r) == CHART_FILE and "/" in r})
+    charts = [c for c in charts if any(r.startswith(c + "/") and _selected(r, app.options) for r in files)]
     for chart in _outermost(charts):
         where = _join(app.path, chart)
+        own = (f"its own Application (`source.path: {where}`)" if app.kind == "Application"
+               else f"an app of its own with `source: helm` (`path: {where}` in sandbox.yaml)")  # fmt: skip
         problems.append(Problem(
             f"{where} is a Helm chart (it holds a Chart.yaml) inside the plain folder {app.path}, whose files are "
-            f"read as manifests: make it an app of its own with `source: helm` (`path: {where}` in sandbox.yaml), "
-            "or move it out of this folder", file=_join(where, CHART_FILE),
+            f"read as manifests: make it {own}, or move it out of this folder", file=_join(where, CHART_FILE),
         ))  # fmt: skip
     for rel, data in files.items():
         parts = rel.split("/")

@@ -17,7 +17,8 @@ _SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")
 
 
 def normalize(url: str) -> str:
-    """A URL as a key: scheme, user, port-less ``git@host:path`` form and ``.git`` dropped."""
+    """A URL as a key: scheme, user, port-less ``git@host:path`` form and ``.git`` dropped, in
+    lower case."""
     text = url.strip()
     scp = _SCP_LIKE.match(text)
     if scp and "://" not in text:
@@ -27,8 +28,9 @@ def normalize(url: str) -> str:
     text = text.rstrip("/")
     if text.endswith(".git"):
         text = text[: -len(".git")]
-    host, _, rest = text.partition("/")
-    return f"{host.lower()}/{rest}" if rest else host.lower()
+    # Lower case throughout, as Argo CD normalises a repo URL: forges (GitHub, GitLab) take
+    # owner and repository names in any case, so github.com/CBX0N/x is github.com/cbx0n/x.
+    return text.lower()
 
 
 @dataclass(frozen=True)
