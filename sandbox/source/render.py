@@ -125,17 +125,6 @@ def _render_app(
 ) -> Rendered:
     if app.invalid:  # its Application / Kustomization / HelmRelease says what it cannot do
         return Rendered(app.name, revision, problems=app.invalid)
-    made = _render_at(repo, app, revision, is_namespaced, progress)
-    return dataclasses.replace(made, notices=(*app.notices, *made.notices)) if app.notices else made
-
-
-def _render_at(
-    repo: EnvRepo,
-    app: AppSpec,
-    revision: str,
-    is_namespaced: IsNamespaced | None,
-    progress: toolchain.Progress,
-) -> Rendered:
     if not app.repo and not app.revision:
         return _render(repo, app, revision, is_namespaced, progress)
     try:
@@ -203,7 +192,7 @@ def _render(
                                 "a metadata.name)", file=obj.source, object=str(obj.key)))  # fmt: skip
     if not objects and not problems:
         problems.append(Problem(f"app {app.name} has no manifests at path {app.path}", file=app.path))
-    notices = tuple(dict.fromkeys((*(n for doc in docs for n in doc.notices), *found.notices(),
+    notices = tuple(dict.fromkeys((*app.notices, *(n for doc in docs for n in doc.notices), *found.notices(),
                                    *found.read_notices())))  # fmt: skip
     return Rendered(app.name, sha, tuple(kept), tuple(problems), tuple(hooks), tuple(children), notices)
 
