@@ -424,3 +424,29 @@ def test_entry_naming_a_folder_of_helm_releases_reads_it_as_flux_not_argo_cd(tmp
         str(p) for p in apps["demo"].invalid
     ]
     assert set(_objects(repo, apps["demo"])) == {"ConfigMap/demo-demo-settings"}, "<targetNamespace>-<name>"
+
+
+def test_decryption_with_nothing_encrypted_is_no_op_and_common_metadata_labels_every_object(
+    tmp_path: Path,
+) -> None:
+    repo, found = _discover(tmp_path, "decrypt")
+    apps = {a.names.short: a for a in found.apps}
+    assert not apps["clear"].invalid and not apps["sealed"].invalid, _failed(found)
+
+    settings = _objects(repo, apps["clear"])["ConfigMap/settings"]["metadata"]
+    assert settings["labels"] == {"team": "blue", "app.kubernetes.io/managed-by": "flux"}, "Flux's win"
+    assert settings["annotations"]["owner"] == "ops@example.com"
+    released = _objects(repo, apps["labelled"])["ConfigMap/clear-labelled-cm"]["metadata"]
+    assert released["labels"]["team"] == "green", "a HelmRelease's commonMetadata too"
+
+
+def test_a_sops_encrypted_object_fails_its_app_by_name_and_file(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "decrypt")
+    sealed = {a.names.short: a for a in found.apps}["sealed"]
+
+    rendered = render_app(repo, sealed, "HEAD")
+
+    assert not rendered.ok
+    [problem] = rendered.problems
+    assert problem.file == "sealed/secret.yaml" and problem.object == "Secret sealed/token", str(problem)
+    assert "SOPS-encrypted" in problem.message and "spec.decryption" in problem.message

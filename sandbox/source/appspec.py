@@ -47,6 +47,8 @@ class RenderOptions:
     ignore_missing_components: bool = False  # Flux's spec.ignoreMissingComponents
     substitute: tuple[tuple[str, str], ...] = ()
     substitute_set: bool = False  # spec.postBuild given: substitution runs (even with no variables)
+    common_metadata: tuple[tuple[str, str, str], ...] = ()  # Flux's spec.commonMetadata: (field, key, value)
+    decryption: bool = False  # Flux's spec.decryption: SOPS-encrypted objects would be decrypted
 
 
 @dataclass(frozen=True)

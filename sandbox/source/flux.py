@@ -54,7 +54,7 @@ _KUSTOMIZATION_KEYS = frozenset(
 _HELMRELEASE_KEYS = frozenset(
     {"chart", "chartRef", "values", "valuesFrom", "targetNamespace", "releaseName", "install", "upgrade", "dependsOn",
      "suspend", "interval", "timeout", "storageNamespace", "driftDetection", "test", "rollback", "uninstall",
-     "maxHistory", "serviceAccountName", "persistentClient", "kubeConfig", "postRenderers"}
+     "maxHistory", "serviceAccountName", "persistentClient", "kubeConfig", "postRenderers", "commonMetadata"}
 )  # fmt: skip
 _IGNORED = frozenset(
     {"interval", "retryInterval", "timeout", "force", "serviceAccountName", "kubeConfig", "upgrade", "test",
@@ -141,7 +141,7 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
     for key in spec:
         if key not in keys:
             bad(f"spec.{key} is not a field the sandbox knows")
-        elif key in ("decryption", "postRenderers", "kubeConfig", "commonMetadata"):
+        elif key in ("postRenderers", "kubeConfig"):
             bad(f"spec.{key} is not supported by the sandbox")
     target = str(spec.get("targetNamespace") or "")
     app_namespace = target or (namespace if kind == "HelmRelease" else DEFAULT_NAMESPACE)
@@ -281,8 +281,19 @@ def _kustomization(
         components=tuple(str(c) for c in spec.get("components") or ()),
         ignore_missing_components=bool(spec.get("ignoreMissingComponents")),
         substitute=tuple(sorted(variables.items())), substitute_set="postBuild" in spec,
+        common_metadata=_common_metadata(spec), decryption="decryption" in spec,
     )  # fmt: skip
     return place, "kustomize", options, (), "", bool(spec.get("prune", False))
+
+
+def _common_metadata(spec: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """spec.commonMetadata as (labels|annotations, key, value): set on every object made."""
+    common = mapping(spec.get("commonMetadata"))
+    return tuple(
+        (field, str(k), str(v))
+        for field in ("labels", "annotations")
+        for k, v in mapping(common.get(field)).items()
+    )
 
 
 def _helm_release(
@@ -344,6 +355,7 @@ def _helm_release(
         chart_version=str(chart.get("version", ""))
         if ref.get("kind") == "HelmRepository" and not place.archive
         else "",
+        common_metadata=_common_metadata(spec),
     )
     return place, "helm", options, files, release, True
 

@@ -161,6 +161,8 @@ def _render(
     else:
         docs, problems = _plain_docs(repo, app, sha)
     objects = _desired_objects(docs, app, is_namespaced, problems)
+    _set_common_metadata(objects, app.options.common_metadata)
+    problems += _encrypted(objects, app)
     found = leftout.sort_out(objects)
     kept, children = found.kept, found.children
     for obj in [o for o in kept if o.key.group == flux.OPERATOR_GROUP]:
@@ -195,6 +197,34 @@ def _render(
     notices = tuple(dict.fromkeys((*app.notices, *(n for doc in docs for n in doc.notices), *found.notices(),
                                    *found.read_notices())))  # fmt: skip
     return Rendered(app.name, sha, tuple(kept), tuple(problems), tuple(hooks), tuple(children), notices)
+
+
+def _set_common_metadata(objects: list[DesiredObject], common: tuple[tuple[str, str, str], ...]) -> None:
+    """Flux's commonMetadata: its labels and annotations on every object, over the object's own
+    (kustomize-controller and helm-controller set them after the build, selectors untouched)."""
+    for obj in objects if common else ():
+        meta = obj.manifest.setdefault("metadata", {})
+        for field_name, key, value in common:
+            if not isinstance(meta.get(field_name), dict):
+                meta[field_name] = {}
+            meta[field_name][key] = value
+
+
+def _encrypted(objects: list[DesiredObject], app: AppSpec) -> list[Problem]:
+    """SOPS-encrypted objects (a `sops` stanza), which this app cannot apply: with
+    spec.decryption Flux would decrypt them, which the sandbox does not do yet; without it Flux
+    would send them as they are and the API server refuse them. An app with decryption and
+    nothing encrypted is as Flux has it: there is nothing to decrypt."""
+    return [
+        Problem(
+            "is SOPS-encrypted: "
+            + ("decrypting it (spec.decryption) is not supported by the sandbox yet; nothing of this app is applied"
+               if app.options.decryption else "Flux applies it only with spec.decryption, which this app lacks"),
+            file=o.source, object=str(o.key),
+        )
+        for o in objects
+        if app.kind == "Kustomization" and isinstance(o.manifest.get("sops"), dict)
+    ]  # fmt: skip
 
 
 _OTHER_REPOS: dict[str, EnvRepo] = {}
