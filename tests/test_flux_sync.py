@@ -106,3 +106,48 @@ def test_syncing_one_app_whose_dependency_never_synced_says_so_at_once(
         assert one.returncode == 1, said
         assert f"this command syncs after{u} only; sync that app first, or sync without --app" in said, said
         assert "not Ready after" not in said
+
+
+def _set(repo: Path, path: str, old: str, new: str, message: str) -> str:
+    file = repo / path
+    file.write_text(file.read_text().replace(old, new))
+    git(repo, "commit", "-qam", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def test_a_suspended_kustomization_is_not_synced_by_sync_but_is_when_named(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    with cluster_case(tmp_path, local_runtime, FLUX / "suspend", "web suspended") as case:
+        u, cli, kube = case.uid, case.cli, case.kube
+        synced = cli("sync")
+        assert synced.returncode == 0, shown(synced)
+        assert f"web{u}: not synced: suspended in Git (spec.suspend: true)" in output(synced), output(synced)
+        assert live(kube, cm_path(f"web{u}", "settings")) is None, (
+            "Flux leaves a suspended Kustomization alone"
+        )
+
+        named = cli("sync", "--app", f"web{u}")
+        assert named.returncode == 0, shown(named)
+        assert live(kube, cm_path(f"web{u}", "settings")) is not None
+
+
+def test_watch_follows_suspend_as_git_changes_it(tmp_path: Path, local_runtime: LocalRuntime) -> None:
+    with cluster_case(tmp_path, local_runtime, FLUX / "suspend", "web suspended") as case:
+        u, cli, kube, repo = case.uid, case.cli, case.kube, case.repo
+        settings = cm_path(f"web{u}", "settings")
+        with cli.watch() as watch:
+            first = git(repo, "rev-parse", "HEAD")
+            watch.wait_for_line(f"synced {first[:7]} (startup)", 120)
+            assert live(kube, settings) is None
+            resumed = _set(repo, "clusters/main/web.yaml", "suspend: true", "suspend: false", "resume web")
+            watch.wait_for_line(f"auto-sync on, self-heal on: its definition changed at {resumed[:7]}", 60)
+            watch.wait_for_line(f"synced {resumed[:7]} (commit)", 60)
+            assert (live(kube, settings) or {}).get("data") == {"v": "1"}
+
+            _set(repo, "web/cm.yaml", 'v: "1"', 'v: "2"', "v 2")
+            _set(repo, "clusters/main/web.yaml", "suspend: false", "suspend: true", "suspend web")
+            suspended = git(repo, "rev-parse", "HEAD")
+            watch.wait_for_line(f"suspended: its definition changed at {suspended[:7]}", 60)
+            watch.wait_for_line(f"synced {suspended[:7]} (commit)", 60)
+        assert (live(kube, settings) or {}).get("data") == {"v": "1"}, "a suspended app is left as it was"

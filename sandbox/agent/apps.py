@@ -7,6 +7,7 @@ broken) and carries out a removal: prune, or keep the objects and list them as O
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -115,6 +116,11 @@ class AppSet:
         if app is None:
             self._record_unowned_problems(head, "manual")
         for controller in self.controllers(app):
+            if app is None and controller.suspended:
+                # Flux reconciles no suspended object (`flux reconcile` refuses one): named, it syncs once.
+                self.s.event("warning", controller.name, "not synced: suspended in Git (spec.suspend: true), as Flux "
+                             f"leaves it; `sync --app {controller.name}` syncs it once")  # fmt: skip
+                continue
             if not controller.removed:
                 controller.sync("manual")
                 continue
@@ -141,7 +147,10 @@ class AppSet:
             controller = old.get(spec.name)
             if controller is None or controller.removed:
                 controller = self._controller(spec)
+            was = (controller.spec.auto_sync, controller.spec.self_heal)
             controller.spec, controller.config_problems, controller.removed = spec, (), False
+            if was != (spec.auto_sync, spec.self_heal):
+                controller.follow_definition(spec, head)
             apps[spec.name] = controller
         broken = {**plan.broken, **{name: (problem,) for name, problem in plan.vanished.items()}}
         for name, problems in broken.items():
@@ -171,7 +180,10 @@ class AppSet:
                     self._apps[name] = controller
 
     def _controller(self, spec: AppSpec) -> AppController:
-        saved = self.saved.get(spec.name) or AppSettings(spec.auto_sync, spec.self_heal)
+        saved = self.saved.get(spec.name)
+        if saved is None or saved.defined not in (None, (spec.auto_sync, spec.self_heal)):
+            # None kept, or the definition changed in Git since they were kept: it rules again.
+            saved = AppSettings(spec.auto_sync, spec.self_heal, paused_at=saved.paused_at if saved else None)
         return AppController(spec, self.s, saved, self.automated)
 
     def _remove(self, controller: AppController, head: str, prune_now: bool) -> None:
@@ -277,5 +289,6 @@ class AppSet:
 
     def save_settings(self) -> None:
         for controller in self.controllers():
-            self.saved[controller.name] = controller.settings
+            defined = (controller.spec.auto_sync, controller.spec.self_heal)
+            self.saved[controller.name] = dataclasses.replace(controller.settings, defined=defined)
         settings.save(self.settings_path, dict(self.saved))

@@ -571,6 +571,28 @@ class AppController:
         self.s.save_settings()
         self.s.event("info", self.name, "auto-sync off: new commits are shown, not deployed")
 
+    @property
+    def suspended(self) -> bool:
+        """A Flux Kustomization or HelmRelease with spec.suspend: true in Git."""
+        return self.spec.kind in ("Kustomization", "HelmRelease") and not self.spec.auto_sync
+
+    def follow_definition(self, spec: AppSpec, head: str) -> None:
+        """The definition's auto-sync or self-heal changed in Git (a Flux object's suspend, an
+        Application's syncPolicy.automated): follow it, as Flux and Argo CD do from that commit
+        on (a rollback stays paused until resumed)."""
+        self.settings = dataclasses.replace(
+            self.settings, auto_sync=spec.auto_sync and not self.settings.paused, self_heal=spec.self_heal
+        )
+        self.s.save_settings()
+        said = (
+            "suspended"
+            if spec.kind in ("Kustomization", "HelmRelease") and not spec.auto_sync
+            else (
+                f"auto-sync {'on' if spec.auto_sync else 'off'}, self-heal {'on' if spec.self_heal else 'off'}"
+            )
+        )
+        self.s.event("info", self.name, f"{said}: its definition changed at {head[:7]}")
+
     def set_self_heal(self, on: bool) -> None:
         self.settings = dataclasses.replace(self.settings, self_heal=on)
         self.s.save_settings()
@@ -649,7 +671,10 @@ class AppController:
                     else ""
                 )
                 level = "error" if state.health == Health.DEGRADED else "info"
-                self.s.event(level, self.name, f"{health} at {(state.deployed_revision or '')[:7]}{why}")
+                at = (
+                    f" at {state.deployed_revision[:7]}" if state.deployed_revision else " (not deployed yet)"
+                )
+                self.s.event(level, self.name, f"{health}{at}{why}")
             self.announced_health = health
         if self.record_id and health != self.recorded_health:
             self.recorded_health = health

@@ -34,6 +34,8 @@ def flux_ready(app: AppState, branch: str) -> Ready | None:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", app.message)  # not in the cluster yet, as in Flux
     if app.last_result == "Failed":
         return Ready(ReadyStatus.FALSE, "InstallFailed" if helm else "ReconciliationFailed", app.message)
+    if not app.auto_sync and app.deployed_revision is None and app.operation == "Idle":
+        return Ready(ReadyStatus.UNKNOWN, "Progressing", "suspended: not reconciled yet")  # `flux suspend`
     if app.operation != "Idle" or app.deployed_revision is None:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress")
     below = f"app {app.health_from} it defines is {app.health}" if app.health_from else ""

@@ -1,7 +1,9 @@
 """Per-app settings the user changes at run time, kept across restarts of the agent.
 
-auto-sync and self-heal start from ``sandbox.yaml`` and can be switched in the app; a
-rollback pauses auto-sync at a target revision until resumed or reverted. They live in a
+auto-sync and self-heal start from the app's definition (``sandbox.yaml``, an Application's
+``syncPolicy``, a Flux object's ``suspend``) and can be switched in the app until the
+definition changes in Git; a rollback pauses auto-sync at a target revision until resumed or
+reverted. They live in a
 small JSON file per env repo in the state directory, never in the env repo.
 """
 
@@ -22,6 +24,9 @@ class AppSettings:
     auto_sync: bool = True
     self_heal: bool = True
     paused_at: str | None = None  # rolled back to this revision: auto-sync waits until resumed
+    # What the app's definition said (auto-sync, self-heal) when these were kept: a definition
+    # that says otherwise now was changed in Git since, and Git is followed again.
+    defined: tuple[bool, bool] | None = None
 
     @property
     def paused(self) -> bool:
@@ -46,10 +51,14 @@ def load(path: Path) -> dict[str, AppSettings]:
         if not isinstance(values, dict):
             continue
         paused = values.get("pausedAt", values.get("target") if values.get("paused") else None)
+        defined = values.get("defined")
         found[str(name)] = AppSettings(
             auto_sync=bool(values.get("autoSync", True)),
             self_heal=bool(values.get("selfHeal", True)),
             paused_at=str(paused) if paused else None,
+            defined=(bool(defined[0]), bool(defined[1]))
+            if isinstance(defined, list) and len(defined) == 2
+            else None,
         )
     return found
 
@@ -57,7 +66,12 @@ def load(path: Path) -> dict[str, AppSettings]:
 def save(path: Path, settings: dict[str, AppSettings]) -> None:
     """Write all settings at once, atomically (a crash leaves the old file or the new one)."""
     data = {
-        name: {"autoSync": s.auto_sync, "selfHeal": s.self_heal, "pausedAt": s.paused_at}
+        name: {
+            "autoSync": s.auto_sync,
+            "selfHeal": s.self_heal,
+            "pausedAt": s.paused_at,
+            "defined": list(s.defined) if s.defined else None,
+        }
         for name, s in sorted(settings.items())
     }
     private_dir(path.parent)

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -372,20 +373,24 @@ def cmd_revert(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    printed = 0.0
+    printed: set[Event] = set()  # those of the last second (events of one instant are all new)
+    lock = threading.Lock()  # the agent's thread and this one both show: one line at a time
 
     def show(snapshot: Snapshot) -> None:
-        nonlocal printed
-        for event in snapshot.events:
-            if event.time <= printed:
-                continue
-            printed = event.time
-            if args.json:
-                print(json.dumps(event.to_json()), flush=True)
-            else:
-                stamp = datetime.fromtimestamp(event.time).strftime("%H:%M:%S")
-                who = snapshot.shown(event.app) if event.app else "-"
-                print(f"{stamp} {event.level:<7} {who:<12} {event.message}", flush=True)
+        with lock:
+            newest = max((e.time for e in printed), default=0.0)
+            for event in snapshot.events:
+                if event.time < newest or event in printed:
+                    continue
+                printed.add(event)
+                if args.json:
+                    print(json.dumps(event.to_json()), flush=True)
+                else:
+                    stamp = datetime.fromtimestamp(event.time).strftime("%H:%M:%S")
+                    who = snapshot.shown(event.app) if event.app else "-"
+                    print(f"{stamp} {event.level:<7} {who:<12} {event.message}", flush=True)
+            newest = max((e.time for e in printed), default=0.0)
+            printed.difference_update({e for e in printed if e.time < newest - 1})
 
     with running_agent(args, automated=True, watch_repo=True) as agent:
         agent.subscribe(show)
