@@ -45,6 +45,8 @@ def test_application_sets_generate_apps_from_lists_git_files_directories_and_a_m
         "in-cluster-a": ("svc/a", "svc-a"),
         "in-cluster-b": ("svc/b", "svc-b"),
         "previews": ("sets", "default"),
+        "valued-green": ("svc/a", "green-owner"),
+        "valued-b": ("svc/b", "b-space"),
     }
     assert all(a.defined_in.startswith("sets/") for a in apps.values())
     assert found.problems == [], "an ApplicationSet that cannot expand is an app of its own, failed"

@@ -55,7 +55,7 @@ def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> tuple[lis
     made: list[Defined] = []
     try:
         for generator in generators:
-            for params in _generate(generator, repo, sha, repos):
+            for params in _generate(generator, repo, sha, repos, go):
                 manifest = _fill(copy.deepcopy(spec["template"]), params, go)
                 made.append(Defined({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **manifest},
                                     found.file))  # fmt: skip
@@ -64,11 +64,29 @@ def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> tuple[lis
     return made, []
 
 
-def _generate(generator: Any, repo: EnvRepo, sha: str, repos: RepoMap) -> Iterator[Params]:
+def _generate(generator: Any, repo: EnvRepo, sha: str, repos: RepoMap, go: bool) -> Iterator[Params]:
+    """A generator's parameter sets, each with the generator's ``values`` (templated with that
+    set's parameters, as Argo CD does: ``values.KEY`` in a template)."""
     if not isinstance(generator, dict) or len(generator) != 1:
         raise _Refused("each generator must name exactly one kind (list, git, clusters, matrix)")
     kind, body = next(iter(generator.items()))
     body = mapping(body)
+    values = mapping(body.get("values"))
+    for params in _made_by(kind, body, repo, sha, repos, go):
+        if not values:
+            yield params
+            continue
+        filled = {str(k): str(_fill(str(v), params, go)) for k, v in values.items()}
+        yield (
+            {**params, "values": filled}
+            if go
+            else {**params, **{f"values.{k}": v for k, v in filled.items()}}
+        )
+
+
+def _made_by(
+    kind: str, body: dict[str, Any], repo: EnvRepo, sha: str, repos: RepoMap, go: bool
+) -> Iterator[Params]:
     if kind == "list":
         for element in body.get("elements") or ():
             if isinstance(element, dict):
@@ -81,8 +99,8 @@ def _generate(generator: Any, repo: EnvRepo, sha: str, repos: RepoMap) -> Iterat
         parts = body.get("generators") or []
         if len(parts) != 2:
             raise _Refused("a matrix generator needs exactly two generators")
-        for first in _generate(parts[0], repo, sha, repos):
-            for second in _generate(parts[1], repo, sha, repos):
+        for first in _generate(parts[0], repo, sha, repos, go):
+            for second in _generate(parts[1], repo, sha, repos, go):
                 yield {**first, **second}
     else:
         raise _Refused(
