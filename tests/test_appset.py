@@ -52,3 +52,28 @@ def test_settings_survive_a_restart_and_read_the_format_before_them(tmp_path: Pa
     assert settings.load(path) == {"web": AppSettings(auto_sync=True, self_heal=False, paused_at="def456")}
     path.write_text("not json")
     assert settings.load(path) == {}
+
+
+def test_apps_below_an_app_that_does_not_render_are_kept_not_removed() -> None:
+    import dataclasses
+
+    root = spec("root")
+    known = {
+        "root": root,
+        "apps": dataclasses.replace(spec("apps"), parent="root"),
+        "web": dataclasses.replace(spec("web"), parent="apps"),
+        "gone": spec("gone"),
+    }
+    plan = appset.plan([root, known["apps"]], [], True, known, "c2c2c2c", unrendered=frozenset({"apps"}))
+    assert sorted(plan.broken) == ["web"] and plan.removed == ("gone",)
+    assert (
+        "apps does not render at c2c2c2c, so app web, which it defines, is kept"
+        in plan.broken["web"][0].message
+    )
+
+
+def test_settings_keep_what_the_definition_said_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "agent" / "settings.json"
+    kept = AppSettings(auto_sync=False, self_heal=True, defined=(True, True))
+    settings.save(path, {"web": kept})
+    assert settings.load(path) == {"web": kept}, "what the definition said is kept with them"

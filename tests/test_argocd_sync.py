@@ -171,4 +171,4 @@ def test_an_application_whose_app_of_apps_was_refused_is_not_deployed(
         synced = case.cli("sync")
         assert synced.returncode == 1, shown(synced)
         assert live(case.kube, cm_path(f"child{u}", "child")) is None
-        assert f"its parent did not apply it: root-{u} (its sync failed)" in output(synced), output(synced)
+        assert f"its parent did not apply it: root-{u}: sync failed" in output(synced), output(synced)

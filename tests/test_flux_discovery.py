@@ -374,7 +374,7 @@ def test_the_entrys_own_kustomization_that_the_sandbox_cannot_run_fails_the_root
     shutil.copytree(FLUX / "own-source", path)
     cluster = path / "kube" / "main" / "flux" / "config" / "cluster.yaml"
     cluster.write_text(cluster.read_text().replace(
-        "  path: ./kube/main/flux\n", "  path: ./kube/main/flux\n  decryption:\n    provider: sops\n"))  # fmt: skip
+        "  path: ./kube/main/flux\n", "  path: ./kube/main/flux\n  kubeConfig:\n    secretRef: {name: remote}\n"))  # fmt: skip
     git(path, "init", "-q", "-b", "main")
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", "the root decrypts")
@@ -382,7 +382,7 @@ def test_the_entrys_own_kustomization_that_the_sandbox_cannot_run_fails_the_root
     found = discover(repo, "HEAD")
     apps = {a.name: a for a in found.apps}
     assert set(apps) == {"cluster", "flux"} and found.problems == []
-    assert "spec.decryption is not supported" in str(apps["cluster"].invalid[0])
+    assert "spec.kubeConfig is not supported" in str(apps["cluster"].invalid[0])
     assert apps["flux"].parent == "cluster" and apps["flux"].after_parent, "its apps wait on it"
     assert not render_app(repo, apps["cluster"], "HEAD").ok
 

@@ -37,7 +37,7 @@ def test_an_app_waits_for_its_depends_on_to_be_ready_and_not_for_one_that_failed
         commit_fixture(case.repo, FLUX / "depends-broken", case.names, "slow refused; after changed")
         failed = cli("sync")
         assert failed.returncode == 1, shown(failed)
-        assert f"depends on slow{u} (its sync failed)" in output(failed), output(failed)
+        assert f"depends on slow{u}: sync failed" in output(failed), output(failed)
         client = live(kube, cm_path(f"after{u}", "client"))
         assert client is not None and client["data"] == {"DB": "db.slow"}, (
             "after stays at its last good state"
@@ -45,7 +45,7 @@ def test_an_app_waits_for_its_depends_on_to_be_ready_and_not_for_one_that_failed
         assert _ready(cli, f"slow{u}")["status"] == "False"
         assert _ready(cli, f"after{u}") == {
             "status": "False", "reason": "DependencyNotReady",
-            "message": f"dependencies not ready: slow{u} (its sync failed)",
+            "message": f"dependencies not ready: slow{u}: sync failed",
         }  # fmt: skip
 
 
@@ -67,9 +67,7 @@ def test_a_dependency_is_ready_only_when_the_apps_it_defines_are_and_one_that_fa
         synced = cli("sync")
         assert synced.returncode == 1, shown(synced)
         said = output(synced)
-        assert f"not synced: it depends on controller{u}, which infra{u} defines (its sync failed)" in said, (
-            said
-        )
+        assert f"not synced: it depends on controller{u} (which infra{u} defines): sync failed" in said, said
         assert "not Ready after" not in said
         assert live(kube, cm_path(f"apps{u}", "client")) is None
         assert _ready(cli, f"apps{u}")["reason"] == "DependencyNotReady"

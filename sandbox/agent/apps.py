@@ -69,13 +69,14 @@ class AppSet:
         found = discover(repo, head, self.entry)
         specs, problems, configured = found.apps, found.problems, found.configured
         self.problems = tuple(problems)
-        for problem in problems:
-            self.s.event("error", "", str(problem))
+        names = {spec.name for spec in specs}
+        for problem in problems:  # under the app it is about: said once with that app's own failure
+            self.s.event("error", problem.object if problem.object in names else "", str(problem))
         self.note = found.note  # where the apps came from (said when an app is gone)
         self._notice_uncommitted_config(head, found.note)
         known = self._known()
         plan = appset.plan(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path),
-                           lambda spec: appset.still_defined(spec, repo, head))  # fmt: skip
+                           lambda spec: appset.still_defined(spec, repo, head), found.unrendered)  # fmt: skip
         self._apply(plan, known, head)
         if self.automated or force:
             self._record_unowned_problems(head, trigger)

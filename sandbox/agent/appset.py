@@ -44,9 +44,11 @@ def plan(
     revision: str,
     is_folder: Callable[[str], bool] = lambda _path: False,
     still_defined: Callable[[AppSpec], bool] = lambda _spec: False,
+    unrendered: frozenset[str] = frozenset(),
 ) -> AppSetPlan:
     """``known`` holds every app this env repo ran before (in memory, or from its inventory);
-    ``is_folder`` says whether a path is a folder at ``revision`` (read at the commit compared)."""
+    ``is_folder`` says whether a path is a folder at ``revision`` (read at the commit compared);
+    ``unrendered``, the apps that do not render there: what they define is unknown, and kept."""
     listed = {s.name for s in specs}
     whole_file = configured and any(not p.object for p in problems)
     named = {p.object for p in problems if p.object}
@@ -56,7 +58,10 @@ def plan(
     for name, spec in known.items():
         if name in listed:
             continue
-        if whole_file or name in named:
+        if (above := _unrendered_ancestor(spec, known, unrendered)) is not None:
+            broken[name] = (Problem(f"{above} does not render at {revision[:7]}, so app {name}, which it defines, "
+                                    "is kept as it is", object=name),)  # fmt: skip
+        elif whole_file or name in named:
             broken[name] = tuple(p for p in problems if p.object in ("", name))
         elif configured and still_defined(spec):
             # Not reached from where the apps come from now (another --entry), yet still in Git:
@@ -76,6 +81,19 @@ def plan(
                 file=spec.path, object=name,
             )  # fmt: skip
     return AppSetPlan(tuple(specs), broken, vanished, tuple(sorted(removed)))
+
+
+def _unrendered_ancestor(
+    spec: AppSpec, known: Mapping[str, AppSpec], unrendered: frozenset[str]
+) -> str | None:
+    seen: set[str] = set()
+    parent = spec.parent
+    while parent and parent not in seen:
+        if parent in unrendered:
+            return parent
+        seen.add(parent)
+        parent = known[parent].parent if parent in known else ""
+    return None
 
 
 def still_defined(spec: AppSpec, repo: EnvRepo, head: str) -> bool:

@@ -502,8 +502,8 @@ class Agent:
                 pending.append(f"{name} (no such app)")
                 continue
             states = [(name, controller.view())]
-            states += [(f"{c.name}, which {name} defines", c.view()) for c in self._descendants(name)]
-            broken = [f"{who} (its sync failed)" for who, st in states if st.last_result == "Failed"]
+            states += [(f"{c.name} (which {name} defines)", c.view()) for c in self._descendants(name)]
+            broken = [f"{who}: sync failed" for who, st in states if st.last_result == "Failed"]
             # An app with no objects of its own (only apps it defines) is as ready as they are.
             unready = [f"{who} ({st.last_result or 'not synced'}, {st.health})" for who, st in states
                        if st.last_result != "Succeeded" or (st.objects and st.health != Health.HEALTHY)]  # fmt: skip
@@ -518,7 +518,7 @@ class Agent:
         if parent is not None:
             state = parent.view()
             if state.last_result == "Failed":
-                parent_failed = f"{spec.parent} (its sync failed)"
+                parent_failed = f"{spec.parent}: sync failed"
             elif state.last_result != "Succeeded" and self._left_out_of_this_run(spec.parent):
                 parent_failed = f"{spec.parent} ({state.last_result or 'not synced'}): {self._only_one()}"
             elif state.last_result != "Succeeded":

@@ -77,7 +77,7 @@ class Observer:
             specs, problems, configured = found.apps, found.problems, found.configured
             known = appset.known_from(InventoryReader(self.reader).all(), self.repo_path, repo.git_dir)
             plan = appset.plan(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path),
-                               lambda spec: appset.still_defined(spec, repo, head))  # fmt: skip
+                               lambda spec: appset.still_defined(spec, repo, head), found.unrendered)  # fmt: skip
             self._watch_children()
             saved = {} if ref else settings.load(self.settings_path)
             apps = [self._app(repo, spec, head, saved.get(spec.name), ()) for spec in plan.specs]

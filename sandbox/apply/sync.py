@@ -255,8 +255,15 @@ class Syncer:
                      if r.action in not_applied and previous and r.key in previous.keys()]  # fmt: skip
             self.inventories.save(Inventory(app, previous.revision if previous else "", tuple(kept)),
                                   inventory_extra)  # fmt: skip
-            message = f"{len(failed_results)} object(s) failed to apply; nothing pruned: " + "; ".join(
-                f"{r.key} ({r.source}): {r.message}" for r in failed_results[:5]
+            more = (
+                f"; and {len(failed_results) - 5} more (status -v lists them)"
+                if len(failed_results) > 5
+                else ""
+            )
+            message = (
+                f"{len(failed_results)} object(s) failed to apply; nothing pruned: "
+                + "; ".join(f"{r.key} ({r.source}): {r.message}" for r in failed_results[:5])
+                + more
             )
             if run_hooks:
                 hooks += self.hook_runner.run(app, hooks_at(desired.rendered.hooks, Phase.SYNC_FAIL),

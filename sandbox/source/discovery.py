@@ -56,6 +56,9 @@ class Discovery:
     problems: list[Problem]
     note: str = ""  # one line saying where the apps came from, when not the obvious place
     configured: bool = False  # the app list is authoritative: an app gone from it was removed
+    # Apps that do not render at this revision (their own failure says why): what they define
+    # is unknown, so no app below them counts as removed.
+    unrendered: frozenset[str] = frozenset()
 
 
 def load_apps(repo: EnvRepo, revision: str) -> tuple[list[AppSpec], list[Problem]]:
@@ -125,22 +128,25 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None) -> Discovery:
         apps = walk.apps()
         files = sorted({a.defined_in for a in apps if not a.parent})
         shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-        note = f"{len(apps)} apps from the Argo CD Applications in {shown}" if apps else ""
-        return Discovery(apps, walk.problems, note, configured=True)
+        note = f"{_apps_count(apps)} from the Argo CD Applications in {shown}" if apps else ""
+        return Discovery(apps, walk.problems, note, configured=True, unrendered=frozenset(walk.unrendered))
     apps = list(config.apps)
     note = ""
+    unrendered: set[str] = set()
     if config.argocd is not None:
         walk = _Walk(repo, sha, repos, taken={a.name: CONFIG_FILE for a in apps})
         walk.entry(config.argocd)
         apps += walk.apps()
         problems += walk.problems
+        unrendered |= walk.unrendered
         note = f"apps from the Argo CD entry {config.argocd}/ ({'--entry' if entry is not None else CONFIG_FILE})"
     if config.flux is not None:
         found = _flux(repo, sha, repos, config.flux, config.charts, apps)
         apps += found.apps
         problems += found.problems
+        unrendered |= found.unrendered
         note = found.note
-    return Discovery(apps, problems, note, configured=True)
+    return Discovery(apps, problems, note, configured=True, unrendered=frozenset(unrendered))
 
 
 _TEMPLATES = (".j2", ".jinja", ".jinja2", ".tpl", ".tmpl", ".gotmpl", ".cue", ".libsonnet")
@@ -289,6 +295,10 @@ def _kustomize_references(repo: EnvRepo, sha: str) -> dict[str, set[str]]:
     return found
 
 
+def _apps_count(apps: list[AppSpec]) -> str:
+    return "1 app" if len(apps) == 1 else f"{len(apps)} apps"
+
+
 def _join(folder: str, name: str) -> str:
     return name if folder == "." else f"{folder}/{name}"
 
@@ -313,8 +323,8 @@ def _flux(
         known = len(sources.data)
         walk = walked()
     apps = walk.ordered()
-    note = f"{len(apps)} apps from the Flux cluster entry {entry}/" if apps else ""
-    return Discovery(apps, walk.problems, note, configured=True)
+    note = f"{_apps_count(apps)} from the Flux cluster entry {entry}/" if apps else ""
+    return Discovery(apps, walk.problems, note, configured=True, unrendered=frozenset(walk.unrendered))
 
 
 @dataclass
@@ -325,6 +335,7 @@ class _FluxWalk:
     taken: set[str]
     problems: list[Problem] = field(default_factory=list)
     apps: dict[str, AppSpec] = field(default_factory=dict)
+    unrendered: set[str] = field(default_factory=set)
 
     def run(self, entry: str) -> None:
         # The entry is what `flux bootstrap` points its flux-system Kustomization at: until the
@@ -358,10 +369,7 @@ class _FluxWalk:
             depth += 1
             for spec, made in level:
                 if not made.ok:
-                    self.problems.append(Problem(
-                        f"{spec.name} does not render, so any apps it defines are kept as they are: "
-                        f"{'; '.join(str(p) for p in made.problems)}", file=spec.path,
-                    ))  # fmt: skip
+                    self.unrendered.add(spec.name)
                     continue
                 for obj in (*made.objects, *made.children):
                     self.sources.learn(obj.manifest, spec.namespace)
@@ -506,6 +514,7 @@ class _Walk:
     repos: RepoMap
     taken: dict[str, str] = field(default_factory=dict)  # app name -> where it was defined
     problems: list[Problem] = field(default_factory=list)
+    unrendered: set[str] = field(default_factory=set)
     _apps: dict[str, AppSpec] = field(default_factory=dict)
 
     def apps(self) -> list[AppSpec]:
@@ -546,11 +555,7 @@ class _Walk:
                     continue
                 rendered = _render(self.repo, spec, self.sha)
                 if not rendered.ok:
-                    # Its children are unknown at this revision: none may count as removed.
-                    self.problems.append(Problem(
-                        f"{spec.name} does not render, so any apps it defines are kept as they are: "
-                        f"{'; '.join(str(p) for p in rendered.problems)}", file=spec.path,
-                    ))  # fmt: skip
+                    self.unrendered.add(spec.name)  # its own failure says why; its children are unknown
                     continue
                 # Flux objects an Argo CD app renders are no Applications (see appview.finished)
                 children = [Defined(dict(c.manifest), c.source) for c in rendered.children
