@@ -187,6 +187,8 @@ def test_sync_options_argo_cd_defaults_or_does_not_know_do_not_fail_an_app(tmp_p
         n: [str(p) for p in a.invalid] for n, a in apps.items()
     }
     assert "Replace=true is not supported" in str(apps["replace-true"].invalid[0])
+    failed = apps["replace-true"]
+    assert (failed.auto_sync, failed.self_heal) == (True, False), "automated: {} as written, though it failed"
     assert [p.message for p in apps["unknown-option"].notices] == [
         "syncOptions IgnoreMissingTemplate=true is not an option Argo CD knows: ignored, as Argo CD ignores it"
     ]

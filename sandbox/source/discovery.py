@@ -445,13 +445,27 @@ def failed_app(found: Defined, problems: list[Problem], parent: str) -> AppSpec 
         return None
     kind = str(found.manifest.get("kind", ""))
     home = namespace or ("flux-system" if kind in ("Kustomization", "HelmRelease") else "")
-    path, target, source = _described(kind, mapping(found.manifest.get("spec")), namespace)
+    spec = mapping(found.manifest.get("spec"))
+    path, target, source = _described(kind, spec, namespace)
+    auto, heal = _automation(kind, spec)
     return AppSpec(
         app_id(kind, home, name), path or posixpath.dirname(found.file) or ".",
         target if DNS1123_LABEL.match(target) else "default",
         source, parent=parent, defined_in=found.file, kind=kind, home=home, object_name=name,
-        after_parent=bool(parent), invalid=tuple(problems),
+        after_parent=bool(parent), invalid=tuple(problems), auto_sync=auto, self_heal=heal,
     )  # fmt: skip
+
+
+def _automation(kind: str, spec: dict[str, Any]) -> tuple[bool, bool]:
+    """(auto-sync, self-heal) as the object writes them, for an app shown failed: an Application's
+    syncPolicy.automated (selfHeal off unless said), a Flux object's suspend."""
+    if kind == "Application":
+        automated = mapping(spec.get("syncPolicy")).get("automated")
+        auto = isinstance(automated, dict) and automated.get("enabled", True) is not False
+        return auto, auto and bool(mapping(automated).get("selfHeal"))
+    if kind in ("Kustomization", "HelmRelease"):
+        return not spec.get("suspend"), not spec.get("suspend")
+    return True, True
 
 
 def _described(kind: str, spec: dict[str, Any], namespace: str) -> tuple[str, str, Source]:
