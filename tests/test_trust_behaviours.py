@@ -410,6 +410,22 @@ def test_status_says_why_a_workload_waits_when_its_pod_cannot_be_scheduled(
     assert "didn't match Pod's node affinity/selector" in line, shown(status)
 
 
+def test_a_one_shot_sync_of_a_refused_commit_shows_the_health_of_what_runs(
+    tmp_path: Path, local_runtime: LocalRuntime, kube: Kube
+) -> None:
+    cli, names, _c1 = start(tmp_path, local_runtime, "revert_newest")
+    z = f"z{names['uid']}"
+    assert cli("sync").returncode == 0
+    (cli.repo / z / "broken.yaml").write_text("data: [unclosed\n")
+    commit_all(cli.repo, "z: broken")
+
+    refused = cli("sync", "--app", z, "--json")
+
+    assert refused.returncode == 1, shown(refused)
+    app = app_json(refused, z)
+    assert (app["sync"], app["health"]) == ("OutOfSync", "Healthy"), (app["sync"], app["health"], app["message"])
+
+
 # -- removed and vanished apps -----------------------------------------------------------------
 
 

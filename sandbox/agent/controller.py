@@ -234,6 +234,10 @@ class AppController:
         except EnvRepoError:
             return
         self.deployed = desired if desired.ok else None
+        if self.deployed is not None:  # its health is read from the cache, also when Git's head fails
+            self.s.syncer.watch_kinds(
+                (o.manifest["apiVersion"], o.key.kind) for o in self.deployed.objects.values()
+            )
 
     # -- sync ---------------------------------------------------------------------------------
 
