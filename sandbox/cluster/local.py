@@ -31,6 +31,7 @@ from sandbox.paths import cache_dir, private_dir, state_dir
 from sandbox.tools import toolchain
 
 NODE_NAME = "sandbox-node-0"
+STAYS_UP = 3.0  # seconds a restarted component must keep running to count as started
 LOOPBACK = "127.0.0.1"
 METRICS_MANIFESTS = Path(__file__).parent / "metrics"
 SIMULATED_EXIT_STAGE = Path(__file__).parent / "stages" / "simulated-exit.yaml"
@@ -201,17 +202,27 @@ class LocalRuntime:
         lock_down(self.root)  # what kwokctl wrote before the umask took (and clusters made before it)
         self._start_cloud(progress)
         status = self.status()
-        if status.state == "degraded" and self.cloud_pid_file.stem not in self.dead_components():
+        for _attempt in range(3):
+            if status.state != "degraded" or self.cloud_pid_file.stem in self.dead_components():
+                break
             # kwokctl starts every component at once: one that needs the API server at start
             # (metrics-server reads its CA from it) exits when a loaded machine serves it late.
-            # The API server answers now; kwokctl starts what is not running, once more.
+            # The API server answers now; kwokctl starts what is not running, and it must stay up.
             progress(f"starting again what exited early: {status.detail}")
             self._kwokctl("start", "cluster", "--timeout", "1m")
-            status = self.status()
+            status = self._status_after(STAYS_UP)
         if status.state == "degraded":  # a component that exited at once (a flag it refused)
             raise ClusterError(f"cluster {self.context} started, but {status.detail}{self._log_tails()}")
         progress(f"cluster {self.context} ready in {time.monotonic() - started:.1f}s")
         return status
+
+    def _status_after(self, seconds: float) -> ClusterStatus:
+        """The status once the components have stayed up ``seconds`` (a quiet window: one that
+        exits again shows at once), or as soon as one is down."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self.dead_components():
+            time.sleep(0.2)
+        return self.status()
 
     def _create(self, binaries: dict[str, Path]) -> None:
         version = toolchain.version_of(binaries["kube-apiserver"]) or toolchain.KUBERNETES.version
