@@ -1,0 +1,147 @@
+"""Rendering: one app at one revision into desired objects, or into Problems that say why not.
+
+Plain folders are parsed in memory straight from git objects. Kustomize and Helm need files
+on disk, so the app (and, for kustomize, the folders its kustomizations point at) is exported
+into a scratch folder first; the user's working tree is never read or written.
+
+A render with any Problem is not ``ok``: the agent must neither apply nor prune from it,
+since a half-rendered app would look like deleted objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from sandbox.manifest import waves
+from sandbox.model import Problem, Rendered
+from sandbox.source import flux, leftout
+from sandbox.source.appspec import AppSpec
+from sandbox.source.envrepo import EnvRepo, EnvRepoError
+from sandbox.source.render.helm import helm_docs
+from sandbox.source.render.kustomize import kustomize_docs
+from sandbox.source.render.objects import IsNamespaced, desired_objects, encrypted, set_common_metadata
+from sandbox.source.render.parse import Doc
+from sandbox.source.render.plain import plain_docs
+from sandbox.tools import toolchain
+
+Renderer = Callable[[EnvRepo, AppSpec, str, toolchain.Progress], tuple[list[Doc], list[Problem]]]
+
+# One row per source type: what turns an app's files at a commit into documents. A new source
+# type is a module with its renderer and a row here (and its detection in appconfig.detect).
+RENDERERS: dict[str, Renderer] = {"plain": plain_docs, "kustomize": kustomize_docs, "helm": helm_docs}
+
+
+def render_app(
+    repo: EnvRepo,
+    app: AppSpec,
+    revision: str,
+    *,
+    is_namespaced: IsNamespaced | None = None,
+    progress: toolchain.Progress = lambda _msg: None,
+) -> Rendered:
+    """Render ``app`` for the env repo's ``revision``. Never raises for bad input: see
+    ``Rendered.problems``. The files come from where the spec says: the env repo at
+    ``revision``, or another local repo (at its HEAD), or a pinned ref; the result carries the
+    env repo's revision either way, since that commit is what defines the app.
+
+    ``is_namespaced(group, kind)`` answers from the cluster's discovery when there is one;
+    None (or no function) falls back to CRDs in the app itself, then to ``CLUSTER_SCOPED``.
+    """
+    try:
+        return _render_app(repo, app, revision, is_namespaced, progress)
+    except Exception as exc:  # noqa: BLE001 - input nothing foresaw fails its app, never the agent
+        problem = Problem(
+            f"the sandbox could not render this app ({type(exc).__name__}: {exc}); nothing applied or pruned. "
+            "This is a bug in the sandbox: please report it with the file",
+            file=app.defined_in or app.path, object=app.name,
+        )  # fmt: skip
+        return Rendered(app.name, revision, problems=(problem,))
+
+
+def _render_app(
+    repo: EnvRepo,
+    app: AppSpec,
+    revision: str,
+    is_namespaced: IsNamespaced | None,
+    progress: toolchain.Progress,
+) -> Rendered:
+    if app.invalid:  # its Application / Kustomization / HelmRelease says what it cannot do
+        return Rendered(app.name, revision, problems=app.invalid)
+    if not app.repo and not app.revision:
+        return _render(repo, app, revision, is_namespaced, progress)
+    try:
+        env_sha = repo.resolve(revision)
+        source = other_repo(app.repo) if app.repo else repo
+        sha, read = source.resolve_pinned(app.revision or "HEAD")
+    except EnvRepoError as err:
+        where = f"{app.repo or repo.path} at {app.revision or 'HEAD'}"
+        problem = Problem(f"cannot read {where}: {err}", file=app.defined_in, object=app.name)
+        return Rendered(app.name, revision, problems=(problem,))
+    made = dataclasses.replace(_render(source, app, sha, is_namespaced, progress), revision=env_sha)
+    if read != (app.revision or "HEAD"):
+        said = Problem(f"read {read} at {sha[:7]}: there is no local branch {app.revision} (a fresh clone has only "
+                       "the remote-tracking one)", file=app.defined_in, object=app.name)  # fmt: skip
+        made = dataclasses.replace(made, notices=(said, *made.notices))
+    return made
+
+
+def _render(
+    repo: EnvRepo,
+    app: AppSpec,
+    revision: str,
+    is_namespaced: IsNamespaced | None,
+    progress: toolchain.Progress,
+) -> Rendered:
+    try:
+        sha = repo.resolve(revision)
+    except EnvRepoError as err:
+        return Rendered(app.name, revision, problems=(Problem(str(err), file=app.path, object=app.name),))
+    docs, problems = RENDERERS.get(app.source, plain_docs)(repo, app, sha, progress)
+    objects = desired_objects(docs, app, is_namespaced, problems)
+    set_common_metadata(objects, app.options.common_metadata)
+    problems += encrypted(objects, app)
+    found = leftout.sort_out(objects)
+    kept, children = found.kept, found.children
+    for obj in [o for o in kept if o.key.group == flux.OPERATOR_GROUP]:
+        problems.append(Problem(
+            f"the Flux Operator's {obj.key.kind} is not supported by the sandbox yet (it would make objects "
+            "from its inputs, as the operator does); nothing of this app is applied", file=obj.source,
+            object=str(obj.key),
+        ))  # fmt: skip
+        kept.remove(obj)
+    hooks = []
+    for obj in kept:
+        try:
+            hook = waves.hook_of(obj.manifest)
+            waves.wave_of(obj.manifest)
+        except waves.OrderError as err:
+            problems.append(Problem(str(err), file=obj.source, object=str(obj.key)))
+            continue
+        if hook is not None:
+            hooks.append(obj)
+    kept = [o for o in kept if o not in hooks]
+    skipped = [
+        h for h in hooks if waves.Phase.SKIP in (waves.hook_of(h.manifest) or waves.Hook((), ())).phases
+    ]
+    found.left_out += [(h, "a hook marked Skip, which Argo CD never applies") for h in skipped]
+    hooks = [h for h in hooks if h not in skipped]
+    unnamed = [o for o in kept if not o.manifest["metadata"].get("name")]
+    for obj in unnamed:
+        problems.append(Problem("metadata.generateName is only for hooks (an object kept in step with Git needs "
+                                "a metadata.name)", file=obj.source, object=str(obj.key)))  # fmt: skip
+    if not objects and not problems:
+        problems.append(Problem(f"app {app.name} has no manifests at path {app.path}", file=app.path))
+    notices = tuple(dict.fromkeys((*app.notices, *(n for doc in docs for n in doc.notices), *found.notices(),
+                                   *found.read_notices())))  # fmt: skip
+    return Rendered(app.name, sha, tuple(kept), tuple(problems), tuple(hooks), tuple(children), notices)
+
+
+_OTHER_REPOS: dict[str, EnvRepo] = {}
+
+
+def other_repo(path: str) -> EnvRepo:
+    """Another local repo, opened once (EnvRepo is safe to share between threads)."""
+    if path not in _OTHER_REPOS:
+        _OTHER_REPOS[path] = EnvRepo(path)
+    return _OTHER_REPOS[path]

@@ -1,0 +1,474 @@
+"""Kustomize apps (and Flux Kustomizations): the build on an exported tree, as the kustomize CLI and kustomize-controller run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sandbox.manifest import kubeyaml, rawyaml
+from sandbox.manifest.annotations import FLUX_SUBSTITUTE
+from sandbox.manifest.shape import annotations_of, mapping
+from sandbox.model import Manifest, Problem
+from sandbox.source import flux, kpatch
+from sandbox.source.appconfig import KUSTOMIZATION_FILES, has_kustomization
+from sandbox.source.appspec import AppSpec, RenderOptions
+from sandbox.source.envrepo import EnvRepo
+from sandbox.source.render.parse import Doc, always_at, inside, join, outermost, parse_yaml
+from sandbox.source.render.run import run_tool
+from sandbox.tools import toolchain
+
+
+def kustomize_docs(
+    repo: EnvRepo, app: AppSpec, sha: str, progress: toolchain.Progress
+) -> tuple[list[Doc], list[Problem]]:
+    kustomization = next(
+        (
+            join(app.path, k)
+            for k in KUSTOMIZATION_FILES
+            if repo.read_file(sha, join(app.path, k)) is not None
+        ),
+        join(app.path, KUSTOMIZATION_FILES[0]),
+    )
+    if (charts := _helm_charts(repo, sha, kustomization)) is not None:
+        return [], [charts]
+    try:
+        found = toolchain.find("kustomize")
+        # The standalone kustomize is pinned and newer; kubectl's built-in one is the fallback.
+        cmd_head = (
+            [str(found.path), "build"] if found else [str(toolchain.ensure("kubectl", progress)), "kustomize"]
+        )
+    except toolchain.ToolchainError as err:
+        return [], [Problem(f"cannot run kustomize: {err}", file=app.path)]
+    if app.options.flux:
+        # kustomize-controller builds with LoadRestrictionsNone: a kustomization may list a file
+        # outside its own folder (resources: [../../apps/web/ks.yaml]). The repo stays the
+        # limit: nothing outside it is exported to the build (see _kustomize_escapes).
+        cmd_head = [*cmd_head, "--load-restrictor", "LoadRestrictionsNone"]
+    with tempfile.TemporaryDirectory(prefix="gitops-sandbox-render-") as tmp:
+        root = Path(tmp).resolve() / "repo"
+        own: list[Problem] = []
+        elsewhere: list[Problem] = []
+        components = [posixpath.normpath(join(app.path, c)) for c in app.options.components]
+        if app.options.ignore_missing_components:  # as Flux's ignoreMissingComponents
+            components = [c for c in components if repo.is_dir(sha, c)]
+        outside = [c for c in components if c == ".." or c.startswith("../") or c.startswith("/")]
+        if outside:
+            return [], [Problem(f"component {c} leaves the env repo; refused", file=app.defined_in or app.path)
+                        for c in outside]  # fmt: skip
+        starts = [*_kustomize_roots(repo, sha, app.path, app.options.flux), *components]
+        escapes = [p for start in starts for p in _kustomize_escapes(repo, sha, start)]
+        if escapes:
+            return [], escapes
+        inputs = [p for start in starts for p in _kustomize_inputs(repo, sha, start)]
+        for path in outermost(inputs):
+            for skipped in repo.export_tree(sha, path, root / path if path != "." else root):
+                (own if inside(skipped.file, app.path) else elsewhere).append(skipped)
+        generated = app.options.flux and not has_kustomization(repo, sha, app.path)
+        if generated and (not_objects := _generate_kustomization(root / app.path, repo, sha, app.path)):
+            return [], not_objects
+        _override(root / kustomization, app.options)
+        added_origins = _ask_for_origins(root / kustomization)
+        ok, out, error = run_tool([*cmd_head, str(root / app.path)], root.parent, {str(root) + os.sep: ""})
+        if not ok:
+            # A file skipped outside the app (say a base's oversized manifest) explains a failure.
+            hints = [p for p in elsewhere if p.file and p.file in error]
+            failed = (
+                Problem(f"kustomize build of the kustomization.yaml Flux generates for this folder (it has none) "
+                        f"failed: {error}", file=app.path)
+                if generated else Problem(f"kustomize build failed: {error}", file=kustomization)
+            )  # fmt: skip
+            return [], list(dict.fromkeys([*own, *hints, failed]))
+        refused, patch_notices = _patch_findings(
+            root / kustomization, [*cmd_head, str(root / app.path)], root, app, kustomization
+        )
+        if refused:
+            return [], refused
+    docs, problem = parse_yaml(out, always_at(kustomization), keep_lines=False)
+    if docs and patch_notices:
+        docs[0].notices += tuple(patch_notices)
+    for doc in docs:
+        doc.file = _origin(doc, app.path, drop=added_origins) or doc.file
+    if app.options.substitute_set:
+        docs = [_substituted(doc, dict(app.options.substitute)) for doc in docs]
+    return docs, list(dict.fromkeys([*own, *([problem] if problem else [])]))
+
+
+def _substituted(doc: Doc, variables: dict[str, str]) -> Doc:
+    """Flux's post-build substitution of one object, on its YAML text (so ``replicas: ${n}``
+    becomes a number), unless the object opts out."""
+    data = doc.data
+    if not isinstance(data, dict) or annotations_of(data).get(FLUX_SUBSTITUTE) == "disabled":
+        return doc
+    text = flux.substitute(kubeyaml.dump(data), variables)
+    try:
+        return Doc(kubeyaml.load(text), doc.file, doc.line)
+    except yaml.YAMLError:
+        return doc  # left as it was; the API server's dry-run names what is wrong
+
+
+def _patch_findings(
+    kustomization: Path, cmd: list[str], root: Path, app: AppSpec, file: str
+) -> tuple[list[Problem], list[Problem]]:
+    """(refused, notices): targeted patches that would do other than written, and those that do
+    nothing (see kpatch), each named where it is written: the kustomization ``file``, or the
+    Flux Kustomization's ``spec.patches`` (appended after the file's own). Each check builds the
+    app once more, without those patches."""
+    try:
+        data = rawyaml.load(kustomization.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return [], []
+    if not isinstance(data, dict):
+        return [], []
+    original = kustomization.read_text()
+    own = len(data.get("patches") or ()) - len(app.options.flux_patches)
+
+    def build(variant: dict[str, Any]) -> list[Manifest] | None:
+        kustomization.write_text(rawyaml.dump(variant))
+        try:
+            ok, out, _error = run_tool(cmd, root.parent, {})
+        finally:
+            kustomization.write_text(original)
+        if not ok:
+            return None
+        return [d for d in kubeyaml.load_all(out) if isinstance(d, dict)]
+
+    refused: list[Problem] = []
+    notices: list[Problem] = []
+    for found in kpatch.findings(data, kustomization.parent, build):
+        patch = found.patch
+        if patch.field == "patches" and patch.index > own:  # one of the Flux Kustomization's own
+            said = Problem(
+                f"spec.patches[{patch.index - own - 1}] {found.message}", file=app.defined_in, object=app.name
+            )
+        else:
+            said = Problem(f"{patch.label} {found.message}", file=file)
+        (refused if found.refused else notices).append(said)
+    return refused, notices
+
+
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+
+
+def _override(kustomization: Path, options: RenderOptions) -> None:
+    """What an Argo CD ``source.kustomize`` sets, written into the scratch copy as
+    ``kustomize edit set ...`` would write it."""
+    wanted = (options.name_prefix, options.name_suffix, options.images, options.common_labels,
+              options.common_annotations, options.kustomize_namespace, options.flux_patches,
+              options.flux_images, options.components)  # fmt: skip
+    if not any(wanted):
+        return
+    try:
+        data = rawyaml.load(kustomization.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return  # kustomize reports it
+    if not isinstance(data, dict):
+        return
+    if options.name_prefix:
+        data["namePrefix"] = options.name_prefix
+    if options.name_suffix:
+        data["nameSuffix"] = options.name_suffix
+    if options.kustomize_namespace:
+        data["namespace"] = options.kustomize_namespace
+    for key, pairs in (
+        ("commonLabels", options.common_labels),
+        ("commonAnnotations", options.common_annotations),
+    ):
+        if pairs:
+            data[key] = {**(data.get(key) or {}), **dict(pairs)}
+    images = [i for i in data.get("images") or [] if isinstance(i, dict)]
+    for spec in options.images:
+        image = _image(spec)
+        images = [i for i in images if i.get("name") != image["name"]] + [image]
+    for raw in options.flux_images:
+        entry = json.loads(raw)
+        images = [i for i in images if i.get("name") != entry.get("name")] + [entry]
+    if images:
+        data["images"] = images
+    if options.flux_patches:
+        data["patches"] = [*(data.get("patches") or []), *(json.loads(p) for p in options.flux_patches)]
+    wanted_components = [c for c in options.components
+                         if not options.ignore_missing_components or (kustomization.parent / c).is_dir()]  # fmt: skip
+    if wanted_components:
+        data["components"] = [*(data.get("components") or []), *wanted_components]
+    kustomization.write_text(rawyaml.dump(data))
+
+
+def _generate_kustomization(folder: Path, repo: EnvRepo, sha: str, app_path: str) -> list[Problem]:
+    """What kustomize-controller makes for a folder without a kustomization.yaml (fluxcd/pkg's
+    generator): each folder below with a kustomization of its own, taken whole and not entered,
+    and every other ``.yaml``/``.yml`` file. A file that is no Kubernetes object fails the build,
+    as in Flux (``failed to decode Kubernetes YAML``): its problems are returned. Dotted files and
+    folders (.github/) are left, as source-controller's default ignore leaves them."""
+    base = "" if app_path == "." else app_path + "/"
+    whole = _subkustomizations(repo, sha, app_path)
+    resources: list[str] = [w[len(base) :] for w in whole]
+    problems = []
+    for file in repo.list_files(sha, base.rstrip("/")):
+        rel = file[len(base) :]
+        if any(part.startswith(".") for part in rel.split("/")) or not rel.endswith((".yaml", ".yml")):
+            continue
+        if any(file.startswith(w + "/") for w in whole) or posixpath.basename(rel) in KUSTOMIZATION_FILES:
+            continue
+        resources.append(rel)
+        why = _not_an_object(repo.read_file(sha, file) or b"")
+        if why:
+            problems.append(Problem(
+                f"{why}: the kustomization.yaml Flux generates for {app_path} (it has none) lists every YAML file "
+                "in it, and Flux fails on this one (failed to decode Kubernetes YAML). Move the file out, or add "
+                "a kustomization.yaml listing the manifests", file=file,
+            ))  # fmt: skip
+    data: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+    if resources:
+        data["resources"] = resources
+    else:
+        data["namespace"] = "_placeholder"  # as Flux writes it: an empty kustomization builds nothing
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / KUSTOMIZATION_FILES[0]).write_text(kubeyaml.dump(data))
+    return problems
+
+
+def _not_an_object(raw: bytes) -> str:
+    """Why a YAML file is no list of Kubernetes objects, as kustomize judges (empty and
+    comment-only documents pass); "" when it is one."""
+    try:
+        docs = list(kubeyaml.load_all(raw))
+    except (yaml.YAMLError, ValueError) as err:
+        return f"not YAML kustomize can read ({str(err).splitlines()[0]})"
+    for doc in docs:
+        if doc is None:
+            continue
+        if not isinstance(doc, dict) or not doc.get("kind"):
+            return "not a Kubernetes object (it has no kind)"
+        if not str(doc["kind"]).endswith("List") and not mapping(doc.get("metadata")).get("name"):
+            return f"a {doc['kind']} without metadata.name"
+    return ""
+
+
+def _image(spec: str) -> dict[str, str]:
+    """``name=new:tag``, ``name:tag`` or ``name@digest`` as a kustomize images entry."""
+    name, _, new = spec.partition("=")
+    target = new or name
+    image: dict[str, str] = {"name": name if new else re.split(r"@|:(?=[^/]*$)", name, maxsplit=1)[0]}
+    base, _, digest = target.partition("@")
+    ref, tag = (base.rsplit(":", 1) + [""])[:2] if ":" in base.rsplit("/", 1)[-1] else (base, "")
+    if new:
+        image["newName"] = ref
+    if tag:
+        image["newTag"] = tag
+    if digest:
+        image["digest"] = digest
+    return image
+
+
+def _ask_for_origins(kustomization: Path) -> bool:
+    """Have kustomize say which file each object came from (``buildMetadata: [originAnnotations]``
+    in the scratch copy), so messages name the base file, not the overlay. True when added here,
+    so the annotation is taken off again; False when the user asked for it (it is theirs) or the
+    file cannot be read (kustomize reports that, better than we could)."""
+    try:
+        data = rawyaml.load(kustomization.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    wanted = data.get("buildMetadata") or []
+    if not isinstance(wanted, list) or "originAnnotations" in wanted:
+        return False
+    data["buildMetadata"] = [*wanted, "originAnnotations"]
+    kustomization.write_text(rawyaml.dump(data))
+    return True
+
+
+def _origin(doc: Doc, app_path: str, drop: bool) -> str | None:
+    """The repo path of the file kustomize built ``doc`` from, per its origin annotation."""
+    if not isinstance(doc.data, dict) or not isinstance(doc.data.get("metadata"), dict):
+        return None
+    meta = doc.data["metadata"]
+    annotations = meta.get("annotations")
+    if not isinstance(annotations, dict) or ORIGIN_ANNOTATION not in annotations:
+        return None
+    raw = annotations[ORIGIN_ANNOTATION]
+    if drop:
+        annotations = {k: v for k, v in annotations.items() if k != ORIGIN_ANNOTATION}
+        doc.data = {**doc.data, "metadata": {**meta, "annotations": annotations}}
+        if not annotations:
+            del doc.data["metadata"]["annotations"]
+    try:
+        origin = kubeyaml.load(raw) if isinstance(raw, str) else None
+    except yaml.YAMLError:
+        return None
+    if not isinstance(origin, dict):
+        return None
+    path = origin.get("path") or origin.get("configuredIn")
+    if not isinstance(path, str) or "://" in path or origin.get("repo"):
+        return None
+    found = posixpath.normpath(join(app_path, path))
+    return None if found.startswith("../") or found == ".." else found
+
+
+def _helm_charts(repo: EnvRepo, sha: str, kustomization: str) -> Problem | None:
+    """Why a kustomization's ``helmCharts`` cannot be built here (``kustomize build
+    --enable-helm`` pulls each chart from its repository), or None when it has none."""
+    raw = repo.read_file(sha, kustomization)
+    if raw is None or b"helmCharts" not in raw:
+        return None
+    try:
+        charts = mapping(rawyaml.load(raw)).get("helmCharts")
+    except (yaml.YAMLError, ValueError):
+        return None
+    if not charts:
+        return None
+    names = ", ".join(str(mapping(c).get("name", "?")) for c in charts if isinstance(c, dict))
+    return Problem(
+        f"helmCharts ({names}): Kustomize inflates them with `kustomize build --enable-helm`, pulling each chart "
+        "from its repository, which the sandbox does not do yet; make the chart an app of its own (source: helm, "
+        "with the chart in the repo), or commit the rendered manifests",
+        file=kustomization,
+    )
+
+
+def _kustomize_roots(repo: EnvRepo, sha: str, app_path: str, generated: bool) -> list[str]:
+    """Where the app's kustomize build starts: its folder, and, when Flux generates the folder's
+    kustomization.yaml, each outermost folder below that has one of its own (the generated file
+    lists those, so their bases and components are read too)."""
+    if not generated or has_kustomization(repo, sha, app_path):
+        return [app_path]
+    return [app_path, *_subkustomizations(repo, sha, app_path)]
+
+
+def _subkustomizations(repo: EnvRepo, sha: str, app_path: str) -> list[str]:
+    """The outermost folders below ``app_path`` with a kustomization file of their own."""
+    base = "" if app_path == "." else app_path + "/"
+    folders = sorted({posixpath.dirname(f) for f in repo.list_files(sha, base.rstrip("/"))
+                      if posixpath.basename(f) in KUSTOMIZATION_FILES and posixpath.dirname(f) != app_path})  # fmt: skip
+    return outermost([f for f in folders if f.startswith(base)])
+
+
+def _kustomize_inputs(repo: EnvRepo, sha: str, app_path: str) -> list[str]:
+    """The app folder plus every repo folder its kustomizations reach (bases, components, ...).
+
+    Exporting the whole repo would work too, but costs a file write per file of every app.
+    Any string in a kustomization that names an existing path counts: over-including a file
+    is harmless, missing one breaks the build.
+    """
+    wanted: list[str] = [app_path]
+
+    def covered(path: str) -> bool:
+        return any(w == "." or path == w or path.startswith(w + "/") for w in wanted)
+
+    queue, seen = [app_path], {app_path}
+    while queue:
+        folder = queue.pop()
+        for name in KUSTOMIZATION_FILES:
+            raw = repo.read_file(sha, join(folder, name))
+            if raw is None:
+                continue
+            try:
+                data = rawyaml.load(raw)
+            except (yaml.YAMLError, RecursionError, ValueError):
+                continue  # kustomize reports it, with a better message than ours
+            for text in _strings(data):
+                if "://" in text or text.startswith(("/", "github.com/")) or len(text) > 400:
+                    continue
+                target = posixpath.normpath(posixpath.join(folder, text.split("?", 1)[0]))
+                if target in seen or target == ".." or target.startswith("../"):
+                    continue
+                seen.add(target)
+                if repo.is_dir(sha, target):
+                    queue.append(target)  # inside the export or not, its own references count
+                elif repo.read_file(sha, target) is not None:
+                    target = posixpath.dirname(target) or "."
+                else:
+                    continue
+                if not covered(target):
+                    wanted.append(target)
+    # A folder listed before its parent would be exported twice, its problems reported twice.
+    return [w for w in wanted if not any(o != w and (o == "." or w.startswith(o + "/")) for o in wanted)]
+
+
+# Where a kustomization names files or folders (kustomize's own fields).
+_PATH_LISTS = ("resources", "bases", "components", "crds", "configurations", "generators", "transformers",
+               "validators", "patchesStrategicMerge")  # fmt: skip
+_PATH_ITEMS = {
+    "patches": "path",
+    "patchesJson6902": "path",
+    "replacements": "path",
+    "helmCharts": "valuesFile",
+}
+_GENERATORS = ("configMapGenerator", "secretGenerator")
+
+
+def _file_references(data: Any) -> Iterator[str]:
+    """Every file or folder a kustomization names, as written."""
+    if not isinstance(data, dict):
+        return
+    for key in _PATH_LISTS:
+        for item in data.get(key) or ():
+            if isinstance(item, str) and "\n" not in item:  # patchesStrategicMerge may inline a patch
+                yield item
+    for key, field in _PATH_ITEMS.items():
+        for item in data.get(key) or ():
+            if isinstance(item, dict) and isinstance(item.get(field), str):
+                yield item[field]
+    for key in _GENERATORS:
+        for item in data.get(key) or ():
+            if not isinstance(item, dict):
+                continue
+            for name in ("files", "envs"):
+                for entry in item.get(name) or ():
+                    if isinstance(entry, str):
+                        yield entry.split("=", 1)[-1]
+            if isinstance(item.get("env"), str):
+                yield item["env"]
+    for key, field in (("openapi", "path"), ("helmGlobals", "chartHome")):
+        found = data.get(key)
+        if isinstance(found, dict) and isinstance(found.get(field), str):
+            yield found[field]
+
+
+def _kustomize_escapes(repo: EnvRepo, sha: str, app_path: str) -> list[Problem]:
+    """Paths in the app's kustomizations (bases' too) that leave the env repo: an absolute path,
+    ``../`` past the repo's top, or a remote base. kustomize would read them from this machine
+    (or the network): ``check --ref`` on someone's branch must never read outside the repo."""
+    problems, queue, seen = [], [app_path], {app_path}
+    while queue:
+        folder = queue.pop()
+        for name in KUSTOMIZATION_FILES:
+            file = join(folder, name)
+            raw = repo.read_file(sha, file)
+            if raw is None:
+                continue
+            try:
+                data = rawyaml.load(raw)
+            except (yaml.YAMLError, RecursionError, ValueError):
+                continue  # kustomize reports it
+            for text in _file_references(data):
+                target = posixpath.normpath(posixpath.join(folder, text.split("?", 1)[0]))
+                if "://" in text or text.startswith(("github.com/", "git@", "git::")):
+                    problems.append(Problem(f"remote base {text!r}: nothing is fetched from the network; "
+                                            "vendor it into the env repo", file=file))  # fmt: skip
+                elif text.startswith("/") or target == ".." or target.startswith("../"):
+                    problems.append(Problem(f"path {text!r} leaves the env repo; refused", file=file))
+                elif target not in seen and repo.is_dir(sha, target):
+                    seen.add(target)
+                    queue.append(target)
+    return problems
+
+
+def _strings(data: Any) -> Iterator[str]:
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for value in data.values():
+            yield from _strings(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _strings(item)
