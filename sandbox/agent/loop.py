@@ -12,6 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +55,7 @@ from sandbox.apply.reader import ClusterReader
 from sandbox.apply.sync import Syncer
 from sandbox.kube.client import Kube, KubeError
 from sandbox.model import Health, Manifest, ObjectKey, Problem
+from sandbox.paths import private_dir, state_dir
 from sandbox.source.appspec import AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError
 from sandbox.source.render import other_repo
@@ -337,7 +339,7 @@ class Agent:
                     self._event("error", app, said)
                     # Shown as a problem (a command's exit code says so) until that command works.
                     self._failed[_kind(item)] = Problem(
-                        f"{said}; this is a bug in the sandbox: please report it"
+                        f"{said}; this is a bug in the sandbox: please report it with {bug_report(exc)}"
                     )
                 finally:
                     if isinstance(item, Barrier):
@@ -583,6 +585,20 @@ class Agent:
             seq, str(self.repo_path), self.branch, self.head, apps, tuple(self._events), problems,
             commits=self._commits, notices=self.apps.notices if self.apps else (), unreachable=self._unreachable,
         )  # fmt: skip
+
+
+def bug_report(exc: BaseException) -> str:
+    """Where the traceback of an unexpected error was written (the state dir's bugs.log)."""
+    path = state_dir() / "bugs.log"
+    try:
+        private_dir(path.parent)
+        with path.open("a") as out:
+            out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+            out.write("".join(traceback.format_exception(exc)))
+        path.chmod(0o600)
+    except OSError:
+        return "the steps that led to it"
+    return f"the traceback in {path}"
 
 
 def _kind(command: Command) -> str:

@@ -16,11 +16,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sandbox.apply import diff
-from sandbox.apply.desired import FIRST_STAGE, DesiredSet
+from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison, DryRun, OwnerOf, Verdict
 from sandbox.apply.health import assess
 from sandbox.apply.hooks import HookRun, HookRunner, hooks_at
@@ -34,28 +34,17 @@ from sandbox.apply.inventory import (
     other_repo,
 )
 from sandbox.apply.livecache import LiveCache
+from sandbox.apply.plan import SyncPlan, Wave, group_of, kind_rank, prune_order
+from sandbox.apply.plan import plan as plan_of
 from sandbox.kube.client import Kube, KubeError, Resource
 from sandbox.manifest.annotations import FLUX_PRUNE
 from sandbox.manifest.shape import annotations_of
-from sandbox.manifest.waves import SYNC_OPTIONS, Phase, options_of, wave_of
+from sandbox.manifest.waves import SYNC_OPTIONS, Phase, options_of
 from sandbox.model import DesiredObject, Health, Manifest, ObjectKey
 
-KIND_ORDER = (
-    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodDisruptionBudget",
-    "ServiceAccount", "Secret", "ConfigMap", "StorageClass", "PersistentVolume",
-    "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding",
-    "Role", "RoleBinding", "Service", "DaemonSet", "Pod", "ReplicationController", "ReplicaSet",
-    "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "IngressClass",
-    "Ingress", "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
-)  # fmt: skip
 ESTABLISH_TIMEOUT = 30.0
 WAVE_TIMEOUT = 300.0
 WORKERS = 32
-
-
-def kind_rank(kind: str) -> int:
-    """Position in the apply order; custom resources come after every built-in kind."""
-    return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
 
 
 class Action(StrEnum):
@@ -122,6 +111,15 @@ class Syncer:
                 self.cache.watch(resource, APP_LABEL)
         return unknown
 
+    def plan(self, desired: DesiredSet, previous: Inventory | None) -> SyncPlan:
+        """The order a sync of ``desired`` takes on this cluster now (see plan)."""
+        return plan_of(
+            desired, previous,
+            knows_kind=lambda api_version, kind: self.kube.resource_for(api_version, kind) is not None,
+            has_namespace=lambda name: name in self._namespaces or self.cache.get(
+                ObjectKey("", "Namespace", "", name)) is not None,
+        )  # fmt: skip
+
     def sync(
         self,
         desired: DesiredSet,
@@ -133,7 +131,8 @@ class Syncer:
         rebuild: bool = False,
         always_hooks: bool = False,
     ) -> SyncOutcome:
-        """Apply an app's desired set; prune what the inventory and annotations both claim.
+        """Apply an app's desired set, step by step as its plan orders it; prune what the
+        inventory and annotations both claim.
 
         On an app's first deploy (no inventory yet: nothing of it runs that a half-applied
         commit could break) objects that do not exist are created without a dry-run first,
@@ -147,26 +146,46 @@ class Syncer:
         is pruned. An app another env repo deployed is never touched from this one (its
         inventory says which repo): one repo must not prune another's objects.
         """
-        app, revision = desired.app, desired.revision
         if not desired.ok:
             problems = "; ".join(str(p) for p in desired.problems)
             return self._failed(desired, (), f"render failed, nothing applied or pruned: {problems}")
-        objects = sorted(desired.objects.values(), key=lambda o: (kind_rank(o.key.kind), o.key))
-        previous = self.inventories.load(app)
+        previous = self.inventories.load(desired.app)
         owner = other_repo(previous, inventory_extra or {})
         if owner is not None:
             return self._failed(
                 desired, (),
-                f"app {app} on this cluster belongs to the env repo {owner}: nothing applied or pruned. "
+                f"app {desired.app} on this cluster belongs to the env repo {owner}: nothing applied or pruned. "
                 f"Name the app differently here, or remove it from {owner} (or delete that folder) first",
             )  # fmt: skip
         if previous is None and rebuild:
-            previous = self.inventories.rebuild(app, self.kube)
-        check_creations = previous is not None and bool(previous.entries)
+            previous = self.inventories.rebuild(desired.app, self.kube)
+        run = _Run(
+            desired,
+            previous,
+            inventory_extra,
+            check_creations=previous is not None and bool(previous.entries),
+        )
+        refused = self._check(run, owner_of)
+        if refused is not None:
+            return refused
+        run.plan = self.plan(desired, run.previous)
+        self._record_arrivals(run)
+        declared = {o.key.name for o in run.objects if o.key.kind == "Namespace"}
+        try:
+            if namespace and namespace not in declared:
+                self._ensure_namespace(namespace)
+        except KubeError as exc:
+            return self._failed(desired, (), f"namespace {namespace}: {exc.message}; nothing applied")
+        run.run_hooks = bool(desired.rendered.hooks) and (always_hooks or self._changes(run))
+        return self._execute(run, prune)
+
+    def _check(self, run: _Run, owner_of: OwnerOf) -> SyncOutcome | None:
+        """Everything checked before anything is applied: kinds the cluster knows (or this sync's
+        CRDs bring), objects no other app owns, and a dry-run of what can be judged now."""
+        desired, previous, objects = run.desired, run.previous, run.objects
         self.watch_kinds((e.api_version, e.key.kind) for e in (previous.entries if previous else ()))
         unknown = self.watch_kinds((o.manifest["apiVersion"], o.key.kind) for o in objects)
-        coming = desired.crd_kinds()
-        unknown_here = [u for u in unknown if (_group(u.split()[0]), u.split()[1]) not in coming]
+        unknown_here = [u for u in unknown if (group_of(u.split()[0]), u.split()[1]) not in run.coming]
         if unknown_here:
             detail = "; ".join(
                 f"{o.source} ({o.key}): the cluster does not know {o.manifest['apiVersion']} {o.key.kind}"
@@ -174,117 +193,128 @@ class Syncer:
                 if f"{o.manifest['apiVersion']} {o.key.kind}" in unknown_here
             )
             return self._failed(desired, (), f"{detail}; nothing applied or pruned")
-
-        conflicts = self._conflicts(app, objects, owner_of)
+        conflicts = self._conflicts(desired.app, objects, owner_of)
         if conflicts:
             return self._refused(desired, objects, conflicts, {})
-
-        # Check everything that can be checked now; what needs a new namespace or CRD waits.
-        now = [o for o in objects if (_group(o.manifest["apiVersion"]), o.key.kind) not in coming or
+        # What needs a new namespace or CRD waits; the rest is judged now.
+        now = [o for o in objects if (group_of(o.manifest["apiVersion"]), o.key.kind) not in run.coming or
                self.kube.resource_for(o.manifest["apiVersion"], o.key.kind) is not None]  # fmt: skip
-        checked = self._compare(desired, now, check_creations)
-        failed = {k: c for k, c in checked.items() if c.verdict == Verdict.FAILED}
-        if failed:
-            return self._refused(desired, objects, failed, checked)
+        run.checked = self._compare(desired, now, run.check_creations)
+        failed = {k: c for k, c in run.checked.items() if c.verdict == Verdict.FAILED}
+        return self._refused(desired, objects, failed, run.checked) if failed else None
 
-        # Before anything is applied, the inventory names every object this sync may create: a
-        # sync cut short (the agent killed, the API server gone) leaves nothing untracked.
+    def _record_arrivals(self, run: _Run) -> None:
+        """Before anything is applied, the inventory names every object this sync may create: a
+        sync cut short (the agent killed, the API server gone) leaves nothing untracked."""
+        previous = run.previous
         known = previous.keys() if previous else set()
-        arriving = [Entry(o.key, o.manifest["apiVersion"]) for o in objects if o.key not in known]
+        arriving = [Entry(o.key, o.manifest["apiVersion"]) for o in run.objects if o.key not in known]
         if arriving:
             entries = (*(previous.entries if previous else ()), *arriving)
-            previous = Inventory(app, previous.revision if previous else "", entries)
-            self.inventories.save(previous, inventory_extra)
-        declared = {o.key.name for o in objects if o.key.kind == "Namespace"}
-        try:
-            if namespace and namespace not in declared:
-                self._ensure_namespace(namespace)
-        except KubeError as exc:
-            return self._failed(desired, (), f"namespace {namespace}: {exc.message}; nothing applied")
-        run_hooks = bool(desired.rendered.hooks) and (
-            always_hooks or not check_creations
-            or any(c.verdict != Verdict.SAME for c in checked.values()) or len(checked) < len(objects)
-            or any(e.key not in desired.objects for e in (previous.entries if previous else ()))
+            run.previous = Inventory(run.desired.app, previous.revision if previous else "", entries)
+            self.inventories.save(run.previous, run.inventory_extra)
+
+    def _changes(self, run: _Run) -> bool:
+        """Whether the sync changes anything (hooks run only then, or on a first deploy)."""
+        previous = run.previous
+        return (
+            not run.check_creations
+            or any(c.verdict != Verdict.SAME for c in run.checked.values()) or len(run.checked) < len(run.objects)
+            or any(e.key not in run.desired.objects for e in (previous.entries if previous else ()))
         )  # fmt: skip
-        hooks: list[HookRun] = []
-        if run_hooks:
-            hooks += self.hook_runner.run(app, hooks_at(desired.rendered.hooks, Phase.PRE_SYNC), Phase.PRE_SYNC,
-                                          kind_rank)  # fmt: skip
-            if not all(h.ok for h in hooks):
-                return self._hook_failed(desired, (), hooks, "nothing applied or pruned")
-        results: list[ObjectResult] = []
-        by_wave = _by_wave(objects)
-        sync_hooks = hooks_at(desired.rendered.hooks, Phase.SYNC) if run_hooks else []
-        post_hooks = hooks_at(desired.rendered.hooks, Phase.POST_SYNC) if run_hooks else []
-        waves = sorted({*by_wave, *(wave_of(h.manifest) for h in sync_hooks)})
+
+    def _execute(self, run: _Run, prune: bool) -> SyncOutcome:
+        """The plan's steps: PreSync hooks, the waves, then prune and PostSync hooks."""
+        desired, plan = run.desired, run.plan
+        if run.run_hooks:
+            run.hooks += self.hook_runner.run(desired.app, list(plan.pre_sync), Phase.PRE_SYNC, kind_rank)
+            if not all(h.ok for h in run.hooks):
+                return self._hook_failed(desired, (), run.hooks, "nothing applied or pruned")
+        stopped = self._waves(run)
+        if stopped is not None:
+            return stopped
+        if not all(h.ok for h in run.hooks):
+            return self._hook_failed(desired, run.results, run.hooks, "nothing pruned")
+        if any(r.action == Action.FAILED for r in run.results):
+            return self._apply_failed(run)
+        return self._finish(run, prune)
+
+    def _waves(self, run: _Run) -> SyncOutcome | None:
+        """Each wave of the plan in turn, with its Sync hooks; the next waits until it is healthy."""
+        desired, results = run.desired, run.results
+        # A wave that holds only Sync hooks is a step only when hooks run (something changes).
+        waves = [w for w in run.plan.waves if w.objects or run.run_hooks]
         for index, wave in enumerate(waves):
-            in_wave = by_wave.get(wave, [])
-            if any(r.action == Action.FAILED for r in results) or not all(h.ok for h in hooks):
+            if any(r.action == Action.FAILED for r in results) or not all(h.ok for h in run.hooks):
                 results += [ObjectResult(o.key, Action.SKIPPED, "not applied: an earlier wave failed",
-                                         o.source, checked.get(o.key)) for o in in_wave]  # fmt: skip
+                                         o.source, run.checked.get(o.key)) for o in wave.objects]  # fmt: skip
                 continue
-            done = self._apply_stage(desired, in_wave, coming, checked, check_creations, results)
+            done = self._apply_stage(desired, wave, run.coming, run.checked, run.check_creations, results)
             if done is not None:
                 return done
-            here = [h for h in sync_hooks if wave_of(h.manifest) == wave]
-            if here:
-                hooks += self.hook_runner.run(app, here, Phase.SYNC, kind_rank)
-            later = index + 1 < len(waves) or bool(post_hooks)
-            if later and not any(r.action == Action.FAILED for r in results) and all(h.ok for h in hooks):
-                waiting = self._wait_healthy(in_wave)
+            if wave.hooks and run.run_hooks:
+                run.hooks += self.hook_runner.run(desired.app, list(wave.hooks), Phase.SYNC, kind_rank)
+            later = index + 1 < len(waves) or bool(run.run_hooks and run.plan.post_sync)
+            if later and not any(r.action == Action.FAILED for r in results) and all(h.ok for h in run.hooks):
+                waiting = self._wait_healthy(list(wave.objects))
                 if waiting:
                     results += [ObjectResult(o.key, Action.SKIPPED, "not applied: an earlier wave did not become "
-                                             "healthy", o.source, checked.get(o.key))
-                                for w in waves[index + 1:] for o in by_wave.get(w, [])]  # fmt: skip
-                    return self._hook_failed(desired, results, hooks, f"wave {wave} did not become healthy: "
-                                             f"{waiting}; the waves after it were not applied, nothing pruned")  # fmt: skip
-        if not all(h.ok for h in hooks):
-            return self._hook_failed(desired, results, hooks, "nothing pruned")
+                                             "healthy", o.source, run.checked.get(o.key))
+                                for w in waves[index + 1:] for o in w.objects]  # fmt: skip
+                    return self._hook_failed(desired, results, run.hooks, f"wave {wave.number} did not become "
+                                             f"healthy: {waiting}; the waves after it were not applied, nothing "
+                                             "pruned")  # fmt: skip
+        return None
+
+    def _apply_failed(self, run: _Run) -> SyncOutcome:
+        """Some object was refused when applied: nothing is pruned, and the last good revision's
+        objects stay tracked beside what this sync applied."""
+        desired, previous, results = run.desired, run.previous, run.results
         failed_results = [r for r in results if r.action == Action.FAILED]
         not_applied = (Action.FAILED, Action.SKIPPED)
-        applied_entries = [
-            Entry(r.key, desired.objects[r.key].manifest["apiVersion"])
-            for r in results
-            if r.action not in not_applied
-        ]
-        leftover = [e for e in (previous.entries if previous else ()) if e.key not in desired.objects]
-        if failed_results:
-            # A failed apply never prunes: the last good revision's objects stay tracked.
-            kept = [*applied_entries, *leftover]
-            kept += [Entry(r.key, desired.objects[r.key].manifest["apiVersion"]) for r in results
-                     if r.action in not_applied and previous and r.key in previous.keys()]  # fmt: skip
-            self.inventories.save(Inventory(app, previous.revision if previous else "", tuple(kept)),
-                                  inventory_extra)  # fmt: skip
-            more = (
-                f"; and {len(failed_results) - 5} more (status -v lists them)"
-                if len(failed_results) > 5
-                else ""
-            )
-            message = (
-                f"{len(failed_results)} object(s) failed to apply; nothing pruned: "
-                + "; ".join(f"{r.key} ({r.source}): {r.message}" for r in failed_results[:5])
-                + more
-            )
-            if run_hooks:
-                hooks += self.hook_runner.run(app, hooks_at(desired.rendered.hooks, Phase.SYNC_FAIL),
-                                              Phase.SYNC_FAIL, kind_rank)  # fmt: skip
-            return SyncOutcome(app, revision, tuple(results), False, message, tuple(hooks))
-        pruned, still_owned = self._prune(app, leftover, prune)
-        results += pruned
-        self.inventories.save(
-            Inventory(app, revision, tuple(applied_entries) + tuple(still_owned)), inventory_extra
+        kept = [*run.applied_entries(), *run.leftover()]
+        kept += [Entry(r.key, desired.objects[r.key].manifest["apiVersion"]) for r in results
+                 if r.action in not_applied and previous and r.key in previous.keys()]  # fmt: skip
+        self.inventories.save(Inventory(desired.app, previous.revision if previous else "", tuple(kept)),
+                              run.inventory_extra)  # fmt: skip
+        more = (
+            f"; and {len(failed_results) - 5} more (status -v lists them)" if len(failed_results) > 5 else ""
         )
-        if post_hooks:
-            hooks += self.hook_runner.run(app, post_hooks, Phase.POST_SYNC, kind_rank)
-            if not all(h.ok for h in hooks):
-                return self._hook_failed(desired, results, hooks, "the objects were applied")
-        outcome = SyncOutcome(app, revision, tuple(results), True, "", tuple(hooks))
-        return SyncOutcome(app, revision, outcome.results, True, outcome.summary(), outcome.hooks)
+        message = (
+            f"{len(failed_results)} object(s) failed to apply; nothing pruned: "
+            + "; ".join(f"{r.key} ({r.source}): {r.message}" for r in failed_results[:5])
+            + more
+        )
+        if run.run_hooks:
+            run.hooks += self.hook_runner.run(
+                desired.app, list(run.plan.sync_fail), Phase.SYNC_FAIL, kind_rank
+            )
+        return SyncOutcome(desired.app, desired.revision, tuple(results), False, message, tuple(run.hooks))
+
+    def _finish(self, run: _Run, prune: bool) -> SyncOutcome:
+        """Prune what was left from Git (the plan's order), record the inventory, PostSync hooks."""
+        desired = run.desired
+        applied = run.applied_entries()
+        pruned, still_owned = self._prune(desired.app, run.leftover(), prune)
+        run.results += pruned
+        self.inventories.save(
+            Inventory(desired.app, desired.revision, tuple(applied) + tuple(still_owned)), run.inventory_extra
+        )
+        if run.run_hooks and run.plan.post_sync:
+            run.hooks += self.hook_runner.run(
+                desired.app, list(run.plan.post_sync), Phase.POST_SYNC, kind_rank
+            )
+            if not all(h.ok for h in run.hooks):
+                return self._hook_failed(desired, run.results, run.hooks, "the objects were applied")
+        outcome = SyncOutcome(desired.app, desired.revision, tuple(run.results), True, "", tuple(run.hooks))
+        return SyncOutcome(
+            desired.app, desired.revision, outcome.results, True, outcome.summary(), outcome.hooks
+        )
 
     def _apply_stage(
         self,
         desired: DesiredSet,
-        stage: list[DesiredObject],
+        wave: Wave,
         coming: set[tuple[str, str]],
         checked: dict[ObjectKey, Comparison],
         check_creations: bool,
@@ -292,7 +322,7 @@ class Syncer:
     ) -> SyncOutcome | None:
         """Apply one sync wave: its Namespaces and CRDs, then (checked now, when they could not
         be before) the rest by kind. A SyncOutcome when the sync must stop here."""
-        first = [o for o in stage if o.key.kind in FIRST_STAGE]
+        first = list(wave.first)
         results += self._apply_wave(desired, first, checked)
         if first:
             try:
@@ -302,13 +332,13 @@ class Syncer:
             if coming:
                 self.kube.resources(refresh=True)  # new CRDs bring new kinds
                 # This wave's kinds only: a later wave's may come with a later wave's CRD.
-                unknown = self.watch_kinds((o.manifest["apiVersion"], o.key.kind) for o in stage)
+                unknown = self.watch_kinds((o.manifest["apiVersion"], o.key.kind) for o in wave.objects)
                 if unknown:
                     return self._failed(
                         desired, results,
                         f"the cluster does not know {', '.join(unknown)}; nothing else applied or pruned",
                     )  # fmt: skip
-        rest = [o for o in stage if o.key.kind not in FIRST_STAGE]
+        rest = [o for group in wave.by_kind for o in group]
         # Objects whose namespace or kind did not exist before: checked now, all before any.
         waiting = [
             o for o in rest if o.key not in checked or (check_creations and not checked[o.key].validated)
@@ -325,15 +355,14 @@ class Syncer:
                 )
                 return SyncOutcome(desired.app, desired.revision, (*results, *outcome.results), False,
                                    outcome.message + (note if applied else ""))  # fmt: skip
-        for rank in sorted({kind_rank(o.key.kind) for o in rest}):
-            wave = [o for o in rest if kind_rank(o.key.kind) == rank]
+        for group in wave.by_kind:
             if any(r.action == Action.FAILED for r in results):
                 # Objects the API server refused only when applied (a first deploy's creations,
                 # or a race with another writer): stop here, the waves after need this one.
                 results += [ObjectResult(o.key, Action.SKIPPED, "not applied: an earlier wave failed",
-                                         o.source, checked.get(o.key)) for o in wave]  # fmt: skip
+                                         o.source, checked.get(o.key)) for o in group]  # fmt: skip
                 continue
-            results += self._apply_wave(desired, wave, checked)
+            results += self._apply_wave(desired, list(group), checked)
         return None
 
     def _wait_healthy(self, objects: list[DesiredObject]) -> str:
@@ -524,7 +553,7 @@ class Syncer:
         Argo CD's ``Delete=false`` keeps an object then (``Prune=false`` keeps it always)."""
         results: list[ObjectResult] = []
         still_owned: list[Entry] = []
-        for entry in sorted(leftover, key=lambda e: (-kind_rank(e.key.kind), e.key)):
+        for entry in prune_order(leftover):
             resource = self.kube.resource_for(entry.api_version, entry.key.kind)
             if resource is None:
                 continue  # the kind itself is gone (its CRD was pruned): so is the object
@@ -555,17 +584,6 @@ class Syncer:
         self.dry.verified.forget(key)
 
 
-def _by_wave(objects: list[DesiredObject]) -> dict[int, list[DesiredObject]]:
-    waves: dict[int, list[DesiredObject]] = {}
-    for obj in objects:
-        waves.setdefault(wave_of(obj.manifest), []).append(obj)
-    return waves
-
-
-def _group(api_version: str) -> str:
-    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
-
-
 def _established(live: Manifest | None) -> bool:
     if live is None:
         return False
@@ -573,3 +591,37 @@ def _established(live: Manifest | None) -> bool:
         return (live.get("status") or {}).get("phase") == "Active"
     conditions = (live.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+@dataclass
+class _Run:
+    """One sync as it goes: what it syncs over, what the checks found, what it did so far."""
+
+    desired: DesiredSet
+    previous: Inventory | None
+    inventory_extra: dict[str, str] | None
+    check_creations: bool
+    checked: dict[ObjectKey, Comparison] = field(default_factory=dict)
+    results: list[ObjectResult] = field(default_factory=list)
+    hooks: list[HookRun] = field(default_factory=list)
+    run_hooks: bool = False
+    plan: SyncPlan = field(init=False)
+    objects: list[DesiredObject] = field(init=False)  # in apply order
+    coming: set[tuple[str, str]] = field(init=False)  # (group, kind) this sync's CRDs bring
+
+    def __post_init__(self) -> None:
+        self.objects = sorted(self.desired.objects.values(), key=lambda o: (kind_rank(o.key.kind), o.key))
+        self.coming = self.desired.crd_kinds()
+
+    def applied_entries(self) -> list[Entry]:
+        """What this sync applied (or found unchanged) of the desired set."""
+        return [
+            Entry(r.key, self.desired.objects[r.key].manifest["apiVersion"])
+            for r in self.results
+            if r.key in self.desired.objects and r.action not in (Action.FAILED, Action.SKIPPED)
+        ]
+
+    def leftover(self) -> list[Entry]:
+        return [
+            e for e in (self.previous.entries if self.previous else ()) if e.key not in self.desired.objects
+        ]
