@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from agentkit import commit, configmap, git, new_repo, wait_for  # noqa: E402
+from sandbox.agent.commands import ManualSync, Resume, Rollback
 from sandbox.agent.history import History  # noqa: E402
 from sandbox.agent.loop import Agent  # noqa: E402
 from sandbox.cluster.local import LocalRuntime  # noqa: E402
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace, scratch: Path, runtime: LocalRuntime, kube: Ku
     noop = []
     for _ in range(3):
         started = time.perf_counter()
-        agent.sync("bench-big-0")
+        agent.send(ManualSync("bench-big-0"))
         agent.wait_idle(300)
         noop.append(time.perf_counter() - started)
     agent_noop = statistics.median(noop)
@@ -147,10 +148,10 @@ def run(args: argparse.Namespace, scratch: Path, runtime: LocalRuntime, kube: Ku
         target = git(repo, "rev-parse", "HEAD~1")
         expected = str(args.repeat - 1)
         started = time.perf_counter()
-        agent.rollback("sample", target)
+        agent.send(Rollback("sample", target))
         wait_for(lambda e=expected: live_value(kube, "sample", "sample") == e, 10, 0.002)
         rollback.append(time.perf_counter() - started)
-        agent.resume("sample")
+        agent.send(Resume("sample"))
         wait_for(lambda: live_value(kube, "sample", "sample") == str(args.repeat), 10, 0.002)
 
     agent.stop()

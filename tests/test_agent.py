@@ -22,6 +22,7 @@ from agentkit import (
     unique,
     wait_for,
 )
+from sandbox.agent.commands import Rollback, SetSelfHeal
 from sandbox.cluster.local import LocalRuntime
 from sandbox.kube.client import Kube
 from sandbox.model import Health, SyncStatus
@@ -119,7 +120,7 @@ def test_an_object_taken_over_by_hand_is_reported_not_pruned(tmp_path: Path, kub
     repo = new_repo(tmp_path / "env", {f"{app}/a.yaml": configmap("a", {"k": "a"})})
     with running(repo, kube, tmp_path) as agent:
         wait_for(lambda: read(kube, cm_path(app, "a")), 10)
-        agent.set_self_heal(app, False)
+        agent.send(SetSelfHeal(app, False))
         agent.wait_idle()
         # Someone strips the tracking annotation: the object is no longer provably ours.
         kube.request(
@@ -171,7 +172,7 @@ def test_drift_is_shown_not_undone_when_self_heal_is_off(tmp_path: Path, kube: K
     repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": configmap("conf", {"v": "git"})})
     with running(repo, kube, tmp_path) as agent:
         wait_for(lambda: _healthy_and_synced(agent, app), 10)
-        agent.set_self_heal(app, False)
+        agent.send(SetSelfHeal(app, False))
         agent.wait_idle()
         kube.request(
             "PATCH",
@@ -183,7 +184,7 @@ def test_drift_is_shown_not_undone_when_self_heal_is_off(tmp_path: Path, kube: K
         assert state.sync == SyncStatus.OUT_OF_SYNC
         assert [str(k) for k in state.drift] == [f"ConfigMap {app}/conf"]
         assert read(kube, cm_path(app, "conf"))["data"]["v"] == "hand"
-        agent.set_self_heal(app, True)
+        agent.send(SetSelfHeal(app, True))
         wait_for(lambda: read(kube, cm_path(app, "conf"))["data"]["v"] == "git", 5, what="healed once on")
 
 
@@ -204,7 +205,7 @@ def test_rollback_pauses_auto_sync_until_resumed_and_revert_deploys_a_new_commit
             10,
         )
 
-        agent.rollback(app)
+        agent.send(Rollback(app))
         wait_for(lambda: read(kube, cm_path(app, "conf"))["data"]["v"] == "1", 10, what="rolled back")
         state = wait_for(
             lambda: (s := app_state(agent, app)) and s.rolled_back and s.operation == "Idle" and s, 5
@@ -328,7 +329,7 @@ def test_rolling_back_to_the_revision_already_deployed_changes_nothing_and_says_
         head = git(repo, "rev-parse", "HEAD")
         version = read(kube, cm_path(app, "conf"))["metadata"]["resourceVersion"]
         syncs = len(agent.history.records(app))
-        agent.rollback(app, head)
+        agent.send(Rollback(app, head))
         agent.wait_idle()
         state = app_state(agent, app)
         assert not state.rolled_back and state.auto_sync, "auto-sync stays on"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from test_samples import SAMPLES, all_synced_and_healthy, running_agent, wait_for, walk
 
+from sandbox.agent.commands import Resume, Rollback
 from sandbox.agent.loop import Agent
 from sandbox.agent.snapshot import Snapshot
 from sandbox.cli import demo
@@ -194,13 +195,13 @@ def test_demo_history_is_healthy_except_the_broken_commit_which_turns_degraded(
         wait_for(agent, lambda s: _holds(agent, s, app, sha["fix"]) and all_synced_and_healthy(s), "Healthy")
 
         for step in ("first", "bump"):
-            agent.rollback(app, sha[step])
+            agent.send(Rollback(app, sha[step]))
             agent.wait_idle(60)
             target = sha[step]
             # wait_for calls the predicate before the loop moves on, so the late binding is safe.
             wait_for(agent, lambda s: _holds(agent, s, app, target), f"Healthy at {step}")  # noqa: B023
 
-        agent.rollback(app, sha["broken"])
+        agent.send(Rollback(app, sha["broken"]))
         agent.wait_idle(60)
         snapshot, took = wait_for(
             agent,
@@ -235,7 +236,7 @@ def test_demo_history_is_healthy_except_the_broken_commit_which_turns_degraded(
         print(f"{sample}: {app} Degraded {took:.1f} s after the rollback to the broken commit")
 
         # Back to Git's HEAD, the fix.
-        agent.resume(app)
+        agent.send(Resume(app))
         agent.wait_idle(60)
         snapshot, _took = wait_for(
             agent,

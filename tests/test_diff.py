@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentkit import app_state, commit, deployment, new_repo, running, unique, wait_for
+from sandbox.agent.commands import SetAutoSync
 from sandbox.apply import diff
 from sandbox.cluster.local import LocalRuntime
 from sandbox.kube.client import Kube
@@ -27,7 +28,7 @@ def test_diff_shows_only_the_change_not_server_defaults_or_bookkeeping(tmp_path:
     repo = new_repo(tmp_path / "env", {f"{app}/web.yaml": deployment("web", 1, "nginx:1.26-alpine")})
     with running(repo, kube, tmp_path) as agent:
         wait_for(lambda: (s := app_state(agent, app)) and s.sync == SyncStatus.SYNCED, 15)
-        agent.set_auto_sync(app, False)
+        agent.send(SetAutoSync(app, False))
         commit(repo, "bump", {f"{app}/web.yaml": deployment("web", 1, "nginx:1.27-alpine")})
         web = wait_for(
             lambda: next(

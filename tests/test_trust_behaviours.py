@@ -423,7 +423,11 @@ def test_a_one_shot_sync_of_a_refused_commit_shows_the_health_of_what_runs(
 
     assert refused.returncode == 1, shown(refused)
     app = app_json(refused, z)
-    assert (app["sync"], app["health"]) == ("OutOfSync", "Healthy"), (app["sync"], app["health"], app["message"])
+    assert (app["sync"], app["health"]) == ("OutOfSync", "Healthy"), (
+        app["sync"],
+        app["health"],
+        app["message"],
+    )
 
 
 # -- removed and vanished apps -----------------------------------------------------------------

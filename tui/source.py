@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from sandbox.agent.commands import UserCommand
 from sandbox.agent.history import SyncRecord
 from sandbox.agent.revert import RevertResult
 from sandbox.agent.snapshot import Snapshot
@@ -36,12 +37,8 @@ class SnapshotSource(Protocol):
 
     def subscribe(self, subscriber: Callable[[Snapshot], None]) -> None: ...
     def snapshot(self) -> Snapshot: ...
-    # commands: enqueue and return at once
-    def sync(self, app: str | None = None) -> None: ...
-    def rollback(self, app: str, revision: str | None = None) -> None: ...
-    def resume(self, app: str) -> None: ...
-    def set_auto_sync(self, app: str, on: bool) -> None: ...
-    def set_self_heal(self, app: str, on: bool) -> None: ...
+    # what a person asks (sync, rollback, resume, auto-sync, self-heal): queued, returns at once
+    def send(self, command: UserCommand) -> None: ...
     # blocking: called from worker threads only
     def revert(self, sha: str | None = None, app: str | None = None) -> RevertResult: ...
     def hand_scale(self, key: ObjectKey, replicas: int) -> str: ...
@@ -63,7 +60,7 @@ class StaticSnapshotSource:
     sync_records: Sequence[SyncRecord] = ()
     diffs: dict[ObjectKey, str] = field(default_factory=dict)  # compact (3 lines of context)
     full_diffs: dict[ObjectKey, str] = field(default_factory=dict)  # any larger context
-    calls: list[tuple[Any, ...]] = field(default_factory=list)
+    calls: list[Any] = field(default_factory=list)  # the commands sent, and the blocking calls as tuples
 
     def __post_init__(self) -> None:
         self.fixed = self._with_log(self.fixed)
@@ -92,20 +89,8 @@ class StaticSnapshotSource:
         for subscriber in list(self._subscribers):
             subscriber(snapshot)
 
-    def sync(self, app: str | None = None) -> None:
-        self.calls.append(("sync", app))
-
-    def rollback(self, app: str, revision: str | None = None) -> None:
-        self.calls.append(("rollback", app, revision))
-
-    def resume(self, app: str) -> None:
-        self.calls.append(("resume", app))
-
-    def set_auto_sync(self, app: str, on: bool) -> None:
-        self.calls.append(("set_auto_sync", app, on))
-
-    def set_self_heal(self, app: str, on: bool) -> None:
-        self.calls.append(("set_self_heal", app, on))
+    def send(self, command: UserCommand) -> None:
+        self.calls.append(command)
 
     def revert(self, sha: str | None = None, app: str | None = None) -> RevertResult:
         self.calls.append(("revert", sha, app))

@@ -123,3 +123,6 @@ Command = (
     Startup | CommitSeen | SourceMoved | Reverted | ManualSync | Rollback | Resume | SetAutoSync | SetSelfHeal
     | Drift | Retry | DependsOn | ClusterCheck | ClusterBack | Barrier | Stop
 )  # fmt: skip
+
+# What a person asks of the agent (a key in the app, a CLI command): Agent.send takes any of them.
+UserCommand = ManualSync | Rollback | Resume | SetAutoSync | SetSelfHeal

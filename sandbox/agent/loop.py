@@ -37,6 +37,7 @@ from sandbox.agent.commands import (
     SourceMoved,
     Startup,
     Stop,
+    UserCommand,
 )
 from sandbox.agent.controller import AppController, Services, Waiting
 from sandbox.agent.history import INTERRUPTED, History
@@ -198,23 +199,10 @@ class Agent:
 
     # -- commands (any thread) --------------------------------------------------------------
 
-    def sync(self, app: str | None = None) -> None:
-        """Sync now: each app (or one) to its target revision."""
-        self._queue.put(ManualSync(app))
-
-    def rollback(self, app: str, revision: str | None = None) -> None:
-        """Sync an earlier revision; auto-sync pauses for that app until resumed or reverted."""
-        self._queue.put(Rollback(app, revision))
-
-    def resume(self, app: str) -> None:
-        """Turn auto-sync back on (and end a rollback): the app follows Git again."""
-        self._queue.put(Resume(app))
-
-    def set_auto_sync(self, app: str, on: bool) -> None:
-        self._queue.put(SetAutoSync(app, on))
-
-    def set_self_heal(self, app: str, on: bool) -> None:
-        self._queue.put(SetSelfHeal(app, on))
+    def send(self, command: UserCommand) -> None:
+        """Queue what a person asked (sync, rollback, resume, auto-sync, self-heal); the one
+        worker carries it out in order, and returns at once."""
+        self._queue.put(command)
 
     def revert(self, sha: str | None = None, app: str | None = None) -> RevertResult:
         """git revert of a commit (default: what the app's revert target says) as a new commit."""

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sandbox import session
+from sandbox.agent.commands import ManualSync, Resume, Rollback
 from sandbox.agent.history import HistoryReader, SyncRecord, path_for_repo
 from sandbox.agent.loop import Agent
 from sandbox.agent.ready import FLUX_KINDS
@@ -202,7 +203,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         if args.app and (app := _resolved(agent.publish_now(), args.app)) is None:
             return 2
         args.app = app if args.app else None
-        agent.sync(args.app)
+        agent.send(ManualSync(args.app))
         agent.wait_idle(session.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
     failed = [a for a in snapshot.apps if (args.app in (None, a.name)) and a.last_result == "Failed"]
@@ -312,7 +313,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        agent.rollback(args.app, target)
+        agent.send(Rollback(args.app, target))
         agent.wait_idle(session.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
     errors = [e for e in _errors_since(snapshot, started) if e.app == args.app]
@@ -334,7 +335,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         if (app_id := _resolved(agent.publish_now(), args.app)) is None:
             return 2
         args.app = app_id
-        agent.resume(args.app)
+        agent.send(Resume(args.app))
         agent.wait_idle(session.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
     _emit(args, snapshot)

@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Input
 
+from sandbox.agent.commands import ManualSync, Rollback, SetAutoSync, SetSelfHeal
 from sandbox.agent.snapshot import AppState, RevertTarget, Snapshot
 from tui import glyphs
 from tui.components.apps_panel import AppsPanel
@@ -237,7 +238,7 @@ class MainScreen(Screen[None]):
                 f" It stays rolled back (target {glyphs.short(target)});"
                 f" press {self.key_for('sandbox.auto_sync', 'a')} to follow Git again."
             )
-        self._run(lambda: self.source.sync(app.name), message, "sync")
+        self._run(lambda: self.source.send(ManualSync(app.name)), message, "sync")
 
     def action_rollback(self) -> None:
         app = self._app_state()
@@ -260,7 +261,7 @@ class MainScreen(Screen[None]):
                 title="rollback: nothing to do", severity="warning",
             )  # fmt: skip
             return
-        self.source.rollback(app.name, target)
+        self.source.send(Rollback(app.name, target))
         resume = self.key_for("sandbox.auto_sync", "a")
         self._say(
             f"Rolled back {app.name}: syncing {glyphs.short(target)}{self._commit_subject(target)} to the cluster "
@@ -334,14 +335,14 @@ class MainScreen(Screen[None]):
                 f"Auto-sync off for {app.name}: new commits show in the trees as OutOfSync, "
                 f"nothing is applied. Undo: press {key}."
             )
-            self._run(lambda: self.source.set_auto_sync(app.name, False), message, "auto-sync")
+            self._run(lambda: self.source.send(SetAutoSync(app.name, False)), message, "auto-sync")
         else:
             ended = " The rollback ends." if app.rolled_back else ""
             message = (
                 f"Auto-sync on for {app.name}: syncing Git HEAD {glyphs.short(app.git_revision)} now and every "
                 f"new commit after it.{ended} Undo: press {key}."
             )
-            self._run(lambda: self.source.set_auto_sync(app.name, True), message, "auto-sync")
+            self._run(lambda: self.source.send(SetAutoSync(app.name, True)), message, "auto-sync")
 
     def action_toggle_self_heal(self) -> None:
         app = self._app_state()
@@ -356,7 +357,7 @@ class MainScreen(Screen[None]):
             drift = f" Re-applying Git to {len(app.drift)} drifted object(s) now." if app.drift else ""
             message = f"Self-heal on for {app.name}: drift is undone from Git.{drift} Undo: press {key}."
         on = not app.self_heal
-        self._run(lambda: self.source.set_self_heal(app.name, on), message, "self-heal")
+        self._run(lambda: self.source.send(SetSelfHeal(app.name, on)), message, "self-heal")
 
     def action_hand_scale(self) -> None:
         row = self.trees.selected
