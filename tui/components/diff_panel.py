@@ -11,13 +11,13 @@ from typing import ClassVar
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Static
 
 from sandbox.model import SyncStatus
-from tui import glyphs
+from tui import glyphs, keys
 from tui.rows import Row
 from tui.source import SnapshotSource
 from tui.threads import hand_over
@@ -51,10 +51,7 @@ def colour_diff(text: str) -> Text:
 class DiffPanel(VerticalScroll):
     """Focusable (number key 4) so long diffs scroll with j/k and the arrows."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "scroll_down", "Down", show=False, id="scroll.down"),
-        Binding("k", "scroll_up", "Up", show=False, id="scroll.up"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = keys.bindings(keys.DIFF)
 
     def __init__(self, ascii: bool = False, *, id: str | None = None) -> None:
         super().__init__(id=id, can_focus=True)

@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Input
 
 from sandbox.agent.commands import ManualSync, Rollback, SetAutoSync, SetSelfHeal
 from sandbox.agent.snapshot import AppState, RevertTarget, Snapshot
-from tui import glyphs
+from tui import glyphs, keys
 from tui.components.apps_panel import AppsPanel
 from tui.components.diff_panel import DiffPanel
 from tui.components.events_panel import EventsPanel
@@ -43,35 +43,6 @@ from tui.threads import hand_over
 SCALABLE = ("Deployment", "StatefulSet")  # a ReplicaSet belongs to its Deployment, not to Git
 REVERT_CONFIRM_S = 10.0  # how long the second press of the revert key confirms the first
 
-# What each key does, in the words of the help screen (the footer keeps one word).
-HELP: dict[str, str] = {
-    "sandbox.sync": "sync now: apply the current app's target revision to the cluster",
-    "sandbox.rollback": "roll back: sync the commit selected in History, else the last healthy one "
-    "before the deployed one; Git is unchanged and auto-sync pauses",
-    "sandbox.revert": "revert: say which commit a new git commit would undo (the one selected in "
-    "History, else the one that broke the app, else the deployed one); press again to do it",
-    "sandbox.auto_sync": "auto-sync on/off for the current app (on again ends a rollback)",
-    "sandbox.self_heal": "self-heal on/off: undo drift from Git, or only show it",
-    "sandbox.hand_scale": "learning: scale the selected Deployment/StatefulSet by hand (+1 replica) "
-    "behind Git's back, to watch self-heal",
-    "sandbox.diff_context": "diff: compact (3 lines of context) or the full object",
-    "sandbox.filter": "filter the trees by kind, name, namespace or status",
-    "sandbox.help": "this help",
-    "sandbox.quit": "quit (the cluster keeps running)",
-    "sandbox.back": "back: clear the filter, return to the trees",
-    "focus.next": "next panel",
-    "focus.previous": "previous panel",
-    "focus.apps": "Apps panel",
-    "focus.history": "History panel",
-    "focus.objects": "desired and live trees",
-    "focus.diff": "Diff panel",
-    "focus.events": "Events panel",
-    "cursor.down": "trees, Apps, History: down",
-    "cursor.up": "trees, Apps, History: up",
-    "object.yaml": "trees: the full live YAML of the selected object",
-    "scroll.down": "Diff, Events: scroll down",
-    "scroll.up": "Diff, Events: scroll up",
-}
 EMPTY = Snapshot(0, "", "", "")
 
 
@@ -94,26 +65,7 @@ class MainScreen(Screen[None]):
                 panel.has_focus = has_focus  # what its Focus or Blur handler sets, a frame later
                 redraw_now(panel)
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "sync", "Sync", id="sandbox.sync"),
-        Binding("r", "rollback", "Rollback", id="sandbox.rollback"),
-        Binding("v", "revert", "Revert", id="sandbox.revert"),
-        Binding("a", "toggle_auto_sync", "Auto-sync", id="sandbox.auto_sync"),
-        Binding("h", "toggle_self_heal", "Self-heal", id="sandbox.self_heal"),
-        Binding("x", "hand_scale", "Scale+1 (drift)", id="sandbox.hand_scale"),
-        Binding("d", "toggle_diff_context", "Diff context", id="sandbox.diff_context"),
-        Binding("slash", "filter", "Filter", id="sandbox.filter"),
-        Binding("question_mark", "help", "Help", id="sandbox.help"),
-        Binding("q", "app.quit", "Quit", id="sandbox.quit"),
-        Binding("escape", "back", "Back", show=False, id="sandbox.back"),
-        Binding("tab", "app.focus_next", "Next panel", show=False, id="focus.next"),
-        Binding("shift+tab", "app.focus_previous", "Previous panel", show=False, id="focus.previous"),
-        Binding("1", "focus_panel('apps')", "Apps panel", show=False, id="focus.apps"),
-        Binding("2", "focus_panel('history')", "History panel", show=False, id="focus.history"),
-        Binding("3", "focus_panel('objects')", "Object trees", show=False, id="focus.objects"),
-        Binding("4", "focus_panel('diff')", "Diff panel", show=False, id="focus.diff"),
-        Binding("5", "focus_panel('events')", "Events panel", show=False, id="focus.events"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = keys.bindings(keys.MAIN)
 
     def __init__(
         self, source: SnapshotSource, runtime: RuntimeInfo, keymap: Keymap, ascii: bool = False
@@ -194,8 +146,8 @@ class MainScreen(Screen[None]):
 
     def key_for(self, binding_id: str, default: str) -> str:
         """The key the user has for a binding now (their keymap wins), for messages."""
-        keys = self.keymap.keys.get(binding_id, default)
-        return self.app.get_key_display(Binding(keys.split(",")[0], ""))
+        bound = self.keymap.keys.get(binding_id, default)
+        return self.app.get_key_display(Binding(bound.split(",")[0], ""))
 
     def _app_state(self) -> AppState | None:
         app = self.snapshot.app(self.current_app)
@@ -450,8 +402,8 @@ class MainScreen(Screen[None]):
         for binding in [*self.BINDINGS, *ObjectTree.BINDINGS, *DiffPanel.BINDINGS]:
             if not isinstance(binding, Binding) or not binding.id or binding.id in seen:
                 continue
-            keys = keymap.get(binding.id, binding.key)
-            shown = ", ".join(self.app.get_key_display(Binding(k, "")) for k in keys.split(","))
-            seen[binding.id] = KeyHelp(shown, HELP.get(binding.id, binding.description), binding.id)
+            bound = keymap.get(binding.id, binding.key)
+            shown = ", ".join(self.app.get_key_display(Binding(k, "")) for k in bound.split(","))
+            seen[binding.id] = KeyHelp(shown, keys.HELP.get(binding.id, binding.description), binding.id)
         seen["tree.fold"] = KeyHelp("space", "trees: fold or unfold a row", "(Textual Tree)")
         return list(seen.values())

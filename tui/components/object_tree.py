@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.strip import Strip
@@ -21,7 +21,7 @@ from textual.widgets._tree import _TreeLine
 from textual.widgets.tree import TreeNode
 
 from sandbox.model import SyncStatus
-from tui import glyphs
+from tui import glyphs, keys
 from tui.redraw import redraw_now
 from tui.rows import EVERY_ROW, Row, RowId, Shown, is_shown
 
@@ -44,11 +44,7 @@ DRAWN_LINES = 512  # lines each tree keeps drawn (a 160x48 screen shows about 25
 class ObjectTree(Tree[RowId]):
     """A Tree of rows whose labels depend on the side; node data is the row id."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "cursor_down", "Down", show=False, id="cursor.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="cursor.up"),
-        Binding("enter", "screen.show_yaml", "YAML", id="object.yaml"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = keys.bindings(keys.TREE)
 
     # Class defaults: the Tree invalidates its lines from inside its own __init__.
     _held = False
