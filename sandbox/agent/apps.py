@@ -17,7 +17,7 @@ from sandbox.agent.controller import AppController, Services
 from sandbox.agent.history import ObjectOutcome
 from sandbox.agent.settings import AppSettings
 from sandbox.apply.inventory import InventoryReader
-from sandbox.apply.sync import Action
+from sandbox.apply.outcome import Action
 from sandbox.model import ObjectKey, Problem
 from sandbox.source.appconfig import CONFIG_FILE, AppSpec, uncommitted_config
 from sandbox.source.discovery import discover

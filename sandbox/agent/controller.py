@@ -34,7 +34,8 @@ from sandbox.agent.status import object_health, object_sync
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison, DryRun, Verdict
 from sandbox.apply.livecache import LiveCache
-from sandbox.apply.sync import Action, ObjectResult, Syncer, SyncOutcome
+from sandbox.apply.outcome import Action, ObjectResult, SyncOutcome
+from sandbox.apply.sync import Syncer
 from sandbox.kube.client import KubeError
 from sandbox.model import Health, ObjectKey, Problem, Rendered
 from sandbox.source.appconfig import CONFIG_FILE, AppSpec

@@ -13,76 +13,33 @@ another app that renders it fails for that object and never takes it over.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from sandbox.apply import diff
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison, DryRun, OwnerOf, Verdict
-from sandbox.apply.health import assess
 from sandbox.apply.hooks import HookRun, HookRunner, hooks_at
 from sandbox.apply.inventory import (
     APP_LABEL,
     Entry,
     Inventory,
     InventoryStore,
-    claimed_by,
     conflict,
     other_repo,
 )
 from sandbox.apply.livecache import LiveCache
-from sandbox.apply.plan import SyncPlan, Wave, group_of, kind_rank, prune_order
+from sandbox.apply.outcome import Action, ObjectResult, SyncOutcome
+from sandbox.apply.plan import SyncPlan, Wave, group_of, kind_rank
 from sandbox.apply.plan import plan as plan_of
-from sandbox.kube.client import Kube, KubeError, Resource
-from sandbox.manifest.annotations import FLUX_PRUNE
-from sandbox.manifest.shape import annotations_of
-from sandbox.manifest.waves import SYNC_OPTIONS, Phase, options_of
-from sandbox.model import DesiredObject, Health, Manifest, ObjectKey
+from sandbox.apply.prune import prune_leftover
+from sandbox.apply.waits import wait_established, wait_healthy
+from sandbox.kube.client import Kube, KubeError
+from sandbox.manifest.waves import Phase
+from sandbox.model import DesiredObject, ObjectKey
 
-ESTABLISH_TIMEOUT = 30.0
-WAVE_TIMEOUT = 300.0
 WORKERS = 32
-
-
-class Action(StrEnum):
-    CREATED = "created"
-    CONFIGURED = "configured"
-    UNCHANGED = "unchanged"
-    SKIPPED = "skipped"  # would change, not applied: another object of the sync failed
-    FAILED = "failed"
-    PRUNED = "pruned"
-    KEPT = "kept"  # left from Git but not provably the app's: not deleted
-    ORPHANED = "orphaned"  # left from Git, prune is off
-
-
-@dataclass(frozen=True)
-class ObjectResult:
-    key: ObjectKey
-    action: Action
-    message: str = ""
-    source: str = ""
-    comparison: Comparison | None = None  # what the dry-run found, when one ran
-
-
-@dataclass(frozen=True)
-class SyncOutcome:
-    app: str
-    revision: str
-    results: tuple[ObjectResult, ...]
-    ok: bool
-    message: str
-    hooks: tuple[HookRun, ...] = ()  # the hooks this sync ran, in order
-
-    def count(self, action: Action) -> int:
-        return sum(1 for r in self.results if r.action == action)
-
-    def summary(self) -> str:
-        parts = [f"{self.count(a)} {a}" for a in Action if self.count(a)]
-        parts += [f"{h.phase} hook {h.key.kind}/{h.key.name}: {h.message}" for h in self.hooks]
-        return ", ".join(parts) or "nothing to do"
 
 
 class Syncer:
@@ -256,7 +213,7 @@ class Syncer:
                 run.hooks += self.hook_runner.run(desired.app, list(wave.hooks), Phase.SYNC, kind_rank)
             later = index + 1 < len(waves) or bool(run.run_hooks and run.plan.post_sync)
             if later and not any(r.action == Action.FAILED for r in results) and all(h.ok for h in run.hooks):
-                waiting = self._wait_healthy(list(wave.objects))
+                waiting = wait_healthy(self.kube, self.cache, list(wave.objects))
                 if waiting:
                     results += [ObjectResult(o.key, Action.SKIPPED, "not applied: an earlier wave did not become "
                                              "healthy", o.source, run.checked.get(o.key))
@@ -295,7 +252,9 @@ class Syncer:
         """Prune what was left from Git (the plan's order), record the inventory, PostSync hooks."""
         desired = run.desired
         applied = run.applied_entries()
-        pruned, still_owned = self._prune(desired.app, run.leftover(), prune)
+        pruned, still_owned = prune_leftover(
+            self.kube, self.cache, self.dry, desired.app, run.leftover(), prune
+        )
         run.results += pruned
         self.inventories.save(
             Inventory(desired.app, desired.revision, tuple(applied) + tuple(still_owned)), run.inventory_extra
@@ -326,7 +285,7 @@ class Syncer:
         results += self._apply_wave(desired, first, checked)
         if first:
             try:
-                self._wait_established(first, results)
+                wait_established(self.kube, first, results)
             except KubeError as exc:
                 return self._failed(desired, results, f"{exc.message}; nothing else applied or pruned")
             if coming:
@@ -364,31 +323,6 @@ class Syncer:
                 continue
             results += self._apply_wave(desired, list(group), checked)
         return None
-
-    def _wait_healthy(self, objects: list[DesiredObject]) -> str:
-        """Wait until a wave's objects are healthy, as Argo CD does before the next wave; ""
-        when they are, else what is not (a Degraded object ends the wait at once)."""
-        deadline = time.monotonic() + WAVE_TIMEOUT
-        while True:
-            pending = []
-            for obj in objects:
-                resource = self.kube.resource_for(obj.manifest["apiVersion"], obj.key.kind)
-                # The watch cache follows every kind the sync applies; the API server only for a lag.
-                live = self.cache.get(obj.key) or (
-                    self.kube.read(resource, obj.key.namespace, obj.key.name) if resource else None
-                )
-                health = assess(live)
-                if health.status == Health.DEGRADED:
-                    return f"{obj.key} ({obj.source}) is Degraded: {health.message}"
-                if health.status not in (Health.HEALTHY, Health.SUSPENDED):
-                    pending.append(
-                        f"{obj.key} is {health.status}" + (f": {health.message}" if health.message else "")
-                    )
-            if not pending:
-                return ""
-            if time.monotonic() > deadline:
-                return f"after {WAVE_TIMEOUT:.0f}s " + "; ".join(pending[:3])
-            time.sleep(0.2)
 
     def _hook_failed(
         self, desired: DesiredSet, results: Iterable[ObjectResult], hooks: list[HookRun], what: str
@@ -507,28 +441,6 @@ class Syncer:
         action = Action.CREATED if created else Action.CONFIGURED
         return ObjectResult(obj.key, action, source=obj.source, comparison=Comparison(Verdict.SAME))
 
-    def _wait_established(self, objects: list[DesiredObject], results: list[ObjectResult]) -> None:
-        """Namespaces Active and CRDs Established before anything that needs them is applied."""
-        ok = {r.key for r in results if r.action != Action.FAILED}
-        failed = [r for r in results if r.action == Action.FAILED]
-        if failed:
-            raise KubeError(422, "Invalid", "; ".join(f"{r.key} ({r.source}): {r.message}" for r in failed))
-        deadline = time.monotonic() + ESTABLISH_TIMEOUT
-        pending = [o for o in objects if o.key in ok]
-        while pending and time.monotonic() < deadline:
-            still = []
-            for obj in pending:
-                resource = self.kube.resource_for(obj.manifest["apiVersion"], obj.key.kind)
-                live = self.kube.read(resource, "", obj.key.name) if resource else None
-                if not _established(live):
-                    still.append(obj)
-            pending = still
-            if pending:
-                time.sleep(0.1)
-        if pending:
-            names = ", ".join(str(o.key) for o in pending)
-            raise KubeError(504, "Timeout", f"not established after {ESTABLISH_TIMEOUT:.0f}s: {names}")
-
     # -- pruning ------------------------------------------------------------------------------
 
     def watch_inventory(self, app: str) -> None:
@@ -542,55 +454,9 @@ class Syncer:
         previous = self.inventories.load(app)
         entries = list(previous.entries) if previous else []
         self.watch_kinds((e.api_version, e.key.kind) for e in entries)
-        results, _owned = self._prune(app, entries, True, removing=True)
+        results, _owned = prune_leftover(self.kube, self.cache, self.dry, app, entries, True, removing=True)
         self.inventories.delete(app)
         return results
-
-    def _prune(
-        self, app: str, leftover: list[Entry], prune: bool, removing: bool = False
-    ) -> tuple[list[ObjectResult], list[Entry]]:
-        """Delete what the app left behind; ``removing``: the app itself is gone from Git, and
-        Argo CD's ``Delete=false`` keeps an object then (``Prune=false`` keeps it always)."""
-        results: list[ObjectResult] = []
-        still_owned: list[Entry] = []
-        for entry in prune_order(leftover):
-            resource = self.kube.resource_for(entry.api_version, entry.key.kind)
-            if resource is None:
-                continue  # the kind itself is gone (its CRD was pruned): so is the object
-            live = self.cache.get(entry.key) or self.kube.read(resource, entry.key.namespace, entry.key.name)
-            if live is None:
-                continue
-            if not claimed_by(live, app, entry.key):
-                results.append(ObjectResult(
-                    entry.key, Action.KEPT,
-                    "not deleted: it lacks this app's tracking annotation (created or taken over by hand?)",
-                ))  # fmt: skip
-                continue
-            kept_by = [f"{o} ({SYNC_OPTIONS})" for o in ("Prune=false", *(("Delete=false",) if removing else ()))
-                       if o in options_of(live)]  # fmt: skip
-            if annotations_of(live).get(FLUX_PRUNE) == "disabled":
-                kept_by.append(f"{FLUX_PRUNE}: disabled")
-            if not prune or kept_by:
-                why = "prune is off for this app" if not prune else f"the object says {kept_by[0]}"
-                results.append(ObjectResult(entry.key, Action.ORPHANED, why))
-                still_owned.append(entry)
-                continue
-            self._delete(entry.key, resource)
-            results.append(ObjectResult(entry.key, Action.PRUNED))
-        return results, still_owned
-
-    def _delete(self, key: ObjectKey, resource: Resource) -> None:
-        self.kube.delete(key, resource)
-        self.dry.verified.forget(key)
-
-
-def _established(live: Manifest | None) -> bool:
-    if live is None:
-        return False
-    if live.get("kind") == "Namespace":
-        return (live.get("status") or {}).get("phase") == "Active"
-    conditions = (live.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
 
 @dataclass
