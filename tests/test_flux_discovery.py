@@ -450,3 +450,17 @@ def test_a_sops_encrypted_object_fails_its_app_by_name_and_file(tmp_path: Path) 
     [problem] = rendered.problems
     assert problem.file == "sealed/secret.yaml" and problem.object == "Secret sealed/token", str(problem)
     assert "SOPS-encrypted" in problem.message and "spec.decryption" in problem.message
+
+
+def test_a_patch_a_parent_injects_that_matches_nothing_is_said_to_come_from_the_parent(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "injected-patches")
+    assert "Flux cluster entry clusters/main/" in found.note, "a kustomization listing its own folder's files"
+    web = {a.names.short: a for a in found.apps}["web"]
+
+    rendered = render_app(repo, web, "HEAD")
+
+    assert rendered.ok, [str(p) for p in rendered.problems]
+    [notice] = [n for n in rendered.notices if "spec.patches[0]" in n.message]
+    assert notice.file == "clusters/main/web.yaml"
+    assert "(not in its file: the patches of app flux-system add it)" in notice.message, notice.message
+    assert "matches no object" in notice.message

@@ -242,7 +242,9 @@ class KindRuntime:
         if shutil.which("kind") is None and toolchain.find("kind") is None:
             return ClusterStatus(self.name, self.cluster, "unreachable", detail=NO_KIND)
         if self.cluster not in self.existing_clusters():
-            return ClusterStatus(self.name, self.cluster, "absent", detail="no cluster: `cluster up` makes one")
+            return ClusterStatus(
+                self.name, self.cluster, "absent", detail="no cluster: `cluster up` makes one"
+            )
         # containers stopped or a stale kubeconfig: "stopped"
         return probe.probed_status(self.name, self.cluster, self.kubeconfig_path, self.context)
 

@@ -106,7 +106,9 @@ class LocalRuntime:
 
     def status(self) -> ClusterStatus:
         if not self.cluster_dir.exists():
-            return ClusterStatus(self.name, self.cluster, "absent", detail="no cluster: `cluster up` makes one")
+            return ClusterStatus(
+                self.name, self.cluster, "absent", detail="no cluster: `cluster up` makes one"
+            )
         status = replace(
             probe.probed_status(self.name, self.cluster, self.kubeconfig_path, self.context),
             simulated=SIMULATED,

@@ -249,12 +249,11 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
         references = _kustomize_references(repo, sha)
         flux_files = set(_flux_files(repo, sha))
         holders |= {folder for folder, named in references.items() if named & flux_files}
-        named_files = {n for named in references.values() for n in named if n in flux_files}
-        reached = (
-            paths
-            | {n for named in references.values() for n in named}
-            | {posixpath.dirname(n) or "." for n in named_files}
-        )
+        elsewhere = {  # the folder of a Flux file another folder's kustomization lists
+            posixpath.dirname(n) or "." for folder, named in references.items() for n in named & flux_files
+            if (posixpath.dirname(n) or ".") != folder
+        }  # fmt: skip
+        reached = paths | {n for named in references.values() for n in named} | elsewhere
         found = {h for h in holders if not any(p == "." or h == p or h.startswith(p + "/") for p in reached)}
         # Of those, the ones laid out for `flux bootstrap` (a flux-system folder beside), if any.
         found = {h for h in found if repo.is_dir(sha, _join(h, "flux-system"))} or found

@@ -86,9 +86,11 @@ def kustomize_docs(
                 if generated else Problem(f"kustomize build failed: {error}", file=kustomization)
             )  # fmt: skip
             return [], list(dict.fromkeys([*own, *hints, failed]))
+        written = repo.read_file(sha, app.defined_in) if app.defined_in else None
         refused, patch_notices = _patch_findings(
-            root / kustomization, [*cmd_head, str(root / app.path)], root, app, kustomization
-        )
+            root / kustomization, [*cmd_head, str(root / app.path)], root, app, kustomization,
+            patches_written=written is None or b"patches" in written,
+        )  # fmt: skip
         if refused:
             return [], refused
     docs, problem = parse_yaml(out, always_at(kustomization), keep_lines=False)
@@ -115,12 +117,13 @@ def _substituted(doc: Doc, variables: dict[str, str]) -> Doc:
 
 
 def _patch_findings(
-    kustomization: Path, cmd: list[str], root: Path, app: AppSpec, file: str
+    kustomization: Path, cmd: list[str], root: Path, app: AppSpec, file: str, patches_written: bool = True
 ) -> tuple[list[Problem], list[Problem]]:
     """(refused, notices): targeted patches that would do other than written, and those that do
     nothing (see kpatch), each named where it is written: the kustomization ``file``, or the
-    Flux Kustomization's ``spec.patches`` (appended after the file's own). Each check builds the
-    app once more, without those patches."""
+    Flux Kustomization's ``spec.patches`` (appended after the file's own) — and when its file
+    has none (``patches_written`` False), the parent whose own patches put them there. Each
+    check builds the app once more, without those patches."""
     try:
         data = rawyaml.load(kustomization.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
@@ -145,9 +148,11 @@ def _patch_findings(
     for found in kpatch.findings(data, kustomization.parent, build):
         patch = found.patch
         if patch.field == "patches" and patch.index > own:  # one of the Flux Kustomization's own
+            where = "" if patches_written else f" (not in its file: the patches of app {app.parent} add it)"
             said = Problem(
-                f"spec.patches[{patch.index - own - 1}] {found.message}", file=app.defined_in, object=app.name
-            )
+                f"spec.patches[{patch.index - own - 1}]{where} {found.message}", file=app.defined_in,
+                object=app.name,
+            )  # fmt: skip
         else:
             said = Problem(f"{patch.label} {found.message}", file=file)
         (refused if found.refused else notices).append(said)
