@@ -203,3 +203,17 @@ def test_a_directory_app_without_recurse_is_not_failed_by_a_chart_in_a_subfolder
     assert _data(repo, _apps(found)["replace-false"]).keys() == {"top"}, (
         "web/sub (a chart) and web/other unread"
     )
+
+
+def test_a_chart_of_applications_in_a_plain_folder_is_pointed_to_as_the_argo_cd_entry(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "chart-of-apps")
+    platform = _apps(found)["platform"]
+
+    rendered = render_app(repo, platform, "HEAD")
+
+    [said] = [p for p in rendered.problems if "Chart.yaml" in p.message]
+    assert "--entry platform/apps" in said.message and "argocd: {path: platform/apps}" in said.message, said
+    entered = discover(repo, "HEAD", entry="platform/apps")
+    assert [(a.name, a.parent) for a in entered.apps] == [("apps", ""), ("guestbook", "apps")], [
+        str(p) for p in entered.problems
+    ]

@@ -452,7 +452,9 @@ def test_a_sops_encrypted_object_fails_its_app_by_name_and_file(tmp_path: Path) 
     assert "SOPS-encrypted" in problem.message and "spec.decryption" in problem.message
 
 
-def test_a_patch_a_parent_injects_that_matches_nothing_is_said_to_come_from_the_parent(tmp_path: Path) -> None:
+def test_a_patch_a_parent_injects_that_matches_nothing_is_said_to_come_from_the_parent(
+    tmp_path: Path,
+) -> None:
     repo, found = _discover(tmp_path, "injected-patches")
     assert "Flux cluster entry clusters/main/" in found.note, "a kustomization listing its own folder's files"
     web = {a.names.short: a for a in found.apps}["web"]

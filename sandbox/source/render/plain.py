@@ -47,6 +47,10 @@ def plain_docs(
         where = join(app.path, chart)
         own = (f"its own Application (`source.path: {where}`)" if app.kind == "Application"
                else f"an app of its own with `source: helm` (`path: {where}` in sandbox.yaml)")  # fmt: skip
+        if any(r.startswith(chart + "/") and b"argoproj.io" in data for r, data in files.items()):
+            # A chart of Applications (app-of-apps as a chart): apps come from it only as an entry.
+            own = (f"the Argo CD entry, as it renders Applications (`argocd: {{path: {where}}}` in sandbox.yaml, "
+                   f"or --entry {where})")  # fmt: skip
         problems.append(Problem(
             f"{where} is a Helm chart (it holds a Chart.yaml) inside the plain folder {app.path}, whose files are "
             f"read as manifests: make it {own}, or move it out of this folder", file=join(where, CHART_FILE),
