@@ -1,0 +1,181 @@
+"""Argo CD apps from Applications and ApplicationSets, breadth-first, children by rendering their parents."""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from dataclasses import dataclass, field
+
+import yaml
+
+from sandbox.manifest import kubeyaml
+from sandbox.model import Problem
+from sandbox.source import applicationset, argocd
+from sandbox.source.appconfig import (
+    CHART_FILE,
+    KUSTOMIZATION_FILES,
+    MANIFEST_SUFFIXES,
+    detect_source,
+    dns1123_name,
+)
+from sandbox.source.appspec import AppSpec, RenderOptions, Source
+from sandbox.source.argocd import Defined
+from sandbox.source.envrepo import EnvRepo, EnvRepoError
+from sandbox.source.failedapp import failed_app
+from sandbox.source.percommit import MAX_DEPTH, once, render_once
+from sandbox.source.render import other_repo
+from sandbox.source.repomap import RepoMap
+
+
+def argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined]:
+    return once(("argo", str(repo.path), sha, folder), lambda: _scan_argo_definitions(repo, sha, folder))
+
+
+def _scan_argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined]:
+    """Application and ApplicationSet objects in the files under ``folder``, as written (Helm
+    templates are skipped: they are not YAML until rendered)."""
+    files = repo.list_files(sha, folder)
+    charts = {posixpath.dirname(f) for f in files if posixpath.basename(f) == CHART_FILE}
+    found = []
+    for file in repo.files_containing(sha, argocd.GROUP, folder):
+        if not file.lower().endswith(MANIFEST_SUFFIXES) or any(p.startswith(".") for p in file.split("/")):
+            continue
+        if any(file.startswith(c + "/") if c else True for c in charts):
+            continue
+        raw = repo.read_file(sha, file)
+        if raw is None or argocd.GROUP.encode() not in raw:
+            continue
+        try:
+            docs = list(kubeyaml.load_all(raw))
+        except (yaml.YAMLError, RecursionError, ValueError):
+            continue  # the app that renders this file says what is wrong with it
+        for doc in docs:
+            if isinstance(doc, dict) and argocd.is_argo_object(doc) and doc.get("kind") in argocd.APP_KINDS:
+                found.append(Defined(doc, file))
+    return found
+
+
+@dataclass
+class ArgoWalk:
+    """Apps found breadth-first from the roots, children by rendering their parents."""
+
+    repo: EnvRepo
+    sha: str
+    repos: RepoMap
+    taken: dict[str, str] = field(default_factory=dict)  # app name -> where it was defined
+    problems: list[Problem] = field(default_factory=list)
+    unrendered: set[str] = field(default_factory=set)
+    _apps: dict[str, AppSpec] = field(default_factory=dict)
+
+    def apps(self) -> list[AppSpec]:
+        """Parents before their children (tree order), each level in the order found."""
+        ordered: list[AppSpec] = []
+
+        def visit(parent: str) -> None:
+            for spec in self._apps.values():
+                if spec.parent == parent and spec not in ordered:
+                    ordered.append(spec)
+                    visit(spec.name)
+
+        visit("")
+        return ordered + [s for s in self._apps.values() if s not in ordered]
+
+    def entry(self, path: str) -> None:
+        """The entry folder is itself the root app (as ``argocd app create --path`` makes it)."""
+        name = dns1123_name(posixpath.basename(path) or "root") or "root"
+        source = detect_source(self.repo, self.sha, path)
+        # The folder is the root Application (as `argocd app create --path` makes it), defined by it.
+        root = AppSpec(name, path, argocd.DEFAULT_NAMESPACE, source, options=RenderOptions(recurse=False),
+                       defined_in=path, kind="Application", home="argocd", object_name=name)  # fmt: skip
+        self._walk([root])
+
+    def roots(self, defined: list[Defined]) -> None:
+        self._walk(self._specs(defined, parent=""))
+
+    def _walk(self, level: list[AppSpec]) -> None:
+        depth = 0
+        while level and depth < MAX_DEPTH:
+            depth += 1
+            next_level: list[AppSpec] = []
+            for found in level:
+                spec = self._add(found)
+                if spec is None:
+                    continue
+                if not self._may_define_apps(spec):
+                    continue
+                rendered = render_once(self.repo, spec, self.sha)
+                if not rendered.ok:
+                    self.unrendered.add(spec.name)  # its own failure says why; its children are unknown
+                    continue
+                # Flux objects an Argo CD app renders are no Applications (see appview.finished)
+                children = [Defined(dict(c.manifest), c.source) for c in rendered.children
+                            if argocd.is_argo_object(c.manifest)]  # fmt: skip
+                next_level += self._specs(children, parent=spec.name)
+            level = next_level
+
+    def _add(self, spec: AppSpec) -> AppSpec | None:
+        """``spec`` as added (under its qualified name when a sandbox.yaml app has its name), or
+        None when it was found before."""
+        if spec.name in self.taken and spec.kind:  # a namesake of a sandbox.yaml app: another app
+            spec = dataclasses.replace(spec, name=spec.names.qualified)
+        seen = self._apps.get(spec.name)
+        if seen is not None:
+            if seen.parent == "" and spec.parent and seen.defined_in == spec.defined_in:
+                self._apps[spec.name] = spec  # found as a root first, it is this parent's child
+                return None
+            if seen != spec and spec.name not in self._ancestors(spec):
+                self.problems.append(Problem(f"app {spec.name} is defined twice: in {seen.defined_in} and in "
+                                             f"{spec.defined_in}", file=spec.defined_in, object=spec.name))  # fmt: skip
+            return None
+        self._apps[spec.name] = spec
+        return spec
+
+    def _ancestors(self, spec: AppSpec) -> set[str]:
+        names, parent = set(), spec.parent
+        while parent and parent not in names:
+            names.add(parent)
+            parent = self._apps[parent].parent if parent in self._apps else ""
+        return names
+
+    def _specs(self, defined: list[Defined], parent: str) -> list[AppSpec]:
+        specs = []
+        for found in defined:
+            if found.manifest.get("kind") == "ApplicationSet":
+                generated, problems = applicationset.expand(found, self.repo, self.sha, self.repos)
+                if not generated and problems and (failed := failed_app(found, problems, parent)):
+                    specs.append(failed)  # shows, failed, where its apps would be (as Argo CD shows it)
+                    continue
+            else:
+                generated, problems = [found], []
+            self.problems += problems
+            for one in generated:
+                spec, app_problems = argocd.application(one, self.repos, parent, self._detect)
+                spec = spec or failed_app(one, app_problems, parent)
+                if spec is None or not spec.invalid:
+                    self.problems += app_problems
+                if spec is not None:
+                    specs.append(spec)
+        return specs
+
+    def _detect(self, path: str, other: str, revision: str) -> Source:
+        """The source type of a folder, in the repo and at the ref the app reads it from."""
+        try:
+            repo = other_repo(other) if other else self.repo
+            sha = repo.resolve_pinned(revision or "HEAD")[0] if revision or other else self.sha
+        except EnvRepoError:
+            return "plain"  # rendering says why it cannot read it
+        return detect_source(repo, sha, path) if repo.is_dir(sha, path) else "plain"
+
+    def _may_define_apps(self, spec: AppSpec) -> bool:
+        """Whether rendering ``spec`` could yield Applications: some file it reads names Argo CD."""
+        if spec.revision or spec.repo or spec.invalid:
+            return False  # Applications only from the env repo's own revision, of an app that reads
+        folder = "" if spec.path == "." else spec.path
+        if spec.source == "kustomize":  # bases outside the folder may hold them
+            return any(
+                posixpath.basename(f) in KUSTOMIZATION_FILES for f in self.repo.list_files(self.sha, folder)
+            )
+        files = self.repo.files_containing(self.sha, argocd.GROUP, folder)
+        if spec.source == "plain" and not spec.options.recurse:
+            files = [f for f in files if posixpath.dirname(f) == folder]
+        return bool(files)

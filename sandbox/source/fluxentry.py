@@ -1,0 +1,114 @@
+"""Where Flux starts in a repo: its cluster entries, found as `flux bootstrap` and the Flux Operator point Flux at a folder."""
+
+from __future__ import annotations
+
+import posixpath
+
+import yaml
+
+from sandbox.manifest import kubeyaml, rawyaml
+from sandbox.manifest.shape import mapping
+from sandbox.source import flux
+from sandbox.source.appconfig import (
+    KUSTOMIZATION_FILES,
+    MANIFEST_SUFFIXES,
+)
+from sandbox.source.envrepo import EnvRepo
+from sandbox.source.percommit import once
+
+
+def flux_entries(repo: EnvRepo, sha: str) -> list[str]:
+    return once(("flux", str(repo.path), sha), lambda: _scan_flux_entries(repo, sha))
+
+
+def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
+    """The cluster entries of a Flux repo, where ``flux bootstrap`` (or the Flux Operator) would
+    point Flux: a folder a Kustomization inside it syncs (``clusters/<name>/flux-system/gotk-sync.yaml``),
+    a ``FluxInstance``'s ``spec.sync.path``; failing both (a repo not bootstrapped yet, whose
+    gotk-sync.yaml is a placeholder), each outermost folder holding Flux Kustomizations or
+    HelmReleases that no Kustomization's path (nor a kustomization's reference) reaches."""
+    synced, instances, holders, paths = set(), set(), set(), set()
+    for file in _flux_files(repo, sha):
+        if not file.lower().endswith(MANIFEST_SUFFIXES):
+            continue
+        try:
+            docs = list(kubeyaml.load_all(repo.read_file(sha, file) or b""))
+        except (yaml.YAMLError, RecursionError, ValueError):
+            continue
+        for doc in docs:
+            if not isinstance(doc, dict):
+                continue
+            kind = flux.kind_of(doc)
+            spec = mapping(doc.get("spec"))
+            if kind == f"{flux.OPERATOR_GROUP}/FluxInstance":
+                path = flux.clean_path(str(mapping(spec.get("sync")).get("path") or "."))
+                if path != "." and repo.is_dir(sha, path):
+                    instances.add(path)
+            elif kind == f"{flux.KUSTOMIZE_GROUP}/Kustomization":
+                path = flux.clean_path(str(spec.get("path", ".")))
+                source = mapping(spec.get("sourceRef"))
+                # Only a path into this repo reaches its folders: another source's (an OCI
+                # artifact, a tenant's repo) says nothing about them, least of all its root.
+                if source.get("kind", "GitRepository") == "GitRepository" and (
+                    "path" in spec or source.get("name") == flux.BOOTSTRAP_SOURCE
+                ):
+                    paths.add(path)
+                holders.add(posixpath.dirname(file) or ".")
+                if path != "." and file.startswith(path + "/"):
+                    synced.add(path)
+            elif kind == f"{flux.HELM_GROUP}/HelmRelease":
+                holders.add(posixpath.dirname(file) or ".")
+    found = synced | instances
+    if not found:
+        # A kustomization that lists a file of Flux objects (resources: [../../apps/web/ks.yaml])
+        # holds them, as Flux builds it; the file's own folder is then reached from there.
+        references = _kustomize_references(repo, sha)
+        flux_files = set(_flux_files(repo, sha))
+        holders |= {folder for folder, named in references.items() if named & flux_files}
+        elsewhere = {  # the folder of a Flux file another folder's kustomization lists
+            posixpath.dirname(n) or "." for folder, named in references.items() for n in named & flux_files
+            if (posixpath.dirname(n) or ".") != folder
+        }  # fmt: skip
+        reached = paths | {n for named in references.values() for n in named} | elsewhere
+        found = {h for h in holders if not any(p == "." or h == p or h.startswith(p + "/") for p in reached)}
+        # Of those, the ones laid out for `flux bootstrap` (a flux-system folder beside), if any.
+        found = {h for h in found if repo.is_dir(sha, _join(h, "flux-system"))} or found
+    return sorted(f for f in found if not any(o != f and (o == "." or f.startswith(o + "/")) for o in found))
+
+
+def _flux_files(repo: EnvRepo, sha: str, under: str = "") -> list[str]:
+    """The manifest files that may hold Flux Kustomizations, HelmReleases or a FluxInstance."""
+    groups = (flux.KUSTOMIZE_GROUP, flux.HELM_GROUP, flux.OPERATOR_GROUP)
+    found = {f for group in groups for f in repo.files_containing(sha, group, under)}
+    return sorted(f for f in found if f.lower().endswith(MANIFEST_SUFFIXES))
+
+
+def holds_flux(repo: EnvRepo, sha: str, folder: str) -> bool:
+    """Whether a folder holds Flux objects, or its kustomization lists a file that does."""
+    if _flux_files(repo, sha, "" if folder == "." else folder):
+        return True
+    named = _kustomize_references(repo, sha).get(folder, set())
+    return bool(named & set(_flux_files(repo, sha)))
+
+
+def _kustomize_references(repo: EnvRepo, sha: str) -> dict[str, set[str]]:
+    """Per folder with a kustomization.yaml, what it names (a base, a component, a file): each
+    reached from wherever that kustomization is built, so no cluster entry."""
+    found: dict[str, set[str]] = {}
+    for file in repo.list_files(sha, ""):
+        if posixpath.basename(file) not in KUSTOMIZATION_FILES:
+            continue
+        try:
+            data = rawyaml.load(repo.read_file(sha, file) or b"")
+        except (yaml.YAMLError, RecursionError, ValueError):
+            continue
+        folder = posixpath.dirname(file) or "."
+        for key in ("resources", "bases", "components"):
+            for item in mapping(data).get(key) or ():
+                if isinstance(item, str) and "://" not in item:
+                    found.setdefault(folder, set()).add(posixpath.normpath(posixpath.join(folder, item)))
+    return found
+
+
+def _join(folder: str, name: str) -> str:
+    return name if folder == "." else f"{folder}/{name}"

@@ -1,0 +1,128 @@
+"""Flux apps from a cluster entry, breadth-first, as kustomize-controller and helm-controller reconcile them."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.model import Problem
+from sandbox.source import flux
+from sandbox.source.appspec import AppSpec, RenderOptions
+from sandbox.source.argocd import Defined
+from sandbox.source.envrepo import EnvRepo
+from sandbox.source.failedapp import failed_app
+from sandbox.source.percommit import MAX_DEPTH, render_once
+
+
+@dataclass
+class FluxWalk:
+    repo: EnvRepo
+    sha: str
+    sources: flux.Sources
+    taken: set[str]
+    problems: list[Problem] = field(default_factory=list)
+    apps: dict[str, AppSpec] = field(default_factory=dict)
+    unrendered: set[str] = field(default_factory=set)
+
+    def run(self, entry: str) -> None:
+        # The entry is what `flux bootstrap` points its flux-system Kustomization at: until the
+        # entry's own Kustomization says otherwise, the root app is that one.
+        root = AppSpec(flux.BOOTSTRAP_SOURCE, entry, flux.BOOTSTRAP_SOURCE, "kustomize",
+                       options=RenderOptions(flux=True), defined_in=entry, kind="Kustomization",
+                       home=flux.BOOTSTRAP_SOURCE, create_namespace=True)  # fmt: skip
+        rendered = render_once(self.repo, root, self.sha)
+        itself = [c for c in rendered.children if flux.kind_of(c.manifest) == f"{flux.KUSTOMIZE_GROUP}/Kustomization"
+                  and _flux_path(c.manifest) == entry]  # fmt: skip
+        for obj in (*rendered.objects, *rendered.children):  # its sources, defined beside it
+            self.sources.learn(obj.manifest, root.namespace)
+        if itself:  # the Kustomization that syncs the entry (flux-system) names the root
+            found = Defined(dict(itself[0].manifest), itself[0].source)
+            spec, problems = flux.app_of(found, self.sources, "")
+            # Flux lives in that namespace, so its objects there (cluster settings) have one.
+            home = str((itself[0].manifest.get("metadata") or {}).get("namespace") or "flux-system")
+            if spec is not None:
+                root = dataclasses.replace(spec, path=entry, namespace=home, create_namespace=True)
+            elif (failed := failed_app(found, problems, "")) is not None:
+                # The root fails as that Kustomization would (its apps wait on it, never applied),
+                # while the tree under it is still shown.
+                root = dataclasses.replace(failed, path=entry, namespace=home, create_namespace=True,
+                                           source="kustomize", options=root.options, after_parent=False)  # fmt: skip
+            else:
+                self.problems += problems
+        level = [(root, rendered)]
+        self.apps[root.name] = root
+        depth = 0
+        while level and depth < MAX_DEPTH:
+            depth += 1
+            for spec, made in level:
+                if not made.ok:
+                    self.unrendered.add(spec.name)
+                    continue
+                for obj in (*made.objects, *made.children):
+                    self.sources.learn(obj.manifest, spec.namespace)
+            next_level = []
+            for spec, made in level:
+                for child in made.children if made.ok else ():
+                    if flux.kind_of(child.manifest) not in (f"{flux.KUSTOMIZE_GROUP}/Kustomization",
+                                                            f"{flux.HELM_GROUP}/HelmRelease"):  # fmt: skip
+                        continue
+                    if _flux_path(child.manifest) == entry and child.key.kind == "Kustomization":
+                        continue  # the root itself
+                    app, problems = flux.app_of(
+                        Defined(dict(child.manifest), child.source), self.sources, spec.name
+                    )
+                    app = app or failed_app(Defined(dict(child.manifest), child.source), problems, spec.name)
+                    if app is None or not app.invalid:
+                        self.problems += problems
+                    if app is None:
+                        continue
+                    if app.name in self.taken:  # a namesake of a sandbox.yaml app: another app
+                        app = dataclasses.replace(app, name=app.names.qualified)
+                    if app.name in self.apps:
+                        first = self.apps[app.name]
+                        self.problems.append(Problem(
+                            f"app {app.name} is defined twice: by {first.parent or 'the entry'} ({first.defined_in}) and "
+                            f"by {spec.name} ({child.source}); the second is left out: render it from one app only",
+                            file=child.source, object=app.name,
+                        ))  # fmt: skip
+                        continue
+                    self.apps[app.name] = app
+                    if app.source == "kustomize" and not app.invalid:
+                        next_level.append((app, render_once(self.repo, app, self.sha)))
+            level = next_level
+
+    def ordered(self) -> list[AppSpec]:
+        """Tree order, and each app after the apps it depends on and the apps those define (a
+        dependency is Ready once they all are), as Flux applies them."""
+        placed: list[AppSpec] = []
+        below: dict[str, list[AppSpec]] = {}
+        for spec in self.apps.values():
+            below.setdefault(spec.parent, []).append(spec)
+
+        def subtree(name: str, seen: frozenset[str]) -> list[AppSpec]:
+            return [s for c in below.get(name, ()) if c.name not in seen
+                    for s in (c, *subtree(c.name, seen | {c.name}))]  # fmt: skip
+
+        def place(spec: AppSpec, seen: frozenset[str]) -> None:
+            if spec in placed:
+                return
+            for dependency in spec.depends_on:
+                if dependency in self.apps and dependency not in seen:
+                    place(self.apps[dependency], seen | {spec.name})
+                    for member in subtree(dependency, seen | {spec.name, dependency}):
+                        if member.name not in seen and member is not spec:
+                            place(member, seen | {spec.name})
+            if spec.parent in self.apps and spec.parent not in seen:
+                place(self.apps[spec.parent], seen | {spec.name})
+            if spec not in placed:
+                placed.append(spec)
+
+        for spec in self.apps.values():
+            place(spec, frozenset())
+        return placed
+
+
+def _flux_path(manifest: dict[str, Any]) -> str:
+    raw = str((manifest.get("spec") or {}).get("path", "") or ".")
+    return flux.clean_path(raw)
