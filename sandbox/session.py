@@ -77,7 +77,7 @@ def app_names(repo: Path, entry: str | None = None) -> list[AppName]:
 
 
 @contextmanager
-def running_agent(
+def started_agent(
     repo: Path,
     connection: Connection,
     *,

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # The app changes the cluster and the repo: a second agent on the same repo would
         # undo its rollbacks as drift, so it takes the repo's agent lock (AgentBusy says who has it).
-        with session.running_agent(
+        with session.started_agent(
             repo, connection, automated=True, branch=getattr(args, "branch", None), watch_repo=True, settle=False,
             entry=getattr(args, "entry", None),
         ) as agent:  # fmt: skip

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     settings = args.out.with_suffix(".settings.json")
     try:
-        with session.running_agent(
+        with session.started_agent(
             args.repo, connection, automated=True, watch_repo=True, settings_path=settings, exclusive=False,
             settle=False,
         ) as agent:  # fmt: skip

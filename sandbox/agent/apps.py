@@ -1,7 +1,7 @@
 """The running app set: one controller per app of the env repo at the followed head.
 
 Each commit may add apps, change their entries, break them, or take them away; this module
-keeps the controllers in step (``appset.plan`` decides which app is removed, vanished or
+keeps the controllers in step (``appchanges.changes`` decides which app is removed, vanished or
 broken) and carries out a removal: prune, or keep the objects and list them as Orphaned.
 """
 
@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from sandbox.agent import appset, settings
+from sandbox.agent import appchanges, settings
 from sandbox.agent.controller import AppController, Services
 from sandbox.agent.history import ObjectOutcome
 from sandbox.agent.settings import AppSettings
@@ -75,9 +75,9 @@ class AppSet:
         self.note = found.note  # where the apps came from (said when an app is gone)
         self._notice_uncommitted_config(head, found.note)
         known = self._known()
-        plan = appset.plan(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path),
-                           lambda spec: appset.still_defined(spec, repo, head), found.unrendered)  # fmt: skip
-        self._apply(plan, known, head)
+        found_changes = appchanges.changes(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path),
+                           lambda spec: appchanges.still_defined(spec, repo, head), found.unrendered)  # fmt: skip
+        self._apply(found_changes, known, head)
         if self.automated or force:
             self._record_unowned_problems(head, trigger)
         for controller in self._touched_first(previous, head):
@@ -136,15 +136,15 @@ class AppSet:
         with self._lock:
             known = {name: c.spec for name, c in self._apps.items()}
         if not known:  # a fresh start: what did earlier runs leave in the cluster?
-            known = appset.known_from(self.inventories.all(), self.s.repo_path, self.s.repo.git_dir)
+            known = appchanges.known_from(self.inventories.all(), self.s.repo_path, self.s.repo.git_dir)
         return known
 
-    def _apply(self, plan: appset.AppSetPlan, known: dict[str, AppSpec], head: str) -> None:
+    def _apply(self, changes: appchanges.AppChanges, known: dict[str, AppSpec], head: str) -> None:
         with self._lock:
             old = dict(self._apps)
         # Built aside and swapped in at once: watch threads look controllers up meanwhile.
         apps: dict[str, AppController] = {}
-        for spec in plan.specs:
+        for spec in changes.specs:
             controller = old.get(spec.name)
             if controller is None or controller.removed:
                 controller = self._controller(spec)
@@ -153,7 +153,7 @@ class AppSet:
             if was != (spec.auto_sync, spec.self_heal):
                 controller.follow_definition(spec, head)
             apps[spec.name] = controller
-        broken = {**plan.broken, **{name: (problem,) for name, problem in plan.vanished.items()}}
+        broken = {**changes.broken, **{name: (problem,) for name, problem in changes.vanished.items()}}
         for name, problems in broken.items():
             controller = old.get(name) or self._controller(known[name])
             controller.config_problems = problems
@@ -165,12 +165,12 @@ class AppSet:
                     Problem(f"app {name} is driven by another agent on this cluster ({holder}); "
                             "not syncing it from here", object=name),
                 )  # fmt: skip
-        for name in plan.removed:
+        for name in changes.removed:
             if name in old:
                 apps[name] = old[name]  # until its removal is carried out
         with self._lock:
             self._apps = apps
-        for name in plan.removed:
+        for name in changes.removed:
             controller = old.get(name) or self._controller(known[name])
             try:
                 self._remove(controller, head, prune_now=self.automated)
@@ -226,7 +226,7 @@ class AppSet:
             controller.message = message
 
     def _gone(self, spec: AppSpec, head: str) -> str:
-        return appset.gone(spec, self.s.repo, head, self.note)
+        return appchanges.gone(spec, self.s.repo, head, self.note)
 
     def _notice_uncommitted_config(self, head: str, discovery: str) -> None:
         note = uncommitted_config(self.s.repo_path, self.s.repo, head)

@@ -59,7 +59,7 @@ from sandbox.model import Health, Manifest, ObjectKey, Problem
 from sandbox.paths import private_dir, state_dir
 from sandbox.source.appspec import AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError
-from sandbox.source.render import other_repo
+from sandbox.source.render import local_repo
 from sandbox.source.repowatch import RepoWatcher
 
 COMMIT_LOG = 200
@@ -444,7 +444,7 @@ class Agent:
     @staticmethod
     def _head_of(path: str) -> str | None:
         try:
-            return other_repo(path).resolve("HEAD")
+            return local_repo(path).resolve("HEAD")
         except EnvRepoError:
             return None
 
@@ -458,7 +458,7 @@ class Agent:
 
             def head(path: str = path) -> str | None:
                 try:
-                    return other_repo(path).resolve("HEAD")
+                    return local_repo(path).resolve("HEAD")
                 except EnvRepoError:  # no commits yet, or moved away: its apps say so when they render
                     return None
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.agent import appset, appview, settings
+from sandbox.agent import appchanges, appview, settings
 from sandbox.agent.appview import AppFacts, app_health, app_state
 from sandbox.agent.history import HistoryReader
 from sandbox.agent.revert import choose_target
@@ -21,7 +21,7 @@ from sandbox.agent.snapshot import AppState, ObjectState, Snapshot
 from sandbox.apply import diff
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison, DryRun, Verdict, Verified
-from sandbox.apply.inventory import APP_LABEL, Claim, InventoryReader, claim_of, other_repo
+from sandbox.apply.inventory import APP_LABEL, Claim, InventoryReader, claim_of, owning_repo
 from sandbox.apply.livecache import CHILD_KINDS, LiveCache
 from sandbox.apply.reader import ClusterReader
 from sandbox.kube.client import KubeError
@@ -75,17 +75,17 @@ class Observer:
             head = repo.resolve(ref) if ref else repo.head()
             found = discover(repo, head, self.entry)
             specs, problems, configured = found.apps, found.problems, found.configured
-            known = appset.known_from(InventoryReader(self.reader).all(), self.repo_path, repo.git_dir)
-            plan = appset.plan(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path),
-                               lambda spec: appset.still_defined(spec, repo, head), found.unrendered)  # fmt: skip
+            known = appchanges.known_from(InventoryReader(self.reader).all(), self.repo_path, repo.git_dir)
+            changed = appchanges.changes(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path),
+                               lambda spec: appchanges.still_defined(spec, repo, head), found.unrendered)  # fmt: skip
             self._watch_children()
             saved = {} if ref else settings.load(self.settings_path)
-            apps = [self._app(repo, spec, head, saved.get(spec.name), ()) for spec in plan.specs]
-            apps += [self._app(repo, known[n], head, saved.get(n), p) for n, p in plan.broken.items()]
-            apps += [self._app(repo, known[n], head, saved.get(n), (p,)) for n, p in plan.vanished.items()]
+            apps = [self._app(repo, spec, head, saved.get(spec.name), ()) for spec in changed.specs]
+            apps += [self._app(repo, known[n], head, saved.get(n), p) for n, p in changed.broken.items()]
+            apps += [self._app(repo, known[n], head, saved.get(n), (p,)) for n, p in changed.vanished.items()]
             apps += [
-                self._removed(known[n], head, appset.gone(known[n], repo, head, found.note))
-                for n in plan.removed
+                self._removed(known[n], head, appchanges.gone(known[n], repo, head, found.note))
+                for n in changed.removed
             ]
             apps = list(appview.finished(tuple(apps), ref or repo.branch or "HEAD"))
             note = uncommitted_config(self.repo_path, repo, head) if not ref else None
@@ -117,7 +117,7 @@ class Observer:
         problems: tuple[Problem, ...],
     ) -> AppState:  # fmt: skip
         app_settings = saved or settings.AppSettings(spec.auto_sync, spec.self_heal)
-        owner = other_repo(InventoryReader(self.reader).load(spec.name), {"repo": str(self.repo_path),
+        owner = owning_repo(InventoryReader(self.reader).load(spec.name), {"repo": str(self.repo_path),
                                                                          "gitDir": repo.git_dir})  # fmt: skip
         if owner is not None:
             note = f"app {spec.name} on this cluster belongs to the env repo {owner}; a sync from here is refused"

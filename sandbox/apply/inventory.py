@@ -120,7 +120,7 @@ class Inventory:
         return {e.key for e in self.entries}
 
 
-def other_repo(inventory: Inventory | None, ours: Mapping[str, str]) -> str | None:
+def owning_repo(inventory: Inventory | None, ours: Mapping[str, str]) -> str | None:
     """The env repo (a folder on this machine) that owns an inventory, when it is not ours
     (``ours``: our inventory extra, ``repo`` and ``gitDir``) and still exists; None when the app
     is this repo's to drive (or its owner is gone: a moved or deleted repo hands its apps over).

@@ -27,7 +27,7 @@ from sandbox.apply.inventory import (
     Inventory,
     InventoryStore,
     conflict,
-    other_repo,
+    owning_repo,
 )
 from sandbox.apply.livecache import LiveCache
 from sandbox.apply.outcome import Action, ObjectResult, SyncOutcome
@@ -107,7 +107,7 @@ class Syncer:
             problems = "; ".join(str(p) for p in desired.problems)
             return self._failed(desired, (), f"render failed, nothing applied or pruned: {problems}")
         previous = self.inventories.load(desired.app)
-        owner = other_repo(previous, inventory_extra or {})
+        owner = owning_repo(previous, inventory_extra or {})
         if owner is not None:
             return self._failed(
                 desired, (),

@@ -51,7 +51,7 @@ ENTRY_HELP = (
 
 
 @contextmanager
-def running_agent(
+def _agent(
     args: argparse.Namespace,
     automated: bool,
     branch: str | None = None,
@@ -66,7 +66,7 @@ def running_agent(
     """
     session.check_repo(Path(args.repo), branch)
     with _connected(args) as connection:
-        with session.running_agent(
+        with session.started_agent(
             Path(args.repo), connection, automated=automated, branch=branch, trigger=trigger,
             watch_repo=watch_repo, settings_path=settings_path, focus=focus, entry=getattr(args, "entry", None),
         ) as agent:  # fmt: skip
@@ -199,7 +199,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     started = time.time()
-    with running_agent(args, automated=False, focus=args.app) as agent:
+    with _agent(args, automated=False, focus=args.app) as agent:
         if args.app and (app := _resolved(agent.publish_now(), args.app)) is None:
             return 2
         args.app = app if args.app else None
@@ -302,7 +302,7 @@ def _took(record: SyncRecord) -> str:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     started = time.time()
-    with running_agent(args, automated=False, focus=args.app) as agent:
+    with _agent(args, automated=False, focus=args.app) as agent:
         if (app_id := _resolved(agent.publish_now(), args.app)) is None:
             return 2
         args.app = app_id
@@ -331,7 +331,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    with running_agent(args, automated=False, focus=args.app) as agent:
+    with _agent(args, automated=False, focus=args.app) as agent:
         if (app_id := _resolved(agent.publish_now(), args.app)) is None:
             return 2
         args.app = app_id
@@ -344,7 +344,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
-    with running_agent(args, automated=False) as agent:
+    with _agent(args, automated=False) as agent:
         if args.app and (app_id := _resolved(agent.publish_now(), args.app)) is None:
             return 2
         args.app = app_id if args.app else None
@@ -394,7 +394,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             newest = max((e.time for e in printed), default=0.0)
             printed.difference_update({e for e in printed if e.time < newest - 1})
 
-    with running_agent(args, automated=True, watch_repo=True) as agent:
+    with _agent(args, automated=True, watch_repo=True) as agent:
         agent.subscribe(show)
         show(agent.publish_now())
         try:
@@ -407,7 +407,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     started = time.time()
     with tempfile.TemporaryDirectory() as scratch:
-        with running_agent(args, automated=True, branch=args.ref, trigger="check",
+        with _agent(args, automated=True, branch=args.ref, trigger="check",
                            settings_path=Path(scratch) / "s.json") as agent:  # fmt: skip
             snapshot = _wait_healthy(agent.publish_now, args.timeout)
     apps = snapshot.named(args.app) if args.app else list(snapshot.apps)

@@ -23,7 +23,7 @@ from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.failedapp import failed_app
 from sandbox.source.percommit import MAX_DEPTH, once, render_once
-from sandbox.source.render import other_repo
+from sandbox.source.render import local_repo
 from sandbox.source.repomap import RepoMap
 
 
@@ -160,7 +160,7 @@ class ArgoWalk:
     def _detect(self, path: str, other: str, revision: str) -> Source:
         """The source type of a folder, in the repo and at the ref the app reads it from."""
         try:
-            repo = other_repo(other) if other else self.repo
+            repo = local_repo(other) if other else self.repo
             sha = repo.resolve_pinned(revision or "HEAD")[0] if revision or other else self.sha
         except EnvRepoError:
             return "plain"  # rendering says why it cannot read it

@@ -72,7 +72,7 @@ def _render_app(
         return _render(repo, app, revision, is_namespaced, progress)
     try:
         env_sha = repo.resolve(revision)
-        source = other_repo(app.repo) if app.repo else repo
+        source = local_repo(app.repo) if app.repo else repo
         sha, read = source.resolve_pinned(app.revision or "HEAD")
     except EnvRepoError as err:
         where = f"{app.repo or repo.path} at {app.revision or 'HEAD'}"
@@ -140,7 +140,7 @@ def _render(
 _OTHER_REPOS: dict[str, EnvRepo] = {}
 
 
-def other_repo(path: str) -> EnvRepo:
+def local_repo(path: str) -> EnvRepo:
     """Another local repo, opened once (EnvRepo is safe to share between threads)."""
     if path not in _OTHER_REPOS:
         _OTHER_REPOS[path] = EnvRepo(path)

@@ -29,14 +29,14 @@ from sandbox.source.envrepo import EnvRepo
 
 
 @dataclass(frozen=True)
-class AppSetPlan:
+class AppChanges:
     specs: tuple[AppSpec, ...]  # the apps to run, in the env repo's order
     broken: dict[str, tuple[Problem, ...]] = field(default_factory=dict)  # known apps with an invalid entry
     vanished: dict[str, Problem] = field(default_factory=dict)  # folder apps whose folder is gone or empty
     removed: tuple[str, ...] = ()  # gone from a valid sandbox.yaml
 
 
-def plan(
+def changes(
     specs: list[AppSpec],
     problems: list[Problem],
     configured: bool,
@@ -45,7 +45,7 @@ def plan(
     is_folder: Callable[[str], bool] = lambda _path: False,
     still_defined: Callable[[AppSpec], bool] = lambda _spec: False,
     unrendered: frozenset[str] = frozenset(),
-) -> AppSetPlan:
+) -> AppChanges:
     """``known`` holds every app this env repo ran before (in memory, or from its inventory);
     ``is_folder`` says whether a path is a folder at ``revision`` (read at the commit compared);
     ``unrendered``, the apps that do not render there: what they define is unknown, and kept."""
@@ -80,7 +80,7 @@ def plan(
                 f"and its objects, list the apps to keep in {CONFIG_FILE}",
                 file=spec.path, object=name,
             )  # fmt: skip
-    return AppSetPlan(tuple(specs), broken, vanished, tuple(sorted(removed)))
+    return AppChanges(tuple(specs), broken, vanished, tuple(sorted(removed)))
 
 
 def _unrendered_ancestor(

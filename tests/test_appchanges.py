@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sandbox.agent import appset, settings
+from sandbox.agent import appchanges, settings
 from sandbox.agent.settings import AppSettings
 from sandbox.model import Problem
 from sandbox.source.appconfig import CONFIG_FILE, AppSpec
@@ -18,13 +18,13 @@ KNOWN = {"web": spec("web"), "db": spec("db", prune=False), "cache": spec("cache
 
 
 def test_an_app_left_out_of_a_valid_sandbox_yaml_is_removed() -> None:
-    plan = appset.plan([spec("cache")], [], True, KNOWN, "c2c2c2c")
+    plan = appchanges.changes([spec("cache")], [], True, KNOWN, "c2c2c2c")
     assert plan.removed == ("db", "web") and not plan.vanished and not plan.broken
     assert [s.name for s in plan.specs] == ["cache"]
 
 
 def test_an_app_whose_folder_is_gone_without_a_sandbox_yaml_vanished_and_prunes_nothing() -> None:
-    plan = appset.plan([spec("cache"), spec("db")], [], False, KNOWN, "c2c2c2c")
+    plan = appchanges.changes([spec("cache"), spec("db")], [], False, KNOWN, "c2c2c2c")
     assert plan.removed == () and list(plan.vanished) == ["web"]
     problem = plan.vanished["web"]
     assert problem.file == "apps/web" and "nothing applied or pruned" in problem.message
@@ -33,13 +33,13 @@ def test_an_app_whose_folder_is_gone_without_a_sandbox_yaml_vanished_and_prunes_
 
 def test_an_app_with_an_invalid_entry_is_kept_broken_not_removed() -> None:
     bad = Problem("path 'apps/web' does not exist", file=CONFIG_FILE, line=3, object="web")
-    plan = appset.plan([spec("cache"), spec("db")], [bad], True, KNOWN, "c2c2c2c")
+    plan = appchanges.changes([spec("cache"), spec("db")], [bad], True, KNOWN, "c2c2c2c")
     assert plan.broken == {"web": (bad,)} and plan.removed == ()
 
 
 def test_a_whole_invalid_sandbox_yaml_keeps_every_known_app() -> None:
     bad = Problem("invalid YAML", file=CONFIG_FILE, line=1)
-    plan = appset.plan([], [bad], True, KNOWN, "c2c2c2c")
+    plan = appchanges.changes([], [bad], True, KNOWN, "c2c2c2c")
     assert sorted(plan.broken) == ["cache", "db", "web"] and plan.removed == ()
 
 
@@ -64,7 +64,9 @@ def test_apps_below_an_app_that_does_not_render_are_kept_not_removed() -> None:
         "web": dataclasses.replace(spec("web"), parent="apps"),
         "gone": spec("gone"),
     }
-    plan = appset.plan([root, known["apps"]], [], True, known, "c2c2c2c", unrendered=frozenset({"apps"}))
+    plan = appchanges.changes(
+        [root, known["apps"]], [], True, known, "c2c2c2c", unrendered=frozenset({"apps"})
+    )
     assert sorted(plan.broken) == ["web"] and plan.removed == ("gone",)
     assert (
         "apps does not render at c2c2c2c, so app web, which it defines, is kept"
