@@ -6,30 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
 
-from sandbox.cluster.kind import (
-    NODE_IMAGE,
-    NODE_IMAGE_NAME,
-    ImageState,
-    docker_answers,
-    node_image_state,
-    privileged_containers,
-)
+from sandbox.cluster.runtime import Check
+from sandbox.cluster.runtimes import DOCTOR_CHECKS
 from sandbox.paths import cache_dir, state_dir
 from sandbox.tools import toolchain
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    required: bool = True  # False: only some runtimes need it
-
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def _go_version() -> str | None:
@@ -51,50 +32,8 @@ def _writable(path_str: str) -> tuple[bool, str]:
     return ok, str(path)
 
 
-def _kind_checks() -> list[Check]:
-    """What kind needs of a running Docker: its node image, and privileged containers."""
-    state, why = node_image_state()
-    image = NODE_IMAGE_NAME
-    found = [
-        Check(
-            "kind node image",
-            state is not ImageState.MISSING,
-            f"{image}: {state}" + (f" ({why})" if why else ""),
-            ""
-            if state is not ImageState.MISSING
-            else f"`docker pull {NODE_IMAGE}` where the internet is, or use --runtime local",
-            required=False,
-        )
-    ]
-    privileged, said = privileged_containers()
-    found.append(
-        Check(
-            "privileged containers",
-            bool(privileged),
-            said if privileged else f"cannot start ({said})",
-            ""
-            if privileged
-            else "kind's nodes need them: run Docker where they are allowed, or use --runtime local",
-            required=False,
-        )
-    )
-    return found
-
-
 def checks() -> list[Check]:
-    results: list[Check] = []
-    docker_ok, why = docker_answers()
-    results.append(
-        Check(
-            "docker",
-            docker_ok,
-            "daemon answers" if docker_ok else f"no daemon ({why})",
-            "" if docker_ok else "start Docker for the kind runtime; the local runtime needs none",
-            required=False,
-        )
-    )
-    if docker_ok:
-        results += _kind_checks()
+    results: list[Check] = [found for runtime_checks in DOCTOR_CHECKS.values() for found in runtime_checks()]
     git = shutil.which("git")
     results.append(
         Check(

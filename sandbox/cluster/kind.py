@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from sandbox.cluster import probe
-from sandbox.cluster.runtime import CLUSTER_NAME, ClusterError, ClusterStatus, Progress
+from sandbox.cluster.runtime import CLUSTER_NAME, Check, ClusterError, ClusterStatus, Progress
 from sandbox.paths import private_dir, state_dir
 from sandbox.tools import toolchain
 
@@ -289,3 +289,44 @@ class KindRuntime:
             )
         shutil.rmtree(self.root, ignore_errors=True)
         progress(f"removed {self.root}")
+
+
+def doctor_checks() -> list[Check]:
+    """What kind needs: a Docker daemon that answers, its node image, and privileged containers."""
+    docker_ok, why = docker_answers()
+    daemon = Check(
+        "docker",
+        docker_ok,
+        "daemon answers" if docker_ok else f"no daemon ({why})",
+        "" if docker_ok else "start Docker for the kind runtime; the local runtime needs none",
+        required=False,
+    )
+    if not docker_ok:
+        return [daemon]
+    state, why = node_image_state()
+    image = NODE_IMAGE_NAME
+    found = [
+        daemon,
+        Check(
+            "kind node image",
+            state is not ImageState.MISSING,
+            f"{image}: {state}" + (f" ({why})" if why else ""),
+            ""
+            if state is not ImageState.MISSING
+            else f"`docker pull {NODE_IMAGE}` where the internet is, or use --runtime local",
+            required=False,
+        ),
+    ]
+    privileged, said = privileged_containers()
+    found.append(
+        Check(
+            "privileged containers",
+            bool(privileged),
+            said if privileged else f"cannot start ({said})",
+            ""
+            if privileged
+            else "kind's nodes need them: run Docker where they are allowed, or use --runtime local",
+            required=False,
+        )
+    )
+    return found

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -76,3 +76,17 @@ class Runtime(Protocol):
     def down(self, progress: Progress) -> None:
         """Remove every process and all state this runtime created."""
         ...
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing `doctor` looks at: there or not, and the exact fix."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True  # False: only some runtimes need it
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)

@@ -7,12 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sandbox.cluster.existing import ExistingRuntime
-from sandbox.cluster.kind import KindRuntime, kind_can_work
+from sandbox.cluster.kind import KindRuntime, doctor_checks, kind_can_work
 from sandbox.cluster.local import LocalRuntime
-from sandbox.cluster.runtime import ClusterError, Progress, Runtime
+from sandbox.cluster.runtime import Check, ClusterError, Progress, Runtime
 from sandbox.paths import private_dir, state_dir
 
 RUNTIMES = ("auto", "kind", "local", "existing")
+
+# What `doctor` asks of each runtime that needs more than the toolchain (kind: Docker).
+DOCTOR_CHECKS: dict[str, Callable[[], list[Check]]] = {"kind": doctor_checks}
 
 # What each name makes; ``existing`` is handed the context and kubeconfig the user named.
 _FACTORIES: dict[str, Callable[[str | None, Path | None], Runtime]] = {
