@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from agentkit import commit, configmap, git, new_repo, wait_for  # noqa: E402
-from sandbox.agent.commands import ManualSync, Resume, Rollback
+from sandbox.agent.commands import ManualSync, Resume, Rollback  # noqa: E402
 from sandbox.agent.history import History  # noqa: E402
 from sandbox.agent.loop import Agent  # noqa: E402
 from sandbox.cluster.local import LocalRuntime  # noqa: E402
