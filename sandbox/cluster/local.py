@@ -32,6 +32,25 @@ from sandbox.tools import toolchain
 
 NODE_NAME = "sandbox-node-0"
 STAYS_UP = 3.0  # seconds a restarted component must keep running to count as started
+# kwok's own options, passed on by kwokctl as written (so kwok's defaults are restated). Its
+# server, the simulated kubelet, has no authentication (kwok v0.8 has no option for it): anyone
+# on loopback could use it. So it serves no profiling data and no debugging handlers: exec,
+# attach, port-forward and logs would run commands and read files on this machine as this user
+# for whoever asks, once a kwok Exec or Logs object exists. Left: health, and the simulated
+# metrics metrics-server scrapes.
+KWOK_OPTIONS = {
+    "kind": "KwokConfiguration",
+    "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+    "options": {
+        "enableProfilingHandler": False,
+        "enableDebuggingHandlers": False,
+        "podPlayStageParallelism": 4,
+        "nodePlayStageParallelism": 4,
+        "nodeLeaseParallelism": 4,
+        "podsOnNodeSyncParallelism": 1,
+        "enablePodsOnNodeSyncListPager": True,
+    },
+}
 LOOPBACK = "127.0.0.1"
 METRICS_MANIFESTS = Path(__file__).parent / "metrics"
 SIMULATED_EXIT_STAGE = Path(__file__).parent / "stages" / "simulated-exit.yaml"
@@ -247,39 +266,16 @@ class LocalRuntime:
             self._check(self._kwokctl(*args, kube_version=version), "kwokctl create cluster")
 
     def _write_kwokctl_config(self, metrics_server: Path, etcd_ports: tuple[int, int]) -> None:
-        """Component patches kwokctl reads from $KWOK_WORKDIR/kwok.yaml.
+        """Component patches kwokctl reads from $KWOK_WORKDIR/kwok.yaml, and kwok's own options.
 
         There is one controller-manager and one scheduler: leader election only adds a lease
         they lose when a loaded machine delays a renewal, and then they exit for good. The
         autoscaler looks every 5 s, not 15 s: a sandbox shows a change while one watches.
-
-        etcd speaks TLS only, clients and peers, and serves only a client with a certificate of
-        the cluster's own CA (the API server's), as kubeadm and kind run it: kwokctl would start
-        it on plain HTTP, where any process of any user could read every Secret. The
-        controller-manager's and scheduler's metrics need credentials too (kwokctl opens them).
         """
-        client, peer = etcd_ports
-        pki = self.cluster_dir / "pki"  # made by kwokctl: its CA, and a certificate for 127.0.0.1
-        ca, cert, key = str(pki / "ca.crt"), str(pki / "admin.crt"), str(pki / "admin.key")
-        etcd_urls = {
-            "listen-client-urls": f"https://{LOOPBACK}:{client}",
-            "advertise-client-urls": f"https://{LOOPBACK}:{client}",
-            "listen-peer-urls": f"https://{LOOPBACK}:{peer}",
-            "initial-advertise-peer-urls": f"https://{LOOPBACK}:{peer}",
-            "initial-cluster": f"node0=https://{LOOPBACK}:{peer}",
-        }
-        etcd_tls = {
-            "cert-file": cert, "key-file": key, "trusted-ca-file": ca, "client-cert-auth": "true",
-            "peer-cert-file": cert, "peer-key-file": key, "peer-trusted-ca-file": ca, "peer-client-cert-auth": "true",
-        }  # fmt: skip
-        overrides = {
-            "etcd": etcd_urls,
-            "kube-apiserver": {"etcd-servers": f"https://{LOOPBACK}:{client}"},
-            "kube-controller-manager": {"authorization-always-allow-paths": "/healthz,/readyz,/livez"},
-            "kube-scheduler": {"authorization-always-allow-paths": "/healthz,/readyz,/livez"},
-        }
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        extra: dict[str, dict[str, Any]] = {
+        overrides, extra = self._etcd_over_tls(*etcd_ports)
+        overrides["kube-controller-manager"] = {"authorization-always-allow-paths": "/healthz,/readyz,/livez"}
+        overrides["kube-scheduler"] = {"authorization-always-allow-paths": "/healthz,/readyz,/livez"}
+        extra |= {
             "kube-controller-manager": {
                 "leader-elect": "false",
                 "horizontal-pod-autoscaler-sync-period": "5s",
@@ -291,8 +287,6 @@ class LocalRuntime:
             # first "no metrics yet" passes while the user still watches (flags: the last wins).
             "metrics-server": {"metric-resolution": "10s", "kubelet-request-timeout": "5s"},  # its minimum
         }
-        extra["etcd"] = etcd_tls
-        extra["kube-apiserver"] = {"etcd-cafile": ca, "etcd-certfile": cert, "etcd-keyfile": key}
         patches = [
             {"name": name, "extraArgs": [
                 *({"key": k, "value": v, "override": True} for k, v in overrides.get(name, {}).items()),
@@ -308,8 +302,8 @@ class LocalRuntime:
             # 0.0.0.0 by default: anyone who reaches the machine could read every Secret.
             "options": {
                 "bindAddress": LOOPBACK,
-                "etcdPort": client,
-                "etcdPeerPort": peer,
+                "etcdPort": etcd_ports[0],
+                "etcdPeerPort": etcd_ports[1],
                 # metrics.k8s.io from kwok's simulated kubelet metrics: the folder, not the
                 # release manifest kwokctl would download.
                 "metricsServerBinary": str(metrics_server),
@@ -317,29 +311,39 @@ class LocalRuntime:
             },
             "componentsPatches": patches,
         }
-        # kwok's own options, passed on by kwokctl (defaults filled). Its server, the simulated
-        # kubelet, has no authentication (kwok v0.8 has no option for it): anyone on loopback
-        # could use it. So it serves no profiling data and no debugging handlers: exec, attach,
-        # port-forward and logs would run commands and read files on this machine as this user
-        # for whoever asks, once a kwok Exec or Logs object exists. Left: health, and the
-        # simulated metrics metrics-server scrapes.
-        kwok = {
-            "kind": "KwokConfiguration",
-            "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
-            # kwokctl passes this document on as written, defaults unfilled: kwok's are restated.
-            "options": {
-                "enableProfilingHandler": False,
-                "enableDebuggingHandlers": False,
-                "podPlayStageParallelism": 4,
-                "nodePlayStageParallelism": 4,
-                "nodeLeaseParallelism": 4,
-                "podsOnNodeSyncParallelism": 1,
-                "enablePodsOnNodeSyncListPager": True,
-            },
-        }
+        self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "kwok.yaml").write_text(
-            json.dumps(config, indent=2) + "\n---\n" + json.dumps(kwok, indent=2)
+            json.dumps(config, indent=2) + "\n---\n" + json.dumps(KWOK_OPTIONS, indent=2)
         )
+
+    def _etcd_over_tls(
+        self, client: int, peer: int
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """(overridden flags, added flags) by component: etcd speaks TLS only, clients and peers,
+        and serves only a client with a certificate of the cluster's own CA (the API server's),
+        as kubeadm and kind run it: kwokctl would start it on plain HTTP, where any process of
+        any user could read every Secret."""
+        pki = self.cluster_dir / "pki"  # made by kwokctl: its CA, and a certificate for 127.0.0.1
+        ca, cert, key = str(pki / "ca.crt"), str(pki / "admin.crt"), str(pki / "admin.key")
+        overrides: dict[str, dict[str, Any]] = {
+            "etcd": {
+                "listen-client-urls": f"https://{LOOPBACK}:{client}",
+                "advertise-client-urls": f"https://{LOOPBACK}:{client}",
+                "listen-peer-urls": f"https://{LOOPBACK}:{peer}",
+                "initial-advertise-peer-urls": f"https://{LOOPBACK}:{peer}",
+                "initial-cluster": f"node0=https://{LOOPBACK}:{peer}",
+            },
+            "kube-apiserver": {"etcd-servers": f"https://{LOOPBACK}:{client}"},
+        }
+        extra: dict[str, dict[str, Any]] = {
+            "etcd": {
+                "cert-file": cert, "key-file": key, "trusted-ca-file": ca, "client-cert-auth": "true",
+                "peer-cert-file": cert, "peer-key-file": key, "peer-trusted-ca-file": ca,
+                "peer-client-cert-auth": "true",
+            },
+            "kube-apiserver": {"etcd-cafile": ca, "etcd-certfile": cert, "etcd-keyfile": key},
+        }  # fmt: skip
+        return overrides, extra
 
     def _wait_ready(self, progress: Progress, timeout: float = 90) -> None:
         """Wait for the API server, register the kwok node, and wait for it to be Ready."""
