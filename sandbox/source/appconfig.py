@@ -13,6 +13,7 @@ import difflib
 import posixpath
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -277,9 +278,13 @@ def _repos(
     return tuple(value.items())
 
 
+Bad = Callable[..., None]  # (message, key of the entry it is about, if any): one problem said
+
+
 def _parse_app(
     repo: EnvRepo, sha: str, entry: Any, index: int, node: yaml.Node | None
 ) -> tuple[AppSpec | None, str, list[Problem]]:
+    """One `apps:` entry as an app, or every problem it has, each at its key's line."""
     label = f"apps[{index}]"
     if not isinstance(entry, dict):
         return None, label, [_problem("each app must be a mapping with at least name and path", node, label)]
@@ -294,25 +299,49 @@ def _parse_app(
     for key in entry:
         if key not in _APP_KEYS:
             bad(f"unknown key {key!r}{_did_you_mean(key, _APP_KEYS)}", key)
+    _check_name(name, bad)
+    clean_path = _checked_path(repo, sha, entry.get("path"), bad)
+    namespace = entry.get("namespace", name)
+    _check_namespace(entry, namespace, bad)
+    final = _checked_source(repo, sha, entry, clean_path, bad, bool(problems))
+    values = _checked_values(entry, clean_path, final, bad, bool(problems))
+    release = entry.get("releaseName")
+    _check_release(release, final, bad, bool(problems))
+    flags = _flags(entry, bad)
+    if problems:
+        return None, label, problems
+    app = AppSpec(
+        name=str(name), path=clean_path, namespace=str(namespace), source=final, values=tuple(values),
+        release_name=str(release or ""), auto_sync=flags["autoSync"], prune=flags["prune"],
+        self_heal=flags["selfHeal"],
+    )  # fmt: skip
+    return app, label, []
+
+
+def _check_name(name: Any, bad: Bad) -> None:
     if name is None:
         bad("app has no `name`")
     elif not isinstance(name, str) or not DNS1123_LABEL.match(name) or len(name) > 63:
         bad(f"name {name!r} is not a DNS-1123 label (a-z, 0-9 and '-', at most 63 characters)", "name")
 
-    path = entry.get("path")
-    clean_path = ""
+
+def _checked_path(repo: EnvRepo, sha: str, path: Any, bad: Bad) -> str:
+    """The app's folder, normalised ("" when it is not one of the repo)."""
     if path is None:
         bad("app has no `path`")
-    elif not isinstance(path, str) or not path.strip():
+        return ""
+    if not isinstance(path, str) or not path.strip():
         bad("`path` must be a folder of the repo", "path")
-    else:
-        clean_path = posixpath.normpath(path.strip())
-        if posixpath.isabs(clean_path) or clean_path == ".." or clean_path.startswith("../"):
-            bad(f"path {path!r} is outside the repo", "path")
-        elif not repo.is_dir(sha, clean_path):
-            bad(f"path {clean_path!r} does not exist at revision {sha[:12]} (or is not a folder)", "path")
+        return ""
+    clean_path = posixpath.normpath(path.strip())
+    if posixpath.isabs(clean_path) or clean_path == ".." or clean_path.startswith("../"):
+        bad(f"path {path!r} is outside the repo", "path")
+    elif not repo.is_dir(sha, clean_path):
+        bad(f"path {clean_path!r} does not exist at revision {sha[:12]} (or is not a folder)", "path")
+    return clean_path
 
-    namespace = entry.get("namespace", name)
+
+def _check_namespace(entry: dict[str, Any], namespace: Any, bad: Bad) -> None:
     if "namespace" in entry and (
         not isinstance(namespace, str) or not DNS1123_LABEL.match(namespace) or len(namespace) > 63
     ):
@@ -323,62 +352,58 @@ def _parse_app(
             "namespace",
         )
 
+
+def _checked_source(
+    repo: EnvRepo, sha: str, entry: dict[str, Any], clean_path: str, bad: Bad, failed: bool
+) -> Source:
+    """The source type asked for (``auto``: detected), checked against the folder."""
     source = entry.get("source", "auto")
     if source not in SOURCES:
         bad(f"source {source!r} is not one of {', '.join(SOURCES)}", "source")
         source = "auto"
     detected: Source = "plain"
-    if not problems:
+    if not failed:
         detected = detect_source(repo, sha, clean_path)
-    if source == "helm" and not problems and detected != "helm":
+    if source == "helm" and not failed and detected != "helm":
         bad(f"source helm needs a {CHART_FILE} in {clean_path}", "source")
-    if source == "kustomize" and not problems and not has_kustomization(repo, sha, clean_path):
+    if source == "kustomize" and not failed and not has_kustomization(repo, sha, clean_path):
         bad(f"source kustomize needs a kustomization.yaml in {clean_path}", "source")
-    final: Source = detected if source == "auto" else cast(Source, source)
+    return detected if source == "auto" else cast(Source, source)
 
+
+def _checked_values(
+    entry: dict[str, Any], clean_path: str, final: Source, bad: Bad, failed: bool
+) -> list[str]:
     values = entry.get("values", [])
     if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
         bad("`values` must be a list of file names relative to the app path", "values")
-        values = []
-    elif values and final != "helm" and not problems:
+        return []
+    if values and final != "helm" and not failed:
         bad(f"`values` only apply to helm apps; this one is {final}", "values")
     for value in values:
         inside = posixpath.normpath(posixpath.join(clean_path or ".", value))
         if posixpath.isabs(value) or inside == ".." or inside.startswith("../"):
             bad(f"values file {value!r} is outside the repo", "values")
+    return values
 
-    release = entry.get("releaseName")
-    if release is not None:
-        if (
-            not isinstance(release, str)
-            or not _HELM_RELEASE.match(release)
-            or len(release) > _HELM_RELEASE_MAX
-        ):
-            bad(f"releaseName {release!r} is not a valid helm release name", "releaseName")
-        elif final != "helm" and not problems:
-            bad(f"`releaseName` only applies to helm apps; this one is {final}", "releaseName")
 
+def _check_release(release: Any, final: Source, bad: Bad, failed: bool) -> None:
+    if release is None:
+        return
+    if not isinstance(release, str) or not _HELM_RELEASE.match(release) or len(release) > _HELM_RELEASE_MAX:
+        bad(f"releaseName {release!r} is not a valid helm release name", "releaseName")
+    elif final != "helm" and not failed:
+        bad(f"`releaseName` only applies to helm apps; this one is {final}", "releaseName")
+
+
+def _flags(entry: dict[str, Any], bad: Bad) -> dict[str, bool]:
     flags: dict[str, bool] = {}
     for key in ("autoSync", "prune", "selfHeal"):
         value = entry.get(key, True)
         if not isinstance(value, bool):
             bad(f"`{key}` must be true or false, not {value!r}", key)
         flags[key] = bool(value)
-
-    if problems:
-        return None, label, problems
-    app = AppSpec(
-        name=str(name),
-        path=clean_path,
-        namespace=str(namespace),
-        source=final,
-        values=tuple(values),
-        release_name=str(release or ""),
-        auto_sync=flags["autoSync"],
-        prune=flags["prune"],
-        self_heal=flags["selfHeal"],
-    )
-    return app, label, []
+    return flags
 
 
 def _problem(message: str, node: yaml.Node | None, app: str = "") -> Problem:
