@@ -64,12 +64,40 @@ def revert_commit(repo_path: Path, sha: str, branch: str | None = None) -> Rever
     """
     git = _Git(Path(repo_path))
     git.check_repository()
+    head_ref, head = _safe_head(git, branch)
+    target = _revertible(git, sha, head_ref, head)
+    parents = git.out("rev-list", "--parents", "-n", "1", target).split()[1:]
+    scratch = git.snapshot(_SCRATCH)
+    args = ["revert", "--edit", "--cleanup=strip"]
+    if len(parents) > 1:
+        args += ["-m", "1"]  # the branch the merge landed on is the mainline to go back to
+    proc = git.run(*git.identity_overrides(), *args, target, write=True)
+    new_head = git.out("rev-parse", "-q", "--verify", "HEAD", check=False)
+    if new_head != head:
+        # Decided by HEAD, not the exit code: a post-commit hook can fail after the commit exists.
+        if git.out("rev-parse", f"{new_head}^") != head:
+            raise RevertError(f"{git.where}: HEAD moved unexpectedly during the revert (now {new_head})")
+        message = git.out("log", "-1", "--format=%B", new_head)
+        return RevertResult(new_head, target, message, f"undo with: git revert {new_head}")
+    conflicts = git.out("diff", "--name-only", "--diff-filter=U", check=False).splitlines()
+    staged = git.run("diff", "--cached", "--quiet").returncode != 0
+    git.restore(head, scratch)
+    if conflicts:
+        reason = f"reverting {target[:12]} conflicts with later changes in {_list(conflicts)}"
+    elif not staged and "nothing to commit" in proc.stdout + proc.stderr:
+        reason = f"reverting {target[:12]} changes nothing: its changes are already undone at HEAD"
+    else:
+        reason = f"git revert failed: {_last_lines(proc.stderr or proc.stdout)}"
+    raise RevertRefused(f"{git.where}: {reason}; nothing was changed")
 
+
+def _safe_head(git: _Git, branch: str | None) -> tuple[str, str]:
+    """(HEAD's ref, HEAD's commit) when a revert may commit there: no git operation in
+    progress, HEAD on ``branch`` (not detached), and no uncommitted change to a tracked file."""
     markers = git.git_paths(list(_IN_PROGRESS))
     busy = [what for name, what in _IN_PROGRESS.items() if markers[name].exists()]
     if busy:
         raise RevertRefused(f"{git.where}: {busy[0]} is in progress; finish or abort it before reverting")
-
     head_ref = git.out("symbolic-ref", "-q", "HEAD", check=False)
     if not head_ref:
         # A commit on a detached HEAD belongs to no branch the sandbox watches, and is easily lost.
@@ -81,18 +109,20 @@ def revert_commit(repo_path: Path, sha: str, branch: str | None = None) -> Rever
                 f"{git.where}: HEAD is on {_short(head_ref)}, not {_short(wanted)}; "
                 f"check out {_short(wanted)} before reverting"
             )
-
     head = git.out("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
     if not head:
         raise RevertRefused(f"{git.where}: {_short(head_ref)} has no commits yet")
-
     files = git.changed_tracked_files()
     if files:
         raise RevertRefused(
             f"{git.where}: uncommitted changes to tracked files ({_list(files)}); "
             "commit or stash them before reverting"
         )
+    return head_ref, head
 
+
+def _revertible(git: _Git, sha: str, head_ref: str, head: str) -> str:
+    """The full sha of ``sha``, a commit already in the branch's history."""
     if not sha or sha.startswith("-"):
         raise RevertRefused(f"{sha!r} is not a commit")
     target = git.out("rev-parse", "-q", "--verify", f"{sha}^{{commit}}", check=False)
@@ -106,38 +136,7 @@ def revert_commit(repo_path: Path, sha: str, branch: str | None = None) -> Rever
         )
     if ancestor.returncode != 0:
         raise RevertError(f"git merge-base failed: {ancestor.stderr.strip()}")
-
-    parents = git.out("rev-list", "--parents", "-n", "1", target).split()[1:]
-    scratch = git.snapshot(_SCRATCH)
-
-    args = ["revert", "--edit", "--cleanup=strip"]
-    if len(parents) > 1:
-        args += ["-m", "1"]  # the branch the merge landed on is the mainline to go back to
-    proc = git.run(*git.identity_overrides(), *args, target, write=True)
-
-    new_head = git.out("rev-parse", "-q", "--verify", "HEAD", check=False)
-    if new_head != head:
-        # Decided by HEAD, not the exit code: a post-commit hook can fail after the commit exists.
-        if git.out("rev-parse", f"{new_head}^") != head:
-            raise RevertError(f"{git.where}: HEAD moved unexpectedly during the revert (now {new_head})")
-        message = git.out("log", "-1", "--format=%B", new_head)
-        return RevertResult(
-            new_sha=new_head,
-            reverted_sha=target,
-            message=message,
-            undo_hint=f"undo with: git revert {new_head}",
-        )
-
-    conflicts = git.out("diff", "--name-only", "--diff-filter=U", check=False).splitlines()
-    staged = git.run("diff", "--cached", "--quiet").returncode != 0
-    git.restore(head, scratch)
-    if conflicts:
-        reason = f"reverting {target[:12]} conflicts with later changes in {_list(conflicts)}"
-    elif not staged and "nothing to commit" in proc.stdout + proc.stderr:
-        reason = f"reverting {target[:12]} changes nothing: its changes are already undone at HEAD"
-    else:
-        reason = f"git revert failed: {_last_lines(proc.stderr or proc.stdout)}"
-    raise RevertRefused(f"{git.where}: {reason}; nothing was changed")
+    return target
 
 
 class _Git:
