@@ -217,3 +217,18 @@ def test_a_chart_of_applications_in_a_plain_folder_is_pointed_to_as_the_argo_cd_
     assert [(a.name, a.parent) for a in entered.apps] == [("apps", ""), ("guestbook", "apps")], [
         str(p) for p in entered.problems
     ]
+
+
+def test_a_root_application_that_manages_its_own_folder_is_the_root_not_its_own_child(tmp_path: Path) -> None:
+    _repo, found = _discover(tmp_path, "self-root")
+
+    assert [(a.name, a.parent) for a in found.apps] == [("bootstrap", ""), ("shop", "bootstrap")]
+    assert not _apps(found)["bootstrap"].after_parent and found.problems == []
+
+
+def test_applications_in_the_folder_of_a_root_that_cannot_run_wait_under_it(tmp_path: Path) -> None:
+    _repo, found = _discover(tmp_path, "failed-root")
+    apps = _apps(found)
+
+    assert apps["parent"].invalid, "Replace=true is not done here"
+    assert (apps["shop"].parent, apps["shop"].after_parent) == ("parent", True), "not a root of its own"

@@ -91,6 +91,21 @@ class ArgoWalk:
 
     def roots(self, defined: list[Defined]) -> None:
         self._walk(self._specs(defined, parent=""))
+        self._adopt_below_failed()
+
+    def _adopt_below_failed(self) -> None:
+        """An Application found as a root whose file lies in the folder of an app that cannot
+        render (or cannot run): under Argo CD that app would have made it, and nothing makes it
+        while that app fails. It waits under that app instead of running on its own."""
+        failed = [s for s in self._apps.values()
+                  if (s.name in self.unrendered or s.invalid) and not s.repo and not s.revision]  # fmt: skip
+        for name, spec in list(self._apps.items()):
+            if spec.parent or not spec.defined_in:
+                continue
+            holder = next((f for f in failed if f.name != name and _inside(spec.defined_in, f.path)
+                           and not _inside(f.defined_in, spec.path)), None)  # fmt: skip
+            if holder is not None:
+                self._apps[name] = dataclasses.replace(spec, parent=holder.name, after_parent=True)
 
     def _walk(self, level: list[AppSpec]) -> None:
         depth = 0
@@ -120,12 +135,20 @@ class ArgoWalk:
             spec = dataclasses.replace(spec, name=spec.names.qualified)
         seen = self._apps.get(spec.name)
         if seen is not None:
-            if seen.parent == "" and spec.parent and seen.defined_in == spec.defined_in:
+            if (
+                seen.parent == ""
+                and spec.parent
+                and seen.defined_in == spec.defined_in
+                and spec.parent != spec.name
+            ):
                 self._apps[spec.name] = spec  # found as a root first, it is this parent's child
                 return None
             if seen != spec and spec.name not in self._ancestors(spec):
-                self.problems.append(Problem(f"app {spec.name} is defined twice: in {seen.defined_in} and in "
-                                             f"{spec.defined_in}", file=spec.defined_in, object=spec.name))  # fmt: skip
+                where = (f"by two apps, {seen.parent or 'as a root'} and {spec.parent}, from {spec.defined_in}"
+                         if seen.defined_in == spec.defined_in
+                         else f"twice: in {seen.defined_in} and in {spec.defined_in}")  # fmt: skip
+                self.problems.append(Problem(f"app {spec.name} is defined {where}", file=spec.defined_in,
+                                             object=spec.name))  # fmt: skip
             return None
         self._apps[spec.name] = spec
         return spec
@@ -179,3 +202,7 @@ class ArgoWalk:
         if spec.source == "plain" and not spec.options.recurse:
             files = [f for f in files if posixpath.dirname(f) == folder]
         return bool(files)
+
+
+def _inside(file: str, folder: str) -> bool:
+    return folder in ("", ".") or file == folder or file.startswith(folder.rstrip("/") + "/")
