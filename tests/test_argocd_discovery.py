@@ -49,6 +49,7 @@ def test_application_sets_generate_apps_from_lists_git_files_directories_and_a_m
         "valued-b": ("svc/b", "b-space"),
     }
     assert all(a.defined_in.startswith("sets/") for a in apps.values())
+    assert apps["valued-green"].home == "argocd", "made in the ApplicationSet's namespace, as Argo CD does"
     assert found.problems == [], "an ApplicationSet that cannot expand is an app of its own, failed"
     assert [str(p) for p in apps["previews"].invalid] == [
         "sets/unsupported.yaml ApplicationSet previews: the pullRequest generator is not supported by the "

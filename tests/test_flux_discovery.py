@@ -466,3 +466,12 @@ def test_a_patch_a_parent_injects_that_matches_nothing_is_said_to_come_from_the_
     assert notice.file == "clusters/main/web.yaml"
     assert "(not in its file: the patches of app flux-system add it)" in notice.message, notice.message
     assert "matches no object" in notice.message
+
+
+def test_a_kustomization_that_builds_to_nothing_renders_as_flux_has_it_ready(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "empty-build")
+    later = {a.names.short: a for a in found.apps}["later"]
+
+    rendered = render_app(repo, later, "HEAD")
+
+    assert rendered.ok and rendered.objects == (), [str(p) for p in rendered.problems]

@@ -37,7 +37,7 @@ SYNCED = AppState(
          ReadyStatus.FALSE, "DependencyNotReady", "dependencies not ready: infra: sync failed"),
         ({"last_result": "Failed", "message": "apply refused"}, ReadyStatus.FALSE, "ReconciliationFailed",
          "apply refused"),
-        ({"health": Health.UNKNOWN}, ReadyStatus.UNKNOWN, "Progressing", "health is Unknown: of its objects"),
+        ({"health": Health.UNKNOWN}, ReadyStatus.UNKNOWN, "Progressing", "its objects are Unknown"),
         ({"health": Health.DEGRADED, "health_from": "podinfo"}, ReadyStatus.FALSE, "HealthCheckFailed",
          "app podinfo it defines is Degraded"),
         ({"problems": (Problem("kustomize build failed: x", file="apps/staging/kustomization.yaml"),)},

@@ -208,3 +208,22 @@ def test_an_app_below_that_failed_makes_its_parents_degraded_not_unknown() -> No
     assert rolled["broken"] == status.RolledUp(Health.UNKNOWN)
     assert rolled["apps"] == status.RolledUp(Health.DEGRADED, "broken")
     assert rolled["root"] == status.RolledUp(Health.DEGRADED, "broken")
+
+
+def test_an_app_that_fails_to_render_is_not_also_said_to_define_apps_that_run_nothing() -> None:
+    import dataclasses
+
+    from sandbox.agent.appview import finished
+    from sandbox.agent.snapshot import AppState
+
+    base = AppState(name="infra", path="infra", namespace="default", source_type="kustomize",
+                    sync=SyncStatus.OUT_OF_SYNC, health=Health.UNKNOWN, git_revision="a" * 40,
+                    target_revision="a" * 40, deployed_revision=None, auto_sync=True, self_heal=True, prune=True,
+                    kind="Kustomization", defines=(("HelmRelease.helm.toolkit.fluxcd.io flux-system/web", "infra/web.yaml"),))  # fmt: skip
+    failed = dataclasses.replace(base, problems=(Problem("is SOPS-encrypted", file="infra/secret.yaml"),))
+
+    (said,) = finished((base,), "main")
+    (quiet,) = finished((failed,), "main")
+
+    assert any("read, not applied" in n.message for n in said.notices)
+    assert not any("read, not applied" in n.message for n in quiet.notices)

@@ -198,7 +198,7 @@ def finished(apps: tuple[AppState, ...], branch: str) -> tuple[AppState, ...]:
 
 
 def _unclaimed(app: AppState, parents: set[str]) -> tuple[Problem, ...]:
-    if not app.defines or app.name in parents:
+    if not app.defines or app.name in parents or app.problems:  # a failed render: its own failure says why
         return ()
     listed = ", ".join(key for key, _file in app.defines[:3])
     more = f" and {len(app.defines) - 3} more" if len(app.defines) > 3 else ""

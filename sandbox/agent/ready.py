@@ -44,7 +44,7 @@ def flux_ready(app: AppState, branch: str) -> Ready | None:
     if app.health is Health.PROGRESSING:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", below or "Reconciliation in progress")
     if app.health is not Health.HEALTHY:  # Unknown, Missing
-        return Ready(ReadyStatus.UNKNOWN, "Progressing", below or f"health is {app.health}: of its objects")
+        return Ready(ReadyStatus.UNKNOWN, "Progressing", below or f"its objects are {app.health}")
     if app.sync is not SyncStatus.SYNCED:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", f"{app.sync}: a new revision is not applied yet")
     revision = f"{branch}@sha1:{app.deployed_revision}"

@@ -38,6 +38,7 @@ class _Refused(ValueError):
 def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> tuple[list[Defined], list[Problem]]:
     """The Applications an ApplicationSet generates (each defined in the ApplicationSet's file)."""
     name = (found.manifest.get("metadata") or {}).get("name", "")
+    namespace = str((found.manifest.get("metadata") or {}).get("namespace") or "")
     spec = found.manifest.get("spec")
     label = f"ApplicationSet {name}"
 
@@ -57,6 +58,10 @@ def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> tuple[lis
         for generator in generators:
             for params in _generate(generator, repo, sha, repos, go):
                 manifest = _fill(copy.deepcopy(spec["template"]), params, go)
+                # Argo CD makes them in the ApplicationSet's namespace unless the template says.
+                meta = manifest.setdefault("metadata", {}) if isinstance(manifest, dict) else {}
+                if isinstance(meta, dict) and not meta.get("namespace") and namespace:
+                    meta["namespace"] = namespace
                 made.append(Defined({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **manifest},
                                     found.file))  # fmt: skip
     except _Refused as err:

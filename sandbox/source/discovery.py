@@ -110,8 +110,8 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None) -> Discovery:
         walk = ArgoWalk(repo, sha, repos)
         walk.roots(defined)
         apps = walk.apps()
-        files = sorted({a.defined_in for a in apps if not a.parent})
-        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        files = sorted({a.defined_in for a in apps if not a.parent and a.defined_in})
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "") or "the repo"
         note = f"{_apps_count(apps)} from the Argo CD Applications in {shown}" if apps else ""
         return Discovery(apps, walk.problems, note, configured=True, unrendered=frozenset(walk.unrendered))
     apps = list(config.apps)

@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # Without a git executable GitPython refuses to import; commands that need no git (doctor,
 # cluster) must still run and say what is missing.
@@ -90,6 +90,10 @@ class EnvRepo:
             ) from None
         self._lock = threading.RLock()
         self._listings: OrderedDict[str, _Listing] = OrderedDict()
+        # Between two commits, and a commit's log, never change: kept, as every app asks them
+        # again for its revert target (one status of a repo of 170 apps asked git 23,000 times).
+        self._changes: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
+        self._logs: OrderedDict[tuple[str, ...], list[CommitInfo]] = OrderedDict()
         self._link_targets: dict[str, str] = {}
         self.branch: str | None
         if branch is not None:
@@ -208,6 +212,16 @@ class EnvRepo:
         return self._log(self.resolve(sha), "--max-count=1", "--no-walk")[0]
 
     def _log(self, sha: str, *args: str) -> list[CommitInfo]:
+        key = (sha, *args)
+        with self._lock:
+            found = self._logs.get(key)
+        if found is None:
+            found = self._read_log(sha, *args)
+            with self._lock:
+                _remember(self._logs, key, found)
+        return list(found)
+
+    def _read_log(self, sha: str, *args: str) -> list[CommitInfo]:
         out = self._repo.git.log(f"--format={_LOG_FORMAT}", "--no-show-signature", *args, sha, "--")
         infos = []
         for record in str(out).split("\x1e"):
@@ -226,11 +240,17 @@ class EnvRepo:
         new_sha = self.resolve(new)
         if old is None:
             return {p for p, e in self._listing(new_sha).items() if e.type != "tree"}
-        out = self._repo.git.diff_tree(
-            "-r", "--name-only", "-z", "--no-renames", self.resolve(old), new_sha, "--",
-            stdout_as_string=False,
-        )  # fmt: skip
-        return {os.fsdecode(p) for p in bytes(out).split(b"\0") if p}
+        key = (self.resolve(old), new_sha)
+        with self._lock:
+            found = self._changes.get(key)
+        if found is None:
+            out = self._repo.git.diff_tree(
+                "-r", "--name-only", "-z", "--no-renames", key[0], new_sha, "--", stdout_as_string=False
+            )  # fmt: skip
+            found = frozenset(os.fsdecode(p) for p in bytes(out).split(b"\0") if p)
+            with self._lock:
+                _remember(self._changes, key, found)
+        return set(found)
 
     # -- trees -----------------------------------------------------------------------------
 
@@ -586,3 +606,13 @@ def _clean(path: str) -> str:
     """A repo-relative path in canonical form: "" for the root, no ./ or trailing slash."""
     cleaned = posixpath.normpath(path.replace("\\", "/").strip().lstrip("/")) if path.strip() else ""
     return "" if cleaned == "." else cleaned
+
+
+_MEMO = 4096  # entries of each kept answer (commit pairs, logs)
+
+
+def _remember(memo: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    memo[key] = value
+    memo.move_to_end(key)
+    while len(memo) > _MEMO:
+        memo.popitem(last=False)

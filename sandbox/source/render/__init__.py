@@ -130,7 +130,7 @@ def _render(
     for obj in unnamed:
         problems.append(Problem("metadata.generateName is only for hooks (an object kept in step with Git needs "
                                 "a metadata.name)", file=obj.source, object=str(obj.key)))  # fmt: skip
-    if not objects and not problems:
+    if not objects and not problems and app.kind != "Kustomization":  # Flux: an empty build is Ready
         problems.append(Problem(f"app {app.name} has no manifests at path {app.path}", file=app.path))
     notices = tuple(dict.fromkeys((*app.notices, *(n for doc in docs for n in doc.notices), *found.notices(),
                                    *found.read_notices())))  # fmt: skip
