@@ -475,3 +475,16 @@ def test_a_kustomization_that_builds_to_nothing_renders_as_flux_has_it_ready(tmp
     rendered = render_app(repo, later, "HEAD")
 
     assert rendered.ok and rendered.objects == (), [str(p) for p in rendered.problems]
+
+
+def test_a_variables_configmap_only_the_kustomization_itself_makes_is_said_so_with_the_way_out(
+    tmp_path: Path,
+) -> None:
+    _repo, found = _discover(tmp_path, "subst-own")
+
+    said = _failed(found)["Kustomization settings"]
+    assert (
+        "ConfigMap flux-system/cluster-vars is made by no app of this env repo that runs before this one"
+        in said
+    )
+    assert "mark it optional, or have a parent or a dependsOn make it" in said

@@ -42,6 +42,12 @@ GROUPS = (
     fluxartifact.GROUP,
 )
 DEFAULT_NAMESPACE = "default"
+# Why a ConfigMap or Secret a Kustomization or HelmRelease reads is not found, and what to do.
+_NOT_MADE = (
+    "is made by no app of this env repo that runs before this one (the sandbox reads it from Git, not from "
+    "the cluster; one only this object's own build makes does not count, as Flux on a new cluster cannot "
+    "read it either): mark it optional, or have a parent or a dependsOn make it"
+)
 BOOTSTRAP_SOURCE = "flux-system"  # the GitRepository `flux bootstrap` makes for the repo itself
 
 _KUSTOMIZATION_KEYS = frozenset(
@@ -259,8 +265,7 @@ def _kustomization(
         found = sources.data.get((str(ref.get("kind", "")), namespace, str(ref.get("name", ""))))
         if found is None:
             if not ref.get("optional"):
-                bad(f"postBuild.substituteFrom {ref.get('kind')} {ref.get('name')} is not among the objects of "
-                    "this env repo (the sandbox reads it from Git, not from the cluster)")  # fmt: skip
+                bad(f"postBuild.substituteFrom {ref.get('kind')} {namespace}/{ref.get('name')} {_NOT_MADE}")
             continue
         variables.update(found)
     variables.update({str(k): str(v) for k, v in mapping(post.get("substitute")).items()})  # these win
@@ -336,8 +341,9 @@ def _helm_release(
         key = str(source.get("valuesKey") or "values.yaml")
         if found is None or key not in found:
             if not source.get("optional"):
-                bad(f"valuesFrom {source.get('kind')} {source.get('name')} (key {key}) is not among the objects of "
-                    "this env repo (the sandbox reads it from Git, not from the cluster)")  # fmt: skip
+                bad(
+                    f"valuesFrom {source.get('kind')} {namespace}/{source.get('name')} (key {key}) {_NOT_MADE}"
+                )
             continue
         if source.get("targetPath"):
             _set_path(values, str(source["targetPath"]), found[key])
