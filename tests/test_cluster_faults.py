@@ -184,3 +184,21 @@ def test_the_app_header_says_the_cluster_is_unreachable_while_it_is_and_running_
             assert "cluster running (gitops-sandbox-faults" in shown, shown
     finally:
         kube.close()
+
+
+def test_status_on_a_new_cluster_says_nothing_of_the_app_is_deployed_there(
+    tmp_path: Path, fault_runtime: LocalRuntime
+) -> None:
+    import json
+
+    cli, app = _repo(tmp_path, fault_runtime)
+    synced = cli("sync")
+    assert synced.returncode == 0, synced.stderr
+    fault_runtime.down(_progress)
+    fault_runtime.up(_progress)
+
+    status = cli("status", "--json")
+
+    found = {a["name"]: a for a in json.loads(status.stdout)["apps"]}[app]
+    assert found["deployedRevision"] is None, "the history is the repo's; this cluster runs none of it"
+    assert status.returncode == 1

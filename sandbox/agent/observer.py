@@ -117,14 +117,16 @@ class Observer:
         problems: tuple[Problem, ...],
     ) -> AppState:  # fmt: skip
         app_settings = saved or settings.AppSettings(spec.auto_sync, spec.self_heal)
-        owner = owning_repo(InventoryReader(self.reader).load(spec.name), {"repo": str(self.repo_path),
-                                                                         "gitDir": repo.git_dir})  # fmt: skip
+        inventory = InventoryReader(self.reader).load(spec.name)
+        owner = owning_repo(inventory, {"repo": str(self.repo_path), "gitDir": repo.git_dir})
         if owner is not None:
             note = f"app {spec.name} on this cluster belongs to the env repo {owner}; a sync from here is refused"
             problems = (*problems, Problem(note, object=spec.name))
         records = self.history.records(spec.name, limit=200, objects=False)
         deployed_record = self.history.deployed(spec.name)
-        deployed_revision = deployed_record.revision if deployed_record else None
+        # The history is the repo's; what this cluster runs, its inventory says: a new cluster
+        # (cluster down, then up) runs none of it yet, whatever was deployed to the old one.
+        deployed_revision = deployed_record.revision if deployed_record and inventory is not None else None
         target = deployed = None
         comparisons: dict[ObjectKey, Comparison] = {}
         if not problems:
