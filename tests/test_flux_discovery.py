@@ -488,3 +488,20 @@ def test_a_variables_configmap_only_the_kustomization_itself_makes_is_said_so_wi
         in said
     )
     assert "mark it optional, or have a parent or a dependsOn make it" in said
+
+
+def test_a_broken_yaml_file_in_a_generated_kustomization_is_said_with_its_line_not_to_be_moved(
+    tmp_path: Path,
+) -> None:
+    repo, found = _discover(tmp_path, "not-objects")
+    (repo.path / "plain" / "sops.yaml").unlink()
+    (repo.path / "plain" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata: [x\n"
+    )
+    git(repo.path, "commit", "-q", "-am", "broken")
+
+    plain = render_app(repo, next(a for a in found.apps if a.name == "plain"), "HEAD")
+
+    [problem] = plain.problems
+    assert (problem.file, problem.line) == ("plain/cm.yaml", 6), str(problem)
+    assert problem.message.startswith("invalid YAML") and "Move the file out" not in problem.message

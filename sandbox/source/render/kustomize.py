@@ -223,7 +223,15 @@ def _generate_kustomization(folder: Path, repo: EnvRepo, sha: str, app_path: str
         if any(file.startswith(w + "/") for w in whole) or posixpath.basename(rel) in KUSTOMIZATION_FILES:
             continue
         resources.append(rel)
-        why = _not_an_object(repo.read_file(sha, file) or b"")
+        raw = repo.read_file(sha, file) or b""
+        try:
+            list(kubeyaml.load_all(raw))
+        except (yaml.YAMLError, ValueError) as err:  # broken, not misplaced: say where
+            mark = getattr(err, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            problems.append(Problem(f"invalid YAML: {str(err).splitlines()[0]}", file=file, line=line))
+            continue
+        why = _not_an_object(raw)
         if why:
             problems.append(Problem(
                 f"{why}: the kustomization.yaml Flux generates for {app_path} (it has none) lists every YAML file "
