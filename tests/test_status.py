@@ -206,8 +206,8 @@ def test_an_app_below_that_failed_makes_its_parents_degraded_not_unknown() -> No
     rolled = status.rolled_up(health_of, own, parent_of, failed=frozenset({"broken"}))
 
     assert rolled["broken"] == status.RolledUp(Health.UNKNOWN)
-    assert rolled["apps"] == status.RolledUp(Health.DEGRADED, "broken")
-    assert rolled["root"] == status.RolledUp(Health.DEGRADED, "broken")
+    assert rolled["apps"] == status.RolledUp(Health.DEGRADED, "broken", failed=True)
+    assert rolled["root"] == status.RolledUp(Health.DEGRADED, "broken", failed=True)
 
 
 def test_an_app_that_fails_to_render_is_not_also_said_to_define_apps_that_run_nothing() -> None:

@@ -223,6 +223,11 @@ def roll_up(apps: tuple[AppState, ...]) -> tuple[AppState, ...]:
     return tuple(
         a
         if rolled[a.name].health == a.health and not rolled[a.name].from_app
-        else dataclasses.replace(a, health=rolled[a.name].health, health_from=rolled[a.name].from_app)
+        else dataclasses.replace(
+            a,
+            health=rolled[a.name].health,
+            health_from=rolled[a.name].from_app,
+            health_from_failed=rolled[a.name].failed,
+        )
         for a in apps
     )

@@ -38,7 +38,8 @@ def flux_ready(app: AppState, branch: str) -> Ready | None:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", "suspended: not reconciled yet")  # `flux suspend`
     if app.operation != "Idle" or app.deployed_revision is None:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress")
-    below = f"app {app.health_from} it defines is {app.health}" if app.health_from else ""
+    state = "failed to sync" if app.health_from_failed else f"is {app.health}"
+    below = f"app {app.health_from} it defines {state}" if app.health_from else ""
     if app.health is Health.DEGRADED:
         return Ready(ReadyStatus.FALSE, "HealthCheckFailed", below or app.message or "health check failed")
     if app.health is Health.PROGRESSING:

@@ -110,6 +110,7 @@ class AppState:
     object_name: str = ""  # that object's name ("" when the app's name is it)
     notices: tuple[Problem, ...] = ()  # what its render did other than written (left out, ignored), and why
     health_from: str = ""  # rolled up: the app it defines whose health this is ("" when its own)
+    health_from_failed: bool = False  # ... because that app's sync failed
     ready: Ready | None = None  # a Flux app's Ready condition, as `flux get` words it (see ready)
     defines: tuple[
         tuple[str, str], ...

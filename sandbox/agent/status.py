@@ -82,6 +82,7 @@ class RolledUp:
 
     health: Health
     from_app: str = ""  # the descendant whose health this is ("" when the app's own)
+    failed: bool = False  # that descendant's sync failed (it counts as Degraded above it)
 
 
 def rolled_up(
@@ -104,8 +105,8 @@ def rolled_up(
     def as_child(name: str, seen: frozenset[str]) -> RolledUp:
         found = resolve(name, seen)
         if name in failed and HEALTH_ORDER.index(Health.DEGRADED) < HEALTH_ORDER.index(found.health):
-            return RolledUp(Health.DEGRADED, name)
-        return RolledUp(found.health, found.from_app or name)
+            return RolledUp(Health.DEGRADED, name, failed=True)
+        return RolledUp(found.health, found.from_app or name, found.failed)
 
     def resolve(name: str, seen: frozenset[str]) -> RolledUp:
         if name in done:
