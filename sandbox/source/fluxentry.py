@@ -71,9 +71,22 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
         }  # fmt: skip
         reached = paths | {n for named in references.values() for n in named} | elsewhere
         found = {h for h in holders if not any(p == "." or h == p or h.startswith(p + "/") for p in reached)}
+        # A kustomize Component is mixed into a Kustomization (spec.components), never built alone.
+        found = {h for h in found if not _is_component(repo, sha, h)}
         # Of those, the ones laid out for `flux bootstrap` (a flux-system folder beside), if any.
         found = {h for h in found if repo.is_dir(sha, _join(h, "flux-system"))} or found
     return sorted(f for f in found if not any(o != f and (o == "." or f.startswith(o + "/")) for o in found))
+
+
+def _is_component(repo: EnvRepo, sha: str, folder: str) -> bool:
+    for name in KUSTOMIZATION_FILES:
+        raw = repo.read_file(sha, _join(folder, name))
+        if raw is not None:
+            try:
+                return mapping(rawyaml.load(raw)).get("kind") == "Component"
+            except (yaml.YAMLError, RecursionError, ValueError):
+                return False
+    return False
 
 
 def _flux_files(repo: EnvRepo, sha: str, under: str = "") -> list[str]:
