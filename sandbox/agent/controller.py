@@ -286,6 +286,7 @@ class AppController:
             if r.action in (Action.CREATED, Action.CONFIGURED, Action.UNCHANGED)
         }
         self.s.ownership.take(target, applied, only=outcome.ok)
+        self.s.cache.wait_present({r.key for r in outcome.results if r.action == Action.CREATED})
         if outcome.ok:
             self._succeeded(target, outcome, sync_id, trigger, time.monotonic() - started)
         else:

@@ -40,6 +40,7 @@ class LiveCache:
         self._objects: dict[ObjectKey, Manifest] = {}
         self._children: dict[str, set[ObjectKey]] = defaultdict(set)  # owner uid -> keys
         self._lock = threading.RLock()
+        self._stored = threading.Condition(self._lock)  # told each time an object is stored
         self._watches: dict[tuple[Resource, str], _Watch] = {}
         self._listeners: list[Listener] = []
         self._stopped = threading.Event()
@@ -143,6 +144,20 @@ class LiveCache:
                     self._labeled[value].add(key)
             for ref in obj.get("metadata", {}).get("ownerReferences") or []:
                 self._children[ref.get("uid", "")].add(key)
+            self._stored.notify_all()
+
+    def wait_present(self, keys: set[ObjectKey], timeout: float = 5.0) -> bool:
+        """Until the watches have brought every key (a sync's creations, which the API server has
+        acknowledged): what is shown right after a sync is what the sync did, not the watch's
+        lag. False when the time ran out."""
+        deadline = time.monotonic() + timeout
+        with self._stored:
+            while any(k not in self._objects for k in keys):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stopped.is_set():
+                    return False
+                self._stored.wait(min(left, 0.5))
+        return True
 
     def _forget(self, key: ObjectKey) -> Manifest | None:
         with self._lock:
