@@ -57,6 +57,7 @@ from sandbox.apply.sync import Syncer
 from sandbox.kube.client import Kube, KubeError
 from sandbox.model import Health, Manifest, ObjectKey, Problem
 from sandbox.paths import private_dir, state_dir
+from sandbox.source.appid import shown_names
 from sandbox.source.appspec import AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError
 from sandbox.source.render import local_repo
@@ -486,13 +487,16 @@ class Agent:
         """What ``spec`` waits for (see Waiting). A dependency is Ready when it and every app it
         defines synced and are Healthy; it failed for good when one of them failed."""
         pending, failed = [], []
+        shown = shown_names(c.spec.names for c in self._controllers())  # as the table names them
         for name in spec.depends_on:
             controller = self.apps.get(name) if self.apps else None
             if controller is None:
-                pending.append(f"{name} (no such app)")
+                pending.append(f"{shown.get(name, name)} (no such app)")
                 continue
-            states = [(name, controller.view())]
-            states += [(f"{c.name} (which {name} defines)", c.view()) for c in self._descendants(name)]
+            who_it_is = shown.get(name, name)
+            states = [(who_it_is, controller.view())]
+            states += [(f"{shown.get(c.name, c.name)} (which {who_it_is} defines)", c.view())
+                       for c in self._descendants(name)]  # fmt: skip
             broken = [f"{who}: sync failed" for who, st in states if st.last_result == "Failed"]
             # An app with no objects of its own (only apps it defines) is as ready as they are.
             unready = [f"{who} ({st.last_result or 'not synced'}, {st.health})" for who, st in states
@@ -508,11 +512,13 @@ class Agent:
         if parent is not None:
             state = parent.view()
             if state.last_result == "Failed":
-                parent_failed = f"{spec.parent}: sync failed"
+                parent_failed = f"{shown.get(spec.parent, spec.parent)}: sync failed"
             elif state.last_result != "Succeeded" and self._left_out_of_this_run(spec.parent):
-                parent_failed = f"{spec.parent} ({state.last_result or 'not synced'}): {self._only_one()}"
+                parent_failed = f"{shown.get(spec.parent, spec.parent)} ({state.last_result or 'not synced'}): {self._only_one()}"
             elif state.last_result != "Succeeded":
-                parent_pending = f"{spec.parent} ({state.last_result or 'not synced'})"
+                parent_pending = (
+                    f"{shown.get(spec.parent, spec.parent)} ({state.last_result or 'not synced'})"
+                )
         return Waiting(tuple(pending), tuple(failed), parent_pending, parent_failed)
 
     def _left_out_of_this_run(self, app: str) -> bool:
