@@ -21,7 +21,7 @@ from sandbox.agent.snapshot import AppState, ObjectState, Snapshot
 from sandbox.apply import diff
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison, DryRun, Verdict, Verified
-from sandbox.apply.inventory import APP_LABEL, Claim, InventoryReader, claim_of, owning_repo
+from sandbox.apply.inventory import APP_LABEL, Claim, Inventory, InventoryReader, claim_of, owning_repo
 from sandbox.apply.livecache import CHILD_KINDS, LiveCache
 from sandbox.apply.reader import ClusterReader
 from sandbox.kube.client import KubeError
@@ -75,14 +75,20 @@ class Observer:
             head = repo.resolve(ref) if ref else repo.head()
             found = discover(repo, head, self.entry)
             specs, problems, configured = found.apps, found.problems, found.configured
-            known = appchanges.known_from(InventoryReader(self.reader).all(), self.repo_path, repo.git_dir)
+            inventories = {
+                i.app: i for i in InventoryReader(self.reader).all()
+            }  # one list, not one read an app
+            known = appchanges.known_from(list(inventories.values()), self.repo_path, repo.git_dir)
             changed = appchanges.changes(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path),
                                lambda spec: appchanges.still_defined(spec, repo, head), found.unrendered)  # fmt: skip
             self._watch_children()
             saved = {} if ref else settings.load(self.settings_path)
-            apps = [self._app(repo, spec, head, saved.get(spec.name), ()) for spec in changed.specs]
-            apps += [self._app(repo, known[n], head, saved.get(n), p) for n, p in changed.broken.items()]
-            apps += [self._app(repo, known[n], head, saved.get(n), (p,)) for n, p in changed.vanished.items()]
+            apps = [self._app(repo, spec, head, saved.get(spec.name), (), inventories.get(spec.name))
+                    for spec in changed.specs]  # fmt: skip
+            apps += [self._app(repo, known[n], head, saved.get(n), p, inventories.get(n))
+                     for n, p in changed.broken.items()]  # fmt: skip
+            apps += [self._app(repo, known[n], head, saved.get(n), (p,), inventories.get(n))
+                     for n, p in changed.vanished.items()]  # fmt: skip
             apps += [
                 self._removed(known[n], head, appchanges.gone(known[n], repo, head, found.note))
                 for n in changed.removed
@@ -114,10 +120,9 @@ class Observer:
 
     def _app(
         self, repo: EnvRepo, spec: AppSpec, head: str, saved: settings.AppSettings | None,
-        problems: tuple[Problem, ...],
+        problems: tuple[Problem, ...], inventory: Inventory | None,
     ) -> AppState:  # fmt: skip
         app_settings = saved or settings.AppSettings(spec.auto_sync, spec.self_heal)
-        inventory = InventoryReader(self.reader).load(spec.name)
         owner = owning_repo(inventory, {"repo": str(self.repo_path), "gitDir": repo.git_dir})
         if owner is not None:
             note = f"app {spec.name} on this cluster belongs to the env repo {owner}; a sync from here is refused"
