@@ -24,6 +24,7 @@ from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.failedapp import failed_app
 from sandbox.source.percommit import MAX_DEPTH, once, render_once
 from sandbox.source.render import local_repo
+from sandbox.source.render.parse import inside
 from sandbox.source.repomap import RepoMap
 
 
@@ -102,8 +103,8 @@ class ArgoWalk:
         for name, spec in list(self._apps.items()):
             if spec.parent or not spec.defined_in:
                 continue
-            holder = next((f for f in failed if f.name != name and _inside(spec.defined_in, f.path)
-                           and not _inside(f.defined_in, spec.path)), None)  # fmt: skip
+            holder = next((f for f in failed if f.name != name and inside(spec.defined_in, f.path)
+                           and not inside(f.defined_in, spec.path)), None)  # fmt: skip
             if holder is not None:
                 self._apps[name] = dataclasses.replace(spec, parent=holder.name, after_parent=True)
 
@@ -202,7 +203,3 @@ class ArgoWalk:
         if spec.source == "plain" and not spec.options.recurse:
             files = [f for f in files if posixpath.dirname(f) == folder]
         return bool(files)
-
-
-def _inside(file: str, folder: str) -> bool:
-    return folder in ("", ".") or file == folder or file.startswith(folder.rstrip("/") + "/")
