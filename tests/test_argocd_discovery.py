@@ -233,3 +233,4 @@ def test_applications_in_the_folder_of_a_root_that_cannot_run_wait_under_it(tmp_
 
     assert apps["parent"].invalid, "Replace=true is not done here"
     assert (apps["shop"].parent, apps["shop"].after_parent) == ("parent", True), "not a root of its own"
+    assert apps["beside"].parent == "", "an ApplicationSet that cannot expand makes no Application beside it"

@@ -58,3 +58,12 @@ def test_a_flux_apps_ready_condition_says_what_its_controller_would(
 @pytest.mark.parametrize("kind", ["", "Application"])
 def test_apps_no_flux_object_defines_have_no_ready_condition(kind: str) -> None:
     assert flux_ready(dataclasses.replace(SYNCED, kind=kind), "main") is None
+
+
+def test_the_app_a_parents_ready_names_is_named_as_the_table_names_it() -> None:
+    parent = dataclasses.replace(SYNCED, health=Health.DEGRADED, health_from="HelmRelease/web/web",
+                                 health_from_failed=True)  # fmt: skip
+
+    ready = flux_ready(parent, "main", {"HelmRelease/web/web": "web"})
+
+    assert ready is not None and ready.message == "app web it defines failed to sync"

@@ -22,6 +22,7 @@ from sandbox.apply.inventory import storage_name, tracking_app
 from sandbox.manifest.waves import COMPARE_OPTIONS, options_of
 from sandbox.model import DesiredObject, Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.appconfig import AppSpec
+from sandbox.source.appid import shown_names
 
 CHILD_DEPTH = 3
 
@@ -191,8 +192,11 @@ def finished(apps: tuple[AppState, ...], branch: str) -> tuple[AppState, ...]:
     Ready condition (which reads the rolled-up health), and what an app defines that became
     no app said (an Application in a sandbox.yaml app's folder: nothing of it would run)."""
     parents = {a.parent for a in apps}
+    shown = shown_names(a.names for a in apps)  # the table's names, for the messages
     return tuple(
-        dataclasses.replace(a, ready=flux_ready(a, branch), notices=(*a.notices, *_unclaimed(a, parents)))
+        dataclasses.replace(
+            a, ready=flux_ready(a, branch, shown), notices=(*a.notices, *_unclaimed(a, parents))
+        )
         for a in roll_up(apps)
     )
 

@@ -7,6 +7,8 @@ derived from what it did (rendered, waited, applied, assessed health), not read 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sandbox.agent.snapshot import AppState, Ready, ReadyStatus
 from sandbox.model import Health, SyncStatus
 
@@ -17,8 +19,9 @@ WAITING_PARENT = "waiting for its parent to apply it: "  # a Flux app exists onc
 PARENT_FAILED = "not synced: its parent did not apply it: "
 
 
-def flux_ready(app: AppState, branch: str) -> Ready | None:
-    """The app's Ready condition, or None for an app no Flux object defines."""
+def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = None) -> Ready | None:
+    """The app's Ready condition, or None for an app no Flux object defines; ``shown`` names
+    the apps as the table does (by id when not given)."""
     if app.kind not in FLUX_KINDS:
         return None
     helm = app.kind == "HelmRelease"
@@ -39,7 +42,8 @@ def flux_ready(app: AppState, branch: str) -> Ready | None:
     if app.operation != "Idle" or app.deployed_revision is None:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress")
     state = "failed to sync" if app.health_from_failed else f"is {app.health}"
-    below = f"app {app.health_from} it defines {state}" if app.health_from else ""
+    from_app = (shown or {}).get(app.health_from, app.health_from)
+    below = f"app {from_app} it defines {state}" if app.health_from else ""
     if app.health is Health.DEGRADED:
         return Ready(ReadyStatus.FALSE, "HealthCheckFailed", below or app.message or "health check failed")
     if app.health is Health.PROGRESSING:

@@ -98,8 +98,10 @@ class ArgoWalk:
         """An Application found as a root whose file lies in the folder of an app that cannot
         render (or cannot run): under Argo CD that app would have made it, and nothing makes it
         while that app fails. It waits under that app instead of running on its own."""
-        failed = [s for s in self._apps.values()
-                  if (s.name in self.unrendered or s.invalid) and not s.repo and not s.revision]  # fmt: skip
+        # Only an Application syncs a folder: a failed ApplicationSet's "folder" is just where its
+        # file is, and the Applications beside it are none of its making.
+        failed = [s for s in self._apps.values() if s.kind == "Application"
+                  and (s.name in self.unrendered or s.invalid) and not s.repo and not s.revision]  # fmt: skip
         for name, spec in list(self._apps.items()):
             if spec.parent or not spec.defined_in:
                 continue
