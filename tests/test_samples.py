@@ -21,7 +21,7 @@ from gitkit import git
 from sandbox.agent.history import History
 from sandbox.agent.loop import Agent
 from sandbox.agent.snapshot import ObjectState, Snapshot
-from sandbox.apply.inventory import INVENTORY_PREFIX, SYSTEM_NAMESPACE
+from sandbox.apply.inventory import INVENTORY_PREFIX, SYSTEM_NAMESPACE, storage_name
 from sandbox.cli.demo import SAMPLES_DIR
 from sandbox.cluster.local import LocalRuntime
 from sandbox.kube.client import Kube, KubeError
@@ -127,7 +127,10 @@ def remove_apps(kube: Kube, apps: list[str], namespaces: set[str]) -> None:
     """Delete the apps' namespaces and inventories and wait until the namespaces are gone:
     a namespace still terminating would refuse the next test's objects."""
     paths = [f"/api/v1/namespaces/{n}" for n in sorted(namespaces)]
-    paths += [f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/configmaps/{INVENTORY_PREFIX}{app}" for app in apps]
+    paths += [
+        f"/api/v1/namespaces/{SYSTEM_NAMESPACE}/configmaps/{INVENTORY_PREFIX}{storage_name(app)}"
+        for app in apps
+    ]
     for path in paths:
         try:
             kube.request("DELETE", path)
