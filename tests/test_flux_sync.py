@@ -149,3 +149,19 @@ def test_watch_follows_suspend_as_git_changes_it(tmp_path: Path, local_runtime: 
             watch.wait_for_line(f"suspended: its definition changed at {suspended[:7]}", 60)
             watch.wait_for_line(f"synced {suspended[:7]} (commit)", 60)
         assert (live(kube, settings) or {}).get("data") == {"v": "1"}, "a suspended app is left as it was"
+
+
+def test_status_of_an_app_whose_render_failed_says_the_render_s_reason_not_the_api_servers(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    with cluster_case(tmp_path, local_runtime, FLUX / "sops-status", "a SOPS secret, no decryption") as case:
+        looked = case.cli("status", "-v", "--json")
+        app = {a["name"]: a for a in json.loads(looked.stdout)["apps"]}[f"sealed{case.uid}"]
+        [problem] = app["problems"]
+        assert problem.startswith("sealed/secret.yaml Secret ") and "SOPS-encrypted" in problem, problem
+        secret = {(o["kind"], o["name"]): o for o in app["objects"]}["Secret", "token"]
+        assert (secret["sync"], secret["syncMessage"]) == ("Missing", ""), (
+            "the failed render's objects are never sent for a dry-run, so no refusal of its .sops field"
+        )
+        plain = case.cli("status", "-v")
+        assert "sops" not in output(plain).replace("SOPS-encrypted", ""), output(plain)

@@ -143,8 +143,10 @@ class Observer:
         # The live objects are what they are, whatever a failed revision renders.
         live = self._live([d for d in (target, deployed) if d is not None])
         # What is shown is compared through the same dry-run, whichever revision it is from:
-        # Git's when it renders, else the deployed one's (never raw manifests against live).
-        shown = target if target is not None and target.ok else deployed or target
+        # Git's when it renders, else the deployed one's (never raw manifests against live). A
+        # failed render is never sent, as the agent never sends it: what the API server would
+        # say of an object the render already refused (a SOPS stanza) only hides the reason.
+        shown = target if target is not None and target.ok else deployed
         if shown is not None:
             comparisons = self.dry.compare_all(shown, live.get, _owner_by_annotation, self._pool)
             self._comparisons[spec.name] = comparisons
