@@ -19,6 +19,7 @@ from sandbox.agent.snapshot import AppState, ObjectState, RevertTarget
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison
 from sandbox.apply.inventory import storage_name, tracking_app
+from sandbox.manifest.appkinds import APP_KINDS
 from sandbox.manifest.waves import COMPARE_OPTIONS, options_of
 from sandbox.model import DesiredObject, Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.appconfig import AppSpec
@@ -175,9 +176,6 @@ def _children(live: Manifest, cache: LiveView, depth: int = 0) -> list[ObjectSta
             )  # fmt: skip
         )
     return out
-
-
-APP_KINDS = ("Application", "ApplicationSet", "Kustomization", "HelmRelease")
 
 
 def _defines(facts: AppFacts) -> tuple[tuple[str, str], ...]:

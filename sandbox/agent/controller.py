@@ -26,7 +26,7 @@ from sandbox.agent.appview import AppFacts, app_health, app_state
 from sandbox.agent.commands import Command, DependsOn, Drift, Retry
 from sandbox.agent.history import History, ObjectOutcome, SyncRecord
 from sandbox.agent.ownership import Ownership
-from sandbox.agent.ready import DEPENDENCY_FAILED, FLUX_KINDS, PARENT_FAILED, WAITING, WAITING_PARENT
+from sandbox.agent.ready import DEPENDENCY_FAILED, PARENT_FAILED, WAITING, WAITING_PARENT
 from sandbox.agent.revert import choose_target
 from sandbox.agent.settings import AppSettings
 from sandbox.agent.snapshot import AppState, RevertTarget
@@ -580,7 +580,7 @@ class AppController:
     @property
     def suspended(self) -> bool:
         """A Flux Kustomization or HelmRelease with spec.suspend: true in Git."""
-        return self.spec.kind in FLUX_KINDS and not self.spec.auto_sync
+        return self.spec.suspended
 
     def follow_definition(self, spec: AppSpec, head: str) -> None:
         """The definition's auto-sync or self-heal changed in Git (a Flux object's suspend, an

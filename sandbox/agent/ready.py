@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sandbox.agent.snapshot import AppState, Ready, ReadyStatus
+from sandbox.manifest.appkinds import FLUX_APP_KINDS
 from sandbox.model import Health, SyncStatus
 
-FLUX_KINDS = ("Kustomization", "HelmRelease")
 WAITING = "waiting for dependsOn: "  # the controller's message while dependencies are not Ready
 DEPENDENCY_FAILED = "not synced: it depends on "  # ... and once one of them failed
 WAITING_PARENT = "waiting for its parent to apply it: "  # a Flux app exists once its parent applied it
@@ -22,7 +22,7 @@ PARENT_FAILED = "not synced: its parent did not apply it: "
 def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = None) -> Ready | None:
     """The app's Ready condition, or None for an app no Flux object defines; ``shown`` names
     the apps as the table does (by id when not given)."""
-    if app.kind not in FLUX_KINDS:
+    if app.kind not in FLUX_APP_KINDS:
         return None
     helm = app.kind == "HelmRelease"
     if app.problems:

@@ -23,9 +23,9 @@ from sandbox import session
 from sandbox.agent.commands import ManualSync, Resume, Rollback
 from sandbox.agent.history import HistoryReader, SyncRecord, path_for_repo
 from sandbox.agent.loop import Agent
-from sandbox.agent.ready import FLUX_KINDS
 from sandbox.agent.revert import RevertError
 from sandbox.agent.snapshot import AppState, Event, ObjectState, Snapshot, app_depths, in_tree_order
+from sandbox.manifest.appkinds import FLUX_APP_KINDS
 from sandbox.model import Health, SyncStatus
 from sandbox.source.appid import pick, shown_names
 from sandbox.source.envrepo import EnvRepoError
@@ -84,7 +84,7 @@ def _short(sha: str | None) -> str:
 
 def _apps_table(snapshot: Snapshot) -> str:
     """The apps; with Flux apps, a READY column and their Ready message, as `flux get` shows them."""
-    flux = any(a.kind in FLUX_KINDS for a in snapshot.apps)
+    flux = any(a.kind in FLUX_APP_KINDS for a in snapshot.apps)
     rows = [("APP", "SYNC", "HEALTH", *(("READY",) if flux else ()), "DEPLOYED", "GIT", "AUTO-SYNC", "SELF-HEAL",
              "MESSAGE")]  # fmt: skip
     depth = app_depths(snapshot.apps)

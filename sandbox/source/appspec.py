@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sandbox.manifest.appkinds import FLUX_APP_KINDS
 from sandbox.manifest.ignore import IgnoreRule
 from sandbox.model import Problem
 from sandbox.source.appid import AppName
@@ -90,3 +91,9 @@ class AppSpec:
     @property
     def names(self) -> AppName:
         return AppName(self.name, self.kind, self.home, self.object_name or self.name)
+
+    @property
+    def suspended(self) -> bool:
+        """A Flux Kustomization or HelmRelease with spec.suspend: true in Git (its controller
+        then leaves it, and what it applied, alone)."""
+        return self.kind in FLUX_APP_KINDS and not self.auto_sync

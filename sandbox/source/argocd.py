@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.manifest import kubeyaml
+from sandbox.manifest.appkinds import ARGO_APP_KINDS
 from sandbox.manifest.ignore import IgnoreRule, jq_pointer
 from sandbox.manifest.shape import mapping
 from sandbox.model import SYSTEM_NAMESPACE, Problem
@@ -24,7 +25,7 @@ from sandbox.source.appspec import AppSpec, RenderOptions, Source
 from sandbox.source.repomap import RepoMap
 
 GROUP = "argoproj.io"
-APP_KINDS = ("Application", "ApplicationSet")
+APP_KINDS = ARGO_APP_KINDS
 IGNORED_KINDS = ("AppProject",)  # Argo CD's own configuration: nothing for the sandbox to do
 DEFAULT_NAMESPACE = "default"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from sandbox.manifest.appkinds import FLUX_APP_KINDS
 from sandbox.manifest.shape import mapping
 from sandbox.model import Problem
 from sandbox.source import argocd, flux
@@ -25,7 +26,7 @@ def failed_app(found: Defined, problems: list[Problem], parent: str) -> AppSpec 
     if not problems or not isinstance(name, str) or not argocd.APP_NAME.match(name) or len(name) > 63:
         return None
     kind = str(found.manifest.get("kind", ""))
-    home = namespace or ("flux-system" if kind in ("Kustomization", "HelmRelease") else "")
+    home = namespace or ("flux-system" if kind in FLUX_APP_KINDS else "")
     spec = mapping(found.manifest.get("spec"))
     path, target, source = _described(kind, spec, namespace)
     auto, heal = _automation(kind, spec)
@@ -44,7 +45,7 @@ def _automation(kind: str, spec: dict[str, Any]) -> tuple[bool, bool]:
         automated = mapping(spec.get("syncPolicy")).get("automated")
         auto = isinstance(automated, dict) and automated.get("enabled", True) is not False
         return auto, auto and bool(mapping(automated).get("selfHeal"))
-    if kind in ("Kustomization", "HelmRelease"):
+    if kind in FLUX_APP_KINDS:
         return not spec.get("suspend"), not spec.get("suspend")
     return True, True
 

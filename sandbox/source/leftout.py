@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.manifest.annotations import FLUX_RECONCILE, PART_OF
+from sandbox.manifest.appkinds import APP_KINDS
 from sandbox.manifest.shape import annotations_of, mapping
 from sandbox.model import DesiredObject, Problem
 from sandbox.source import argocd, flux
@@ -23,7 +24,6 @@ from sandbox.source import argocd, flux
 INSTANCE, VERSION = "app.kubernetes.io/instance", "app.kubernetes.io/version"
 # Flux objects read as definitions: apps and where their files come from.
 _DEFINITIONS = (flux.KUSTOMIZE_GROUP, flux.HELM_GROUP, flux.SOURCE_GROUP, flux.fluxartifact.GROUP)
-_APPS = ("Application", "ApplicationSet", "Kustomization", "HelmRelease")
 
 
 @dataclass
@@ -36,7 +36,7 @@ class Sorted:
         """Flux sources and other definitions that are read, never applied, per file: said so
         they are not taken for objects the sandbox forgot (Applications, Kustomizations and
         HelmReleases show as apps of their own)."""
-        read = [o for o in self.children if o.key.kind not in _APPS]
+        read = [o for o in self.children if o.key.kind not in APP_KINDS]
         groups: dict[str, list[DesiredObject]] = {}
         for obj in read:
             groups.setdefault(obj.source, []).append(obj)
