@@ -6,8 +6,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from clikit import REPOS, Cli, cluster_case, cm_path, commit_fixture, live, output, shown
+from clikit import (
+    REPOS,
+    Cli,
+    cluster_case,
+    cm_path,
+    commit_all,
+    commit_fixture,
+    lay_tree,
+    live,
+    output,
+    shown,
+)
 from gitkit import git
 from watchkit import EventLog, available
 
@@ -165,3 +177,53 @@ def test_status_of_an_app_whose_render_failed_says_the_render_s_reason_not_the_a
         )
         plain = case.cli("status", "-v")
         assert "sops" not in output(plain).replace("SOPS-encrypted", ""), output(plain)
+
+
+def _app(cli: Cli, name: str) -> dict[str, Any]:
+    status = cli("status", "--json")
+    assert status.returncode in (0, 1), shown(status)
+    found: dict[str, Any] = {a["name"]: a for a in json.loads(status.stdout)["apps"]}[name]
+    return found
+
+
+def test_the_apps_a_suspended_or_failing_kustomization_defines_stay_as_it_last_applied_them(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """kustomize-controller applies nothing of a suspended Kustomization, and nothing new of one
+    whose build fails: the Kustomizations it applied stay as they were, and keep reconciling
+    their own paths at the newest revision."""
+    with cluster_case(tmp_path, local_runtime, FLUX / "frozen", "apps defines web") as case:
+        u, cli, kube, repo = case.uid, case.cli, case.kube, case.repo
+        first = git(repo, "rev-parse", "HEAD")
+        assert cli("sync").returncode == 0
+        _set(repo, "clusters/main/apps.yaml", "prune: true", "prune: true\n  suspend: true", "suspend apps")
+        (repo / "web" / "cm.yaml").write_text((repo / "web" / "cm.yaml").read_text().replace("one", "one-b"))
+        _set(repo, "apps/web.yaml", "path: ./web", "path: ./web2", "web moves to web2; web's settings change")
+
+        frozen = cli("sync")
+        assert frozen.returncode == 0, shown(frozen)
+        assert _app(cli, f"web{u}")["path"] == "web", "web is as apps last applied it: apps is suspended"
+        assert live(kube, cm_path(f"web{u}", "settings"))["data"] == {"mode": "one-b"}, "web follows its path"  # type: ignore[index]
+        [notice] = [n for n in _app(cli, f"apps{u}")["notices"] if "the apps it defines" in n]
+        assert f"are as at {first[:7]}, the revision it last applied (it is suspended in Git)" in notice, (
+            notice
+        )
+
+        _set(repo, "clusters/main/apps.yaml", "  suspend: true\n", "", "resume apps")
+        lay_tree(repo, FLUX / "frozen-more", case.names, replace=False)
+        resumed = commit_all(repo, "apps defines extra, which cannot render")
+        assert cli("sync").returncode == 1, "extra fails"
+        assert _app(cli, f"web{u}")["path"] == "web2"
+        assert live(kube, cm_path(f"web{u}", "settings"))["data"] == {"mode": "two"}  # type: ignore[index]
+
+        lay_tree(repo, FLUX / "frozen-broken", case.names, replace=False)
+        commit_all(repo, "apps does not build")
+        looked = cli("status", "--json")
+        apps = {a["name"]: a for a in json.loads(looked.stdout)["apps"]}
+        assert apps[f"web{u}"]["path"] == "web2" and not apps[f"web{u}"]["problems"], apps[f"web{u}"]
+        assert apps[f"extra{u}"]["problems"], "extra, never deployed, is still shown, failing as before"
+        assert "missing.yaml" in " ".join(apps[f"apps{u}"]["problems"])
+        [notice] = [n for n in apps[f"apps{u}"]["notices"] if "the apps it defines" in n]
+        assert f"are as at {resumed[:7]}, the revision it last applied (it does not render at" in notice, (
+            notice
+        )

@@ -133,10 +133,8 @@ def known_from(inventories: list[Inventory], repo_path: Path, git_dir: str = "")
     """The apps an env repo ran before, as the inventories it wrote in the cluster say (from
     this checkout or another worktree of the same repository)."""
     known = {}
-    for inventory in inventories:
+    for inventory in _ours(inventories, repo_path, git_dir):
         extra = inventory.extra
-        if extra.get("repo") != str(repo_path) and not (git_dir and extra.get("gitDir") == git_dir):
-            continue
         source = extra.get("source", "plain")
         try:
             values = tuple(str(v) for v in json.loads(extra.get("values", "[]")))
@@ -150,3 +148,14 @@ def known_from(inventories: list[Inventory], repo_path: Path, git_dir: str = "")
             home=extra.get("home", ""), object_name=extra.get("objectName", ""),
         )  # fmt: skip
     return known
+
+
+def deployed_from(inventories: list[Inventory], repo_path: Path, git_dir: str = "") -> dict[str, str]:
+    """The revision the cluster runs of each app this env repo deployed, as its inventory says."""
+    return {i.app: i.revision for i in _ours(inventories, repo_path, git_dir) if i.revision}
+
+
+def _ours(inventories: list[Inventory], repo_path: Path, git_dir: str) -> list[Inventory]:
+    """The inventories written from this checkout or another worktree of the same repository."""
+    return [i for i in inventories
+            if i.extra.get("repo") == str(repo_path) or (git_dir and i.extra.get("gitDir") == git_dir)]  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sandbox.agent import appchanges, settings
@@ -49,6 +49,7 @@ class AppSet:
         self.problems: tuple[Problem, ...] = ()
         self.notices: tuple[str, ...] = ()
         self.note = ""
+        self.read_at: Mapping[str, str] = {}  # app -> the earlier revision the apps it defines come from
         self._unowned: set[tuple[str, str, str]] = set()  # (head, app, message) failures recorded
         self._apps: dict[str, AppController] = {}
         self._lock = threading.RLock()
@@ -66,13 +67,14 @@ class AppSet:
     def refresh(self, previous: str | None, head: str, trigger: str, force: bool = False) -> None:
         """Git's head is ``head``: bring the app set, and then each app, to it."""
         repo = self.s.repo
-        found = discover(repo, head, self.entry)
+        found = discover(repo, head, self.entry, self._deployed())
         specs, problems, configured = found.apps, found.problems, found.configured
         self.problems = tuple(problems)
         names = {spec.name for spec in specs}
         for problem in problems:  # under the app it is about: said once with that app's own failure
             self.s.event("error", problem.object if problem.object in names else "", str(problem))
         self.note = found.note  # where the apps came from (said when an app is gone)
+        self.read_at = found.read_at
         self._notice_uncommitted_config(head, found.note)
         known = self._known()
         found_changes = appchanges.changes(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path),
@@ -138,6 +140,13 @@ class AppSet:
         if not known:  # a fresh start: what did earlier runs leave in the cluster?
             known = appchanges.known_from(self.inventories.all(), self.s.repo_path, self.s.repo.git_dir)
         return known
+
+    def _deployed(self) -> dict[str, str]:
+        """The revision the cluster runs of each app: the controllers', else the inventories'."""
+        with self._lock:
+            if self._apps:
+                return {n: c.deployed_revision for n, c in self._apps.items() if c.deployed_revision}
+        return appchanges.deployed_from(self.inventories.all(), self.s.repo_path, self.s.repo.git_dir)
 
     def _apply(self, changes: appchanges.AppChanges, known: dict[str, AppSpec], head: str) -> None:
         with self._lock:

@@ -185,18 +185,34 @@ def _defines(facts: AppFacts) -> tuple[tuple[str, str], ...]:
     return tuple((str(c.key), c.source) for c in children if c.key.kind in APP_KINDS)
 
 
-def finished(apps: tuple[AppState, ...], branch: str) -> tuple[AppState, ...]:
+def finished(
+    apps: tuple[AppState, ...], branch: str, read_at: Mapping[str, str] | None = None
+) -> tuple[AppState, ...]:
     """The apps as a snapshot shows them: app-of-apps' health rolled up, then each Flux app's
     Ready condition (which reads the rolled-up health), and what an app defines that became
-    no app said (an Application in a sandbox.yaml app's folder: nothing of it would run)."""
+    no app said (an Application in a sandbox.yaml app's folder: nothing of it would run);
+    ``read_at``: the apps whose apps come from an earlier revision (see discovery), said so."""
     parents = {a.parent for a in apps}
     shown = shown_names(a.names for a in apps)  # the table's names, for the messages
+    earlier = read_at or {}
     return tuple(
         dataclasses.replace(
-            a, ready=flux_ready(a, branch, shown), notices=(*a.notices, *_unclaimed(a, parents))
-        )
+            a,
+            ready=flux_ready(a, branch, shown),
+            notices=(*a.notices, *_unclaimed(a, parents), *_defines_earlier(a, earlier.get(a.name, ""))),
+        )  # fmt: skip
         for a in roll_up(apps)
     )
+
+
+def _defines_earlier(app: AppState, revision: str) -> tuple[Problem, ...]:
+    if not revision:
+        return ()
+    why = f"it does not render at {app.git_revision[:7]}" if app.problems else "it is suspended in Git"
+    return (Problem(
+        f"the apps it defines are as at {revision[:7]}, the revision it last applied ({why}): its controller "
+        "changes them only when it applies again", object=app.name,
+    ),)  # fmt: skip
 
 
 def _unclaimed(app: AppState, parents: set[str]) -> tuple[Problem, ...]:

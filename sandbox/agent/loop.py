@@ -571,7 +571,8 @@ class Agent:
     def _build(self, seq: int) -> Snapshot:
         controllers = self._controllers()
         # The history records the health status shows: an app-of-apps' rolled up.
-        apps = appview.finished(tuple(c.view() for c in controllers), self.branch)
+        read_at = self.apps.read_at if self.apps else {}
+        apps = appview.finished(tuple(c.view() for c in controllers), self.branch, read_at)
         for controller, state in zip(controllers, apps, strict=True):
             controller.track_health(state)
         problems = self._problems + tuple(self._failed.values()) + (self.apps.problems if self.apps else ())

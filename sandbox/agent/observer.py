@@ -73,11 +73,12 @@ class Observer:
         """
         with EnvRepo(self.repo_path, self.branch) as repo:
             head = repo.resolve(ref) if ref else repo.head()
-            found = discover(repo, head, self.entry)
-            specs, problems, configured = found.apps, found.problems, found.configured
             inventories = {
                 i.app: i for i in InventoryReader(self.reader).all()
             }  # one list, not one read an app
+            deployed = appchanges.deployed_from(list(inventories.values()), self.repo_path, repo.git_dir)
+            found = discover(repo, head, self.entry, deployed)
+            specs, problems, configured = found.apps, found.problems, found.configured
             known = appchanges.known_from(list(inventories.values()), self.repo_path, repo.git_dir)
             changed = appchanges.changes(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path),
                                lambda spec: appchanges.still_defined(spec, repo, head), found.unrendered)  # fmt: skip
@@ -93,7 +94,7 @@ class Observer:
                 self._removed(known[n], head, appchanges.gone(known[n], repo, head, found.note))
                 for n in changed.removed
             ]
-            apps = list(appview.finished(tuple(apps), ref or repo.branch or "HEAD"))
+            apps = list(appview.finished(tuple(apps), ref or repo.branch or "HEAD", found.read_at))
             note = uncommitted_config(self.repo_path, repo, head) if not ref else None
             notices = tuple(n for n in (found.note, note) if n)
             return Snapshot(

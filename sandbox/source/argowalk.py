@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import yaml
@@ -22,7 +23,7 @@ from sandbox.source.appspec import AppSpec, RenderOptions, Source
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.failedapp import failed_app
-from sandbox.source.percommit import MAX_DEPTH, once, render_once
+from sandbox.source.percommit import MAX_DEPTH, defining_render, once
 from sandbox.source.render import local_repo
 from sandbox.source.render.parse import inside
 from sandbox.source.repomap import RepoMap
@@ -66,6 +67,8 @@ class ArgoWalk:
     taken: dict[str, str] = field(default_factory=dict)  # app name -> where it was defined
     problems: list[Problem] = field(default_factory=list)
     unrendered: set[str] = field(default_factory=set)
+    deployed: Mapping[str, str] = field(default_factory=dict)  # app -> the revision the cluster runs
+    read_at: dict[str, str] = field(default_factory=dict)  # app -> the earlier revision its apps come from
     _apps: dict[str, AppSpec] = field(default_factory=dict)
 
     def apps(self) -> list[AppSpec]:
@@ -121,7 +124,9 @@ class ArgoWalk:
                     continue
                 if not self._may_define_apps(spec):
                     continue
-                rendered = render_once(self.repo, spec, self.sha)
+                rendered, revision = defining_render(self.repo, spec, self.sha, self.deployed)
+                if revision != self.sha:
+                    self.read_at[spec.name] = revision
                 if not rendered.ok:
                     self.unrendered.add(spec.name)  # its own failure says why; its children are unknown
                     continue

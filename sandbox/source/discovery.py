@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sandbox.model import Problem
 from sandbox.source import flux
@@ -43,6 +44,9 @@ class Discovery:
     # Apps that do not render at this revision (their own failure says why): what they define
     # is unknown, so no app below them counts as removed.
     unrendered: frozenset[str] = frozenset()
+    # Apps whose apps come from the earlier revision the cluster runs of them, not from this one
+    # (suspended, or not rendering here): app -> that revision.
+    read_at: Mapping[str, str] = field(default_factory=dict)
 
 
 def load_apps(repo: EnvRepo, revision: str) -> tuple[list[AppSpec], list[Problem]]:
@@ -51,12 +55,16 @@ def load_apps(repo: EnvRepo, revision: str) -> tuple[list[AppSpec], list[Problem
     return found.apps, found.problems
 
 
-def discover(repo: EnvRepo, revision: str, entry: str | None = None) -> Discovery:
+def discover(
+    repo: EnvRepo, revision: str, entry: str | None = None, deployed: Mapping[str, str] | None = None
+) -> Discovery:
     """``entry``: where discovery starts, named by the user (``--entry``), over sandbox.yaml's.
+    ``deployed``: the revision the cluster runs of each app, where the apps a suspended app or
+    one that does not render here defines are read (as its controller left them).
     Input nothing foresaw fails the whole list (every app kept as it is), never the agent."""
     sha = repo.resolve(revision)
     try:
-        found = _discover(repo, sha, entry)
+        found = _discover(repo, sha, entry, deployed or {})
         # A definition reached twice (as a root, and as the child of an app-of-apps) is one problem.
         return dataclasses.replace(found, problems=list(dict.fromkeys(found.problems)))
     except EnvRepoError:
@@ -68,7 +76,7 @@ def discover(repo: EnvRepo, revision: str, entry: str | None = None) -> Discover
         )], configured=True)  # fmt: skip
 
 
-def _discover(repo: EnvRepo, sha: str, entry: str | None) -> Discovery:
+def _discover(repo: EnvRepo, sha: str, entry: str | None, deployed: Mapping[str, str]) -> Discovery:
     config, problems = read_config(repo, sha)
     if entry is not None:
         path = posixpath.normpath(entry.strip().strip("/") or ".")
@@ -98,7 +106,7 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None) -> Discovery:
                 f"{entries[0]}, or for good in {CONFIG_FILE} (`flux: {{path: {entries[0]}}}`)",
             )], configured=True)  # fmt: skip
         if entries:
-            return _flux(repo, sha, repos, entries[0], config.charts if config else "", [])
+            return _flux(repo, sha, repos, entries[0], config.charts if config else "", [], deployed)
         if not defined and config is None:
             apps, folder_problems = folder_apps(repo, sha)
             if not apps and not folder_problems:
@@ -107,30 +115,34 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None) -> Discovery:
         if not defined:
             return Discovery([], [Problem(f"{CONFIG_FILE} lists no apps and the repo has no Argo CD Application: "
                                           "list apps under `apps:`", file=CONFIG_FILE)], configured=True)  # fmt: skip
-        walk = ArgoWalk(repo, sha, repos)
+        walk = ArgoWalk(repo, sha, repos, deployed=deployed)
         walk.roots(defined)
         apps = walk.apps()
         files = sorted({a.defined_in for a in apps if not a.parent and a.defined_in})
         shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "") or "the repo"
         note = f"{_apps_count(apps)} from the Argo CD Applications in {shown}" if apps else ""
-        return Discovery(apps, walk.problems, note, configured=True, unrendered=frozenset(walk.unrendered))
+        return Discovery(apps, walk.problems, note, configured=True, unrendered=frozenset(walk.unrendered),
+                         read_at=walk.read_at)  # fmt: skip
     apps = list(config.apps)
     note = ""
     unrendered: set[str] = set()
+    read_at: dict[str, str] = {}
     if config.argocd is not None:
-        walk = ArgoWalk(repo, sha, repos, taken={a.name: CONFIG_FILE for a in apps})
+        walk = ArgoWalk(repo, sha, repos, taken={a.name: CONFIG_FILE for a in apps}, deployed=deployed)
         walk.entry(config.argocd)
         apps += walk.apps()
         problems += walk.problems
         unrendered |= walk.unrendered
+        read_at |= walk.read_at
         note = f"apps from the Argo CD entry {config.argocd}/ ({'--entry' if entry is not None else CONFIG_FILE})"
     if config.flux is not None:
-        found = _flux(repo, sha, repos, config.flux, config.charts, apps)
+        found = _flux(repo, sha, repos, config.flux, config.charts, apps, deployed)
         apps += found.apps
         problems += found.problems
         unrendered |= found.unrendered
+        read_at |= found.read_at
         note = found.note
-    return Discovery(apps, problems, note, configured=True, unrendered=frozenset(unrendered))
+    return Discovery(apps, problems, note, configured=True, unrendered=frozenset(unrendered), read_at=read_at)
 
 
 _TEMPLATES = (".j2", ".jinja", ".jinja2", ".tpl", ".tmpl", ".gotmpl", ".cue", ".libsonnet")
@@ -170,14 +182,15 @@ def _apps_count(apps: list[AppSpec]) -> str:
 
 
 def _flux(
-    repo: EnvRepo, sha: str, repos: RepoMap, entry: str, charts: str, taken: list[AppSpec]
-) -> Discovery:
+    repo: EnvRepo, sha: str, repos: RepoMap, entry: str, charts: str, taken: list[AppSpec],
+    deployed: Mapping[str, str],
+) -> Discovery:  # fmt: skip
     """Apps from a Flux cluster entry, breadth-first; walked again while a later app's objects
     answer an earlier one's substituteFrom or valuesFrom (at most three times)."""
     sources = flux.Sources(repos, charts=charts)
 
     def walked() -> FluxWalk:
-        walk = FluxWalk(repo, sha, sources, {a.name for a in taken})
+        walk = FluxWalk(repo, sha, sources, {a.name for a in taken}, deployed=deployed)
         walk.run(entry)
         return walk
 
@@ -190,7 +203,8 @@ def _flux(
         walk = walked()
     apps = walk.ordered()
     note = f"{_apps_count(apps)} from the Flux cluster entry {entry}/" if apps else ""
-    return Discovery(apps, walk.problems, note, configured=True, unrendered=frozenset(walk.unrendered))
+    return Discovery(apps, walk.problems, note, configured=True, unrendered=frozenset(walk.unrendered),
+                     read_at=walk.read_at)  # fmt: skip
 
 
 __all__ = ["Config", "Discovery", "discover", "load_apps"]

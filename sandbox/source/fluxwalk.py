@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.model import Problem
+from sandbox.model import Problem, Rendered
 from sandbox.source import flux
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.failedapp import failed_app
-from sandbox.source.percommit import MAX_DEPTH, render_once
+from sandbox.source.percommit import MAX_DEPTH, defining_render, render_once
 
 
 @dataclass
@@ -24,6 +25,8 @@ class FluxWalk:
     problems: list[Problem] = field(default_factory=list)
     apps: dict[str, AppSpec] = field(default_factory=dict)
     unrendered: set[str] = field(default_factory=set)
+    deployed: Mapping[str, str] = field(default_factory=dict)  # app -> the revision the cluster runs
+    read_at: dict[str, str] = field(default_factory=dict)  # app -> the earlier revision its apps come from
 
     def run(self, entry: str) -> None:
         # The entry is what `flux bootstrap` points its flux-system Kustomization at: until the
@@ -50,6 +53,8 @@ class FluxWalk:
                                            source="kustomize", options=root.options, after_parent=False)  # fmt: skip
             else:
                 self.problems += problems
+        if root.suspended or not rendered.ok:
+            rendered = self._defining(root)
         level = [(root, rendered)]
         self.apps[root.name] = root
         depth = 0
@@ -89,8 +94,14 @@ class FluxWalk:
                         continue
                     self.apps[app.name] = app
                     if app.source == "kustomize" and not app.invalid:
-                        next_level.append((app, render_once(self.repo, app, self.sha)))
+                        next_level.append((app, self._defining(app)))
             level = next_level
+
+    def _defining(self, spec: AppSpec) -> Rendered:
+        rendered, revision = defining_render(self.repo, spec, self.sha, self.deployed)
+        if revision != self.sha:
+            self.read_at[spec.name] = revision
+        return rendered
 
     def ordered(self) -> list[AppSpec]:
         """Tree order, and each app after the apps it depends on and the apps those define (a
