@@ -505,3 +505,15 @@ def test_a_broken_yaml_file_in_a_generated_kustomization_is_said_with_its_line_n
     [problem] = plain.problems
     assert (problem.file, problem.line) == ("plain/cm.yaml", 6), str(problem)
     assert problem.message.startswith("invalid YAML") and "Move the file out" not in problem.message
+
+
+def test_a_source_no_app_defines_says_where_it_was_looked_for_and_which_files_name_it(tmp_path: Path) -> None:
+    _repo, found = _discover(tmp_path, "source-in-values")
+
+    why = _failed(found)["Kustomization apps"]
+
+    assert "GitRepository platform is not among the objects of the apps read" in why, why
+    assert (
+        "files that name it: bootstrap/operator-values.yaml (an object a chart or template would make" in why
+    )
+    assert "clusters/one/apps.yaml" not in why, "the file that refers to it is not where it is named"

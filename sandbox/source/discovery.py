@@ -187,7 +187,12 @@ def _flux(
 ) -> Discovery:  # fmt: skip
     """Apps from a Flux cluster entry, breadth-first; walked again while a later app's objects
     answer an earlier one's substituteFrom or valuesFrom (at most three times)."""
-    sources = flux.Sources(repos, charts=charts)
+
+    def mentions(texts: tuple[str, ...]) -> list[str]:
+        found = [set(repo.files_containing(sha, text)) for text in texts]
+        return sorted(set.intersection(*found)) if found else []
+
+    sources = flux.Sources(repos, charts=charts, mentions=mentions)
 
     def walked() -> FluxWalk:
         walk = FluxWalk(repo, sha, sources, {a.name for a in taken}, deployed=deployed)

@@ -14,7 +14,7 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,8 @@ class Sources:
     data: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
     charts: str = ""  # a folder of unpacked charts (sandbox.yaml `charts:`)
     artifacts: dict[str, fluxartifact.ArtifactView | str] = field(default_factory=dict)  # ExternalArtifacts
+    # The env repo's files that hold every one of some strings (where an unknown source is named).
+    mentions: Callable[[tuple[str, ...]], list[str]] = lambda _texts: []
 
     def learn(self, manifest: Mapping[str, Any], default_namespace: str) -> None:
         meta = mapping(manifest.get("metadata"))
@@ -125,6 +127,18 @@ class Sources:
             self.data[("Secret", namespace, name)] = values
 
 
+@dataclass(frozen=True)
+class Complaints:
+    """The problems of one app definition: each said of its file and app."""
+
+    file: str
+    app: str
+    problems: list[Problem]
+
+    def __call__(self, message: str) -> None:
+        self.problems.append(Problem(message, file=self.file, object=self.app))
+
+
 def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | None, list[Problem]]:
     """The app a Kustomization or HelmRelease defines, or the problems that stop it."""
     kind = str(found.manifest.get("kind", ""))
@@ -133,9 +147,7 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
     namespace = str(meta.get("namespace") or "flux-system")
     app = app_id(kind, namespace, name) if isinstance(name, str) else f"{kind} {name}"
     problems: list[Problem] = []
-
-    def bad(message: str) -> None:
-        problems.append(Problem(message, file=found.file, object=app))
+    bad = Complaints(found.file, app, problems)
 
     if not isinstance(name, str) or not APP_NAME.match(name) or len(name) > 63:
         bad(
@@ -185,7 +197,9 @@ class Place:
     archive: str = ""  # a packaged chart in the Helm cache
 
 
-def _git_path(ref: Mapping[str, Any], path: str, sources: Sources, bad: Any, what: str) -> Place | None:
+def _git_path(
+    ref: Mapping[str, Any], path: str, sources: Sources, bad: Complaints, what: str
+) -> Place | None:
     """The folder a GitRepository source names: in this env repo, or in a local repo
     ``sandbox.yaml`` maps its URL to, at the ref it follows."""
     kind, source = str(ref.get("kind", "")), str(ref.get("name", ""))
@@ -204,10 +218,7 @@ def _git_path(ref: Mapping[str, Any], path: str, sources: Sources, bad: Any, wha
             clean
         )  # `flux bootstrap` defines it in the cluster, for the repo it bootstraps: this one
     if source not in sources.git:
-        bad(
-            f"{what}: GitRepository {source} is not defined in the env repo (nor by any app that renders: one "
-            "that does not render may define it)"
-        )
+        bad(f"{what}: {_undefined('GitRepository', source, sources, bad.file)}")
         return None
     url = sources.git[source]
     other = sources.repos.local_repo(url)
@@ -227,7 +238,19 @@ def _git_path(ref: Mapping[str, Any], path: str, sources: Sources, bad: Any, wha
     return Place(clean, sources.repos.path_of(other) if other else "", revision)
 
 
-def _artifact_path(name: str, path: str, sources: Sources, bad: Any, what: str) -> Place | None:
+def _undefined(kind: str, name: str, sources: Sources, referring: str) -> str:
+    """Why a source an app names is unknown: where it was looked for, and where the repo names it
+    all the same (inside a Helm values file, a template: objects no app renders as written)."""
+    looked = (f"{kind} {name} is not among the objects of the apps read (the apps that render, from the "
+              "entry down; one that does not render may define it)")  # fmt: skip
+    named = [f for f in sources.mentions((kind, name)) if f != referring]
+    if not named:
+        return f"{looked}; no file of the env repo names it"
+    listed = ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+    return f"{looked}; files that name it: {listed} (an object a chart or template would make is not read)"
+
+
+def _artifact_path(name: str, path: str, sources: Sources, bad: Complaints, what: str) -> Place | None:
     """The folder an ExternalArtifact's path names, through the ArtifactGenerator that makes it."""
     view = sources.artifacts.get(name)
     if view is None:
@@ -251,7 +274,7 @@ def clean_path(path: str) -> str:
 
 
 def _kustomization(
-    spec: dict[str, Any], namespace: str, target: str, sources: Sources, bad: Any
+    spec: dict[str, Any], namespace: str, target: str, sources: Sources, bad: Complaints
 ) -> tuple[Place, Any, RenderOptions, tuple[str, ...], str, bool] | None:
     place = _git_path(
         mapping(spec.get("sourceRef")), str(spec.get("path", "") or "."), sources, bad, "spec.sourceRef"
@@ -302,7 +325,7 @@ def _common_metadata(spec: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...
 
 
 def _helm_release(
-    spec: dict[str, Any], name: str, namespace: str, target: str, sources: Sources, bad: Any
+    spec: dict[str, Any], name: str, namespace: str, target: str, sources: Sources, bad: Complaints
 ) -> tuple[Place, Any, RenderOptions, tuple[str, ...], str, bool] | None:
     chart = mapping(mapping(spec.get("chart")).get("spec"))
     chart_ref = mapping(spec.get("chartRef"))
@@ -367,7 +390,7 @@ def _helm_release(
 
 
 def _vendored_chart(
-    chart: str, version: str, origin: str, pull: str, sources: Sources, bad: Any
+    chart: str, version: str, origin: str, pull: str, sources: Sources, bad: Complaints
 ) -> Place | None:
     """A HelmRepository or OCIRepository chart available offline: unpacked in the ``charts:``
     folder, or packaged in the Helm cache at a version that meets ``version``."""
