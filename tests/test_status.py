@@ -210,6 +210,20 @@ def test_an_app_below_that_failed_makes_its_parents_degraded_not_unknown() -> No
     assert rolled["root"] == status.RolledUp(Health.DEGRADED, "broken", failed=True)
 
 
+def test_a_parent_names_the_app_below_that_failed_on_its_own_not_one_that_waited_on_it() -> None:
+    # Both count as Degraded above them; "a-web" sorts first, yet it only waited on "z-db".
+    parent_of = {"root": "", "a-web": "root", "z-db": "root"}
+    health_of = {"root": Health.HEALTHY, "a-web": Health.UNKNOWN, "z-db": Health.UNKNOWN}
+    own = {"root": False, "a-web": False, "z-db": False}
+    failed = frozenset({"a-web", "z-db"})
+
+    rolled = status.rolled_up(health_of, own, parent_of, failed, blocked=frozenset({"a-web"}))
+    unaware = status.rolled_up(health_of, own, parent_of, failed)
+
+    assert rolled["root"] == status.RolledUp(Health.DEGRADED, "z-db", failed=True)
+    assert unaware["root"].from_app == "a-web", "without knowing who waited, the first in order"
+
+
 def test_an_app_that_fails_to_render_is_not_also_said_to_define_apps_that_run_nothing() -> None:
     import dataclasses
 

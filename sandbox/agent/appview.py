@@ -13,7 +13,7 @@ from typing import Protocol
 
 from sandbox.agent import status
 from sandbox.agent.history import SyncRecord
-from sandbox.agent.ready import flux_ready
+from sandbox.agent.ready import BLOCKED, flux_ready
 from sandbox.agent.settings import AppSettings
 from sandbox.agent.snapshot import AppState, ObjectState, RevertTarget
 from sandbox.apply.desired import DesiredSet
@@ -237,6 +237,7 @@ def roll_up(apps: tuple[AppState, ...]) -> tuple[AppState, ...]:
         {a.name: bool(a.objects) for a in apps},
         {a.name: a.parent for a in apps},
         frozenset(a.name for a in apps if a.problems or a.last_result == "Failed"),
+        frozenset(a.name for a in apps if a.message.startswith(BLOCKED)),
     )
     return tuple(
         a

@@ -17,6 +17,7 @@ WAITING = "waiting for dependsOn: "  # the controller's message while dependenci
 DEPENDENCY_FAILED = "not synced: it depends on "  # ... and once one of them failed
 WAITING_PARENT = "waiting for its parent to apply it: "  # a Flux app exists once its parent applied it
 PARENT_FAILED = "not synced: its parent did not apply it: "
+BLOCKED = (WAITING, DEPENDENCY_FAILED, WAITING_PARENT, PARENT_FAILED)  # another app's doing, not its own
 
 
 def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = None) -> Ready | None:

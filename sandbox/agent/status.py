@@ -90,12 +90,16 @@ def rolled_up(
     own_objects: dict[str, bool],
     parent_of: dict[str, str],
     failed: frozenset[str] = frozenset(),
+    blocked: frozenset[str] = frozenset(),
 ) -> dict[str, RolledUp]:
     """Each app's health with its children's (app-of-apps) rolled in, as Argo CD shows an
     Application of Applications: the worst of its own objects' and every descendant's. An
     app with no objects of its own is as healthy as its children. A descendant whose last
     sync failed (or that does not render) counts as Degraded for the apps above it: its own
-    health may read Unknown (nothing of it is known to run), but the tree above it is broken."""
+    health may read Unknown (nothing of it is known to run), but the tree above it is broken.
+    Of descendants as unhealthy as each other, the one named is one that failed on its own
+    over one ``blocked`` by another app (waiting on a dependency or parent that failed): the
+    cause, not what it stopped."""
     children: dict[str, list[str]] = {}
     for name, parent in parent_of.items():
         if parent and parent in health_of and parent != name:
@@ -115,7 +119,7 @@ def rolled_up(
         own = [RolledUp(health_of[name])] if own_objects.get(name) or not below else []
         candidates = own + below
         done[name] = (
-            min(candidates, key=lambda r: HEALTH_ORDER.index(r.health))
+            min(candidates, key=lambda r: (HEALTH_ORDER.index(r.health), r.from_app in blocked))
             if candidates
             else RolledUp(Health.HEALTHY)
         )
