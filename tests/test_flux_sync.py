@@ -227,3 +227,21 @@ def test_the_apps_a_suspended_or_failing_kustomization_defines_stay_as_it_last_a
         assert f"are as at {resumed[:7]}, the revision it last applied (it does not render at" in notice, (
             notice
         )
+
+
+def test_a_dependency_sharing_its_name_with_another_app_is_named_as_the_table_names_it(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    with cluster_case(
+        tmp_path, local_runtime, FLUX / "namesakes", "web depends on the Kustomization db"
+    ) as case:
+        u, cli = case.uid, case.cli
+        synced = cli("sync")
+        assert synced.returncode == 1, shown(synced)
+        said = output(synced)
+        assert f"not synced: it depends on Kustomization/flux-system/db{u}: sync failed" in said, said
+        ready = _ready(cli, f"web{u}")
+        assert ready["message"] == f"dependencies not ready: Kustomization/flux-system/db{u}: sync failed", (
+            ready
+        )
+        assert live(case.kube, cm_path(f"db{u}", "db-settings")) is not None, "the HelmRelease db deployed"
