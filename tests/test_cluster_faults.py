@@ -186,6 +186,33 @@ def test_the_app_header_says_the_cluster_is_unreachable_while_it_is_and_running_
         kube.close()
 
 
+def test_a_stopped_api_server_is_said_not_to_answer_within_seconds_and_answering_once_resumed(
+    tmp_path: Path, fault_runtime: LocalRuntime
+) -> None:
+    """SIGSTOP: the process lives and its port accepts connections, but nothing answers, so no
+    request fails fast and the watches wait quietly; only a deadline tells."""
+    from agentkit import configmap, new_repo, running
+
+    repo = new_repo(tmp_path / "env", {f"stop{uid()}/cm.yaml": configmap("settings", {"v": "1"})})
+    kube = Kube(fault_runtime.kubeconfig_path, fault_runtime.context)
+    pid = int((fault_runtime.cluster_dir / "pids" / "kube-apiserver.pid").read_text().strip())
+    try:
+        with running(repo, kube, tmp_path) as agent:
+            assert agent.publish_now().unreachable == ""
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                lost = wait_for(
+                    lambda: agent.publish_now().unreachable, 40, 0.2, what="the snapshot to say so"
+                )
+                assert "the API server does not answer" in lost, lost
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            wait_for(lambda: agent.publish_now().unreachable == "", 40, 0.2, what="it to answer again")
+            assert any("answers again" in e.message for e in agent.publish_now().events)
+    finally:
+        kube.close()
+
+
 def test_status_on_a_new_cluster_says_nothing_of_the_app_is_deployed_there(
     tmp_path: Path, fault_runtime: LocalRuntime
 ) -> None:

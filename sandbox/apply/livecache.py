@@ -22,6 +22,11 @@ from sandbox.model import Manifest, ObjectKey
 # What the trees show under an app's objects: kinds followed for their owner references.
 CHILD_KINDS = (("apps", "ReplicaSet"), ("", "Pod"), ("batch", "Job"))
 
+# A stopped API server (SIGSTOP, a hung host) accepts connections and answers nothing: the
+# watches wait quietly, so the cache asks for the server's version this often, and says the
+# cluster is lost once that many asks in a row got no answer within the timeout.
+HEARTBEAT_EVERY, HEARTBEAT_TIMEOUT, HEARTBEAT_MISSES = 5.0, 5.0, 2
+
 # (event type, key, object): the object as last known for DELETED, which may not be in the cache.
 Listener = Callable[[str, ObjectKey, Manifest], None]
 
@@ -46,6 +51,7 @@ class LiveCache:
         self._stopped = threading.Event()
         self._reachable = True
         self._connectivity: list[Callable[[bool, str], None]] = []
+        self._heartbeat: threading.Thread | None = None
 
     @property
     def reachable(self) -> bool:
@@ -77,7 +83,29 @@ class LiveCache:
                 existing = _Watch(self, resource, label_selector)
                 self._watches[(resource, label_selector)] = existing
                 existing.start()
+            if self._heartbeat is None:
+                self._heartbeat = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+                self._heartbeat.start()
         existing.synced.wait(timeout)
+
+    def _beat(self) -> None:
+        missed, said = 0, False
+        while not self._stopped.wait(HEARTBEAT_EVERY):
+            try:
+                self.kube.ping(HEARTBEAT_TIMEOUT)
+            except KubeError as exc:
+                if not exc.transient:
+                    continue  # it answered, with a refusal: it is there
+                missed += 1
+                if missed >= HEARTBEAT_MISSES and not said:
+                    said = True
+                    self._connection(False, f"the API server does not answer ({missed} requests in a row got "
+                                            f"no answer within {HEARTBEAT_TIMEOUT:.0f} s: {exc.message})")  # fmt: skip
+                continue
+            missed = 0
+            if said:  # only what the heartbeat said it takes back; the watches say the rest
+                said = False
+                self._connection(True, "")
 
     def watching(self, resource: Resource) -> bool:
         return any(res == resource for res, _sel in self._watches)

@@ -27,6 +27,9 @@ class ClusterReader:
     def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         return self._kube.get(path, params)
 
+    def ping(self, timeout: float) -> None:
+        self._kube.ping(timeout)
+
     def read(self, resource: Resource, namespace: str, name: str) -> Manifest | None:
         return self._kube.read(resource, namespace, name)
 

@@ -169,6 +169,19 @@ class Kube:
     def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         return self.request("GET", path, params=params)
 
+    def ping(self, timeout: float) -> None:
+        """One request the API server answers at once (its version), never retried: raises
+        KubeError when no answer comes within ``timeout`` (a server stopped, not gone, accepts
+        connections and answers nothing: only a deadline tells)."""
+        try:
+            status, data = self._transport.send(
+                "GET", "/version", None, self._headers(None, "application/json"), timeout
+            )
+        except (OSError, http.client.HTTPException) as exc:
+            raise KubeError(0, "ConnectionError", f"{type(exc).__name__}: {exc}") from None
+        if status >= 400:
+            raise _error_from_body(status, data)
+
     def stream(self, path: str, params: dict[str, str], timeout: float) -> Iterator[dict[str, Any]]:
         """Watch events (one JSON document per line) until the server ends the stream."""
         url = self.host + path + "?" + urlencode(params)
