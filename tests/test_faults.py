@@ -144,7 +144,7 @@ def test_a_command_the_agent_fails_to_carry_out_is_a_problem_until_it_works_agai
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_or_sighup_ends_a_watch_mid_sync_as_ctrl_c_does(
+def test_sigterm_or_sighup_ends_a_watch_mid_sync_as_ctrl_c_does_with_the_signals_exit_code(
     tmp_path: Path, local_runtime: LocalRuntime, kube: Kube, sig: signal.Signals
 ) -> None:
     """As systemd, `docker stop`, a CI cancel or a closed terminal send them: the sync under way
@@ -163,7 +163,10 @@ def test_sigterm_or_sighup_ends_a_watch_mid_sync_as_ctrl_c_does(
     finally:
         if watch.poll() is None:
             watch.kill()
-    assert code == 130, (code, watch.stderr.read().decode() if watch.stderr else "")
+    assert code == 128 + sig, (
+        code,
+        watch.stderr.read().decode() if watch.stderr else "",
+    )  # as a shell says it
     rows = cli.history_rows()
     assert not [r for r in rows if r["result"] == "Running"], rows
     assert any(r["result"] == "Failed" and "interrupted" in r["message"] for r in rows), [

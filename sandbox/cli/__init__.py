@@ -161,9 +161,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ClusterError, toolchain.ToolchainError, EnvRepoError, KubeError, TimeoutError, AgentBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        print(f"interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return 128 + signum  # as a shell reports a command a signal ended: 130 Ctrl-C, 143 SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, unwinding the command as Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 def _interrupt_on_termination() -> None:
@@ -173,7 +182,7 @@ def _interrupt_on_termination() -> None:
     vanishing with its sync left Running."""
 
     def interrupt(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+        raise Terminated(signum)
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, interrupt)
