@@ -204,11 +204,10 @@ def test_no_port_of_the_cluster_gives_anything_to_a_client_without_credentials(
     local_runtime: LocalRuntime,
 ) -> None:
     """Every listening port of every process the runtime started, asked over plain HTTP and
-    over TLS with no client certificate: etcd refuses both (TLS with client certificates, as
-    kubeadm and kind run it), the others answer 400/401/403 to everything but Kubernetes'
-    public information. kwok-controller, kwok's simulated kubelet, has no authentication of its
-    own: it serves only simulated node metrics, and that is the one exception, asserted; its
-    debugging handlers (exec, attach, port-forward, logs, pprof) are off."""
+    over TLS with no client certificate: etcd and kwok-controller (kwok's simulated kubelet, as
+    the sandbox builds it) refuse both, serving only clients with a certificate of the cluster's
+    CA; the others answer 400/401/403 to everything but Kubernetes' public information. With
+    the CA's certificate, kwok serves its metrics, and still none of its debugging handlers."""
     pids = {int(p.read_text().strip()) for p in (local_runtime.cluster_dir / "pids").glob("*.pid")}
     served = []
     for address, process in _listening(pids):
@@ -217,26 +216,34 @@ def test_no_port_of_the_cluster_gives_anything_to_a_client_without_credentials(
                 answer = _answer(f"{scheme}://{address}{path}")
                 if answer.startswith("2") and path not in PUBLIC:
                     served.append((process.split('"')[1], scheme, path))
-                if "etcd" in process:
-                    assert answer.startswith("refused"), (address, scheme, path, answer)
-    assert {p for p, _s, _path in served} <= {"kwok-controller"}, served
-    assert {path for _p, _s, path in served} <= {"/metrics"}, served
+                if "etcd" in process or "kwok-controller" in process:
+                    assert answer.startswith("refused"), (process, address, scheme, path, answer)
+    assert served == [], served
     kwok = [address for address, process in _listening(pids) if "kwok-controller" in process]
     assert kwok, "kwok-controller listens nowhere"
-    for path in DEBUGGING_PATHS:  # would run commands or read files as this user, for anyone
-        assert _body(f"http://{kwok[0]}{path}") == "Debug endpoints are disabled.", path
+    pki = local_runtime.cluster_dir / "pki"
+    client = (pki / "admin.crt", pki / "admin.key")
+    assert _body(f"https://{kwok[0]}/metrics", client).startswith("#"), "metrics, for the CA's client"
+    for path in DEBUGGING_PATHS:  # would run commands or read files as this user
+        assert _body(f"https://{kwok[0]}{path}", client) == "Debug endpoints are disabled.", path
 
 
 DEBUGGING_PATHS = ("/exec/default/web/main", "/attach/default/web/main", "/portForward/default/web",
                    "/containerLogs/default/web/main", "/debug/pprof/")  # fmt: skip
 
 
-def _body(url: str) -> str:
+def _body(url: str, client: tuple[Path, Path]) -> str:
+    """The body a client with this certificate and key gets (the server's is not checked)."""
+    import ssl
     import urllib.error
     import urllib.request
 
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.load_cert_chain(*client)
     try:
-        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=3, context=context) as response:  # noqa: S310 - loopback
             return str(response.read().decode().strip())
     except urllib.error.HTTPError as err:
         return str(err.read().decode().strip())

@@ -17,7 +17,8 @@ from sandbox.tools import releases, toolchain
 
 # kubectl stands for the other Kubernetes binaries: the same site and checksum layout.
 GO_DIR = Path(toolchain.go_binary() or "/usr/local/go/bin/go").parent
-TOOLS = ["kubectl", "etcd", "kwok", "kwokctl", "kind", "helm", "kustomize", "jsonnet", "metrics-server"]
+# kwok is not among them: the sandbox builds it with client authentication (see toolchain.KWOK).
+TOOLS = ["kubectl", "etcd", "kwokctl", "kind", "helm", "kustomize", "jsonnet", "metrics-server"]
 
 
 @pytest.fixture
@@ -113,3 +114,21 @@ def test_build_never_downloads_even_when_a_release_site_answers(
     assert out.returncode == 0, out.stderr
     assert "building jsonnet" in out.stderr
     assert requests == [], "nothing was asked of the release site"
+
+
+def test_a_tool_the_sandbox_patches_is_never_downloaded_even_when_its_release_is_published(
+    built: dict[str, Path], fresh_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kwok's official release serves anyone on its port; the one the sandbox runs is built here."""
+    published = tmp_path / "mirror"
+    lay_out(published, {"kwokctl": built["kwokctl"]})
+    kwok_asset = published / "github.com/kubernetes-sigs/kwok/releases/download" / toolchain.KWOK.version
+    (kwok_asset / f"kwok-linux-{releases.arch()}").write_bytes(built["kwokctl"].read_bytes())
+    with serving(published) as (mirror, requests):
+        monkeypatch.setenv(releases.MIRROR_ENV, mirror)
+        with pytest.raises(toolchain.ToolchainError) as refused:  # no Go on PATH: it cannot be built
+            toolchain.ensure("kwok")
+
+    assert "Go is not installed" in str(refused.value)
+    assert not [r for r in requests if "/kwok-linux-" in r], requests
+    assert toolchain.KWOK.cache_path.name == f"kwok-{toolchain.KWOK.version}+client-auth"

@@ -33,11 +33,11 @@ from sandbox.tools import toolchain
 NODE_NAME = "sandbox-node-0"
 STAYS_UP = 3.0  # seconds a restarted component must keep running to count as started
 # kwok's own options, passed on by kwokctl as written (so kwok's defaults are restated). Its
-# server, the simulated kubelet, has no authentication (kwok v0.8 has no option for it): anyone
-# on loopback could use it. So it serves no profiling data and no debugging handlers: exec,
-# attach, port-forward and logs would run commands and read files on this machine as this user
-# for whoever asks, once a kwok Exec or Logs object exists. Left: health, and the simulated
-# metrics metrics-server scrapes.
+# server, the simulated kubelet, serves only clients with the cluster CA's certificate (the
+# sandbox builds kwok so: see _kwok_client_auth), and even to them no profiling data and no
+# debugging handlers: exec, attach, port-forward and logs would run commands and read files on
+# this machine as this user, once a kwok Exec or Logs object exists. Left: health, and the
+# simulated metrics metrics-server scrapes.
 KWOK_OPTIONS = {
     "kind": "KwokConfiguration",
     "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
@@ -295,6 +295,9 @@ class LocalRuntime:
             ]}
             for name in dict.fromkeys([*overrides, *extra])
         ]  # fmt: skip
+        for patch in patches:
+            if patch["name"] == "kwok-controller":
+                patch["extraEnvs"] = self._kwok_client_auth()
         config = {
             "kind": "KwokctlConfiguration",
             "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
@@ -315,6 +318,17 @@ class LocalRuntime:
         (self.workdir / "kwok.yaml").write_text(
             json.dumps(config, indent=2) + "\n---\n" + json.dumps(KWOK_OPTIONS, indent=2)
         )
+
+    def _kwok_client_auth(self) -> list[dict[str, str]]:
+        """What kwok's server, as the sandbox builds it (toolchain.KWOK), serves with: HTTPS only,
+        to clients with a certificate of the cluster's CA, as a kubelet with --client-ca-file
+        (metrics-server presents the one its kubeconfig names)."""
+        pki = self.cluster_dir / "pki"  # made by kwokctl
+        return [
+            {"name": "GITOPS_SANDBOX_KWOK_CLIENT_CA", "value": str(pki / "ca.crt")},
+            {"name": "GITOPS_SANDBOX_KWOK_TLS_CERT", "value": str(pki / "admin.crt")},
+            {"name": "GITOPS_SANDBOX_KWOK_TLS_KEY", "value": str(pki / "admin.key")},
+        ]
 
     def _etcd_over_tls(
         self, client: int, peer: int

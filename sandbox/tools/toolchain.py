@@ -54,14 +54,19 @@ class ToolGroup:
     version: str
     packages: dict[str, str]
     ldflags: list[str] = field(default_factory=lambda: ["-s", "-w"])
+    module: str = ""  # the wrapper module's folder under modules/, when not the group's name
+    # What the sandbox changes in the upstream build (see its wrapper module): such a group is
+    # never downloaded, and its cache folder is named apart from an unchanged build's.
+    patched: str = ""
 
     @property
     def module_dir(self) -> Path:
-        return MODULES_DIR / self.name
+        return MODULES_DIR / (self.module or self.name)
 
     @property
     def cache_path(self) -> Path:
-        return cache_dir() / "toolchain" / f"{self.name}-{self.version}"
+        suffix = f"+{self.patched}" if self.patched else ""
+        return cache_dir() / "toolchain" / f"{self.name}-{self.version}{suffix}"
 
 
 KUBERNETES = ToolGroup(
@@ -76,11 +81,10 @@ KUBERNETES = ToolGroup(
     _k8s_ldflags("v1.36.3"),
 )
 ETCD = ToolGroup("etcd", "v3.6.8", {"etcd": "go.etcd.io/etcd/server/v3"})
-KWOK = ToolGroup(
-    "kwok",
-    "v0.8.0",
-    {"kwok": "sigs.k8s.io/kwok/cmd/kwok", "kwokctl": "sigs.k8s.io/kwok/cmd/kwokctl"},
-)
+# kwok's server, the simulated kubelet, authenticates nobody upstream: the sandbox builds it
+# with its own connection listener, which serves only clients with the cluster CA's certificate.
+KWOK = ToolGroup("kwok", "v0.8.0", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"}, patched="client-auth")
+KWOKCTL = ToolGroup("kwokctl", "v0.8.0", {"kwokctl": "sigs.k8s.io/kwok/cmd/kwokctl"}, module="kwok")
 KIND = ToolGroup("kind", "v0.32.0", {"kind": "sigs.k8s.io/kind"})
 HELM = ToolGroup(
     "helm",
@@ -106,7 +110,7 @@ REGISTRY = ToolGroup(
 )
 
 GROUPS: tuple[ToolGroup, ...] = (
-    KUBERNETES, ETCD, KWOK, KIND, HELM, KUSTOMIZE, JSONNET, METRICS_SERVER, REGISTRY,
+    KUBERNETES, ETCD, KWOK, KWOKCTL, KIND, HELM, KUSTOMIZE, JSONNET, METRICS_SERVER, REGISTRY,
 )  # fmt: skip
 TOOL_GROUP: dict[str, ToolGroup] = {tool: g for g in GROUPS for tool in g.packages}
 
@@ -184,7 +188,7 @@ def ensure(tool: str, progress: Progress = lambda _msg: None) -> Path:
     if found:
         return found.path
     group = TOOL_GROUP[tool]
-    if os.environ.get(BUILD_ENV) != "1" and _download(tool, group, progress):
+    if os.environ.get(BUILD_ENV) != "1" and not group.patched and _download(tool, group, progress):
         return group.cache_path / tool
     build_group(group, progress)
     return group.cache_path / tool

@@ -1,4 +1,6 @@
 // Wrapper module: pins sigs.k8s.io/kwok v0.8.0 so its commands build from the Go module proxy.
+// kwok's server is built with ./authmux for github.com/wzshiming/cmux: it then serves only
+// clients with a certificate of the cluster's CA (see authmux/listener.go).
 module gitops-sandbox/toolchain/kwok
 
 go 1.26.0
@@ -131,3 +133,5 @@ tool (
 	sigs.k8s.io/kwok/cmd/kwok
 	sigs.k8s.io/kwok/cmd/kwokctl
 )
+
+replace github.com/wzshiming/cmux => ./authmux
