@@ -23,6 +23,7 @@ from clikit import (
 from gitkit import git
 from watchkit import EventLog, available
 
+from agentkit import wait_for
 from sandbox.cluster.local import LocalRuntime
 
 FLUX = REPOS / "flux"
@@ -68,7 +69,7 @@ def _ready(cli: Cli, app: str) -> dict[str, str]:
     return found[app]["ready"]
 
 
-def test_a_dependency_is_ready_only_when_the_apps_it_defines_are_and_one_that_failed_ends_the_wait(
+def test_a_dependency_that_waits_is_ready_only_when_the_apps_it_defines_are_and_one_that_failed_ends_the_wait(
     tmp_path: Path, local_runtime: LocalRuntime
 ) -> None:
     """infra synced its one object (a Kustomization), but the controller it defines does not
@@ -83,6 +84,15 @@ def test_a_dependency_is_ready_only_when_the_apps_it_defines_are_and_one_that_fa
         assert "not Ready after" not in said
         assert live(kube, cm_path(f"apps{u}", "client")) is None
         assert _ready(cli, f"apps{u}")["reason"] == "DependencyNotReady"
+
+        # Without spec.wait, kustomize-controller has infra Ready once applied: apps goes on.
+        _set(case.repo, "clusters/main/ks.yaml", "  wait: true", "  wait: false", "infra does not wait")
+        again = cli("sync")
+        assert live(kube, cm_path(f"apps{u}", "client")) is not None, shown(again)
+        assert _ready(cli, f"infra{u}")["status"] == "True", (
+            "Ready once applied, as kustomize-controller says"
+        )
+        assert _ready(cli, f"apps{u}")["status"] == "True"
 
 
 def test_switching_the_entry_says_which_apps_the_new_entry_does_not_reach_and_prunes_none(
@@ -152,8 +162,7 @@ def test_watch_follows_suspend_as_git_changes_it(tmp_path: Path, local_runtime: 
             assert live(kube, settings) is None
             resumed = _set(repo, "clusters/main/web.yaml", "suspend: true", "suspend: false", "resume web")
             watch.wait_for_line(f"auto-sync on, self-heal on: its definition changed at {resumed[:7]}", 60)
-            watch.wait_for_line(f"synced {resumed[:7]} (commit)", 60)
-            assert (live(kube, settings) or {}).get("data") == {"v": "1"}
+            wait_for(lambda: (live(kube, settings) or {}).get("data") == {"v": "1"}, 60, what="web deployed")
 
             _set(repo, "web/cm.yaml", 'v: "1"', 'v: "2"', "v 2")
             _set(repo, "clusters/main/web.yaml", "suspend: false", "suspend: true", "suspend web")
@@ -245,3 +254,16 @@ def test_a_dependency_sharing_its_name_with_another_app_is_named_as_the_table_na
             ready
         )
         assert live(case.kube, cm_path(f"db{u}", "db-settings")) is not None, "the HelmRelease db deployed"
+
+
+def test_an_app_that_depends_on_its_own_parent_syncs_once_the_parent_has_applied_it(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """dependsOn: [flux-system] from an app flux-system applies: the root, without spec.wait, is
+    Ready once applied, so the app goes on (it never waits on itself)."""
+    with cluster_case(tmp_path, local_runtime, FLUX / "on-parent", "web depends on the root") as case:
+        u = case.uid
+        synced = case.cli("sync")
+        assert synced.returncode == 0, shown(synced)
+        assert live(case.kube, cm_path(f"web{u}", "settings")) is not None
+        assert "depends on" not in output(synced).replace("waiting for dependsOn", ""), output(synced)

@@ -42,9 +42,15 @@ SYNCED = AppState(
          "HealthCheckFailed", "app podinfo it defines failed to sync"),
         ({"problems": (Problem("kustomize build failed: x", file="apps/staging/kustomization.yaml"),)},
          ReadyStatus.FALSE, "BuildFailed", "kustomize build failed: x"),
+        ({"ready_on_apply": True, "health": Health.DEGRADED, "health_from": "podinfo",
+          "health_from_failed": True}, ReadyStatus.TRUE, "ReconciliationSucceeded",
+         f"Applied revision: main@sha1:{SHA}"),
+        ({"ready_on_apply": True, "target_revision": "0" * 40, "sync": SyncStatus.OUT_OF_SYNC},
+         ReadyStatus.UNKNOWN, "Progressing", "OutOfSync: a new revision is not applied yet"),
     ],
     ids=["applied", "helm-installed", "syncing", "progressing", "never-synced", "degraded", "waiting",
-         "dependency-failed", "apply-failed", "health-unknown", "child-failed", "build-failed"],
+         "dependency-failed", "apply-failed", "health-unknown", "child-failed", "build-failed",
+         "no-wait-applied-is-ready-whatever-its-health", "no-wait-new-revision"],
 )  # fmt: skip
 def test_a_flux_apps_ready_condition_says_what_its_controller_would(
     change: dict[str, Any], status: ReadyStatus, reason: str, message: str

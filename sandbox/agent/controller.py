@@ -259,26 +259,8 @@ class AppController:
         sync_id = self.s.history.start(
             self.name, target.revision, info.author if info else "", info.subject if info else "", trigger
         )
-        self.operation = "Syncing"
-        self.s.publish()
         started = time.monotonic()
-        try:
-            outcome = self.s.syncer.sync(
-                target, prune=self.spec.prune,
-                namespace=self.spec.namespace if self.spec.create_namespace else "",
-                owner_of=self.s.ownership.owner_of, inventory_extra=self._inventory_extra(),
-                rebuild=self.deployed_revision is not None, always_hooks=trigger == "manual",
-            )  # fmt: skip
-        except KubeError as exc:
-            why = (
-                f"interrupted: the cluster stopped answering ({exc.message})"
-                if exc.transient
-                else f"sync failed: {exc}"
-            )
-            outcome = SyncOutcome(self.name, target.revision, (), False, why)
-        finally:
-            self.operation = "Idle"
-        self.last_sync = time.time()
+        outcome = self._apply(target, trigger)
         self._take_results(target, outcome.results)
         applied = {
             r.key
@@ -304,6 +286,28 @@ class AppController:
         self._refresh_syncs()
         self._recheck_after_sync()
         return outcome
+
+    def _apply(self, target: DesiredSet, trigger: str) -> SyncOutcome:
+        """Run the sync of ``target``; a cluster that fails it mid-way is an outcome, not a raise."""
+        self.operation = "Syncing"
+        self.s.publish()
+        try:
+            return self.s.syncer.sync(
+                target, prune=self.spec.prune,
+                namespace=self.spec.namespace if self.spec.create_namespace else "",
+                owner_of=self.s.ownership.owner_of, inventory_extra=self._inventory_extra(),
+                rebuild=self.deployed_revision is not None, always_hooks=trigger == "manual",
+            )  # fmt: skip
+        except KubeError as exc:
+            why = (
+                f"interrupted: the cluster stopped answering ({exc.message})"
+                if exc.transient
+                else f"sync failed: {exc}"
+            )
+            return SyncOutcome(self.name, target.revision, (), False, why)
+        finally:
+            self.operation = "Idle"
+            self.last_sync = time.time()
 
     def follow_dependencies(self, trigger: str) -> None:
         """Look again whether the apps this one depends on are Ready; sync when they are."""

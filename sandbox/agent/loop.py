@@ -484,8 +484,8 @@ class Agent:
         )  # fmt: skip
 
     def _waiting_on(self, spec: AppSpec) -> Waiting:
-        """What ``spec`` waits for (see Waiting). A dependency is Ready when it and every app it
-        defines synced and are Healthy; it failed for good when one of them failed."""
+        """What ``spec`` waits for (see Waiting): each dependency until it is Ready as Flux
+        has it (see _unready); it failed for good when it, or what its readiness waits on, failed."""
         pending, failed = [], []
         shown = shown_names(c.spec.names for c in self._controllers())  # as the table names them
         for name in spec.depends_on:
@@ -493,20 +493,15 @@ class Agent:
             if controller is None:
                 pending.append(f"{shown.get(name, name)} (no such app)")
                 continue
-            who_it_is = shown.get(name, name)
-            states = [(who_it_is, controller.view())]
-            states += [(f"{shown.get(c.name, c.name)} (which {who_it_is} defines)", c.view())
-                       for c in self._descendants(name)]  # fmt: skip
-            broken = [f"{who}: sync failed" for who, st in states if st.last_result == "Failed"]
-            # An app with no objects of its own (only apps it defines) is as ready as they are.
-            unready = [f"{who} ({st.last_result or 'not synced'}, {st.health})" for who, st in states
-                       if st.last_result != "Succeeded" or (st.objects and st.health != Health.HEALTHY)]  # fmt: skip
+            broken, unready = self._unready(
+                controller, shown.get(name, name), shown.get(name, name), shown, {name}
+            )
             if broken:
-                failed.append(broken[0])
+                failed.append(broken)
             elif unready and self._left_out_of_this_run(name):
-                failed.append(f"{unready[0]}: {self._only_one()}")
+                failed.append(f"{unready}: {self._only_one()}")
             elif unready:
-                pending.append(unready[0])
+                pending.append(unready)
         parent_pending = parent_failed = ""
         parent = self.apps.get(spec.parent) if self.apps and spec.after_parent else None
         if parent is not None:
@@ -521,6 +516,37 @@ class Agent:
                 )
         return Waiting(tuple(pending), tuple(failed), parent_pending, parent_failed)
 
+    def _unready(
+        self, app: AppController, who: str, top: str, shown: dict[str, str], seen: set[str]
+    ) -> tuple[str, str]:
+        """(why ``app`` failed for good, why it is not Ready yet), each "" when not, as Flux
+        judges a dependency: applied at all, then as its spec says (AppSpec.waits,
+        health_checks): nothing more, or its objects healthy and the apps it applied Ready, or
+        the objects its health checks name (an app among them by its own rule)."""
+        state = app.view()
+        if state.last_result == "Failed":
+            return f"{who}: sync failed", ""
+        if state.last_result != "Succeeded":
+            return "", f"{who} ({state.last_result or 'not synced'}, {state.health})"
+        below = [c for c in self._controllers() if c.spec.parent == app.name and c.name not in seen]
+        if app.spec.health_checks:
+            checked = set(app.spec.health_checks)
+            below = [c for c in below if c.spec.names.qualified in checked]
+            own = [o for o in state.objects if f"{o.key.kind}/{o.key.namespace}/{o.key.name}" in checked]
+            unhealthy = [o for o in own if o.health != Health.HEALTHY]
+            if unhealthy:
+                return "", f"{who} ({unhealthy[0].key} is {unhealthy[0].health})"
+        elif not app.spec.waits:
+            return "", ""  # Ready once applied
+        elif state.objects and state.health != Health.HEALTHY:
+            return "", f"{who} ({state.last_result}, {state.health})"
+        for child in below:
+            named = f"{shown.get(child.name, child.name)} (which {top} defines)"
+            broken, unready = self._unready(child, named, top, shown, seen | {child.name})
+            if broken or unready:
+                return broken, unready
+        return "", ""
+
     def _left_out_of_this_run(self, app: str) -> bool:
         """Whether a one-shot command about one app (`sync --app`) leaves ``app`` alone: then
         nothing will sync it while the command waits, and waiting is pointless."""
@@ -533,17 +559,6 @@ class Agent:
 
     def _only_one(self) -> str:
         return f"this command syncs {self.focus} only; sync that app first, or sync without --app"
-
-    def _descendants(self, name: str) -> list[AppController]:
-        """Every app ``name`` defines, and the apps those define, and so on."""
-        controllers = self._controllers()
-        found: list[AppController] = []
-        level = {name}
-        while level:
-            below = [c for c in controllers if c.spec.parent in level and c not in found and c.name != name]
-            found += below
-            level = {c.name for c in below}
-        return found
 
     def _is_namespaced(self, group: str, kind: str) -> bool | None:
         try:

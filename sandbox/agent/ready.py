@@ -42,6 +42,11 @@ def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = Non
         return Ready(ReadyStatus.UNKNOWN, "Progressing", "suspended: not reconciled yet")  # `flux suspend`
     if app.operation != "Idle" or app.deployed_revision is None:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress")
+    revision = f"{branch}@sha1:{app.deployed_revision}"
+    if app.ready_on_apply:  # kustomize-controller checks no health without spec.wait or healthChecks
+        if app.deployed_revision == app.target_revision:
+            return Ready(ReadyStatus.TRUE, "ReconciliationSucceeded", f"Applied revision: {revision}")
+        return Ready(ReadyStatus.UNKNOWN, "Progressing", f"{app.sync}: a new revision is not applied yet")
     state = "failed to sync" if app.health_from_failed else f"is {app.health}"
     from_app = (shown or {}).get(app.health_from, app.health_from)
     below = f"app {from_app} it defines {state}" if app.health_from else ""
@@ -53,7 +58,6 @@ def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = Non
         return Ready(ReadyStatus.UNKNOWN, "Progressing", below or f"its objects are {app.health}")
     if app.sync is not SyncStatus.SYNCED:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", f"{app.sync}: a new revision is not applied yet")
-    revision = f"{branch}@sha1:{app.deployed_revision}"
     if helm:
         return Ready(ReadyStatus.TRUE, "InstallSucceeded",
                      f"Helm install succeeded for release {app.namespace}/{app.release} at {revision}")  # fmt: skip

@@ -112,6 +112,7 @@ class AppState:
     health_from: str = ""  # rolled up: the app it defines whose health this is ("" when its own)
     health_from_failed: bool = False  # ... because that app's sync failed
     ready: Ready | None = None  # a Flux app's Ready condition, as `flux get` words it (see ready)
+    ready_on_apply: bool = False  # a Flux Kustomization without spec.wait or healthChecks: Ready once applied
     defines: tuple[
         tuple[str, str], ...
     ] = ()  # Argo CD / Flux app definitions its render holds: (object, file)

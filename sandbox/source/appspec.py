@@ -78,6 +78,12 @@ class AppSpec:
     depends_on: tuple[str, ...] = ()  # apps that must be Ready first (Flux's dependsOn)
     ignore_differences: tuple[IgnoreRule, ...] = ()  # Argo CD's: fields left out of comparisons
     after_parent: bool = False  # Flux: the app exists once its parent applied it, so it syncs after
+    # Flux: when the app counts as Ready for the apps that depend on it. A Kustomization without
+    # spec.wait or spec.healthChecks is Ready once applied (``waits`` False); with wait, once
+    # its objects are healthy and the apps it applied Ready; with healthChecks, once those
+    # objects ("Kind/namespace/name") are. A HelmRelease waits, as helm install does.
+    waits: bool = True
+    health_checks: tuple[str, ...] = ()
     # Why the Argo CD / Flux object defines no app it could render: the app shows, and fails, with these.
     invalid: tuple[Problem, ...] = ()
     notices: tuple[

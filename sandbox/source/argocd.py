@@ -22,6 +22,7 @@ from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source.appconfig import DNS1123_LABEL
 from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions, Source
+from sandbox.source.complaints import Complaints
 from sandbox.source.repomap import RepoMap
 
 GROUP = "argoproj.io"
@@ -89,10 +90,7 @@ def application(
     home = str(meta.get("namespace") or "")
     app = app_id("Application", home, name) if isinstance(name, str) else "Application"
     problems: list[Problem] = []
-
-    def bad(message: str) -> None:
-        problems.append(Problem(message, file=file, object=app))
-
+    bad = Complaints(file, app, problems)
     if not isinstance(name, str) or not APP_NAME.match(name) or len(name) > 63:
         bad(
             f"Application name {name!r} must be a DNS-1123 name (a-z, 0-9, '-' and '.', at most 63) to be an app here"
@@ -107,12 +105,7 @@ def application(
             bad(f"spec.{key} is not supported by the sandbox")
     ignore = _ignore_rules(spec.get("ignoreDifferences"), bad)
     source = _main_source(spec, bad)
-    destination = mapping(spec.get("destination"))
-    namespace = destination.get("namespace") or DEFAULT_NAMESPACE
-    if not isinstance(namespace, str) or not DNS1123_LABEL.match(namespace):
-        bad(f"spec.destination.namespace {namespace!r} is not a DNS-1123 label")
-    elif namespace == SYSTEM_NAMESPACE:
-        bad(f"spec.destination.namespace {SYSTEM_NAMESPACE} is the sandbox's own namespace; choose another")
+    namespace = _destination_namespace(spec, bad)
     if source is None or problems:
         return None, problems
     path, source_type, options, values, release, revision, other = _from_source(source, spec, repos, bad)
@@ -122,25 +115,7 @@ def application(
         )  # as Argo CD: a Chart.yaml or kustomization.yaml says which
     policy = mapping(spec.get("syncPolicy"))
     automated = policy.get("automated")
-    options_list = [str(o) for o in policy.get("syncOptions") or () if isinstance(o, str)]
-    create_namespace = False
-    ignored: list[Problem] = []
-    for option in options_list:
-        key, _, value = option.partition("=")
-        on = value.strip().lower() == "true"
-        if key == "CreateNamespace":
-            create_namespace = on
-        elif key == "Replace" and on:
-            bad("syncOptions Replace=true is not supported by the sandbox (it applies server-side)")
-        elif key == "RespectIgnoreDifferences" and on and spec.get("ignoreDifferences"):
-            bad(
-                f"syncOptions {option} is not supported by the sandbox (a sync applies the ignored fields too)"
-            )
-        elif key in _SYNC_OPTIONS_KNOWN_UNSUPPORTED:
-            bad(f"syncOptions {option} is not supported by the sandbox")
-        elif key not in (*_SYNC_OPTIONS_GIVEN, "Replace", "RespectIgnoreDifferences"):
-            ignored.append(Problem(f"syncOptions {option} is not an option Argo CD knows: ignored, as Argo CD "
-                                   "ignores it", file=file, object=app))  # fmt: skip
+    create_namespace, ignored = _sync_options(policy, spec, bad)
     if problems:
         return None, problems
     auto = isinstance(automated, dict) and automated.get("enabled", True) is not False
@@ -155,6 +130,42 @@ def application(
         after_parent=bool(parent),  # an Application of an app-of-apps exists once its parent synced it
         notices=tuple(ignored),
     ), []  # fmt: skip
+
+
+def _destination_namespace(spec: dict[str, Any], bad: Complaints) -> str:
+    destination = mapping(spec.get("destination"))
+    namespace = destination.get("namespace") or DEFAULT_NAMESPACE
+    if not isinstance(namespace, str) or not DNS1123_LABEL.match(namespace):
+        bad(f"spec.destination.namespace {namespace!r} is not a DNS-1123 label")
+    elif namespace == SYSTEM_NAMESPACE:
+        bad(f"spec.destination.namespace {SYSTEM_NAMESPACE} is the sandbox's own namespace; choose another")
+    return str(namespace)
+
+
+def _sync_options(
+    policy: Mapping[str, Any], spec: dict[str, Any], bad: Complaints
+) -> tuple[bool, list[Problem]]:
+    """(CreateNamespace, notices of options ignored as Argo CD ignores them); an option the
+    sandbox cannot honour is a problem."""
+    create_namespace = False
+    ignored: list[Problem] = []
+    for option in (str(o) for o in policy.get("syncOptions") or () if isinstance(o, str)):
+        key, _, value = option.partition("=")
+        on = value.strip().lower() == "true"
+        if key == "CreateNamespace":
+            create_namespace = on
+        elif key == "Replace" and on:
+            bad("syncOptions Replace=true is not supported by the sandbox (it applies server-side)")
+        elif key == "RespectIgnoreDifferences" and on and spec.get("ignoreDifferences"):
+            bad(
+                f"syncOptions {option} is not supported by the sandbox (a sync applies the ignored fields too)"
+            )
+        elif key in _SYNC_OPTIONS_KNOWN_UNSUPPORTED:
+            bad(f"syncOptions {option} is not supported by the sandbox")
+        elif key not in (*_SYNC_OPTIONS_GIVEN, "Replace", "RespectIgnoreDifferences"):
+            ignored.append(bad.notice(f"syncOptions {option} is not an option Argo CD knows: ignored, as Argo CD "
+                                      "ignores it"))  # fmt: skip
+    return create_namespace, ignored
 
 
 def _ignore_rules(raw: Any, bad: Callable[[str], None]) -> tuple[IgnoreRule, ...]:
@@ -227,6 +238,15 @@ def _from_source(
     source_type: Source = "helm" if helm else "kustomize" if kustomize else "plain"
     values = tuple(_value_file(str(v), path, source.get("_refs") or {}, repos, bad)
                    for v in helm.get("valueFiles") or ())  # fmt: skip
+    release = str(helm.get("releaseName", "") or "")
+    options = _render_options(helm, kustomize, directory)
+    return path, source_type, options, values, release, revision, repos.path_of(other) if other else ""
+
+
+def _render_options(
+    helm: dict[str, Any], kustomize: dict[str, Any], directory: dict[str, Any]
+) -> RenderOptions:
+    """How to render the source, from its helm, kustomize and directory sections."""
     inline = helm.get("valuesObject") if helm.get("valuesObject") is not None else helm.get("values")
     if isinstance(inline, dict):
         inline = kubeyaml.dump(inline)
@@ -234,7 +254,7 @@ def _from_source(
         (str(p.get("name")), str(p.get("value", "")), bool(p.get("forceString")))
         for p in helm.get("parameters") or () if isinstance(p, dict) and p.get("name")
     )  # fmt: skip
-    options = RenderOptions(
+    return RenderOptions(
         recurse=bool(directory.get("recurse", False)),
         include=str(directory.get("include", "") or ""),
         exclude=str(directory.get("exclude", "") or ""),
@@ -255,8 +275,6 @@ def _from_source(
             posixpath.normpath(str(lib)) for lib in mapping(directory.get("jsonnet")).get("libs") or ()
         ),
     )
-    release = str(helm.get("releaseName", "") or "")
-    return path, source_type, options, values, release, revision, repos.path_of(other) if other else ""
 
 
 def _jsonnet_vars(raw: Any) -> tuple[tuple[str, str, bool], ...]:

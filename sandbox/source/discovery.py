@@ -79,50 +79,14 @@ def discover(
 def _discover(repo: EnvRepo, sha: str, entry: str | None, deployed: Mapping[str, str]) -> Discovery:
     config, problems = read_config(repo, sha)
     if entry is not None:
-        path = posixpath.normpath(entry.strip().strip("/") or ".")
-        if path == ".." or path.startswith("../") or not repo.is_dir(sha, path):
-            return Discovery(
-                [], [Problem(f"--entry {entry}: not a folder of the env repo at {sha[:7]}")], configured=True
-            )
-        flux_entry = holds_flux(repo, sha, path) and not repo.files_containing(
-            sha, "argoproj.io", "" if path == "." else path
-        )
-        config = dataclasses.replace(
-            config or Config(),
-            argocd=None if flux_entry else path,
-            flux=path if flux_entry else None,
-            scan=False,
-        )
+        config, refused = _entry_config(repo, sha, entry, config)
+        if refused is not None:
+            return refused
     if config is not None and problems and not config.apps and config.argocd is None:
         return Discovery([], problems, configured=True)
     repos = RepoMap.of(repo.remote_urls(), dict(config.repos) if config else {}, repo.branch, str(repo.path))
     if config is None or config.scan:
-        defined = argo_definitions(repo, sha, "")
-        entries = flux_entries(repo, sha) if not defined else []
-        if len(entries) > 1:
-            listed = ", ".join(entries)
-            return Discovery([], [Problem(
-                f"this Flux repo has {len(entries)} cluster entries ({listed}): choose one with --entry "
-                f"{entries[0]}, or for good in {CONFIG_FILE} (`flux: {{path: {entries[0]}}}`)",
-            )], configured=True)  # fmt: skip
-        if entries:
-            return _flux(repo, sha, repos, entries[0], config.charts if config else "", [], deployed)
-        if not defined and config is None:
-            apps, folder_problems = folder_apps(repo, sha)
-            if not apps and not folder_problems:
-                folder_problems = [_nothing_found(repo, sha)]
-            return Discovery(apps, folder_problems)
-        if not defined:
-            return Discovery([], [Problem(f"{CONFIG_FILE} lists no apps and the repo has no Argo CD Application: "
-                                          "list apps under `apps:`", file=CONFIG_FILE)], configured=True)  # fmt: skip
-        walk = ArgoWalk(repo, sha, repos, deployed=deployed)
-        walk.roots(defined)
-        apps = walk.apps()
-        files = sorted({a.defined_in for a in apps if not a.parent and a.defined_in})
-        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "") or "the repo"
-        note = f"{_apps_count(apps)} from the Argo CD Applications in {shown}" if apps else ""
-        return Discovery(apps, walk.problems, note, configured=True, unrendered=frozenset(walk.unrendered),
-                         read_at=walk.read_at)  # fmt: skip
+        return _scanned(repo, sha, repos, config, deployed)
     apps = list(config.apps)
     note = ""
     unrendered: set[str] = set()
@@ -143,6 +107,58 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None, deployed: Mapping[str,
         read_at |= found.read_at
         note = found.note
     return Discovery(apps, problems, note, configured=True, unrendered=frozenset(unrendered), read_at=read_at)
+
+
+def _entry_config(
+    repo: EnvRepo, sha: str, entry: str, config: Config | None
+) -> tuple[Config, Discovery | None]:
+    """sandbox.yaml's config with the user's ``--entry`` as where discovery starts (a Flux
+    entry when the folder holds Flux objects and no Argo CD ones), or the refusal of an entry
+    that is no folder of the repo."""
+    path = posixpath.normpath(entry.strip().strip("/") or ".")
+    if path == ".." or path.startswith("../") or not repo.is_dir(sha, path):
+        refused = Problem(f"--entry {entry}: not a folder of the env repo at {sha[:7]}")
+        return config or Config(), Discovery([], [refused], configured=True)
+    flux_entry = holds_flux(repo, sha, path) and not repo.files_containing(
+        sha, "argoproj.io", "" if path == "." else path
+    )
+    config = dataclasses.replace(
+        config or Config(), argocd=None if flux_entry else path, flux=path if flux_entry else None, scan=False
+    )
+    return config, None
+
+
+def _scanned(
+    repo: EnvRepo, sha: str, repos: RepoMap, config: Config | None, deployed: Mapping[str, str]
+) -> Discovery:
+    """The apps of a repo whose sandbox.yaml names none (or that has none): its Argo CD
+    Applications, else its one Flux cluster entry, else one app per top-level folder."""
+    defined = argo_definitions(repo, sha, "")
+    entries = flux_entries(repo, sha) if not defined else []
+    if len(entries) > 1:
+        listed = ", ".join(entries)
+        return Discovery([], [Problem(
+            f"this Flux repo has {len(entries)} cluster entries ({listed}): choose one with --entry "
+            f"{entries[0]}, or for good in {CONFIG_FILE} (`flux: {{path: {entries[0]}}}`)",
+        )], configured=True)  # fmt: skip
+    if entries:
+        return _flux(repo, sha, repos, entries[0], config.charts if config else "", [], deployed)
+    if not defined and config is None:
+        apps, folder_problems = folder_apps(repo, sha)
+        if not apps and not folder_problems:
+            folder_problems = [_nothing_found(repo, sha)]
+        return Discovery(apps, folder_problems)
+    if not defined:
+        return Discovery([], [Problem(f"{CONFIG_FILE} lists no apps and the repo has no Argo CD Application: "
+                                      "list apps under `apps:`", file=CONFIG_FILE)], configured=True)  # fmt: skip
+    walk = ArgoWalk(repo, sha, repos, deployed=deployed)
+    walk.roots(defined)
+    apps = walk.apps()
+    files = sorted({a.defined_in for a in apps if not a.parent and a.defined_in})
+    shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "") or "the repo"
+    note = f"{_apps_count(apps)} from the Argo CD Applications in {shown}" if apps else ""
+    return Discovery(apps, walk.problems, note, configured=True, unrendered=frozenset(walk.unrendered),
+                     read_at=walk.read_at)  # fmt: skip
 
 
 _TEMPLATES = (".j2", ".jinja", ".jinja2", ".tpl", ".tmpl", ".gotmpl", ".cue", ".libsonnet")

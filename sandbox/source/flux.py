@@ -27,6 +27,7 @@ from sandbox.source.appconfig import DNS1123_LABEL
 from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.argocd import APP_NAME, Defined
+from sandbox.source.complaints import Complaints
 from sandbox.source.repomap import RepoMap
 
 KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
@@ -127,18 +128,6 @@ class Sources:
             self.data[("Secret", namespace, name)] = values
 
 
-@dataclass(frozen=True)
-class Complaints:
-    """The problems of one app definition: each said of its file and app."""
-
-    file: str
-    app: str
-    problems: list[Problem]
-
-    def __call__(self, message: str) -> None:
-        self.problems.append(Problem(message, file=self.file, object=self.app))
-
-
 def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | None, list[Problem]]:
     """The app a Kustomization or HelmRelease defines, or the problems that stop it."""
     kind = str(found.manifest.get("kind", ""))
@@ -184,7 +173,28 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
         auto_sync=not suspended, prune=prune, self_heal=not suspended, options=options,
         create_namespace=kind == "HelmRelease" and bool(mapping(spec.get("install")).get("createNamespace")),
         parent=parent, defined_in=found.file, kind=kind, depends_on=depends, after_parent=bool(parent),
+        waits=_waits(kind, spec), health_checks=_health_checks(spec, namespace),
     ), []  # fmt: skip
+
+
+def _waits(kind: str, spec: dict[str, Any]) -> bool:
+    """Whether being applied is not yet Ready: kustomize-controller checks health only with
+    spec.wait (or healthChecks, see _health_checks); helm-controller waits for the release's
+    resources unless told not to."""
+    if kind == "HelmRelease":
+        return not mapping(spec.get("install")).get("disableWait")
+    return bool(spec.get("wait"))
+
+
+def _health_checks(spec: dict[str, Any], namespace: str) -> tuple[str, ...]:
+    """spec.healthChecks as "Kind/namespace/name" (an object without a namespace is looked
+    for in the Kustomization's own, as kustomize-controller does)."""
+    checks = []
+    for item in spec.get("healthChecks") or ():
+        check = mapping(item)
+        if check.get("kind") and check.get("name"):
+            checks.append(f"{check['kind']}/{check.get('namespace') or namespace}/{check['name']}")
+    return tuple(checks)
 
 
 @dataclass(frozen=True)
@@ -357,6 +367,25 @@ def _helm_release(
     if place is None:
         return None
     path = place.path
+    values = _merge(_values_from(spec, namespace, sources, bad), mapping(spec.get("values")))
+    files = tuple(posixpath.relpath(clean_path(f), path) for f in chart.get("valuesFiles") or ())
+    release = str(spec.get("releaseName") or (f"{target}-{name}" if target else name))
+    crds = str(mapping(spec.get("install")).get("crds", "Create"))
+    options = RenderOptions(
+        helm_values=kubeyaml.dump(values) if values else "",
+        skip_crds=crds == "Skip",
+        # Flux reads the version only from a HelmRepository (a Git chart is what the folder holds).
+        chart_version=str(chart.get("version", ""))
+        if ref.get("kind") == "HelmRepository" and not place.archive
+        else "",
+        common_metadata=_common_metadata(spec),
+    )
+    return place, "helm", options, files, release, True
+
+
+def _values_from(spec: dict[str, Any], namespace: str, sources: Sources, bad: Complaints) -> dict[str, Any]:
+    """spec.valuesFrom merged in order, as helm-controller merges them (before spec.values); a
+    source no app makes is a problem unless it is optional."""
     values: dict[str, Any] = {}
     for item in spec.get("valuesFrom") or ():
         source = mapping(item)
@@ -373,20 +402,7 @@ def _helm_release(
         else:
             loaded = kubeyaml.load(found[key]) or {}
             values = _merge(values, loaded if isinstance(loaded, dict) else {})
-    values = _merge(values, mapping(spec.get("values")))
-    files = tuple(posixpath.relpath(clean_path(f), path) for f in chart.get("valuesFiles") or ())
-    release = str(spec.get("releaseName") or (f"{target}-{name}" if target else name))
-    crds = str(mapping(spec.get("install")).get("crds", "Create"))
-    options = RenderOptions(
-        helm_values=kubeyaml.dump(values) if values else "",
-        skip_crds=crds == "Skip",
-        # Flux reads the version only from a HelmRepository (a Git chart is what the folder holds).
-        chart_version=str(chart.get("version", ""))
-        if ref.get("kind") == "HelmRepository" and not place.archive
-        else "",
-        common_metadata=_common_metadata(spec),
-    )
-    return place, "helm", options, files, release, True
+    return values
 
 
 def _vendored_chart(

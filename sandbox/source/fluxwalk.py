@@ -29,8 +29,26 @@ class FluxWalk:
     read_at: dict[str, str] = field(default_factory=dict)  # app -> the earlier revision its apps come from
 
     def run(self, entry: str) -> None:
-        # The entry is what `flux bootstrap` points its flux-system Kustomization at: until the
-        # entry's own Kustomization says otherwise, the root app is that one.
+        root, rendered = self._root(entry)
+        level = [(root, rendered)]
+        self.apps[root.name] = root
+        depth = 0
+        while level and depth < MAX_DEPTH:
+            depth += 1
+            for spec, made in level:
+                if not made.ok:
+                    self.unrendered.add(spec.name)
+                    continue
+                for obj in (*made.objects, *made.children):
+                    self.sources.learn(obj.manifest, spec.namespace)
+            level = [(app, self._defining(app)) for spec, made in level if made.ok
+                     for app in self._children(spec, made, entry)
+                     if app.source == "kustomize" and not app.invalid]  # fmt: skip
+
+    def _root(self, entry: str) -> tuple[AppSpec, Rendered]:
+        """The app that syncs the entry, and what it renders. The entry is what `flux bootstrap`
+        points its flux-system Kustomization at: until the entry's own Kustomization says
+        otherwise, the root app is that one."""
         root = AppSpec(flux.BOOTSTRAP_SOURCE, entry, flux.BOOTSTRAP_SOURCE, "kustomize",
                        options=RenderOptions(flux=True), defined_in=entry, kind="Kustomization",
                        home=flux.BOOTSTRAP_SOURCE, create_namespace=True)  # fmt: skip
@@ -55,47 +73,37 @@ class FluxWalk:
                 self.problems += problems
         if root.suspended or not rendered.ok:
             rendered = self._defining(root)
-        level = [(root, rendered)]
-        self.apps[root.name] = root
-        depth = 0
-        while level and depth < MAX_DEPTH:
-            depth += 1
-            for spec, made in level:
-                if not made.ok:
-                    self.unrendered.add(spec.name)
-                    continue
-                for obj in (*made.objects, *made.children):
-                    self.sources.learn(obj.manifest, spec.namespace)
-            next_level = []
-            for spec, made in level:
-                for child in made.children if made.ok else ():
-                    if flux.kind_of(child.manifest) not in (f"{flux.KUSTOMIZE_GROUP}/Kustomization",
-                                                            f"{flux.HELM_GROUP}/HelmRelease"):  # fmt: skip
-                        continue
-                    if _flux_path(child.manifest) == entry and child.key.kind == "Kustomization":
-                        continue  # the root itself
-                    app, problems = flux.app_of(
-                        Defined(dict(child.manifest), child.source), self.sources, spec.name
-                    )
-                    app = app or failed_app(Defined(dict(child.manifest), child.source), problems, spec.name)
-                    if app is None or not app.invalid:
-                        self.problems += problems
-                    if app is None:
-                        continue
-                    if app.name in self.taken:  # a namesake of a sandbox.yaml app: another app
-                        app = dataclasses.replace(app, name=app.names.qualified)
-                    if app.name in self.apps:
-                        first = self.apps[app.name]
-                        self.problems.append(Problem(
-                            f"app {app.name} is defined twice: by {first.parent or 'the entry'} ({first.defined_in}) and "
-                            f"by {spec.name} ({child.source}); the second is left out: render it from one app only",
-                            file=child.source, object=app.name,
-                        ))  # fmt: skip
-                        continue
-                    self.apps[app.name] = app
-                    if app.source == "kustomize" and not app.invalid:
-                        next_level.append((app, self._defining(app)))
-            level = next_level
+        return root, rendered
+
+    def _children(self, spec: AppSpec, made: Rendered, entry: str) -> list[AppSpec]:
+        """The apps ``spec``'s render defines, each added (a second definition of one is a problem)."""
+        added = []
+        for child in made.children:
+            if flux.kind_of(child.manifest) not in (f"{flux.KUSTOMIZE_GROUP}/Kustomization",
+                                                    f"{flux.HELM_GROUP}/HelmRelease"):  # fmt: skip
+                continue
+            if _flux_path(child.manifest) == entry and child.key.kind == "Kustomization":
+                continue  # the root itself
+            found = Defined(dict(child.manifest), child.source)
+            app, problems = flux.app_of(found, self.sources, spec.name)
+            app = app or failed_app(found, problems, spec.name)
+            if app is None or not app.invalid:
+                self.problems += problems
+            if app is None:
+                continue
+            if app.name in self.taken:  # a namesake of a sandbox.yaml app: another app
+                app = dataclasses.replace(app, name=app.names.qualified)
+            if app.name in self.apps:
+                first = self.apps[app.name]
+                self.problems.append(Problem(
+                    f"app {app.name} is defined twice: by {first.parent or 'the entry'} ({first.defined_in}) and "
+                    f"by {spec.name} ({child.source}); the second is left out: render it from one app only",
+                    file=child.source, object=app.name,
+                ))  # fmt: skip
+                continue
+            self.apps[app.name] = app
+            added.append(app)
+        return added
 
     def _defining(self, spec: AppSpec) -> Rendered:
         rendered, revision = defining_render(self.repo, spec, self.sha, self.deployed)

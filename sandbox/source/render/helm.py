@@ -54,23 +54,7 @@ def helm_docs(
             str(helm), "template", app.release_name, str(chart), "--namespace", app.namespace,
             "--include-crds", "--skip-tests",  # test hooks are for `helm test`, never desired state
         ]  # fmt: skip
-        for index, value in enumerate(app.values):
-            path = posixpath.normpath(join(app.path, value))
-            data = repo.read_file(sha, path)
-            if data is None:
-                problems.append(Problem(f"values file {value} does not exist at this revision", file=path))
-                continue
-            local = tmp / "values" / f"{index}-{posixpath.basename(path)}"
-            local.parent.mkdir(exist_ok=True)
-            local.write_bytes(data)
-            cmd += ["--values", str(local)]
-            rewrite[str(local)] = path
-        if app.options.helm_values:
-            inline = tmp / "values" / "application-values.yaml"
-            inline.parent.mkdir(exist_ok=True)
-            inline.write_text(app.options.helm_values)
-            cmd += ["--values", str(inline)]
-            rewrite[str(inline)] = f"{app.defined_in or app.path} (helm values)"
+        cmd += _values_args(repo, sha, app, tmp / "values", rewrite, problems)
         for name, value, as_string in app.options.helm_parameters:
             cmd += ["--set-string" if as_string else "--set", f"{name}={value}"]
         if app.options.skip_crds:
@@ -93,6 +77,32 @@ def helm_docs(
 
     docs, problem = parse_yaml(out, source_at, keep_lines=False)
     return docs, [problem] if problem else []
+
+
+def _values_args(
+    repo: EnvRepo, sha: str, app: AppSpec, folder: Path, rewrite: dict[str, str], problems: list[Problem]
+) -> list[str]:
+    """``--values`` for each values file the app names (copied into ``folder``, shown in errors
+    by its repo path) and for its inline values, in that order, as Argo CD passes them; a
+    missing file is a problem."""
+    args: list[str] = []
+    folder.mkdir(exist_ok=True)
+    for index, value in enumerate(app.values):
+        path = posixpath.normpath(join(app.path, value))
+        data = repo.read_file(sha, path)
+        if data is None:
+            problems.append(Problem(f"values file {value} does not exist at this revision", file=path))
+            continue
+        local = folder / f"{index}-{posixpath.basename(path)}"
+        local.write_bytes(data)
+        args += ["--values", str(local)]
+        rewrite[str(local)] = path
+    if app.options.helm_values:
+        inline = folder / "application-values.yaml"
+        inline.write_text(app.options.helm_values)
+        args += ["--values", str(inline)]
+        rewrite[str(inline)] = f"{app.defined_in or app.path} (helm values)"
+    return args
 
 
 def _build_dependencies(

@@ -40,37 +40,15 @@ def kustomize_docs(
     if (charts := _helm_charts(repo, sha, kustomization)) is not None:
         return [], [charts]
     try:
-        found = toolchain.find("kustomize")
-        # The standalone kustomize is pinned and newer; kubectl's built-in one is the fallback.
-        cmd_head = (
-            [str(found.path), "build"] if found else [str(toolchain.ensure("kubectl", progress)), "kustomize"]
-        )
+        cmd_head = _kustomize_command(app, progress)
     except toolchain.ToolchainError as err:
         return [], [Problem(f"cannot run kustomize: {err}", file=app.path)]
-    if app.options.flux:
-        # kustomize-controller builds with LoadRestrictionsNone: a kustomization may list a file
-        # outside its own folder (resources: [../../apps/web/ks.yaml]). The repo stays the
-        # limit: nothing outside it is exported to the build (see _kustomize_escapes).
-        cmd_head = [*cmd_head, "--load-restrictor", "LoadRestrictionsNone"]
     with tempfile.TemporaryDirectory(prefix="gitops-sandbox-render-") as tmp:
         root = Path(tmp).resolve() / "repo"
-        own: list[Problem] = []
-        elsewhere: list[Problem] = []
-        components = [posixpath.normpath(join(app.path, c)) for c in app.options.components]
-        if app.options.ignore_missing_components:  # as Flux's ignoreMissingComponents
-            components = [c for c in components if repo.is_dir(sha, c)]
-        outside = [c for c in components if c == ".." or c.startswith("../") or c.startswith("/")]
-        if outside:
-            return [], [Problem(f"component {c} leaves the env repo; refused", file=app.defined_in or app.path)
-                        for c in outside]  # fmt: skip
-        starts = [*_kustomize_roots(repo, sha, app.path, app.options.flux), *components]
-        escapes = [p for start in starts for p in _kustomize_escapes(repo, sha, start)]
-        if escapes:
-            return [], escapes
-        inputs = [p for start in starts for p in _kustomize_inputs(repo, sha, start)]
-        for path in outermost(inputs):
-            for skipped in repo.export_tree(sha, path, root / path if path != "." else root):
-                (own if inside(skipped.file, app.path) else elsewhere).append(skipped)
+        exported = _export_inputs(repo, sha, app, root)
+        if isinstance(exported, list):
+            return [], exported
+        own, elsewhere = exported
         generated = app.options.flux and not has_kustomization(repo, sha, app.path)
         if generated and (not_objects := _generate_kustomization(root / app.path, repo, sha, app.path)):
             return [], not_objects
@@ -101,6 +79,45 @@ def kustomize_docs(
     if app.options.substitute_set:
         docs = [_substituted(doc, dict(app.options.substitute)) for doc in docs]
     return docs, list(dict.fromkeys([*own, *([problem] if problem else [])]))
+
+
+def _kustomize_command(app: AppSpec, progress: toolchain.Progress) -> list[str]:
+    """The build command, before its folder; raises ToolchainError when there is none."""
+    found = toolchain.find("kustomize")
+    # The standalone kustomize is pinned and newer; kubectl's built-in one is the fallback.
+    head = [str(found.path), "build"] if found else [str(toolchain.ensure("kubectl", progress)), "kustomize"]
+    if app.options.flux:
+        # kustomize-controller builds with LoadRestrictionsNone: a kustomization may list a file
+        # outside its own folder (resources: [../../apps/web/ks.yaml]). The repo stays the
+        # limit: nothing outside it is exported to the build (see _kustomize_escapes).
+        head = [*head, "--load-restrictor", "LoadRestrictionsNone"]
+    return head
+
+
+def _export_inputs(
+    repo: EnvRepo, sha: str, app: AppSpec, root: Path
+) -> tuple[list[Problem], list[Problem]] | list[Problem]:
+    """Export every file the build reads (the app's kustomization, its bases and components)
+    under ``root``: (files skipped in the app, files skipped elsewhere), or the problems that
+    refuse the build (a component or base that leaves the env repo)."""
+    own: list[Problem] = []
+    elsewhere: list[Problem] = []
+    components = [posixpath.normpath(join(app.path, c)) for c in app.options.components]
+    if app.options.ignore_missing_components:  # as Flux's ignoreMissingComponents
+        components = [c for c in components if repo.is_dir(sha, c)]
+    outside = [c for c in components if c == ".." or c.startswith("../") or c.startswith("/")]
+    if outside:
+        return [Problem(f"component {c} leaves the env repo; refused", file=app.defined_in or app.path)
+                for c in outside]  # fmt: skip
+    starts = [*_kustomize_roots(repo, sha, app.path, app.options.flux), *components]
+    escapes = [p for start in starts for p in _kustomize_escapes(repo, sha, start)]
+    if escapes:
+        return escapes
+    inputs = [p for start in starts for p in _kustomize_inputs(repo, sha, start)]
+    for path in outermost(inputs):
+        for skipped in repo.export_tree(sha, path, root / path if path != "." else root):
+            (own if inside(skipped.file, app.path) else elsewhere).append(skipped)
+    return own, elsewhere
 
 
 def _substituted(doc: Doc, variables: dict[str, str]) -> Doc:
