@@ -517,3 +517,35 @@ def test_a_source_no_app_defines_says_where_it_was_looked_for_and_which_files_na
         "files that name it: bootstrap/operator-values.yaml (an object a chart or template would make" in why
     )
     assert "clusters/one/apps.yaml" not in why, "the file that refers to it is not where it is named"
+
+
+def test_the_entry_is_the_folder_the_bootstrap_source_syncs_not_one_an_app_applied_from_there_syncs(
+    tmp_path: Path,
+) -> None:
+    """gotk-sync.yaml syncs flux/stack/00-bootstrap, which applies a second source and a
+    Kustomization of flux/stack (a folder that holds the bootstrap folder, and lists only 10-apps): Flux starts at the
+    first, and the second is one of its apps."""
+    repo, _found = _discover(tmp_path, "nested-start")
+    git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/nested-start.git")
+
+    found = discover(repo, "HEAD")
+
+    assert "from the Flux cluster entry flux/stack/00-bootstrap/" in found.note, found.note
+    assert {a.name: a.parent for a in found.apps} == {
+        "flux-system": "",
+        "stack": "flux-system",
+        "web": "stack",
+    }
+    assert not found.problems, [str(p) for p in found.problems]
+
+
+def test_a_flux_instance_given_as_helm_values_names_the_cluster_entries_not_switched_off_app_folders(
+    tmp_path: Path,
+) -> None:
+    _repo, found = _discover(tmp_path, "instance-values")
+
+    [asked] = found.problems
+    assert "2 cluster entries (kubernetes/clusters/lab, kubernetes/clusters/main)" in asked.message, (
+        asked.message
+    )
+    assert "quiet" not in asked.message

@@ -27,7 +27,7 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
     a ``FluxInstance``'s ``spec.sync.path``; failing both (a repo not bootstrapped yet, whose
     gotk-sync.yaml is a placeholder), each outermost folder holding Flux Kustomizations or
     HelmReleases that no Kustomization's path (nor a kustomization's reference) reaches."""
-    synced, instances, holders, paths = set(), set(), set(), set()
+    synced, bootstrapped, instances, holders, paths = set(), set(), set(), set(), set()
     defining: set[str] = set()  # the files that define Kustomizations or HelmReleases
     for file in _flux_files(repo, sha):
         if not file.lower().endswith(MANIFEST_SUFFIXES):
@@ -41,8 +41,7 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
                 continue
             kind = flux.kind_of(doc)
             spec = mapping(doc.get("spec"))
-            if kind == f"{flux.OPERATOR_GROUP}/FluxInstance":
-                path = flux.clean_path(str(mapping(spec.get("sync")).get("path") or "."))
+            if (path := _instance_path(kind, spec)) is not None:
                 if path != "." and repo.is_dir(sha, path):
                     instances.add(path)
             elif kind == f"{flux.KUSTOMIZE_GROUP}/Kustomization":
@@ -58,10 +57,14 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
                 defining.add(file)
                 if path != "." and file.startswith(path + "/"):
                     synced.add(path)
-            elif kind == f"{flux.HELM_GROUP}/HelmRelease":
+                    if source.get("name") == flux.BOOTSTRAP_SOURCE:
+                        bootstrapped.add(path)
+            if kind == f"{flux.HELM_GROUP}/HelmRelease":
                 holders.add(posixpath.dirname(file) or ".")
                 defining.add(file)
-    found = synced | instances
+    # What the bootstrap source syncs is where Flux starts; another Kustomization that syncs a
+    # folder holding it (one of the apps applied from there) is reached from that start.
+    found = (bootstrapped or synced) | instances
     if not found:
         # A kustomization that lists a file of Flux objects (resources: [../../apps/web/ks.yaml])
         # holds them, as Flux builds it; the file's own folder is then reached from there.
@@ -81,6 +84,21 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
         # Of those, the ones laid out for `flux bootstrap` (a flux-system folder beside), if any.
         found = {h for h in found if repo.is_dir(sha, _join(h, "flux-system"))} or found
     return sorted(f for f in found if not any(o != f and (o == "." or f.startswith(o + "/")) for o in found))
+
+
+def _instance_path(kind: str, spec: dict[str, object]) -> str | None:
+    """The folder a Flux Operator instance syncs: a FluxInstance's spec.sync.path, or the same
+    given as the values of a HelmRelease of the operator's flux-instance chart."""
+    if kind == f"{flux.OPERATOR_GROUP}/FluxInstance":
+        return flux.clean_path(str(mapping(spec.get("sync")).get("path") or "."))
+    if kind != f"{flux.HELM_GROUP}/HelmRelease":
+        return None
+    chart = str(mapping(mapping(spec.get("chart")).get("spec")).get("chart", ""))
+    chart_ref = str(mapping(spec.get("chartRef")).get("name", ""))
+    if "flux-instance" not in (posixpath.basename(chart), chart_ref):
+        return None
+    sync = mapping(mapping(mapping(spec.get("values")).get("instance")).get("sync"))
+    return flux.clean_path(str(sync.get("path") or ".")) if sync.get("path") else None
 
 
 def _is_component(repo: EnvRepo, sha: str, folder: str) -> bool:
