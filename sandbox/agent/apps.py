@@ -75,7 +75,7 @@ class AppSet:
             self.s.event("error", problem.object if problem.object in names else "", str(problem))
         self.note = found.note  # where the apps came from (said when an app is gone)
         self.read_at = found.read_at
-        self._notice_uncommitted_config(head, found.note)
+        self._say_notices(head, found.note, found.notices)
         known = self._known()
         found_changes = appchanges.changes(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path),
                            lambda spec: appchanges.still_defined(spec, repo, head), found.unrendered)  # fmt: skip
@@ -237,9 +237,9 @@ class AppSet:
     def _gone(self, spec: AppSpec, head: str) -> str:
         return appchanges.gone(spec, self.s.repo, head, self.note)
 
-    def _notice_uncommitted_config(self, head: str, discovery: str) -> None:
+    def _say_notices(self, head: str, discovery: str, said: tuple[str, ...] = ()) -> None:
         note = uncommitted_config(self.s.repo_path, self.s.repo, head)
-        notices = tuple(n for n in (discovery, note) if n)
+        notices = tuple(n for n in (discovery, note, *said) if n)
         if notices != self.notices:
             for new in notices:
                 if new not in self.notices:

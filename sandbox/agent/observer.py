@@ -96,7 +96,7 @@ class Observer:
             ]
             apps = list(appview.finished(tuple(apps), ref or repo.branch or "HEAD", found.read_at))
             note = uncommitted_config(self.repo_path, repo, head) if not ref else None
-            notices = tuple(n for n in (found.note, note) if n)
+            notices = tuple(n for n in (found.note, note, *found.notices) if n)
             return Snapshot(
                 0, str(self.repo_path), ref or repo.branch or "HEAD", head, tuple(apps), (), tuple(problems),
                 commits=tuple(repo.commits(head, limit=200)), notices=notices,

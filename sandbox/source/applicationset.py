@@ -13,7 +13,7 @@ import json
 import posixpath
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -35,15 +35,21 @@ class _Refused(ValueError):
     pass
 
 
-def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> tuple[list[Defined], list[Problem]]:
+class Expanded(NamedTuple):
+    apps: list[Defined]  # the Applications it generates
+    problems: list[Problem]  # why it generates none (it fails)
+    notices: tuple[Problem, ...] = ()  # what is said without failing it
+
+
+def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> Expanded:
     """The Applications an ApplicationSet generates (each defined in the ApplicationSet's file)."""
     name = (found.manifest.get("metadata") or {}).get("name", "")
     namespace = str((found.manifest.get("metadata") or {}).get("namespace") or "")
     spec = found.manifest.get("spec")
     label = f"ApplicationSet {name}"
 
-    def refused(message: str) -> tuple[list[Defined], list[Problem]]:
-        return [], [Problem(message, file=found.file, object=label)]
+    def refused(message: str) -> Expanded:
+        return Expanded([], [Problem(message, file=found.file, object=label)])
 
     if not isinstance(spec, dict) or not isinstance(spec.get("template"), dict):
         return refused("ApplicationSet has no spec.template")
@@ -66,7 +72,13 @@ def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> tuple[lis
                                     found.file))  # fmt: skip
     except _Refused as err:
         return refused(str(err))
-    return made, []
+    if not made:  # as in Argo CD, no error: but never dropped in silence
+        notice = (
+            f"{label} generates no Application here (its generators yield nothing: a clusters selector "
+            "matches no cluster but in-cluster, which has no labels; a git generator matches no folder or file)"
+        )
+        return Expanded([], [], (Problem(notice, file=found.file, object=label),))
+    return Expanded(made, [])
 
 
 def _generate(generator: Any, repo: EnvRepo, sha: str, repos: RepoMap, go: bool) -> Iterator[Params]:
@@ -97,7 +109,10 @@ def _made_by(
             if isinstance(element, dict):
                 yield element
     elif kind == "clusters":
-        yield copy.deepcopy(IN_CLUSTER)
+        # The sandbox's one cluster is Argo CD's in-cluster, which no Secret describes: it has no
+        # labels, so a selector that asks for one matches nothing (as in Argo CD).
+        if _selects(mapping(body.get("selector")), IN_CLUSTER["metadata"]["labels"]):  # type: ignore[index]
+            yield copy.deepcopy(IN_CLUSTER)
     elif kind == "git":
         yield from _git(body, repo, sha, repos)
     elif kind == "matrix":
@@ -111,6 +126,25 @@ def _made_by(
         raise _Refused(
             f"the {kind} generator is not supported by the sandbox (list, git, clusters and matrix are)"
         )
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector (matchLabels, matchExpressions) matches the labels."""
+    if any(labels.get(str(k)) != str(v) for k, v in mapping(selector.get("matchLabels")).items()):
+        return False
+    for expression in selector.get("matchExpressions") or ():
+        rule = mapping(expression)
+        key, operator = str(rule.get("key", "")), str(rule.get("operator", ""))
+        values = {str(v) for v in rule.get("values") or ()}
+        held = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }
+        if not held.get(operator, False):
+            return False
+    return True
 
 
 def _git(body: dict[str, Any], repo: EnvRepo, sha: str, repos: RepoMap) -> Iterator[Params]:

@@ -67,6 +67,7 @@ class ArgoWalk:
     taken: dict[str, str] = field(default_factory=dict)  # app name -> where it was defined
     problems: list[Problem] = field(default_factory=list)
     unrendered: set[str] = field(default_factory=set)
+    notices: list[Problem] = field(default_factory=list)  # said of the repo, failing nothing
     deployed: Mapping[str, str] = field(default_factory=dict)  # app -> the revision the cluster runs
     read_at: dict[str, str] = field(default_factory=dict)  # app -> the earlier revision its apps come from
     _apps: dict[str, AppSpec] = field(default_factory=dict)
@@ -172,7 +173,8 @@ class ArgoWalk:
         specs = []
         for found in defined:
             if found.manifest.get("kind") == "ApplicationSet":
-                generated, problems = applicationset.expand(found, self.repo, self.sha, self.repos)
+                generated, problems, notices = applicationset.expand(found, self.repo, self.sha, self.repos)
+                self.notices += notices
                 if not generated and problems and (failed := failed_app(found, problems, parent)):
                     specs.append(failed)  # shows, failed, where its apps would be (as Argo CD shows it)
                     continue

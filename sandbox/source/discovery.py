@@ -47,6 +47,7 @@ class Discovery:
     # Apps whose apps come from the earlier revision the cluster runs of them, not from this one
     # (suspended, or not rendering here): app -> that revision.
     read_at: Mapping[str, str] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()  # what else is said of how the repo reads, failing nothing
 
 
 def load_apps(repo: EnvRepo, revision: str) -> tuple[list[AppSpec], list[Problem]]:
@@ -91,6 +92,7 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None, deployed: Mapping[str,
     note = ""
     unrendered: set[str] = set()
     read_at: dict[str, str] = {}
+    notices: list[str] = []
     if config.argocd is not None:
         walk = ArgoWalk(repo, sha, repos, taken={a.name: CONFIG_FILE for a in apps}, deployed=deployed)
         walk.entry(config.argocd)
@@ -98,6 +100,7 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None, deployed: Mapping[str,
         problems += walk.problems
         unrendered |= walk.unrendered
         read_at |= walk.read_at
+        notices += [str(n) for n in walk.notices]
         note = f"apps from the Argo CD entry {config.argocd}/ ({'--entry' if entry is not None else CONFIG_FILE})"
     if config.flux is not None:
         found = _flux(repo, sha, repos, config.flux, config.charts, apps, deployed)
@@ -106,7 +109,8 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None, deployed: Mapping[str,
         unrendered |= found.unrendered
         read_at |= found.read_at
         note = found.note
-    return Discovery(apps, problems, note, configured=True, unrendered=frozenset(unrendered), read_at=read_at)
+    return Discovery(apps, problems, note, configured=True, unrendered=frozenset(unrendered), read_at=read_at,
+                     notices=tuple(notices))  # fmt: skip
 
 
 def _entry_config(
@@ -158,7 +162,7 @@ def _scanned(
     shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "") or "the repo"
     note = f"{_apps_count(apps)} from the Argo CD Applications in {shown}" if apps else ""
     return Discovery(apps, walk.problems, note, configured=True, unrendered=frozenset(walk.unrendered),
-                     read_at=walk.read_at)  # fmt: skip
+                     read_at=walk.read_at, notices=tuple(str(n) for n in walk.notices))  # fmt: skip
 
 
 _TEMPLATES = (".j2", ".jinja", ".jinja2", ".tpl", ".tmpl", ".gotmpl", ".cue", ".libsonnet")
