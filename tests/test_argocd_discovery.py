@@ -53,8 +53,7 @@ def test_application_sets_generate_apps_from_lists_git_files_directories_and_a_m
     assert apps["valued-green"].home == "argocd", "made in the ApplicationSet's namespace, as Argo CD does"
     assert found.problems == [], "an ApplicationSet that cannot expand is an app of its own, failed"
     assert found.notices == (
-        "sets/selected.yaml ApplicationSet production-only: ApplicationSet production-only generates no "
-        "Application here (its generators yield nothing: a clusters selector matches no cluster but in-cluster, "
+        "sets/selected.yaml ApplicationSet production-only: generates no Application here (its generators yield nothing: a clusters selector matches no cluster but in-cluster, "
         "which has no labels; a git generator matches no folder or file)",
     ), "as in Argo CD, none is made, and that is said"
     assert [str(p) for p in apps["previews"].invalid] == [

@@ -74,7 +74,7 @@ def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> Expanded:
         return refused(str(err))
     if not made:  # as in Argo CD, no error: but never dropped in silence
         notice = (
-            f"{label} generates no Application here (its generators yield nothing: a clusters selector "
+            "generates no Application here (its generators yield nothing: a clusters selector "
             "matches no cluster but in-cluster, which has no labels; a git generator matches no folder or file)"
         )
         return Expanded([], [], (Problem(notice, file=found.file, object=label),))
