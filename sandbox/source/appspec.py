@@ -86,6 +86,7 @@ class AppSpec:
     health_checks: tuple[str, ...] = ()
     # Why the Argo CD / Flux object defines no app it could render: the app shows, and fails, with these.
     invalid: tuple[Problem, ...] = ()
+    also_reads: tuple[str, ...] = ()  # a failed multi-source Application: the folders its sources read
     notices: tuple[
         Problem, ...
     ] = ()  # what its definition asks that is ignored, as its controller ignores it

@@ -109,7 +109,8 @@ class ArgoWalk:
         for name, spec in list(self._apps.items()):
             if spec.parent or not spec.defined_in:
                 continue
-            holder = next((f for f in failed if f.name != name and inside(spec.defined_in, f.path)
+            holder = next((f for f in failed if f.name != name
+                           and any(inside(spec.defined_in, p) for p in (f.path, *f.also_reads))
                            and not inside(f.defined_in, spec.path)), None)  # fmt: skip
             if holder is not None:
                 self._apps[name] = dataclasses.replace(spec, parent=holder.name, after_parent=True)

@@ -35,7 +35,17 @@ def failed_app(found: Defined, problems: list[Problem], parent: str) -> AppSpec 
         target if DNS1123_LABEL.match(target) else "default",
         source, parent=parent, defined_in=found.file, kind=kind, home=home, object_name=name,
         after_parent=bool(parent), invalid=tuple(problems), auto_sync=auto, self_heal=heal,
+        also_reads=_other_sources(kind, spec),
     )  # fmt: skip
+
+
+def _other_sources(kind: str, spec: dict[str, Any]) -> tuple[str, ...]:
+    """The folders a multi-source Application's sources read (what it would define there is its
+    own, though the sandbox cannot render it)."""
+    if kind != "Application" or spec.get("source"):
+        return ()
+    sources = [mapping(s) for s in spec.get("sources") or ()]
+    return tuple(posixpath.normpath(str(s["path"]).strip("/") or ".") for s in sources if s.get("path"))
 
 
 def _automation(kind: str, spec: dict[str, Any]) -> tuple[bool, bool]:
