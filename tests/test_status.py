@@ -241,3 +241,27 @@ def test_an_app_that_fails_to_render_is_not_also_said_to_define_apps_that_run_no
 
     assert any("read, not applied" in n.message for n in said.notices)
     assert not any("read, not applied" in n.message for n in quiet.notices)
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [("", True), ("Kustomization", False), ("Application", True)],
+    ids=["a-folder-app-walks-none", "a-flux-app-walks-flux-apps", "an-application-walks-applications-only"],
+)
+def test_only_definitions_no_walk_reads_from_an_app_are_said_to_run_nothing(kind: str, said: bool) -> None:
+    """A HelmRelease in a Kustomization's render is walked (when it is no app, say a second
+    definition of one, that is a problem of its own); in a folder app's or an Application's it
+    is not, and that is said."""
+    from sandbox.model import DesiredObject, Rendered
+    from sandbox.source.appspec import AppSpec
+
+    release = {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+               "metadata": {"name": "web", "namespace": "flux-system"}}  # fmt: skip
+    child = DesiredObject(ObjectKey.of(release), release, "infra/web.yaml", "infra")
+    target = DesiredSet.of(Rendered("infra", "a" * 40, children=(child,)))
+    spec = AppSpec("infra", "infra", "default", "kustomize", kind=kind)
+    facts = AppFacts(spec=spec, git_revision="a" * 40, target=target, deployed=None, deployed_revision=None)
+
+    state = app_state(facts, Live())
+
+    assert bool(state.defines) is said, state.defines

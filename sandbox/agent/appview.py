@@ -19,7 +19,7 @@ from sandbox.agent.snapshot import AppState, ObjectState, RevertTarget
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison
 from sandbox.apply.inventory import storage_name, tracking_app
-from sandbox.manifest.appkinds import APP_KINDS
+from sandbox.manifest.appkinds import APP_KINDS, ARGO_APP_KINDS, FLUX_APP_KINDS
 from sandbox.manifest.waves import COMPARE_OPTIONS, options_of
 from sandbox.model import DesiredObject, Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.appconfig import AppSpec
@@ -180,10 +180,17 @@ def _children(live: Manifest, cache: LiveView, depth: int = 0) -> list[ObjectSta
 
 
 def _defines(facts: AppFacts) -> tuple[tuple[str, str], ...]:
-    """The Argo CD and Flux app definitions the app's render holds: (object, file)."""
+    """The Argo CD and Flux app definitions the app's render holds that discovery does not walk
+    from it: (object, file). From an Application it walks Applications, from a Flux app Flux
+    apps (one left out there, say as a second definition, is a problem of its own); from an app
+    no such object defines, none."""
     rendered = facts.target.rendered if facts.target else None
     children = rendered.children if rendered else ()
-    return tuple((str(c.key), c.source) for c in children if c.key.kind in APP_KINDS)
+    kind = facts.spec.kind
+    walked = ARGO_APP_KINDS if kind in ARGO_APP_KINDS else FLUX_APP_KINDS if kind in FLUX_APP_KINDS else ()
+    return tuple(
+        (str(c.key), c.source) for c in children if c.key.kind in APP_KINDS and c.key.kind not in walked
+    )
 
 
 def finished(
