@@ -111,3 +111,23 @@ def test_a_second_agent_on_the_same_repo_is_refused_with_a_clear_message(cli_rep
     finally:
         watch.terminate()
         watch.wait(10)
+
+
+def test_status_takes_the_repo_as_its_argument_and_ends_quietly_when_its_reader_goes_away(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    app = unique("many")
+    many = "---\n".join(configmap(f"c{i}", {"v": "1"}) for i in range(1500))  # far more than a pipe holds
+    repo = new_repo(tmp_path / "env", {f"{app}/cms.yaml": many})
+    cli = Cli(repo, tmp_path / "state", local_runtime)
+    named = subprocess.run(
+        [sys.executable, "-m", "sandbox.cli", "status", str(repo), *cli.target],
+        capture_output=True, text=True, env=cli.env, timeout=300,
+    )  # fmt: skip
+    assert app in named.stdout and "error" not in named.stderr, named.stdout + named.stderr
+
+    # `status -v | head -1`: the pipe closes after one line; no traceback, SIGPIPE's exit code.
+    shell = f"{sys.executable} -m sandbox.cli status -v {repo} {' '.join(cli.target)} | head -1; exit ${{PIPESTATUS[0]}}"
+    piped = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=cli.env, timeout=300)
+    assert "Traceback" not in piped.stderr and "BrokenPipeError" not in piped.stderr, piped.stderr
+    assert piped.returncode == 141 and len(piped.stdout.splitlines()) == 1, (piped.returncode, piped.stderr)

@@ -153,6 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0] not in _subcommands(parser) and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "tui")
     args = parser.parse_args(argv)
+    if getattr(args, "repo_path", None):
+        if args.repo not in (".", args.repo_path):
+            parser.error(f"two env repos named: -C {args.repo} and {args.repo_path}")
+        args.repo = args.repo_path
     _interrupt_on_termination()
     if getattr(args, "build", False):
         os.environ[toolchain.BUILD_ENV] = "1"  # read where a missing binary is made
@@ -161,6 +165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ClusterError, toolchain.ToolchainError, EnvRepoError, KubeError, TimeoutError, AgentBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`status | head`): stop quietly, as a shell tool does, and keep
+        # Python's exit flush of stdout from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
         print(f"interrupted ({signal.Signals(signum).name})", file=sys.stderr)

@@ -455,10 +455,14 @@ def add_commands(
     sub: argparse._SubParsersAction, add_runtime_args: Callable[[argparse.ArgumentParser], None]
 ) -> None:
     def command(
-        name: str, func: Callable[[argparse.Namespace], int], help_text: str
+        name: str, func: Callable[[argparse.Namespace], int], help_text: str, positional: bool = True
     ) -> argparse.ArgumentParser:
         parser = sub.add_parser(name, help=help_text)
         parser.add_argument("-C", "--repo", default=".", help="the env repo (default: the current folder)")
+        if (
+            positional
+        ):  # `status REPO` as `gitops-sandbox REPO`; a command that takes an app or a sha has -C only
+            parser.add_argument("repo_path", nargs="?", metavar="REPO", help="the env repo, as -C names it")
         parser.add_argument("--entry", metavar="PATH", help=ENTRY_HELP)
         parser.add_argument("--json", action="store_true", help="print JSON")
         add_runtime_args(parser)
@@ -476,14 +480,16 @@ def add_commands(
     p = command("history", cmd_history, "the recorded syncs, newest first")
     p.add_argument("--app")
     p.add_argument("--limit", type=int, default=50)
-    p = command("rollback", cmd_rollback, "sync an earlier revision of an app; auto-sync pauses for it")
+    p = command(
+        "rollback", cmd_rollback, "sync an earlier revision of an app; auto-sync pauses for it", False
+    )
     p.add_argument("app")
     p.add_argument(
         "--to", help="revision (default: the last one that synced Healthy before the deployed one)"
     )
-    p = command("resume", cmd_resume, "resume auto-sync for an app (ends a rollback)")
+    p = command("resume", cmd_resume, "resume auto-sync for an app (ends a rollback)", False)
     p.add_argument("app")
-    p = command("revert", cmd_revert, "git revert the deployed (or a named) commit, then deploy it")
+    p = command("revert", cmd_revert, "git revert the deployed (or a named) commit, then deploy it", False)
     p.add_argument(
         "sha",
         nargs="?",
