@@ -221,11 +221,20 @@ def test_status_on_a_new_cluster_says_nothing_of_the_app_is_deployed_there(
     cli, app = _repo(tmp_path, fault_runtime)
     synced = cli("sync")
     assert synced.returncode == 0, synced.stderr
+    # A commit the old cluster refused: that failure is the old cluster's, not the new one's.
+    (cli.repo / "many" / "bad.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name}\n"
+    )
+    commit_all(cli.repo, "an object the API server refuses")
+    assert cli("sync").returncode == 1
+    before = {a["name"]: a for a in json.loads(cli("status", "--json").stdout)["apps"]}[app]
+    assert before["lastResult"] == "Failed" and "Bad_Name" in before["message"], before
     fault_runtime.down(_progress)
     fault_runtime.up(_progress)
 
     status = cli("status", "--json")
 
-    found = {a["name"]: a for a in json.loads(status.stdout)["apps"]}[app]
-    assert found["deployedRevision"] is None, "the history is the repo's; this cluster runs none of it"
+    found = {a["name"]: a for a in json.loads(status.stdout)["apps"]}
+    assert found[app]["deployedRevision"] is None, "the history is the repo's; this cluster runs none of it"
+    assert (found[app]["lastResult"], found[app]["message"]) == ("", ""), "the old cluster's failure"
     assert status.returncode == 1

@@ -23,7 +23,7 @@ from typing import Any
 
 from sandbox.paths import private_dir, state_dir
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 ACTIONS = frozenset({"created", "configured", "unchanged", "pruned", "failed", "skipped", "kept", "orphaned"})
 TRIGGERS = frozenset(
@@ -81,8 +81,14 @@ _SCHEMA_V2 = """
 ALTER TABLE syncs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
 """
 
+# v3: the cluster each sync ran against (its kube-system namespace's uid; "" when unknown), so
+# what a sync on another cluster said is not taken for this one's state.
+_SCHEMA_V3 = """
+ALTER TABLE syncs ADD COLUMN cluster TEXT NOT NULL DEFAULT '';
+"""
+
 # Index i holds the script that takes the schema from version i to i + 1.
-_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
+_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
 
 # Owners of History instances open in this process. A Running row owned by this pid but
 # by no open instance was left by an instance that was dropped without finishing.
@@ -135,6 +141,11 @@ class HistoryReader:
     """Reads a sandbox's sync history and never writes it: the connection is read-only, and a
     history that does not exist yet reads as empty (it is not created)."""
 
+    # The cluster looked at (see _SCHEMA_V3): the latest outcome is this cluster's, or one
+    # recorded before clusters were told apart. "" reads every record.
+    cluster: str = ""
+    _version: int = SCHEMA_VERSION
+
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self._lock = threading.RLock()
@@ -153,6 +164,7 @@ class HistoryReader:
                 f"this version understands up to {SCHEMA_VERSION}); upgrade, or move the file aside"
             )
         self._columns = _COLUMNS if version >= 2 else _COLUMNS_V1
+        self._version = version
 
     def _db(self) -> sqlite3.Connection:
         assert self._conn is not None
@@ -232,11 +244,14 @@ class HistoryReader:
         crash say nothing of whether its revision deploys."""
         if self._conn is None:
             return None
+        here, params = "", [app, INTERRUPTED]
+        if self.cluster and self._version >= 3:
+            here, params = " AND cluster IN (?, '')", [*params, self.cluster]
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {self._columns} FROM syncs WHERE app = ? AND ended IS NOT NULL"
-                " AND trigger NOT IN ('drift', 'removed') AND message != ? ORDER BY id DESC LIMIT 1",
-                (app, INTERRUPTED),
+                f" AND trigger NOT IN ('drift', 'removed') AND message != ?{here} ORDER BY id DESC LIMIT 1",
+                params,
             ).fetchall()
         return _record(rows[0], ()) if rows else None
 
@@ -314,8 +329,8 @@ class History(HistoryReader):
         with self._write() as conn:
             cur = conn.execute(
                 "INSERT INTO syncs (app, revision, author, subject, trigger, started, ended,"
-                " result, health, message, owner) VALUES (?, ?, ?, ?, ?, ?, NULL, 'Running', ?, '', ?)",
-                (app, revision, author, subject, trigger, time.time(), "Unknown", self._owner),
+                " result, health, message, owner, cluster) VALUES (?, ?, ?, ?, ?, ?, NULL, 'Running', ?, '', ?, ?)",
+                (app, revision, author, subject, trigger, time.time(), "Unknown", self._owner, self.cluster),
             )
             sync_id = cur.lastrowid
         assert sync_id is not None

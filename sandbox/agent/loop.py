@@ -130,6 +130,7 @@ class Agent:
         """
         if exclusive:
             self._locks.take_repo(self.settings_path.with_suffix(".lock"))
+        self.history.cluster = self.kube.cluster_uid()  # what syncs are recorded against
         self._open_repo()
         for group, kind in CHILD_KINDS:
             resource = self.kube.resources().get((group, kind))
@@ -292,6 +293,7 @@ class Agent:
                 self._schedule(CLUSTER_CHECK, ClusterCheck())
             return
         self.kube.reconnect()
+        self.history.cluster = self.kube.cluster_uid()
         self.cache.forget_all()
         self.dry.verified.clear()
         self.syncer.forget_cluster()

@@ -71,6 +71,8 @@ class Observer:
 
         Raises EnvRepoError when the repo or the ref cannot be read.
         """
+        # The history's last word on an app is this cluster's, never one another cluster had.
+        self.history.cluster = self.history.cluster or self.reader.cluster_uid()
         with EnvRepo(self.repo_path, self.branch) as repo:
             head = repo.resolve(ref) if ref else repo.head()
             inventories = {

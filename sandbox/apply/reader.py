@@ -27,6 +27,9 @@ class ClusterReader:
     def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         return self._kube.get(path, params)
 
+    def cluster_uid(self) -> str:
+        return self._kube.cluster_uid()
+
     def ping(self, timeout: float) -> None:
         self._kube.ping(timeout)
 

@@ -169,6 +169,14 @@ class Kube:
     def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         return self.request("GET", path, params=params)
 
+    def cluster_uid(self) -> str:
+        """What tells this cluster from another behind the same address (a `cluster down` and
+        `up`): its kube-system namespace's uid; "" when it cannot be read."""
+        try:
+            return str(self.get("/api/v1/namespaces/kube-system").get("metadata", {}).get("uid", ""))
+        except KubeError:
+            return ""
+
     def ping(self, timeout: float) -> None:
         """One request the API server answers at once (its version), never retried: raises
         KubeError when no answer comes within ``timeout`` (a server stopped, not gone, accepts
