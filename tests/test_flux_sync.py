@@ -163,6 +163,10 @@ def test_watch_follows_suspend_as_git_changes_it(tmp_path: Path, local_runtime: 
             resumed = _set(repo, "clusters/main/web.yaml", "suspend: true", "suspend: false", "resume web")
             watch.wait_for_line(f"auto-sync on, self-heal on: its definition changed at {resumed[:7]}", 60)
             wait_for(lambda: (live(kube, settings) or {}).get("data") == {"v": "1"}, 60, what="web deployed")
+            watch.wait_for_line(f"new commit {resumed[:7]}", 30)
+            order = [i for i, line in enumerate(watch.lines) if resumed[:7] in line and "new commit" in line or
+                     f"synced {resumed[:7]}" in line]  # fmt: skip
+            assert "new commit" in watch.lines[order[0]], "a commit is said before what it makes the apps do"
 
             _set(repo, "web/cm.yaml", 'v: "1"', 'v: "2"', "v 2")
             _set(repo, "clusters/main/web.yaml", "suspend: false", "suspend: true", "suspend web")

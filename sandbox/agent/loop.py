@@ -435,13 +435,13 @@ class Agent:
                 self.settings_path, self.automated, self._locks.claim_app, self.focus, self.entry,
             )  # fmt: skip
         previous, self.head = self.head, head
+        if trigger == "commit":  # said before what the commit makes the apps do
+            info = self.repo.commit_info(head)
+            self._event("info", "", f"new commit {info.short} by {info.author}: {info.subject}")
         self.apps.refresh(previous, head, trigger, force)
         self._commits = tuple(
             self.repo.commits(head, limit=COMMIT_LOG)
         )  # after: a commit's sync waits for nothing
-        if trigger == "commit":
-            info = self.repo.commit_info(head)
-            self._event("info", "", f"new commit {info.short} by {info.author}: {info.subject}")
         self._follow_sources()
 
     @staticmethod
