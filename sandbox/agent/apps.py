@@ -171,8 +171,10 @@ class AppSet:
             holder = self.claim(name)
             if holder:
                 controller.config_problems = (
-                    Problem(f"app {name} is driven by another agent on this cluster ({holder}); "
-                            "not syncing it from here", object=name),
+                    Problem(f"app {name} is driven by another agent on this cluster ({holder}), whose env repo "
+                            f"has an app of that name (whatever its kind: one cluster tells apps apart by name); "
+                            "not syncing it from here. Stop that agent, or name one of the apps differently",
+                            object=name),
                 )  # fmt: skip
         for name in changes.removed:
             if name in old:
