@@ -93,6 +93,7 @@ class EnvRepo:
         # Between two commits, and a commit's log, never change: kept, as every app asks them
         # again for its revert target (one status of a repo of 170 apps asked git 23,000 times).
         self._changes: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
+        self._commits_seen: OrderedDict[str, bool] = OrderedDict()  # full shas known to be commits here
         self._logs: OrderedDict[tuple[str, ...], list[CommitInfo]] = OrderedDict()
         self._link_targets: dict[str, str] = {}
         self.branch: str | None
@@ -177,9 +178,15 @@ class EnvRepo:
         # A leading dash would be read as an option by git.
         if not ref or ref.startswith("-"):
             raise EnvRepoError(f"{ref!r} is not a revision")
+        if _FULL_SHA.match(ref):  # names one commit for good: asked of git once
+            with self._lock:
+                if ref in self._commits_seen:
+                    return ref
         sha = self._rev_parse(ref)
         if sha is None:
             raise EnvRepoError(f"env repo {self.path} has no commit {ref!r}")
+        with self._lock:
+            _remember(self._commits_seen, sha, True)
         return sha
 
     def resolve_pinned(self, ref: str) -> tuple[str, str]:
