@@ -1,0 +1,23 @@
+"""The problems of one app definition as they are found, each said of its file and app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sandbox.model import Problem
+
+
+@dataclass(frozen=True)
+class Complaints:
+    """Called with a message; keeps it as a Problem naming the definition's file and app."""
+
+    file: str
+    app: str
+    problems: list[Problem]
+
+    def __call__(self, message: str) -> None:
+        self.problems.append(Problem(message, file=self.file, object=self.app))
+
+    def notice(self, message: str) -> Problem:
+        """A Problem of this file and app that does not stop it (said, not kept here)."""
+        return Problem(message, file=self.file, object=self.app)
