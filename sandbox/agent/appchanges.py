@@ -150,6 +150,17 @@ def known_from(inventories: list[Inventory], repo_path: Path, git_dir: str = "")
     return known
 
 
+def inventory_extra(spec: AppSpec, repo_path: Path, git_dir: str) -> dict[str, str]:
+    """What an app's inventory keeps of its entry, to know the app after it left the repo (read
+    back by known_from)."""
+    return {
+        "repo": str(repo_path), "gitDir": git_dir, "path": spec.path, "namespace": spec.namespace, "source": spec.source,
+        "values": json.dumps(list(spec.values)), "releaseName": spec.release_name,
+        "prune": "true" if spec.prune else "false", "definedIn": spec.defined_in, "parent": spec.parent,
+        "kind": spec.kind, "home": spec.home, "objectName": spec.object_name,
+    }  # fmt: skip
+
+
 def deployed_from(inventories: list[Inventory], repo_path: Path, git_dir: str = "") -> dict[str, str]:
     """The revision the cluster runs of each app this env repo deployed, as its inventory says."""
     return {i.app: i.revision for i in _ours(inventories, repo_path, git_dir) if i.revision}

@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sandbox.agent import appchanges, settings
-from sandbox.agent.controller import AppController, Services
+from sandbox.agent.controller import AppController
 from sandbox.agent.history import ObjectOutcome
+from sandbox.agent.services import Services
 from sandbox.agent.settings import AppSettings
 from sandbox.apply.inventory import InventoryReader
 from sandbox.apply.outcome import Action

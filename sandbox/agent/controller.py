@@ -16,30 +16,26 @@ The controller runs only on the agent's worker thread.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
+from sandbox.agent import appchanges
 from sandbox.agent.appview import AppFacts, app_health, app_state
-from sandbox.agent.commands import Command, DependsOn, Drift, Retry
-from sandbox.agent.history import History, ObjectOutcome, SyncRecord
-from sandbox.agent.ownership import Ownership
-from sandbox.agent.ready import DEPENDENCY_FAILED, PARENT_FAILED, WAITING, WAITING_PARENT
+from sandbox.agent.commands import DependsOn, Drift, Retry
+from sandbox.agent.history import SyncRecord
 from sandbox.agent.revert import choose_target
+from sandbox.agent.services import Services
 from sandbox.agent.settings import AppSettings
 from sandbox.agent.snapshot import AppState, RevertTarget
-from sandbox.agent.status import object_health, object_sync
+from sandbox.agent.status import object_outcomes
 from sandbox.apply.desired import DesiredSet
-from sandbox.apply.dryrun import Comparison, DryRun, Verdict
-from sandbox.apply.livecache import LiveCache
+from sandbox.apply.dryrun import Comparison, Verdict
 from sandbox.apply.outcome import Action, ObjectResult, SyncOutcome
-from sandbox.apply.sync import Syncer
 from sandbox.kube.client import KubeError
 from sandbox.model import Health, ObjectKey, Problem, Rendered
 from sandbox.source.appconfig import CONFIG_FILE, AppSpec
-from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError
+from sandbox.source.envrepo import CommitInfo, EnvRepoError
 from sandbox.source.render import render_app
 
 BACKOFF_FIRST = 5.0
@@ -47,54 +43,6 @@ BACKOFF_MAX = 300.0
 DEPENDS_POLL = 2.0  # how often an app waiting for its dependsOn looks again
 DEPENDS_TIMEOUT = 300.0  # a one-shot sync waits this long for them (Flux's default timeout is its interval)
 SYNC_RECORDS = 200  # recent records per app carried in the snapshot
-
-
-@dataclass
-class Services:
-    """What every controller shares: the repo, the cluster, the history and the agent's hooks."""
-
-    repo: EnvRepo
-    repo_path: Path
-    cache: LiveCache
-    dry: DryRun
-    syncer: Syncer
-    history: History
-    ownership: Ownership
-    event: Callable[[str, str, str], None]  # (level, app, message)
-    publish: Callable[[], None]
-    schedule: Callable[[float, Command], None]  # run a command after a delay (seconds)
-    save_settings: Callable[[], None]
-    is_namespaced: Callable[[str, str], bool | None]
-    waiting_on: Callable[[AppSpec], Waiting]  # the apps it depends on that are not Ready
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """What an app waits for before it syncs: the apps it depends on (and the apps they define)
-    that are not Ready yet, those that failed for good, and its parent's first sync."""
-
-    pending: tuple[str, ...] = ()
-    failed: tuple[str, ...] = ()
-    parent_pending: str = ""  # "parent (why)": a Flux app exists once its parent applied it
-    parent_failed: str = ""
-
-    def __bool__(self) -> bool:
-        return bool(self.pending or self.failed or self.parent_pending or self.parent_failed)
-
-    @property
-    def for_good(self) -> bool:
-        """Nothing to wait for: something it needs failed (a new commit may mend it)."""
-        return bool(self.failed or self.parent_failed)
-
-    def waiting_message(self) -> str:
-        if self.pending or self.failed:
-            return f"{WAITING}{', '.join((*self.failed, *self.pending))}"
-        return f"{WAITING_PARENT}{self.parent_pending or self.parent_failed}"
-
-    def failed_message(self) -> str:
-        if self.failed:
-            return f"{DEPENDENCY_FAILED}{', '.join(self.failed)}"
-        return f"{PARENT_FAILED}{self.parent_failed}"
 
 
 @dataclass
@@ -295,7 +243,8 @@ class AppController:
             return self.s.syncer.sync(
                 target, prune=self.spec.prune,
                 namespace=self.spec.namespace if self.spec.create_namespace else "",
-                owner_of=self.s.ownership.owner_of, inventory_extra=self._inventory_extra(),
+                owner_of=self.s.ownership.owner_of,
+                inventory_extra=appchanges.inventory_extra(self.spec, self.s.repo_path, self.s.repo.git_dir),
                 rebuild=self.deployed_revision is not None, always_hooks=trigger == "manual",
             )  # fmt: skip
         except KubeError as exc:
@@ -369,8 +318,8 @@ class AppController:
         self.drift.clear()
         self.last_result, self.message = "Succeeded", outcome.message
         health = self.health()
-        outcomes = self._outcomes(outcome.results, target)
-        self.s.history.finish(sync_id, "Succeeded", str(health), outcome.message, outcomes)
+        recorded = object_outcomes(outcome.results, target, self.s.cache.get)
+        self.s.history.finish(sync_id, "Succeeded", str(health), outcome.message, recorded)
         self.recorded_health = str(health)
         self.s.event(
             "info",
@@ -416,8 +365,8 @@ class AppController:
             self.s.history.fold(sync_id, previous.record_id)
             previous.attempts += 1
             return previous
-        outcomes = self._outcomes(results, desired)
-        self.s.history.finish(sync_id, "Failed", str(self.health()), message, outcomes)
+        recorded = object_outcomes(results, desired, self.s.cache.get)
+        self.s.history.finish(sync_id, "Failed", str(self.health()), message, recorded)
         return Failure(revision, message, sync_id)
 
     def retry(self, revision: str, token: int) -> None:
@@ -529,8 +478,8 @@ class AppController:
         names = ", ".join(str(r.key) for r in results)
         if ok:
             message = f"self-heal re-applied {names} from {revision[:7]}"
-            outcomes = self._outcomes(results, deployed)
-            self.s.history.finish(sync_id, "Succeeded", str(self.health()), message, outcomes)
+            recorded = object_outcomes(results, deployed, self.s.cache.get)
+            self.s.history.finish(sync_id, "Succeeded", str(self.health()), message, recorded)
             self.s.event("info", self.name, f"drift undone: {message}")
         else:
             # Kept apart from the sync's failure: a heal that fails says nothing of Git's head,
@@ -692,33 +641,6 @@ class AppController:
                 pass
 
     # -- helpers ----------------------------------------------------------------------------------
-
-    def _outcomes(self, results: Iterable[ObjectResult], desired: DesiredSet | None) -> list[ObjectOutcome]:
-        out = []
-        for result in results:
-            live = self.s.cache.get(result.key)
-            marked = desired.marked.get(result.key) if desired else None
-            gone = result.action == Action.PRUNED
-            sync = "Unknown" if gone else str(object_sync(marked, live, result.comparison))
-            message = result.message
-            if result.source and result.action == Action.FAILED:
-                message = f"{result.source}: {message}"
-            out.append(
-                ObjectOutcome(
-                    str(result.key), str(result.action), sync, str(object_health(live).status), message
-                )
-            )
-        return out
-
-    def _inventory_extra(self) -> dict[str, str]:
-        """What the inventory keeps of the app's entry, to know the app after it left the repo."""
-        spec = self.spec
-        return {
-            "repo": str(self.s.repo_path), "gitDir": self.s.repo.git_dir, "path": spec.path, "namespace": spec.namespace, "source": spec.source,
-            "values": json.dumps(list(spec.values)), "releaseName": spec.release_name,
-            "prune": "true" if spec.prune else "false", "definedIn": spec.defined_in, "parent": spec.parent,
-            "kind": spec.kind, "home": spec.home, "objectName": spec.object_name,
-        }  # fmt: skip
 
     def _commit(self, revision: str) -> CommitInfo | None:
         try:

@@ -39,7 +39,7 @@ from sandbox.agent.commands import (
     Stop,
     UserCommand,
 )
-from sandbox.agent.controller import AppController, Services, Waiting
+from sandbox.agent.controller import AppController
 from sandbox.agent.history import INTERRUPTED, History
 from sandbox.agent.history import path_for_repo as history_path_for
 from sandbox.agent.locking import AgentLocks
@@ -47,7 +47,9 @@ from sandbox.agent.observer import diff_of
 from sandbox.agent.ownership import Ownership
 from sandbox.agent.publisher import Publisher, Subscriber
 from sandbox.agent.revert import RevertResult, revert_commit
+from sandbox.agent.services import Services
 from sandbox.agent.snapshot import Event, Snapshot
+from sandbox.agent.waiting import Waiting
 from sandbox.apply.dryrun import DryRun, Verified
 from sandbox.apply.handscale import hand_scale
 from sandbox.apply.inventory import APP_LABEL, InventoryStore, tracking_app

@@ -8,13 +8,16 @@ here talks to a cluster, git or a file: tests feed it dicts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from sandbox.agent.history import ObjectOutcome
 from sandbox.apply import health
+from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison, Verdict
 from sandbox.apply.health import HealthResult
-from sandbox.model import HEALTH_ORDER, Health, Manifest, SyncStatus, worst_health
+from sandbox.apply.outcome import Action, ObjectResult
+from sandbox.model import HEALTH_ORDER, Health, Manifest, ObjectKey, SyncStatus, worst_health
 
 
 def object_sync(desired: Manifest | None, live: Manifest | None, last: Comparison | None) -> SyncStatus:
@@ -126,3 +129,23 @@ def rolled_up(
         return done[name]
 
     return {name: resolve(name, frozenset()) for name in health_of}
+
+
+def object_outcomes(
+    results: Iterable[ObjectResult], desired: DesiredSet | None, live: Callable[[ObjectKey], Manifest | None]
+) -> list[ObjectOutcome]:
+    """What a sync did to each object, as the history records it: its action, and its sync
+    status and health right after (a pruned object's sync status is Unknown: it is gone)."""
+    out = []
+    for result in results:
+        now = live(result.key)
+        marked = desired.marked.get(result.key) if desired else None
+        gone = result.action == Action.PRUNED
+        sync = "Unknown" if gone else str(object_sync(marked, now, result.comparison))
+        message = result.message
+        if result.source and result.action == Action.FAILED:
+            message = f"{result.source}: {message}"
+        out.append(
+            ObjectOutcome(str(result.key), str(result.action), sync, str(object_health(now).status), message)
+        )
+    return out

@@ -52,6 +52,7 @@ KWOK_OPTIONS = {
     },
 }
 LOOPBACK = "127.0.0.1"
+_FATAL = ("panic:", "Error:", "error:", "F1", "F0", "fatal")  # how a component's last words begin
 METRICS_MANIFESTS = Path(__file__).parent / "metrics"
 SIMULATED_EXIT_STAGE = Path(__file__).parent / "stages" / "simulated-exit.yaml"
 KWOK_PREFIX = "kwok-"
@@ -383,11 +384,15 @@ class LocalRuntime:
         tails = []
         for log in sorted((self.cluster_dir / "logs").glob("*.log")):
             try:
-                last = log.read_text(errors="replace").splitlines()[-lines:]
+                every = log.read_text(errors="replace").splitlines()
             except OSError:
                 continue
-            if last:
-                tails.append(f"\n  {log.stem}: " + "\n  ".join(line[:300] for line in last))
+            last = every[-lines:]
+            # A Go program that exits says why once, above its stack dump: keep that line too.
+            why = [line for line in every[-200:] if line.startswith(_FATAL)][-1:]
+            shown = [*(w for w in why if w not in last), *last]
+            if shown:
+                tails.append(f"\n  {log.stem}: " + "\n  ".join(line[:300] for line in shown))
         return "".join(tails)
 
     def _renew_node(self, timeout: float = 30) -> None:
