@@ -23,7 +23,7 @@ from typing import Any, cast
 from kubernetes import client
 
 from sandbox import locks
-from sandbox.cluster import probe
+from sandbox.cluster import kwokconfig, probe
 from sandbox.cluster.cloud import addresses
 from sandbox.cluster.runtime import CLUSTER_NAME, ClusterError, ClusterStatus, Progress
 from sandbox.kube import kubeconfig as kc
@@ -32,29 +32,7 @@ from sandbox.tools import toolchain
 
 NODE_NAME = "sandbox-node-0"
 STAYS_UP = 3.0  # seconds a restarted component must keep running to count as started
-# kwok's own options, passed on by kwokctl as written (so kwok's defaults are restated). Its
-# server, the simulated kubelet, serves only clients with the cluster CA's certificate (the
-# sandbox builds kwok so: see _kwok_client_auth), and even to them no profiling data and no
-# debugging handlers: exec, attach, port-forward and logs would run commands and read files on
-# this machine as this user, once a kwok Exec or Logs object exists. Left: health, and the
-# simulated metrics metrics-server scrapes.
-KWOK_OPTIONS = {
-    "kind": "KwokConfiguration",
-    "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
-    "options": {
-        "enableProfilingHandler": False,
-        "enableDebuggingHandlers": False,
-        "podPlayStageParallelism": 4,
-        "nodePlayStageParallelism": 4,
-        "nodeLeaseParallelism": 4,
-        "podsOnNodeSyncParallelism": 1,
-        "enablePodsOnNodeSyncListPager": True,
-    },
-}
-LOOPBACK = "127.0.0.1"
 _FATAL = ("panic:", "Error:", "error:", "F1", "F0", "fatal")  # how a component's last words begin
-METRICS_MANIFESTS = Path(__file__).parent / "metrics"
-SIMULATED_EXIT_STAGE = Path(__file__).parent / "stages" / "simulated-exit.yaml"
 KWOK_PREFIX = "kwok-"
 SIMULATED = (
     f"pods simulated by kwok (no containers run); volumes local; metrics simulated; "
@@ -267,98 +245,11 @@ class LocalRuntime:
             self._check(self._kwokctl(*args, kube_version=version), "kwokctl create cluster")
 
     def _write_kwokctl_config(self, metrics_server: Path, etcd_ports: tuple[int, int]) -> None:
-        """Component patches kwokctl reads from $KWOK_WORKDIR/kwok.yaml, and kwok's own options.
-
-        There is one controller-manager and one scheduler: leader election only adds a lease
-        they lose when a loaded machine delays a renewal, and then they exit for good. The
-        autoscaler looks every 5 s, not 15 s: a sandbox shows a change while one watches.
-        """
-        overrides, extra = self._etcd_over_tls(*etcd_ports)
-        overrides["kube-controller-manager"] = {"authorization-always-allow-paths": "/healthz,/readyz,/livez"}
-        overrides["kube-scheduler"] = {"authorization-always-allow-paths": "/healthz,/readyz,/livez"}
-        extra |= {
-            "kube-controller-manager": {
-                "leader-elect": "false",
-                "horizontal-pod-autoscaler-sync-period": "5s",
-            },
-            "kube-scheduler": {"leader-elect": "false"},
-            # Read beside the default stages kwokctl writes: a pod can be told to fail.
-            "kwok-controller": {"config": str(SIMULATED_EXIT_STAGE)},
-            # Metrics for a new pod after two scrapes: 20 s rather than 30 s, so a new HPA's
-            # first "no metrics yet" passes while the user still watches (flags: the last wins).
-            "metrics-server": {"metric-resolution": "10s", "kubelet-request-timeout": "5s"},  # its minimum
-        }
-        patches = [
-            {"name": name, "extraArgs": [
-                *({"key": k, "value": v, "override": True} for k, v in overrides.get(name, {}).items()),
-                *({"key": k, "value": one} for k, v in extra.get(name, {}).items()
-                  for one in (v if isinstance(v, list) else [v])),
-            ]}
-            for name in dict.fromkeys([*overrides, *extra])
-        ]  # fmt: skip
-        for patch in patches:
-            if patch["name"] == "kwok-controller":
-                patch["extraEnvs"] = self._kwok_client_auth()
-        config = {
-            "kind": "KwokctlConfiguration",
-            "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
-            # kwokctl binds every component (etcd's plain-HTTP client port among them) to
-            # 0.0.0.0 by default: anyone who reaches the machine could read every Secret.
-            "options": {
-                "bindAddress": LOOPBACK,
-                "etcdPort": etcd_ports[0],
-                "etcdPeerPort": etcd_ports[1],
-                # metrics.k8s.io from kwok's simulated kubelet metrics: the folder, not the
-                # release manifest kwokctl would download.
-                "metricsServerBinary": str(metrics_server),
-                "metricsServerManifests": [str(METRICS_MANIFESTS)],
-            },
-            "componentsPatches": patches,
-        }
+        """What kwokctl reads from $KWOK_WORKDIR/kwok.yaml (see kwokconfig)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "kwok.yaml").write_text(
-            json.dumps(config, indent=2) + "\n---\n" + json.dumps(KWOK_OPTIONS, indent=2)
+            kwokconfig.kwok_yaml(self.cluster_dir / "pki", metrics_server, etcd_ports)
         )
-
-    def _kwok_client_auth(self) -> list[dict[str, str]]:
-        """What kwok's server, as the sandbox builds it (toolchain.KWOK), serves with: HTTPS only,
-        to clients with a certificate of the cluster's CA, as a kubelet with --client-ca-file
-        (metrics-server presents the one its kubeconfig names)."""
-        pki = self.cluster_dir / "pki"  # made by kwokctl
-        return [
-            {"name": "GITOPS_SANDBOX_KWOK_CLIENT_CA", "value": str(pki / "ca.crt")},
-            {"name": "GITOPS_SANDBOX_KWOK_TLS_CERT", "value": str(pki / "admin.crt")},
-            {"name": "GITOPS_SANDBOX_KWOK_TLS_KEY", "value": str(pki / "admin.key")},
-        ]
-
-    def _etcd_over_tls(
-        self, client: int, peer: int
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-        """(overridden flags, added flags) by component: etcd speaks TLS only, clients and peers,
-        and serves only a client with a certificate of the cluster's own CA (the API server's),
-        as kubeadm and kind run it: kwokctl would start it on plain HTTP, where any process of
-        any user could read every Secret."""
-        pki = self.cluster_dir / "pki"  # made by kwokctl: its CA, and a certificate for 127.0.0.1
-        ca, cert, key = str(pki / "ca.crt"), str(pki / "admin.crt"), str(pki / "admin.key")
-        overrides: dict[str, dict[str, Any]] = {
-            "etcd": {
-                "listen-client-urls": f"https://{LOOPBACK}:{client}",
-                "advertise-client-urls": f"https://{LOOPBACK}:{client}",
-                "listen-peer-urls": f"https://{LOOPBACK}:{peer}",
-                "initial-advertise-peer-urls": f"https://{LOOPBACK}:{peer}",
-                "initial-cluster": f"node0=https://{LOOPBACK}:{peer}",
-            },
-            "kube-apiserver": {"etcd-servers": f"https://{LOOPBACK}:{client}"},
-        }
-        extra: dict[str, dict[str, Any]] = {
-            "etcd": {
-                "cert-file": cert, "key-file": key, "trusted-ca-file": ca, "client-cert-auth": "true",
-                "peer-cert-file": cert, "peer-key-file": key, "peer-trusted-ca-file": ca,
-                "peer-client-cert-auth": "true",
-            },
-            "kube-apiserver": {"etcd-cafile": ca, "etcd-certfile": cert, "etcd-keyfile": key},
-        }  # fmt: skip
-        return overrides, extra
 
     def _wait_ready(self, progress: Progress, timeout: float = 90) -> None:
         """Wait for the API server, register the kwok node, and wait for it to be Ready."""
@@ -541,5 +432,5 @@ def _kill_leftovers(root: Path) -> None:
 def _free_port() -> int:
     """A port free on loopback now (the kernel's choice)."""
     with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
+        probe.bind((kwokconfig.LOOPBACK, 0))
         return int(probe.getsockname()[1])
