@@ -46,6 +46,7 @@ from sandbox.agent.locking import AgentLocks
 from sandbox.agent.observer import diff_of
 from sandbox.agent.ownership import Ownership
 from sandbox.agent.publisher import Publisher, Subscriber
+from sandbox.agent.readiness import Readiness
 from sandbox.agent.revert import RevertResult, revert_commit
 from sandbox.agent.services import Services
 from sandbox.agent.snapshot import Event, Snapshot
@@ -57,9 +58,8 @@ from sandbox.apply.livecache import CHILD_KINDS, LiveCache
 from sandbox.apply.reader import ClusterReader
 from sandbox.apply.sync import Syncer
 from sandbox.kube.client import Kube, KubeError
-from sandbox.model import Health, Manifest, ObjectKey, Problem
+from sandbox.model import Manifest, ObjectKey, Problem
 from sandbox.paths import private_dir, state_dir
-from sandbox.source.appid import shown_names
 from sandbox.source.appspec import AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError
 from sandbox.source.render import local_repo
@@ -488,81 +488,8 @@ class Agent:
         )  # fmt: skip
 
     def _waiting_on(self, spec: AppSpec) -> Waiting:
-        """What ``spec`` waits for (see Waiting): each dependency until it is Ready as Flux
-        has it (see _unready); it failed for good when it, or what its readiness waits on, failed."""
-        pending, failed = [], []
-        shown = shown_names(c.spec.names for c in self._controllers())  # as the table names them
-        for name in spec.depends_on:
-            controller = self.apps.get(name) if self.apps else None
-            if controller is None:
-                pending.append(f"{shown.get(name, name)} (no such app)")
-                continue
-            broken, unready = self._unready(
-                controller, shown.get(name, name), shown.get(name, name), shown, {name}
-            )
-            if broken:
-                failed.append(broken)
-            elif unready and self._left_out_of_this_run(name):
-                failed.append(f"{unready}: {self._only_one()}")
-            elif unready:
-                pending.append(unready)
-        parent_pending = parent_failed = ""
-        parent = self.apps.get(spec.parent) if self.apps and spec.after_parent else None
-        if parent is not None:
-            state = parent.view()
-            if state.last_result == "Failed":
-                parent_failed = f"{shown.get(spec.parent, spec.parent)}: sync failed"
-            elif state.last_result != "Succeeded" and self._left_out_of_this_run(spec.parent):
-                parent_failed = f"{shown.get(spec.parent, spec.parent)} ({state.last_result or 'not synced'}): {self._only_one()}"
-            elif state.last_result != "Succeeded":
-                parent_pending = (
-                    f"{shown.get(spec.parent, spec.parent)} ({state.last_result or 'not synced'})"
-                )
-        return Waiting(tuple(pending), tuple(failed), parent_pending, parent_failed)
-
-    def _unready(
-        self, app: AppController, who: str, top: str, shown: dict[str, str], seen: set[str]
-    ) -> tuple[str, str]:
-        """(why ``app`` failed for good, why it is not Ready yet), each "" when not, as Flux
-        judges a dependency: applied at all, then as its spec says (AppSpec.waits,
-        health_checks): nothing more, or its objects healthy and the apps it applied Ready, or
-        the objects its health checks name (an app among them by its own rule)."""
-        state = app.view()
-        if state.last_result == "Failed":
-            return f"{who}: sync failed", ""
-        if state.last_result != "Succeeded":
-            return "", f"{who} ({state.last_result or 'not synced'}, {state.health})"
-        below = [c for c in self._controllers() if c.spec.parent == app.name and c.name not in seen]
-        if app.spec.health_checks:
-            checked = set(app.spec.health_checks)
-            below = [c for c in below if c.spec.names.qualified in checked]
-            own = [o for o in state.objects if f"{o.key.kind}/{o.key.namespace}/{o.key.name}" in checked]
-            unhealthy = [o for o in own if o.health != Health.HEALTHY]
-            if unhealthy:
-                return "", f"{who} ({unhealthy[0].key} is {unhealthy[0].health})"
-        elif not app.spec.waits:
-            return "", ""  # Ready once applied
-        elif state.objects and state.health != Health.HEALTHY:
-            return "", f"{who} ({state.last_result}, {state.health})"
-        for child in below:
-            named = f"{shown.get(child.name, child.name)} (which {top} defines)"
-            broken, unready = self._unready(child, named, top, shown, seen | {child.name})
-            if broken or unready:
-                return broken, unready
-        return "", ""
-
-    def _left_out_of_this_run(self, app: str) -> bool:
-        """Whether a one-shot command about one app (`sync --app`) leaves ``app`` alone: then
-        nothing will sync it while the command waits, and waiting is pointless."""
-        if self.automated or self.focus is None:
-            return False
-        controller = self.apps.get(app) if self.apps else None
-        return controller is None or not (
-            controller.name == self.focus or controller.spec.names.answers_to(self.focus)
-        )
-
-    def _only_one(self) -> str:
-        return f"this command syncs {self.focus} only; sync that app first, or sync without --app"
+        """What ``spec`` waits for before it syncs (see readiness)."""
+        return Readiness(self._controllers(), None if self.automated else self.focus).waiting_on(spec)
 
     def _is_namespaced(self, group: str, kind: str) -> bool | None:
         try:
