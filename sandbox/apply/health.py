@@ -10,9 +10,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, TypeGuard
+from typing import Any
 
+from sandbox.apply.statusfields import (
+    Malformed,
+    condition,
+    condition_text,
+    field_at,
+    generation_observed,
+    group_of,
+    int_at,
+    is_true,
+    list_at,
+    mapping_at,
+    mappings_at,
+    opt_int_at,
+    str_at,
+    time_at,
+)
 from sandbox.model import Health, Manifest, worst_health
 
 
@@ -28,13 +43,13 @@ def assess(live: Manifest | None) -> HealthResult:
         return HealthResult(Health.MISSING, "Object does not exist in the cluster")
     try:
         if not isinstance(live, dict):
-            raise _Malformed(f"expected an object, got {type(live).__name__}")
+            raise Malformed(f"expected an object, got {type(live).__name__}")
         # Argo checks this before any kind: whatever the status says, the object is going away.
-        if _get(live, "metadata", "deletionTimestamp"):
+        if field_at(live, "metadata", "deletionTimestamp"):
             return HealthResult(Health.PROGRESSING, "Pending deletion")
-        check = _CHECKS.get((_group(live), _str(live, "kind")), _generic)
+        check = _CHECKS.get((group_of(live), str_at(live, "kind")), _generic)
         return check(live)
-    except _Malformed as exc:
+    except Malformed as exc:
         return HealthResult(Health.UNKNOWN, f"Malformed object: {exc}")
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         # Last line of defence: a shape no accessor anticipated must still not crash the caller.
@@ -47,132 +62,26 @@ def app_health(results: Iterable[HealthResult]) -> Health:
 
 
 # ---------------------------------------------------------------------------------------------
-# Safe accessors. Missing fields read as None / empty / 0 (as Go's typed structs see them);
-# fields present with the wrong type raise _Malformed, which assess() turns into Unknown.
-
-
-class _Malformed(Exception):
-    pass
-
-
-def _get(obj: Any, *path: str) -> Any:
-    node = obj
-    walked: list[str] = []
-    for part in path:
-        if node is None:
-            return None
-        if not isinstance(node, dict):
-            where = ".".join(walked) or "object"
-            raise _Malformed(f"{where} should be a mapping, got {type(node).__name__}")
-        node = node.get(part)
-        walked.append(part)
-    return node
-
-
-def _map(obj: Any, *path: str) -> dict[str, Any]:
-    value = _get(obj, *path)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _Malformed(f"{'.'.join(path)} should be a mapping, got {type(value).__name__}")
-    return value
-
-
-def _list(obj: Any, *path: str) -> list[Any]:
-    value = _get(obj, *path)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _Malformed(f"{'.'.join(path)} should be a list, got {type(value).__name__}")
-    return value
-
-
-def _maps(obj: Any, *path: str) -> list[dict[str, Any]]:
-    items = _list(obj, *path)
-    for item in items:
-        if not isinstance(item, dict):
-            raise _Malformed(f"{'.'.join(path)} should hold mappings, got {type(item).__name__}")
-    return items
-
-
-def _opt_int(obj: Any, *path: str) -> int | None:
-    value = _get(obj, *path)
-    # bool is an int subclass in Python; `replicas: true` is a broken object, not 1.
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    raise _Malformed(f"{'.'.join(path)} should be an integer, got {value!r}")
-
-
-def _int(obj: Any, *path: str) -> int:
-    value = _opt_int(obj, *path)
-    return 0 if value is None else value
-
-
-def _str(obj: Any, *path: str) -> str:
-    value = _get(obj, *path)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise _Malformed(f"{'.'.join(path)} should be a string, got {value!r}")
-    return value
-
-
-def _condition(obj: Manifest, cond_type: str) -> dict[str, Any] | None:
-    for cond in _maps(obj, "status", "conditions"):
-        if cond.get("type") == cond_type:
-            return cond
-    return None
-
-
-def _is_true(cond: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
-    return cond is not None and cond.get("status") == "True"
-
-
-def _cond_text(cond: dict[str, Any]) -> str:
-    reason, message = _str(cond, "reason"), _str(cond, "message")
-    return f"{reason}: {message}" if reason and message else reason or message
-
-
-def _time(obj: Any, *path: str) -> datetime | None:
-    raw = _str(obj, *path)
-    if not raw:
-        return None
-    try:
-        return datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise _Malformed(f"{'.'.join(path)} is not a timestamp: {raw!r}") from exc
-
-
-def _group(live: Manifest) -> str:
-    api_version = _str(live, "apiVersion")
-    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
-
-
-def _generation_observed(live: Manifest) -> bool:
-    return _int(live, "metadata", "generation") <= _int(live, "status", "observedGeneration")
-
-
-# ---------------------------------------------------------------------------------------------
 # Workloads
 
 
 def _deployment(live: Manifest) -> HealthResult:
-    if _get(live, "spec", "paused") is True:
+    if field_at(live, "spec", "paused") is True:
         return HealthResult(Health.SUSPENDED, "Deployment is paused")
-    if not _generation_observed(live):
+    if not generation_observed(live):
         return HealthResult(
             Health.PROGRESSING, "Waiting for rollout: observed generation is behind the desired generation"
         )
-    progressing = _condition(live, "Progressing")
+    progressing = condition(live, "Progressing")
     if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
-        detail = _str(progressing, "message")
+        detail = str_at(progressing, "message")
         return HealthResult(
             Health.DEGRADED, "Deployment exceeded its progress deadline" + (f": {detail}" if detail else "")
         )
-    desired = _opt_int(live, "spec", "replicas")
-    replicas = _int(live, "status", "replicas")
-    updated = _int(live, "status", "updatedReplicas")
-    available = _int(live, "status", "availableReplicas")
+    desired = opt_int_at(live, "spec", "replicas")
+    replicas = int_at(live, "status", "replicas")
+    updated = int_at(live, "status", "updatedReplicas")
+    available = int_at(live, "status", "availableReplicas")
     # Absent spec.replicas only happens on partial objects (the API server defaults it); Argo skips it too.
     if desired is not None and updated < desired:
         return HealthResult(
@@ -188,20 +97,20 @@ def _deployment(live: Manifest) -> HealthResult:
 
 
 def _statefulset(live: Manifest) -> HealthResult:
-    observed = _int(live, "status", "observedGeneration")
+    observed = int_at(live, "status", "observedGeneration")
     # Unlike Deployments, 0 counts as unobserved: the controller has not looked at it at all yet.
-    if observed == 0 or _int(live, "metadata", "generation") > observed:
+    if observed == 0 or int_at(live, "metadata", "generation") > observed:
         return HealthResult(Health.PROGRESSING, "Waiting for statefulset spec update to be observed")
-    desired = _opt_int(live, "spec", "replicas")
-    ready = _int(live, "status", "readyReplicas")
-    updated = _int(live, "status", "updatedReplicas")
+    desired = opt_int_at(live, "spec", "replicas")
+    ready = int_at(live, "status", "readyReplicas")
+    updated = int_at(live, "status", "updatedReplicas")
     if desired is not None and ready < desired:
         return HealthResult(Health.PROGRESSING, f"Waiting for {desired - ready} pods to be ready")
-    strategy = _map(live, "spec", "updateStrategy")
-    strategy_type = _str(strategy, "type")
-    if strategy_type == "RollingUpdate" and _get(strategy, "rollingUpdate") is not None:
+    strategy = mapping_at(live, "spec", "updateStrategy")
+    strategy_type = str_at(strategy, "type")
+    if strategy_type == "RollingUpdate" and field_at(strategy, "rollingUpdate") is not None:
         # With a partition only ordinals >= partition are meant to update, so fewer updated pods is done.
-        partition = _opt_int(strategy, "rollingUpdate", "partition")
+        partition = opt_int_at(strategy, "rollingUpdate", "partition")
         if desired is not None and partition is not None and updated < desired - partition:
             return HealthResult(
                 Health.PROGRESSING,
@@ -212,25 +121,25 @@ def _statefulset(live: Manifest) -> HealthResult:
     if strategy_type == "OnDelete":
         # Pods only change when someone deletes them, so revisions differing is the expected steady state.
         return HealthResult(Health.HEALTHY, f"StatefulSet has {ready} ready pods")
-    update_rev = _str(live, "status", "updateRevision")
-    if update_rev != _str(live, "status", "currentRevision"):
+    update_rev = str_at(live, "status", "updateRevision")
+    if update_rev != str_at(live, "status", "currentRevision"):
         return HealthResult(
             Health.PROGRESSING,
             f"Waiting for rolling update to complete: {updated} pods at revision {update_rev}",
         )
-    current = _int(live, "status", "currentReplicas")
+    current = int_at(live, "status", "currentReplicas")
     return HealthResult(Health.HEALTHY, f"Rolling update complete: {current} pods at revision {update_rev}")
 
 
 def _daemonset(live: Manifest) -> HealthResult:
-    if not _generation_observed(live):
+    if not generation_observed(live):
         return HealthResult(
             Health.PROGRESSING, "Waiting for rollout: observed generation is behind the desired generation"
         )
-    desired = _int(live, "status", "desiredNumberScheduled")
-    updated = _int(live, "status", "updatedNumberScheduled")
-    available = _int(live, "status", "numberAvailable")
-    if _str(live, "spec", "updateStrategy", "type") == "OnDelete":
+    desired = int_at(live, "status", "desiredNumberScheduled")
+    updated = int_at(live, "status", "updatedNumberScheduled")
+    available = int_at(live, "status", "numberAvailable")
+    if str_at(live, "spec", "updateStrategy", "type") == "OnDelete":
         return HealthResult(Health.HEALTHY, f"{updated} of {desired} pods have been updated (OnDelete)")
     if updated < desired:
         msg = f"Waiting for rollout: {updated} of {desired} pods have been updated"
@@ -242,15 +151,15 @@ def _daemonset(live: Manifest) -> HealthResult:
 
 
 def _replicaset(live: Manifest) -> HealthResult:
-    if not _generation_observed(live):
+    if not generation_observed(live):
         return HealthResult(
             Health.PROGRESSING, "Waiting for rollout: observed generation is behind the desired generation"
         )
-    failure = _condition(live, "ReplicaFailure")
-    if _is_true(failure):
-        return HealthResult(Health.DEGRADED, _cond_text(failure) or "ReplicaSet failed to create pods")
-    desired = _opt_int(live, "spec", "replicas")
-    available = _int(live, "status", "availableReplicas")
+    failure = condition(live, "ReplicaFailure")
+    if is_true(failure):
+        return HealthResult(Health.DEGRADED, condition_text(failure) or "ReplicaSet failed to create pods")
+    desired = opt_int_at(live, "spec", "replicas")
+    available = int_at(live, "status", "availableReplicas")
     if desired is not None and available < desired:
         msg = f"Waiting for rollout: {available} of {desired} replicas are available"
         return HealthResult(Health.PROGRESSING, msg)
@@ -268,13 +177,13 @@ def _is_error_reason(reason: str) -> bool:
 
 
 def _terminated_reason(name: str, terminated: dict[str, Any]) -> str:
-    message = _str(terminated, "message")
+    message = str_at(terminated, "message")
     if message:
         return message
-    reason = _str(terminated, "reason")
+    reason = str_at(terminated, "reason")
     if reason == "OOMKilled":
         return f"container {name!r} was OOMKilled"
-    code = _int(terminated, "exitCode")
+    code = int_at(terminated, "exitCode")
     if code != 0:
         return f"container {name!r} failed with exit code {code}"
     return ""
@@ -282,10 +191,10 @@ def _terminated_reason(name: str, terminated: dict[str, Any]) -> str:
 
 def _pod(live: Manifest) -> HealthResult:
     # The API server defaults restartPolicy to Always, so absent means Always, not "finite".
-    restart_policy = _str(live, "spec", "restartPolicy") or "Always"
-    init_statuses = _maps(live, "status", "initContainerStatuses")
-    statuses = _maps(live, "status", "containerStatuses")
-    pod_message = _str(live, "status", "message")
+    restart_policy = str_at(live, "spec", "restartPolicy") or "Always"
+    init_statuses = mappings_at(live, "status", "initContainerStatuses")
+    statuses = mappings_at(live, "status", "containerStatuses")
+    pod_message = str_at(live, "status", "message")
 
     # Only long-running pods: a hook pod (Never/OnFailure) stuck pulling its image must stay
     # Progressing, or Argo would fail the hook before the image shows up (as gitops-engine notes).
@@ -294,20 +203,20 @@ def _pod(live: Manifest) -> HealthResult:
     if restart_policy == "Always":
         problems = []
         for ctr in init_statuses + statuses:
-            waiting = _map(ctr, "state", "waiting")
-            reason = _str(waiting, "reason")
+            waiting = mapping_at(ctr, "state", "waiting")
+            reason = str_at(waiting, "reason")
             if waiting and _is_error_reason(reason):
-                detail = _str(waiting, "message")
-                name = _str(ctr, "name")
+                detail = str_at(waiting, "message")
+                name = str_at(ctr, "name")
                 problems.append(f"container {name!r}: {reason}" + (f": {detail}" if detail else ""))
         if problems:
             return HealthResult(Health.DEGRADED, "; ".join(problems))
 
-    phase = _str(live, "status", "phase")
+    phase = str_at(live, "status", "phase")
     if phase == "Pending":
-        scheduled = _condition(live, "PodScheduled")
+        scheduled = condition(live, "PodScheduled")
         if scheduled is not None and scheduled.get("status") == "False":
-            return HealthResult(Health.PROGRESSING, _cond_text(scheduled) or "Waiting to be scheduled")
+            return HealthResult(Health.PROGRESSING, condition_text(scheduled) or "Waiting to be scheduled")
         return HealthResult(Health.PROGRESSING, pod_message or "Pod is pending")
     if phase == "Succeeded":
         return HealthResult(Health.HEALTHY, pod_message)
@@ -315,8 +224,8 @@ def _pod(live: Manifest) -> HealthResult:
         if pod_message:
             return HealthResult(Health.DEGRADED, pod_message)
         for ctr in init_statuses + statuses:
-            terminated = _map(ctr, "state", "terminated")
-            reason = _terminated_reason(_str(ctr, "name"), terminated) if terminated else ""
+            terminated = mapping_at(ctr, "state", "terminated")
+            reason = _terminated_reason(str_at(ctr, "name"), terminated) if terminated else ""
             if reason:
                 return HealthResult(Health.DEGRADED, reason)
         return HealthResult(Health.DEGRADED, "Pod failed")
@@ -327,9 +236,9 @@ def _pod(live: Manifest) -> HealthResult:
         if _pod_ready(live, statuses):
             return HealthResult(Health.HEALTHY, pod_message)
         for ctr in statuses:
-            last = _map(ctr, "lastState", "terminated")
+            last = mapping_at(ctr, "lastState", "terminated")
             if last:
-                name = _str(ctr, "name")
+                name = str_at(ctr, "name")
                 why = _terminated_reason(name, last) or f"container {name!r} restarted"
                 return HealthResult(Health.DEGRADED, pod_message or f"Not ready: {why}")
         return HealthResult(Health.PROGRESSING, pod_message or "Waiting for containers to become ready")
@@ -337,9 +246,9 @@ def _pod(live: Manifest) -> HealthResult:
 
 
 def _pod_ready(live: Manifest, statuses: list[dict[str, Any]]) -> bool:
-    ready = _condition(live, "Ready")
+    ready = condition(live, "Ready")
     if ready is not None:
-        return _is_true(ready)
+        return is_true(ready)
     # Without a Ready condition (partial objects), fall back to every container reporting ready.
     return bool(statuses) and all(ctr.get("ready") is True for ctr in statuses)
 
@@ -351,32 +260,32 @@ def _pod_ready(live: Manifest, statuses: list[dict[str, Any]]) -> bool:
 def _job(live: Manifest) -> HealthResult:
     # Conditions count only when True: a resumed Job keeps a Suspended=False condition while it
     # runs again, which Argo's check (type only) would report as Healthy.
-    failed = _condition(live, "Failed")
-    if _is_true(failed):
-        return HealthResult(Health.DEGRADED, _cond_text(failed) or "Job failed")
-    complete = _condition(live, "Complete")
-    if _is_true(complete):
-        return HealthResult(Health.HEALTHY, _str(complete, "message") or "Job completed")
-    if _is_true(_condition(live, "Suspended")) or _get(live, "spec", "suspend") is True:
+    failed = condition(live, "Failed")
+    if is_true(failed):
+        return HealthResult(Health.DEGRADED, condition_text(failed) or "Job failed")
+    complete = condition(live, "Complete")
+    if is_true(complete):
+        return HealthResult(Health.HEALTHY, str_at(complete, "message") or "Job completed")
+    if is_true(condition(live, "Suspended")) or field_at(live, "spec", "suspend") is True:
         return HealthResult(Health.SUSPENDED, "Job is suspended")
-    active, succeeded = _int(live, "status", "active"), _int(live, "status", "succeeded")
+    active, succeeded = int_at(live, "status", "active"), int_at(live, "status", "succeeded")
     return HealthResult(Health.PROGRESSING, f"Job is running: {active} active, {succeeded} succeeded")
 
 
 def _cronjob(live: Manifest) -> HealthResult:
     # Argo's rules (resource_customizations/batch/CronJob/health.lua): an active run or a run that
     # never succeeded yet is Healthy, because the status cannot tell "not yet" from "never will".
-    if _get(live, "spec", "suspend") is True:
+    if field_at(live, "spec", "suspend") is True:
         return HealthResult(Health.SUSPENDED, "CronJob is suspended")
-    if _get(live, "status") is None:
+    if field_at(live, "status") is None:
         return HealthResult(Health.PROGRESSING, "Waiting for CronJob")
-    last_schedule = _time(live, "status", "lastScheduleTime")
+    last_schedule = time_at(live, "status", "lastScheduleTime")
     if last_schedule is None:
         return HealthResult(Health.HEALTHY, "CronJob has not been scheduled yet")
-    last_success = _time(live, "status", "lastSuccessfulTime")
+    last_success = time_at(live, "status", "lastSuccessfulTime")
     if last_success is None:
         return HealthResult(Health.HEALTHY, "CronJob has never completed successfully; it may not be healthy")
-    if _list(live, "status", "active"):
+    if list_at(live, "status", "active"):
         return HealthResult(Health.HEALTHY, "A job is running; the last execution may not have succeeded")
     if last_success < last_schedule:
         return HealthResult(Health.DEGRADED, "CronJob has not completed its last execution successfully")
@@ -388,7 +297,7 @@ def _cronjob(live: Manifest) -> HealthResult:
 
 
 def _pvc(live: Manifest) -> HealthResult:
-    phase = _str(live, "status", "phase")
+    phase = str_at(live, "status", "phase")
     if phase == "Bound":
         return HealthResult(Health.HEALTHY)
     if phase == "Pending":
@@ -399,11 +308,11 @@ def _pvc(live: Manifest) -> HealthResult:
 
 
 def _has_lb_ingress(live: Manifest) -> bool:
-    return bool(_list(live, "status", "loadBalancer", "ingress"))
+    return bool(list_at(live, "status", "loadBalancer", "ingress"))
 
 
 def _service(live: Manifest) -> HealthResult:
-    if _str(live, "spec", "type") != "LoadBalancer":
+    if str_at(live, "spec", "type") != "LoadBalancer":
         return HealthResult(Health.HEALTHY)
     if _has_lb_ingress(live):
         return HealthResult(Health.HEALTHY)
@@ -434,27 +343,27 @@ _HPA_CONDITIONS_ANNOTATION = "autoscaling.alpha.kubernetes.io/conditions"
 
 
 def _hpa(live: Manifest) -> HealthResult:
-    conditions = _maps(live, "status", "conditions")
+    conditions = mappings_at(live, "status", "conditions")
     if not conditions:
         # autoscaling/v1 has no status.conditions; the controller keeps them in an annotation.
-        raw = _str(live, "metadata", "annotations", _HPA_CONDITIONS_ANNOTATION)
+        raw = str_at(live, "metadata", "annotations", _HPA_CONDITIONS_ANNOTATION)
         if raw:
             try:
                 parsed = json.loads(raw)
             except ValueError as exc:
-                raise _Malformed(f"annotation {_HPA_CONDITIONS_ANNOTATION} is not JSON") from exc
-            conditions = _maps({"c": parsed}, "c")
+                raise Malformed(f"annotation {_HPA_CONDITIONS_ANNOTATION} is not JSON") from exc
+            conditions = mappings_at({"c": parsed}, "c")
     for cond in conditions:
-        pair = (_str(cond, "type"), _str(cond, "reason"))
+        pair = (str_at(cond, "type"), str_at(cond, "reason"))
         if pair in _HPA_DEGRADED:
-            return HealthResult(Health.DEGRADED, _str(cond, "message") or f"{pair[0]}: {pair[1]}")
+            return HealthResult(Health.DEGRADED, str_at(cond, "message") or f"{pair[0]}: {pair[1]}")
         if pair in _HPA_HEALTHY:
-            return HealthResult(Health.HEALTHY, _str(cond, "message"))
+            return HealthResult(Health.HEALTHY, str_at(cond, "message"))
     return HealthResult(Health.PROGRESSING, "Waiting to autoscale")
 
 
 def _namespace(live: Manifest) -> HealthResult:
-    phase = _str(live, "status", "phase")
+    phase = str_at(live, "status", "phase")
     if phase == "Active":
         return HealthResult(Health.HEALTHY)
     if phase == "Terminating":
@@ -463,34 +372,34 @@ def _namespace(live: Manifest) -> HealthResult:
 
 
 def _apiservice(live: Manifest) -> HealthResult:
-    available = _condition(live, "Available")
+    available = condition(live, "Available")
     if available is None:
         return HealthResult(Health.PROGRESSING, "Waiting to be processed")
-    text = _cond_text(available)
-    if _is_true(available):
+    text = condition_text(available)
+    if is_true(available):
         return HealthResult(Health.HEALTHY, text)
     return HealthResult(Health.PROGRESSING, text or "APIService is not available yet")
 
 
 def _crd(live: Manifest) -> HealthResult:
-    conditions = _maps(live, "status", "conditions")
+    conditions = mappings_at(live, "status", "conditions")
     if not conditions:
         return HealthResult(Health.PROGRESSING, "Status conditions not found")
-    by_type = {_str(c, "type"): c for c in conditions}
+    by_type = {str_at(c, "type"): c for c in conditions}
     terminating = by_type.get("Terminating")
     names = by_type.get("NamesAccepted")
     established = by_type.get("Established")
     non_structural = by_type.get("NonStructuralSchema")
     # Same precedence as gitops-engine: deletion first, then why it cannot be served.
-    if _is_true(terminating):
-        return HealthResult(Health.PROGRESSING, f"CRD is being terminated: {_str(terminating, 'message')}")
+    if is_true(terminating):
+        return HealthResult(Health.PROGRESSING, f"CRD is being terminated: {str_at(terminating, 'message')}")
     if names is not None and names.get("status") == "False":
-        return HealthResult(Health.DEGRADED, f"CRD names have not been accepted: {_str(names, 'message')}")
-    if not _is_true(established):
-        why = _str(established, "message") if established is not None else "no Established condition"
+        return HealthResult(Health.DEGRADED, f"CRD names have not been accepted: {str_at(names, 'message')}")
+    if not is_true(established):
+        why = str_at(established, "message") if established is not None else "no Established condition"
         return HealthResult(Health.DEGRADED, f"CRD is not established: {why}")
-    if _is_true(non_structural):
-        return HealthResult(Health.DEGRADED, f"Schema violations found: {_str(non_structural, 'message')}")
+    if is_true(non_structural):
+        return HealthResult(Health.DEGRADED, f"Schema violations found: {str_at(non_structural, 'message')}")
     return HealthResult(Health.HEALTHY, "CRD is established")
 
 
@@ -504,7 +413,7 @@ def _generic(live: Manifest) -> HealthResult:
     # Lenient about shape: a custom resource's status follows its own schema, which we do not know.
     found = live.get("status")
     status: dict[str, Any] = found if isinstance(found, dict) else {}
-    generation = _get(live, "metadata", "generation")
+    generation = field_at(live, "metadata", "generation")
     observed = status.get("observedGeneration")
     if _is_int(generation) and _is_int(observed) and observed != generation:
         return HealthResult(
@@ -518,18 +427,18 @@ def _generic(live: Manifest) -> HealthResult:
     for kind, health in (("Reconciling", Health.PROGRESSING), ("Stalled", Health.DEGRADED)):
         cond = by_type.get(kind)
         if cond is not None and cond.get("status") == "True":
-            return HealthResult(health, _cond_text(cond) or f"{kind} condition is True")
+            return HealthResult(health, condition_text(cond) or f"{kind} condition is True")
     ready = by_type.get("Ready")
     if ready is None:
         return HealthResult(Health.HEALTHY)  # kstatus: "current"; nothing worth saying beside ♥
-    text = _cond_text(ready)
+    text = condition_text(ready)
     if ready.get("status") == "True":
         return HealthResult(Health.HEALTHY, text)
     if ready.get("status") == "False":
         return HealthResult(Health.DEGRADED, text or "Ready condition is False")
     if ready.get("status") == "Unknown":
         return HealthResult(Health.PROGRESSING, text or "Ready condition is Unknown")
-    raise _Malformed(f"Ready condition status should be True, False or Unknown, got {ready.get('status')!r}")
+    raise Malformed(f"Ready condition status should be True, False or Unknown, got {ready.get('status')!r}")
 
 
 def _is_int(value: Any) -> bool:
