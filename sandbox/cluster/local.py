@@ -202,13 +202,15 @@ class LocalRuntime:
         lock_down(self.root)  # what kwokctl wrote before the umask took (and clusters made before it)
         self._start_cloud(progress)
         status = self.status()
-        for _attempt in range(3):
+        for _attempt in range(4):
             if status.state != "degraded" or self.cloud_pid_file.stem in self.dead_components():
                 break
             # kwokctl starts every component at once: one that needs the API server at start
-            # (metrics-server reads its CA from it) exits when a loaded machine serves it late.
-            # The API server answers now; kwokctl starts what is not running, and it must stay up.
+            # (metrics-server reads the request-header CA from kube-system's
+            # extension-apiserver-authentication) exits when a loaded machine publishes it late.
+            # Once it is there, kwokctl starts what is not running, and it must stay up.
             progress(f"starting again what exited early: {status.detail}")
+            self._wait_for_authentication_config()
             self._kwokctl("start", "cluster", "--timeout", "1m")
             status = self._status_after(STAYS_UP)
         if status.state == "degraded":  # a component that exited at once (a flag it refused)
@@ -309,6 +311,23 @@ class LocalRuntime:
                 time.sleep(0.3)
             finally:
                 api.close()
+
+    def _wait_for_authentication_config(self, timeout: float = 30) -> None:
+        """Until the API server has published the ConfigMap aggregated servers authenticate with
+        (or ``timeout``: the restart then says why it failed, from the logs)."""
+        api = kc.api_client(self.kubeconfig_path, self.context)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    client.CoreV1Api(api).read_namespaced_config_map(
+                        "extension-apiserver-authentication", "kube-system", _request_timeout=3
+                    )
+                    return
+                except Exception:  # not there yet, or the API server is still slow: look again
+                    time.sleep(0.5)
+        finally:
+            api.close()
 
     def _create_node(self) -> None:
         """A node kwok manages: it heartbeats it Ready and fakes the pods bound to it."""
