@@ -23,6 +23,7 @@ from sandbox.model import ObjectKey, Problem
 from sandbox.source.appconfig import CONFIG_FILE, AppSpec, uncommitted_config
 from sandbox.source.discovery import discover
 from sandbox.source.envrepo import EnvRepoError
+from sandbox.source.percommit import ClusterFacts
 
 Claim = Callable[[str], str | None]  # app -> None when this agent may drive it, else who does
 
@@ -68,7 +69,7 @@ class AppSet:
     def refresh(self, previous: str | None, head: str, trigger: str, force: bool = False) -> None:
         """Git's head is ``head``: bring the app set, and then each app, to it."""
         repo = self.s.repo
-        found = discover(repo, head, self.entry, self._deployed())
+        found = discover(repo, head, self.entry, ClusterFacts(self._deployed()))
         specs, problems, configured = found.apps, found.problems, found.configured
         self.problems = tuple(problems)
         names = {spec.name for spec in specs}

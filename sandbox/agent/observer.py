@@ -29,7 +29,7 @@ from sandbox.model import Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.appconfig import AppSpec, uncommitted_config
 from sandbox.source.discovery import discover
 from sandbox.source.envrepo import EnvRepo
-from sandbox.source.render import render_app
+from sandbox.source.percommit import ClusterFacts, render_once
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Observer:
                 i.app: i for i in InventoryReader(self.reader).all()
             }  # one list, not one read an app
             deployed = appchanges.deployed_from(list(inventories.values()), self.repo_path, repo.git_dir)
-            found = discover(repo, head, self.entry, deployed)
+            found = discover(repo, head, self.entry, ClusterFacts(deployed, self._is_namespaced))
             specs, problems, configured = found.apps, found.problems, found.configured
             known = appchanges.known_from(list(inventories.values()), self.repo_path, repo.git_dir)
             changed = appchanges.changes(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path),
@@ -182,9 +182,10 @@ class Observer:
         return app_state(facts, self.cache)
 
     def _render(self, repo: EnvRepo, spec: AppSpec, revision: str) -> DesiredSet:
-        return DesiredSet.of(
-            render_app(repo, spec, revision, is_namespaced=self._is_namespaced), spec.ignore_differences
-        )
+        rendered = render_once(
+            repo, spec, revision, ClusterFacts({}, self._is_namespaced)
+        )  # often discovery's
+        return DesiredSet.of(rendered, spec.ignore_differences)
 
     # -- live objects -----------------------------------------------------------------------------
 

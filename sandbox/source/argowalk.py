@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import yaml
@@ -23,7 +22,7 @@ from sandbox.source.appspec import AppSpec, RenderOptions, Source
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.failedapp import failed_app
-from sandbox.source.percommit import MAX_DEPTH, defining_render, once
+from sandbox.source.percommit import MAX_DEPTH, NO_CLUSTER, ClusterFacts, defining_render, once
 from sandbox.source.render import local_repo
 from sandbox.source.render.parse import inside
 from sandbox.source.repomap import RepoMap
@@ -68,7 +67,7 @@ class ArgoWalk:
     problems: list[Problem] = field(default_factory=list)
     unrendered: set[str] = field(default_factory=set)
     notices: list[Problem] = field(default_factory=list)  # said of the repo, failing nothing
-    deployed: Mapping[str, str] = field(default_factory=dict)  # app -> the revision the cluster runs
+    cluster: ClusterFacts = NO_CLUSTER
     read_at: dict[str, str] = field(default_factory=dict)  # app -> the earlier revision its apps come from
     _apps: dict[str, AppSpec] = field(default_factory=dict)
 
@@ -126,7 +125,7 @@ class ArgoWalk:
                     continue
                 if not self._may_define_apps(spec):
                     continue
-                rendered, revision = defining_render(self.repo, spec, self.sha, self.deployed)
+                rendered, revision = defining_render(self.repo, spec, self.sha, self.cluster)
                 if revision != self.sha:
                     self.read_at[spec.name] = revision
                 if not rendered.ok:

@@ -32,6 +32,7 @@ from sandbox.source.argowalk import ArgoWalk, argo_definitions
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.fluxentry import flux_entries, holds_flux
 from sandbox.source.fluxwalk import FluxWalk
+from sandbox.source.percommit import NO_CLUSTER, ClusterFacts
 from sandbox.source.repomap import RepoMap
 
 
@@ -57,15 +58,16 @@ def load_apps(repo: EnvRepo, revision: str) -> tuple[list[AppSpec], list[Problem
 
 
 def discover(
-    repo: EnvRepo, revision: str, entry: str | None = None, deployed: Mapping[str, str] | None = None
+    repo: EnvRepo, revision: str, entry: str | None = None, cluster: ClusterFacts = NO_CLUSTER
 ) -> Discovery:
     """``entry``: where discovery starts, named by the user (``--entry``), over sandbox.yaml's.
-    ``deployed``: the revision the cluster runs of each app, where the apps a suspended app or
-    one that does not render here defines are read (as its controller left them).
+    ``cluster``: the revision the cluster runs of each app, where the apps a suspended app or
+    one that does not render here defines are read (as its controller left them), and its
+    scopes, for the renders discovery makes.
     Input nothing foresaw fails the whole list (every app kept as it is), never the agent."""
     sha = repo.resolve(revision)
     try:
-        found = _discover(repo, sha, entry, deployed or {})
+        found = _discover(repo, sha, entry, cluster)
         # A definition reached twice (as a root, and as the child of an app-of-apps) is one problem.
         return dataclasses.replace(found, problems=list(dict.fromkeys(found.problems)))
     except EnvRepoError:
@@ -77,7 +79,7 @@ def discover(
         )], configured=True)  # fmt: skip
 
 
-def _discover(repo: EnvRepo, sha: str, entry: str | None, deployed: Mapping[str, str]) -> Discovery:
+def _discover(repo: EnvRepo, sha: str, entry: str | None, cluster: ClusterFacts) -> Discovery:
     config, problems = read_config(repo, sha)
     if entry is not None:
         config, refused = _entry_config(repo, sha, entry, config)
@@ -87,14 +89,14 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None, deployed: Mapping[str,
         return Discovery([], problems, configured=True)
     repos = RepoMap.of(repo.remote_urls(), dict(config.repos) if config else {}, repo.branch, str(repo.path))
     if config is None or config.scan:
-        return _scanned(repo, sha, repos, config, deployed)
+        return _scanned(repo, sha, repos, config, cluster)
     apps = list(config.apps)
     note = ""
     unrendered: set[str] = set()
     read_at: dict[str, str] = {}
     notices: list[str] = []
     if config.argocd is not None:
-        walk = ArgoWalk(repo, sha, repos, taken={a.name: CONFIG_FILE for a in apps}, deployed=deployed)
+        walk = ArgoWalk(repo, sha, repos, taken={a.name: CONFIG_FILE for a in apps}, cluster=cluster)
         walk.entry(config.argocd)
         apps += walk.apps()
         problems += walk.problems
@@ -103,7 +105,7 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None, deployed: Mapping[str,
         notices += [str(n) for n in walk.notices]
         note = f"apps from the Argo CD entry {config.argocd}/ ({'--entry' if entry is not None else CONFIG_FILE})"
     if config.flux is not None:
-        found = _flux(repo, sha, repos, config.flux, config.charts, apps, deployed)
+        found = _flux(repo, sha, repos, config.flux, config.charts, apps, cluster)
         apps += found.apps
         problems += found.problems
         unrendered |= found.unrendered
@@ -133,7 +135,7 @@ def _entry_config(
 
 
 def _scanned(
-    repo: EnvRepo, sha: str, repos: RepoMap, config: Config | None, deployed: Mapping[str, str]
+    repo: EnvRepo, sha: str, repos: RepoMap, config: Config | None, cluster: ClusterFacts
 ) -> Discovery:
     """The apps of a repo whose sandbox.yaml names none (or that has none): its Argo CD
     Applications, else its one Flux cluster entry, else one app per top-level folder."""
@@ -146,7 +148,7 @@ def _scanned(
             f"{entries[0]}, or for good in {CONFIG_FILE} (`flux: {{path: {entries[0]}}}`)",
         )], configured=True)  # fmt: skip
     if entries:
-        return _flux(repo, sha, repos, entries[0], config.charts if config else "", [], deployed)
+        return _flux(repo, sha, repos, entries[0], config.charts if config else "", [], cluster)
     if not defined and config is None:
         apps, folder_problems = folder_apps(repo, sha)
         if not apps and not folder_problems:
@@ -155,7 +157,7 @@ def _scanned(
     if not defined:
         return Discovery([], [Problem(f"{CONFIG_FILE} lists no apps and the repo has no Argo CD Application: "
                                       "list apps under `apps:`", file=CONFIG_FILE)], configured=True)  # fmt: skip
-    walk = ArgoWalk(repo, sha, repos, deployed=deployed)
+    walk = ArgoWalk(repo, sha, repos, cluster=cluster)
     walk.roots(defined)
     apps = walk.apps()
     files = sorted({a.defined_in for a in apps if not a.parent and a.defined_in})
@@ -203,7 +205,7 @@ def _apps_count(apps: list[AppSpec]) -> str:
 
 def _flux(
     repo: EnvRepo, sha: str, repos: RepoMap, entry: str, charts: str, taken: list[AppSpec],
-    deployed: Mapping[str, str],
+    cluster: ClusterFacts,
 ) -> Discovery:  # fmt: skip
     """Apps from a Flux cluster entry, breadth-first; walked again while a later app's objects
     answer an earlier one's substituteFrom or valuesFrom (at most three times)."""
@@ -215,7 +217,7 @@ def _flux(
     sources = flux.Sources(repos, charts=charts, mentions=mentions)
 
     def walked() -> FluxWalk:
-        walk = FluxWalk(repo, sha, sources, {a.name for a in taken}, deployed=deployed)
+        walk = FluxWalk(repo, sha, sources, {a.name for a in taken}, cluster=cluster)
         walk.run(entry)
         return walk
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +12,7 @@ from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.failedapp import failed_app
-from sandbox.source.percommit import MAX_DEPTH, defining_render, render_once
+from sandbox.source.percommit import MAX_DEPTH, NO_CLUSTER, ClusterFacts, defining_render, render_once
 
 
 @dataclass
@@ -25,7 +24,7 @@ class FluxWalk:
     problems: list[Problem] = field(default_factory=list)
     apps: dict[str, AppSpec] = field(default_factory=dict)
     unrendered: set[str] = field(default_factory=set)
-    deployed: Mapping[str, str] = field(default_factory=dict)  # app -> the revision the cluster runs
+    cluster: ClusterFacts = NO_CLUSTER
     read_at: dict[str, str] = field(default_factory=dict)  # app -> the earlier revision its apps come from
 
     def run(self, entry: str) -> None:
@@ -52,7 +51,7 @@ class FluxWalk:
         root = AppSpec(flux.BOOTSTRAP_SOURCE, entry, flux.BOOTSTRAP_SOURCE, "kustomize",
                        options=RenderOptions(flux=True), defined_in=entry, kind="Kustomization",
                        home=flux.BOOTSTRAP_SOURCE, create_namespace=True)  # fmt: skip
-        rendered = render_once(self.repo, root, self.sha)
+        rendered = render_once(self.repo, root, self.sha, self.cluster)
         itself = [c for c in rendered.children if flux.kind_of(c.manifest) == f"{flux.KUSTOMIZE_GROUP}/Kustomization"
                   and _flux_path(c.manifest) == entry]  # fmt: skip
         for obj in (*rendered.objects, *rendered.children):  # its sources, defined beside it
@@ -106,7 +105,7 @@ class FluxWalk:
         return added
 
     def _defining(self, spec: AppSpec) -> Rendered:
-        rendered, revision = defining_render(self.repo, spec, self.sha, self.deployed)
+        rendered, revision = defining_render(self.repo, spec, self.sha, self.cluster)
         if revision != self.sha:
             self.read_at[spec.name] = revision
         return rendered

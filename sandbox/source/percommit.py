@@ -5,15 +5,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
 from sandbox.model import Rendered
 from sandbox.source.appspec import AppSpec
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.render import render_app
+from sandbox.source.render.objects import IsNamespaced
 
 MAX_DEPTH = 8  # app-of-apps nesting; deeper is almost surely an app that renders itself
-_RENDERS = 64
+_RENDERS = 1024  # a large repo's Kustomizations, each rendered once per commit
 
 
 def once(key: tuple[object, ...], make: Callable[[], _T]) -> _T:
@@ -36,14 +38,29 @@ _made: OrderedDict[tuple[object, ...], object] = OrderedDict()
 _once_lock = threading.Lock()
 
 
-def render_once(repo: EnvRepo, spec: AppSpec, sha: str) -> Rendered:
-    """Render an app-of-apps once per revision (discovery runs on every commit and status)."""
-    return once(("render", str(repo.path), sha, spec), lambda: render_app(repo, spec, sha))
+@dataclass(frozen=True)
+class ClusterFacts:
+    """What the cluster tells discovery: the revision it runs of each app (see defining_render),
+    and which kinds are namespaced (the renders discovery makes are then the ones status shows)."""
+
+    deployed: Mapping[str, str] = field(default_factory=dict)
+    is_namespaced: IsNamespaced | None = None
 
 
-def defining_render(
-    repo: EnvRepo, spec: AppSpec, sha: str, deployed: Mapping[str, str]
-) -> tuple[Rendered, str]:
+NO_CLUSTER = ClusterFacts()
+
+
+def render_once(repo: EnvRepo, spec: AppSpec, sha: str, cluster: ClusterFacts = NO_CLUSTER) -> Rendered:
+    """Render an app once per revision (discovery runs on every commit and status, and status
+    shows what discovery rendered)."""
+    namespaced = cluster.is_namespaced
+    return once(
+        ("render", str(repo.path), sha, spec, namespaced),
+        lambda: render_app(repo, spec, sha, is_namespaced=namespaced),
+    )
+
+
+def defining_render(repo: EnvRepo, spec: AppSpec, sha: str, cluster: ClusterFacts) -> tuple[Rendered, str]:
     """What ``spec`` renders where the apps it defines come from, and the revision it came from.
 
     That is ``sha``, unless the cluster runs an earlier revision of the app (``deployed``) and
@@ -51,23 +68,23 @@ def defining_render(
     stay as it applied them until it applies again (a suspended Kustomization applies nothing,
     one whose build fails keeps its last applied revision, an Application that fails to
     render leaves its child Applications as last synced)."""
-    earlier = deployed.get(spec.name, "")
+    earlier = cluster.deployed.get(spec.name, "")
     if earlier and earlier != sha and spec.suspended:
-        frozen = _earlier(repo, spec, earlier)
+        frozen = _earlier(repo, spec, earlier, cluster)
         if frozen is not None:
             return frozen, earlier
-    rendered = render_once(repo, spec, sha)
+    rendered = render_once(repo, spec, sha, cluster)
     if rendered.ok or not earlier or earlier == sha:
         return rendered, sha
-    last_good = _earlier(repo, spec, earlier)
+    last_good = _earlier(repo, spec, earlier, cluster)
     return (last_good, earlier) if last_good is not None else (rendered, sha)
 
 
-def _earlier(repo: EnvRepo, spec: AppSpec, revision: str) -> Rendered | None:
+def _earlier(repo: EnvRepo, spec: AppSpec, revision: str, cluster: ClusterFacts) -> Rendered | None:
     """The app's render at an earlier revision, when that revision is still in the repo (a
     force-push may have dropped it) and renders."""
     try:
-        rendered = render_once(repo, spec, repo.resolve(revision))
+        rendered = render_once(repo, spec, repo.resolve(revision), cluster)
     except EnvRepoError:
         return None
     return rendered if rendered.ok else None
