@@ -174,3 +174,18 @@ def test_sigterm_or_sighup_ends_a_watch_mid_sync_as_ctrl_c_does_with_the_signals
     ]
     again = cli("sync")
     assert "driven by" not in shown(again) and "another agent" not in shown(again), "the lock was released"
+    assert not (cli.state / "bugs.log").exists(), (cli.state / "bugs.log").read_text()
+
+
+def test_sigterm_ends_an_idle_watch_with_its_exit_code_and_ctrl_c_with_0(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """Ctrl-C is how a person ends a watch (0); SIGTERM is how a supervisor stops it (143)."""
+    cli, _app = _repo(tmp_path, local_runtime)
+    _items(cli.repo, 1)
+    commit_all(cli.repo, "one item")
+    for sig, expected in ((signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 0)):
+        with cli.watch() as watch:
+            watch.wait_for_line("synced", 120)
+            watch.proc.send_signal(sig)
+            assert watch.proc.wait(30) == expected, (sig, watch.text[-2000:])

@@ -327,6 +327,8 @@ class Agent:
                     self._handle(item)
                     self._failed.pop(_kind(item), None)
                 except Exception as exc:  # the agent keeps running whatever one command does
+                    if self._stop.is_set():
+                        return  # cut short by stop() (its pools are closed): interrupted, no bug
                     app = getattr(item, "app", None) or ""
                     said = f"{type(item).__name__} failed: {type(exc).__name__}: {exc}"
                     self._event("error", app, said)

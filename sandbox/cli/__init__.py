@@ -18,6 +18,7 @@ from pathlib import Path
 from sandbox import __version__, doctor
 from sandbox.agent.locking import AgentBusy
 from sandbox.cli import demo, headless
+from sandbox.cli.signals import Terminated
 from sandbox.cluster.runtime import ClusterError, ClusterStatus
 from sandbox.cluster.runtimes import RUNTIMES, forget_active, remember_active, runtime_for
 from sandbox.kube.client import KubeError
@@ -174,14 +175,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
         print(f"interrupted ({signal.Signals(signum).name})", file=sys.stderr)
         return 128 + signum  # as a shell reports a command a signal ended: 130 Ctrl-C, 143 SIGTERM
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, unwinding the command as Ctrl-C does."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 def _interrupt_on_termination() -> None:

@@ -25,6 +25,7 @@ from sandbox.agent.history import HistoryReader, SyncRecord, path_for_repo
 from sandbox.agent.loop import Agent
 from sandbox.agent.revert import RevertError
 from sandbox.agent.snapshot import AppState, Event, ObjectState, Snapshot, app_depths, in_tree_order
+from sandbox.cli.signals import Terminated
 from sandbox.manifest.appkinds import FLUX_APP_KINDS
 from sandbox.model import Health, SyncStatus
 from sandbox.source.appid import pick, shown_names
@@ -400,8 +401,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
         try:
             while True:
                 time.sleep(3600)
+        except Terminated:
+            raise  # stopped by SIGTERM or SIGHUP: 128 + the signal, as for any command
         except KeyboardInterrupt:
-            return 0
+            return 0  # Ctrl-C is how a user ends a watch
 
 
 def cmd_check(args: argparse.Namespace) -> int:
