@@ -549,3 +549,14 @@ def test_a_flux_instance_given_as_helm_values_names_the_cluster_entries_not_swit
         asked.message
     )
     assert "quiet" not in asked.message
+
+
+def test_a_source_a_sibling_app_applies_is_known_to_the_app_that_reads_from_it(tmp_path: Path) -> None:
+    repo, _found = _discover(tmp_path, "sibling-source")
+    git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/sibling-source.git")
+
+    found = discover(repo, "HEAD")
+
+    assert not found.problems and not _failed(found), [str(p) for p in found.problems] or _failed(found)
+    app = {a.names.short: a for a in found.apps}["app"]
+    assert (app.path, app.depends_on) == ("app", ("repos",))

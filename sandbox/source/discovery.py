@@ -208,7 +208,8 @@ def _flux(
     cluster: ClusterFacts,
 ) -> Discovery:  # fmt: skip
     """Apps from a Flux cluster entry, breadth-first; walked again while a later app's objects
-    answer an earlier one's substituteFrom or valuesFrom (at most three times)."""
+    answer an earlier one's sources, substituteFrom or valuesFrom (a GitRepository a sibling
+    applies, say; at most three times)."""
 
     def mentions(texts: tuple[str, ...]) -> list[str]:
         found = [set(repo.files_containing(sha, text)) for text in texts]
@@ -221,12 +222,12 @@ def _flux(
         walk.run(entry)
         return walk
 
-    known = len(sources.data)
+    known = sources.size()
     walk = walked()
     for _ in range(2):
-        if len(sources.data) == known:
+        if sources.size() == known:
             break
-        known = len(sources.data)
+        known = sources.size()
         walk = walked()
     apps = walk.ordered()
     note = f"{_apps_count(apps)} from the Flux cluster entry {entry}/" if apps else ""

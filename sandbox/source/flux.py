@@ -98,6 +98,10 @@ class Sources:
     # The env repo's files that hold every one of some strings (where an unknown source is named).
     mentions: Callable[[tuple[str, ...]], list[str]] = lambda _texts: []
 
+    def size(self) -> tuple[int, ...]:
+        """How much has been learnt: a walk that learnt more may define more apps when run again."""
+        return len(self.git), len(self.helm), len(self.oci), len(self.data), len(self.artifacts)
+
     def learn(self, manifest: Mapping[str, Any], default_namespace: str) -> None:
         meta = mapping(manifest.get("metadata"))
         name, namespace = str(meta.get("name", "")), str(meta.get("namespace") or default_namespace)
