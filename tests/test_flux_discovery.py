@@ -265,6 +265,8 @@ def test_a_flux_repo_not_bootstrapped_yet_asks_which_cluster_entry_and_takes_the
     assert {a.name: a.parent for a in chosen.apps} == {
         "flux-system": "", "apps": "flux-system", "tenants": "flux-system", "team": "tenants",
     }, "the root is the flux-system Kustomization bootstrap would make"  # fmt: skip
+    root = {a.name: a for a in chosen.apps}["flux-system"]
+    assert not root.waits, "as `flux bootstrap` makes it: no spec.wait, so Ready once applied"
 
 
 def test_a_flux_instance_names_the_cluster_entry_and_is_left_out_as_flux_itself(tmp_path: Path) -> None:

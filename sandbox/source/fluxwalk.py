@@ -50,7 +50,7 @@ class FluxWalk:
         otherwise, the root app is that one."""
         root = AppSpec(flux.BOOTSTRAP_SOURCE, entry, flux.BOOTSTRAP_SOURCE, "kustomize",
                        options=RenderOptions(flux=True), defined_in=entry, kind="Kustomization",
-                       home=flux.BOOTSTRAP_SOURCE, create_namespace=True)  # fmt: skip
+                       home=flux.BOOTSTRAP_SOURCE, create_namespace=True, waits=False)  # fmt: skip
         rendered = render_once(self.repo, root, self.sha, self.cluster)
         itself = [c for c in rendered.children if flux.kind_of(c.manifest) == f"{flux.KUSTOMIZE_GROUP}/Kustomization"
                   and _flux_path(c.manifest) == entry]  # fmt: skip
