@@ -562,3 +562,18 @@ def test_a_source_a_sibling_app_applies_is_known_to_the_app_that_reads_from_it(t
     assert not found.problems and not _failed(found), [str(p) for p in found.problems] or _failed(found)
     app = {a.names.short: a for a in found.apps}["app"]
     assert (app.path, app.depends_on) == ("app", ("repos",))
+
+
+def test_a_render_that_built_but_failed_still_defines_its_apps_and_sources(tmp_path: Path) -> None:
+    """config refuses a SOPS-encrypted Secret: it fails, yet its build says what it would apply.
+    The Kustomization it defines shows under it (waiting for it, as a Flux child waits for its
+    parent), and app's substituteFrom finds the ConfigMap it makes (app then waits on config
+    through dependsOn, as Flux has it, instead of failing for a ConfigMap "made by no app")."""
+    repo, _found = _discover(tmp_path, "failed-builds")
+    git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/failed-builds.git")
+    found = discover(repo, "HEAD")
+    apps = {a.names.short: a for a in found.apps}
+
+    assert apps["child"].parent == "config" and apps["child"].after_parent
+    assert not apps["app"].invalid, [str(p) for p in apps["app"].invalid]
+    assert "config" not in found.unrendered

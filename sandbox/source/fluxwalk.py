@@ -34,13 +34,17 @@ class FluxWalk:
         depth = 0
         while level and depth < MAX_DEPTH:
             depth += 1
+            # A render that failed yet built (an object it refuses, such as a SOPS-encrypted
+            # one) still says what the app would apply: its sources, and the apps it defines,
+            # which wait on it ("its parent did not apply it"), as a Flux parent's children
+            # wait for it to apply them. One that did not build defines apps nobody knows.
             for spec, made in level:
-                if not made.ok:
+                if not made.ok and not (made.objects or made.children):
                     self.unrendered.add(spec.name)
                     continue
                 for obj in (*made.objects, *made.children):
                     self.sources.learn(obj.manifest, spec.namespace)
-            level = [(app, self._defining(app)) for spec, made in level if made.ok
+            level = [(app, self._defining(app)) for spec, made in level if made.ok or made.children
                      for app in self._children(spec, made, entry)
                      if app.source == "kustomize" and not app.invalid]  # fmt: skip
 
