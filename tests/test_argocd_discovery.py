@@ -241,3 +241,15 @@ def test_applications_in_the_folder_of_a_root_that_cannot_run_wait_under_it(tmp_
     assert apps["beside"].parent == "", "an ApplicationSet that cannot expand makes no Application beside it"
     assert apps["multi"].invalid, "three sources that make objects"
     assert (apps["extra"].parent, apps["extra"].after_parent) == ("multi", True), "from its third source"
+
+
+def test_an_ignore_difference_the_sandbox_cannot_honour_is_said_and_the_app_still_runs(
+    tmp_path: Path,
+) -> None:
+    _repo, found = _discover(tmp_path, "ignore-select")
+    app = _apps(found)["tolerant"]
+
+    assert not app.invalid, [str(p) for p in app.invalid]
+    said = [n.message for n in app.notices]
+    assert any("jqPathExpressions" in n and "not honoured" in n for n in said), said
+    assert any("managedFieldsManagers" in n and "not honoured" in n for n in said), said

@@ -103,7 +103,7 @@ def application(
     for key in spec:
         if key not in _SPEC_KEYS:
             bad(f"spec.{key} is not supported by the sandbox")
-    ignore = _ignore_rules(spec.get("ignoreDifferences"), bad)
+    ignore, unhonoured = _ignore_rules(spec.get("ignoreDifferences"), bad)
     source = _main_source(spec, bad)
     namespace = _destination_namespace(spec, bad)
     if source is None or problems:
@@ -128,7 +128,7 @@ def application(
         revision=revision,
         ignore_differences=ignore, repo=other,
         after_parent=bool(parent),  # an Application of an app-of-apps exists once its parent synced it
-        notices=tuple(ignored),
+        notices=(*unhonoured, *ignored),
     ), []  # fmt: skip
 
 
@@ -168,25 +168,30 @@ def _sync_options(
     return create_namespace, ignored
 
 
-def _ignore_rules(raw: Any, bad: Callable[[str], None]) -> tuple[IgnoreRule, ...]:
-    """ignoreDifferences as rules; a field the sandbox cannot honour is named, never dropped."""
-    rules = []
+_NOT_HONOURED = ("not honoured: the differences there show, and self-heal undoes them (ignoreDifferences "
+                 "only changes comparisons, so the app runs as written)")  # fmt: skip
+
+
+def _ignore_rules(raw: Any, bad: Complaints) -> tuple[tuple[IgnoreRule, ...], list[Problem]]:
+    """ignoreDifferences as rules, and notices of what the sandbox cannot honour: named, never
+    dropped, and never a reason not to run the app (Argo CD syncs the ignored fields too)."""
+    rules, notices = [], []
     for index, entry in enumerate(raw or ()):
         item = mapping(entry)
         pointers = [str(p) for p in item.get("jsonPointers") or ()]
         for expression in item.get("jqPathExpressions") or ():
             pointer = jq_pointer(str(expression))
             if pointer is None:
-                bad(f"ignoreDifferences[{index}] jqPathExpressions {expression!r}: only plain paths such as "
-                    ".spec.replicas are supported by the sandbox")  # fmt: skip
+                notices.append(bad.notice(f"ignoreDifferences[{index}] jqPathExpressions {expression!r}: only plain "
+                                          f"paths such as .spec.replicas are understood; {_NOT_HONOURED}"))  # fmt: skip
             else:
                 pointers.append(pointer)
         if item.get("managedFieldsManagers"):
-            bad(f"ignoreDifferences[{index}] managedFieldsManagers is not supported by the sandbox: name the "
-                "fields with jsonPointers instead")  # fmt: skip
+            notices.append(bad.notice(f"ignoreDifferences[{index}] managedFieldsManagers (name the fields with "
+                                      f"jsonPointers instead): {_NOT_HONOURED}"))  # fmt: skip
         rules.append(IgnoreRule(str(item.get("group", "")), str(item.get("kind", "")), str(item.get("name", "")),
                                 str(item.get("namespace", "")), tuple(pointers)))  # fmt: skip
-    return tuple(rules)
+    return tuple(rules), notices
 
 
 def _main_source(spec: dict[str, Any], bad: Any) -> dict[str, Any] | None:
