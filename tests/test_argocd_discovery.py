@@ -115,6 +115,9 @@ def test_kustomize_fields_of_an_application_are_applied_as_kustomize_edit_would(
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == (
         "registry.example.com/mirror/nginx:1.27-alpine"
     )
+    assert deployment["spec"]["replicas"] == 4, "source.kustomize.patches, added as Argo CD adds them"
+    said = [str(n) for n in render_app(repo, app, "HEAD").notices]
+    assert any("replace of a missing path adds it" in n for n in said), "as kustomize builds it, said"
 
 
 def test_helm_fields_of_an_application_layer_files_then_inline_values_then_parameters(tmp_path: Path) -> None:

@@ -40,9 +40,10 @@ class RenderOptions:
     jsonnet_tlas: tuple[tuple[str, str, bool], ...] = ()
     jsonnet_libs: tuple[str, ...] = ()  # repo-relative
     # Flux's Kustomization: a kustomization.yaml made when the folder has none, patches and
-    # images (JSON of each entry), components, and post-build variables.
+    # images (JSON of each entry), components, and post-build variables. Patches and components
+    # are Argo CD's source.kustomize ones too.
     flux: bool = False
-    flux_patches: tuple[str, ...] = ()
+    added_patches: tuple[str, ...] = ()
     flux_images: tuple[str, ...] = ()
     components: tuple[str, ...] = ()
     ignore_missing_components: bool = False  # Flux's spec.ignoreMissingComponents

@@ -8,6 +8,7 @@ app never deploys other than its author meant.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from collections.abc import Callable, Mapping
@@ -52,7 +53,17 @@ _HELM_KEYS = frozenset(
      "ignoreMissingValueFiles", "fileParameters", "version", "namespace", "skipSchemaValidation", "skipTests"}
 )  # fmt: skip
 _KUSTOMIZE_KEYS = frozenset(
-    {"namePrefix", "nameSuffix", "images", "commonLabels", "commonAnnotations", "namespace", "version"}
+    {
+        "namePrefix",
+        "nameSuffix",
+        "images",
+        "commonLabels",
+        "commonAnnotations",
+        "namespace",
+        "version",
+        "patches",
+        "components",
+    }
 )
 _DIRECTORY_KEYS = frozenset({"recurse", "include", "exclude", "jsonnet"})
 # Sync options the sandbox's way of syncing already gives (server-side apply, applying only
@@ -274,6 +285,9 @@ def _render_options(
             (str(k), str(v)) for k, v in (kustomize.get("commonAnnotations") or {}).items()
         ),
         kustomize_namespace=str(kustomize.get("namespace", "") or ""),
+        # Added to the kustomization as Argo CD adds them (kustomize's own patch and component entries).
+        added_patches=tuple(json.dumps(p) for p in kustomize.get("patches") or () if isinstance(p, dict)),
+        components=tuple(str(c) for c in kustomize.get("components") or ()),
         jsonnet_ext_vars=_jsonnet_vars(mapping(directory.get("jsonnet")).get("extVars")),
         jsonnet_tlas=_jsonnet_vars(mapping(directory.get("jsonnet")).get("tlas")),
         jsonnet_libs=tuple(

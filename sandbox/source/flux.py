@@ -319,7 +319,7 @@ def _kustomization(
     images = tuple(json.dumps(mapping(i), sort_keys=True) for i in spec.get("images") or ())
     options = RenderOptions(
         flux=True, kustomize_namespace=target, name_prefix=str(spec.get("namePrefix", "") or ""),
-        name_suffix=str(spec.get("nameSuffix", "") or ""), flux_patches=patches, flux_images=images,
+        name_suffix=str(spec.get("nameSuffix", "") or ""), added_patches=patches, flux_images=images,
         components=tuple(str(c) for c in spec.get("components") or ()),
         ignore_missing_components=bool(spec.get("ignoreMissingComponents")),
         substitute=tuple(sorted(variables.items())), substitute_set="postBuild" in spec,

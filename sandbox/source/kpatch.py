@@ -1,13 +1,13 @@
-"""Kustomize patches that would do something else than they say are refused; those that do
-nothing are said.
+"""Kustomize patches that do something else than they say, or nothing, are said.
 
-kustomize is lenient where a user is about to be misled: a JSON6902 ``replace`` (or ``remove``)
-of a path the object lacks quietly becomes an ``add`` (or nothing). RFC 6902, and ``kubectl
-patch``, refuse it, and so does the sandbox. A patch whose ``target`` matches no object is a
-no-op in kustomize and in Flux (a Flux Kustomization's "defaults for every HelmRelease" patch
-over a folder with none is the common case): the sandbox skips it too, and says so. This module
-checks the patches of an app's kustomization against the objects as they are before those
-patches, with the strict ``jsonpatch`` library.
+kustomize is lenient: a JSON6902 ``replace`` (or ``remove``) of a path the object lacks quietly
+becomes an ``add`` (or nothing), where RFC 6902 and ``kubectl patch`` refuse it. Flux and Argo CD
+build with kustomize, so their apps run with it: the sandbox builds the same, and says so. A
+patch whose ``target`` matches no object is a no-op in kustomize and in Flux (a Flux
+Kustomization's "defaults for every HelmRelease" patch over a folder with none is the common
+case): skipped there and here, and said. This module checks the patches of an app's
+kustomization against the objects as they are before those patches, with the strict
+``jsonpatch`` library.
 """
 
 from __future__ import annotations
@@ -102,9 +102,9 @@ def findings(data: dict[str, Any], root: Path, build: Build) -> list[Finding]:
             try:
                 objects[i] = jsonpatch.apply_patch(objects[i], patch.ops, in_place=False)
             except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
-                said.append(
-                    Finding(patch, f"cannot be applied to {ObjectKey.of(objects[i])}: {exc}", refused=True)
-                )
+                said.append(Finding(patch, f"is not what it does to {ObjectKey.of(objects[i])} ({exc}): kustomize "
+                                           "applies it anyway (a replace of a missing path adds it, a remove of one "
+                                           "does nothing), as Flux and Argo CD do", refused=False))  # fmt: skip
     return said
 
 

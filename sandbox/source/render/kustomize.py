@@ -148,7 +148,7 @@ def _patch_findings(
     if not isinstance(data, dict):
         return [], []
     original = kustomization.read_text()
-    own = len(data.get("patches") or ()) - len(app.options.flux_patches)
+    own = len(data.get("patches") or ()) - len(app.options.added_patches)
 
     def build(variant: dict[str, Any]) -> list[Manifest] | None:
         kustomization.write_text(rawyaml.dump(variant))
@@ -183,7 +183,7 @@ def _override(kustomization: Path, options: RenderOptions) -> None:
     """What an Argo CD ``source.kustomize`` sets, written into the scratch copy as
     ``kustomize edit set ...`` would write it."""
     wanted = (options.name_prefix, options.name_suffix, options.images, options.common_labels,
-              options.common_annotations, options.kustomize_namespace, options.flux_patches,
+              options.common_annotations, options.kustomize_namespace, options.added_patches,
               options.flux_images, options.components)  # fmt: skip
     if not any(wanted):
         return
@@ -214,8 +214,8 @@ def _override(kustomization: Path, options: RenderOptions) -> None:
         images = [i for i in images if i.get("name") != entry.get("name")] + [entry]
     if images:
         data["images"] = images
-    if options.flux_patches:
-        data["patches"] = [*(data.get("patches") or []), *(json.loads(p) for p in options.flux_patches)]
+    if options.added_patches:
+        data["patches"] = [*(data.get("patches") or []), *(json.loads(p) for p in options.added_patches)]
     wanted_components = [c for c in options.components
                          if not options.ignore_missing_components or (kustomization.parent / c).is_dir()]  # fmt: skip
     if wanted_components:
