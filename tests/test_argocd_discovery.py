@@ -256,3 +256,13 @@ def test_an_ignore_difference_the_sandbox_cannot_honour_is_said_and_the_app_stil
     said = [n.message for n in app.notices]
     assert any("jqPathExpressions" in n and "not honoured" in n for n in said), said
     assert any("managedFieldsManagers" in n and "not honoured" in n for n in said), said
+
+
+def test_the_same_application_in_two_cluster_folders_asks_for_an_entry(tmp_path: Path) -> None:
+    _repo, found = _discover(tmp_path, "two-clusters")
+
+    [twice] = found.problems
+    assert (
+        "app web is defined twice: in clusters/east/web.yaml and in clusters/west/web.yaml" in twice.message
+    )
+    assert "choose one with --entry clusters/east" in twice.message, twice.message

@@ -18,7 +18,7 @@ from sandbox.source.appconfig import (
     detect_source,
     dns1123_name,
 )
-from sandbox.source.appspec import AppSpec, RenderOptions, Source
+from sandbox.source.appspec import CONFIG_FILE, AppSpec, RenderOptions, Source
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.failedapp import failed_app
@@ -155,7 +155,7 @@ class ArgoWalk:
             if seen != spec and spec.name not in self._ancestors(spec):
                 where = (f"by two apps, {seen.parent or 'as a root'} and {spec.parent}, from {spec.defined_in}"
                          if seen.defined_in == spec.defined_in
-                         else f"twice: in {seen.defined_in} and in {spec.defined_in}")  # fmt: skip
+                         else f"twice: in {seen.defined_in} and in {spec.defined_in}{_entry_hint(seen, spec)}")  # fmt: skip
                 self.problems.append(Problem(f"app {spec.name} is defined {where}", file=spec.defined_in,
                                              object=spec.name))  # fmt: skip
             return None
@@ -212,3 +212,16 @@ class ArgoWalk:
         if spec.source == "plain" and not spec.options.recurse:
             files = [f for f in files if posixpath.dirname(f) == folder]
         return bool(files)
+
+
+def _entry_hint(first: AppSpec, second: AppSpec) -> str:
+    """Where two folders of the repo define the same app (one folder per cluster, as a fleet
+    repo has them), which --entry names the first of them."""
+    a, b = first.defined_in.split("/"), second.defined_in.split("/")
+    common = 0
+    while common < min(len(a), len(b)) - 1 and a[common] == b[common]:
+        common += 1
+    if common >= len(a) - 1 or common >= len(b) - 1:
+        return ""  # the same folder, or one file beside the other's folder
+    folder = "/".join(a[: common + 1])
+    return f" (a folder for each cluster? choose one with --entry {folder}, or in {CONFIG_FILE}: `argocd: {{path: {folder}}}`)"
