@@ -41,7 +41,7 @@ SYNCED = AppState(
         ({"health": Health.DEGRADED, "health_from": "podinfo", "health_from_failed": True}, ReadyStatus.FALSE,
          "HealthCheckFailed", "app podinfo it defines failed to sync"),
         ({"problems": (Problem("kustomize build failed: x", file="apps/staging/kustomization.yaml"),)},
-         ReadyStatus.FALSE, "BuildFailed", "kustomize build failed: x"),
+         ReadyStatus.FALSE, "BuildFailed", "apps/staging/kustomization.yaml: kustomize build failed: x"),
         ({"ready_on_apply": True, "health": Health.DEGRADED, "health_from": "podinfo",
           "health_from_failed": True}, ReadyStatus.TRUE, "ReconciliationSucceeded",
          f"Applied revision: main@sha1:{SHA}"),

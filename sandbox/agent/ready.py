@@ -28,7 +28,7 @@ def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = Non
     helm = app.kind == "HelmRelease"
     if app.problems:
         reason = "InstallFailed" if helm else "BuildFailed"
-        return Ready(ReadyStatus.FALSE, reason, "; ".join(p.message for p in app.problems))
+        return Ready(ReadyStatus.FALSE, reason, "; ".join(str(p) for p in app.problems))  # file and object named
     for said in (WAITING, DEPENDENCY_FAILED):
         if app.message.startswith(said):
             return Ready(
