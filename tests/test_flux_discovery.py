@@ -526,7 +526,9 @@ def test_the_entry_is_the_folder_the_bootstrap_source_syncs_not_one_an_app_appli
 ) -> None:
     """gotk-sync.yaml syncs flux/stack/00-bootstrap, which applies a second source and a
     Kustomization of flux/stack (a folder that holds the bootstrap folder, and lists only 10-apps): Flux starts at the
-    first, and the second is one of its apps."""
+    first, and the second is one of its apps. flux/other/cert's Kustomization syncs its own
+    folder from the bootstrap source too, but only a Kustomization named flux-system is what
+    bootstrap writes."""
     repo, _found = _discover(tmp_path, "nested-start")
     git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/nested-start.git")
 

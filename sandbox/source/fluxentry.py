@@ -27,7 +27,7 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
     a ``FluxInstance``'s ``spec.sync.path``; failing both (a repo not bootstrapped yet, whose
     gotk-sync.yaml is a placeholder), each outermost folder holding Flux Kustomizations or
     HelmReleases that no Kustomization's path (nor a kustomization's reference) reaches."""
-    synced, bootstrapped, instances, holders, paths = set(), set(), set(), set(), set()
+    synced, bootstrapped, named, instances, holders, paths = set(), set(), set(), set(), set(), set()
     defining: set[str] = set()  # the files that define Kustomizations or HelmReleases
     for file in _flux_files(repo, sha):
         if not file.lower().endswith(MANIFEST_SUFFIXES):
@@ -59,12 +59,14 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
                     synced.add(path)
                     if source.get("name") == flux.BOOTSTRAP_SOURCE:
                         bootstrapped.add(path)
+                        if mapping(doc.get("metadata")).get("name") == flux.BOOTSTRAP_SOURCE:
+                            named.add(path)  # what `flux bootstrap` writes: flux-system syncs it
             if kind == f"{flux.HELM_GROUP}/HelmRelease":
                 holders.add(posixpath.dirname(file) or ".")
                 defining.add(file)
     # What the bootstrap source syncs is where Flux starts; another Kustomization that syncs a
     # folder holding it (one of the apps applied from there) is reached from that start.
-    found = (bootstrapped or synced) | instances
+    found = (named or bootstrapped or synced) | instances
     if not found:
         # A kustomization that lists a file of Flux objects (resources: [../../apps/web/ks.yaml])
         # holds them, as Flux builds it; the file's own folder is then reached from there.
