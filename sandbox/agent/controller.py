@@ -216,7 +216,9 @@ class AppController:
             if r.action in (Action.CREATED, Action.CONFIGURED, Action.UNCHANGED)
         }
         self.s.ownership.take(target, applied, only=outcome.ok)
-        self.s.cache.wait_present({r.key for r in outcome.results if r.action == Action.CREATED})
+        # Health is recorded from the watch cache: every object the sync applied must be in it
+        # (a kind this sync watched first may still be listing), or it would read Missing.
+        self.s.cache.wait_present(applied)
         if outcome.ok:
             self._succeeded(target, outcome, sync_id, trigger, time.monotonic() - started)
         else:
