@@ -36,7 +36,7 @@ class Namespace:
         subprocess.run(
             [str(kubectl), "--kubeconfig", str(self.runtime.kubeconfig_path), "--context", self.runtime.context,
              "--cache-dir", str(self.runtime.root / "kube-cache"), "apply", "-n", self.name, "-f", str(FIXTURES / fixture)],
-            check=True, capture_output=True, text=True,
+            check=True, capture_output=True, text=True, umask=0o077,  # its cache is in the state dir: ours only
         )  # fmt: skip
 
     def read(self, api: str, plural: str, name: str = "") -> Manifest | None:

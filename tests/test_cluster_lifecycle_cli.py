@@ -78,7 +78,8 @@ def _check_up_then_down(up: subprocess.CompletedProcess[str], isolated_home: Pat
     # A claim gets a volume folder in the state dir: down must take it too.
     kubectl = toolchain.ensure("kubectl")
     subprocess.run([str(kubectl), "--kubeconfig", str(sandbox_kubeconfig), "--cache-dir", str(state / "local" / "kube-cache"), "apply", "-f",
-                    str(Path(__file__).parent / "cloud" / "volume-claim.yaml")], check=True, capture_output=True)  # fmt: skip
+                    str(Path(__file__).parent / "cloud" / "volume-claim.yaml")], check=True, capture_output=True,
+                   umask=0o077)  # fmt: skip
     volumes = state / "local" / "volumes"
     wait_for(lambda: volumes.is_dir() and any(volumes.iterdir()), 60, 0.2, "a volume folder for the claim")
 

@@ -28,7 +28,9 @@ def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = Non
     helm = app.kind == "HelmRelease"
     if app.problems:
         reason = "InstallFailed" if helm else "BuildFailed"
-        return Ready(ReadyStatus.FALSE, reason, "; ".join(str(p) for p in app.problems))  # file and object named
+        return Ready(
+            ReadyStatus.FALSE, reason, "; ".join(str(p) for p in app.problems)
+        )  # file and object named
     for said in (WAITING, DEPENDENCY_FAILED):
         if app.message.startswith(said):
             return Ready(

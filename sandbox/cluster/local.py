@@ -211,6 +211,7 @@ class LocalRuntime:
             # Once it is there, kwokctl starts what is not running, and it must stay up.
             progress(f"starting again what exited early: {status.detail}")
             self._wait_for_authentication_config()
+            self._forget_dead_pids()
             self._kwokctl("start", "cluster", "--timeout", "1m")
             status = self._status_after(STAYS_UP)
         if status.state == "degraded":  # a component that exited at once (a flag it refused)
@@ -311,6 +312,14 @@ class LocalRuntime:
                 time.sleep(0.3)
             finally:
                 api.close()
+
+    def _forget_dead_pids(self) -> None:
+        """Remove the pid file of each component that exited: kwokctl starts again only what it
+        finds not running, and it takes an exited process nobody reaped (a zombie, where no
+        init reaps orphans, as in many containers) for a running one."""
+        for pid_file in (self.cluster_dir / "pids").glob("*.pid"):
+            if not _alive(pid_file):
+                pid_file.unlink(missing_ok=True)
 
     def _wait_for_authentication_config(self, timeout: float = 30) -> None:
         """Until the API server has published the ConfigMap aggregated servers authenticate with
