@@ -94,6 +94,9 @@ class Problem:
     file: str = ""
     line: int | None = None
     object: str = ""
+    # The reason its controller gives, where it names one of its own: ArtifactFailed for a
+    # source Flux cannot get (the object's Ready condition says it, as `flux get` shows it).
+    reason: str = ""
 
     def __str__(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")

@@ -42,6 +42,10 @@ SYNCED = AppState(
          "HealthCheckFailed", "app podinfo it defines failed to sync"),
         ({"problems": (Problem("kustomize build failed: x", file="apps/staging/kustomization.yaml"),)},
          ReadyStatus.FALSE, "BuildFailed", "apps/staging/kustomization.yaml: kustomize build failed: x"),
+        ({"kind": "HelmRelease", "problems": (Problem("chart podinfo 6.0.0 comes from HelmRepository podinfo and "
+          "nothing is fetched", file="apps/podinfo.yaml", reason="ArtifactFailed"),)}, ReadyStatus.FALSE,
+         "ArtifactFailed", "apps/podinfo.yaml: chart podinfo 6.0.0 comes from HelmRepository podinfo and nothing "
+         "is fetched"),
         ({"ready_on_apply": True, "health": Health.DEGRADED, "health_from": "podinfo",
           "health_from_failed": True}, ReadyStatus.TRUE, "ReconciliationSucceeded",
          f"Applied revision: main@sha1:{SHA}"),
@@ -49,7 +53,7 @@ SYNCED = AppState(
          ReadyStatus.UNKNOWN, "Progressing", "OutOfSync: a new revision is not applied yet"),
     ],
     ids=["applied", "helm-installed", "syncing", "progressing", "never-synced", "degraded", "waiting",
-         "dependency-failed", "apply-failed", "health-unknown", "child-failed", "build-failed",
+         "dependency-failed", "apply-failed", "health-unknown", "child-failed", "build-failed", "chart-not-had",
          "no-wait-applied-is-ready-whatever-its-health", "no-wait-new-revision"],
 )  # fmt: skip
 def test_a_flux_apps_ready_condition_says_what_its_controller_would(

@@ -27,7 +27,8 @@ def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = Non
         return None
     helm = app.kind == "HelmRelease"
     if app.problems:
-        reason = "InstallFailed" if helm else "BuildFailed"
+        named = next((p.reason for p in app.problems if p.reason), "")
+        reason = named or ("InstallFailed" if helm else "BuildFailed")
         return Ready(
             ReadyStatus.FALSE, reason, "; ".join(str(p) for p in app.problems)
         )  # file and object named

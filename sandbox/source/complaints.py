@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from sandbox.model import Problem
 
+ARTIFACT_FAILED = "ArtifactFailed"  # kustomize-controller's and helm-controller's reason
+
 
 @dataclass(frozen=True)
 class Complaints:
@@ -17,6 +19,11 @@ class Complaints:
 
     def __call__(self, message: str) -> None:
         self.problems.append(Problem(message, file=self.file, object=self.app))
+
+    def artifact(self, message: str) -> None:
+        """A source the app reads cannot be had (not in the repo, not fetched): Flux's controllers
+        say ArtifactFailed."""
+        self.problems.append(Problem(message, file=self.file, object=self.app, reason=ARTIFACT_FAILED))
 
     def notice(self, message: str) -> Problem:
         """A Problem of this file and app that does not stop it (said, not kept here)."""

@@ -220,7 +220,7 @@ def _git_path(
     if kind == "ExternalArtifact":
         return _artifact_path(source, path, sources, bad, what)
     if kind != "GitRepository":
-        bad(f"{what} from a {kind or 'source without a kind'}: only GitRepository sources of local repos are "
+        bad.artifact(f"{what} from a {kind or 'source without a kind'}: only GitRepository sources of local repos are "
             "supported (OCIRepository and Bucket contents cannot be read offline)")  # fmt: skip
         return None
     clean = clean_path(path)
@@ -232,12 +232,12 @@ def _git_path(
             clean
         )  # `flux bootstrap` defines it in the cluster, for the repo it bootstraps: this one
     if source not in sources.git:
-        bad(f"{what}: {_undefined('GitRepository', source, sources, bad.file)}")
+        bad.artifact(f"{what}: {_undefined('GitRepository', source, sources, bad.file)}")
         return None
     url = sources.git[source]
     other = sources.repos.local_repo(url)
     if not sources.repos.is_this_repo(url) and other is None:
-        bad(sources.repos.unmapped(url, f"GitRepository {source} url"))
+        bad.artifact(sources.repos.unmapped(url, f"GitRepository {source} url"))
         return None
     git_ref = mapping(sources.git_refs.get(source))
     if "semver" in git_ref:
@@ -268,10 +268,10 @@ def _artifact_path(name: str, path: str, sources: Sources, bad: Complaints, what
     """The folder an ExternalArtifact's path names, through the ArtifactGenerator that makes it."""
     view = sources.artifacts.get(name)
     if view is None:
-        bad(f"{what}: ExternalArtifact {name} is made by no ArtifactGenerator in the env repo")
+        bad.artifact(f"{what}: ExternalArtifact {name} is made by no ArtifactGenerator in the env repo")
         return None
     if isinstance(view, str):
-        bad(f"{what}: ExternalArtifact {name} (from its ArtifactGenerator) {view}")
+        bad.artifact(f"{what}: ExternalArtifact {name} (from its ArtifactGenerator) {view}")
         return None
     inside = clean_path(path)
     if inside == ".." or inside.startswith("../"):
@@ -352,7 +352,7 @@ def _helm_release(
             chart_name, version, f"OCIRepository {ref['name']} ({url})", url, sources, bad
         )
     elif not chart:
-        bad(f"spec.chartRef to {chart_ref.get('kind') or 'nothing'} {chart_ref.get('name', '')}: the sandbox reads "
+        bad.artifact(f"spec.chartRef to {chart_ref.get('kind') or 'nothing'} {chart_ref.get('name', '')}: the sandbox reads "
             "spec.chart.spec, or spec.chartRef to an OCIRepository defined in the env repo")  # fmt: skip
         return None
     elif ref.get("kind") == "HelmRepository":
@@ -419,12 +419,12 @@ def _vendored_chart(
     try:
         cached = helm_cache_chart(chart, version)
     except chartversion.ConstraintError as err:
-        bad(f"chart {chart} from {origin}: {err}")
+        bad.artifact(f"chart {chart} from {origin}: {err}")
         return None
     if cached is not None:
         return Place(".", archive=str(cached))
     asked = f" --version '{version}'" if version else ""
-    bad(f"chart {chart}{' ' + version if version else ''} comes from {origin} and nothing is fetched from the network: where the "
+    bad.artifact(f"chart {chart}{' ' + version if version else ''} comes from {origin} and nothing is fetched from the network: where the "
         f"internet is, put it in the Helm cache with `helm pull {pull}{asked} -d \"$(helm env HELM_REPOSITORY_CACHE)\"` "
         f"(it reads {chart}-VERSION.tgz there), or `--untar` it into a folder of the env repo and name that "
         f"folder in sandbox.yaml (`charts: FOLDER`; the chart goes in FOLDER/{chart})")  # fmt: skip
