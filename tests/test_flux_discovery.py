@@ -520,7 +520,9 @@ def test_a_source_no_app_defines_says_where_it_was_looked_for_and_which_files_na
     )
     assert "clusters/one/apps.yaml" not in why, "the file that refers to it is not where it is named"
     [apps] = [a for a in found.apps if a.names.short == "apps"]
-    assert [p.reason for p in apps.invalid] == ["ArtifactFailed"], "Ready says it as kustomize-controller does"
+    assert [p.reason for p in apps.invalid] == ["ArtifactFailed"], (
+        "Ready says it as kustomize-controller does"
+    )
 
 
 def test_the_entry_is_the_folder_the_bootstrap_source_syncs_not_one_an_app_applied_from_there_syncs(

@@ -41,11 +41,11 @@ SYNCED = AppState(
         ({"health": Health.DEGRADED, "health_from": "podinfo", "health_from_failed": True}, ReadyStatus.FALSE,
          "HealthCheckFailed", "app podinfo it defines failed to sync"),
         ({"problems": (Problem("kustomize build failed: x", file="apps/staging/kustomization.yaml"),)},
-         ReadyStatus.FALSE, "BuildFailed", "apps/staging/kustomization.yaml: kustomize build failed: x"),
+         ReadyStatus.FALSE, "BuildFailed", "kustomize build failed: x (apps/staging/kustomization.yaml)"),
         ({"kind": "HelmRelease", "problems": (Problem("chart podinfo 6.0.0 comes from HelmRepository podinfo and "
           "nothing is fetched", file="apps/podinfo.yaml", reason="ArtifactFailed"),)}, ReadyStatus.FALSE,
-         "ArtifactFailed", "apps/podinfo.yaml: chart podinfo 6.0.0 comes from HelmRepository podinfo and nothing "
-         "is fetched"),
+         "ArtifactFailed", "chart podinfo 6.0.0 comes from HelmRepository podinfo and nothing is fetched "
+         "(apps/podinfo.yaml)"),
         ({"ready_on_apply": True, "health": Health.DEGRADED, "health_from": "podinfo",
           "health_from_failed": True}, ReadyStatus.TRUE, "ReconciliationSucceeded",
          f"Applied revision: main@sha1:{SHA}"),

@@ -11,13 +11,20 @@ from collections.abc import Mapping
 
 from sandbox.agent.snapshot import AppState, Ready, ReadyStatus
 from sandbox.manifest.appkinds import FLUX_APP_KINDS
-from sandbox.model import Health, SyncStatus
+from sandbox.model import Health, Problem, SyncStatus
 
 WAITING = "waiting for dependsOn: "  # the controller's message while dependencies are not Ready
 DEPENDENCY_FAILED = "not synced: it depends on "  # ... and once one of them failed
 WAITING_PARENT = "waiting for its parent to apply it: "  # a Flux app exists once its parent applied it
 PARENT_FAILED = "not synced: its parent did not apply it: "
 BLOCKED = (WAITING, DEPENDENCY_FAILED, WAITING_PARENT, PARENT_FAILED)  # another app's doing, not its own
+
+
+def _said(problem: Problem, app: str) -> str:
+    """A problem as a Ready message: what is wrong first (a table column shows the start), then
+    where: its file, and its object when that is not the app itself."""
+    where = ", ".join(w for w in (problem.file, "" if problem.object == app else problem.object) if w)
+    return f"{problem.message} ({where})" if where else problem.message
 
 
 def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = None) -> Ready | None:
@@ -29,9 +36,7 @@ def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = Non
     if app.problems:
         named = next((p.reason for p in app.problems if p.reason), "")
         reason = named or ("InstallFailed" if helm else "BuildFailed")
-        return Ready(
-            ReadyStatus.FALSE, reason, "; ".join(str(p) for p in app.problems)
-        )  # file and object named
+        return Ready(ReadyStatus.FALSE, reason, "; ".join(_said(p, app.name) for p in app.problems))
     for said in (WAITING, DEPENDENCY_FAILED):
         if app.message.startswith(said):
             return Ready(
