@@ -68,24 +68,33 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
     # folder holding it (one of the apps applied from there) is reached from that start.
     found = (named or bootstrapped or synced) | instances
     if not found:
-        # A kustomization that lists a file of Flux objects (resources: [../../apps/web/ks.yaml])
-        # holds them, as Flux builds it; the file's own folder is then reached from there.
-        references = _kustomize_references(repo, sha)
-        holders |= {folder for folder, named in references.items() if named & defining}
-        elsewhere = {  # the folder of a Flux file another folder's kustomization lists
-            posixpath.dirname(n) or "." for folder, named in references.items() for n in named & defining
-            if (posixpath.dirname(n) or ".") != folder
-        }  # fmt: skip
-        reached = paths | {n for named in references.values() for n in named} | elsewhere
-        found = {h for h in holders if not any(p == "." or h == p or h.startswith(p + "/") for p in reached)}
-        # A kustomize Component is mixed into a Kustomization (spec.components), never built alone;
-        # a folder inside a kustomize tree (a parent folder has a kustomization that lists others)
-        # is built from that tree, or left out of it on purpose (a line commented out): no entry.
-        found = {h for h in found if not _is_component(repo, sha, h)
-                 and not any(h.startswith(k + "/") for k in references if k != ".")}  # fmt: skip
-        # Of those, the ones laid out for `flux bootstrap` (a flux-system folder beside), if any.
-        found = {h for h in found if repo.is_dir(sha, _join(h, "flux-system"))} or found
+        found = _unreached_holders(repo, sha, holders, defining, paths)
     return sorted(f for f in found if not any(o != f and (o == "." or f.startswith(o + "/")) for o in found))
+
+
+def _unreached_holders(
+    repo: EnvRepo, sha: str, holders: set[str], defining: set[str], paths: set[str]
+) -> set[str]:
+    """For a repo not bootstrapped yet: each folder holding Flux Kustomizations or HelmReleases
+    that no Kustomization's path (nor a kustomization's reference) reaches."""
+    # A kustomization that lists a file of Flux objects (resources: [../../apps/web/ks.yaml])
+    # holds them, as Flux builds it; the file's own folder is then reached from there.
+    references = _kustomize_references(repo, sha)
+    holders = holders | {folder for folder, named in references.items() if named & defining}
+    elsewhere = {  # the folder of a Flux file another folder's kustomization lists
+        posixpath.dirname(n) or "." for folder, named in references.items() for n in named & defining
+        if (posixpath.dirname(n) or ".") != folder
+    }  # fmt: skip
+    reached = paths | {n for named in references.values() for n in named} | elsewhere
+    found = {h for h in holders if not any(p == "." or h == p or h.startswith(p + "/") for p in reached)}
+    # A kustomize Component is mixed into a Kustomization (spec.components), never built alone;
+    # a folder inside a kustomize tree (a parent folder has a kustomization that lists others)
+    # is built from that tree, or left out of it on purpose (a line commented out): no entry.
+    found = {h for h in found if not _is_component(repo, sha, h)
+             and not any(h.startswith(k + "/") for k in references if k != ".")}  # fmt: skip
+    # Of those, the ones laid out for `flux bootstrap` (a flux-system folder beside), if any.
+    found = {h for h in found if repo.is_dir(sha, _join(h, "flux-system"))} or found
+    return found
 
 
 def _instance_path(kind: str, spec: dict[str, object]) -> str | None:
