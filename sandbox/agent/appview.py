@@ -107,7 +107,7 @@ def app_state(facts: AppFacts, cache: LiveView) -> AppState:
         drift=tuple(sorted(facts.drift)), syncs=facts.syncs, revert_target=facts.revert_target,
         removed=facts.removed, retry_at=facts.retry_at, attempts=facts.attempts, parent=facts.spec.parent,
         kind=facts.spec.kind, release=facts.spec.release_name, home=facts.spec.home,
-        ready_on_apply=facts.spec.kind == "Kustomization" and not facts.spec.waits and not facts.spec.health_checks,
+        ready_on_apply=facts.spec.kind == "Kustomization" and facts.spec.ready_once_applied,
         object_name=facts.spec.object_name, notices=facts.target.rendered.notices if facts.target else (),
         defines=_defines(facts),
     )  # fmt: skip

@@ -79,7 +79,7 @@ class Readiness:
             unhealthy = [o for o in own if o.health != Health.HEALTHY]
             if unhealthy:
                 return "", f"{who} ({unhealthy[0].key} is {unhealthy[0].health})"
-        elif not app.spec.waits:
+        elif app.spec.ready_once_applied:
             return "", ""  # Ready once applied
         elif state.objects and state.health != Health.HEALTHY:
             return "", f"{who} ({state.last_result}, {state.health})"

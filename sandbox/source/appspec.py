@@ -101,6 +101,13 @@ class AppSpec:
         return AppName(self.name, self.kind, self.home, self.object_name or self.name)
 
     @property
+    def ready_once_applied(self) -> bool:
+        """Ready for the apps that depend on it as soon as it applied (a Kustomization without
+        spec.wait or healthChecks, a HelmRelease with install.disableWait): nothing it applied
+        is waited on."""
+        return not self.waits and not self.health_checks
+
+    @property
     def suspended(self) -> bool:
         """A Flux Kustomization or HelmRelease with spec.suspend: true in Git (its controller
         then leaves it, and what it applied, alone)."""
