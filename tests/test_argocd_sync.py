@@ -172,3 +172,37 @@ def test_an_application_whose_app_of_apps_was_refused_is_not_deployed(
         assert synced.returncode == 1, shown(synced)
         assert live(case.kube, cm_path(f"child{u}", "child")) is None
         assert f"its parent did not apply it: root-{u}: sync failed" in output(synced), output(synced)
+
+
+def test_a_hook_job_deleted_by_its_ttl_once_it_finished_counts_as_completed(
+    local_runtime: LocalRuntime,
+) -> None:
+    """ttlSecondsAfterFinished: 0 (ingress-nginx's admission Jobs) deletes the Job the moment it
+    completes, often before the hook runner looks again: its Job controller's events tell."""
+    from agentkit import wait_for
+    from sandbox.apply.hooks import HookRunner
+    from sandbox.model import ObjectKey
+
+    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    name = f"ttl{uid()}"
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": "default"},
+           "spec": {"ttlSecondsAfterFinished": 0, "backoffLimit": 0, "template": {"spec": {
+               "restartPolicy": "Never", "containers": [{"name": "step", "image": "registry.example.com/step:1"}]}}}}  # fmt: skip
+    try:
+        resource = kube.resource_for("batch/v1", "Job")
+        assert resource is not None
+        created = kube.request("POST", resource.path("default"), body=job)
+        wait_for(
+            lambda: kube.read(resource, "default", name) is None,
+            60,
+            0.2,
+            what="the TTL controller to delete it",
+        )
+        key = ObjectKey("batch", "Job", "default", name)
+
+        ok, message = HookRunner(kube, timeout=10)._wait(resource, key, created["metadata"]["uid"])
+
+        assert ok, message
+        assert "ttlSecondsAfterFinished" in message
+    finally:
+        kube.close()

@@ -82,7 +82,7 @@ class HookRunner:
         resource, created = started
         name = created["metadata"]["name"]
         key = ObjectKey(obj.key.group, obj.key.kind, obj.key.namespace, name)
-        ok, message = self._wait(resource, key)
+        ok, message = self._wait(resource, key, str(created["metadata"].get("uid", "")))
         policies = _hook(obj).policies
         if (ok and DeletePolicy.HOOK_SUCCEEDED in policies) or (
             not ok and DeletePolicy.HOOK_FAILED in policies
@@ -93,11 +93,11 @@ class HookRunner:
                 message += f" (deleting it by its policy failed: {exc.message})"
         return HookRun(key, phase, ok, message, obj.source)
 
-    def _wait(self, resource: Resource, key: ObjectKey) -> tuple[bool, str]:
+    def _wait(self, resource: Resource, key: ObjectKey, uid: str) -> tuple[bool, str]:
         deadline = time.monotonic() + self.timeout
         while True:
             live = self.kube.read(resource, key.namespace, key.name)
-            done = _ended(live)
+            done = _ended(live) if live is not None else self._gone(key, uid)
             if done is not None:
                 return done
             if time.monotonic() > deadline:
@@ -115,6 +115,25 @@ class HookRunner:
                     504, "Timeout", f"the hook left by an earlier sync was not gone after {GONE_TIMEOUT:.0f}s"
                 )
             time.sleep(POLL)
+
+    def _gone(self, key: ObjectKey, uid: str) -> tuple[bool, str]:
+        """How a hook that is gone ended: a Job with ttlSecondsAfterFinished is deleted by the
+        TTL controller as soon as it finishes (0: at once, as ingress-nginx's admission Jobs), so
+        what its Job controller said of it, in its events, tells success from failure."""
+        if key.kind == "Job" and uid:
+            try:
+                events = self.kube.get(f"/api/v1/namespaces/{key.namespace}/events",
+                                       {"fieldSelector": f"involvedObject.uid={uid}"})  # fmt: skip
+            except KubeError:
+                events = {}
+            reasons = {str(e.get("reason", "")) for e in events.get("items", [])}
+            if "Completed" in reasons:
+                return True, "completed (deleted when it finished: ttlSecondsAfterFinished)"
+            if reasons & {"BackoffLimitExceeded", "DeadlineExceeded", "Failed"}:
+                return False, "failed (" + ", ".join(
+                    sorted(reasons & {"BackoffLimitExceeded", "DeadlineExceeded", "Failed"})
+                ) + "), then deleted"
+        return False, "deleted before it finished"
 
 
 def _ended(live: Manifest | None) -> tuple[bool, str] | None:
