@@ -17,6 +17,7 @@ from gitkit import commit, git, snapshot, write
 
 from sandbox.model import ObjectKey, Rendered
 from sandbox.source.appconfig import AppSpec
+from sandbox.source.appspec import RenderOptions
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render import render_app
 from sandbox.tools import toolchain
@@ -681,6 +682,45 @@ def test_a_helm_chart_inside_a_plain_folder_is_said_once_as_a_chart_not_as_error
     assert (
         "is a Helm chart" in rendered.problems[0].message and "source: helm" in rendered.problems[0].message
     )
+
+
+@pytest.mark.parametrize(
+    ("template", "advice"),
+    [
+        # A chart of Applications (app-of-apps as a chart) is an entry.
+        (
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {{ .Values.name }}\n",
+            "--entry apps/charts/podinfo",
+        ),
+        # A Rollout mentions argoproj.io twice and defines no app: an Application of its own.
+        (
+            "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nspec:\n  workloadRef:\n"
+            "    apiVersion: argoproj.io/v1alpha1\n    kind: Application\n",
+            "its own Application",
+        ),
+    ],
+)
+def test_a_chart_inside_a_plain_folder_is_advised_as_an_entry_only_when_its_templates_declare_applications(
+    tmp_path: Path, template: str, advice: str
+) -> None:
+    from gitkit import commit, git
+
+    from sandbox.source.appspec import AppSpec
+    from sandbox.source.envrepo import EnvRepo
+    from sandbox.source.render import render_app
+
+    repo_path = tmp_path / "env"
+    repo_path.mkdir()
+    git(repo_path, "init", "-q", "-b", "main")
+    commit(repo_path, {
+        "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n",
+        "apps/charts/podinfo/Chart.yaml": "apiVersion: v2\nname: podinfo\nversion: 6.0.0\n",
+        "apps/charts/podinfo/templates/a.yaml": template,
+    }, "a chart below a plain folder")  # fmt: skip
+    app = AppSpec("apps", "apps", "argocd", "plain", kind="Application", options=RenderOptions(recurse=True))
+    rendered = render_app(EnvRepo(repo_path), app, "HEAD")
+    assert [p.file for p in rendered.problems] == ["apps/charts/podinfo/Chart.yaml"], rendered.problems
+    assert advice in rendered.problems[0].message, rendered.problems[0].message
 
 
 def test_a_kind_nobody_knows_named_cluster_something_is_taken_for_cluster_scoped(tmp_path: Path) -> None:

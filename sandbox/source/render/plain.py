@@ -5,9 +5,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import posixpath
+import re
 import tempfile
 from pathlib import Path
 
+from sandbox.manifest.appkinds import ARGO_APP_KINDS
 from sandbox.model import Problem
 from sandbox.source.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES
 from sandbox.source.appspec import AppSpec, RenderOptions
@@ -26,6 +28,17 @@ from sandbox.tools import toolchain
 
 # Helm's own inputs sitting in a folder rendered as plain: configuration, never objects.
 NOT_MANIFESTS = frozenset({*KUSTOMIZATION_FILES, CHART_FILE, "Chart.lock", "values.yaml", "values.yml"})
+
+
+# A template's own (top-level) object declaring an Argo CD app kind: a Rollout's
+# `scaleTargetRef` or any other mention of argoproj.io is no Application.
+_ARGO_APP_KIND = re.compile(
+    rb"^kind:[ \t]*[\"']?(%s)[\"']?[ \t]*(#.*)?$" % "|".join(ARGO_APP_KINDS).encode(), re.MULTILINE
+)
+
+
+def _declares_argo_apps(template: bytes) -> bool:
+    return b"argoproj.io" in template and _ARGO_APP_KIND.search(template) is not None
 
 
 # -- sources ------------------------------------------------------------------------------------
@@ -47,7 +60,9 @@ def plain_docs(
         where = join(app.path, chart)
         own = (f"its own Application (`source.path: {where}`)" if app.kind == "Application"
                else f"an app of its own with `source: helm` (`path: {where}` in sandbox.yaml)")  # fmt: skip
-        if any(r.startswith(chart + "/") and b"argoproj.io" in data for r, data in files.items()):
+        if any(
+            r.startswith(chart + "/templates/") and _declares_argo_apps(data) for r, data in files.items()
+        ):
             # A chart of Applications (app-of-apps as a chart): apps come from it only as an entry.
             own = (f"the Argo CD entry, as it renders Applications (`argocd: {{path: {where}}}` in sandbox.yaml, "
                    f"or --entry {where})")  # fmt: skip
