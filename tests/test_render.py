@@ -6,6 +6,7 @@ processes may be building them already, and toolchain.ensure waits on their lock
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -264,6 +265,25 @@ def test_an_app_without_objects_is_a_problem(repo_dir: Path) -> None:
     assert [(p.message, p.file) for p in rendered.problems] == [
         ("app web has no manifests at path apps/web", "apps/web")
     ]
+
+
+@pytest.mark.parametrize("kind", ["Application", "HelmRelease"])
+def test_a_chart_that_makes_nothing_with_its_values_deploys_as_empty_as_argo_cd_and_flux_do(
+    repo_dir: Path, kind: str
+) -> None:
+    sha = commit(repo_dir, {
+        "charts/off/Chart.yaml": "apiVersion: v2\nname: off\nversion: 1.0.0\n",
+        "charts/off/values.yaml": "enabled: false\n",
+        "charts/off/templates/cm.yaml": "{{- if .Values.enabled }}\n" + cm("off") + "{{- end }}\n",
+    })  # fmt: skip
+    app = dataclasses.replace(AppSpec("off", "charts/off", "team", "helm"), kind=kind)
+    rendered = render_app(EnvRepo(repo_dir), app, sha)
+    assert rendered.ok, rendered.problems
+    assert rendered.objects == ()
+    assert rendered.notices == (
+        f"charts/off renders nothing (its chart makes no object with the values given); {kind} deploys it "
+        "as empty, as the sandbox does",
+    )
 
 
 def test_app_path_missing_at_the_revision_is_a_problem(repo_dir: Path) -> None:
