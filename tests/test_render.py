@@ -280,10 +280,10 @@ def test_a_chart_that_makes_nothing_with_its_values_deploys_as_empty_as_argo_cd_
     rendered = render_app(EnvRepo(repo_dir), app, sha)
     assert rendered.ok, rendered.problems
     assert rendered.objects == ()
-    assert rendered.notices == (
+    assert [n.message for n in rendered.notices] == [
         f"charts/off renders nothing (its chart makes no object with the values given); {kind} deploys it "
-        "as empty, as the sandbox does",
-    )
+        "as empty, as the sandbox does"
+    ]
 
 
 def test_app_path_missing_at_the_revision_is_a_problem(repo_dir: Path) -> None:

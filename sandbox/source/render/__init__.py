@@ -130,29 +130,23 @@ def _render(
     for obj in unnamed:
         problems.append(Problem("metadata.generateName is only for hooks (an object kept in step with Git needs "
                                 "a metadata.name)", file=obj.source, object=str(obj.key)))  # fmt: skip
-    empty: tuple[str, ...] = ()
+    empty: list[Problem] = []
     if not objects and not problems:
-        empty, problems = _nothing_rendered(app)
+        (empty if app.kind else problems).append(_nothing_rendered(app))
     notices = tuple(dict.fromkeys((*app.notices, *(n for doc in docs for n in doc.notices), *found.notices(),
                                    *found.read_notices(), *empty)))  # fmt: skip
     return Rendered(app.name, sha, tuple(kept), tuple(problems), tuple(hooks), tuple(children), notices)
 
 
-def _nothing_rendered(app: AppSpec) -> tuple[tuple[str, ...], list[Problem]]:
+def _nothing_rendered(app: AppSpec) -> Problem:
     """An app that renders no object. Flux and Argo CD deploy it as empty and call it in sync (a
-    chart whose default values switch everything off, a Kustomization of Flux objects alone):
-    said as a notice. An app of sandbox.yaml or one per folder is a folder the user named, so an
-    empty one is a mistake."""
-    if app.kind:
-        what = (
-            "its chart makes no object with the values given"
-            if app.source == "helm"
-            else "it holds no object"
-        )
-        return (
-            f"{app.path} renders nothing ({what}); {app.kind} deploys it as empty, as the sandbox does",
-        ), []
-    return (), [Problem(f"app {app.name} has no manifests at path {app.path}", file=app.path)]
+    chart whose default values switch everything off): a notice for their apps. An app of
+    sandbox.yaml or one per folder is a folder the user named, so an empty one is a problem."""
+    if not app.kind:
+        return Problem(f"app {app.name} has no manifests at path {app.path}", file=app.path)
+    what = "its chart makes no object with the values given" if app.source == "helm" else "it holds no object"
+    return Problem(f"{app.path} renders nothing ({what}); {app.kind} deploys it as empty, as the sandbox does",
+                   file=app.path)  # fmt: skip
 
 
 _OTHER_REPOS: dict[str, EnvRepo] = {}
