@@ -86,3 +86,24 @@ def test_flux_objects_an_argo_cd_app_renders_are_no_applications_and_are_said_to
         said = [n for n in app["notices"] if "read, not applied" in n]
         assert said and f"HelmRelease.helm.toolkit.fluxcd.io flux-system/podinfo{u}" in said[0], app
         assert "become apps only where discovery starts from them" in said[0], said
+
+
+def test_status_before_a_first_sync_says_an_object_waits_for_the_namespace_the_sync_creates(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """The API server cannot judge an object whose namespace does not exist yet: status says
+    whether the sync creates that namespace first, instead of the bare 'namespaces not found'."""
+    with cluster_case(tmp_path, local_runtime, REPOS / "before_namespace", "namespaces to come") as case:
+        u, cli = case.uid, case.cli
+        status = cli("status", "--json")
+        apps = {a["name"]: a for a in json.loads(status.stdout)["apps"]}
+        (brings,) = apps[f"brings{u}"]["objects"]
+        assert brings["syncMessage"] == (
+            f"to be created after its namespace made{u}, which this sync creates first; judged then"
+        ), brings
+        (stray,) = apps[f"stray{u}"]["objects"]
+        assert stray["syncMessage"].startswith(
+            f"its namespace nowhere{u} does not exist: applied before another app creates it, it is refused ("
+        ), stray
+        assert f'namespaces "nowhere{u}" not found' in stray["syncMessage"]
+        assert live(case.kube, f"/api/v1/namespaces/made{u}") is None, "status only looks"

@@ -244,7 +244,7 @@ class AppController:
         try:
             return self.s.syncer.sync(
                 target, prune=self.spec.prune,
-                namespace=self.spec.namespace if self.spec.create_namespace else "",
+                namespace=self.spec.created_namespace,
                 owner_of=self.s.ownership.owner_of,
                 inventory_extra=appchanges.inventory_extra(self.spec, self.s.repo_path, self.s.repo.git_dir),
                 rebuild=self.deployed_revision is not None, always_hooks=trigger == "manual",
@@ -411,7 +411,11 @@ class AppController:
             return
         self.s.syncer.watch_kinds((o.manifest["apiVersion"], o.key.kind) for o in target.objects.values())
         found = self.s.dry.compare_all(
-            target, self.s.cache.get, self.s.ownership.owner_of, self.s.syncer.pool
+            target,
+            self.s.cache.get,
+            self.s.ownership.owner_of,
+            self.s.syncer.pool,
+            self.spec.created_namespace,
         )
         self.comparisons.update(found)
 

@@ -151,7 +151,9 @@ class Observer:
         # say of an object the render already refused (a SOPS stanza) only hides the reason.
         shown = target if target is not None and target.ok else deployed
         if shown is not None:
-            comparisons = self.dry.compare_all(shown, live.get, _owner_by_annotation, self._pool)
+            comparisons = self.dry.compare_all(
+                shown, live.get, _owner_by_annotation, self._pool, spec.created_namespace
+            )
             self._comparisons[spec.name] = comparisons
         last = self.history.last_outcome(spec.name)
         facts = AppFacts(

@@ -43,6 +43,10 @@ class DesiredSet:
     def problems(self) -> tuple[Problem, ...]:
         return self.rendered.problems
 
+    def namespaces(self) -> set[str]:
+        """The namespaces the app's own Namespace objects create."""
+        return {key.name for key in self.objects if key.kind == "Namespace" and not key.group}
+
     def crd_kinds(self) -> set[tuple[str, str]]:
         """(group, kind) of every custom resource kind the app's own CRDs define."""
         kinds = set()

@@ -85,10 +85,15 @@ class DryRun:
         self.verified = verified
 
     def compare(
-        self, key: ObjectKey, marked: Manifest, live: Manifest | None, ignored: tuple[str, ...] = ()
+        self,
+        key: ObjectKey,
+        marked: Manifest,
+        live: Manifest | None,
+        ignored: tuple[str, ...] = (),
+        brought: frozenset[str] = frozenset(),
     ) -> Comparison:
         """Whether applying ``marked`` would change ``live`` (None: it would be created), the
-        fields at ``ignored`` left out."""
+        fields at ``ignored`` left out; ``brought``: the namespaces the same sync creates."""
         desired_hash = diff.content_hash(marked)
         if self.verified.matches(key, desired_hash, live):
             return Comparison(Verdict.SAME)
@@ -97,7 +102,9 @@ class DryRun:
         except KubeError as exc:
             if live is None and _namespace_missing(exc):
                 # Created along with its namespace: the server can judge it once that exists.
-                return Comparison(Verdict.DIFFERS, exc.message, validated=False)
+                return Comparison(
+                    Verdict.DIFFERS, _before_namespace(key.namespace, brought, exc), validated=False
+                )
             return Comparison(Verdict.FAILED, exc.message)
         if live is not None and diff.same(predicted, live, ignored):
             self.verified.record(key, desired_hash, live)
@@ -105,11 +112,18 @@ class DryRun:
         return Comparison(Verdict.DIFFERS, predicted=predicted)
 
     def compare_all(
-        self, desired: DesiredSet, live_of: LiveOf, owner_of: OwnerOf, pool: Executor | None = None
+        self,
+        desired: DesiredSet,
+        live_of: LiveOf,
+        owner_of: OwnerOf,
+        pool: Executor | None = None,
+        namespace: str = "",
     ) -> dict[ObjectKey, Comparison]:
         """Every object of an app against the cluster, as a sync would judge it before applying:
-        another app's object is a conflict, a kind the app's own CRDs bring cannot be judged yet."""
+        another app's object is a conflict, a kind the app's own CRDs bring cannot be judged yet.
+        ``namespace``: the one the sync creates for the app (CreateNamespace), if any."""
         coming = desired.crd_kinds()
+        brought = frozenset({*desired.namespaces(), *([namespace] if namespace else [])})
 
         def one(key: ObjectKey) -> tuple[ObjectKey, Comparison]:
             obj, live = desired.objects[key], live_of(key)
@@ -119,10 +133,18 @@ class DryRun:
             api_version = obj.manifest["apiVersion"]
             if (key.group, key.kind) in coming and self.reader.resource_for(api_version, key.kind) is None:
                 return key, Comparison(Verdict.DIFFERS, "its kind comes with this app's CRD", validated=False)
-            return key, self.compare(key, desired.marked[key], live, desired.ignored.get(key, ()))
+            return key, self.compare(key, desired.marked[key], live, desired.ignored.get(key, ()), brought)
 
         keys = list(desired.objects)
         return dict(pool.map(one, keys) if pool is not None and len(keys) > 1 else map(one, keys))
+
+
+def _before_namespace(namespace: str, brought: frozenset[str], exc: KubeError) -> str:
+    """Why an object to be created in a namespace that does not exist is not judged yet."""
+    if namespace in brought:
+        return f"to be created after its namespace {namespace}, which this sync creates first; judged then"
+    return (f"its namespace {namespace} does not exist: applied before another app creates it, it is refused "
+            f"({exc.message})")  # fmt: skip
 
 
 def _namespace_missing(exc: KubeError) -> bool:

@@ -101,6 +101,11 @@ class AppSpec:
         return AppName(self.name, self.kind, self.home, self.object_name or self.name)
 
     @property
+    def created_namespace(self) -> str:
+        """The namespace a sync creates for the app before its objects ("" when none)."""
+        return self.namespace if self.create_namespace else ""
+
+    @property
     def ready_once_applied(self) -> bool:
         """Ready for the apps that depend on it as soon as it applied (a Kustomization without
         spec.wait or healthChecks, a HelmRelease with install.disableWait): nothing it applied
