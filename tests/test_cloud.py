@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clikit import REPOS, cluster_case, live, shown
+from gitkit import commit
 
 from agentkit import wait_for
 from sandbox.apply.health import assess
@@ -183,3 +185,25 @@ def test_cluster_status_says_what_the_local_runtime_simulates(local_runtime: Loc
     said = local_runtime.status().simulated
     assert "pods simulated by kwok" in said and "volumes local" in said and "metrics simulated" in said
     assert "203.0.113.0/24" in said
+    assert "admission webhooks not called" in said
+
+
+def test_objects_an_admission_webhook_of_simulated_pods_guards_are_applied_as_if_it_allowed_them(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """No pod runs on the local runtime, so no webhook could ever answer (ingress-nginx's,
+    cert-manager's): the API server does not call them, and what they guard is applied."""
+    with cluster_case(tmp_path, local_runtime, REPOS / "webhooks", "a webhook and what it guards") as case:
+        u = case.uid
+        synced = case.cli("sync")
+        assert synced.returncode == 0, shown(synced)
+        webhook = f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/guard{u}"
+        assert live(case.kube, webhook) is not None, "the webhook's configuration is applied as Git has it"
+        # The webhook came last (its kind sorts after the ConfigMap's): a change to what it
+        # guards goes through it.
+        changed = (case.repo / "guarded" / "settings.yaml").read_text().replace("strict", "lenient")
+        commit(case.repo, {"guarded/settings.yaml": changed}, "a guarded object changes")
+        synced = case.cli("sync")
+        assert synced.returncode == 0, shown(synced)
+        settings = live(case.kube, f"/api/v1/namespaces/guarded{u}/configmaps/settings")
+        assert settings is not None and settings["data"] == {"mode": "lenient"}

@@ -42,18 +42,28 @@ def kwok_yaml(pki: Path, metrics_server: Path, etcd_ports: tuple[int, int]) -> s
     overrides, extra = _etcd_over_tls(pki, *etcd_ports)
     overrides["kube-controller-manager"] = {"authorization-always-allow-paths": "/healthz,/readyz,/livez"}
     overrides["kube-scheduler"] = {"authorization-always-allow-paths": "/healthz,/readyz,/livez"}
-    extra |= {
+    ours: dict[str, dict[str, Any]] = {
         "kube-controller-manager": {
             "leader-elect": "false",
             "horizontal-pod-autoscaler-sync-period": "5s",
         },
         "kube-scheduler": {"leader-elect": "false"},
+        # An admission webhook is served by the cluster's own pods, and no pod runs here:
+        # called, every one fails (a connection refused or a TLS error from whatever answers the
+        # simulated pod's address), so an Ingress beside ingress-nginx, a Certificate beside
+        # cert-manager could never be applied. Objects are admitted as if each webhook allowed
+        # them unchanged; kind, where the pods run, calls them.
+        "kube-apiserver": {
+            "disable-admission-plugins": "MutatingAdmissionWebhook,ValidatingAdmissionWebhook"
+        },
         # Read beside the default stages kwokctl writes: a pod can be told to fail.
         "kwok-controller": {"config": str(SIMULATED_EXIT_STAGE)},
         # Metrics for a new pod after two scrapes: 20 s rather than 30 s, so a new HPA's
         # first "no metrics yet" passes while the user still watches (flags: the last wins).
         "metrics-server": {"metric-resolution": "10s", "kubelet-request-timeout": "5s"},  # its minimum
     }
+    for name, flags in ours.items():
+        extra[name] = {**extra.get(name, {}), **flags}
     patches = [
         {"name": name, "extraArgs": [
             *({"key": k, "value": v, "override": True} for k, v in overrides.get(name, {}).items()),

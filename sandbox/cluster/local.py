@@ -36,7 +36,8 @@ _FATAL = ("panic:", "Error:", "error:", "F1", "F0", "fatal")  # how a component'
 KWOK_PREFIX = "kwok-"
 SIMULATED = (
     f"pods simulated by kwok (no containers run); volumes local; metrics simulated; "
-    f"load-balancer and ingress addresses from {addresses.RANGE} (documentation only: nothing listens there)"
+    f"load-balancer and ingress addresses from {addresses.RANGE} (documentation only: nothing listens there); "
+    "admission webhooks not called (their pods would serve them)"
 )  # kwokctl names the cluster and its context kwok-<name>
 
 
