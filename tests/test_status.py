@@ -6,6 +6,7 @@ the watch cache (what the view reads of it is three lookups).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import yaml
 from sandbox.agent import status
 from sandbox.agent.appview import AppFacts, app_state
 from sandbox.agent.settings import AppSettings
+from sandbox.agent.snapshot import AppState, ObjectState
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison, Verdict
 from sandbox.model import DesiredObject, Health, Manifest, ObjectKey, Problem, Rendered, SyncStatus
@@ -265,3 +267,35 @@ def test_only_definitions_no_walk_reads_from_an_app_are_said_to_run_nothing(kind
     state = app_state(facts, Live())
 
     assert bool(state.defines) is said, state.defines
+
+
+def _app(**changed: Any) -> AppState:
+    base = AppState(
+        name="shop", path="shop", namespace="shop", source_type="plain", sync=SyncStatus.SYNCED,
+        health=Health.HEALTHY, git_revision="a" * 40, target_revision="a" * 40, deployed_revision="a" * 40,
+        auto_sync=True, self_heal=False, prune=True, last_sync=1.0, last_result="Succeeded",
+        message="nothing to do",
+    )  # fmt: skip
+    return dataclasses.replace(base, **changed)
+
+
+def test_an_apps_line_says_why_it_is_as_it_is_now_never_a_last_sync_message_it_contradicts() -> None:
+    drifted = ObjectState(
+        ObjectKey("apps", "Deployment", "shop", "web"), SyncStatus.OUT_OF_SYNC, Health.HEALTHY
+    )
+    same = ObjectState(ObjectKey("", "ConfigMap", "shop", "web"), SyncStatus.SYNCED, Health.HEALTHY)
+    assert _app().said == "nothing to do", "a message that still explains the app is the message"
+    assert (
+        _app(sync=SyncStatus.OUT_OF_SYNC, objects=(drifted, same)).said
+        == "1 object differs from Git (last sync: nothing to do)"
+    )
+    assert (
+        _app(sync=SyncStatus.OUT_OF_SYNC, git_revision="b" * 40, target_revision="b" * 40).said
+        == "Git is at bbbbbbb, not yet deployed (last sync: nothing to do)"
+    )
+    interrupted = _app(last_result="Failed", message="interrupted: the agent was stopped")
+    assert interrupted.said == "in sync with Git (last sync interrupted: the agent was stopped)"
+    failed = _app(sync=SyncStatus.OUT_OF_SYNC, last_result="Failed", message="1 object(s) refused")
+    assert failed.said == "1 object(s) refused", "a failure explains an app out of sync"
+    never = _app(last_result="", message="", problems=(Problem("bad YAML", file="shop/a.yaml"),))
+    assert never.said == "bad YAML", "before any sync, the first problem"

@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from sandbox.agent.history import SyncRecord
+from sandbox.agent.history import INTERRUPTED, SyncRecord
 from sandbox.model import Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.appid import AppName, pick, shown_names
 from sandbox.source.envrepo import CommitInfo
@@ -132,6 +132,28 @@ class AppState:
             f"rolled back: cluster at {self.deployed_revision and self.deployed_revision[:7]}, "
             f"Git at {self.git_revision[:7]}; auto-sync paused"
         )
+
+    @property
+    def said(self) -> str:
+        """What explains the app as it is now: the last sync's message while it still does,
+        else the present reason first and that message after it, so the two never contradict
+        (OutOfSync beside "nothing to do"; an interrupted sync's message once all is in sync)."""
+        said = self.message or (self.problems[0].message if self.problems else "")  # before any sync too
+        if self.problems or not self.last_result:
+            return said
+        if self.sync == SyncStatus.OUT_OF_SYNC and self.last_result == "Succeeded":
+            return f"{self._why_out_of_sync()} (last sync: {said})" if said else self._why_out_of_sync()
+        if self.sync == SyncStatus.SYNCED and self.last_result == "Failed" and said.startswith(INTERRUPTED):
+            return f"in sync with Git (last sync {said})"
+        return said
+
+    def _why_out_of_sync(self) -> str:
+        if self.git_revision != self.deployed_revision and self.target_revision == self.git_revision:
+            return f"Git is at {self.git_revision[:7]}, not yet deployed"
+        differ = [o for o in self.objects if o.sync != SyncStatus.SYNCED]
+        if not differ:
+            return "out of sync with Git"
+        return f"{len(differ)} object{'s' if len(differ) > 1 else ''} differ{'' if len(differ) > 1 else 's'} from Git"
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -91,8 +91,7 @@ def _apps_table(snapshot: Snapshot) -> str:
     depth = app_depths(snapshot.apps)
     for app in in_tree_order(snapshot.apps):
         ready = app.ready
-        said = app.message or (app.problems[0].message if app.problems else "")  # before any sync too
-        note = app.rollback_note or (ready.message if ready and not app.removed else said)
+        note = app.rollback_note or (ready.message if ready and not app.removed else app.said)
         rows.append((
             "  " * depth[app.name] + snapshot.shown(app.name), str(app.sync), str(app.health),
             *((str(ready.status) if ready else "-",) if flux else ()),

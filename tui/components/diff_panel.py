@@ -138,7 +138,7 @@ class DiffPanel(VerticalScroll):
             line.append(" ")
             line.append_text(glyphs.health_glyph(app.health, self.ascii))
             line.append(f" app {app.shown_name or app.name}", style="bold")
-            line.append(f": {app.sync}, {app.health}; {app.message or app.last_result or 'not synced yet'}")
+            line.append(f": {app.sync}, {app.health}; {app.said or app.last_result or 'not synced yet'}")
             return line
         state = row.state
         line = Text()
