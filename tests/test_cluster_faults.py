@@ -86,6 +86,9 @@ def test_a_commit_made_while_the_api_server_is_down_deploys_once_it_is_back(
             fault_runtime.up(_progress)
             watch.wait_for_line("answers again", 90)
             wait_for(lambda: _converged(kube, app, 3), 90, 0.5, what="the commit made meanwhile deployed")
+            # The end of catching up is said, with what is not at its target yet.
+            said = watch.wait_for_line("caught up after the outage since", 60)
+            assert said.endswith("every app at its target (1)"), said
         rows = cli.history_rows()
         assert not [r for r in rows if r["result"] == "Running"], rows
     finally:

@@ -106,6 +106,15 @@ class ClusterCheck:
 class ClusterBack:
     """The API server answers again after an outage: bring every app to its target now."""
 
+    since: str = ""  # when it stopped answering (wall clock, as said then)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What came of the catching up after an outage, once the syncs and heals it queued ran."""
+
+    since: str  # when the cluster stopped answering, as said then
+
 
 @dataclass(frozen=True)
 class Barrier:
@@ -121,7 +130,7 @@ class Stop:
 
 Command = (
     Startup | CommitSeen | SourceMoved | Reverted | ManualSync | Rollback | Resume | SetAutoSync | SetSelfHeal
-    | Drift | Retry | DependsOn | ClusterCheck | ClusterBack | Barrier | Stop
+    | Drift | Retry | DependsOn | ClusterCheck | ClusterBack | Settled | Barrier | Stop
 )  # fmt: skip
 
 # What a person asks of the agent (a key in the app, a CLI command): Agent.send takes any of them.

@@ -34,6 +34,7 @@ from sandbox.agent.commands import (
     Rollback,
     SetAutoSync,
     SetSelfHeal,
+    Settled,
     SourceMoved,
     Startup,
     Stop,
@@ -60,6 +61,7 @@ from sandbox.apply.sync import Syncer
 from sandbox.kube.client import Kube, KubeError
 from sandbox.model import Manifest, ObjectKey, Problem
 from sandbox.paths import private_dir, state_dir
+from sandbox.source.appid import shown_names
 from sandbox.source.appspec import AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError
 from sandbox.source.render import local_repo
@@ -111,6 +113,7 @@ class Agent:
         self._failed: dict[str, Problem] = {}  # command kind -> how it last failed, until it works
         self._commits: tuple[CommitInfo, ...] = ()
         self._unreachable = ""  # since when and why the cluster does not answer
+        self._lost_at = ""  # when it last stopped answering
         self._events: deque[Event] = deque(maxlen=300)
         self._queue: queue.Queue[Command] = queue.Queue()
         self._timers: set[threading.Timer] = set()
@@ -277,13 +280,14 @@ class Agent:
     def _on_connectivity(self, reachable: bool, why: str) -> None:
         self._unreachable = "" if reachable else f"unreachable since {time.strftime('%H:%M:%S')}: {why}"
         if not reachable:
+            self._lost_at = time.strftime("%H:%M:%S")
             self._event(
                 "warning", "", f"lost the cluster ({why}); syncs fail and are retried until it answers"
             )
             self._schedule(CLUSTER_CHECK, ClusterCheck())
             return
         self._event("info", "", "the cluster answers again: bringing every app to its target")
-        self._queue.put(ClusterBack())
+        self._queue.put(ClusterBack(self._lost_at))
 
     def _check_cluster(self) -> None:
         """Whether the kubeconfig names another cluster now (`cluster down` then `cluster up`: a
@@ -405,6 +409,9 @@ class Agent:
                 self._check_cluster()  # back, or another cluster at the same address (a CA file re-read)
                 for controller in self._controllers():
                     controller.catch_up()
+                self._queue.put(Settled(command.since))
+            case Settled():
+                self._event("info", "", _settled(self._controllers(), command.since))
             case Barrier():
                 pass
 
@@ -542,6 +549,18 @@ def bug_report(exc: BaseException) -> str:
     except OSError:
         return "the steps that led to it"
     return f"the traceback in {path}"
+
+
+def _settled(controllers: list[AppController], since: str) -> str:
+    """One line for the end of catching up after an outage: every app in step, or which are not and why."""
+    behind = [(c, why) for c in controllers if (why := c.why_behind())]
+    if not behind:
+        return f"caught up after the outage since {since}: every app at its target ({len(controllers)})"
+    shown = shown_names(c.spec.names for c in controllers)  # as the table names them
+    named = ", ".join(f"{shown.get(c.name, c.name)} ({why})" for c, why in behind[:5])
+    more = f" and {len(behind) - 5} more" if len(behind) > 5 else ""
+    return (f"after the outage since {since}: {len(controllers) - len(behind)} of {len(controllers)} apps at their "
+            f"target; not: {named}{more}")  # fmt: skip
 
 
 def _kind(command: Command) -> str:
