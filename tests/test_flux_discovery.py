@@ -559,6 +559,37 @@ def test_a_flux_instance_given_as_helm_values_names_the_cluster_entries_not_swit
     assert "quiet" not in asked.message
 
 
+def test_an_app_folder_that_syncs_itself_is_one_of_the_apps_the_entry_reaches_not_an_entry(
+    tmp_path: Path,
+) -> None:
+    """web's ks.yaml syncs its own folder from the bootstrap source, as every app of a repo
+    laid out per app does; cluster-apps, which the operator's instance starts from, reaches it
+    through kubernetes/apps. Flux starts at the instance's folder alone."""
+    _repo, found = _discover(tmp_path, "self-synced")
+    assert not found.problems, [str(p) for p in found.problems]
+    assert "from the Flux cluster entry kubernetes/flux/cluster/" in found.note, found.note
+    assert sorted((a.kind, a.names.short, a.parent) for a in found.apps) == [
+        ("HelmRelease", "flux-instance", "flux-instance"),
+        ("Kustomization", "cluster-apps", "flux-system"),
+        ("Kustomization", "flux-instance", "cluster-apps"),
+        ("Kustomization", "flux-system", ""),
+        ("Kustomization", "web", "cluster-apps"),
+    ]
+
+
+def test_a_cluster_folder_not_bootstrapped_beside_a_bootstrapped_one_is_said_and_runs_when_named(
+    tmp_path: Path,
+) -> None:
+    repo, found = _discover(tmp_path, "beside")
+    assert not found.problems, [str(p) for p in found.problems]
+    assert found.note.startswith("2 apps from the Flux cluster entry clusters/prod/"), found.note
+    assert found.note.endswith(
+        "other cluster folders, not bootstrapped: clusters/dev (--entry clusters/dev runs it)"
+    ), found.note
+    dev = discover(repo, "HEAD", entry="clusters/dev")
+    assert not dev.problems and {a.path for a in dev.apps} == {"clusters/dev", "apps/dev"}, dev
+
+
 def test_a_source_a_sibling_app_applies_is_known_to_the_app_that_reads_from_it(tmp_path: Path) -> None:
     repo, _found = _discover(tmp_path, "sibling-source")
     git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/sibling-source.git")

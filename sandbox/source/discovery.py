@@ -30,7 +30,7 @@ from sandbox.source.appconfig import (
 from sandbox.source.appspec import CONFIG_FILE, AppSpec
 from sandbox.source.argowalk import ArgoWalk, argo_definitions
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
-from sandbox.source.fluxentry import flux_entries, holds_flux
+from sandbox.source.fluxentry import FluxEntries, flux_entries, holds_flux
 from sandbox.source.fluxwalk import FluxWalk
 from sandbox.source.percommit import NO_CLUSTER, ClusterFacts
 from sandbox.source.repomap import RepoMap
@@ -140,7 +140,8 @@ def _scanned(
     """The apps of a repo whose sandbox.yaml names none (or that has none): its Argo CD
     Applications, else its one Flux cluster entry, else one app per top-level folder."""
     defined = argo_definitions(repo, sha, "")
-    entries = flux_entries(repo, sha) if not defined else []
+    scanned = flux_entries(repo, sha) if not defined else FluxEntries([], [])
+    entries = scanned.found
     if len(entries) > 1:
         listed = ", ".join(entries)
         return Discovery([], [Problem(
@@ -148,7 +149,12 @@ def _scanned(
             f"{entries[0]}, or for good in {CONFIG_FILE} (`flux: {{path: {entries[0]}}}`)",
         )], configured=True)  # fmt: skip
     if entries:
-        return _flux(repo, sha, repos, entries[0], config.charts if config else "", [], cluster)
+        found = _flux(repo, sha, repos, entries[0], config.charts if config else "", [], cluster)
+        if scanned.others and found.note:
+            others = ", ".join(scanned.others)
+            found = dataclasses.replace(found, note=f"{found.note}; other cluster folders, not bootstrapped: "
+                                                    f"{others} (--entry {scanned.others[0]} runs it)")  # fmt: skip
+        return found
     if not defined and config is None:
         apps, folder_problems = folder_apps(repo, sha)
         if not apps and not folder_problems:

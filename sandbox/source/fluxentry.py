@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 
 import yaml
 
@@ -17,11 +18,20 @@ from sandbox.source.envrepo import EnvRepo
 from sandbox.source.percommit import once
 
 
-def flux_entries(repo: EnvRepo, sha: str) -> list[str]:
+@dataclass(frozen=True)
+class FluxEntries:
+    """Where Flux may start: the folders it is pointed at, and beside them the other
+    clusters/<name> folders, not bootstrapped yet, that a user may name with --entry."""
+
+    found: list[str]
+    others: list[str]
+
+
+def flux_entries(repo: EnvRepo, sha: str) -> FluxEntries:
     return once(("flux", str(repo.path), sha), lambda: _scan_flux_entries(repo, sha))
 
 
-def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
+def _scan_flux_entries(repo: EnvRepo, sha: str) -> FluxEntries:
     """The cluster entries of a Flux repo, where ``flux bootstrap`` (or the Flux Operator) would
     point Flux: a folder a Kustomization inside it syncs (``clusters/<name>/flux-system/gotk-sync.yaml``),
     a ``FluxInstance``'s ``spec.sync.path``; failing both (a repo not bootstrapped yet, whose
@@ -29,6 +39,7 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
     HelmReleases that no Kustomization's path (nor a kustomization's reference) reaches."""
     synced, bootstrapped, named, instances, holders, paths = set(), set(), set(), set(), set(), set()
     defining: set[str] = set()  # the files that define Kustomizations or HelmReleases
+    syncs: set[tuple[str, str]] = set()  # (path, file) of each Kustomization syncing this repo
     for file in _flux_files(repo, sha):
         if not file.lower().endswith(MANIFEST_SUFFIXES):
             continue
@@ -53,6 +64,7 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
                     "path" in spec or source.get("name") == flux.BOOTSTRAP_SOURCE
                 ):
                     paths.add(path)
+                    syncs.add((path, file))
                 holders.add(posixpath.dirname(file) or ".")
                 defining.add(file)
                 if path != "." and file.startswith(path + "/"):
@@ -66,10 +78,49 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> list[str]:
                 defining.add(file)
     # What the bootstrap source syncs is where Flux starts; another Kustomization that syncs a
     # folder holding it (one of the apps applied from there) is reached from that start.
-    found = (named or bootstrapped or synced) | instances
+    # A folder that syncs itself (an app's ks.yaml whose path is its own folder) is no entry
+    # when a Kustomization outside it reaches it: it is one of the apps applied from there.
+    self_synced = {c for c in (bootstrapped or synced) if not _reached_from_outside(c, syncs)}
+    found = (named or self_synced) | instances
+    unreached = _unreached_holders(repo, sha, holders, defining, paths)
     if not found:
-        found = _unreached_holders(repo, sha, holders, defining, paths)
-    return sorted(f for f in found if not any(o != f and (o == "." or f.startswith(o + "/")) for o in found))
+        # The ones laid out for `flux bootstrap` (a flux-system folder beside), if any.
+        found = {h for h in unreached if repo.is_dir(sha, _join(h, "flux-system"))} or unreached
+    # Beside a bootstrapped cluster, another clusters/<name> folder not bootstrapped yet: said,
+    # for the user may mean that cluster; elsewhere, a folder nothing reaches is no entry.
+    taken = {home for f in found if (home := _cluster_home(f))}
+    others = {
+        h
+        for h in unreached - found
+        if _cluster_home(h) not in taken | {""} and _clusters_of(_cluster_home(h)) in map(_clusters_of, taken)
+    }
+    return FluxEntries(_outermost(found), _outermost(others))  # fmt: skip
+
+
+def _outermost(folders: set[str]) -> list[str]:
+    return sorted(
+        f for f in folders if not any(o != f and (o == "." or f.startswith(o + "/")) for o in folders)
+    )
+
+
+def _cluster_home(folder: str) -> str:
+    """The clusters/<name> folder a path lies in, as Flux lays out a repo per cluster ("" when none)."""
+    parts = folder.split("/")
+    at = next((i for i, part in enumerate(parts[:-1]) if part == "clusters"), None)
+    return "/".join(parts[: at + 2]) if at is not None else ""
+
+
+def _clusters_of(home: str) -> str:
+    return posixpath.dirname(home)
+
+
+def _reached_from_outside(folder: str, syncs: set[tuple[str, str]]) -> bool:
+    """Whether a Kustomization defined outside ``folder`` syncs it or a folder above it."""
+
+    def inside(path: str, top: str) -> bool:
+        return top == "." or path == top or path.startswith(top + "/")
+
+    return any(inside(folder, path) and not inside(file, folder) for path, file in syncs)
 
 
 def _unreached_holders(
@@ -92,8 +143,6 @@ def _unreached_holders(
     # is built from that tree, or left out of it on purpose (a line commented out): no entry.
     found = {h for h in found if not _is_component(repo, sha, h)
              and not any(h.startswith(k + "/") for k in references if k != ".")}  # fmt: skip
-    # Of those, the ones laid out for `flux bootstrap` (a flux-system folder beside), if any.
-    found = {h for h in found if repo.is_dir(sha, _join(h, "flux-system"))} or found
     return found
 
 
