@@ -590,6 +590,31 @@ def test_a_cluster_folder_not_bootstrapped_beside_a_bootstrapped_one_is_said_and
     assert not dev.problems and {a.path for a in dev.apps} == {"clusters/dev", "apps/dev"}, dev
 
 
+def test_a_kustomization_of_another_source_at_the_entrys_path_is_an_app_and_one_that_defines_itself_is_one_app(
+    tmp_path: Path,
+) -> None:
+    """private syncs ./clusters/lab of another repo: an app of its own (it fails: that repo is not
+    here), never taken for the root. secrets' folder holds secrets' own definition, so its build
+    defines it again: Flux applies it from both, one app, said in a notice, not 'defined twice'."""
+    repo, _found = _discover(tmp_path, "self-defining")
+    git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/self-defining.git")
+    found = discover(repo, "HEAD")
+    assert not found.problems, [str(p) for p in found.problems]
+    apps = {a.names.short: a for a in found.apps}
+    assert {name: a.parent for name, a in apps.items()} == {
+        "flux-system": "", "secrets": "flux-system", "private": "flux-system",
+    }  # fmt: skip
+    assert "private-secrets.git is not this env repo" in apps["private"].invalid[0].message
+    assert sorted(found.notices) == sorted(
+        (
+            "clusters/lab/secrets/ks.yaml secrets: secrets applies its own definition again (its folder holds that "
+            "file): Flux applies it from both, as one app, shown under flux-system",
+            "clusters/lab/secrets/private.yaml private: secrets applies the definition of private again (its folder "
+            "holds that file): Flux applies it from both, as one app, shown under flux-system",
+        )
+    ), found.notices
+
+
 def test_a_source_a_sibling_app_applies_is_known_to_the_app_that_reads_from_it(tmp_path: Path) -> None:
     repo, _found = _discover(tmp_path, "sibling-source")
     git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/sibling-source.git")

@@ -110,6 +110,7 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None, cluster: ClusterFacts)
         problems += found.problems
         unrendered |= found.unrendered
         read_at |= found.read_at
+        notices += found.notices
         note = found.note
     return Discovery(apps, problems, note, configured=True, unrendered=frozenset(unrendered), read_at=read_at,
                      notices=tuple(notices))  # fmt: skip
@@ -238,7 +239,7 @@ def _flux(
     apps = walk.ordered()
     note = f"{_apps_count(apps)} from the Flux cluster entry {entry}/" if apps else ""
     return Discovery(apps, walk.problems, note, configured=True, unrendered=frozenset(walk.unrendered),
-                     read_at=walk.read_at)  # fmt: skip
+                     read_at=walk.read_at, notices=tuple(str(n) for n in walk.notices))  # fmt: skip
 
 
 __all__ = ["Config", "Discovery", "discover", "load_apps"]

@@ -6,7 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.model import Problem, Rendered
+from sandbox.manifest.shape import mapping
+from sandbox.model import DesiredObject, ObjectKey, Problem, Rendered
 from sandbox.source import flux
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.argocd import Defined
@@ -26,6 +27,8 @@ class FluxWalk:
     unrendered: set[str] = field(default_factory=set)
     cluster: ClusterFacts = NO_CLUSTER
     read_at: dict[str, str] = field(default_factory=dict)  # app -> the earlier revision its apps come from
+    notices: list[Problem] = field(default_factory=list)  # said of the repo, failing nothing
+    root_object: ObjectKey | None = None  # the Kustomization that syncs the entry, if the entry holds it
 
     def run(self, entry: str) -> None:
         root, rendered = self._root(entry)
@@ -45,7 +48,7 @@ class FluxWalk:
                 for obj in (*made.objects, *made.children):
                     self.sources.learn(obj.manifest, spec.namespace)
             level = [(app, self._defining(app)) for spec, made in level if made.ok or made.children
-                     for app in self._children(spec, made, entry)
+                     for app in self._children(spec, made)
                      if app.source == "kustomize" and not app.invalid]  # fmt: skip
 
     def _root(self, entry: str) -> tuple[AppSpec, Rendered]:
@@ -56,8 +59,12 @@ class FluxWalk:
                        options=RenderOptions(flux=True), defined_in=entry, kind="Kustomization",
                        home=flux.BOOTSTRAP_SOURCE, create_namespace=True, waits=False)  # fmt: skip
         rendered = render_once(self.repo, root, self.sha, self.cluster)
-        itself = [c for c in rendered.children if flux.kind_of(c.manifest) == f"{flux.KUSTOMIZE_GROUP}/Kustomization"
-                  and _flux_path(c.manifest) == entry]  # fmt: skip
+        # Of the Kustomizations that sync the entry's folder, the one from the bootstrap source
+        # (another source's path names a folder of another repo: an app of its own).
+        itself = sorted((c for c in rendered.children if _flux_path(c.manifest) == entry
+                         and flux.kind_of(c.manifest) == f"{flux.KUSTOMIZE_GROUP}/Kustomization"),
+                        key=_root_preference)  # fmt: skip
+        self.root_object = itself[0].key if itself else None
         for obj in (*rendered.objects, *rendered.children):  # its sources, defined beside it
             self.sources.learn(obj.manifest, root.namespace)
         if itself:  # the Kustomization that syncs the entry (flux-system) names the root
@@ -78,14 +85,14 @@ class FluxWalk:
             rendered = self._defining(root)
         return root, rendered
 
-    def _children(self, spec: AppSpec, made: Rendered, entry: str) -> list[AppSpec]:
+    def _children(self, spec: AppSpec, made: Rendered) -> list[AppSpec]:
         """The apps ``spec``'s render defines, each added (a second definition of one is a problem)."""
         added = []
         for child in made.children:
             if flux.kind_of(child.manifest) not in (f"{flux.KUSTOMIZE_GROUP}/Kustomization",
                                                     f"{flux.HELM_GROUP}/HelmRelease"):  # fmt: skip
                 continue
-            if _flux_path(child.manifest) == entry and child.key.kind == "Kustomization":
+            if child.key == self.root_object:
                 continue  # the root itself
             found = Defined(dict(child.manifest), child.source)
             app, problems = flux.app_of(found, self.sources, spec.name)
@@ -96,6 +103,17 @@ class FluxWalk:
                 continue
             if app.name in self.taken:  # a namesake of a sandbox.yaml app: another app
                 app = dataclasses.replace(app, name=app.names.qualified)
+            if app.name in self.apps and self.apps[app.name].defined_in == child.source:
+                # The same definition, from the same file, in a second app's build: a folder that
+                # holds its own Kustomization (Flux's build of a folder takes every file below it).
+                # Flux applies it from both; it is one app, shown under its first parent.
+                what = "its own definition" if app.name == spec.name else f"the definition of {app.name}"
+                self.notices.append(Problem(
+                    f"{spec.name} applies {what} again (its folder holds that file): "
+                    f"Flux applies it from both, as one app, shown under {self.apps[app.name].parent or 'the entry'}",
+                    file=child.source, object=app.name,
+                ))  # fmt: skip
+                continue
             if app.name in self.apps:
                 first = self.apps[app.name]
                 self.problems.append(Problem(
@@ -143,6 +161,15 @@ class FluxWalk:
         for spec in self.apps.values():
             place(spec, frozenset())
         return placed
+
+
+def _root_preference(child: DesiredObject) -> tuple[bool, bool]:
+    """Bootstrap's own first: the flux-system source, then the flux-system name."""
+    manifest = child.manifest
+    source = mapping(mapping(manifest.get("spec")).get("sourceRef")).get("name")
+    return source != flux.BOOTSTRAP_SOURCE, mapping(manifest.get("metadata")).get(
+        "name"
+    ) != flux.BOOTSTRAP_SOURCE
 
 
 def _flux_path(manifest: dict[str, Any]) -> str:
