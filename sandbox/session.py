@@ -21,7 +21,7 @@ from sandbox.cluster.runtime import ClusterError, ClusterStatus, Runtime
 from sandbox.cluster.runtimes import runtime_for
 from sandbox.kube.client import Kube
 from sandbox.source.appid import AppName
-from sandbox.source.discovery import discover
+from sandbox.source.discovery import discover, entry_question
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 
 SETTLE_TIMEOUT = 300
@@ -55,10 +55,17 @@ def connect(args: argparse.Namespace, progress: Progress, bring_up: bool = True)
     return Connection(runtime, status, Kube(runtime.kubeconfig_path, status.context))
 
 
-def check_repo(repo: Path, branch: str | None = None) -> None:
-    """Raise EnvRepoError, saying what to do, when ``repo`` is no env repo (before any cluster
-    starts: a folder that is not a git repo must not cost a minute of start-up first)."""
-    EnvRepo(repo, branch).close()
+def check_repo(repo: Path, branch: str | None = None, entry: str | None = None) -> None:
+    """Raise EnvRepoError, saying what to do, when ``repo`` is no env repo, or discovery would
+    first ask which of its cluster entries to run (before any cluster starts: a question must
+    not cost a minute of start-up first)."""
+    env = EnvRepo(repo, branch)
+    try:
+        question = entry_question(env, env.branch or "HEAD", entry)
+    finally:
+        env.close()
+    if question is not None:
+        raise EnvRepoError(question.message)
 
 
 def app_names(repo: Path, entry: str | None = None) -> list[AppName]:

@@ -230,3 +230,23 @@ def test_a_worktree_of_the_env_repo_is_the_same_repo_and_drives_its_apps(
         assert live(kube, cm_path(app, "c")) is not None
     finally:
         kube.close()
+
+
+@pytest.mark.parametrize("command", ["sync", "status", "diff"])
+def test_a_flux_repo_of_several_cluster_entries_asks_which_before_anything_starts(
+    command: str, tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """Which cluster to run is the user's to say: asked at once, exit 2 (the command could not
+    start), before a cluster or an agent starts; with --entry the command runs."""
+    repo, _c1 = repo_from_fixture(tmp_path / "env", REPOS / "flux" / "unbootstrapped", {}, "two clusters")
+    cli = _cli(repo, tmp_path, local_runtime)
+    _refused(
+        cli(command),
+        2,
+        "2 cluster entries (clusters/production, clusters/staging)",
+        "--entry clusters/production",
+    )
+    assert not cli.history_path.exists(), "no agent started"
+    chosen = cli(command, "--entry", "clusters/staging")
+    assert "cluster entries" not in output(chosen), shown(chosen)
+    assert command != "sync" or cli.history_path.exists(), "it ran: the agent recorded the sync"

@@ -65,7 +65,7 @@ def _agent(
 
     A folder that is no env repo (or a branch it lacks) fails first, before any cluster starts.
     """
-    session.check_repo(Path(args.repo), branch)
+    session.check_repo(Path(args.repo), branch, getattr(args, "entry", None))
     with _connected(args) as connection:
         with session.started_agent(
             Path(args.repo), connection, automated=automated, branch=branch, trigger=trigger,
@@ -184,7 +184,7 @@ def _said_since(snapshot: Snapshot, since: float) -> list[Event]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    session.check_repo(Path(args.repo))
+    session.check_repo(Path(args.repo), entry=args.entry)
     with (
         _connected(args, bring_up=False) as connection,
         session.observer(Path(args.repo), connection, entry=args.entry) as seen,
@@ -224,7 +224,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    session.check_repo(Path(args.repo))
+    session.check_repo(Path(args.repo), entry=args.entry)
     with (
         _connected(args, bring_up=False) as connection,
         session.observer(Path(args.repo), connection, entry=args.entry) as seen,

@@ -135,6 +135,26 @@ def _entry_config(
     return config, None
 
 
+def entry_question(repo: EnvRepo, revision: str, entry: str | None = None) -> Problem | None:
+    """The question discovery would ask before finding any app (which of several Flux cluster
+    entries?), read from Git alone and cheaply: a command asks it before a cluster starts."""
+    if entry is not None:
+        return None
+    sha = repo.resolve(revision)
+    config, _problems = read_config(repo, sha)
+    if (config is not None and not config.scan) or argo_definitions(repo, sha, ""):
+        return None
+    entries = flux_entries(repo, sha).found
+    return _which_entry(entries) if len(entries) > 1 else None
+
+
+def _which_entry(entries: list[str]) -> Problem:
+    return Problem(
+        f"this Flux repo has {len(entries)} cluster entries ({', '.join(entries)}): choose one with --entry "
+        f"{entries[0]}, or for good in {CONFIG_FILE} (`flux: {{path: {entries[0]}}}`)"
+    )
+
+
 def _scanned(
     repo: EnvRepo, sha: str, repos: RepoMap, config: Config | None, cluster: ClusterFacts
 ) -> Discovery:
@@ -144,11 +164,7 @@ def _scanned(
     scanned = flux_entries(repo, sha) if not defined else FluxEntries([], [])
     entries = scanned.found
     if len(entries) > 1:
-        listed = ", ".join(entries)
-        return Discovery([], [Problem(
-            f"this Flux repo has {len(entries)} cluster entries ({listed}): choose one with --entry "
-            f"{entries[0]}, or for good in {CONFIG_FILE} (`flux: {{path: {entries[0]}}}`)",
-        )], configured=True)  # fmt: skip
+        return Discovery([], [_which_entry(entries)], configured=True)
     if entries:
         found = _flux(repo, sha, repos, entries[0], config.charts if config else "", [], cluster)
         if scanned.others and found.note:
@@ -242,4 +258,4 @@ def _flux(
                      read_at=walk.read_at, notices=tuple(str(n) for n in walk.notices))  # fmt: skip
 
 
-__all__ = ["Config", "Discovery", "discover", "load_apps"]
+__all__ = ["Config", "Discovery", "discover", "entry_question", "load_apps"]
