@@ -77,3 +77,23 @@ def test_the_app_a_parents_ready_names_is_named_as_the_table_names_it() -> None:
     ready = flux_ready(parent, "main", {"HelmRelease/web/web": "web"})
 
     assert ready is not None and ready.message == "app web it defines failed to sync"
+
+
+def test_the_apps_table_says_whose_health_a_parents_rolled_up_health_is() -> None:
+    """A Kustomization without spec.wait is Ready once applied, yet its health rolls up from the
+    apps it defines: the MESSAGE says which one first, so Degraded beside Ready True is explained."""
+    from sandbox.agent.snapshot import Snapshot
+    from sandbox.cli.headless import _apps_table
+
+    child = dataclasses.replace(SYNCED, name="web", parent="flux-system", health=Health.UNKNOWN,
+                                sync=SyncStatus.UNKNOWN, deployed_revision=None, last_result="Failed",
+                                message="apply refused")  # fmt: skip
+    root = dataclasses.replace(SYNCED, name="flux-system", ready_on_apply=True, health=Health.DEGRADED,
+                               health_from="web", health_from_failed=True)  # fmt: skip
+    root = dataclasses.replace(root, ready=flux_ready(root, "main"))
+    child = dataclasses.replace(child, ready=flux_ready(child, "main"))
+    table = _apps_table(Snapshot(1, "/env", "main", SHA, (root, child)))
+    line = next(row for row in table.splitlines() if row.startswith("flux-system"))
+    assert "Degraded  True" in line and line.endswith(
+        "app web it defines failed to sync; Applied revision: main@sha1:4f1a5b1051b469108"
+    ), line

@@ -55,9 +55,7 @@ def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = Non
         if app.deployed_revision == app.target_revision:
             return Ready(ReadyStatus.TRUE, "ReconciliationSucceeded", f"Applied revision: {revision}")
         return Ready(ReadyStatus.UNKNOWN, "Progressing", f"{app.sync}: a new revision is not applied yet")
-    state = "failed to sync" if app.health_from_failed else f"is {app.health}"
-    from_app = (shown or {}).get(app.health_from, app.health_from)
-    below = f"app {from_app} it defines {state}" if app.health_from else ""
+    below = app.health_below(shown)
     if app.health is Health.DEGRADED:
         return Ready(ReadyStatus.FALSE, "HealthCheckFailed", below or app.message or "health check failed")
     if app.health is Health.PROGRESSING:

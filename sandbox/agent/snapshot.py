@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -132,6 +133,14 @@ class AppState:
             f"rolled back: cluster at {self.deployed_revision and self.deployed_revision[:7]}, "
             f"Git at {self.git_revision[:7]}; auto-sync paused"
         )
+
+    def health_below(self, shown: Mapping[str, str] | None = None) -> str:
+        """Whose health, below it, the app's rolled-up health is ("" when its own): "app web it
+        defines failed to sync"; ``shown`` names the apps as the table does."""
+        if not self.health_from:
+            return ""
+        state = "failed to sync" if self.health_from_failed else f"is {self.health}"
+        return f"app {(shown or {}).get(self.health_from, self.health_from)} it defines {state}"
 
     @property
     def said(self) -> str:

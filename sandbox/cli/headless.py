@@ -92,6 +92,9 @@ def _apps_table(snapshot: Snapshot) -> str:
     for app in in_tree_order(snapshot.apps):
         ready = app.ready
         note = app.rollback_note or (ready.message if ready and not app.removed else app.said)
+        below = app.health_below(snapshot.shown_names)
+        if below and below not in note:  # its health is another app's: say whose first
+            note = f"{below}; {note}"
         rows.append((
             "  " * depth[app.name] + snapshot.shown(app.name), str(app.sync), str(app.health),
             *((str(ready.status) if ready else "-",) if flux else ()),
