@@ -385,3 +385,34 @@ def test_history_says_how_many_tries_a_repeated_failure_took_not_the_span_betwee
     assert "2 tries" in rows[str(first)], shown.stdout
     assert "3600" not in rows[str(first)], shown.stdout
     assert "tries" not in rows[str(once)] and "s " in rows[str(once)], shown.stdout
+
+
+def test_history_says_when_it_shows_only_the_newest_syncs_and_how_to_see_them_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitkit import commit, git
+
+    from sandbox.agent.history import path_for_repo
+
+    state = tmp_path / "state"
+    monkeypatch.setenv("GITOPS_SANDBOX_STATE_DIR", str(state))
+    repo = tmp_path / "env"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    head = commit(repo, {"web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"}, "web")
+    with History(path_for_repo(repo)) as history:
+        for _ in range(4):
+            _sync(history, "web", head, "Succeeded", "Healthy")
+        _sync(history, "api", head, "Succeeded", "Healthy")
+
+    def history_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "sandbox.cli", "history", "-C", str(repo), *args],
+                              capture_output=True, text=True, env={**os.environ, "GITOPS_SANDBOX_STATE_DIR": str(state)})  # fmt: skip
+
+    cut = history_cli("--limit", "3")
+    assert len(cut.stdout.splitlines()) == 4, cut.stdout  # a header and three rows: the note is apart
+    assert cut.stderr == "note: the newest 3 of 5 syncs; --limit 5 shows them all\n", cut.stderr
+    one_app = history_cli("--limit", "3", "--app", "web")
+    assert one_app.stderr == "note: the newest 3 of 4 syncs; --limit 4 shows them all\n", one_app.stderr
+    whole = history_cli("--limit", "5")
+    assert whole.stderr == "" and len(whole.stdout.splitlines()) == 6, whole.stderr

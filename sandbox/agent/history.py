@@ -215,12 +215,16 @@ class HistoryReader:
             found = self._with_objects(rows)
         return found[0] if found else None
 
-    def count(self) -> int:
-        """How many sync rows there are (tests prove with it that looking writes nothing)."""
+    def count(self, app: str | None = None) -> int:
+        """How many sync rows there are, of one app or of all (tests prove with it that looking
+        writes nothing)."""
         if self._conn is None:
             return 0
         with self._lock:
-            (n,) = self._conn.execute("SELECT COUNT(*) FROM syncs").fetchone()
+            if app is None:
+                (n,) = self._conn.execute("SELECT COUNT(*) FROM syncs").fetchone()
+            else:
+                (n,) = self._conn.execute("SELECT COUNT(*) FROM syncs WHERE app = ?", (app,)).fetchone()
         return int(n)
 
     def last_healthy_before(self, app: str, revision: str) -> str | None:

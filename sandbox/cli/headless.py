@@ -274,6 +274,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     shown = shown_names(names)
     with HistoryReader(path_for_repo(Path(args.repo))) as history:
         records = history.records(args.app, limit=args.limit)
+        total = history.count(args.app) if len(records) == args.limit else len(records)
+    if total > len(records):  # said apart from the rows, so a pipe reads rows alone
+        print(
+            f"note: the newest {len(records)} of {total} syncs; --limit {total} shows them all",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps([
             {"id": r.id, "app": r.app, "revision": r.revision, "author": r.author, "subject": r.subject,
@@ -484,7 +490,7 @@ def add_commands(
     p.add_argument("--app")
     p = command("history", cmd_history, "the recorded syncs, newest first")
     p.add_argument("--app")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=int, default=50, help="how many syncs to show, newest first (default: 50)")
     p = command(
         "rollback", cmd_rollback, "sync an earlier revision of an app; auto-sync pauses for it", False
     )
