@@ -53,13 +53,25 @@ def test_application_sets_generate_apps_from_lists_git_files_directories_and_a_m
     assert apps["valued-green"].home == "argocd", "made in the ApplicationSet's namespace, as Argo CD does"
     assert found.problems == [], "an ApplicationSet that cannot expand is an app of its own, failed"
     assert found.notices == (
-        "sets/selected.yaml ApplicationSet production-only: generates no Application here (its generators yield nothing: a clusters selector matches no cluster but in-cluster, "
-        "which has no labels; a git generator matches no folder or file)",
+        "sets/selected.yaml ApplicationSet production-only: generates no Application here (its clusters generator "
+        "selects env=production, and the sandbox's one cluster, in-cluster, has no labels: Argo CD labels it with a "
+        "cluster Secret, which the sandbox does not read yet)",
     ), "as in Argo CD, none is made, and that is said"
     assert [str(p) for p in apps["previews"].invalid] == [
         "sets/unsupported.yaml ApplicationSet previews: the pullRequest generator is not supported by the "
         "sandbox (list, git, clusters and matrix are)"
     ]
+
+
+def test_an_application_set_read_as_a_root_and_as_an_apps_child_is_said_once(tmp_path: Path) -> None:
+    repo, _found = _discover(tmp_path, "appset-in-app")
+    git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/appset-in-app.git")
+    found = discover(repo, "HEAD")
+    assert [n for n in found.notices if "ApplicationSet rollouts" in n] == [
+        "platforms/cicd/appset.yaml ApplicationSet rollouts: generates no Application here (its clusters generator "
+        "selects cicd-platform=true, and the sandbox's one cluster, in-cluster, has no labels: Argo CD labels it "
+        "with a cluster Secret, which the sandbox does not read yet)"
+    ], found.notices
 
 
 def test_fields_the_sandbox_does_not_honour_fail_their_app_by_name_and_the_rest_run(tmp_path: Path) -> None:

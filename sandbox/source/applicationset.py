@@ -73,12 +73,25 @@ def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> Expanded:
     except _Refused as err:
         return refused(str(err))
     if not made:  # as in Argo CD, no error: but never dropped in silence
-        notice = (
-            "generates no Application here (its generators yield nothing: a clusters selector "
-            "matches no cluster but in-cluster, which has no labels; a git generator matches no folder or file)"
-        )
+        why = "; ".join(dict.fromkeys(_why_nothing(g) for g in generators))
+        notice = f"generates no Application here ({why})"
         return Expanded([], [], (Problem(notice, file=found.file, object=label),))
     return Expanded(made, [])
+
+
+def _why_nothing(generator: Any) -> str:
+    """Why a generator that made nothing made nothing, by its kind."""
+    kind, body = next(iter(mapping(generator).items()), ("", {}))
+    if kind == "clusters":
+        selector = mapping(mapping(body).get("selector"))
+        asked = ", ".join(f"{k}={v}" for k, v in mapping(selector.get("matchLabels")).items()) or "labels"
+        return (f"its clusters generator selects {asked}, and the sandbox's one cluster, in-cluster, has no labels: "
+                "Argo CD labels it with a cluster Secret, which the sandbox does not read yet")  # fmt: skip
+    if kind == "git":
+        return "its git generator matches no folder or file of the repo at this revision"
+    if kind == "list":
+        return "its list generator has no elements"
+    return f"its {kind} generator yields nothing"
 
 
 def _generate(generator: Any, repo: EnvRepo, sha: str, repos: RepoMap, go: bool) -> Iterator[Params]:

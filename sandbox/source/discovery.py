@@ -68,8 +68,10 @@ def discover(
     sha = repo.resolve(revision)
     try:
         found = _discover(repo, sha, entry, cluster)
-        # A definition reached twice (as a root, and as the child of an app-of-apps) is one problem.
-        return dataclasses.replace(found, problems=list(dict.fromkeys(found.problems)))
+        # A definition reached twice (as a root, and as the child of an app-of-apps) is one problem, one notice.
+        return dataclasses.replace(
+            found, problems=list(dict.fromkeys(found.problems)), notices=tuple(dict.fromkeys(found.notices))
+        )
     except EnvRepoError:
         raise
     except Exception as exc:  # noqa: BLE001
