@@ -162,3 +162,25 @@ def test_an_invalid_sandbox_yaml_keeps_every_app_and_its_objects(tmp_path: Path,
         commit(repo, "fixed", {"sandbox.yaml": config, "manifests/cm.yaml": configmap("keep", {"v": "2"})})
         wait_for(lambda: read(kube, cm_path(app, "keep"))["data"]["v"] == "2", 10, what="deploys again")
         assert not agent.publish_now().app(app).problems
+
+
+def test_a_sync_refused_many_objects_names_the_first_few_in_one_line_and_each_in_its_own_row(
+    tmp_path: Path, kube: Kube
+) -> None:
+    """A repo whose 37 Namespaces another app owns made a 12,000-character line: the message
+    names five and says how many more; each object's row keeps its own reason."""
+    app = unique("many")
+    bad_key = {"not a key!": "x"}  # the API server refuses a ConfigMap key with spaces
+    repo = new_repo(tmp_path / "env", {f"{app}/cm{i}.yaml": configmap(f"cm{i}", bad_key) for i in range(7)})
+    with running(repo, kube, tmp_path) as agent:
+        record = wait_for(
+            lambda: next((r for r in agent.history.records(app) if not r.running), None), 15, what="the sync"
+        )
+        assert record.result == "Failed"
+        assert record.message.startswith("7 object(s) failed to apply; nothing pruned: ConfigMap "), (
+            record.message
+        )
+        assert record.message.count(f"({app}/cm") == 5, record.message
+        assert record.message.endswith("; and 2 more (`status -v` lists each)"), record.message
+        refused = [o for o in record.objects if o.action == "failed"]
+        assert len(refused) == 7 and all("not a key!" in o.message for o in refused), record.objects

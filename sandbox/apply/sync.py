@@ -40,6 +40,7 @@ from sandbox.manifest.waves import Phase
 from sandbox.model import DesiredObject, ObjectKey
 
 WORKERS = 32
+SAID_REFUSED = 5  # objects named in a failed sync's one-line message; each object's row says its own
 
 
 class Syncer:
@@ -234,13 +235,8 @@ class Syncer:
                  if r.action in not_applied and previous and r.key in previous.keys()]  # fmt: skip
         self.inventories.save(Inventory(desired.app, previous.revision if previous else "", tuple(kept)),
                               run.inventory_extra)  # fmt: skip
-        more = (
-            f"; and {len(failed_results) - 5} more (status -v lists them)" if len(failed_results) > 5 else ""
-        )
-        message = (
-            f"{len(failed_results)} object(s) failed to apply; nothing pruned: "
-            + "; ".join(f"{r.key} ({r.source}): {r.message}" for r in failed_results[:5])
-            + more
+        message = f"{len(failed_results)} object(s) failed to apply; nothing pruned: " + _first_few(
+            [f"{r.key} ({r.source}): {r.message}" for r in failed_results]
         )
         if run.run_hooks:
             run.hooks += self.hook_runner.run(
@@ -381,10 +377,10 @@ class Syncer:
             else:
                 action, message = Action.SKIPPED, "not applied: another object of this sync failed"
             results.append(ObjectResult(obj.key, action, message, obj.source, comparison))
-        detail = "; ".join(f"{obj.key} ({obj.source}): {failed[obj.key].message}"
-                           for obj in objects if obj.key in failed)  # fmt: skip
-        count = len(failed)
-        message = f"{count} object(s) refused; nothing applied or pruned: {detail}"
+        refused = [
+            f"{obj.key} ({obj.source}): {failed[obj.key].message}" for obj in objects if obj.key in failed
+        ]
+        message = f"{len(refused)} object(s) refused; nothing applied or pruned: {_first_few(refused)}"
         return SyncOutcome(desired.app, desired.revision, tuple(results), False, message)
 
     def _failed(self, desired: DesiredSet, results: Iterable[ObjectResult], message: str) -> SyncOutcome:
@@ -491,3 +487,11 @@ class _Run:
         return [
             e for e in (self.previous.entries if self.previous else ()) if e.key not in self.desired.objects
         ]
+
+
+def _first_few(said: list[str]) -> str:
+    """The first few of what failed, and how many more: a message stays one readable line."""
+    more = (
+        f"; and {len(said) - SAID_REFUSED} more (`status -v` lists each)" if len(said) > SAID_REFUSED else ""
+    )
+    return "; ".join(said[:SAID_REFUSED]) + more
