@@ -62,6 +62,8 @@ def check_repo(repo: Path, branch: str | None = None, entry: str | None = None) 
     env = EnvRepo(repo, branch)
     try:
         question = entry_question(env, env.branch or "HEAD", entry)
+    except EnvRepoError:
+        question = None  # a repo that opens but does not read: the command runs, and fails saying so
     finally:
         env.close()
     if question is not None:
