@@ -98,3 +98,28 @@ def test_diff_of_a_ref_where_an_app_does_not_render_compares_through_the_dry_run
     assert "progressDeadlineSeconds" not in text and "--- " not in text.replace("--- stdout", ""), text
     assert f"folder {qa} holds no manifests at" in text, text
     assert "is gone" not in text
+
+
+def test_a_refused_objects_diff_compares_only_the_fields_git_sets_not_what_the_server_filled_in() -> None:
+    """The API server predicts nothing of an object it refused (or another app owns), so the
+    diff is against the live object's fields Git sets: a Namespace's name label and finalizers,
+    which the server fills in, are no removals."""
+    from sandbox.agent.observer import diff_text
+    from sandbox.apply.dryrun import Comparison, Verdict
+    from sandbox.model import ObjectKey
+
+    live = {
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "media", "uid": "1", "labels": {"kubernetes.io/metadata.name": "media", "team": "a"}},
+        "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"},
+    }  # fmt: skip
+    desired = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "media", "labels": {"team": "b"}},
+    }
+    found = Comparison(Verdict.CONFLICT, "belongs to app namespaces")
+    text = diff_text(ObjectKey("", "Namespace", "", "media"), desired, live, found, context=100)
+    changed = [line for line in text.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert changed == ["-    team: a", "+    team: b"], text
+    assert text.startswith("# not applied: belongs to app namespaces\n"), text

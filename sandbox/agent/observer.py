@@ -255,7 +255,10 @@ def diff_text(
     if found is not None and found.verdict == Verdict.SAME:
         return ""
     if found is not None and found.verdict in (Verdict.FAILED, Verdict.CONFLICT):
-        return f"# not applied: {found.message}\n" + diff.unified(desired, live, str(key), context)
+        # No prediction from the server: compared on the fields Git sets, so what the server
+        # fills in does not read as a removal.
+        return (f"# not applied: {found.message}\n# compared on the fields Git sets (the API server could not "
+                "predict the rest)\n" + diff.unified(desired, diff.set_by(live, desired), str(key), context))  # fmt: skip
     predicted = found.predicted if found is not None else None
     return diff.unified(predicted or desired, live, str(key), context)
 

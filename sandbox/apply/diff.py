@@ -59,6 +59,24 @@ def _digest(value: Any) -> str:
     return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()[:8]
 
 
+def set_by(live: Manifest | None, desired: Manifest) -> Manifest | None:
+    """``live`` with only the fields ``desired`` sets: what a server-side apply of ``desired``
+    would change, when the API server cannot predict it (it refused the object). Fields the
+    server fills (defaults, a Namespace's name label, finalizers) stay out of the comparison."""
+    if live is None:
+        return None
+    projected = _within(live, desired)
+    return projected if isinstance(projected, dict) else None
+
+
+def _within(live: Any, desired: Any) -> Any:
+    if isinstance(live, dict) and isinstance(desired, dict):
+        return {k: _within(v, desired[k]) for k, v in live.items() if k in desired}
+    if isinstance(live, list) and isinstance(desired, list) and len(live) == len(desired):
+        return [_within(a, b) for a, b in zip(live, desired, strict=True)]
+    return live
+
+
 def same(predicted: Manifest | None, live: Manifest | None, ignored: tuple[str, ...] = ()) -> bool:
     """Whether applying would change nothing the user can see (``ignored``: JSON pointers of
     fields left out, Argo CD's ignoreDifferences)."""
