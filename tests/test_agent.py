@@ -167,6 +167,26 @@ def test_kubectl_scale_is_undone_by_self_heal_within_a_second(
         )
 
 
+def test_the_history_row_of_a_heal_keeps_its_health_current_as_a_commits_row_does(
+    tmp_path: Path, kube: Kube
+) -> None:
+    """A Deployment deleted by hand is re-created by self-heal, not Healthy at that instant: the
+    heal's row (the newest sync that did not fail) follows it to Healthy, as a commit's does."""
+    app = unique("heals")
+    repo = new_repo(tmp_path / "env", {f"{app}/web.yaml": deployment("web", 1)})
+    with running(repo, kube, tmp_path) as agent:
+        wait_for(lambda: _healthy_and_synced(agent, app), 30)
+        kube.request("DELETE", f"/apis/apps/v1/namespaces/{app}/deployments/web")
+        heal = wait_for(
+            lambda: next((r for r in agent.history.records(app) if r.trigger == "drift" and not r.running), None),
+            10, what="the heal recorded",
+        )  # fmt: skip
+        wait_for(
+            lambda: next(r for r in agent.history.records(app) if r.id == heal.id).health == "Healthy",
+            30, what=f"the heal's row Healthy (it was {heal.health} when it ended)",
+        )  # fmt: skip
+
+
 def test_drift_is_shown_not_undone_when_self_heal_is_off(tmp_path: Path, kube: Kube) -> None:
     app = unique("drift")
     repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": configmap("conf", {"v": "git"})})

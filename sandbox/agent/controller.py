@@ -501,7 +501,11 @@ class AppController:
         if ok:
             message = f"self-heal re-applied {names} from {revision[:7]}"
             recorded = object_outcomes(results, deployed, self.s.cache.get)
-            self.s.history.finish(sync_id, "Succeeded", str(self.health()), message, recorded)
+            health = str(self.health())
+            self.s.history.finish(sync_id, "Succeeded", health, message, recorded)
+            # The newest sync that did not fail is what the cluster runs: its row's health is
+            # kept current from here on (a re-created Deployment goes Progressing, then Healthy).
+            self.record_id, self.recorded_health = sync_id, health
             self.s.event("info", self.name, f"drift undone: {message}")
         else:
             # Kept apart from the sync's failure: a heal that fails says nothing of Git's head,
