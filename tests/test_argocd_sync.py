@@ -172,6 +172,9 @@ def test_an_application_whose_app_of_apps_was_refused_is_not_deployed(
         assert synced.returncode == 1, shown(synced)
         assert live(case.kube, cm_path(f"child{u}", "child")) is None
         assert f"its parent did not apply it: root-{u}: sync failed" in output(synced), output(synced)
+        about_child = [line for line in synced.stderr.splitlines() if line.startswith(("error:", "warning:"))
+                       and f"child{u}" in line.split(":")[1]]  # fmt: skip
+        assert len(about_child) == 1 and about_child[0].startswith("error:"), "said once, how it ended"
 
 
 def test_a_hook_job_deleted_by_its_ttl_once_it_finished_counts_as_completed(

@@ -213,7 +213,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     # One line per failed app, from its state (however many there are), then what else was said
     # that no failed app's line says already (a wait, a removal).
     said = [e for e in _said_since(snapshot, started) if args.app in (None, e.app)]
-    said = [e for e in said if not (e.level == "error" and e.app in {a.name for a in failed})]
+    said = [e for e in said if e.app not in {a.name for a in failed}]  # its line below says how it ended
     _notices(snapshot)
     if not args.json:
         for event in said:
