@@ -124,6 +124,9 @@ def test_bad_commit_is_reported_with_file_and_object_and_loses_nothing(
         assert read(kube, cm_path(app, "keep")) is not None, "nothing pruned: the last good objects stay"
         errors = [e.message for e in agent.publish_now().events if e.level == "error"]
         assert any(expected[0].format(app=app) in e for e in errors), errors
+        assert all(e.startswith("sync of ") for e in errors), (
+            f"the failure is said once, as the sync's: {errors}"
+        )
 
         for path in list((repo / app).iterdir()):
             path.unlink()

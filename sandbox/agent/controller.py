@@ -246,9 +246,7 @@ class AppController:
                 outcome.results,
                 retry=target.ok,
                 desired=target,
-            )
-            for problem in target.problems:
-                self.s.event("error", self.name, str(problem))
+            )  # a render's problems are in its message: said once
         self._refresh_syncs()
         self._recheck_after_sync()
         return outcome
