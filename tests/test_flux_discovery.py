@@ -615,6 +615,21 @@ def test_a_kustomization_of_another_source_at_the_entrys_path_is_an_app_and_one_
     ), found.notices
 
 
+def test_a_secret_an_external_secrets_operator_makes_is_said_to_come_from_outside_git(tmp_path: Path) -> None:
+    repo, _found = _discover(tmp_path, "external-secret")
+    git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/external-secret.git")
+    found = discover(repo, "HEAD")
+    web = {a.names.short: a for a in found.apps}["web"]
+    said = [p.message for p in web.invalid]
+    outside = ("from a store outside Git, which the sandbox does not reach (no operator of it runs here): mark the "
+               "reference `optional: true` for the sandbox, or have an app of the env repo make a stand-in Secret "
+               "of that name")  # fmt: skip
+    assert said == [
+        f"postBuild.substituteFrom Secret flux-system/cluster-secrets is made by ClusterExternalSecret shared {outside}",
+        f"postBuild.substituteFrom Secret flux-system/web-values is made by ExternalSecret flux-system/web {outside}",
+    ], said
+
+
 def test_a_source_a_sibling_app_applies_is_known_to_the_app_that_reads_from_it(tmp_path: Path) -> None:
     repo, _found = _discover(tmp_path, "sibling-source")
     git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/sibling-source.git")

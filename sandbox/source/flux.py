@@ -49,6 +49,25 @@ _NOT_MADE = (
     "the cluster; one only this object's own build makes does not count, as Flux on a new cluster cannot "
     "read it either): mark it optional, or have a parent or a dependsOn make it"
 )
+# Kinds whose operator makes a Secret from a store outside Git: its name, unless the spec says.
+_EXTERNAL_SECRETS = (
+    "external-secrets.io/ExternalSecret", "external-secrets.io/ClusterExternalSecret", "bitnami.com/SealedSecret",
+)  # fmt: skip
+ANY_NAMESPACE = "*"
+
+
+def _external_secret(kind: str, spec: Mapping[str, Any], namespace: str, name: str) -> tuple[str, str]:
+    """(namespace, name) of the Secret an operator makes of it (a ClusterExternalSecret's: in
+    the namespaces it selects, taken as any)."""
+    if kind.endswith("/ClusterExternalSecret"):
+        inner = mapping(spec.get("externalSecretSpec"))
+        made = mapping(inner.get("target")).get("name") or spec.get("externalSecretName") or name
+        return ANY_NAMESPACE, str(made)
+    if kind.endswith("/ExternalSecret"):
+        return namespace, str(mapping(spec.get("target")).get("name") or name)
+    return namespace, name
+
+
 BOOTSTRAP_SOURCE = "flux-system"  # the GitRepository `flux bootstrap` makes for the repo itself
 
 _KUSTOMIZATION_KEYS = frozenset(
@@ -94,6 +113,9 @@ class Sources:
     )  # OCIRepository name -> (URL, tag or semver)
     data: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
     charts: str = ""  # a folder of unpacked charts (sandbox.yaml `charts:`)
+    # Secrets an operator makes from a store outside Git (ExternalSecret, SealedSecret), by
+    # (namespace, name): the object that makes each.
+    external: dict[tuple[str, str], str] = field(default_factory=dict)
     artifacts: dict[str, fluxartifact.ArtifactView | str] = field(default_factory=dict)  # ExternalArtifacts
     # The env repo's files that hold every one of some strings (where an unknown source is named).
     mentions: Callable[[tuple[str, ...]], list[str]] = lambda _texts: []
@@ -117,6 +139,10 @@ class Sources:
             self.oci[name] = (str(spec.get("url", "")), str(ref.get("tag") or ref.get("semver") or ""))
         elif kind == f"{fluxartifact.GROUP}/ArtifactGenerator":
             self.artifacts.update(fluxartifact.artifact_views(manifest))
+        elif kind in _EXTERNAL_SECRETS:
+            made = _external_secret(kind, spec, namespace, name)
+            scoped = made[0] != ANY_NAMESPACE  # a ClusterExternalSecret is of no namespace
+            self.external[made] = f"{manifest.get('kind')} {namespace + '/' if scoped else ''}{name}"
         elif manifest.get("kind") == "ConfigMap" and str(manifest.get("apiVersion")) == "v1":
             self.data[("ConfigMap", namespace, name)] = {
                 str(k): str(v) for k, v in mapping(manifest.get("data")).items()
@@ -302,7 +328,8 @@ def _kustomization(
         found = sources.data.get((str(ref.get("kind", "")), namespace, str(ref.get("name", ""))))
         if found is None:
             if not ref.get("optional"):
-                bad(f"postBuild.substituteFrom {ref.get('kind')} {namespace}/{ref.get('name')} {_NOT_MADE}")
+                what = f"{ref.get('kind')} {namespace}/{ref.get('name')}"
+                bad(f"postBuild.substituteFrom {what} {_not_made(sources, ref, namespace)}")
             continue
         variables.update(found)
     variables.update({str(k): str(v) for k, v in mapping(post.get("substitute")).items()})  # these win
@@ -397,9 +424,8 @@ def _values_from(spec: dict[str, Any], namespace: str, sources: Sources, bad: Co
         key = str(source.get("valuesKey") or "values.yaml")
         if found is None or key not in found:
             if not source.get("optional"):
-                bad(
-                    f"valuesFrom {source.get('kind')} {namespace}/{source.get('name')} (key {key}) {_NOT_MADE}"
-                )
+                what = f"{source.get('kind')} {namespace}/{source.get('name')} (key {key})"
+                bad(f"valuesFrom {what} {_not_made(sources, source, namespace)}")
             continue
         if source.get("targetPath"):
             _set_path(values, str(source["targetPath"]), found[key])
@@ -407,6 +433,18 @@ def _values_from(spec: dict[str, Any], namespace: str, sources: Sources, bad: Co
             loaded = kubeyaml.load(found[key]) or {}
             values = _merge(values, loaded if isinstance(loaded, dict) else {})
     return values
+
+
+def _not_made(sources: Sources, ref: Mapping[str, Any], namespace: str) -> str:
+    """Why a ConfigMap or Secret a Kustomization or HelmRelease reads is not there."""
+    name = str(ref.get("name", ""))
+    makers = sources.external if ref.get("kind") == "Secret" else {}
+    maker = makers.get((namespace, name)) or makers.get((ANY_NAMESPACE, name))
+    if maker is None:
+        return _NOT_MADE
+    return (f"is made by {maker} from a store outside Git, which the sandbox does not reach (no operator of it "
+            "runs here): mark the reference `optional: true` for the sandbox, or have an app of the env repo make "
+            "a stand-in Secret of that name")  # fmt: skip
 
 
 def _vendored_chart(
