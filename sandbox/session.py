@@ -16,10 +16,12 @@ from sandbox.agent.history import HistoryReader
 from sandbox.agent.history import path_for_repo as history_path
 from sandbox.agent.loop import Agent
 from sandbox.agent.observer import Observer
+from sandbox.agent.snapshot import AppState, Snapshot
 from sandbox.apply.reader import ClusterReader
 from sandbox.cluster.runtime import ClusterError, ClusterStatus, Runtime
 from sandbox.cluster.runtimes import runtime_for
 from sandbox.kube.client import Kube
+from sandbox.model import Health, SyncStatus
 from sandbox.source.appid import AppName
 from sandbox.source.discovery import discover, entry_question
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
@@ -68,6 +70,31 @@ def check_repo(repo: Path, branch: str | None = None, entry: str | None = None) 
         env.close()
     if question is not None:
         raise EnvRepoError(question.message)
+
+
+def found_in_git(repo: Path, entry: str | None = None) -> Snapshot:
+    """The apps at the env repo's head as Git alone says them (no cluster: their sync and health
+    Unknown, nothing deployed), with discovery's problems and notes: what `status` can still
+    say where no cluster runs."""
+    env = EnvRepo(repo)
+    try:
+        head = env.resolve(env.branch or "HEAD")
+        found = discover(env, head, entry)
+    finally:
+        env.close()
+    apps = tuple(
+        AppState(
+            name=a.name, path=a.path, namespace=a.namespace, source_type=a.source, sync=SyncStatus.UNKNOWN,
+            health=Health.UNKNOWN, git_revision=head, target_revision=head, deployed_revision=None,
+            auto_sync=a.auto_sync, self_heal=a.self_heal, prune=a.prune, problems=a.invalid, parent=a.parent,
+            kind=a.kind, release=a.release_name, home=a.home, object_name=a.object_name, notices=a.notices,
+        )
+        for a in found.apps
+    )  # fmt: skip
+    notices = (found.note, *found.notices) if found.note else found.notices
+    return Snapshot(
+        0, str(repo), env.branch or "HEAD", head, apps, problems=tuple(found.problems), notices=notices
+    )
 
 
 def app_names(repo: Path, entry: str | None = None) -> list[AppName]:

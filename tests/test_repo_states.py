@@ -251,3 +251,21 @@ def test_a_flux_repo_of_several_cluster_entries_asks_which_before_anything_start
     # flux-system app on the shared cluster that other tests' repos then could not sync).
     chosen = cli("status", "--entry", "clusters/staging")
     assert "cluster entries" not in output(chosen) and "tenants" in chosen.stdout, shown(chosen)
+
+
+def test_status_without_a_cluster_still_says_what_git_holds_and_starts_nothing(tmp_path: Path) -> None:
+    """No cluster runs: status cannot compare, so it exits 2, but it still lists the apps Git
+    defines (sync and health Unknown) and their problems, and creates nothing."""
+    import sys
+
+    repo, _c1 = repo_from_fixture(tmp_path / "env", STATES / "good", {"uid": uid()}, "first")
+    state = tmp_path / "state"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sandbox.cli", "status", "-C", str(repo), "--runtime", "local"],
+        capture_output=True, text=True, env={**os.environ, "GITOPS_SANDBOX_STATE_DIR": str(state)}, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, shown(proc)
+    assert "cluster is absent" in proc.stderr and "Traceback" not in output(proc), shown(proc)
+    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("web")]
+    assert rows and rows[0][1:3] == ["Unknown", "Unknown"], proc.stdout
+    assert not state.exists() or not any(state.rglob("*")), "a command that only looks creates nothing"

@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from sandbox.agent.loop import Agent
 from sandbox.agent.revert import RevertError
 from sandbox.agent.snapshot import AppState, Event, ObjectState, Snapshot, app_depths, in_tree_order
 from sandbox.cli.signals import Terminated
+from sandbox.cluster.runtime import ClusterError
 from sandbox.manifest.appkinds import FLUX_APP_KINDS
 from sandbox.model import Health, SyncStatus
 from sandbox.source.appid import pick, shown_names
@@ -188,16 +189,29 @@ def _said_since(snapshot: Snapshot, since: float) -> list[Event]:
 
 def cmd_status(args: argparse.Namespace) -> int:
     session.check_repo(Path(args.repo), entry=args.entry)
-    with (
-        _connected(args, bring_up=False) as connection,
-        session.observer(Path(args.repo), connection, entry=args.entry) as seen,
-    ):
+    with ExitStack() as stack:
+        try:
+            connection = stack.enter_context(_connected(args, bring_up=False))
+        except ClusterError as exc:
+            return _git_only(args, exc)
+        seen = stack.enter_context(session.observer(Path(args.repo), connection, entry=args.entry))
         snapshot = seen.snapshot()
     _notices(snapshot)
     _emit(args, snapshot, verbose=args.verbose)
     if snapshot.problems or not snapshot.apps:
         return 1  # a broken sandbox.yaml, or nothing to deploy: not "all Synced and Healthy"
     return 0 if all(a.sync == SyncStatus.SYNCED and a.health == Health.HEALTHY for a in snapshot.apps) else 1
+
+
+def _git_only(args: argparse.Namespace, absent: ClusterError) -> int:
+    """No cluster to compare with: what Git says is still said (apps, problems), and that
+    nothing else can be; exit 2, as the command could not do what it is for."""
+    if not args.json:
+        snapshot = session.found_in_git(Path(args.repo), args.entry)
+        _notices(snapshot)
+        _emit(args, snapshot)
+    print(f"error: {absent}", file=sys.stderr)
+    return 2
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
