@@ -81,7 +81,7 @@ def test_fields_the_sandbox_does_not_honour_fail_their_app_by_name_and_the_rest_
 
     assert [a.name for a in found.apps if not a.invalid] == ["pinned", "fine"]
     assert "repos:" in said["elsewhere"] and "https://git.example.com/someone/else.git" in said["elsewhere"]
-    assert "nothing is fetched" in said["from-chart-repo"] and "vendor the chart" in said["from-chart-repo"]
+    assert "nothing is fetched" in said["from-chart-repo"] and "`helm pull " in said["from-chart-repo"]
     assert "plugin" in said["plugin-app"]
     assert found.problems == [], "each problem belongs to the app it fails"
     assert all(p.file == "apps/all.yaml" for app in failed.values() for p in app.invalid)

@@ -27,6 +27,7 @@ from clikit import REPOS, repo_from_fixture
 
 from sandbox.source.discovery import discover
 from sandbox.source.envrepo import EnvRepo
+from sandbox.source.render import render_app
 from sandbox.tools import toolchain
 
 PULL = REPOS / "flux" / "pull"
@@ -114,19 +115,27 @@ def oci_registry(tmp_path: Path, chart: Path, helm_env: dict[str, str]) -> Itera
         process.wait(10)
 
 
+@pytest.mark.parametrize(
+    ("fixture", "apps"),
+    [(PULL, {"from-http", "from-oci", "from-ref"}), (REPOS / "argocd" / "pull", {"from-http", "from-oci"})],
+    ids=["flux", "argocd"],
+)
 def test_each_suggested_helm_pull_works_against_a_real_server_and_the_app_then_renders(
     tmp_path: Path, helm_env: dict[str, str], helm_repository: str, oci_registry: str,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, fixture: Path, apps: set[str],
 ) -> None:  # fmt: skip
     for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
         monkeypatch.setenv(var, helm_env[var])  # where the sandbox looks for pulled charts
-    path, _ = repo_from_fixture(
-        tmp_path / "env", PULL, {"helm_url": helm_repository, "oci_url": oci_registry}, "charts"
-    )
+    names = {
+        "helm_url": helm_repository,
+        "oci_url": oci_registry,
+        "oci_host": oci_registry.removeprefix("oci://"),
+    }
+    path, _ = repo_from_fixture(tmp_path / "env", fixture, names, "charts")
     repo = EnvRepo(path)
     found = discover(repo, "HEAD")
     failed = {a.names.short: a for a in found.apps if a.invalid}
-    assert set(failed) == {"from-http", "from-oci", "from-ref"}, [str(p) for p in found.problems]
+    assert set(failed) == apps, [str(p) for p in found.problems]
 
     for name, app in failed.items():
         message = str(app.invalid[0])
@@ -142,3 +151,5 @@ def test_each_suggested_helm_pull_works_against_a_real_server_and_the_app_then_r
     for name in failed:
         assert not rendered[name].invalid, rendered[name].invalid
         assert rendered[name].chart_archive.endswith("greeter-1.2.0.tgz")
+        made = render_app(repo, rendered[name], "HEAD")
+        assert made.ok and made.objects, made.problems

@@ -20,10 +20,12 @@ from sandbox.manifest.appkinds import ARGO_APP_KINDS
 from sandbox.manifest.ignore import IgnoreRule, jq_pointer
 from sandbox.manifest.shape import mapping
 from sandbox.model import SYSTEM_NAMESPACE, Problem
+from sandbox.source import chartversion
 from sandbox.source.appconfig import DNS1123_LABEL
 from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions, Source
 from sandbox.source.complaints import Complaints
+from sandbox.source.helmcache import helm_cache_chart, pull_line, pull_reference
 from sandbox.source.repomap import RepoMap
 
 GROUP = "argoproj.io"
@@ -119,7 +121,8 @@ def application(
     namespace = _destination_namespace(spec, bad)
     if source is None or problems:
         return None, problems
-    path, source_type, options, values, release, revision, other = _from_source(source, spec, repos, bad)
+    read = _from_source(source, spec, repos, bad)
+    path, source_type, revision, other = read.path, read.source_type, read.revision, read.other
     if source_type == "plain" and not problems:
         source_type = detect(
             path, other, revision
@@ -131,11 +134,11 @@ def application(
         return None, problems
     auto = isinstance(automated, dict) and automated.get("enabled", True) is not False
     return AppSpec(
-        name=app, home=home, object_name=name, path=path, namespace=str(namespace), source=source_type, values=values,
-        release_name=release, auto_sync=auto,
+        name=app, home=home, object_name=name, path=path, namespace=str(namespace), source=source_type,
+        values=read.values, release_name=read.release, auto_sync=auto, chart_archive=read.chart_archive,
         prune=bool(auto and isinstance(automated, dict) and automated.get("prune")),
         self_heal=bool(auto and isinstance(automated, dict) and automated.get("selfHeal")),
-        options=options, create_namespace=create_namespace, parent=parent, defined_in=file, kind="Application",
+        options=read.options, create_namespace=create_namespace, parent=parent, defined_in=file, kind="Application",
         revision=revision,
         ignore_differences=ignore, repo=other,
         after_parent=bool(parent),  # an Application of an app-of-apps exists once its parent synced it
@@ -222,17 +225,29 @@ def _main_source(spec: dict[str, Any], bad: Any) -> dict[str, Any] | None:
     return {**making[0], "_refs": refs}
 
 
-def _from_source(
-    source: dict[str, Any], spec: dict[str, Any], repos: RepoMap, bad: Any
-) -> tuple[str, Source, RenderOptions, tuple[str, ...], str, str, str]:
+@dataclass(frozen=True)
+class _SourceRead:
+    """What an Application's source says to render, and from where."""
+
+    path: str
+    source_type: Source
+    options: RenderOptions
+    values: tuple[str, ...]
+    release: str
+    revision: str  # "" follows the watched branch (or the other repo's HEAD)
+    other: str  # another local repo ("" is the env repo)
+    chart_archive: str = ""  # a chart of a Helm repository, packaged in the Helm cache
+
+
+def _from_source(source: dict[str, Any], spec: dict[str, Any], repos: RepoMap, bad: Any) -> _SourceRead:
     for key in source:
         if key not in _SOURCE_KEYS and key != "_refs":
             bad(f"source.{key} is not supported by the sandbox" +
                 (" (config management plugins do not run here)" if key == "plugin" else ""))  # fmt: skip
     url = str(source.get("repoURL", ""))
+    archive = ""
     if "chart" in source:
-        bad(f"source.chart {source['chart']!r} comes from the Helm repository {url}: nothing is fetched "
-            "from the network; vendor the chart into the env repo and point source.path at it")  # fmt: skip
+        archive = _cached_chart(str(source["chart"]), str(source.get("targetRevision", "") or ""), url, bad)
     elif not repos.is_this_repo(url) and repos.local_repo(url) is None:
         bad(repos.unmapped(url, "source.repoURL"))
     raw_path = str(source.get("path", "") or ".")
@@ -256,7 +271,26 @@ def _from_source(
                    for v in helm.get("valueFiles") or ())  # fmt: skip
     release = str(helm.get("releaseName", "") or "")
     options = _render_options(helm, kustomize, directory)
-    return path, source_type, options, values, release, revision, repos.path_of(other) if other else ""
+    if archive:
+        path, source_type = ".", "helm"
+    other_path = repos.path_of(other) if other else ""
+    return _SourceRead(path, source_type, options, values, release, revision, other_path, archive)
+
+
+def _cached_chart(chart: str, version: str, url: str, bad: Any) -> str:
+    """A chart of a Helm (or OCI) repository, from Helm's cache; else why it cannot be had."""
+    try:
+        cached = helm_cache_chart(chart, version)
+    except chartversion.ConstraintError as err:
+        bad(f"source.chart {chart!r} from {url}: {err}")
+        return ""
+    if cached is not None:
+        return str(cached)
+    bad(f"source.chart {chart!r}{' ' + version if version else ''} comes from the Helm repository {url} and "
+        f"nothing is fetched from the network: where the internet is, put it in the Helm cache with "
+        f"`{pull_line(pull_reference(chart, url), version)}` (it reads {chart}-VERSION.tgz there), or vendor it "
+        "into the env repo and point source.path at it")  # fmt: skip
+    return ""
 
 
 def _render_options(

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sandbox.manifest import kubeyaml
@@ -28,6 +26,7 @@ from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.argocd import APP_NAME, Defined
 from sandbox.source.complaints import Complaints
+from sandbox.source.helmcache import helm_cache_chart, pull_line, pull_reference
 from sandbox.source.repomap import RepoMap
 
 KUSTOMIZE_GROUP = "kustomize.toolkit.fluxcd.io"
@@ -386,12 +385,7 @@ def _helm_release(
         name = str(ref.get("name", ""))
         url = sources.helm.get(name, "")
         origin = f"HelmRepository {name} ({url or 'not defined in the env repo'})"
-        # helm pulls an OCI chart by its full reference; --repo is for HTTP repositories only.
-        pull = (
-            f"{url.rstrip('/')}/{chart_name}"
-            if url.startswith("oci://")
-            else f"{chart_name} --repo {url or 'URL'}"
-        )
+        pull = pull_reference(chart_name, url)
         place = _vendored_chart(chart_name, version, origin, pull, sources, bad)
     else:
         place = _git_path(ref, chart_name, sources, bad, "spec.chart.spec.sourceRef")
@@ -461,25 +455,11 @@ def _vendored_chart(
         return None
     if cached is not None:
         return Place(".", archive=str(cached))
-    asked = f" --version '{version}'" if version else ""
     bad.artifact(f"chart {chart}{' ' + version if version else ''} comes from {origin} and nothing is fetched from the network: where the "
-        f"internet is, put it in the Helm cache with `helm pull {pull}{asked} -d \"$(helm env HELM_REPOSITORY_CACHE)\"` "
+        f"internet is, put it in the Helm cache with `{pull_line(pull, version)}` "
         f"(it reads {chart}-VERSION.tgz there), or `--untar` it into a folder of the env repo and name that "
         f"folder in sandbox.yaml (`charts: FOLDER`; the chart goes in FOLDER/{chart})")  # fmt: skip
     return None
-
-
-def helm_cache_chart(chart: str, version: str) -> Path | None:
-    """The newest ``<chart>-<version>.tgz`` in the Helm cache (``$HELM_CACHE_HOME``, else the XDG
-    cache) whose version meets ``version``, a semver constraint (empty: any)."""
-    home = os.environ.get("HELM_CACHE_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "helm"
-    )
-    packed = {
-        f.name[len(chart) + 1 : -len(".tgz")]: f for f in (Path(home) / "repository").glob(f"{chart}-*.tgz")
-    }
-    chosen = chartversion.newest(packed, version)
-    return packed[chosen] if chosen is not None else None
 
 
 _VARIABLE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}")
