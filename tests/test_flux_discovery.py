@@ -630,6 +630,22 @@ def test_a_secret_an_external_secrets_operator_makes_is_said_to_come_from_outsid
     ], said
 
 
+def test_the_kustomization_that_installs_flux_itself_is_left_out_and_said_and_what_depends_on_it_runs(
+    tmp_path: Path,
+) -> None:
+    repo, _found = _discover(tmp_path, "installs-flux")
+    git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/installs-flux.git")
+    found = discover(repo, "HEAD")
+    assert not found.problems and not _failed(found), [str(p) for p in found.problems] or _failed(found)
+    apps = {a.names.short: a for a in found.apps}
+    assert set(apps) == {"flux-system", "web"}
+    assert apps["web"].depends_on == (), "Flux, which the sandbox plays, is Ready"
+    assert found.notices == (
+        "clusters/lab/flux/flux.yaml flux: left out Kustomization flux-system/flux: it installs Flux itself (from "
+        "oci://ghcr.io/fluxcd/flux-manifests), whose controllers the sandbox plays",
+    ), found.notices
+
+
 def test_a_source_a_sibling_app_applies_is_known_to_the_app_that_reads_from_it(tmp_path: Path) -> None:
     repo, _found = _discover(tmp_path, "sibling-source")
     git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/sibling-source.git")

@@ -157,6 +157,19 @@ class Sources:
             self.data[("Secret", namespace, name)] = values
 
 
+FLUX_MANIFESTS = "/fluxcd/flux-manifests"  # the OCI artifact of Flux's own install manifests
+
+
+def installs_flux(manifest: Mapping[str, Any], sources: Sources) -> str:
+    """The artifact's URL when a Kustomization applies Flux's own install manifests (an
+    OCIRepository of fluxcd/flux-manifests, as Flux Operator-less templates upgrade Flux), else ""."""
+    ref = mapping(mapping(manifest.get("spec")).get("sourceRef"))
+    if kind_of(manifest) != f"{KUSTOMIZE_GROUP}/Kustomization" or ref.get("kind") != "OCIRepository":
+        return ""
+    url = sources.oci.get(str(ref.get("name", "")), ("", ""))[0]
+    return url if url.rstrip("/").endswith(FLUX_MANIFESTS) else ""
+
+
 def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | None, list[Problem]]:
     """The app a Kustomization or HelmRelease defines, or the problems that stop it."""
     kind = str(found.manifest.get("kind", ""))

@@ -9,6 +9,7 @@ from typing import Any
 from sandbox.manifest.shape import mapping
 from sandbox.model import DesiredObject, ObjectKey, Problem, Rendered
 from sandbox.source import flux
+from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo
@@ -28,6 +29,7 @@ class FluxWalk:
     cluster: ClusterFacts = NO_CLUSTER
     read_at: dict[str, str] = field(default_factory=dict)  # app -> the earlier revision its apps come from
     notices: list[Problem] = field(default_factory=list)  # said of the repo, failing nothing
+    plays: set[str] = field(default_factory=set)  # app ids left out as Flux's own install: always Ready
     root_object: ObjectKey | None = None  # the Kustomization that syncs the entry, if the entry holds it
 
     def run(self, entry: str) -> None:
@@ -94,6 +96,13 @@ class FluxWalk:
                 continue
             if child.key == self.root_object:
                 continue  # the root itself
+            if url := flux.installs_flux(child.manifest, self.sources):
+                self.notices.append(Problem(
+                    f"left out {child.key.kind} {child.key.namespace}/{child.key.name}: it installs Flux itself (from "
+                    f"{url}), whose controllers the sandbox plays", file=child.source, object=child.key.name,
+                ))  # fmt: skip
+                self.plays.add(app_id(child.key.kind, child.key.namespace, child.key.name))
+                continue
             found = Defined(dict(child.manifest), child.source)
             app, problems = flux.app_of(found, self.sources, spec.name)
             app = app or failed_app(found, problems, spec.name)
@@ -132,9 +141,17 @@ class FluxWalk:
             self.read_at[spec.name] = revision
         return rendered
 
+    def _drop_dependencies_on_flux(self) -> None:
+        """A dependsOn on the Kustomization that installs Flux is met: the sandbox plays Flux."""
+        for name, spec in self.apps.items():
+            if self.plays & set(spec.depends_on):
+                kept = tuple(d for d in spec.depends_on if d not in self.plays)
+                self.apps[name] = dataclasses.replace(spec, depends_on=kept)
+
     def ordered(self) -> list[AppSpec]:
         """Tree order, and each app after the apps it depends on and the apps those define (a
         dependency is Ready once they all are), as Flux applies them."""
+        self._drop_dependencies_on_flux()
         placed: list[AppSpec] = []
         below: dict[str, list[AppSpec]] = {}
         for spec in self.apps.values():
