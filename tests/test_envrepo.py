@@ -396,3 +396,28 @@ def test_a_git_lfs_pointer_reads_as_its_content_once_fetched_and_says_how_to_fet
     files, problems = repo.read_tree("HEAD", "web")
     assert files == {"big.yaml": content} and problems == []
     assert repo.read_file("HEAD", "web/big.yaml") == content
+
+
+def test_what_is_made_of_a_repos_commits_and_the_repos_it_opens_live_and_go_with_that_read(
+    tmp_path: Path,
+) -> None:
+    """No module keeps a cache: a scan or render made of a commit is kept by the EnvRepo read
+    (two reads of one repo share nothing), and another repo its apps read is opened once by it
+    and closed with it."""
+    from gitkit import commit, git
+
+    for name in ("env", "app"):
+        (tmp_path / name).mkdir()
+        git(tmp_path / name, "init", "-q", "-b", "main")
+        commit(tmp_path / name, {"a/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"}, name)
+    repo, again = EnvRepo(tmp_path / "env"), EnvRepo(tmp_path / "env")
+    made: list[int] = []
+    assert repo.memo.once(("scan", "x"), lambda: made.append(1) or len(made)) == 1
+    assert repo.memo.once(("scan", "x"), lambda: made.append(1) or len(made)) == 1, "made once"
+    assert again.memo.once(("scan", "x"), lambda: made.append(1) or len(made)) == 2, "another read's own"
+    other = repo.other(str(tmp_path / "app"))
+    assert repo.other(str(tmp_path / "app")) is other
+    repo.close()
+    assert repo.other(str(tmp_path / "app")) is not other, "closed with the read that opened it"
+    repo.close()
+    again.close()

@@ -64,7 +64,6 @@ from sandbox.paths import private_dir, state_dir
 from sandbox.source.appid import shown_names
 from sandbox.source.appspec import AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError
-from sandbox.source.render import local_repo
 from sandbox.source.repowatch import RepoWatcher
 
 COMMIT_LOG = 200
@@ -455,10 +454,9 @@ class Agent:
         )  # after: a commit's sync waits for nothing
         self._follow_sources()
 
-    @staticmethod
-    def _head_of(path: str) -> str | None:
+    def _head_of(self, path: str) -> str | None:
         try:
-            return local_repo(path).resolve("HEAD")
+            return self.repo.other(path).resolve("HEAD") if self.repo else None
         except EnvRepoError:
             return None
 
@@ -471,10 +469,8 @@ class Agent:
         for path in wanted - set(self._source_watchers):
 
             def head(path: str = path) -> str | None:
-                try:
-                    return local_repo(path).resolve("HEAD")
-                except EnvRepoError:  # no commits yet, or moved away: its apps say so when they render
-                    return None
+                # No commits yet, or moved away (None): its apps say so when they render.
+                return self._head_of(path)
 
             def moved(_old: str | None, new: str, path: str = path) -> None:
                 self._queue.put(SourceMoved(path, new))

@@ -22,14 +22,13 @@ from sandbox.source.appspec import CONFIG_FILE, AppSpec, RenderOptions, Source
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.failedapp import failed_app
-from sandbox.source.percommit import MAX_DEPTH, NO_CLUSTER, ClusterFacts, defining_render, once
-from sandbox.source.render import local_repo
+from sandbox.source.percommit import MAX_DEPTH, NO_CLUSTER, ClusterFacts, defining_render
 from sandbox.source.render.parse import inside
 from sandbox.source.repomap import RepoMap
 
 
 def argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined]:
-    return once(("argo", str(repo.path), sha, folder), lambda: _scan_argo_definitions(repo, sha, folder))
+    return repo.memo.once(("argo", sha, folder), lambda: _scan_argo_definitions(repo, sha, folder))
 
 
 def _scan_argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined]:
@@ -193,7 +192,7 @@ class ArgoWalk:
     def _detect(self, path: str, other: str, revision: str) -> Source:
         """The source type of a folder, in the repo and at the ref the app reads it from."""
         try:
-            repo = local_repo(other) if other else self.repo
+            repo = self.repo.other(other) if other else self.repo
             sha = repo.resolve_pinned(revision or "HEAD")[0] if revision or other else self.sha
         except EnvRepoError:
             return "plain"  # rendering says why it cannot read it

@@ -26,6 +26,7 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 import git  # noqa: E402
 
 from sandbox.model import Problem
+from sandbox.source.commitmemo import CommitMemo
 
 MiB = 1024 * 1024
 MAX_FILE_MIB = 64  # vendored CRD bundles run to several MiB; the ceiling only stops accidents
@@ -96,6 +97,8 @@ class EnvRepo:
         self._commits_seen: OrderedDict[str, bool] = OrderedDict()  # full shas known to be commits here
         self._logs: OrderedDict[tuple[str, ...], list[CommitInfo]] = OrderedDict()
         self._link_targets: dict[str, str] = {}
+        self.memo = CommitMemo()  # scans and renders of its commits (see sandbox.source.percommit)
+        self._others: dict[str, EnvRepo] = {}  # other local repos its apps read, opened once
         self.branch: str | None
         if branch is not None:
             self._ref = self._branch_ref(branch)
@@ -120,9 +123,20 @@ class EnvRepo:
         raise EnvRepoError(f"env repo {self.path} has no branch {branch!r}")
 
     def close(self) -> None:
-        """Stop the git helper processes GitPython keeps open."""
+        """Stop the git helper processes GitPython keeps open (its other repos' too)."""
         with self._lock:
             self._repo.close()
+            others, self._others = list(self._others.values()), {}
+        for other in others:
+            other.close()
+
+    def other(self, path: str) -> EnvRepo:
+        """Another local repo this one's apps read (an app repo), opened once and closed with
+        this one; EnvRepoError when it cannot be opened."""
+        with self._lock:
+            if path not in self._others:
+                self._others[path] = EnvRepo(path)
+            return self._others[path]
 
     def __enter__(self) -> EnvRepo:
         return self

@@ -15,7 +15,6 @@ from sandbox.source.appconfig import (
     MANIFEST_SUFFIXES,
 )
 from sandbox.source.envrepo import EnvRepo
-from sandbox.source.percommit import once
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class FluxEntries:
 
 
 def flux_entries(repo: EnvRepo, sha: str) -> FluxEntries:
-    return once(("flux", str(repo.path), sha), lambda: _scan_flux_entries(repo, sha))
+    return repo.memo.once(("flux", sha), lambda: _scan_flux_entries(repo, sha))
 
 
 def _scan_flux_entries(repo: EnvRepo, sha: str) -> FluxEntries:

@@ -1,12 +1,9 @@
-"""What app discovery reads of a commit, once: scans and app-of-apps renders are memoised per commit (discovery runs on every commit and every status); and how deep a walk goes."""
+"""What app discovery reads of a commit, once: scans and app-of-apps renders are memoised per commit by the repo read (discovery runs on every commit and every status); and how deep a walk goes."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
 
 from sandbox.model import Rendered
 from sandbox.source.appspec import AppSpec
@@ -15,27 +12,6 @@ from sandbox.source.render import render_app
 from sandbox.source.render.objects import IsNamespaced
 
 MAX_DEPTH = 8  # app-of-apps nesting; deeper is almost surely an app that renders itself
-_RENDERS = 1024  # a large repo's Kustomizations, each rendered once per commit
-
-
-def once(key: tuple[object, ...], make: Callable[[], _T]) -> _T:
-    """A scan or render of the repo at a commit, made once per commit: discovery runs on every
-    commit and every status, and reading every manifest each time would grow with the repo."""
-    with _once_lock:
-        if key in _made:
-            _made.move_to_end(key)
-            return cast(_T, _made[key])
-    found = make()
-    with _once_lock:
-        _made[key] = found
-        while len(_made) > _RENDERS:
-            _made.popitem(last=False)
-    return found
-
-
-_T = TypeVar("_T")
-_made: OrderedDict[tuple[object, ...], object] = OrderedDict()
-_once_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -54,8 +30,8 @@ def render_once(repo: EnvRepo, spec: AppSpec, sha: str, cluster: ClusterFacts = 
     """Render an app once per revision (discovery runs on every commit and status, and status
     shows what discovery rendered)."""
     namespaced = cluster.is_namespaced
-    return once(
-        ("render", str(repo.path), sha, spec, namespaced),
+    return repo.memo.once(
+        ("render", sha, spec, namespaced),
         lambda: render_app(repo, spec, sha, is_namespaced=namespaced),
     )
 

@@ -72,7 +72,7 @@ def _render_app(
         return _render(repo, app, revision, is_namespaced, progress)
     try:
         env_sha = repo.resolve(revision)
-        source = local_repo(app.repo) if app.repo else repo
+        source = repo.other(app.repo) if app.repo else repo
         sha, read = source.resolve_pinned(app.revision or "HEAD")
     except EnvRepoError as err:
         where = f"{app.repo or repo.path} at {app.revision or 'HEAD'}"
@@ -147,13 +147,3 @@ def _nothing_rendered(app: AppSpec) -> Problem:
     what = "its chart makes no object with the values given" if app.source == "helm" else "it holds no object"
     return Problem(f"{app.path} renders nothing ({what}); {app.kind} deploys it as empty, as the sandbox does",
                    file=app.path)  # fmt: skip
-
-
-_OTHER_REPOS: dict[str, EnvRepo] = {}
-
-
-def local_repo(path: str) -> EnvRepo:
-    """Another local repo, opened once (EnvRepo is safe to share between threads)."""
-    if path not in _OTHER_REPOS:
-        _OTHER_REPOS[path] = EnvRepo(path)
-    return _OTHER_REPOS[path]
