@@ -196,3 +196,57 @@ def test_values_yaml_11_misreads_and_astral_text_deploy_as_kubectl_would_send_th
         assert routes["metadata"]["annotations"]["note"] == "✅ patched"
         status = case.cli("status")
         assert status.returncode == 0 and "Traceback" not in output(status), output(status)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le"])
+def test_utf16_manifests_with_a_bom_are_read_as_kubectl_reads_them_and_utf32_refused_as_it_is(
+    local_runtime: LocalRuntime, tmp_path: Path, encoding: str
+) -> None:
+    """An editor on Windows saves YAML as UTF-16 with a byte-order mark (and CRLF): kubectl and
+    kustomize decode it by the BOM, so the sandbox reads it as text, in a plain folder and
+    through kustomize, never as a binary file. UTF-32 kubectl refuses, and so does the sandbox."""
+    import codecs
+
+    from gitkit import commit, git
+
+    from sandbox.source.appspec import AppSpec
+    from sandbox.source.envrepo import EnvRepo
+    from sandbox.source.render import render_app
+
+    text = (
+        "apiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: wide\r\ndata:\r\n  greeting: héllo 🚀\r\n"
+    )
+    bom = {
+        "utf-16-le": codecs.BOM_UTF16_LE,
+        "utf-16-be": codecs.BOM_UTF16_BE,
+        "utf-32-le": codecs.BOM_UTF32_LE,
+    }
+    wide = bom[encoding] + text.encode(encoding)
+    file = tmp_path / "wide.yaml"
+    file.write_bytes(wide)
+    done = _kubectl(local_runtime, file)
+    if encoding.startswith("utf-32"):  # kubectl refuses it: so does the sandbox, naming the file
+        assert done.returncode != 0 and "control characters" in done.stderr, done.stdout
+    else:
+        assert done.returncode == 0, done.stderr
+    theirs = json.loads(done.stdout)["data"] if done.returncode == 0 else None
+
+    repo = tmp_path / "env"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    kustomization = (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [wide.yaml]\n"
+    )
+    commit(repo, {"plain/wide.yaml": "", "built/kustomization.yaml": kustomization}, "layout")
+    (repo / "plain" / "wide.yaml").write_bytes(wide)
+    (repo / "built" / "wide.yaml").write_bytes(wide)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "wide files")
+    for app in (AppSpec("plain", "plain", "team", "plain"), AppSpec("built", "built", "team", "kustomize")):
+        rendered = render_app(EnvRepo(repo), app, "HEAD")
+        if theirs is None:
+            assert not rendered.ok and f"{app.path}/wide.yaml" in str(rendered.problems), rendered.problems
+            continue
+        assert rendered.ok, rendered.problems
+        (obj,) = rendered.objects
+        assert obj.manifest["data"] == theirs == {"greeting": "héllo 🚀"}

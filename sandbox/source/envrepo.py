@@ -9,6 +9,7 @@ left out with a Problem saying why.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import posixpath
@@ -499,6 +500,7 @@ class EnvRepo:
                     ))  # fmt: skip
                     continue
                 data = stored
+            data = _as_utf8(data)
             if b"\0" in data[:BINARY_SNIFF_BYTES] and not _packaged_subchart(shown):
                 if _is_manifest(shown):
                     problems.append(Problem("binary file (NUL byte in its first 8 KiB); skipped", file=shown))
@@ -637,3 +639,19 @@ def _remember(memo: OrderedDict[Any, Any], key: Any, value: Any) -> None:
     memo.move_to_end(key)
     while len(memo) > _MEMO:
         memo.popitem(last=False)
+
+
+# Byte-order marks of the UTF-16 text kubectl reads (cli-runtime decodes by the BOM, as
+# kustomize does); UTF-32 it refuses, and so it stays bytes here (read as binary).
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _as_utf8(data: bytes) -> bytes:
+    """UTF-16 text with its BOM (as an editor on Windows saves YAML) as UTF-8; other bytes as
+    they are. What does not decode stays as it is, and reads as binary."""
+    if data.startswith(_UTF16_BOMS) and not data.startswith(codecs.BOM_UTF32_LE):
+        try:
+            return data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            return data
+    return data
