@@ -45,8 +45,17 @@ def _trim_error(text: str) -> str:
         if line.startswith("Error: "):
             line = line[len("Error: ") :]
         if len(line) > _ERROR_LINE_CHARS:
-            line = "…" + line[-_ERROR_LINE_CHARS:]
+            line = "…" + _from_a_boundary(line[-_ERROR_LINE_CHARS:])
         lines.append(line)
     if len(lines) > _ERROR_LINES:
         lines = lines[:_ERROR_LINES] + [f"… ({len(lines) - _ERROR_LINES} more lines)"]
     return "\n".join(lines)
+
+
+def _from_a_boundary(tail: str) -> str:
+    """A cut line's tail from its first cause (after ": ") or word, never mid-word."""
+    for mark in (": ", " "):
+        at = tail.find(mark)
+        if 0 <= at < len(tail) // 4:
+            return tail[at + len(mark) :]
+    return tail
