@@ -764,10 +764,12 @@ def test_a_kind_nobody_knows_named_cluster_something_is_taken_for_cluster_scoped
 def test_a_tools_long_error_line_is_cut_at_a_cause_or_a_word_never_mid_word() -> None:
     from sandbox.source.render.run import _ERROR_LINE_CHARS, _trim_error
 
-    causes = "; ".join(f"accumulating resources from 'apps/{i}/kustomization.yaml'" for i in range(40))
-    line = f"Error: {causes}: open apps/39/missing.yaml: no such file or directory"
+    # Words of ten characters: the last _ERROR_LINE_CHARS begin three letters into one.
+    words = "abcdefghi " * (_ERROR_LINE_CHARS // 10 + 20)
+    line = f"Error: {words}: open apps/web/missing.yaml: no such file or directory"
+    assert line[-_ERROR_LINE_CHARS - 1] != " " and line[-_ERROR_LINE_CHARS] != " ", "the cut falls mid-word"
     cut = _trim_error(line)
     kept = cut.removeprefix("…")
-    assert cut.startswith("…") and line[line.index(kept) - 1] == " ", f"cut mid-word: {cut[:60]}"
-    assert cut.endswith("open apps/39/missing.yaml: no such file or directory")
+    assert cut.startswith("…") and line[line.rindex(kept) - 1] == " ", f"cut mid-word: {cut[:60]}"
+    assert cut.endswith("open apps/web/missing.yaml: no such file or directory")
     assert len(cut) <= _ERROR_LINE_CHARS + 1
