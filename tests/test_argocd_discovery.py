@@ -253,6 +253,7 @@ def test_applications_in_the_folder_of_a_root_that_cannot_run_wait_under_it(tmp_
 
     assert apps["parent"].invalid, "Replace=true is not done here"
     assert (apps["shop"].parent, apps["shop"].after_parent) == ("parent", True), "not a root of its own"
+    assert (apps["listed"].parent, apps["listed"].after_parent) == ("", False), "an ApplicationSet's: a root"
     assert apps["beside"].parent == "", "an ApplicationSet that cannot expand makes no Application beside it"
     assert apps["multi"].invalid, "three sources that make objects"
     assert (apps["extra"].parent, apps["extra"].after_parent) == ("multi", True), "from its third source"

@@ -69,6 +69,7 @@ class ArgoWalk:
     cluster: ClusterFacts = NO_CLUSTER
     read_at: dict[str, str] = field(default_factory=dict)  # app -> the earlier revision its apps come from
     _apps: dict[str, AppSpec] = field(default_factory=dict)
+    _generated: set[str] = field(default_factory=set)  # apps an ApplicationSet makes
 
     def apps(self) -> list[AppSpec]:
         """Parents before their children (tree order), each level in the order found."""
@@ -105,7 +106,9 @@ class ArgoWalk:
         failed = [s for s in self._apps.values() if s.kind == "Application"
                   and (s.name in self.unrendered or s.invalid) and not s.repo and not s.revision]  # fmt: skip
         for name, spec in list(self._apps.items()):
-            if spec.parent or not spec.defined_in:
+            # An ApplicationSet's Applications are the ApplicationSet controller's to make, from
+            # the set as it stands: they wait on no app whose folder holds the set's file.
+            if spec.parent or not spec.defined_in or name in self._generated:
                 continue
             holder = next((f for f in failed if f.name != name
                            and any(inside(spec.defined_in, p) for p in (f.path, *f.also_reads))
@@ -187,6 +190,8 @@ class ArgoWalk:
                     self.problems += app_problems
                 if spec is not None:
                     specs.append(spec)
+                    if one is not found:
+                        self._generated.add(spec.name)
         return specs
 
     def _detect(self, path: str, other: str, revision: str) -> Source:
