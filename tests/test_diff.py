@@ -106,20 +106,20 @@ def test_a_refused_objects_diff_compares_only_the_fields_git_sets_not_what_the_s
     which the server fills in, are no removals."""
     from sandbox.agent.observer import diff_text
     from sandbox.apply.dryrun import Comparison, Verdict
+    from sandbox.apply.inventory import mark
     from sandbox.model import ObjectKey
 
-    live = {
+    key = ObjectKey("", "Namespace", "", "media")
+    live = mark({
         "apiVersion": "v1", "kind": "Namespace",
         "metadata": {"name": "media", "uid": "1", "labels": {"kubernetes.io/metadata.name": "media", "team": "a"}},
         "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"},
-    }  # fmt: skip
-    desired = {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": "media", "labels": {"team": "b"}},
-    }
+    }, "namespaces", key)  # fmt: skip
+    # Ours carries this app's bookkeeping, the live one its owner's: never applied, so no change.
+    desired = mark({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "media", "labels": {"team": "b"}}},
+                   "media", key)  # fmt: skip
     found = Comparison(Verdict.CONFLICT, "belongs to app namespaces")
-    text = diff_text(ObjectKey("", "Namespace", "", "media"), desired, live, found, context=100)
+    text = diff_text(key, desired, live, found, context=100)
     changed = [line for line in text.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     assert changed == ["-    team: a", "+    team: b"], text
     assert text.startswith("# not applied: belongs to app namespaces\n"), text

@@ -21,7 +21,15 @@ from sandbox.agent.snapshot import AppState, ObjectState, Snapshot
 from sandbox.apply import diff
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison, DryRun, Verdict, Verified
-from sandbox.apply.inventory import APP_LABEL, Claim, Inventory, InventoryReader, claim_of, owning_repo
+from sandbox.apply.inventory import (
+    APP_LABEL,
+    Claim,
+    Inventory,
+    InventoryReader,
+    claim_of,
+    owning_repo,
+    unmarked,
+)
 from sandbox.apply.livecache import CHILD_KINDS, LiveCache
 from sandbox.apply.reader import ClusterReader
 from sandbox.kube.client import KubeError
@@ -257,8 +265,10 @@ def diff_text(
     if found is not None and found.verdict in (Verdict.FAILED, Verdict.CONFLICT):
         # No prediction from the server: compared on the fields Git sets, so what the server
         # fills in does not read as a removal.
+        # Nor is the sandbox's own bookkeeping a change: an object not applied keeps its owner's.
         return (f"# not applied: {found.message}\n# compared on the fields Git sets (the API server could not "
-                "predict the rest)\n" + diff.unified(desired, diff.set_by(live, desired), str(key), context))  # fmt: skip
+                "predict the rest)\n" + diff.unified(unmarked(desired), unmarked(diff.set_by(live, desired)), str(key),
+                                                      context))  # fmt: skip
     predicted = found.predicted if found is not None else None
     return diff.unified(predicted or desired, live, str(key), context)
 

@@ -54,6 +54,20 @@ def mark(manifest: Manifest, app: str, key: ObjectKey) -> Manifest:
     return out
 
 
+def unmarked(manifest: Manifest | None) -> Manifest | None:
+    """A copy without the sandbox's label and tracking annotation (whoever's they are)."""
+    if manifest is None:
+        return None
+    meta = dict(manifest.get("metadata") or {})
+    for field, key in (("labels", APP_LABEL), ("annotations", TRACKING_ANNOTATION)):
+        values = {k: v for k, v in (meta.get(field) or {}).items() if k != key}
+        if values:
+            meta[field] = values
+        else:
+            meta.pop(field, None)
+    return {**manifest, "metadata": meta}
+
+
 def claimed_by(live: Manifest | None, app: str, key: ObjectKey) -> bool:
     """Whether a live object carries this app's tracking annotation for this very key."""
     if live is None:
