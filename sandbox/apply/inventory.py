@@ -59,12 +59,12 @@ def unmarked(manifest: Manifest | None) -> Manifest | None:
     if manifest is None:
         return None
     meta = dict(manifest.get("metadata") or {})
-    for field, key in (("labels", APP_LABEL), ("annotations", TRACKING_ANNOTATION)):
-        values = {k: v for k, v in (meta.get(field) or {}).items() if k != key}
+    for part, key in (("labels", APP_LABEL), ("annotations", TRACKING_ANNOTATION)):
+        values = {k: v for k, v in (meta.get(part) or {}).items() if k != key}
         if values:
-            meta[field] = values
+            meta[part] = values
         else:
-            meta.pop(field, None)
+            meta.pop(part, None)
     return {**manifest, "metadata": meta}
 
 
