@@ -97,3 +97,15 @@ def test_the_apps_table_says_whose_health_a_parents_rolled_up_health_is() -> Non
     assert "Degraded  True" in line and line.endswith(
         "app web it defines failed to sync; Applied revision: main@sha1:4f1a5b1051b469108"
     ), line
+
+
+def test_a_parent_that_failed_itself_says_its_own_failure_not_a_childs_first() -> None:
+    from sandbox.agent.snapshot import Snapshot
+    from sandbox.cli.headless import _apps_table
+
+    root = dataclasses.replace(SYNCED, name="flux-system", health=Health.DEGRADED, health_from="web",
+                               health_from_failed=True, problems=(Problem("url is not this env repo", file="a.yaml"),))  # fmt: skip
+    root = dataclasses.replace(root, ready=flux_ready(root, "main"))
+    table = _apps_table(Snapshot(1, "/env", "main", SHA, (root,)))
+    line = next(row for row in table.splitlines() if row.startswith("flux-system"))
+    assert line.endswith("url is not this env repo (a.yaml)"), line

@@ -94,7 +94,8 @@ def _apps_table(snapshot: Snapshot) -> str:
         ready = app.ready
         note = app.rollback_note or (ready.message if ready and not app.removed else app.said)
         below = app.health_below(snapshot.shown_names)
-        if below and below not in note:  # its health is another app's: say whose first
+        own_failure = bool(app.problems) or app.last_result == "Failed"
+        if below and below not in note and not own_failure:  # its health is another app's: say whose first
             note = f"{below}; {note}"
         rows.append((
             "  " * depth[app.name] + snapshot.shown(app.name), str(app.sync), str(app.health),
