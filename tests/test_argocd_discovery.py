@@ -196,7 +196,25 @@ def test_an_application_set_that_cannot_expand_shows_once_failed_under_its_app_o
     said = [str(p) for p in found.problems]
     assert len(said) == len(set(said)), said
     failed = {a.name: a for a in found.apps}["ApplicationSet/argocd/qa"]
-    assert failed.parent == "all-apps" and "index .path.segments" in str(failed.invalid[0])
+    assert failed.parent == "all-apps" and 'map has no entry for key "stage"' in str(failed.invalid[0]), (
+        failed
+    )
+
+
+def test_an_application_sets_go_templates_render_functions_and_pipelines_as_argo_cd_does(
+    tmp_path: Path,
+) -> None:
+    """text/template and Sprig, as the ApplicationSet controller runs them: index of the path
+    segments, regexReplaceAll, pipelines into upper, lower, trunc and Argo CD's normalize."""
+    repo, _found = _discover(tmp_path, "appset-functions")
+    git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/appset-functions.git")
+    found = discover(repo, "HEAD")
+    assert not found.problems and not [a for a in found.apps if a.invalid], found
+    apps = {a.names.short: a for a in found.apps}
+    assert {n: (a.path, a.namespace) for n, a in apps.items()} == {
+        "home-assistant": ("apps/pitower/home/Home_Assistant", "home-home"),
+        "plex": ("apps/pitower/media/plex-conf", "media-plex"),
+    }
 
 
 def test_sync_options_argo_cd_defaults_or_does_not_know_do_not_fail_an_app(tmp_path: Path) -> None:

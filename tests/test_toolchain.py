@@ -66,6 +66,10 @@ def test_wrapper_modules_pin_what_the_toolchain_says_they_build() -> None:
     for group in toolchain.GROUPS:
         go_mod = (group.module_dir / "go.mod").read_text()
         assert (group.module_dir / "go.sum").is_file(), group.name
+        if all(p.startswith("gitops-sandbox/") for p in group.packages.values()):
+            # The sandbox's own command: the module is it, its version the sandbox's.
+            assert all(f"module {p}" in go_mod for p in group.packages.values()), group.name
+            continue
         for package in group.packages.values():
             assert package in go_mod, (group.name, package)
         module_version = group.version

@@ -1,9 +1,10 @@
 """Argo CD ``ApplicationSet``: its generators' parameters filled into its template, offline.
 
 Supported generators: ``list``, ``git`` (directories and files, of this env repo), ``clusters``
-(the sandbox's own cluster is the one cluster there is) and ``matrix`` of two of those. Any
-other generator, or a template that uses functions, fails the ApplicationSet by name: an app
-set half-understood would deploy other apps than its author meant.
+(the sandbox's own cluster is the one cluster there is) and ``matrix`` of two of those. Go
+templates render as Argo CD's (see gotemplate). Any other generator, or a template that does
+not render, fails the ApplicationSet by name: an app set half-understood would deploy other
+apps than its author meant.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import copy
 import json
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import yaml
@@ -20,11 +21,13 @@ import yaml
 from sandbox.manifest import kubeyaml
 from sandbox.manifest.shape import mapping
 from sandbox.model import Problem
+from sandbox.source import gotemplate
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.repomap import RepoMap
 
 Params = dict[str, Any]
+GoMode = tuple[str, ...] | None  # None: fasttemplate (Argo CD's default); else Go, with its options
 IN_CLUSTER = {"name": "in-cluster", "nameNormalized": "in-cluster", "server": "https://kubernetes.default.svc",
               "metadata": {"labels": {}, "annotations": {}}}  # fmt: skip
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -58,7 +61,10 @@ def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> Expanded:
     generators = spec.get("generators")
     if not isinstance(generators, list) or not generators:
         return refused("ApplicationSet has no spec.generators")
-    go = bool(spec.get("goTemplate"))
+    # Go templates (goTemplate: true) render as Argo CD's: the options are goTemplateOptions.
+    go: GoMode = (
+        tuple(str(o) for o in spec.get("goTemplateOptions") or ()) if spec.get("goTemplate") else None
+    )
     made: list[Defined] = []
     try:
         for generator in generators:
@@ -94,7 +100,7 @@ def _why_nothing(generator: Any) -> str:
     return f"its {kind} generator yields nothing"
 
 
-def _generate(generator: Any, repo: EnvRepo, sha: str, repos: RepoMap, go: bool) -> Iterator[Params]:
+def _generate(generator: Any, repo: EnvRepo, sha: str, repos: RepoMap, go: GoMode) -> Iterator[Params]:
     """A generator's parameter sets, each with the generator's ``values`` (templated with that
     set's parameters, as Argo CD does: ``values.KEY`` in a template)."""
     if not isinstance(generator, dict) or len(generator) != 1:
@@ -106,16 +112,18 @@ def _generate(generator: Any, repo: EnvRepo, sha: str, repos: RepoMap, go: bool)
         if not values:
             yield params
             continue
-        filled = {str(k): str(_fill(str(v), params, go)) for k, v in values.items()}
+        filled = {
+            str(k): str(v) for k, v in _fill({str(k): str(v) for k, v in values.items()}, params, go).items()
+        }
         yield (
             {**params, "values": filled}
-            if go
+            if go is not None
             else {**params, **{f"values.{k}": v for k, v in filled.items()}}
         )
 
 
 def _made_by(
-    kind: str, body: dict[str, Any], repo: EnvRepo, sha: str, repos: RepoMap, go: bool
+    kind: str, body: dict[str, Any], repo: EnvRepo, sha: str, repos: RepoMap, go: GoMode
 ) -> Iterator[Params]:
     if kind == "list":
         for element in body.get("elements") or ():
@@ -231,14 +239,15 @@ def _glob(pattern: str, path: str, double_star: bool = False) -> bool:
     return re.fullmatch(out, path) is not None
 
 
-def _lookup(params: Params, expression: str, go: bool) -> Any:
+def _lookup(params: Params, expression: str) -> Any:
+    """A fasttemplate placeholder's value (Argo CD's default templates: parameters only)."""
     match = _SIMPLE.match(expression)
-    if match is None or bool(match.group(1)) != go:
-        raise _Refused(f"template expression {{{{{expression.strip()}}}}} is not supported by the sandbox "
-                       "(only plain parameters, no functions or pipelines)")  # fmt: skip
+    if match is None or match.group(1):
+        raise _Refused(f"template expression {{{{{expression.strip()}}}}} is a Go template: set goTemplate: true "
+                       "on the ApplicationSet, as Argo CD needs it too (its default templates hold parameters only)")  # fmt: skip
     path = match.group(2)
     value: Any = params
-    if not go and path in params:
+    if path in params:
         value = params[path]  # fasttemplate: list elements keep their keys flat
         return value["path"] if isinstance(value, dict) and "path" in value else value
     for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
@@ -255,11 +264,35 @@ def _lookup(params: Params, expression: str, go: bool) -> Any:
     return value
 
 
-def _fill(node: Any, params: Params, go: bool) -> Any:
+def _fill(node: Any, params: Params, go: GoMode) -> Any:
+    """The template with the parameters filled in: every string that holds ``{{`` (keys too)."""
+    if go is None:
+        return _replace(node, lambda text: _PLACEHOLDER.sub(lambda m: str(_lookup(params, m.group(1))), text))
+    texts = list(dict.fromkeys(_templated(node)))
+    try:
+        rendered = dict(zip(texts, gotemplate.render(params, texts, go), strict=True))
+    except gotemplate.TemplateError as err:
+        raise _Refused(f"template {err}") from None
+    return _replace(node, rendered.__getitem__)
+
+
+def _templated(node: Any) -> Iterator[str]:
     if isinstance(node, dict):
-        return {_fill(k, params, go): _fill(v, params, go) for k, v in node.items()}
+        for key, value in node.items():
+            yield from _templated(key)
+            yield from _templated(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _templated(value)
+    elif isinstance(node, str) and "{{" in node:
+        yield node
+
+
+def _replace(node: Any, fill: Callable[[str], str]) -> Any:
+    if isinstance(node, dict):
+        return {_replace(k, fill): _replace(v, fill) for k, v in node.items()}
     if isinstance(node, list):
-        return [_fill(v, params, go) for v in node]
+        return [_replace(v, fill) for v in node]
     if isinstance(node, str) and "{{" in node:
-        return _PLACEHOLDER.sub(lambda m: str(_lookup(params, m.group(1), go)), node)
+        return fill(node)
     return node

@@ -9,6 +9,7 @@ an interrupted build never leaves a half-filled cache.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -69,6 +70,14 @@ class ToolGroup:
         return cache_dir() / "toolchain" / f"{self.name}-{self.version}{suffix}"
 
 
+def _sources_digest(folder: Path) -> str:
+    """A short digest of a module of the sandbox's own (its Go files, go.mod and go.sum)."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in folder.iterdir() if p.suffix in (".go", ".mod", ".sum")):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 KUBERNETES = ToolGroup(
     "kubernetes",
     "v1.36.3",
@@ -109,8 +118,16 @@ REGISTRY = ToolGroup(
     "registry", "v3.1.2", {"registry": "github.com/distribution/distribution/v3/cmd/registry"}
 )
 
+# The sandbox's own command (modules/gotemplate): ApplicationSet Go templates rendered with
+# text/template and Sprig, as Argo CD's ApplicationSet controller renders them. No release:
+# always built.
+GOTEMPLATE = ToolGroup(
+    "gotemplate", "v1.0.0", {"gotemplate": "gitops-sandbox/toolchain/gotemplate"},
+    patched=_sources_digest(MODULES_DIR / "gotemplate"),  # its cache folder changes with its code
+)  # fmt: skip
+
 GROUPS: tuple[ToolGroup, ...] = (
-    KUBERNETES, ETCD, KWOK, KWOKCTL, KIND, HELM, KUSTOMIZE, JSONNET, METRICS_SERVER, REGISTRY,
+    KUBERNETES, ETCD, KWOK, KWOKCTL, KIND, HELM, KUSTOMIZE, JSONNET, METRICS_SERVER, REGISTRY, GOTEMPLATE,
 )  # fmt: skip
 TOOL_GROUP: dict[str, ToolGroup] = {tool: g for g in GROUPS for tool in g.packages}
 
