@@ -37,7 +37,9 @@ def test_a_chart_dependency_that_is_not_vendored_names_it_and_the_command_that_f
     assert not remote.ok and remote.objects == ()
     [problem] = remote.problems
     assert problem.file == "remote-dep/Chart.yaml"
-    assert "redis 19.0.1" in problem.message and "helm dependency update remote-dep" in problem.message
+    assert "redis 19.0.1" in problem.message and "postgresql 15.2.0" in problem.message
+    assert problem.message.count("helm dependency update remote-dep") == 1, "one command fetches both"
+    assert "remote-dep/charts/redis-19.0.1.tgz, remote-dep/charts/postgresql-15.2.0.tgz" in problem.message
 
 
 def test_generate_name_outside_a_hook_is_refused_naming_the_file(tmp_path: Path) -> None:

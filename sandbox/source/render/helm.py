@@ -125,7 +125,7 @@ def _build_dependencies(
         posixpath.basename(posixpath.dirname(f)) for f in in_charts if posixpath.basename(f) == CHART_FILE
     }
     packed = {posixpath.basename(f) for f in in_charts if f.endswith(".tgz")}
-    missing, problems = [], []
+    missing, problems, remote = [], [], []
     for dep in dependencies:
         if not isinstance(dep, dict) or not isinstance(dep.get("name"), str):
             continue
@@ -142,12 +142,17 @@ def _build_dependencies(
             problems += repo.export_tree(sha, local, root / local)
             missing.append(name)
         else:
-            how = (
-                f"it is not vendored and nothing is fetched from the network: run `helm dependency update "
-                f"{app_path}` where the internet is, and commit {join(app_path, 'charts')}/{name}-{version}.tgz"
-            )
-            problems.append(Problem(f"dependency {name} {version} from {url or 'no repository'}: {how}",
-                                    file=file))  # fmt: skip
+            remote.append((name, version, url))
+    if remote:  # one problem, one command, however many dependencies it fetches
+        which = ", ".join(f"{name} {version} from {url or 'no repository'}" for name, version, url in remote)
+        packed_names = ", ".join(
+            f"{join(app_path, 'charts')}/{name}-{version}.tgz" for name, version, _ in remote
+        )
+        problems.append(Problem(
+            f"{'dependency' if len(remote) == 1 else 'dependencies'} {which}: not vendored, and nothing is fetched "
+            f"from the network: run `helm dependency update {app_path}` where the internet is, and commit "
+            f"{packed_names}", file=file,
+        ))  # fmt: skip
     if problems or not missing:
         return problems
     ok, _out, error = run_tool(cmd, root.parent, {str(root) + os.sep: ""}, env)
