@@ -6,17 +6,23 @@ flock locks die with their process, so a crash never leaves a stale lock behind.
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 
+def _private(path: str, flags: int) -> int:
+    """Lock files are the user's alone (an owner's names its process and repo), as the state is."""
+    return os.open(path, flags, 0o600)
+
+
 @contextmanager
 def held(path: Path) -> Iterator[None]:
     """Wait for the lock at ``path`` and hold it for the block (e.g. one build at a time)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(path, "w", opener=_private) as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -30,8 +36,8 @@ def try_own(path: Path, owner: str) -> tuple[IO[str] | None, str]:
     Returns the open handle (keep it: closing it releases the lock) and "", or None and
     the description the current holder wrote.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handle = open(path, "a+", opener=_private)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
