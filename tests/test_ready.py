@@ -109,3 +109,16 @@ def test_a_parent_that_failed_itself_says_its_own_failure_not_a_childs_first() -
     table = _apps_table(Snapshot(1, "/env", "main", SHA, (root,)))
     line = next(row for row in table.splitlines() if row.startswith("flux-system"))
     assert line.endswith("url is not this env repo (a.yaml)"), line
+
+
+def test_an_apps_problem_lines_name_the_app_once(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from sandbox.agent.snapshot import Snapshot
+    from sandbox.cli.headless import _emit
+
+    problem = Problem("chart cert-manager is not cached", file="platform/release.yaml", object="cert-manager")
+    app = dataclasses.replace(SYNCED, name="cert-manager", problems=(problem,))
+    _emit(argparse.Namespace(json=False), Snapshot(1, "/env", "main", SHA, (app,)))
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("cert-manager:")]
+    assert lines == ["cert-manager: platform/release.yaml: chart cert-manager is not cached"], lines

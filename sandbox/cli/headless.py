@@ -156,7 +156,11 @@ def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False, p
         if verbose:
             print(f"\n{snapshot.shown(app.name)}:")
         for problem in app.problems if problems or verbose else ():
-            print(f"{snapshot.shown(app.name)}: {problem}")
+            # The app is named first: the problem's object, when it is the app, once.
+            of_app = problem.object in (app.name, snapshot.shown(app.name))
+            print(
+                f"{snapshot.shown(app.name)}: {dataclasses.replace(problem, object='') if of_app else problem}"
+            )
         if app.removed:
             print(f"{snapshot.shown(app.name)}: {app.message}")
         if verbose:
