@@ -163,7 +163,7 @@ def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False, p
             )
         if app.removed:
             print(f"{snapshot.shown(app.name)}: {app.message}")
-        if verbose:
+        if verbose and app.objects:  # no header over nothing
             print(_objects_table(app))
             for notice in app.notices:
                 print(f"  note: {notice}")
