@@ -165,6 +165,7 @@ def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False, p
             print(f"{snapshot.shown(app.name)}: {app.message}")
         if verbose and app.objects:  # no header over nothing
             print(_objects_table(app))
+        if verbose:
             for notice in app.notices:
                 print(f"  note: {notice}")
 
