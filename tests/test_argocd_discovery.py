@@ -72,6 +72,11 @@ def test_an_application_set_read_as_a_root_and_as_an_apps_child_is_said_once(tmp
         "selects cicd-platform=true, and the sandbox's one cluster, in-cluster, has no labels: Argo CD labels it "
         "with a cluster Secret, which the sandbox does not read yet)"
     ], found.notices
+    platform = render_app(repo, {a.name: a for a in found.apps}["platform"], "HEAD")
+    assert [n.message for n in platform.notices if "ApplicationSet" in n.message] == [
+        "read, not applied: ApplicationSet.argoproj.io argocd/rollouts (the sandbox is Argo CD's ApplicationSet "
+        "controller: the Applications it generates show as apps of their own)"
+    ], "an ApplicationSet its folder holds is named, never passed over in silence"
 
 
 def test_fields_the_sandbox_does_not_honour_fail_their_app_by_name_and_the_rest_run(tmp_path: Path) -> None:

@@ -33,17 +33,15 @@ class Sorted:
     left_out: list[tuple[DesiredObject, str]] = field(default_factory=list)  # with the reason
 
     def read_notices(self) -> tuple[Problem, ...]:
-        """Flux sources and other definitions that are read, never applied, per file: said so
-        they are not taken for objects the sandbox forgot (Applications, Kustomizations and
-        HelmReleases show as apps of their own)."""
+        """Flux sources, ApplicationSets and other definitions that are read, never applied, per
+        file: said so they are not taken for objects the sandbox forgot (Applications,
+        Kustomizations and HelmReleases show as apps of their own)."""
         read = [o for o in self.children if o.key.kind not in APP_KINDS]
-        groups: dict[str, list[DesiredObject]] = {}
-        for obj in read:
-            groups.setdefault(obj.source, []).append(obj)
-        return tuple(
-            Problem(f"read, not applied: {', '.join(str(o.key) for o in objects)} (the sandbox is Flux's "
-                    "source-controller: it reads sources from Git and the Helm cache)", file=file)
-            for file, objects in groups.items()
+        sets = [o for o in self.children if o.key.kind == "ApplicationSet"]
+        return (
+            *_per_file(read, "(the sandbox is Flux's source-controller: it reads sources from Git and the Helm cache)"),
+            *_per_file(sets, "(the sandbox is Argo CD's ApplicationSet controller: the Applications it generates "
+                             "show as apps of their own)"),
         )  # fmt: skip
 
     def notices(self) -> tuple[Problem, ...]:
@@ -62,6 +60,16 @@ class Sorted:
                 )
             out.append(Problem(f"left out {what}: {why}", file=file))
         return tuple(out)
+
+
+def _per_file(objects: list[DesiredObject], why: str) -> tuple[Problem, ...]:
+    groups: dict[str, list[DesiredObject]] = {}
+    for obj in objects:
+        groups.setdefault(obj.source, []).append(obj)
+    return tuple(
+        Problem(f"read, not applied: {', '.join(str(o.key) for o in found)} {why}", file=file)
+        for file, found in groups.items()
+    )
 
 
 def sort_out(objects: Iterable[DesiredObject]) -> Sorted:
