@@ -5,6 +5,7 @@ objects appeared in (watch events)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,32 @@ def test_an_app_waits_for_its_depends_on_to_be_ready_and_not_for_one_that_failed
             "status": "False", "reason": "DependencyNotReady",
             "message": f"dependencies not ready: slow{u}: sync failed",
         }  # fmt: skip
+
+
+def test_an_app_that_waited_on_a_failed_dependency_syncs_a_fixed_commit_once(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """after waits (its dependency failed) and looks again every DEPENDS_POLL; the commit that
+    fixes both syncs it once the dependency is Ready, and the look that comes after finds it in
+    step: no second sync of the same revision."""
+    from sandbox.agent.controller import DEPENDS_POLL
+
+    with cluster_case(tmp_path, local_runtime, FLUX / "depends", "after depends on slow") as case:
+        u, cli = case.uid, case.cli
+
+        def said(*parts: str) -> str:  # a line of the watch with each part, columns apart
+            return next((line for line in watch.lines if all(p in line for p in parts)), "")
+
+        with cli.watch() as watch:
+            wait_for(lambda: said(f"after{u} ", " synced "), 120, what="after's first sync")
+            commit_fixture(case.repo, FLUX / "depends-broken", case.names, "slow refused; after changed")
+            wait_for(lambda: said(f"after{u} ", "waiting for dependsOn"), 60, what="after waiting")
+            fixed = commit_fixture(case.repo, FLUX / "depends", case.names, "slow fixed, after as it was")
+            wait_for(lambda: said(f"after{u} ", f"synced {fixed[:7]}"), 120, what="after's sync of the fix")
+            # An absence, so a bounded look: two polls' time after the sync, no second one.
+            time.sleep(DEPENDS_POLL * 2 + 1)
+        rows = [r for r in cli.history_rows() if r["app"] == f"after{u}" and r["revision"] == fixed]
+        assert len(rows) == 1, rows
 
 
 def _ready(cli: Cli, app: str) -> dict[str, str]:

@@ -277,7 +277,11 @@ class AppController:
     def follow_dependencies(self, trigger: str) -> None:
         """Look again whether the apps this one depends on are Ready; sync when they are."""
         self._depends_poll = False
-        if self.automated and self.settings.auto_sync and not self.settings.paused:
+        # A commit's sync may have got there first, once the dependency was Ready: no second one.
+        in_step = (
+            self.target is not None and self.deployed_revision == self.target.revision and not self.failure
+        )
+        if self.automated and self.settings.auto_sync and not self.settings.paused and not in_step:
             self.sync(trigger)
 
     def _dependencies_ready(self, trigger: str) -> bool:
