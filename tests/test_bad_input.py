@@ -187,3 +187,14 @@ def test_a_sync_refused_many_objects_names_the_first_few_in_one_line_and_each_in
         assert record.message.endswith("; and 2 more (`status -v` lists each)"), record.message
         refused = [o for o in record.objects if o.action == "failed"]
         assert len(refused) == 7 and all("not a key!" in o.message for o in refused), record.objects
+
+
+def test_a_failure_tried_again_says_which_attempt_with_its_trigger(tmp_path: Path, kube: Kube) -> None:
+    app = unique("again")
+    repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": configmap("c", {"not a key!": "x"})})
+    with running(repo, kube, tmp_path) as agent:
+        said = wait_for(
+            lambda: next((e.message for e in agent.publish_now().events if "attempt 2" in e.message), None),
+            30, what="the second attempt said",
+        )  # fmt: skip
+        assert said.startswith(f"sync of {agent.publish_now().head[:7]} failed (retry, attempt 2): "), said
