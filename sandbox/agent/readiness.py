@@ -69,8 +69,8 @@ class Readiness:
         state = app.view()
         if state.last_result == "Failed":
             return f"{who}: sync failed", ""
-        if state.last_result != "Succeeded":
-            return "", f"{who} ({state.last_result or 'not synced'}, {state.health})"
+        if state.last_result != "Succeeded":  # its health says nothing yet: what is live is not its doing
+            return "", f"{who} ({state.last_result or 'not synced yet'})"
         below = [c for c in self.controllers if c.spec.parent == app.name and c.name not in seen]
         if app.spec.health_checks:
             checked = set(app.spec.health_checks)
