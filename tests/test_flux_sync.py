@@ -195,8 +195,12 @@ def test_watch_follows_suspend_as_git_changes_it(tmp_path: Path, local_runtime: 
                      f"synced {resumed[:7]}" in line]  # fmt: skip
             assert "new commit" in watch.lines[order[0]], "a commit is said before what it makes the apps do"
 
-            _set(repo, "web/cm.yaml", 'v: "1"', 'v: "2"', "v 2")
-            _set(repo, "clusters/main/web.yaml", "suspend: false", "suspend: true", "suspend web")
+            # One commit: v 2 and the suspend together (two would let a loaded machine's watch
+            # deploy v 2 in between, as Flux would).
+            for path, old, new in (("web/cm.yaml", 'v: "1"', 'v: "2"'),
+                                   ("clusters/main/web.yaml", "suspend: false", "suspend: true")):  # fmt: skip
+                (repo / path).write_text((repo / path).read_text().replace(old, new))
+            git(repo, "commit", "-qam", "v 2, and web suspended")
             suspended = git(repo, "rev-parse", "HEAD")
             watch.wait_for_line(f"suspended: its definition changed at {suspended[:7]}", 60)
             watch.wait_for_line(f"synced {suspended[:7]} (commit)", 60)
