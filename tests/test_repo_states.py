@@ -7,6 +7,7 @@ traceback. Fixtures are under tests/repos/states/.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -269,3 +270,10 @@ def test_status_without_a_cluster_still_says_what_git_holds_and_starts_nothing(t
     rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("web")]
     assert rows and rows[0][1:3] == ["Unknown", "Unknown"], proc.stdout
     assert not state.exists() or not any(state.rglob("*")), "a command that only looks creates nothing"
+    as_json = subprocess.run(
+        [sys.executable, "-m", "sandbox.cli", "status", "-C", str(repo), "--runtime", "local", "--json"],
+        capture_output=True, text=True, env={**os.environ, "GITOPS_SANDBOX_STATE_DIR": str(state)}, timeout=60,
+    )  # fmt: skip
+    assert as_json.returncode == 2 and "cluster is absent" in as_json.stderr, shown(as_json)
+    apps = json.loads(as_json.stdout)["apps"]
+    assert [(a["sync"], a["health"]) for a in apps if a["name"].startswith("web")] == [("Unknown", "Unknown")]

@@ -212,10 +212,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def _git_only(args: argparse.Namespace, absent: ClusterError) -> int:
     """No cluster to compare with: what Git says is still said (apps, problems), and that
     nothing else can be; exit 2, as the command could not do what it is for."""
-    if not args.json:
-        snapshot = session.found_in_git(Path(args.repo), args.entry)
-        _notices(snapshot)
-        _emit(args, snapshot)
+    snapshot = session.found_in_git(Path(args.repo), args.entry)
+    _notices(snapshot)
+    _emit(args, snapshot)
     print(f"error: {absent}", file=sys.stderr)
     return 2
 
