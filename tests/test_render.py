@@ -773,3 +773,20 @@ def test_a_tools_long_error_line_is_cut_at_a_cause_or_a_word_never_mid_word() ->
     assert cut.startswith("…") and line[line.rindex(kept) - 1] == " ", f"cut mid-word: {cut[:60]}"
     assert cut.endswith("open apps/web/missing.yaml: no such file or directory")
     assert len(cut) <= _ERROR_LINE_CHARS + 1
+
+
+def test_a_directory_exclude_with_brace_alternatives_inside_a_path_pattern_leaves_those_folders_out(
+    repo_dir: Path,
+) -> None:
+    """Argo CD's `directory.exclude: "{argocd,registry}/**"`: the braces are alternatives
+    wherever they stand in the pattern, not only around all of it."""
+    sha = commit(repo_dir, {
+        "infra/argocd/install.yaml": cm("argocd-install"),
+        "infra/registry/creds.yaml": cm("registry"),
+        "infra/monitoring/prom.yaml": cm("prometheus"),
+    })  # fmt: skip
+    options = RenderOptions(recurse=True, exclude="{argocd,registry}/**")
+    app = AppSpec("infra", "infra", "infra", "plain", kind="Application", options=options)
+    rendered = render_app(EnvRepo(repo_dir), app, sha)
+    assert rendered.ok, rendered.problems
+    assert keys(rendered) == ["ConfigMap infra/prometheus"]

@@ -156,9 +156,22 @@ def _selected(rel: str, options: RenderOptions) -> bool:
 
 
 def _glob_any(pattern: str, rel: str) -> bool:
-    """A glob, or ``{a,b}`` alternatives, matched against the path or its file name."""
-    inner = pattern.strip()
-    alternatives = inner[1:-1].split(",") if inner.startswith("{") and inner.endswith("}") else [inner]
+    """A glob with ``{a,b}`` alternatives anywhere in it (``{argocd,registry}/**``), matched
+    against the path or its file name."""
     name = rel.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatchcase(rel, alt.strip()) or fnmatch.fnmatchcase(name, alt.strip())
-               for alt in alternatives if alt.strip())  # fmt: skip
+    return any(fnmatch.fnmatchcase(rel, alt) or fnmatch.fnmatchcase(name, alt)
+               for alt in _braces(pattern.strip()) if alt)  # fmt: skip
+
+
+_BRACES = re.compile(r"\{([^{}]*)\}")
+
+
+def _braces(pattern: str) -> list[str]:
+    """Every pattern its ``{a,b}`` groups stand for, as a glob with braces expands them."""
+    found = _BRACES.search(pattern)
+    if found is None:
+        return [pattern]
+    head, tail = pattern[: found.start()], pattern[found.end() :]
+    return [
+        expanded for part in found.group(1).split(",") for expanded in _braces(head + part.strip() + tail)
+    ]
