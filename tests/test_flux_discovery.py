@@ -646,6 +646,25 @@ def test_the_kustomization_that_installs_flux_itself_is_left_out_and_said_and_wh
     ), found.notices
 
 
+def test_apps_are_ordered_parent_first_and_after_their_dependencies_across_parents(tmp_path: Path) -> None:
+    """certs (defined by core) depends on operator (defined by platform, which depends on core).
+    core is Ready once applied, so platform comes after core alone, not after all core defines:
+    platform, then operator, then certs — never a child before its parent (a one-shot sync
+    waited 300 s on an app queued behind it)."""
+    repo, _found = _discover(tmp_path, "cross-deps")
+    git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/cross-deps.git")
+    found = discover(repo, "HEAD")
+    assert not found.problems and not _failed(found), [str(p) for p in found.problems] or _failed(found)
+    order = [a.names.short for a in found.apps]
+    assert order.index("core") < order.index("platform") < order.index("operator") < order.index("certs"), (
+        order
+    )
+    placed = set()
+    for app in found.apps:
+        assert not app.parent or app.parent in placed, f"{app.name} before its parent {app.parent}: {order}"
+        placed.add(app.name)
+
+
 def test_a_source_a_sibling_app_applies_is_known_to_the_app_that_reads_from_it(tmp_path: Path) -> None:
     repo, _found = _discover(tmp_path, "sibling-source")
     git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/sibling-source.git")

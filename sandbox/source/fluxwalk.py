@@ -149,8 +149,9 @@ class FluxWalk:
                 self.apps[name] = dataclasses.replace(spec, depends_on=kept)
 
     def ordered(self) -> list[AppSpec]:
-        """Tree order, and each app after the apps it depends on and the apps those define (a
-        dependency is Ready once they all are), as Flux applies them."""
+        """Tree order, and each app after the apps it depends on and, for a dependency that waits,
+        the apps it defines (it is Ready once they all are; one without spec.wait is Ready once
+        applied), as Flux applies them."""
         self._drop_dependencies_on_flux()
         placed: list[AppSpec] = []
         below: dict[str, list[AppSpec]] = {}
@@ -167,6 +168,8 @@ class FluxWalk:
             for dependency in spec.depends_on:
                 if dependency in self.apps and dependency not in seen:
                     place(self.apps[dependency], seen | {spec.name})
+                    if self.apps[dependency].ready_once_applied:
+                        continue  # Ready once applied: what it defines need not come first
                     for member in subtree(dependency, seen | {spec.name, dependency}):
                         if member.name not in seen and member is not spec:
                             place(member, seen | {spec.name})
