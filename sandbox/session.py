@@ -7,6 +7,7 @@ look never do (starting a cluster is a change too) and say how to start it inste
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from sandbox.source.appid import AppName
 from sandbox.source.discovery import discover, entry_question
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 
-SETTLE_TIMEOUT = 300
+# How long a one-shot command waits for its syncs (GITOPS_SANDBOX_SETTLE_SECONDS to change it).
+SETTLE_TIMEOUT = float(os.environ.get("GITOPS_SANDBOX_SETTLE_SECONDS") or 300)
 Progress = Callable[[str], None]
 
 

@@ -302,3 +302,19 @@ def test_an_app_that_depends_on_its_own_parent_syncs_once_the_parent_has_applied
         assert synced.returncode == 0, shown(synced)
         assert live(case.kube, cm_path(f"web{u}", "settings")) is not None
         assert "depends on" not in output(synced).replace("waiting for dependsOn", ""), output(synced)
+
+
+def test_a_sync_that_does_not_finish_in_time_says_what_is_not_done_and_fails(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """slow is never Ready (its pods fit no node), so after waits: a one-shot sync that runs out
+    of time exits 1 naming after, never 0 with a table of half a sync."""
+    with cluster_case(tmp_path, local_runtime, FLUX / "depends-stuck", "slow never Ready") as case:
+        u = case.uid
+        synced = case.cli("sync", env={"GITOPS_SANDBOX_SETTLE_SECONDS": "6"})
+        assert synced.returncode == 1, shown(synced)
+        said = [line for line in synced.stderr.splitlines() if "did not finish" in line]
+        assert said and said[0].startswith("error: the sync did not finish within 6s; not done: "), shown(
+            synced
+        )
+        assert f"after{u}" in said[0], said

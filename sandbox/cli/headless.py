@@ -226,8 +226,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
             return 2
         args.app = app if args.app else None
         agent.send(ManualSync(args.app))
-        agent.wait_idle(session.SETTLE_TIMEOUT)
+        settled = agent.wait_idle(session.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
+    if not settled:  # never a table of half a sync, and never exit 0 for it
+        pending = [
+            snapshot.shown(a.name) for a in snapshot.apps if a.last_result not in ("Succeeded", "Failed")
+        ]
+        print(f"error: the sync did not finish within {session.SETTLE_TIMEOUT:.0f}s; not done: "
+              f"{', '.join(pending[:10]) or 'the sync itself'}{' …' if len(pending) > 10 else ''}", file=sys.stderr)  # fmt: skip
+        return 1
     failed = [a for a in snapshot.apps if (args.app in (None, a.name)) and a.last_result == "Failed"]
     # One line per failed app, from its state (however many there are), then what else was said
     # that no failed app's line says already (a wait, a removal).
