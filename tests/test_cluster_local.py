@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from kubernetes import client, watch
 
 from sandbox.cluster.local import LocalRuntime
@@ -247,3 +248,31 @@ def _body(url: str, client: tuple[Path, Path]) -> str:
             return str(response.read().decode().strip())
     except urllib.error.HTTPError as err:
         return str(err.read().decode().strip())
+
+
+def test_a_cluster_whose_create_fails_on_a_port_another_process_holds_is_recreated_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another cluster starting at the same moment (another user's, another state dir) can take a
+    port kwokctl chose: the create fails, and a clean second create on new ports succeeds,
+    leaving nothing of the first behind."""
+    import socket
+
+    from sandbox.cluster import local
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1]])  # etcd's client port, the first time only
+    real = local._free_port
+    monkeypatch.setattr(local, "_free_port", lambda: next(ports, None) or real())
+    runtime = LocalRuntime(root=tmp_path / "local", cluster="gitops-sandbox-taken")
+    said: list[str] = []
+    try:
+        status = runtime.up(said.append)
+        assert status.running, status.detail
+        assert any("recreating the cluster once" in m for m in said), said
+        assert runtime.dead_components() == []
+    finally:
+        runtime.down(said.append)
+        taken.close()

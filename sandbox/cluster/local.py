@@ -186,12 +186,14 @@ class LocalRuntime:
             progress(f"starting stopped cluster {self.context}")
             self._check(self._kwokctl("start", "cluster", "--timeout", "2m"), "kwokctl start cluster")
             self._renew_node()
-        elif not current.running:
+        creating = current.state != "stopped" and not current.running
+        if creating:
             progress(
                 f"creating cluster {self.context} (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
             )
-            self._create(binaries)
         try:
+            if creating:  # its failure too is retried: a port another cluster took at that moment
+                self._create(binaries)
             self._wait_ready(progress)
         except ClusterError as first:
             # kwokctl picks free ports by probing; another cluster starting at the same moment
