@@ -277,11 +277,13 @@ class AppController:
     def follow_dependencies(self, trigger: str) -> None:
         """Look again whether the apps this one depends on are Ready; sync when they are."""
         self._depends_poll = False
-        # A commit's sync may have got there first, once the dependency was Ready: no second one.
-        in_step = (
-            self.target is not None and self.deployed_revision == self.target.revision and not self.failure
+        # A commit's sync may have got there first, once the dependency was Ready: no second
+        # one, whether it succeeded or failed (a failure is tried again on its backoff).
+        tried = self.target is not None and (
+            (self.deployed_revision == self.target.revision and not self.failure)
+            or (self.failure is not None and self.failure.revision == self.target.revision)
         )
-        if self.automated and self.settings.auto_sync and not self.settings.paused and not in_step:
+        if self.automated and self.settings.auto_sync and not self.settings.paused and not tried:
             self.sync(trigger)
 
     def _dependencies_ready(self, trigger: str) -> bool:
