@@ -122,3 +122,21 @@ def test_an_apps_problem_lines_name_the_app_once(capsys: pytest.CaptureFixture[s
     _emit(argparse.Namespace(json=False), Snapshot(1, "/env", "main", SHA, (app,)))
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("cert-manager:")]
     assert lines == ["cert-manager: platform/release.yaml: chart cert-manager is not cached"], lines
+
+
+def test_status_v_shows_each_apps_message_whole_and_the_plain_table_cuts_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+
+    from sandbox.agent.snapshot import Snapshot
+    from sandbox.cli.headless import _emit
+
+    long = "objects refused: " + "L7Rule.ako.vmware.com web/rule " * 6
+    app = dataclasses.replace(SYNCED, name="web", kind="", last_result="Failed", message=long.strip())
+    snapshot = Snapshot(1, "/env", "main", SHA, (app,))
+    _emit(argparse.Namespace(json=False), snapshot)
+    cut = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("web "))
+    _emit(argparse.Namespace(json=False), snapshot, verbose=True)
+    whole = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("web "))
+    assert long.strip() not in cut and whole.endswith(long.strip()), (cut, whole)

@@ -84,7 +84,7 @@ def _short(sha: str | None) -> str:
     return sha[:7] if sha else "-"
 
 
-def _apps_table(snapshot: Snapshot) -> str:
+def _apps_table(snapshot: Snapshot, wide: bool = False) -> str:
     """The apps; with Flux apps, a READY column and their Ready message, as `flux get` shows them."""
     flux = any(a.kind in FLUX_APP_KINDS for a in snapshot.apps)
     rows = [("APP", "SYNC", "HEALTH", *(("READY",) if flux else ()), "DEPLOYED", "GIT", "AUTO-SYNC", "SELF-HEAL",
@@ -102,7 +102,7 @@ def _apps_table(snapshot: Snapshot) -> str:
             *((str(ready.status) if ready else "-",) if flux else ()),
             _short(app.deployed_revision), _short(app.git_revision),
             "on" if app.auto_sync else ("paused" if app.rolled_back else "off"),
-            "on" if app.self_heal else "off", note[:80],
+            "on" if app.self_heal else "off", note if wide else note[:80],
         ))  # fmt: skip
     return _table(rows)
 
@@ -151,7 +151,7 @@ def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False, p
     print(f"env repo {snapshot.repo} @ {snapshot.branch} ({_short(snapshot.head)})")
     for problem in snapshot.problems:
         print(f"problem: {problem}")
-    print(_apps_table(snapshot))
+    print(_apps_table(snapshot, wide=verbose))  # -v: each message whole
     for app in in_tree_order(snapshot.apps):
         if verbose:
             print(f"\n{snapshot.shown(app.name)}:")
