@@ -276,3 +276,17 @@ def test_a_cluster_whose_create_fails_on_a_port_another_process_holds_is_recreat
     finally:
         runtime.down(said.append)
         taken.close()
+
+
+def test_a_kind_the_cluster_does_not_know_is_said_in_the_words_every_command_uses(
+    local_runtime: LocalRuntime,
+) -> None:
+    """status (a dry-run) and sync say an unknown kind alike: 'the cluster does not know …'."""
+    from sandbox.kube.client import Kube, KubeError
+
+    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    try:
+        with pytest.raises(KubeError, match="the cluster does not know example.com/v1 Gizmo"):
+            kube.object_path({"apiVersion": "example.com/v1", "kind": "Gizmo", "metadata": {"name": "g"}})
+    finally:
+        kube.close()

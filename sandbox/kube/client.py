@@ -281,7 +281,7 @@ class Kube:
         resource = self.resource_for(manifest["apiVersion"], manifest["kind"])
         if resource is None:
             raise KubeError(
-                404, "NotFound", f"the server does not know {manifest['apiVersion']} {manifest['kind']}"
+                404, "NotFound", f"the cluster does not know {manifest['apiVersion']} {manifest['kind']}"
             )
         meta = manifest["metadata"]
         return resource.path(meta.get("namespace", ""), meta["name"])
