@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from clikit import REPOS, commit_fixture, repo_from_fixture
 from gitkit import git
 
@@ -302,3 +303,27 @@ def test_the_same_application_in_two_cluster_folders_asks_for_an_entry(tmp_path:
         "app web is defined twice: in clusters/east/web.yaml and in clusters/west/web.yaml" in twice.message
     )
     assert "choose one with --entry clusters/east" in twice.message, twice.message
+
+
+def test_go_templates_of_parameters_alone_need_no_go_toolchain_and_functions_say_when_it_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine without Go (and no built renderer) still expands `{{.path.basename}}`; a
+    template with functions fails its ApplicationSet saying why, never the others."""
+    from sandbox.tools import toolchain
+
+    def no_go(tool: str, *_args: object) -> Path:
+        raise toolchain.ToolchainError(f"{tool} not found, and Go is not installed to build it")
+
+    monkeypatch.setattr(toolchain, "ensure", no_go)
+    _repo, plain = _discover(tmp_path / "plain", "appsets")
+    assert {"env-dev", "env-prod", "valued-b"} <= set(_apps(plain)), (
+        "goTemplate parameters alone: filled without Go"
+    )
+    repo, _found = _discover(tmp_path / "functions", "appset-functions")
+    git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/appset-functions.git")
+    failed = discover(repo, "HEAD")
+    (only,) = failed.apps
+    assert only.invalid and "cannot render Go templates: gotemplate not found" in only.invalid[0].message, (
+        only
+    )

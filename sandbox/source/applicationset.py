@@ -269,11 +269,34 @@ def _fill(node: Any, params: Params, go: GoMode) -> Any:
     if go is None:
         return _replace(node, lambda text: _PLACEHOLDER.sub(lambda m: str(_lookup(params, m.group(1))), text))
     texts = list(dict.fromkeys(_templated(node)))
-    try:
-        rendered = dict(zip(texts, gotemplate.render(params, texts, go), strict=True))
+    rendered = {text: plain for text in texts if (plain := _plain_go(params, text)) is not None}
+    rest = [text for text in texts if text not in rendered]
+    try:  # only what holds more than parameters needs Go (and so a Go toolchain, the first time)
+        rendered |= dict(zip(rest, gotemplate.render(params, rest, go), strict=True))
     except gotemplate.TemplateError as err:
         raise _Refused(f"template {err}") from None
     return _replace(node, rendered.__getitem__)
+
+
+def _plain_go(params: Params, text: str) -> str | None:
+    """A Go template made of parameter references alone (``{{.path.basename}}``), filled as Go
+    fills it; None when it holds more, or a value Go would print its own way (a map, a list, a
+    number, a missing key): those go to Go."""
+    out, at = [], 0
+    for found in _PLACEHOLDER.finditer(text):
+        match = _SIMPLE.match(found.group(1))
+        if match is None or not match.group(1) or "[" in match.group(2):
+            return None
+        value: Any = params
+        for part in match.group(2).split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if not isinstance(value, str):
+            return None
+        out += [text[at : found.start()], value]
+        at = found.end()
+    return "".join(out) + text[at:]
 
 
 def _templated(node: Any) -> Iterator[str]:
