@@ -102,22 +102,6 @@ class AppController:
     def name(self) -> str:
         return self.spec.name
 
-    def why_behind(self) -> str:
-        """Why the cluster does not run the app's target as it stands ("" when it does)."""
-        if self.removed or self.target is None:
-            return "no target" if not self.removed and self.config_problems else ""
-        if self.failure is not None:
-            return (
-                f"failed: {self.failure.message.splitlines()[0][:60]}" if self.failure.message else "failed"
-            )
-        if self.deployed_revision != self.target.revision:
-            return (
-                "not synced yet" if self.settings.auto_sync and not self.settings.paused else "auto-sync off"
-            )
-        if self.drift:
-            return f"{len(self.drift)} object(s) drifted" + ("" if self.may_heal else "; self-heal off")
-        return ""
-
     @property
     def syncing(self) -> bool:
         return self.operation == "Syncing"

@@ -59,9 +59,8 @@ from sandbox.apply.livecache import CHILD_KINDS, LiveCache
 from sandbox.apply.reader import ClusterReader
 from sandbox.apply.sync import Syncer
 from sandbox.kube.client import Kube, KubeError
-from sandbox.model import Manifest, ObjectKey, Problem
+from sandbox.model import Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.paths import private_dir, state_dir
-from sandbox.source.appid import shown_names
 from sandbox.source.appspec import AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError
 from sandbox.source.repowatch import RepoWatcher
@@ -410,7 +409,7 @@ class Agent:
                     controller.catch_up()
                 self._queue.put(Settled(command.since))
             case Settled():
-                self._event("info", "", _settled(self._controllers(), command.since))
+                self._event("info", "", _settled(self.publish_now(), command.since))
             case Barrier():
                 pass
 
@@ -547,15 +546,16 @@ def bug_report(exc: BaseException) -> str:
     return f"the traceback in {path}"
 
 
-def _settled(controllers: list[AppController], since: str) -> str:
-    """One line for the end of catching up after an outage: every app in step, or which are not and why."""
-    behind = [(c, why) for c in controllers if (why := c.why_behind())]
+def _settled(snapshot: Snapshot, since: str) -> str:
+    """One line for the end of catching up after an outage: every app in step, or which are not
+    and why (as its status line says it)."""
+    apps = snapshot.apps
+    behind = [a for a in apps if a.sync != SyncStatus.SYNCED or a.last_result == "Failed"]
     if not behind:
-        return f"caught up after the outage since {since}: every app at its target ({len(controllers)})"
-    shown = shown_names(c.spec.names for c in controllers)  # as the table names them
-    named = ", ".join(f"{shown.get(c.name, c.name)} ({why})" for c, why in behind[:5])
+        return f"caught up after the outage since {since}: every app at its target ({len(apps)})"
+    named = ", ".join(f"{a.shown_name or a.name} ({a.said or a.sync})" for a in behind[:5])
     more = f" and {len(behind) - 5} more" if len(behind) > 5 else ""
-    return (f"after the outage since {since}: {len(controllers) - len(behind)} of {len(controllers)} apps at their "
+    return (f"after the outage since {since}: {len(apps) - len(behind)} of {len(apps)} apps at their "
             f"target; not: {named}{more}")  # fmt: skip
 
 
