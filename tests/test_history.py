@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.agent.history import SCHEMA_VERSION, History, HistoryReader, ObjectOutcome, SyncRecord
+from sandbox.agent.history import (
+    SCHEMA_VERSION,
+    History,
+    HistoryReader,
+    ObjectOutcome,
+    SyncRecord,
+    path_for_repo,
+)
 from sandbox.cluster.local import LocalRuntime
 from sandbox.model import Health, ObjectKey, SyncStatus
 
@@ -357,19 +364,29 @@ def test_an_invalid_sandbox_yaml_entry_of_an_app_that_never_ran_is_a_failed_sync
     )
 
 
-def test_history_says_how_many_tries_a_repeated_failure_took_not_the_span_between_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _web_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    """An env repo of one app, web, and the state dir its history goes to; its head."""
     from gitkit import commit, git
 
-    from sandbox.agent.history import path_for_repo
-
-    state = tmp_path / "state"
-    monkeypatch.setenv("GITOPS_SANDBOX_STATE_DIR", str(state))
+    monkeypatch.setenv("GITOPS_SANDBOX_STATE_DIR", str(tmp_path / "state"))
     repo = tmp_path / "env"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    head = commit(repo, {"web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"}, "web")
+    return repo, commit(
+        repo, {"web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"}, "web"
+    )
+
+
+def _history_cli(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`gitops-sandbox history` of ``repo``, with the state dir the test set."""
+    return subprocess.run([sys.executable, "-m", "sandbox.cli", "history", "-C", str(repo), *args],
+                          capture_output=True, text=True, env=dict(os.environ))  # fmt: skip
+
+
+def test_history_says_how_many_tries_a_repeated_failure_took_not_the_span_between_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, head = _web_repo(tmp_path, monkeypatch)
     with History(path_for_repo(repo)) as history:
         first = _sync(history, "web", head, "Failed", "Healthy")
         with history._write() as conn:  # the first try an hour ago
@@ -377,8 +394,7 @@ def test_history_says_how_many_tries_a_repeated_failure_took_not_the_span_betwee
         history.fold(history.start("web", head, "Ada", "web", "retry"), into=first)
         once = _sync(history, "web", head, "Succeeded", "Healthy")
 
-    shown = subprocess.run([sys.executable, "-m", "sandbox.cli", "history", "-C", str(repo)], capture_output=True,
-                           text=True, env={**os.environ, "GITOPS_SANDBOX_STATE_DIR": str(state)})  # fmt: skip
+    shown = _history_cli(repo)
 
     assert shown.returncode == 0, shown.stderr
     rows = {line.split()[0]: line for line in shown.stdout.splitlines()[1:]}
@@ -390,29 +406,16 @@ def test_history_says_how_many_tries_a_repeated_failure_took_not_the_span_betwee
 def test_history_says_when_it_shows_only_the_newest_syncs_and_how_to_see_them_all(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gitkit import commit, git
-
-    from sandbox.agent.history import path_for_repo
-
-    state = tmp_path / "state"
-    monkeypatch.setenv("GITOPS_SANDBOX_STATE_DIR", str(state))
-    repo = tmp_path / "env"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    head = commit(repo, {"web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"}, "web")
+    repo, head = _web_repo(tmp_path, monkeypatch)
     with History(path_for_repo(repo)) as history:
         for _ in range(4):
             _sync(history, "web", head, "Succeeded", "Healthy")
         _sync(history, "api", head, "Succeeded", "Healthy")
 
-    def history_cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "sandbox.cli", "history", "-C", str(repo), *args],
-                              capture_output=True, text=True, env={**os.environ, "GITOPS_SANDBOX_STATE_DIR": str(state)})  # fmt: skip
-
-    cut = history_cli("--limit", "3")
+    cut = _history_cli(repo, "--limit", "3")
     assert len(cut.stdout.splitlines()) == 4, cut.stdout  # a header and three rows: the note is apart
     assert cut.stderr == "note: the newest 3 of 5 syncs; --limit 5 shows them all\n", cut.stderr
-    one_app = history_cli("--limit", "3", "--app", "web")
+    one_app = _history_cli(repo, "--limit", "3", "--app", "web")
     assert one_app.stderr == "note: the newest 3 of 4 syncs; --limit 4 shows them all\n", one_app.stderr
-    whole = history_cli("--limit", "5")
+    whole = _history_cli(repo, "--limit", "5")
     assert whole.stderr == "" and len(whole.stdout.splitlines()) == 6, whole.stderr
