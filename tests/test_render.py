@@ -721,24 +721,15 @@ def test_a_helm_chart_inside_a_plain_folder_is_said_once_as_a_chart_not_as_error
     ],
 )
 def test_a_chart_inside_a_plain_folder_is_advised_as_an_entry_only_when_its_templates_declare_applications(
-    tmp_path: Path, template: str, advice: str
+    repo_dir: Path, template: str, advice: str
 ) -> None:
-    from gitkit import commit, git
-
-    from sandbox.source.appspec import AppSpec
-    from sandbox.source.envrepo import EnvRepo
-    from sandbox.source.render import render_app
-
-    repo_path = tmp_path / "env"
-    repo_path.mkdir()
-    git(repo_path, "init", "-q", "-b", "main")
-    commit(repo_path, {
+    commit(repo_dir, {
         "apps/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n",
         "apps/charts/podinfo/Chart.yaml": "apiVersion: v2\nname: podinfo\nversion: 6.0.0\n",
         "apps/charts/podinfo/templates/a.yaml": template,
     }, "a chart below a plain folder")  # fmt: skip
     app = AppSpec("apps", "apps", "argocd", "plain", kind="Application", options=RenderOptions(recurse=True))
-    rendered = render_app(EnvRepo(repo_path), app, "HEAD")
+    rendered = render_app(EnvRepo(repo_dir), app, "HEAD")
     assert [p.file for p in rendered.problems] == ["apps/charts/podinfo/Chart.yaml"], rendered.problems
     assert advice in rendered.problems[0].message, rendered.problems[0].message
 
