@@ -327,3 +327,18 @@ def test_go_templates_of_parameters_alone_need_no_go_toolchain_and_functions_say
     assert only.invalid and "cannot render Go templates: gotemplate not found" in only.invalid[0].message, (
         only
     )
+
+
+def test_applications_in_documentation_folders_are_said_not_taken_as_apps(tmp_path: Path) -> None:
+    repo, found = _discover(tmp_path, "docs-example")
+
+    assert [a.name for a in found.apps] == ["shop"], "nobody applies docs/examples/my-app.yaml"
+    assert found.problems == [], "its repoURL maps to no local repo, and that fails nothing"
+    assert found.notices == (
+        "not taken as apps: 1 Argo CD definition in documentation or example folders (docs/examples/my-app.yaml); "
+        "--entry docs/examples runs one",
+    )
+    git(repo.path, "rm", "-q", "bootstrap/shop.yaml")
+    git(repo.path, "commit", "-qm", "only the example left")
+    alone = discover(EnvRepo(repo.path), "HEAD")
+    assert [a.name for a in alone.apps] == ["my-app"], "the only definition the repo has is taken"

@@ -421,3 +421,25 @@ def test_what_is_made_of_a_repos_commits_and_the_repos_it_opens_live_and_go_with
     assert repo.other(str(tmp_path / "app")) is not other, "closed with the read that opened it"
     repo.close()
     again.close()
+
+
+def test_a_blob_the_clone_lacks_fails_only_the_folder_that_reads_it(repo_dir: Path) -> None:
+    commit(repo_dir, "two folders", {
+        "web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n",
+        "docs/big.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: doc}\n",
+    })  # fmt: skip
+    lost = git(repo_dir, "rev-parse", "HEAD:docs/big.yaml").strip()
+    (repo_dir / ".git" / "objects" / lost[:2] / lost[2:]).unlink()  # as a partial or damaged clone has it
+    repo = EnvRepo(repo_dir)
+
+    assert repo.list_files("HEAD") == ["docs/big.yaml", "web/cm.yaml"], "the tree still reads"
+    assert repo.read_tree("HEAD", "web") == (
+        {"cm.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n"},
+        [],
+    )
+    files, problems = repo.read_tree("HEAD", "docs")
+    assert files == {} and [p.file for p in problems] == ["docs/big.yaml"]
+    assert "not in this clone's object database" in problems[0].message
+    assert repo.files_containing("HEAD", "ConfigMap") == ["web/cm.yaml"]
+    with pytest.raises(EnvRepoError, match="docs/big.yaml: its content is not in this clone"):
+        repo.read_file("HEAD", "docs/big.yaml")

@@ -28,6 +28,7 @@ from sandbox.source.appconfig import (
     read_config,
 )
 from sandbox.source.appspec import CONFIG_FILE, AppSpec
+from sandbox.source.argocd import Defined
 from sandbox.source.argowalk import ArgoWalk, argo_definitions
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.fluxentry import FluxEntries, flux_entries, holds_flux
@@ -182,14 +183,36 @@ def _scanned(
     if not defined:
         return Discovery([], [Problem(f"{CONFIG_FILE} lists no apps and the repo has no Argo CD Application: "
                                       "list apps under `apps:`", file=CONFIG_FILE)], configured=True)  # fmt: skip
+    defined, examples = _apart_examples(defined)
     walk = ArgoWalk(repo, sha, repos, cluster=cluster)
     walk.roots(defined)
+    if examples:
+        files = sorted({d.file for d in examples})
+        walk.notices.append(Problem(
+            f"not taken as apps: {len(examples)} Argo CD definition{'s' if len(examples) > 1 else ''} in "
+            f"documentation or example folders ({', '.join(files[:3])}{' …' if len(files) > 3 else ''}); "
+            f"--entry {posixpath.dirname(files[0]) or '.'} runs one",
+        ))  # fmt: skip
     apps = walk.apps()
     files = sorted({a.defined_in for a in apps if not a.parent and a.defined_in})
     shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "") or "the repo"
     note = f"{_apps_count(apps)} from the Argo CD Applications and ApplicationSets in {shown}" if apps else ""
     return Discovery(apps, walk.problems, note, configured=True, unrendered=frozenset(walk.unrendered),
                      read_at=walk.read_at, notices=tuple(str(n) for n in walk.notices))  # fmt: skip
+
+
+# Folders whose Applications illustrate rather than deploy: nobody applies docs/examples/app.yaml.
+_EXAMPLE_FOLDERS = frozenset({"doc", "docs", "example", "examples", "sample", "samples", "test", "tests",
+                              "testdata", "hack"})  # fmt: skip
+
+
+def _apart_examples(defined: list[Defined]) -> tuple[list[Defined], list[Defined]]:
+    """The definitions taken as roots, and those in documentation or example folders, left
+    aside unless the repo has no other (then they are all it has)."""
+    examples = [d for d in defined if _EXAMPLE_FOLDERS & {p.lower() for p in d.file.split("/")[:-1]}]
+    if len(examples) == len(defined):
+        return defined, []
+    return [d for d in defined if d not in examples], examples
 
 
 _TEMPLATES = (".j2", ".jinja", ".jinja2", ".tpl", ".tmpl", ".gotmpl", ".cue", ".libsonnet")

@@ -61,7 +61,10 @@ class _Entry(NamedTuple):
     mode: str
     type: str  # "blob", "tree" or "commit" (a submodule)
     sha: str
-    size: int  # -1 for trees and submodules
+    size: int  # -1 for trees and submodules, MISSING for a blob the clone lacks
+
+
+MISSING = -2
 
 
 _Listing = dict[str, _Entry]
@@ -298,12 +301,15 @@ class EnvRepo:
                 continue
             meta, _, raw_path = record.partition(b"\t")
             fields = meta.decode(errors="replace").split()
-            if len(fields) != 4 or not (fields[3] == "-" or fields[3].isdigit()):
+            if len(fields) != 4:
                 raise self._corrupt(
                     fields[2] if len(fields) > 2 else sha, f"cannot read {os.fsdecode(raw_path)}"
                 )
             mode, kind, obj, size = fields
-            listing[os.fsdecode(raw_path)] = _Entry(mode, kind, obj, int(size) if size != "-" else -1)
+            # A blob the clone lacks (a partial clone, a damaged one; git prints its size as BAD)
+            # fails only what reads that file, not the whole tree.
+            number = -1 if size == "-" else int(size) if size.isdigit() else MISSING
+            listing[os.fsdecode(raw_path)] = _Entry(mode, kind, obj, number)
         with self._lock:
             self._listings[sha] = listing
             while len(self._listings) > _LISTING_CACHE:
@@ -429,6 +435,8 @@ class EnvRepo:
         _listing, resolved, entry = self._lookup(revision, _clean(path))
         if entry is None or entry.type != "blob":
             return None
+        if entry.size == MISSING:
+            raise EnvRepoError(f"env repo {self.path}: {_clean(path)}: {_NOT_IN_CLONE}")
         data = self._blob(entry.sha)
         return (self._lfs_content(data) or data) if _lfs_pointer(data) else data
 
@@ -490,7 +498,10 @@ class EnvRepo:
         contents = self._blobs([entry.sha for entry, _shown, _rel in plan])
         files: dict[str, bytes] = {}
         for entry, shown, rel in sorted(plan, key=lambda item: item[2]):
-            data = contents[entry.sha]
+            data = contents.get(entry.sha)
+            if data is None:
+                problems.append(Problem(f"{_NOT_IN_CLONE}; skipped", file=shown))
+                continue
             if _lfs_pointer(data):
                 stored = self._lfs_content(data)
                 if stored is None:
@@ -553,7 +564,8 @@ class EnvRepo:
                 self._plan_dir(listing, resolved, shown_path, out_path, problems, inner, plan)
 
     def _blobs(self, shas: list[str]) -> dict[str, bytes]:
-        """Many blobs in one ``git cat-file --batch`` run: one round trip each is far too slow."""
+        """Many blobs in one ``git cat-file --batch`` run: one round trip each is far too slow.
+        A blob the clone lacks is not in the result."""
         wanted = list(dict.fromkeys(shas))
         if not wanted:
             return {}
@@ -569,6 +581,9 @@ class EnvRepo:
         for sha in wanted:
             end = out.index(b"\n", pos)
             header = out[pos:end].split()
+            if header[1:] == [b"missing"]:
+                pos = end + 1
+                continue
             if len(header) != 3:
                 raise EnvRepoError(f"env repo {self.path} is missing object {sha}")
             size = int(header[2])
@@ -577,6 +592,10 @@ class EnvRepo:
         return blobs
 
 
+_NOT_IN_CLONE = (
+    "its content is not in this clone's object database (a partial clone, or a damaged one): "
+    "a fresh clone of the remote has it"
+)
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\n"
 
 
