@@ -23,6 +23,7 @@ from sandbox.cluster.runtime import ClusterError, ClusterStatus, Runtime
 from sandbox.cluster.runtimes import runtime_for
 from sandbox.kube.client import Kube
 from sandbox.model import Health, SyncStatus
+from sandbox.paths import private_dir
 from sandbox.source.appid import AppName
 from sandbox.source.discovery import discover, entry_question
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
@@ -59,19 +60,54 @@ def connect(args: argparse.Namespace, progress: Progress, bring_up: bool = True)
     return Connection(runtime, status, Kube(runtime.kubeconfig_path, status.context))
 
 
-def check_repo(repo: Path, branch: str | None = None, entry: str | None = None) -> None:
-    """Raise EnvRepoError, saying what to do, when ``repo`` is no env repo, or discovery would
-    first ask which of its cluster entries to run (before any cluster starts: a question must
-    not cost a minute of start-up first)."""
+@dataclass(frozen=True)
+class Checked:
+    """What check_repo found: the entry to run from, and the note saying why when it is not the
+    one named."""
+
+    entry: str | None
+    note: str = ""
+
+
+def check_repo(repo: Path, branch: str | None = None, entry: str | None = None) -> Checked:
+    """The entry the command runs from: ``entry``, or, where discovery would first ask which of
+    the repo's cluster entries to run, the one the last agent on this repo ran (as kubectl keeps
+    a current context). Raise EnvRepoError, saying what to do, when ``repo`` is no env repo, or
+    the question stands (before any cluster starts: a question must not cost a minute of
+    start-up first)."""
     env = EnvRepo(repo, branch)
     try:
-        question = entry_question(env, env.branch or "HEAD", entry)
+        head = env.branch or "HEAD"
+        question = entry_question(env, head, entry)
+        last = remembered_entry(repo) if question is not None else None
+        if last is not None and env.is_dir(head, last):
+            return Checked(last, f"--entry {last}, the entry the last agent on this repo ran from (this repo has "
+                                 "several cluster entries; --entry names another)")  # fmt: skip
     except EnvRepoError:
         question = None  # a repo that opens but does not read: the command runs, and fails saying so
     finally:
         env.close()
     if question is not None:
         raise EnvRepoError(question.message)
+    return Checked(entry)
+
+
+def _entry_file(repo: Path) -> Path:
+    return history_path(repo).with_suffix(".entry")
+
+
+def remember_entry(repo: Path, entry: str) -> None:
+    """Keep the entry an agent runs from, for the commands after it that name none."""
+    path = _entry_file(repo)
+    private_dir(path.parent)
+    path.write_text(entry + "\n", encoding="utf-8")
+
+
+def remembered_entry(repo: Path) -> str | None:
+    try:
+        return _entry_file(repo).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def found_in_git(repo: Path, entry: str | None = None) -> Snapshot:
@@ -133,6 +169,8 @@ def started_agent(
 
     ``focus``: the one app a one-shot command is about; the others are not rendered.
     """
+    if entry is not None:
+        remember_entry(repo, entry)
     agent = Agent(
         repo, connection.kube, branch=branch, automated=automated, startup_trigger=trigger,
         settings_path=settings_path, focus=focus, entry=entry,

@@ -17,6 +17,7 @@ import pytest
 from clikit import REPOS, Cli, cm_path, commit_fixture, live, output, repo_from_fixture, shown, uid
 from gitkit import git
 
+from sandbox import session
 from sandbox.cluster.local import LocalRuntime
 from sandbox.kube.client import Kube
 
@@ -252,6 +253,30 @@ def test_a_flux_repo_of_several_cluster_entries_asks_which_before_anything_start
     # flux-system app on the shared cluster that other tests' repos then could not sync).
     chosen = cli("status", "--entry", "clusters/staging")
     assert "cluster entries" not in output(chosen) and "tenants" in chosen.stdout, shown(chosen)
+
+
+def test_a_command_naming_no_entry_runs_from_the_one_the_last_agent_ran(
+    tmp_path: Path, local_runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`watch --entry clusters/staging` runs in one terminal; `status` in another names no
+    entry: it reads the same apps, and says so, instead of asking again."""
+    repo, _c1 = repo_from_fixture(tmp_path / "env", REPOS / "flux" / "unbootstrapped", {}, "two clusters")
+    cli = _cli(repo, tmp_path, local_runtime)
+    monkeypatch.setenv("GITOPS_SANDBOX_STATE_DIR", str(cli.state))
+    session.remember_entry(repo, "clusters/staging")  # as started_agent does for an agent run so
+    assert cli.history_path.with_suffix(".entry").read_text() == "clusters/staging\n"
+
+    status = cli("status")
+    assert "tenants" in status.stdout and "cluster entries (" not in status.stderr, shown(status)
+    assert "note: --entry clusters/staging, the entry the last agent on this repo ran from" in status.stderr
+    named = cli("status", "--entry", "clusters/production")
+    assert "the last agent" not in named.stderr, "an entry named is the one run"
+    git(repo, "rm", "-rq", "clusters/staging")
+    git(repo, "commit", "-qm", "staging gone")
+    alone = cli("status")
+    assert "the last agent" not in alone.stderr and "cluster entries (" not in alone.stderr, (
+        "a remembered entry gone from Git is not run; the one entry left is no question"
+    )
 
 
 def test_status_without_a_cluster_still_says_what_git_holds_and_starts_nothing(tmp_path: Path) -> None:

@@ -24,7 +24,9 @@ def run(args: argparse.Namespace) -> int:
     repo = Path(args.repo).expanduser().resolve()
     # Before the cluster: a folder that is not a git repo (or has no commits) fails now, with
     # the env repo's own message saying what to do, not after a minute of cluster start-up.
-    session.check_repo(repo, getattr(args, "branch", None))
+    checked = session.check_repo(repo, getattr(args, "branch", None), getattr(args, "entry", None))
+    if checked.note:
+        _progress(f"note: {checked.note}")
     connection = session.connect(args, _progress)
     status = connection.status
     nodes = f", {len(status.nodes)} node{'s' if len(status.nodes) != 1 else ''}" if status.nodes else ""
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         # undo its rollbacks as drift, so it takes the repo's agent lock (AgentBusy says who has it).
         with session.started_agent(
             repo, connection, automated=True, branch=getattr(args, "branch", None), watch_repo=True, settle=False,
-            entry=getattr(args, "entry", None),
+            entry=checked.entry,
         ) as agent:  # fmt: skip
             SandboxApp(agent, info, ascii=True if getattr(args, "ascii", False) else None).run()
     finally:

@@ -66,13 +66,22 @@ def _agent(
 
     A folder that is no env repo (or a branch it lacks) fails first, before any cluster starts.
     """
-    session.check_repo(Path(args.repo), branch, getattr(args, "entry", None))
+    checked_entry(args, branch)
     with _connected(args) as connection:
         with session.started_agent(
             Path(args.repo), connection, automated=automated, branch=branch, trigger=trigger,
             watch_repo=watch_repo, settings_path=settings_path, focus=focus, entry=getattr(args, "entry", None),
         ) as agent:  # fmt: skip
             yield agent
+
+
+def checked_entry(args: argparse.Namespace, branch: str | None = None) -> None:
+    """Check the repo before any cluster starts (session.check_repo); ``args.entry`` becomes the
+    entry the command runs from, said when it is the one the last agent on the repo ran."""
+    checked = session.check_repo(Path(args.repo), branch, getattr(args, "entry", None))
+    args.entry = checked.entry
+    if checked.note:
+        print(f"note: {checked.note}", file=sys.stderr)
 
 
 def _notices(snapshot: Snapshot) -> None:
@@ -194,7 +203,7 @@ def _said_since(snapshot: Snapshot, since: float) -> list[Event]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    session.check_repo(Path(args.repo), entry=args.entry)
+    checked_entry(args)
     with ExitStack() as stack:
         try:
             connection = stack.enter_context(_connected(args, bring_up=False))
@@ -253,7 +262,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    session.check_repo(Path(args.repo), entry=args.entry)
+    checked_entry(args)
     with (
         _connected(args, bring_up=False) as connection,
         session.observer(Path(args.repo), connection, entry=args.entry) as seen,
@@ -289,6 +298,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    try:
+        checked_entry(args)
+    except EnvRepoError:
+        pass  # the recorded syncs still read where the repo does not (or asks which entry)
     names = session.app_names(Path(args.repo), getattr(args, "entry", None))
     if args.app:
         picked = pick(names, args.app)
