@@ -80,7 +80,9 @@ def test_an_app_that_waited_on_a_failed_dependency_syncs_a_fixed_commit_once(
         with cli.watch() as watch:
             wait_for(lambda: said(f"after{u} ", " synced "), 120, what="after's first sync")
             commit_fixture(case.repo, FLUX / "depends-broken", case.names, "slow refused; after changed")
-            wait_for(lambda: said(f"after{u} ", "waiting for dependsOn"), 60, what="after waiting")
+            # Not worded as a wait: nothing comes of waiting alone, a commit must mend slow.
+            wait_for(lambda: said(f"after{u} ", f"it depends on slow{u}: sync failed (it syncs once that is mended)"),
+                     60, what="after held back by slow's failure")  # fmt: skip
             fixed = commit_fixture(case.repo, FLUX / "depends", case.names, "slow fixed, after as it was")
             wait_for(lambda: said(f"after{u} ", f"synced {fixed[:7]}"), 120, what="after's sync of the fix")
             # An absence, so a bounded look: two polls' time after the sync, no second one.

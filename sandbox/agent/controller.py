@@ -276,7 +276,10 @@ class AppController:
         waiting = self.s.waiting_on(self.spec)
         if not waiting:
             return True
-        message = waiting.waiting_message()
+        # Failed for good is said so, not as a wait: a following agent looks again (a commit may
+        # mend it), but nothing will come of waiting alone.
+        message = (f"{waiting.failed_message()} (it syncs once that is mended)" if waiting.for_good
+                   else waiting.waiting_message())  # fmt: skip
         if message != self.message:
             self.message = message
             self.s.event("warning", self.name, message)  # said at once: a wait must not look like a hang
