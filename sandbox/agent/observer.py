@@ -47,6 +47,9 @@ class ObjectDiff:
     text: str  # a unified diff from live to what a sync would make it
 
 
+APP_WORKERS = 4
+
+
 class Observer:
     """Looks at one env repo and the cluster; every method only reads."""
 
@@ -68,11 +71,16 @@ class Observer:
         self.dry = DryRun(reader, Verified())
         self.cache = LiveCache(reader, index_label=APP_LABEL)
         self._pool = ThreadPoolExecutor(16, thread_name_prefix="observe")
+        # Apps are judged a few at once (each renders, reads and dry-runs): a repo of hundreds of
+        # apps must not take one round trip after another. Apart from _pool, which each app's
+        # judging waits on.
+        self._apps = ThreadPoolExecutor(APP_WORKERS, thread_name_prefix="observe-app")
         self._comparisons: dict[str, dict[ObjectKey, Comparison]] = {}
 
     def close(self) -> None:
         self.cache.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._apps.shutdown(wait=False, cancel_futures=True)
 
     def snapshot(self, ref: str | None = None) -> Snapshot:
         """Each app at Git's head (or at ``ref``: what syncing it would do) beside the cluster.
@@ -94,12 +102,15 @@ class Observer:
                                lambda spec: appchanges.still_defined(spec, repo, head), found.unrendered)  # fmt: skip
             self._watch_children()
             saved = {} if ref else settings.load(self.settings_path)
-            apps = [self._app(repo, spec, head, saved.get(spec.name), (), inventories.get(spec.name))
-                    for spec in changed.specs]  # fmt: skip
-            apps += [self._app(repo, known[n], head, saved.get(n), p, inventories.get(n))
-                     for n, p in changed.broken.items()]  # fmt: skip
-            apps += [self._app(repo, known[n], head, saved.get(n), (p,), inventories.get(n))
-                     for n, p in changed.vanished.items()]  # fmt: skip
+            judged: list[tuple[AppSpec, tuple[Problem, ...]]] = [
+                *((spec, ()) for spec in changed.specs),
+                *((known[n], p) for n, p in changed.broken.items()),
+                *((known[n], (p,)) for n, p in changed.vanished.items()),
+            ]
+            apps = list(self._apps.map(
+                lambda job: self._app(repo, job[0], head, saved.get(job[0].name), job[1], inventories.get(job[0].name)),
+                judged,
+            ))  # fmt: skip
             apps += [
                 self._removed(known[n], head, appchanges.gone(known[n], repo, head, found.note))
                 for n in changed.removed

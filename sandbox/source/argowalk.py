@@ -22,7 +22,7 @@ from sandbox.source.appspec import CONFIG_FILE, AppSpec, RenderOptions, Source
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.failedapp import failed_app
-from sandbox.source.percommit import MAX_DEPTH, NO_CLUSTER, ClusterFacts, defining_render
+from sandbox.source.percommit import MAX_DEPTH, NO_CLUSTER, ClusterFacts, defining_renders
 from sandbox.source.render.parse import inside
 from sandbox.source.repomap import RepoMap
 
@@ -121,13 +121,10 @@ class ArgoWalk:
         while level and depth < MAX_DEPTH:
             depth += 1
             next_level: list[AppSpec] = []
-            for found in level:
-                spec = self._add(found)
-                if spec is None:
-                    continue
-                if not self._may_define_apps(spec):
-                    continue
-                rendered, revision = defining_render(self.repo, spec, self.sha, self.cluster)
+            added = [spec for spec in map(self._add, level) if spec is not None]
+            defining = [spec for spec in added if self._may_define_apps(spec)]
+            renders = defining_renders(self.repo, defining, self.sha, self.cluster)
+            for spec, (rendered, revision) in zip(defining, renders, strict=True):
                 if revision != self.sha:
                     self.read_at[spec.name] = revision
                 if not rendered.ok:

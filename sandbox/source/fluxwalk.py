@@ -14,7 +14,7 @@ from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.failedapp import failed_app
-from sandbox.source.percommit import MAX_DEPTH, NO_CLUSTER, ClusterFacts, defining_render, render_once
+from sandbox.source.percommit import MAX_DEPTH, NO_CLUSTER, ClusterFacts, defining_renders, render_once
 
 
 @dataclass
@@ -49,9 +49,10 @@ class FluxWalk:
                     continue
                 for obj in (*made.objects, *made.children):
                     self.sources.learn(obj.manifest, spec.namespace)
-            level = [(app, self._defining(app)) for spec, made in level if made.ok or made.children
+            found = [app for spec, made in level if made.ok or made.children
                      for app in self._children(spec, made)
                      if app.source == "kustomize" and not app.invalid]  # fmt: skip
+            level = list(zip(found, self._defining_all(found), strict=True))
 
     def _root(self, entry: str) -> tuple[AppSpec, Rendered]:
         """The app that syncs the entry, and what it renders. The entry is what `flux bootstrap`
@@ -136,10 +137,16 @@ class FluxWalk:
         return added
 
     def _defining(self, spec: AppSpec) -> Rendered:
-        rendered, revision = defining_render(self.repo, spec, self.sha, self.cluster)
-        if revision != self.sha:
-            self.read_at[spec.name] = revision
-        return rendered
+        return self._defining_all([spec])[0]
+
+    def _defining_all(self, specs: list[AppSpec]) -> list[Rendered]:
+        made = []
+        for spec, (rendered, revision) in zip(specs, defining_renders(self.repo, specs, self.sha, self.cluster),
+                                              strict=True):  # fmt: skip
+            if revision != self.sha:
+                self.read_at[spec.name] = revision
+            made.append(rendered)
+        return made
 
     def _drop_dependencies_on_flux(self) -> None:
         """A dependsOn on the Kustomization that installs Flux is met: the sandbox plays Flux."""

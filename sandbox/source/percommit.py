@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sandbox.model import Rendered
@@ -12,6 +13,9 @@ from sandbox.source.render import render_app
 from sandbox.source.render.objects import IsNamespaced
 
 MAX_DEPTH = 8  # app-of-apps nesting; deeper is almost surely an app that renders itself
+# A render is mostly a tool's process (kustomize, helm): a few at once keep two cores busy
+# while each waits on its process, without crowding a small machine.
+RENDER_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,16 @@ def defining_render(repo: EnvRepo, spec: AppSpec, sha: str, cluster: ClusterFact
         return rendered, sha
     last_good = _earlier(repo, spec, earlier, cluster)
     return (last_good, earlier) if last_good is not None else (rendered, sha)
+
+
+def defining_renders(
+    repo: EnvRepo, specs: Sequence[AppSpec], sha: str, cluster: ClusterFacts
+) -> list[tuple[Rendered, str]]:
+    """defining_render of each of ``specs`` (one level of a walk), a few at once, in order."""
+    if len(specs) < 2:
+        return [defining_render(repo, spec, sha, cluster) for spec in specs]
+    with ThreadPoolExecutor(min(RENDER_WORKERS, len(specs)), thread_name_prefix="render") as pool:
+        return list(pool.map(lambda spec: defining_render(repo, spec, sha, cluster), specs))
 
 
 def _earlier(repo: EnvRepo, spec: AppSpec, revision: str, cluster: ClusterFacts) -> Rendered | None:
