@@ -117,6 +117,9 @@ class Rendered:
     # What the render did other than written, each with why: objects left out, patches that
     # matched nothing, a key given twice. Not failures; shown with the app, never dropped.
     notices: tuple[Problem, ...] = ()
+    # Objects left out because the sandbox plays them (Flux's own controllers): a health check
+    # naming one is met.
+    plays: tuple[ObjectKey, ...] = ()
 
     @property
     def ok(self) -> bool:

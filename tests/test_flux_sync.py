@@ -124,6 +124,38 @@ def test_a_dependency_that_waits_is_ready_only_when_the_apps_it_defines_are_and_
         assert _ready(cli, f"apps{u}")["status"] == "True"
 
 
+def test_a_dependency_is_ready_only_when_the_objects_its_health_checks_name_exist_and_are_healthy(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """infra's healthChecks name a Deployment its controller app makes, and Flux's own
+    kustomize-controller. While the controller app does not render, nothing applies that
+    Deployment: apps, which depends on infra, is held at once (as Flux's check would find it
+    NotFound), never applied. Once it renders, infra is Ready (the controller Flux installs is
+    one the sandbox plays: met) and apps goes on."""
+    with cluster_case(tmp_path, local_runtime, FLUX / "depends-checks", "apps depends on infra") as case:
+        u, cli, kube = case.uid, case.cli, case.kube
+        synced = cli("sync")
+        assert synced.returncode == 1, shown(synced)
+        said = output(synced)
+        assert (
+            f"not synced: it depends on infra{u}: its health check Deployment/default/controller{u} names an object "
+            f"no app applies (controller{u} failed)"
+        ) in said, said
+        assert live(kube, cm_path(f"apps{u}", "client")) is None
+
+        _set(
+            case.repo,
+            "controller/deploy.yaml",
+            "  replicas: [never, closed",
+            "  replicas: 1",
+            "controller mended",
+        )
+        again = cli("sync")
+        assert again.returncode == 0, shown(again)
+        assert live(kube, cm_path(f"apps{u}", "client")) is not None, shown(again)
+        assert _ready(cli, f"infra{u}")["status"] == "True"
+
+
 def test_switching_the_entry_says_which_apps_the_new_entry_does_not_reach_and_prunes_none(
     tmp_path: Path, local_runtime: LocalRuntime
 ) -> None:

@@ -9,6 +9,7 @@ leaves alone fails at once, saying what to do.
 from __future__ import annotations
 
 from sandbox.agent.controller import AppController
+from sandbox.agent.snapshot import AppState
 from sandbox.agent.waiting import Waiting
 from sandbox.model import Health
 from sandbox.source.appid import shown_names
@@ -75,10 +76,11 @@ class Readiness:
         if app.spec.health_checks:
             checked = set(app.spec.health_checks)
             below = [c for c in below if c.spec.names.qualified in checked]
-            own = [o for o in state.objects if f"{o.key.kind}/{o.key.namespace}/{o.key.name}" in checked]
-            unhealthy = [o for o in own if o.health != Health.HEALTHY]
-            if unhealthy:
-                return "", f"{who} ({unhealthy[0].key} is {unhealthy[0].health})"
+            broken, unready = self._checked_objects(
+                app, who, checked - {c.spec.names.qualified for c in below}, shown
+            )
+            if broken or unready:
+                return broken, unready
         elif app.spec.ready_once_applied:
             return "", ""  # Ready once applied
         elif state.objects and state.health != Health.HEALTHY:
@@ -89,6 +91,43 @@ class Readiness:
             if broken or unready:
                 return broken, unready
         return "", ""
+
+    def _checked_objects(
+        self, app: AppController, who: str, checks: set[str], shown: dict[str, str]
+    ) -> tuple[str, str]:
+        """(failed for good, not Ready yet) of the objects ``app``'s healthChecks name ("Kind/
+        namespace/name"), as kustomize-controller judges them: wherever an app applies one, by
+        its health; one no app applies is NotFound, for good once every app has synced; one
+        the sandbox plays (a Flux controller it leaves out) is met."""
+        plays = {
+            f"{k.kind}/{k.namespace}/{k.name}" for k in (app.target.rendered.plays if app.target else ())
+        }
+        views = [c.view() for c in self.controllers]
+        # Each app's objects as Git has them, applied or not yet (Missing until they are).
+        health = {f"{o.key.kind}/{o.key.namespace}/{o.key.name}": o.health for v in views for o in v.objects}
+        below = self._below(app.name, views)
+        for check in sorted(checks - plays):
+            if check not in health:
+                if all(v.last_result in ("Succeeded", "Failed") for v in below):
+                    failed = [shown.get(v.name, v.name) for v in below if v.last_result == "Failed"]
+                    why = f" ({', '.join(failed[:3])} failed)" if failed else ""
+                    return f"{who}: its health check {check} names an object no app applies{why}", ""
+                return "", f"{who} ({check} is not applied yet)"
+            if health[check] != Health.HEALTHY:
+                return "", f"{who} ({check} is {health[check]})"
+        return "", ""
+
+    @staticmethod
+    def _below(name: str, views: list[AppState]) -> list[AppState]:
+        """The apps ``name`` defines, and theirs, all the way down."""
+        found: list[AppState] = []
+        parents, seen = {name}, {name}
+        while parents:
+            more = [v for v in views if v.parent in parents and v.name not in seen]
+            found += more
+            parents = {v.name for v in more}
+            seen |= parents
+        return found
 
     def _left_out_of_this_run(self, app: str) -> bool:
         """Whether a one-shot command about one app (`sync --app`) leaves ``app`` alone: then

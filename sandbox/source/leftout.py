@@ -31,6 +31,7 @@ class Sorted:
     kept: list[DesiredObject] = field(default_factory=list)  # applied and kept in step with Git
     children: list[DesiredObject] = field(default_factory=list)  # Argo CD / Flux definitions, read
     left_out: list[tuple[DesiredObject, str]] = field(default_factory=list)  # with the reason
+    plays: list[DesiredObject] = field(default_factory=list)  # left out: the sandbox plays them
 
     def read_notices(self) -> tuple[Problem, ...]:
         """Flux sources, ApplicationSets and other definitions that are read, never applied, per
@@ -85,6 +86,8 @@ def sort_out(objects: Iterable[DesiredObject]) -> Sorted:
                 )
         elif (why := left_out_because(manifest)) is not None:
             found.left_out.append((obj, why))
+            if is_flux_component(manifest):
+                found.plays.append(obj)
         elif flux.is_flux_object(manifest):
             found.children.append(obj)
         else:

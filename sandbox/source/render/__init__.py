@@ -135,7 +135,10 @@ def _render(
         (empty if app.kind else problems).append(_nothing_rendered(app))
     notices = tuple(dict.fromkeys((*app.notices, *(n for doc in docs for n in doc.notices), *found.notices(),
                                    *found.read_notices(), *empty)))  # fmt: skip
-    return Rendered(app.name, sha, tuple(kept), tuple(problems), tuple(hooks), tuple(children), notices)
+    plays = tuple(o.key for o in found.plays)
+    return Rendered(
+        app.name, sha, tuple(kept), tuple(problems), tuple(hooks), tuple(children), notices, plays
+    )
 
 
 def _nothing_rendered(app: AppSpec) -> Problem:
