@@ -79,7 +79,7 @@ def check_repo(repo: Path, branch: str | None = None, entry: str | None = None) 
     try:
         head = env.branch or "HEAD"
         question = entry_question(env, head, entry)
-        last = remembered_entry(repo) if question is not None else None
+        last = remembered_entry(repo) if question is not None and entry is None else None
         if last is not None and env.is_dir(head, last):
             return Checked(last, f"--entry {last}, the entry the last agent on this repo ran from (this repo has "
                                  "several cluster entries; --entry names another)")  # fmt: skip

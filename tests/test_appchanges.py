@@ -79,3 +79,17 @@ def test_settings_keep_what_the_definition_said_across_a_restart(tmp_path: Path)
     kept = AppSettings(auto_sync=False, self_heal=True, defined=(True, True))
     settings.save(path, {"web": kept})
     assert settings.load(path) == {"web": kept}, "what the definition said is kept with them"
+
+
+def test_the_root_app_of_another_entry_is_kept_and_says_how_to_run_it_not_to_delete_a_definition() -> None:
+    root = AppSpec(
+        "alpha", "clusters/alpha", "argocd", "plain", defined_in="clusters/alpha", kind="Application"
+    )
+    plan = appchanges.changes(
+        [spec("cache")], [], True, {"alpha": root}, "c2c2c2c", still_defined=lambda _s: True
+    )
+    assert plan.removed == () and list(plan.vanished) == ["alpha"]
+    said = plan.vanished["alpha"].message
+    assert said.startswith("app alpha is the root app of the entry clusters/alpha, not of this run's") and (
+        "--entry clusters/alpha runs it" in said and "delete its definition" not in said
+    ), said

@@ -305,6 +305,36 @@ def test_the_same_application_in_two_cluster_folders_asks_for_an_entry(tmp_path:
     assert "choose one with --entry clusters/east" in twice.message, twice.message
 
 
+def test_an_entry_names_the_folder_of_the_applications_and_one_that_would_deploy_nothing_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Each cluster's Applications one folder down (clusters/east/argocd): the hint names that
+    folder, not clusters/east, whose root app would deploy nothing; naming that is refused, as
+    is naming a file, each saying what to name instead."""
+    repo, _found = _discover(tmp_path, "two-clusters")
+    for cluster in ("east", "west"):
+        (repo.path / "clusters" / cluster / "argocd").mkdir()
+        git(repo.path, "mv", f"clusters/{cluster}/web.yaml", f"clusters/{cluster}/argocd/web.yaml")
+    git(repo.path, "commit", "-qm", "one folder down")
+    moved = EnvRepo(repo.path)
+
+    [twice] = discover(moved, "HEAD").problems
+    assert "choose one with --entry clusters/east/argocd," in twice.message, twice.message
+    [empty] = discover(moved, "HEAD", entry="clusters/east").problems
+    assert empty.message == (
+        "--entry clusters/east: no manifests at the top of that folder, so its root app would deploy nothing (an "
+        "entry is read as `argocd app create --path` reads it, without its subfolders): the Argo CD definitions "
+        "below it are in clusters/east/argocd (--entry clusters/east/argocd)"
+    )
+    [file] = discover(moved, "HEAD", entry="clusters/east/argocd/web.yaml").problems
+    assert (
+        "it is a file; an entry is the folder the root app syncs (--entry clusters/east/argocd)"
+        in file.message
+    )
+    chosen = discover(moved, "HEAD", entry="clusters/east/argocd")
+    assert chosen.problems == [] and "web" in {a.name for a in chosen.apps}
+
+
 def test_go_templates_of_parameters_alone_need_no_go_toolchain_and_functions_say_when_it_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

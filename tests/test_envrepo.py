@@ -439,7 +439,7 @@ def test_a_blob_the_clone_lacks_fails_only_the_folder_that_reads_it(repo_dir: Pa
     )
     files, problems = repo.read_tree("HEAD", "docs")
     assert files == {} and [p.file for p in problems] == ["docs/big.yaml"]
-    assert "not in this clone's object database" in problems[0].message
+    assert "cannot be read from this clone's object database" in problems[0].message
     assert repo.files_containing("HEAD", "ConfigMap") == ["web/cm.yaml"]
-    with pytest.raises(EnvRepoError, match="docs/big.yaml: its content is not in this clone"):
+    with pytest.raises(EnvRepoError, match="docs/big.yaml: its content cannot be read from this clone"):
         repo.read_file("HEAD", "docs/big.yaml")

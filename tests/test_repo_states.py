@@ -166,7 +166,8 @@ def test_a_corrupt_object_database_says_which_object_and_to_run_git_fsck(
     loose = repo / ".git" / "objects" / blob[:2] / blob[2:]
     loose.chmod(0o644)
     loose.write_bytes(b"BAD")
-    _refused(_cli(repo, tmp_path, local_runtime)("sync"), 1, "corrupt", "git fsck")
+    # The one app that reads the object fails, naming the file; the tree still reads.
+    _refused(_cli(repo, tmp_path, local_runtime)("sync"), 1, "web/settings.yaml", "corrupt", "git fsck")
 
 
 def test_a_second_env_repo_with_the_same_app_name_never_prunes_the_firsts_objects(
@@ -253,6 +254,16 @@ def test_a_flux_repo_of_several_cluster_entries_asks_which_before_anything_start
     # flux-system app on the shared cluster that other tests' repos then could not sync).
     chosen = cli("status", "--entry", "clusters/staging")
     assert "cluster entries" not in output(chosen) and "tenants" in chosen.stdout, shown(chosen)
+
+
+@pytest.mark.parametrize("command", ["sync", "status"])
+def test_an_entry_that_is_a_file_is_refused_before_anything_starts(
+    command: str, tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    repo, _c1 = repo_from_fixture(tmp_path / "env", REPOS / "argocd" / "two-clusters", {}, "two clusters")
+    cli = _cli(repo, tmp_path, local_runtime)
+    _refused(cli(command, "--entry", "clusters/east/web.yaml"), 2, "it is a file", "(--entry clusters/east)")
+    assert not cli.history_path.exists(), "no agent started"
 
 
 def test_a_command_naming_no_entry_runs_from_the_one_the_last_agent_ran(

@@ -63,6 +63,19 @@ def changes(
                                     "is kept as it is", object=name),)  # fmt: skip
         elif whole_file or name in named:
             broken[name] = tuple(p for p in problems if p.object in ("", name))
+        elif (
+            configured
+            and spec.kind
+            and spec.defined_in == spec.path
+            and not spec.parent
+            and still_defined(spec)
+        ):
+            # The root app an Argo CD --entry folder makes: no file defines it, the entry does.
+            vanished[name] = Problem(
+                f"app {name} is the root app of the entry {spec.path}, not of this run's: nothing applied or pruned "
+                f"(--entry {spec.path} runs it; `gitops-sandbox cluster down` removes every app)",
+                file=spec.defined_in, object=name,
+            )  # fmt: skip
         elif configured and still_defined(spec):
             # Not reached from where the apps come from now (another --entry), yet still in Git:
             # only deleting the definition removes an app and prunes its objects.

@@ -224,5 +224,7 @@ def _entry_hint(first: AppSpec, second: AppSpec) -> str:
         common += 1
     if common >= len(a) - 1 or common >= len(b) - 1:
         return ""  # the same folder, or one file beside the other's folder
-    folder = "/".join(a[: common + 1])
+    # The folder of the file itself: an entry is read without its subfolders, as `argocd app
+    # create --path` reads it, so a cluster's folder above it would deploy nothing.
+    folder = posixpath.dirname(first.defined_in)
     return f" (a folder for each cluster? choose one with --entry {folder}, or in {CONFIG_FILE}: `argocd: {{path: {folder}}}`)"

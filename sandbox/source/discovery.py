@@ -125,24 +125,64 @@ def _entry_config(
     """sandbox.yaml's config with the user's ``--entry`` as where discovery starts (a Flux
     entry when the folder holds Flux objects and no Argo CD ones), or the refusal of an entry
     that is no folder of the repo."""
-    path = posixpath.normpath(entry.strip().strip("/") or ".")
-    if path == ".." or path.startswith("../") or not repo.is_dir(sha, path):
-        refused = Problem(f"--entry {entry}: not a folder of the env repo at {sha[:7]}")
+    path = _entry_path(entry)
+    refused = entry_refusal(repo, sha, entry)
+    if refused is not None:
         return config or Config(), Discovery([], [refused], configured=True)
-    flux_entry = holds_flux(repo, sha, path) and not repo.files_containing(
-        sha, "argoproj.io", "" if path == "." else path
-    )
+    flux_entry = _flux_entry(repo, sha, path)
     config = dataclasses.replace(
         config or Config(), argocd=None if flux_entry else path, flux=path if flux_entry else None, scan=False
     )
     return config, None
 
 
+def _entry_path(entry: str) -> str:
+    return posixpath.normpath(entry.strip().strip("/") or ".")
+
+
+def _flux_entry(repo: EnvRepo, sha: str, path: str) -> bool:
+    """An entry folder holding Flux objects and no Argo CD ones starts Flux's walk."""
+    return holds_flux(repo, sha, path) and not repo.files_containing(
+        sha, "argoproj.io", "" if path == "." else path
+    )
+
+
+def entry_refusal(repo: EnvRepo, sha: str, entry: str) -> Problem | None:
+    """Why ``--entry`` cannot start discovery, saying what to name instead: no folder of the
+    repo (a file: the folder it is in), or an Argo CD entry with nothing at its top level, which
+    `argocd app create --path` would deploy as nothing (the folders below that hold the
+    Applications)."""
+    path = _entry_path(entry)
+    if path == ".." or path.startswith("../") or not repo.is_dir(sha, path):
+        folder = posixpath.dirname(path) or "."
+        hint = (f": it is a file; an entry is the folder the root app syncs (--entry {folder}), or, with no "
+                "--entry, every Argo CD Application in the repo is read" if repo.exists(sha, path) else "")  # fmt: skip
+        return Problem(f"--entry {entry}: not a folder of the env repo at {sha[:7]}{hint}")
+    if _flux_entry(repo, sha, path):
+        return None
+    folder = "" if path == "." else path
+    top = [f for f in repo.list_files(sha, folder) if posixpath.dirname(f) == folder]
+    if any(f.lower().endswith(MANIFEST_SUFFIXES) for f in top):
+        return None
+    below = sorted({posixpath.dirname(f) for f in repo.files_containing(sha, "argoproj.io", folder)
+                    if f.lower().endswith(MANIFEST_SUFFIXES)})  # fmt: skip
+    hint = (
+        f": the Argo CD definitions below it are in {', '.join(below[:3])} (--entry {below[0]})"
+        if below
+        else ""
+    )
+    return Problem(
+        f"--entry {entry}: no manifests at the top of that folder, so its root app would deploy nothing (an entry "
+        f"is read as `argocd app create --path` reads it, without its subfolders){hint}"
+    )
+
+
 def entry_question(repo: EnvRepo, revision: str, entry: str | None = None) -> Problem | None:
     """The question discovery would ask before finding any app (which of several Flux cluster
-    entries?), read from Git alone and cheaply: a command asks it before a cluster starts."""
+    entries?), or why the ``entry`` named cannot start it: read from Git alone and cheaply, so a
+    command asks it before a cluster starts."""
     if entry is not None:
-        return None
+        return entry_refusal(repo, repo.resolve(revision), entry)
     sha = repo.resolve(revision)
     config, _problems = read_config(repo, sha)
     if (config is not None and not config.scan) or argo_definitions(repo, sha, ""):

@@ -593,8 +593,8 @@ class EnvRepo:
 
 
 _NOT_IN_CLONE = (
-    "its content is not in this clone's object database (a partial clone, or a damaged one): "
-    "a fresh clone of the remote has it"
+    "its content cannot be read from this clone's object database (missing, as in a partial clone, or corrupt: "
+    "`git fsck` says which); a fresh clone of the remote has it"
 )
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\n"
 
