@@ -372,3 +372,29 @@ def test_applications_in_documentation_folders_are_said_not_taken_as_apps(tmp_pa
     git(repo.path, "commit", "-qm", "only the example left")
     alone = discover(EnvRepo(repo.path), "HEAD")
     assert [a.name for a in alone.apps] == ["my-app"], "the only definition the repo has is taken"
+
+
+def test_unrelated_yaml_files_and_missing_value_files_are_skipped_as_argo_cd_skips_them_and_said(
+    tmp_path: Path,
+) -> None:
+    """A docker-compose.yaml and a list in a directory app are no manifests: Argo CD's repo
+    server skips them (their text lacks apiVersion, kind and metadata); a file that has all three
+    and does not parse is a broken manifest still. ignoreMissingValueFiles skips a missing file."""
+    repo, found = _discover(tmp_path, "unrelated")
+    apps = _apps(found)
+
+    compose = render_app(repo, apps["compose"], "HEAD")
+    assert compose.ok and [o.key.name for o in compose.objects] == ["web"], [str(p) for p in compose.problems]
+    assert {n.file for n in compose.notices if "not a Kubernetes manifest" in n.message} == {
+        "compose/docker-compose.yaml", "compose/notes.yml",
+    }  # fmt: skip
+    broken = render_app(repo, apps["broken"], "HEAD")
+    assert [p.file for p in broken.problems] == ["broken/cm.yaml"]
+    chart = render_app(repo, apps["chart"], "HEAD")
+    assert chart.ok and chart.objects[0].manifest["data"] == {"greeting": "hello"}, [
+        str(p) for p in chart.problems
+    ]
+    assert [(n.file, n.message) for n in chart.notices if "values file" in n.message] == [
+        ("chart/values-lab.yaml", "values file values-lab.yaml does not exist at this revision; skipped "
+                                  "(helm.ignoreMissingValueFiles)"),
+    ]  # fmt: skip

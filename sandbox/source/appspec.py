@@ -27,6 +27,7 @@ class RenderOptions:
     exclude: str = ""
     helm_values: str = ""  # inline values, YAML text, after the values files
     helm_parameters: tuple[tuple[str, str, bool], ...] = ()  # (name, value, force string)
+    ignore_missing_values: bool = False  # Argo CD's helm.ignoreMissingValueFiles
     skip_crds: bool = False
     chart_version: str = ""  # a HelmRelease's chart.spec.version: a vendored chart must meet it
     name_prefix: str = ""

@@ -310,6 +310,7 @@ def _render_options(
         exclude=str(directory.get("exclude", "") or ""),
         helm_values=str(inline or ""),
         helm_parameters=parameters,
+        ignore_missing_values=helm.get("ignoreMissingValueFiles") is True,
         skip_crds=bool(helm.get("skipCrds")),
         name_prefix=str(kustomize.get("namePrefix", "") or ""),
         name_suffix=str(kustomize.get("nameSuffix", "") or ""),

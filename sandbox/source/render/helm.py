@@ -54,7 +54,8 @@ def helm_docs(
             str(helm), "template", app.release_name, str(chart), "--namespace", app.namespace,
             "--include-crds", "--skip-tests",  # test hooks are for `helm test`, never desired state
         ]  # fmt: skip
-        cmd += _values_args(repo, sha, app, tmp / "values", rewrite, problems)
+        skipped: list[Doc] = []  # values files missing and ignoreMissingValueFiles: said, not failed
+        cmd += _values_args(repo, sha, app, tmp / "values", rewrite, problems, skipped)
         for name, value, as_string in app.options.helm_parameters:
             cmd += ["--set-string" if as_string else "--set", f"{name}={value}"]
         if app.options.skip_crds:
@@ -76,20 +77,25 @@ def helm_docs(
         return sources[index][1] if index >= 0 else join(app.path, CHART_FILE)
 
     docs, problem = parse_yaml(out, source_at, keep_lines=False)
-    return docs, [problem] if problem else []
+    return [*skipped, *docs], [problem] if problem else []
 
 
 def _values_args(
-    repo: EnvRepo, sha: str, app: AppSpec, folder: Path, rewrite: dict[str, str], problems: list[Problem]
-) -> list[str]:
+    repo: EnvRepo, sha: str, app: AppSpec, folder: Path, rewrite: dict[str, str], problems: list[Problem],
+    skipped: list[Doc],
+) -> list[str]:  # fmt: skip
     """``--values`` for each values file the app names (copied into ``folder``, shown in errors
     by its repo path) and for its inline values, in that order, as Argo CD passes them; a
-    missing file is a problem."""
+    missing file is a problem, or with ``ignoreMissingValueFiles`` skipped (and said so)."""
     args: list[str] = []
     folder.mkdir(exist_ok=True)
     for index, value in enumerate(app.values):
         path = posixpath.normpath(join(app.path, value))
         data = repo.read_file(sha, path)
+        if data is None and app.options.ignore_missing_values:
+            skipped.append(Doc.skipped(path, f"values file {value} does not exist at this revision; skipped "
+                                             "(helm.ignoreMissingValueFiles)"))  # fmt: skip
+            continue
         if data is None:
             problems.append(Problem(f"values file {value} does not exist at this revision", file=path))
             continue

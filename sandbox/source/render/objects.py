@@ -130,6 +130,8 @@ def desired_objects(
 def _checked(doc: Doc, problems: list[Problem]) -> Manifest | None:
     """The document as a manifest safe to modify, or None with a Problem saying what is missing."""
     data = doc.data
+    if data is None:
+        return None  # a file skipped: its notice says why (Doc.skipped)
     if not isinstance(data, dict):
         what = {str: "string", int: "number", float: "number", bool: "boolean"}.get(type(data), "list")
         problems.append(

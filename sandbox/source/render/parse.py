@@ -19,12 +19,17 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 @dataclass
 class Doc:
-    """One parsed document before validation, with where it came from."""
+    """One parsed document before validation, with where it came from. One whose ``data`` is
+    None stands only for what its notices say of a file (skipped, and why)."""
 
     data: Any
     file: str
     line: int | None
     notices: tuple[Problem, ...] = ()  # read, but not as written: a key given twice
+
+    @classmethod
+    def skipped(cls, file: str, why: str) -> Doc:
+        return cls(None, file, None, (Problem(why, file=file),))
 
 
 def outermost(paths: list[str]) -> list[str]:

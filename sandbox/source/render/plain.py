@@ -94,6 +94,10 @@ def plain_docs(
             parsed, problem = parse_json(text, source)
         else:
             parsed, problem = parse_yaml(text, always_at(source), keep_lines=True)
+            if app.kind == "Application" and _unrelated_yaml(text, parsed, problem):
+                docs.append(Doc.skipped(source, "skipped: not a Kubernetes manifest (no apiVersion, kind and "
+                                                "metadata), as Argo CD skips an unrelated YAML file"))  # fmt: skip
+                continue
         docs += parsed
         if problem is not None:
             problems.append(problem)
@@ -104,6 +108,14 @@ def plain_docs(
         docs += jsonnet_docs
         problems += jsonnet_problems
     return docs, problems
+
+
+def _unrelated_yaml(text: str, parsed: list[Doc], problem: Problem | None) -> bool:
+    """A YAML file of a directory app that Argo CD's repo server skips: it does not read as
+    Kubernetes objects, and its text lacks one of ``apiVersion:``, ``kind:`` and ``metadata:``
+    (a docker-compose.yaml, a tool's config); one that has all three is a broken manifest."""
+    objects = problem is None and all(isinstance(d.data, dict) and d.data.get("kind") for d in parsed)
+    return not objects and not all(key in text for key in ("apiVersion:", "kind:", "metadata:"))
 
 
 def _jsonnet_docs(
