@@ -689,3 +689,16 @@ def test_a_render_that_built_but_failed_still_defines_its_apps_and_sources(tmp_p
     assert apps["child"].parent == "config" and apps["child"].after_parent
     assert not apps["app"].invalid, [str(p) for p in apps["app"].invalid]
     assert "config" not in found.unrendered
+
+
+def test_the_entrys_own_kustomization_applied_from_a_folder_below_it_is_the_root_not_a_second_definition(
+    tmp_path: Path,
+) -> None:
+    """clusters/main's build leaves flux-system/ out; infra-flux applies it, gotk-sync.yaml
+    with it: the flux-system Kustomization there is the root itself, as Flux has it."""
+    _repo, found = _discover(tmp_path, "root-applied-below")
+
+    assert found.problems == [], [str(p) for p in found.problems]
+    assert {a.name: a.parent for a in found.apps} == {
+        "flux-system": "", "infra-flux": "flux-system", "apps": "flux-system",
+    }  # fmt: skip

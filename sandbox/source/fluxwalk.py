@@ -95,8 +95,10 @@ class FluxWalk:
             if flux.kind_of(child.manifest) not in (f"{flux.KUSTOMIZE_GROUP}/Kustomization",
                                                     f"{flux.HELM_GROUP}/HelmRelease"):  # fmt: skip
                 continue
-            if child.key == self.root_object:
-                continue  # the root itself
+            if child.key == self.root_object or (self.root_object is None and self._syncs_entry(child)):
+                # The root itself: the entry's own Kustomization, applied from a folder below the
+                # entry's build (a Kustomization that applies clusters/<name>/flux-system).
+                continue
             if url := flux.installs_flux(child.manifest, self.sources):
                 self.notices.append(Problem(
                     f"left out {child.key.kind} {child.key.namespace}/{child.key.name}: it installs Flux itself (from "
@@ -135,6 +137,13 @@ class FluxWalk:
             self.apps[app.name] = app
             added.append(app)
         return added
+
+    def _syncs_entry(self, child: DesiredObject) -> bool:
+        root = self.apps.get(flux.BOOTSTRAP_SOURCE)
+        return (
+            root is not None and not root.parent and flux.kind_of(child.manifest) == f"{flux.KUSTOMIZE_GROUP}/Kustomization"
+            and child.key.name == root.name and _flux_path(child.manifest) == root.path
+        )  # fmt: skip
 
     def _defining(self, spec: AppSpec) -> Rendered:
         return self._defining_all([spec])[0]
