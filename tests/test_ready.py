@@ -140,3 +140,18 @@ def test_status_v_shows_each_apps_message_whole_and_the_plain_table_cuts_it(
     _emit(argparse.Namespace(json=False), snapshot, verbose=True)
     whole = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("web "))
     assert long.strip() not in cut and whole.endswith(long.strip()), (cut, whole)
+
+
+def test_an_app_that_never_deployed_and_does_not_render_says_the_apps_it_defines_are_not_known() -> None:
+    """Its apps are not in the table (no revision of them runs): said on it, not dropped in silence."""
+    from sandbox.agent.appview import finished
+
+    core = dataclasses.replace(SYNCED, name="core", deployed_revision=None, sync=SyncStatus.UNKNOWN,
+                               problems=(Problem("kustomize build failed: x", file="core/kustomization.yaml"),))  # fmt: skip
+    other = dataclasses.replace(SYNCED, name="other")
+    [said_core, said_other] = finished((core, other), "main", unread={"core"})
+    assert [n.message for n in said_core.notices] == [
+        f"the apps it defines are not known while it does not render at {SHA[:7]}: it never deployed, so its "
+        "controller never applied them and no revision of them runs"
+    ]
+    assert said_other.notices == ()

@@ -7,7 +7,7 @@ running app show an app the same way: the same objects, orphans, children and st
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -194,12 +194,14 @@ def _defines(facts: AppFacts) -> tuple[tuple[str, str], ...]:
 
 
 def finished(
-    apps: tuple[AppState, ...], branch: str, read_at: Mapping[str, str] | None = None
-) -> tuple[AppState, ...]:
+    apps: tuple[AppState, ...], branch: str, read_at: Mapping[str, str] | None = None,
+    unread: Set[str] = frozenset(),
+) -> tuple[AppState, ...]:  # fmt: skip
     """The apps as a snapshot shows them: app-of-apps' health rolled up, then each Flux app's
     Ready condition (which reads the rolled-up health), and what an app defines that became
     no app said (an Application in a sandbox.yaml app's folder: nothing of it would run);
-    ``read_at``: the apps whose apps come from an earlier revision (see discovery), said so."""
+    ``read_at``: the apps whose apps come from an earlier revision (see discovery), said so;
+    ``unread``: apps that do not render and never deployed, whose apps are not known, said so."""
     parents = {a.parent for a in apps}
     shown = shown_names(a.names for a in apps)  # the table's names, for the messages
     earlier = read_at or {}
@@ -207,7 +209,12 @@ def finished(
         dataclasses.replace(
             a,
             ready=flux_ready(a, branch, shown),
-            notices=(*a.notices, *_unclaimed(a, parents), *_defines_earlier(a, earlier.get(a.name, ""))),
+            notices=(
+                *a.notices,
+                *_unclaimed(a, parents),
+                *_defines_earlier(a, earlier.get(a.name, "")),
+                *_defines_unknown(a, unread),
+            ),
         )  # fmt: skip
         for a in roll_up(apps)
     )
@@ -220,6 +227,15 @@ def _defines_earlier(app: AppState, revision: str) -> tuple[Problem, ...]:
     return (Problem(
         f"the apps it defines are as at {revision[:7]}, the revision it last applied ({why}): its controller "
         "changes them only when it applies again", object=app.name,
+    ),)  # fmt: skip
+
+
+def _defines_unknown(app: AppState, unread: Set[str]) -> tuple[Problem, ...]:
+    if app.name not in unread or app.kind not in ("Kustomization", "Application"):
+        return ()
+    return (Problem(
+        f"the apps it defines are not known while it does not render at {app.git_revision[:7]}: it never "
+        "deployed, so its controller never applied them and no revision of them runs", object=app.name,
     ),)  # fmt: skip
 
 

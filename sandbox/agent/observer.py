@@ -115,7 +115,9 @@ class Observer:
                 self._removed(known[n], head, appchanges.gone(known[n], repo, head, found.note))
                 for n in changed.removed
             ]
-            apps = list(appview.finished(tuple(apps), ref or repo.branch or "HEAD", found.read_at))
+            # What an app that never deployed would define is unknown while it does not render.
+            unread = found.unrendered - set(found.read_at) - {n for n in changed.broken}
+            apps = list(appview.finished(tuple(apps), ref or repo.branch or "HEAD", found.read_at, unread))
             note = uncommitted_config(self.repo_path, repo, head) if not ref else None
             notices = tuple(n for n in (found.note, note, *found.notices) if n)
             return Snapshot(
