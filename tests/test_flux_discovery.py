@@ -702,3 +702,17 @@ def test_the_entrys_own_kustomization_applied_from_a_folder_below_it_is_the_root
     assert {a.name: a.parent for a in found.apps} == {
         "flux-system": "", "infra-flux": "flux-system", "apps": "flux-system",
     }  # fmt: skip
+
+
+def test_a_chart_ref_to_an_oci_repository_that_an_app_which_does_not_render_defines_says_where_it_is(
+    tmp_path: Path,
+) -> None:
+    _repo, found = _discover(tmp_path, "chartref-unread")
+
+    said = _failed(found)["HelmRelease web"]
+    assert said.startswith(
+        "spec.chartRef: OCIRepository app-template is not among the objects of the apps read"
+    ), said
+    assert (
+        "one that does not render may define it" in said and "files that name it: repos/oci.yaml" in said
+    ), said

@@ -390,6 +390,10 @@ def _helm_release(
         place = _vendored_chart(
             chart_name, version, f"OCIRepository {ref['name']} ({url})", url, sources, bad
         )
+    elif not chart and chart_ref.get("kind") == "OCIRepository":
+        undefined = _undefined("OCIRepository", str(chart_ref.get("name", "")), sources, bad.file)
+        bad.artifact(f"spec.chartRef: {undefined}")
+        return None
     elif not chart:
         bad.artifact(f"spec.chartRef to {chart_ref.get('kind') or 'nothing'} {chart_ref.get('name', '')}: the sandbox reads "
             "spec.chart.spec, or spec.chartRef to an OCIRepository defined in the env repo")  # fmt: skip
