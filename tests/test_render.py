@@ -781,3 +781,24 @@ def test_a_directory_exclude_with_brace_alternatives_inside_a_path_pattern_leave
     rendered = render_app(EnvRepo(repo_dir), app, sha)
     assert rendered.ok, rendered.problems
     assert keys(rendered) == ["ConfigMap infra/prometheus"]
+
+
+def test_a_yaml_error_in_a_kustomize_base_is_named_by_its_repo_path_and_true_line(repo_dir: Path) -> None:
+    """kustomize says "line 7 ... in File: deployment.yaml" (its own count, a bare name): the
+    sandbox names apps/base/web/deployment.yaml:9 and why, read as the API server would."""
+    commit(repo_dir, {
+        "apps/base/web/kustomization.yaml": "resources: [deployment.yaml]\n",
+        "apps/base/web/deployment.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n\n\ndata:\n"
+                                         "  a: [1, 2\n  b: 3\n",
+        "apps/lab/kustomization.yaml": "resources: [../base/web]\n",
+        "apps/lab/ok.yaml": cm("unrelated"),
+    }, "a base breaks")  # fmt: skip
+    rendered = render_app(EnvRepo(repo_dir), AppSpec("web", "apps/lab", "web", "kustomize"), "HEAD")
+
+    culprit, failed = rendered.problems
+    assert (culprit.file, culprit.line) == ("apps/base/web/deployment.yaml", 9), culprit
+    assert (
+        "did not find expected ',' or ']'" in culprit.message
+        and "kustomize build failed on it" in culprit.message
+    )
+    assert failed.file == "apps/lab/kustomization.yaml" and "in File: deployment.yaml" in failed.message

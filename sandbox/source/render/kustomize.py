@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import posixpath
@@ -63,7 +64,8 @@ def kustomize_docs(
                         f"failed: {error}", file=app.path)
                 if generated else Problem(f"kustomize build failed: {error}", file=kustomization)
             )  # fmt: skip
-            return [], list(dict.fromkeys([*own, *hints, failed]))
+            culprit = _malformed_yaml(error, root)
+            return [], list(dict.fromkeys([*own, *hints, *([culprit] if culprit else []), failed]))
         written = repo.read_file(sha, app.defined_in) if app.defined_in else None
         refused, patch_notices = _patch_findings(
             root / kustomization, [*cmd_head, str(root / app.path)], root, app, kustomization,
@@ -92,6 +94,32 @@ def _kustomize_command(app: AppSpec, progress: toolchain.Progress) -> list[str]:
         # limit: nothing outside it is exported to the build (see _kustomize_escapes).
         head = [*head, "--load-restrictor", "LoadRestrictionsNone"]
     return head
+
+
+_IN_FILE = re.compile(r"in File: (\S+)")
+
+
+def _malformed_yaml(error: str, root: Path) -> Problem | None:
+    """The file (by its repo path), line and reason of a YAML error kustomize names only by a
+    bare file name and a line of its own counting: read again as the API server would."""
+    if "yaml:" not in error and "MalformedYAML" not in error:
+        return None
+    named = {m.group(1).rsplit("/", 1)[-1] for m in _IN_FILE.finditer(error)}
+    for path in sorted(root.rglob("*")):
+        if (
+            path.suffix.lower() not in (".yaml", ".yml")
+            or (named and path.name not in named)
+            or not path.is_file()
+        ):
+            continue
+        rel = path.relative_to(root).as_posix()
+        try:
+            _docs, problem = parse_yaml(path.read_text(encoding="utf-8"), always_at(rel), keep_lines=True)
+        except (OSError, UnicodeDecodeError):
+            continue
+        if problem is not None:
+            return dataclasses.replace(problem, message=f"{problem.message} (kustomize build failed on it)")
+    return None
 
 
 def _export_inputs(
