@@ -528,3 +528,27 @@ def test_history_marks_only_the_commit_the_cluster_is_rolled_back_to_now() -> No
     assert marks_for(app, "d" * 40, records).rolled_back_to == {"c" * 40}
     resumed = AppState(**{**app.__dict__, "rolled_back": False, "target_revision": "d" * 40})
     assert marks_for(resumed, "d" * 40, records).rolled_back_to == frozenset()
+
+
+@run_async
+async def test_events_name_an_app_as_the_apps_panel_does() -> None:
+    """A Kustomization and a HelmRelease both named n8n: their events read qualified, as the
+    table names them, never as two bare "n8n"."""
+    from textual.app import App, ComposeResult
+
+    from sandbox.agent.snapshot import Event
+    from tui.components.events_panel import EventsPanel
+
+    class Events(App[None]):
+        def compose(self) -> ComposeResult:
+            yield EventsPanel(id="events")
+
+    app = Events()
+    async with app.run_test(size=(120, 10)) as pilot:
+        panel = app.query_one(EventsPanel)
+        panel.show(
+            [Event(1.0, "error", "n8n", "sync of 0e1b69c failed")], {"n8n": "Kustomization/flux-system/n8n"}
+        )
+        await pilot.pause()
+        text = "\n".join("".join(segment.text for segment in line) for line in panel.lines)
+    assert "Kustomization/flux-system/n8n: sync of 0e1b69c failed" in text, text

@@ -634,7 +634,9 @@ class AppController:
         if state.operation != "Idle":
             return
         health = str(state.health)
-        if health != self.announced_health:
+        # An app not deployed has no health of its own to announce (an app-of-apps' is its
+        # apps', rolled up, before it applied them): its sync's outcome says what happened.
+        if health != self.announced_health and state.deployed_revision:
             if self.announced_health:
                 worst = next(
                     (o for o in state.objects if o.health == state.health and o.health_message), None
@@ -645,10 +647,7 @@ class AppController:
                     else ""
                 )
                 level = "error" if state.health == Health.DEGRADED else "info"
-                at = (
-                    f" at {state.deployed_revision[:7]}" if state.deployed_revision else " (not deployed yet)"
-                )
-                self.s.event(level, self.name, f"{health}{at}{why}")
+                self.s.event(level, self.name, f"{health} at {state.deployed_revision[:7]}{why}")
             self.announced_health = health
         if self.record_id and health != self.recorded_health:
             self.recorded_health = health

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -32,7 +32,9 @@ class EventsPanel(RichLog):
     def on_mount(self) -> None:
         self.border_title = "5 Events"
 
-    def show(self, events: Sequence[Event]) -> None:
+    def show(self, events: Sequence[Event], shown: Mapping[str, str] | None = None) -> None:
+        """Write the events not written yet; ``shown`` names apps as the Apps panel does (an id
+        shared by a Kustomization and a HelmRelease reads qualified)."""
         new = self._new_events(events)
         for event in new:
             line = Text()
@@ -41,7 +43,7 @@ class EventsPanel(RichLog):
             line.append(LEVEL_WORD.get(event.level, event.level), style=LEVEL_STYLE.get(event.level, ""))
             line.append(" ")
             if event.app:
-                line.append(f"{event.app}: ", style="bold")
+                line.append(f"{(shown or {}).get(event.app, event.app)}: ", style="bold")
             line.append(event.message, style=LEVEL_STYLE.get(event.level, ""))
             self.write(line)
         if new:

@@ -116,7 +116,7 @@ class MainScreen(Screen[None]):
         self.header_bar.show(snapshot, self.current_app)
         self.apps.show(snapshot)
         self.trees.show(snapshot)
-        self.events.show(snapshot.events)
+        self.events.show(snapshot.events, snapshot.shown_names)
         self.history.refresh_for(snapshot, snapshot.app(self.current_app))
 
     def _set_current_app(self, name: str) -> None:
