@@ -552,3 +552,40 @@ async def test_events_name_an_app_as_the_apps_panel_does() -> None:
         await pilot.pause()
         text = "\n".join("".join(segment.text for segment in line) for line in panel.lines)
     assert "Kustomization/flux-system/n8n: sync of 0e1b69c failed" in text, text
+
+
+@run_async
+async def test_long_app_names_are_elided_in_the_middle_so_sync_health_and_deployed_stay_in_view() -> None:
+    import dataclasses
+
+    from textual.app import App, ComposeResult
+
+    from sandbox.agent.snapshot import AppState, Snapshot
+    from sandbox.model import Health, SyncStatus
+    from tui.components.apps_panel import AppsPanel
+
+    sha = "4f1a5b1051b469108d1bdf0ebec6c814427e3834"
+    base = AppState(
+        name="", path="apps", namespace="default", source_type="kustomize", sync=SyncStatus.OUT_OF_SYNC,
+        health=Health.PROGRESSING, git_revision=sha, target_revision=sha, deployed_revision=sha, auto_sync=True,
+        self_heal=True, prune=True,
+    )  # fmt: skip
+    apps = tuple(dataclasses.replace(base, name=n) for n in
+                 ("observability-kube-prometheus-stack", "Kustomization/flux-system/n8n", "web"))  # fmt: skip
+
+    class Apps(App[None]):
+        def compose(self) -> ComposeResult:
+            yield AppsPanel(id="apps")
+
+    app = Apps()
+    async with app.run_test(size=(52, 10)) as pilot:
+        panel = app.query_one(AppsPanel)
+        panel.show(Snapshot(1, "/env", "main", sha, apps))
+        await pilot.pause()
+        names = [str(panel.get_row_at(i)[0]) for i in range(3)]
+        widths = [column.get_render_width(panel) for column in panel.columns.values()]
+        room = panel.scrollable_content_region.width
+    assert names[0].startswith("observ") and names[0].endswith("stack") and "…" in names[0], names
+    assert names[1].startswith("Kustom") and names[1].endswith("…/n8n"), names
+    assert names[2] == "web"
+    assert sum(widths) <= room, ("Health and Deployed in view", widths, room)

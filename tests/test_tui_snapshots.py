@@ -577,7 +577,7 @@ async def test_esc_draws_a_row_relabelled_under_the_filter_with_its_new_label() 
         await pilot.press("escape")
         await until(pilot, lambda: trees.row_count == len(trees._twins), what="every row back")
         await drawn_and_quiet(pilot, app, terminal)
-        assert "Service guestbook-ui  Degraded: 0 of 1 endpo" in terminal.line(y)  # the live side
+        assert "Service guestbook-ui  Degraded: 0 of 1" in terminal.line(y)  # the live side
 
 
 # -- many objects ---------------------------------------------------------------------------------

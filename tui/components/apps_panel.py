@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -14,6 +15,20 @@ from tui import glyphs
 
 # Auto-sync and self-heal of the selected app are in the header; the panel stays narrow.
 COLUMNS = (("app", "App"), ("sync", "Sync"), ("health", "Health"), ("deployed", "Deployed"))
+
+
+MIN_NAME = 12  # narrower, a name says too little: the panel scrolls sideways instead
+
+
+def _fit(name: str, room: int, ascii: bool) -> str:
+    """``name`` within ``room`` columns: its start and its end kept (a qualified name's kind and
+    app name, a long name's distinctive tail), the middle elided."""
+    if room <= 0 or len(name) <= room:
+        return name
+    mark = "..." if ascii else "…"
+    keep = max(room - len(mark), 2)
+    tail = min(len(name.rsplit("/", 1)[-1]) + 1, keep - keep // 3) if "/" in name else keep // 2
+    return name[: keep - tail] + mark + name[len(name) - tail :]
 
 
 class AppsPanel(DataTable[Text]):
@@ -36,6 +51,7 @@ class AppsPanel(DataTable[Text]):
         self._cells: dict[str, tuple[Text, ...]] = {}
         self._depths: dict[str, int] = {}  # apps an app-of-apps defines sit under it
         self._shown: dict[str, str] = {}  # app id -> its short name, or qualified where not unique
+        self._room = 0  # how wide the App column may be (0: as wide as the names)
 
     def on_mount(self) -> None:
         self.border_title = "1 Apps"
@@ -47,6 +63,7 @@ class AppsPanel(DataTable[Text]):
         names = [a.name for a in apps]
         self._depths = app_depths(snapshot.apps)
         self._shown = snapshot.shown_names
+        self._room = self._name_room(apps)
         if names != self._names:
             current = self.current
             self.clear()
@@ -77,18 +94,31 @@ class AppsPanel(DataTable[Text]):
         if app in self._names and self.current != app:
             self.move_cursor(row=self._names.index(app))
 
-    def _cells_for(self, app: AppState) -> tuple[Text, ...]:
+    def _name_room(self, apps: Sequence[AppState]) -> int:
+        """How wide the App column may be so that Sync, Health and Deployed stay in view: the
+        panel's width less theirs (as wide as their widest cell) and the cell padding."""
+        widths = [max((len(cell.plain) for cell in column), default=0)
+                  for column in zip(*(self._cells_for(a, room=0)[1:] for a in apps), strict=False)]  # fmt: skip
+        others = sum(max(w, len(label)) for w, (_key, label) in zip(widths, COLUMNS[1:], strict=False))
+        return max(MIN_NAME, self.scrollable_content_region.width - others - 2 * len(COLUMNS) - 1)
+
+    def _cells_for(self, app: AppState, room: int | None = None) -> tuple[Text, ...]:
         sync = glyphs.SYNC[app.sync]
         health = glyphs.HEALTH[app.health]
         depth = self._depths.get(app.name, 0)
         branch = ("`- " if self.ascii else "└ ") if depth else ""
-        name = self._shown.get(app.name, app.name)
+        indent = "  " * (depth - 1) + branch if depth else ""
+        name = _fit(self._shown.get(app.name, app.name), (self._room if room is None else room) - len(indent),
+                    self.ascii)  # fmt: skip
         return (
-            Text("  " * (depth - 1) + branch + name if depth else name, style="bold"),
+            Text(indent + name, style="bold"),
             Text(f"{sync.text(self.ascii)} {app.sync}", style=sync.style),
             Text(f"{health.text(self.ascii)} {app.health}", style=health.style),
             self._deployed(app),
         )
+
+    def on_resize(self) -> None:
+        self._names = []  # rebuilt at the next snapshot, names fitted to the new width
 
     def _deployed(self, app: AppState) -> Text:
         if app.rolled_back:  # the cluster runs an older revision than Git
