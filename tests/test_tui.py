@@ -530,20 +530,25 @@ def test_history_marks_only_the_commit_the_cluster_is_rolled_back_to_now() -> No
     assert marks_for(resumed, "d" * 40, records).rolled_back_to == frozenset()
 
 
+def _alone(widget: Any) -> Any:
+    """An app of the one panel, to look at it without the rest of the screen."""
+    from textual.app import App, ComposeResult
+
+    class Alone(App[None]):
+        def compose(self) -> ComposeResult:
+            yield widget
+
+    return Alone()
+
+
 @run_async
 async def test_events_name_an_app_as_the_apps_panel_does() -> None:
     """A Kustomization and a HelmRelease both named n8n: their events read qualified, as the
     table names them, never as two bare "n8n"."""
-    from textual.app import App, ComposeResult
-
     from sandbox.agent.snapshot import Event
     from tui.components.events_panel import EventsPanel
 
-    class Events(App[None]):
-        def compose(self) -> ComposeResult:
-            yield EventsPanel(id="events")
-
-    app = Events()
+    app = _alone(EventsPanel(id="events"))
     async with app.run_test(size=(120, 10)) as pilot:
         panel = app.query_one(EventsPanel)
         panel.show(
@@ -558,8 +563,6 @@ async def test_events_name_an_app_as_the_apps_panel_does() -> None:
 async def test_long_app_names_are_elided_in_the_middle_so_sync_health_and_deployed_stay_in_view() -> None:
     import dataclasses
 
-    from textual.app import App, ComposeResult
-
     from sandbox.agent.snapshot import AppState, Snapshot
     from sandbox.model import Health, SyncStatus
     from tui.components.apps_panel import AppsPanel
@@ -573,11 +576,7 @@ async def test_long_app_names_are_elided_in_the_middle_so_sync_health_and_deploy
     apps = tuple(dataclasses.replace(base, name=n) for n in
                  ("observability-kube-prometheus-stack", "Kustomization/flux-system/n8n", "web"))  # fmt: skip
 
-    class Apps(App[None]):
-        def compose(self) -> ComposeResult:
-            yield AppsPanel(id="apps")
-
-    app = Apps()
+    app = _alone(AppsPanel(id="apps"))
     async with app.run_test(size=(52, 10)) as pilot:
         panel = app.query_one(AppsPanel)
         panel.show(Snapshot(1, "/env", "main", sha, apps))
