@@ -189,7 +189,9 @@ def test_a_sync_refused_many_objects_names_the_first_few_in_one_line_and_each_in
         assert len(refused) == 7 and all("not a key!" in o.message for o in refused), record.objects
 
 
-def test_a_failure_tried_again_says_which_attempt_with_its_trigger(tmp_path: Path, kube: Kube) -> None:
+def test_a_failure_tried_again_says_which_attempt_with_its_trigger_and_not_its_reason_again(
+    tmp_path: Path, kube: Kube
+) -> None:
     app = unique("again")
     repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": configmap("c", {"not a key!": "x"})})
     with running(repo, kube, tmp_path) as agent:
@@ -197,4 +199,12 @@ def test_a_failure_tried_again_says_which_attempt_with_its_trigger(tmp_path: Pat
             lambda: next((e.message for e in agent.publish_now().events if "attempt 2" in e.message), None),
             30, what="the second attempt said",
         )  # fmt: skip
-        assert said.startswith(f"sync of {agent.publish_now().head[:7]} failed (retry, attempt 2): "), said
+        assert said.startswith(
+            f"sync of {agent.publish_now().head[:7]} failed again (retry, attempt 2), as before"
+        ), said
+        again = [
+            e.message for e in agent.publish_now().events if "failed again" in e.message and e.app == app
+        ]
+        assert again and not any("nothing pruned" in m for m in again), (
+            "the reason is said whole once, not again"
+        )

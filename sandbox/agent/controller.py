@@ -362,8 +362,11 @@ class AppController:
             failure.backoff = min(failure.backoff * 2, BACKOFF_MAX)
         else:
             failure.retry_at = None
-        again = f", attempt {failure.attempts}" if failure.attempts > 1 else ""
-        self.s.event("error", self.name, f"sync of {revision[:7]} failed ({trigger}{again}): {message}{when}")
+        if failure.attempts > 1:  # said whole the first time: a retry that ends alike says only that
+            self.s.event("error", self.name, f"sync of {revision[:7]} failed again ({trigger}, attempt "
+                                             f"{failure.attempts}), as before{when}")  # fmt: skip
+        else:
+            self.s.event("error", self.name, f"sync of {revision[:7]} failed ({trigger}): {message}{when}")
 
     def _record_failure(
         self, previous: Failure | None, revision: str, message: str, sync_id: int,
