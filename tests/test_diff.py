@@ -98,6 +98,10 @@ def test_diff_of_a_ref_where_an_app_does_not_render_compares_through_the_dry_run
     assert "progressDeadlineSeconds" not in text and "--- " not in text.replace("--- stdout", ""), text
     assert f"folder {qa} holds no manifests at" in text, text
     assert "is gone" not in text
+    problems = [line for line in said.stderr.splitlines() if line.startswith("problem: ")]
+    assert problems and all(
+        line.startswith((f"problem: {web}: ", f"problem: {qa}: ")) for line in problems
+    ), ("each problem names its app first", problems)
 
 
 def test_a_refused_objects_diff_compares_only_the_fields_git_sets_not_what_the_server_filled_in() -> None:

@@ -130,7 +130,9 @@ class Observer:
         dry-runs the snapshot was judged by (none is run again)."""
         found = []
         for state in snapshot.apps:
-            if app not in (None, state.name):
+            # An app that does not render at the revision: a sync changes none of it (its
+            # problems say why), whatever its objects' state.
+            if app not in (None, state.name) or state.problems:
                 continue
             comparisons = self._comparisons.get(state.name, {})
             for obj in state.objects:

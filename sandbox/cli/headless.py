@@ -28,7 +28,7 @@ from sandbox.agent.snapshot import AppState, Event, ObjectState, Snapshot, app_d
 from sandbox.cli.signals import Terminated
 from sandbox.cluster.runtime import ClusterError
 from sandbox.manifest.appkinds import FLUX_APP_KINDS
-from sandbox.model import Health, SyncStatus
+from sandbox.model import Health, Problem, SyncStatus
 from sandbox.source.appid import pick, shown_names
 from sandbox.source.envrepo import EnvRepoError
 
@@ -165,11 +165,7 @@ def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False, p
         if verbose:
             print(f"\n{snapshot.shown(app.name)}:")
         for problem in app.problems if problems or verbose else ():
-            # The app is named first: the problem's object, when it is the app, once.
-            of_app = problem.object in (app.name, snapshot.shown(app.name))
-            print(
-                f"{snapshot.shown(app.name)}: {dataclasses.replace(problem, object='') if of_app else problem}"
-            )
+            print(_problem_line(snapshot, app.name, problem))
         if app.removed:
             print(f"{snapshot.shown(app.name)}: {app.message}")
         if verbose and app.objects:  # no header over nothing
@@ -177,6 +173,12 @@ def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False, p
         if verbose:
             for notice in app.notices:
                 print(f"  note: {notice}")
+
+
+def _problem_line(snapshot: Snapshot, app: str, problem: Problem) -> str:
+    """An app's problem, the app named first: the problem's object, when it is the app, once."""
+    of_app = problem.object in (app, snapshot.shown(app))
+    return f"{snapshot.shown(app)}: {dataclasses.replace(problem, object='') if of_app else problem}"
 
 
 def _resolved(snapshot: Snapshot, text: str) -> str | None:
@@ -274,15 +276,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
         found = seen.diffs(snapshot, args.app)
     _notices(snapshot)
     differing = [(d.app, d.object, d.text) for d in found]
-    problems = [p for a in snapshot.apps if args.app in (None, a.name) for p in a.problems]
-    problems += list(snapshot.problems)
+    problems = [_problem_line(snapshot, a.name, p) for a in snapshot.apps if args.app in (None, a.name)
+                for p in a.problems]  # fmt: skip
+    problems += [str(p) for p in snapshot.problems]
     if args.json:
         print(json.dumps({
             "ref": args.ref or snapshot.branch,
             "differences": [
                 {"app": a, "object": str(o.key), "status": str(o.sync), "diff": d} for a, o, d in differing
             ],
-            "problems": [str(p) for p in problems],
+            "problems": problems,
         }, indent=2))  # fmt: skip
     else:
         for app_name, obj, text in differing:
