@@ -398,3 +398,23 @@ def test_unrelated_yaml_files_and_missing_value_files_are_skipped_as_argo_cd_ski
         ("chart/values-lab.yaml", "values file values-lab.yaml does not exist at this revision; skipped "
                                   "(helm.ignoreMissingValueFiles)"),
     ]  # fmt: skip
+
+
+def test_an_application_defined_twice_beside_itself_runs_once_with_a_notice_not_a_failure(
+    tmp_path: Path,
+) -> None:
+    """Two files of one folder define shop (a backup copy): Argo CD warns and runs one; the
+    sandbox runs the first and says so, failing nothing."""
+    repo, _found = _discover(tmp_path, "docs-example")
+    (repo.path / "bootstrap" / "shop-backup.yaml").write_text(
+        (repo.path / "bootstrap" / "shop.yaml").read_text()
+    )
+    git(repo.path, "add", "-A")
+    git(repo.path, "commit", "-qm", "a backup copy")
+    found = discover(EnvRepo(repo.path), "HEAD")
+
+    assert [a.name for a in found.apps] == ["shop"] and found.problems == []
+    assert any(
+        "app shop is defined twice: in bootstrap/shop-backup.yaml and in bootstrap/shop.yaml: the first "
+        "(bootstrap/shop-backup.yaml) runs" in n for n in found.notices
+    ), found.notices  # fmt: skip

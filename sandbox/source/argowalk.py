@@ -152,11 +152,18 @@ class ArgoWalk:
                 self._apps[spec.name] = spec  # found as a root first, it is this parent's child
                 return None
             if seen != spec and spec.name not in self._ancestors(spec):
+                hint = _entry_hint(seen, spec) if seen.defined_in != spec.defined_in else ""
                 where = (f"by two apps, {seen.parent or 'as a root'} and {spec.parent}, from {spec.defined_in}"
                          if seen.defined_in == spec.defined_in
-                         else f"twice: in {seen.defined_in} and in {spec.defined_in}{_entry_hint(seen, spec)}")  # fmt: skip
-                self.problems.append(Problem(f"app {spec.name} is defined {where}", file=spec.defined_in,
-                                             object=spec.name))  # fmt: skip
+                         else f"twice: in {seen.defined_in} and in {spec.defined_in}{hint}")  # fmt: skip
+                if hint:  # one folder per cluster: which to run is the user's question
+                    self.problems.append(Problem(f"app {spec.name} is defined {where}", file=spec.defined_in,
+                                                 object=spec.name))  # fmt: skip
+                else:  # Argo CD warns (SharedResourceWarning) and runs one: so does the sandbox
+                    self.notices.append(Problem(
+                        f"app {spec.name} is defined {where}: the first ({seen.defined_in}) runs, the second is left "
+                        "out (Argo CD would keep whichever was applied last)", file=spec.defined_in, object=spec.name,
+                    ))  # fmt: skip
             return None
         self._apps[spec.name] = spec
         return spec
