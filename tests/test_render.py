@@ -460,7 +460,9 @@ def test_kustomize_reports_malformed_yaml_in_a_resource(repo_dir: Path) -> None:
     )
     rendered = render_app(EnvRepo(repo_dir), kustomize_app("apps/k"), sha)
     assert not rendered.ok
-    assert "line 5" in rendered.problems[0].message and "cm.yaml" in rendered.problems[0].message
+    culprit, failed = rendered.problems
+    assert (culprit.file, culprit.line) == ("apps/k/cm.yaml", 5), culprit
+    assert "line 5" in failed.message and "cm.yaml" in failed.message, "kustomize's own words kept"
 
 
 def test_kustomize_objects_without_a_namespace_get_the_app_namespace(repo_dir: Path) -> None:

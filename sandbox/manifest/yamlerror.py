@@ -12,8 +12,9 @@ def yaml_error(err: yaml.YAMLError, text: str) -> tuple[str, int | None]:
     context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
     detail = str(getattr(err, "problem", None) or err)
     line = mark.line + 1 if mark is not None else None
+    last = text.rstrip().count("\n") + 1
     if context and context_mark is not None:
-        detail += f" ({context}, line {context_mark.line + 1})"
-        if line is not None and line > text.rstrip().count("\n") + 1:
+        detail += f" ({context}, line {min(context_mark.line + 1, last)})"
+        if line is not None and line > last:
             line = context_mark.line + 1
-    return f"invalid YAML: {detail}", line
+    return f"invalid YAML: {detail}", min(line, last) if line is not None else None
