@@ -385,6 +385,9 @@ def test_unrelated_yaml_files_and_missing_value_files_are_skipped_as_argo_cd_ski
 
     compose = render_app(repo, apps["compose"], "HEAD")
     assert compose.ok and [o.key.name for o in compose.objects] == ["web"], [str(p) for p in compose.problems]
+    assert compose.objects[0].manifest["data"] == {"port": "8080"}, "the last of two copies, as Argo CD keeps"
+    assert any("appears twice in app compose" in n.message and "RepeatedResourceWarning" in n.message
+               for n in compose.notices), compose.notices  # fmt: skip
     assert {n.file for n in compose.notices if "not a Kubernetes manifest" in n.message} == {
         "compose/docker-compose.yaml", "compose/notes.yml",
     }  # fmt: skip

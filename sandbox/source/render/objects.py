@@ -111,7 +111,16 @@ def desired_objects(
                 )  # fmt: skip
             )
             continue
-        if key in first_seen:
+        if key in first_seen and app.kind == "Application":
+            # Argo CD keeps the last and warns (RepeatedResourceWarning): so does the sandbox.
+            first = first_seen[key]
+            doc.notices += (Problem(
+                f"{key} appears twice in app {app.name}: in {place_of(first)} and in {place_of(doc)}; the last is "
+                "applied, as Argo CD keeps the last (RepeatedResourceWarning)", file=doc.file, line=doc.line,
+                object=str(key),
+            ),)  # fmt: skip
+            objects = [o for o in objects if o.key != key]
+        elif key in first_seen:
             first = first_seen[key]
             problems.append(
                 Problem(
