@@ -67,6 +67,22 @@ def test_sync_status_and_history_report_in_text_and_json(cli_repo: tuple[Cli, st
     assert history[0]["objects"][0]["key"] == f"ConfigMap {app}/conf"
 
 
+def test_status_of_one_app_shows_that_app_and_its_exit_code_says_of_it_alone(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    good, bad = unique("good"), unique("bad")
+    repo = new_repo(tmp_path / "env", {f"{good}/cm.yaml": configmap("conf", {"v": "1"}),
+                                       f"{bad}/cm.yaml": "kind: ["})  # fmt: skip
+    cli = Cli(repo, tmp_path / "state", local_runtime)
+    assert cli("sync").returncode == 1, "bad does not render"
+    alone = cli("status", "--app", good)
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    assert good in alone.stdout and bad not in alone.stdout
+    assert cli("status", "--app", bad).returncode == 1
+    unknown = cli("status", "--app", "nowhere")
+    assert unknown.returncode == 2 and "nowhere" in unknown.stderr
+
+
 def test_diff_exit_codes_follow_flux(cli_repo: tuple[Cli, str]) -> None:
     cli, app = cli_repo
     assert cli("sync").returncode == 0

@@ -213,6 +213,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             return _git_only(args, exc)
         seen = stack.enter_context(session.observer(Path(args.repo), connection, entry=args.entry))
         snapshot = seen.snapshot()
+    if args.app:  # as `argocd app get`: that app alone, and the exit code says of it alone
+        if (app_id := _resolved(snapshot, args.app)) is None:
+            return 2
+        snapshot = dataclasses.replace(snapshot, apps=tuple(a for a in snapshot.apps if a.name == app_id))
     _notices(snapshot)
     _emit(args, snapshot, verbose=args.verbose)
     if snapshot.problems or not snapshot.apps:
@@ -523,6 +527,7 @@ def add_commands(
         return parser
 
     p = command("status", cmd_status, "each app's sync and health (exit 1 unless all Synced and Healthy)")
+    p.add_argument("--app", help="that app alone (its id, short or qualified name)")
     p.add_argument("-v", "--verbose", action="store_true", help="list every object")
     p = command("sync", cmd_sync, "sync now: each app (or --app) to its target revision")
     p.add_argument("--app")
