@@ -13,16 +13,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.agent import appview
 from sandbox.agent.history import HistoryReader
 from sandbox.agent.history import path_for_repo as history_path
 from sandbox.agent.loop import Agent
 from sandbox.agent.observer import Observer
-from sandbox.agent.snapshot import AppState, Snapshot
+from sandbox.agent.snapshot import Snapshot
 from sandbox.apply.reader import ClusterReader
 from sandbox.cluster.runtime import ClusterError, ClusterStatus, Runtime
 from sandbox.cluster.runtimes import runtime_for
 from sandbox.kube.client import Kube
-from sandbox.model import Health, SyncStatus
 from sandbox.paths import private_dir
 from sandbox.source.appid import AppName
 from sandbox.source.discovery import discover, entry_question
@@ -120,15 +120,7 @@ def found_in_git(repo: Path, entry: str | None = None) -> Snapshot:
         found = discover(env, head, entry)
     finally:
         env.close()
-    apps = tuple(
-        AppState(
-            name=a.name, path=a.path, namespace=a.namespace, source_type=a.source, sync=SyncStatus.UNKNOWN,
-            health=Health.UNKNOWN, git_revision=head, target_revision=head, deployed_revision=None,
-            auto_sync=a.auto_sync, self_heal=a.self_heal, prune=a.prune, problems=a.invalid, parent=a.parent,
-            kind=a.kind, release=a.release_name, home=a.home, object_name=a.object_name, notices=a.notices,
-        )
-        for a in found.apps
-    )  # fmt: skip
+    apps = tuple(appview.from_git(a, head) for a in found.apps)
     notices = (found.note, *found.notices) if found.note else found.notices
     return Snapshot(
         0, str(repo), env.branch or "HEAD", head, apps, problems=tuple(found.problems), notices=notices
