@@ -9,8 +9,6 @@ left out with a Problem saying why.
 
 from __future__ import annotations
 
-import codecs
-import hashlib
 import os
 import posixpath
 import re
@@ -19,7 +17,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 # Without a git executable GitPython refuses to import; commands that need no git (doctor,
 # cluster) must still run and say what is missing.
@@ -28,17 +26,20 @@ import git  # noqa: E402
 
 from sandbox.model import Problem
 from sandbox.source.commitmemo import CommitMemo
+from sandbox.source.treeread import (
+    MISSING,
+    MODE_SYMLINK,
+    NOT_IN_CLONE,
+    Entry,
+    Listing,
+    Planned,
+    accepted,
+    lfs_content,
+    lfs_pointer,
+    plan_dir,
+)
 
-MiB = 1024 * 1024
-MAX_FILE_MIB = 64  # vendored CRD bundles run to several MiB; the ceiling only stops accidents
-MAX_FILE_VARIABLE = "GITOPS_SANDBOX_MAX_FILE_MIB"
-BINARY_SNIFF_BYTES = 8 * 1024
-MANIFEST_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
-ARCHIVE_SUFFIXES = (".tgz", ".tar.gz")
-
-_MODE_SYMLINK = "120000"
 _MAX_SYMLINK_HOPS = 40  # as Linux's MAXSYMLINKS
-_MAX_DIR_LINK_DEPTH = 8
 _LISTING_CACHE = 8
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
@@ -56,18 +57,6 @@ class CommitInfo:
     timestamp: int  # committer time, Unix seconds: when the change landed on the branch
     parents: tuple[str, ...]
 
-
-class _Entry(NamedTuple):
-    mode: str
-    type: str  # "blob", "tree" or "commit" (a submodule)
-    sha: str
-    size: int  # -1 for trees and submodules, MISSING for a blob the clone lacks
-
-
-MISSING = -2
-
-
-_Listing = dict[str, _Entry]
 
 # Fields never contain these separators (git strips control characters from names).
 _LOG_FORMAT = "%H%x1f%h%x1f%an%x1f%ct%x1f%P%x1f%s%x1e"
@@ -94,7 +83,7 @@ class EnvRepo:
                 "your manifests, or point the sandbox at the repository's top folder"
             ) from None
         self._lock = threading.RLock()
-        self._listings: OrderedDict[str, _Listing] = OrderedDict()
+        self._listings: OrderedDict[str, Listing] = OrderedDict()
         # Between two commits, and a commit's log, never change: kept, as every app asks them
         # again for its revert target (one status of a repo of 170 apps asked git 23,000 times).
         self._changes: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
@@ -284,7 +273,7 @@ class EnvRepo:
             return revision
         return self.resolve(revision)
 
-    def _listing(self, sha: str) -> _Listing:
+    def _listing(self, sha: str) -> Listing:
         """Every entry of a commit's tree by repo-relative path; cached, commits never change."""
         with self._lock:
             cached = self._listings.get(sha)
@@ -295,7 +284,7 @@ class EnvRepo:
             out = self._repo.git.ls_tree("-r", "-t", "-l", "-z", "--full-tree", sha, stdout_as_string=False)
         except git.GitCommandError as exc:
             raise self._corrupt(sha, str(exc.stderr or exc)) from None
-        listing: _Listing = {}
+        listing: Listing = {}
         for record in bytes(out).split(b"\0"):
             if not record:
                 continue
@@ -309,7 +298,7 @@ class EnvRepo:
             # A blob the clone lacks (a partial clone, a damaged one; git prints its size as BAD)
             # fails only what reads that file, not the whole tree.
             number = -1 if size == "-" else int(size) if size.isdigit() else MISSING
-            listing[os.fsdecode(raw_path)] = _Entry(mode, kind, obj, number)
+            listing[os.fsdecode(raw_path)] = Entry(mode, kind, obj, number)
         with self._lock:
             self._listings[sha] = listing
             while len(self._listings) > _LISTING_CACHE:
@@ -328,14 +317,14 @@ class EnvRepo:
         with self._lock:  # GitPython's cat-file helper serves one request at a time
             return bytes(self._repo.odb.stream(bytes.fromhex(sha)).read())
 
-    def _link_target(self, entry: _Entry) -> str:
+    def _link_target(self, entry: Entry) -> str:
         target = self._link_targets.get(entry.sha)
         if target is None:
             target = os.fsdecode(self._blob(entry.sha))
             self._link_targets[entry.sha] = target
         return target
 
-    def _resolve_path(self, listing: _Listing, path: str) -> tuple[str | None, str]:
+    def _resolve_path(self, listing: Listing, path: str) -> tuple[str | None, str]:
         """Follow symlinks through ``path`` inside the tree: (resolved path, "") or (None, why)."""
         resolved: list[str] = []
         pending = path.split("/")
@@ -352,7 +341,7 @@ class EnvRepo:
             entry = listing.get("/".join([*resolved, part]))
             if entry is None:
                 return None, "does not exist"
-            if entry.mode == _MODE_SYMLINK:
+            if entry.mode == MODE_SYMLINK:
                 hops += 1
                 if hops > _MAX_SYMLINK_HOPS:
                     return None, "is a symlink loop"
@@ -366,13 +355,13 @@ class EnvRepo:
             resolved.append(part)
         return "/".join(resolved), ""
 
-    def _lookup(self, revision: str, path: str) -> tuple[_Listing, str | None, _Entry | None]:
+    def _lookup(self, revision: str, path: str) -> tuple[Listing, str | None, Entry | None]:
         listing = self._listing(self._commit_sha(revision))
         resolved, _why = self._resolve_path(listing, path)
         if resolved is None:
             return listing, None, None
         if resolved == "":
-            return listing, "", _Entry("040000", "tree", "", -1)
+            return listing, "", Entry("040000", "tree", "", -1)
         return listing, resolved, listing.get(resolved)
 
     def list_dirs(self, revision: str) -> list[str]:
@@ -414,11 +403,11 @@ class EnvRepo:
         listing = self._listing(self._commit_sha(revision))
         prefix = _clean(subpath)
         prefix = prefix + "/" if prefix else ""
-        return any(e.mode == _MODE_SYMLINK and p.startswith(prefix) for p, e in listing.items())
+        return any(e.mode == MODE_SYMLINK and p.startswith(prefix) for p, e in listing.items())
 
     def is_symlink(self, revision: str, path: str) -> bool:
         entry = self._listing(self._commit_sha(revision)).get(_clean(path))
-        return entry is not None and entry.mode == _MODE_SYMLINK
+        return entry is not None and entry.mode == MODE_SYMLINK
 
     def exists(self, revision: str, path: str) -> bool:
         """Whether the tree at ``revision`` has an entry at ``path`` (even one that cannot be read)."""
@@ -436,27 +425,12 @@ class EnvRepo:
         if entry is None or entry.type != "blob":
             return None
         if entry.size == MISSING:
-            raise EnvRepoError(f"env repo {self.path}: {_clean(path)}: {_NOT_IN_CLONE}")
+            raise EnvRepoError(f"env repo {self.path}: {_clean(path)}: {NOT_IN_CLONE}")
         data = self._blob(entry.sha)
-        return (self._lfs_content(data) or data) if _lfs_pointer(data) else data
+        return (self._lfs_content(data) or data) if lfs_pointer(data) else data
 
     def _lfs_content(self, pointer: bytes) -> bytes | None:
-        """The content a Git LFS pointer stands for, from the clone's LFS store (where `git lfs
-        pull` puts it), checked against its oid and size; None when it is not there."""
-        fields = dict(
-            line.split(" ", 1) for line in pointer.decode("ascii", "replace").splitlines() if " " in line
-        )
-        oid = fields.get("oid", "").removeprefix("sha256:")
-        if len(oid) != 64 or any(c not in "0123456789abcdef" for c in oid):
-            return None
-        stored = Path(self.git_dir) / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
-        try:
-            data = stored.read_bytes()
-        except OSError:
-            return None
-        if hashlib.sha256(data).hexdigest() != oid or str(len(data)) != fields.get("size", "").strip():
-            return None
-        return data
+        return lfs_content(Path(self.git_dir), pointer)
 
     def export_tree(self, revision: str, subpath: str, dest: Path) -> list[Problem]:
         """Write the files under ``subpath`` at ``revision`` into ``dest``, from git objects only.
@@ -493,75 +467,17 @@ class EnvRepo:
             what = why or "is not a directory"
             return {}, [Problem(f"path {sub} {what} at revision {revision[:12]}", file=sub)]
         problems: list[Problem] = []
-        plan: list[tuple[_Entry, str, str]] = []
-        self._plan_dir(listing, root, sub, "", problems, (root,), plan)
+        plan: list[Planned] = []
+        plan_dir(listing, root, sub, "", self._link_target, self._resolve_path, (root,), plan, problems)
         contents = self._blobs([entry.sha for entry, _shown, _rel in plan])
         files: dict[str, bytes] = {}
         for entry, shown, rel in sorted(plan, key=lambda item: item[2]):
-            data = contents.get(entry.sha)
-            if data is None:
-                problems.append(Problem(f"{_NOT_IN_CLONE}; skipped", file=shown))
-                continue
-            if _lfs_pointer(data):
-                stored = self._lfs_content(data)
-                if stored is None:
-                    problems.append(Problem(
-                        "a Git LFS pointer whose content is not fetched into this clone: run `git lfs pull` "
-                        f"in {self.path} (the sandbox reads the content from .git/lfs); skipped", file=shown,
-                    ))  # fmt: skip
-                    continue
-                data = stored
-            data = _as_utf8(data)
-            if b"\0" in data[:BINARY_SNIFF_BYTES] and not _packaged_subchart(shown):
-                if _is_manifest(shown):
-                    problems.append(Problem("binary file (NUL byte in its first 8 KiB); skipped", file=shown))
-                continue
-            files[rel] = data
+            data, skipped = accepted(shown, contents.get(entry.sha), self._lfs_content, str(self.path))
+            if skipped is not None:
+                problems.append(skipped)
+            if data is not None:
+                files[rel] = data
         return files, problems
-
-    def _plan_dir(
-        self, listing: _Listing, tree: str, shown: str, out: str, problems: list[Problem],
-        expanding: tuple[str, ...], plan: list[tuple[_Entry, str, str]],
-    ) -> None:  # fmt: skip
-        """Choose the blobs under ``tree`` to read: (entry, repo path shown to users, output path)."""
-        prefix = tree + "/" if tree else ""
-        for path, entry in listing.items():
-            if entry.type == "tree" or not path.startswith(prefix):
-                continue
-            rel = path[len(prefix) :]
-            shown_path = f"{shown}/{rel}" if shown else rel
-            out_path = f"{out}/{rel}" if out else rel
-            if any(part in ("", ".", "..", ".git") for part in rel.split("/")):
-                # git refuses such paths; a hand-made tree could still carry one.
-                problems.append(Problem("unsafe path in the git tree; skipped", file=shown_path))
-                continue
-            if entry.type == "commit":
-                problems.append(
-                    Problem("git submodule: submodules are not rendered; skipped", file=shown_path)
-                )
-                continue
-            if entry.mode != _MODE_SYMLINK:
-                _plan_blob(entry, shown_path, out_path, problems, plan)
-                continue
-            target = self._link_target(entry)
-            resolved, why = self._resolve_path(listing, path)
-            if resolved is None:
-                problems.append(Problem(f"symlink to {target} {why}; skipped", file=shown_path))
-                continue
-            final = listing.get(resolved) if resolved else _Entry("040000", "tree", "", -1)
-            assert final is not None
-            if final.type == "blob":
-                _plan_blob(final, shown_path, out_path, problems, plan)
-            elif final.type == "commit":
-                problems.append(Problem(f"symlink to submodule {resolved}; skipped", file=shown_path))
-            elif resolved in expanding or path.startswith(resolved + "/") or resolved == "":
-                loop = f"symlink to {target} makes a directory loop; skipped"
-                problems.append(Problem(loop, file=shown_path))
-            elif len(expanding) > _MAX_DIR_LINK_DEPTH:
-                problems.append(Problem(f"symlink to {target} nests too deep; skipped", file=shown_path))
-            else:
-                inner = (*expanding, resolved)
-                self._plan_dir(listing, resolved, shown_path, out_path, problems, inner, plan)
 
     def _blobs(self, shas: list[str]) -> dict[str, bytes]:
         """Many blobs in one ``git cat-file --batch`` run: one round trip each is far too slow.
@@ -592,58 +508,6 @@ class EnvRepo:
         return blobs
 
 
-_NOT_IN_CLONE = (
-    "its content cannot be read from this clone's object database (missing, as in a partial clone, or corrupt: "
-    "`git fsck` says which); a fresh clone of the remote has it"
-)
-_LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\n"
-
-
-def _lfs_pointer(data: bytes) -> bool:
-    """Whether a blob is a Git LFS pointer (a small text naming the content's oid and size)."""
-    return data.startswith(_LFS_POINTER) and len(data) < 1024 and b"\noid sha256:" in data
-
-
-def _plan_blob(
-    entry: _Entry, shown: str, out: str, problems: list[Problem], plan: list[tuple[_Entry, str, str]]
-) -> None:
-    name = shown.rsplit("/", 1)[-1].lower()
-    if name.endswith(ARCHIVE_SUFFIXES) and not _packaged_subchart(shown):
-        return  # an archive is never a manifest; helm reads only its charts/ folder's
-    limit = max_file_mib()
-    if entry.size > limit * MiB:
-        if _is_manifest(name):
-            problems.append(
-                Problem(
-                    f"file is {entry.size / MiB:.1f} MiB, over the {limit:g} MiB limit; skipped "
-                    f"(raise the limit with {MAX_FILE_VARIABLE}=<MiB>)",
-                    file=shown,
-                )
-            )
-        return
-    plan.append((entry, shown, out))
-
-
-def max_file_mib() -> float:
-    """The largest file read from the env repo, in MiB: ``$GITOPS_SANDBOX_MAX_FILE_MIB`` or 64."""
-    raw = os.environ.get(MAX_FILE_VARIABLE, "")
-    try:
-        value = float(raw) if raw else MAX_FILE_MIB
-    except ValueError:
-        return MAX_FILE_MIB
-    return value if value > 0 else MAX_FILE_MIB
-
-
-def _packaged_subchart(shown: str) -> bool:
-    """A chart's packaged dependency (``charts/<name>-<version>.tgz``), which helm reads as it is."""
-    parts = shown.split("/")
-    return parts[-1].lower().endswith(".tgz") and len(parts) >= 2 and parts[-2] == "charts"
-
-
-def _is_manifest(name: str) -> bool:
-    return posixpath.splitext(name.lower())[1] in MANIFEST_SUFFIXES
-
-
 def _clean(path: str) -> str:
     """A repo-relative path in canonical form: "" for the root, no ./ or trailing slash."""
     cleaned = posixpath.normpath(path.replace("\\", "/").strip().lstrip("/")) if path.strip() else ""
@@ -658,19 +522,3 @@ def _remember(memo: OrderedDict[Any, Any], key: Any, value: Any) -> None:
     memo.move_to_end(key)
     while len(memo) > _MEMO:
         memo.popitem(last=False)
-
-
-# Byte-order marks of the UTF-16 text kubectl reads (cli-runtime decodes by the BOM, as
-# kustomize does); UTF-32 it refuses, and so it stays bytes here (read as binary).
-_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-
-
-def _as_utf8(data: bytes) -> bytes:
-    """UTF-16 text with its BOM (as an editor on Windows saves YAML) as UTF-8; other bytes as
-    they are. What does not decode stays as it is, and reads as binary."""
-    if data.startswith(_UTF16_BOMS) and not data.startswith(codecs.BOM_UTF32_LE):
-        try:
-            return data.decode("utf-16").encode("utf-8")
-        except UnicodeDecodeError:
-            return data
-    return data
