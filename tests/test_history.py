@@ -403,6 +403,22 @@ def test_history_says_how_many_tries_a_repeated_failure_took_not_the_span_betwee
     assert "tries" not in rows[str(once)] and "s " in rows[str(once)], shown.stdout
 
 
+def test_a_sync_held_back_by_another_app_took_no_time_in_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, head = _web_repo(tmp_path, monkeypatch)
+    with History(path_for_repo(repo)) as history:
+        held = history.start("web", head, "Ada", "web", "startup")
+        history.finish(
+            held, "Failed", "Unknown", "not synced: its parent did not apply it: apps: sync failed", []
+        )
+
+    shown = _history_cli(repo)
+
+    row = next(line for line in shown.stdout.splitlines()[1:] if line.split()[0] == str(held))
+    assert "0.00s" not in row and " - " in row, row
+
+
 def test_history_says_when_it_shows_only_the_newest_syncs_and_how_to_see_them_all(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

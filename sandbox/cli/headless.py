@@ -23,6 +23,7 @@ from sandbox import session
 from sandbox.agent.commands import ManualSync, Resume, Rollback
 from sandbox.agent.history import HistoryReader, SyncRecord, path_for_repo
 from sandbox.agent.loop import Agent
+from sandbox.agent.ready import BLOCKED
 from sandbox.agent.revert import RevertError
 from sandbox.agent.snapshot import AppState, Event, ObjectState, Snapshot, app_depths, in_tree_order
 from sandbox.cli.signals import Terminated
@@ -352,6 +353,8 @@ def _took(record: SyncRecord) -> str:
     first try to the last is no sync's duration: it says how many tries instead."""
     if record.attempts > 1:
         return f"{record.attempts} tries"
+    if record.message.startswith(BLOCKED):
+        return "-"  # held back by another app: nothing of it ran, so nothing took any time
     return f"{record.ended - record.started:.2f}s" if record.ended else "-"
 
 
