@@ -189,6 +189,36 @@ def test_a_sync_refused_many_objects_names_the_first_few_in_one_line_and_each_in
         assert len(refused) == 7 and all("not a key!" in o.message for o in refused), record.objects
 
 
+def test_an_agent_says_a_failure_whole_though_an_earlier_process_tried_it_first(
+    tmp_path: Path, kube: Kube
+) -> None:
+    """`sync` failed; `watch` then starts and fails the same way: its attempt counts on, and its
+    reason is said whole, as this agent never said it."""
+    from sandbox.agent.commands import ManualSync
+    from sandbox.agent.history import History
+    from sandbox.agent.loop import Agent
+
+    app = unique("twice")
+    repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": "kind: [\n"})
+    history_path = tmp_path / "history.sqlite"
+    for automated in (False, True):
+        history = History(history_path)
+        agent = Agent(
+            repo, kube, history=history, settings_path=tmp_path / "settings.json", automated=automated
+        )
+        agent.start()
+        try:
+            assert agent.wait_idle(60)
+            if not automated:  # as `sync` does
+                agent.send(ManualSync(None))
+                assert agent.wait_idle(60)
+            said = [e.message for e in agent.publish_now().events if e.app == app and "failed" in e.message]
+        finally:
+            agent.stop()
+            history.close()
+    assert said and "attempt 2" in said[0] and "as before" not in said[0] and "invalid YAML" in said[0], said
+
+
 def test_a_failure_tried_again_says_which_attempt_with_its_trigger_and_not_its_reason_again(
     tmp_path: Path, kube: Kube
 ) -> None:

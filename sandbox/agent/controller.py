@@ -70,6 +70,7 @@ class AppController:
         self.deployed_revision: str | None = None
         self.record_id: int | None = None  # the deployed sync's record: its health is kept current
         self.recorded_health = ""
+        self._said_failure: tuple[str, str] | None = None  # the failure this agent said whole last
         self.announced_health = ""
         self.failure: Failure | None = None
         self.heal_failure: Failure | None = None  # kept apart: it says nothing of Git's head
@@ -362,11 +363,17 @@ class AppController:
             failure.backoff = min(failure.backoff * 2, BACKOFF_MAX)
         else:
             failure.retry_at = None
-        if failure.attempts > 1:  # said whole the first time: a retry that ends alike says only that
+        # Said whole once by this agent: a retry that ends alike says only that (an earlier
+        # process's attempts count, but its words were not this one's to see).
+        if failure.attempts > 1 and self._said_failure == (revision, message):
             self.s.event("error", self.name, f"sync of {revision[:7]} failed again ({trigger}, attempt "
                                              f"{failure.attempts}), as before{when}")  # fmt: skip
         else:
-            self.s.event("error", self.name, f"sync of {revision[:7]} failed ({trigger}): {message}{when}")
+            again = f", attempt {failure.attempts}" if failure.attempts > 1 else ""
+            self.s.event(
+                "error", self.name, f"sync of {revision[:7]} failed ({trigger}{again}): {message}{when}"
+            )
+        self._said_failure = (revision, message)
 
     def _record_failure(
         self, previous: Failure | None, revision: str, message: str, sync_id: int,
