@@ -93,3 +93,30 @@ def test_the_root_app_of_another_entry_is_kept_and_says_how_to_run_it_not_to_del
     assert said.startswith("app alpha is the root app of the entry clusters/alpha, not of this run's") and (
         "--entry clusters/alpha runs it" in said and "delete its definition" not in said
     ), said
+
+
+def test_an_app_of_a_root_that_does_not_render_is_kept_not_removed() -> None:
+    """Another --entry whose root app fails to render: what it defines is unknown, so the apps
+    that ran before are kept as they are, never pruned as removed."""
+    root = AppSpec("applications", "k8s/applications", "argocd", "plain", kind="Application")
+    plan = appchanges.changes([root], [], True, KNOWN, "c2c2c2c", unrendered=frozenset({"applications"}))
+    assert plan.removed == () and sorted(plan.broken) == ["cache", "db", "web"]
+    assert "applications does not render at c2c2c2c" in plan.broken["web"][0].message
+
+
+def test_an_app_an_application_set_generates_is_still_defined_while_its_file_holds_the_set(
+    tmp_path: Path,
+) -> None:
+    from gitkit import commit, git
+
+    from sandbox.source.envrepo import EnvRepo
+
+    repo = tmp_path / "env"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, {"k8s/set.yaml": "apiVersion: argoproj.io/v1alpha1\\nkind: ApplicationSet\\nmetadata:\\n  name: apps\\n"
+                  "spec:\\n  template:\\n    metadata:\\n      name: 'apps-{{ path.basename }}'\\n"}, "a set")  # fmt: skip
+    generated = AppSpec(
+        "apps-tools", "k8s/tools", "tools", "plain", defined_in="k8s/set.yaml", kind="Application"
+    )
+    assert appchanges.still_defined(generated, EnvRepo(repo), "HEAD"), "its name is the template's making"

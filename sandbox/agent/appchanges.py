@@ -55,10 +55,12 @@ def changes(
     broken: dict[str, tuple[Problem, ...]] = {}
     vanished: dict[str, Problem] = {}
     removed: list[str] = []
+    # A root that does not render: what it defines is unknown, so no known app counts as removed.
+    unread_root = next((s.name for s in specs if not s.parent and s.name in unrendered), None)
     for name, spec in known.items():
         if name in listed:
             continue
-        if (above := _unrendered_ancestor(spec, known, unrendered)) is not None:
+        if (above := _unrendered_ancestor(spec, known, unrendered) or unread_root) is not None:
             broken[name] = (Problem(f"{above} does not render at {revision[:7]}, so app {name}, which it defines, "
                                     "is kept as it is", object=name),)  # fmt: skip
         elif whole_file or name in named:
@@ -117,7 +119,9 @@ def still_defined(spec: AppSpec, repo: EnvRepo, head: str) -> bool:
     if repo.is_dir(head, where):
         return True
     raw = repo.read_file(head, where)
-    return raw is not None and (spec.object_name or spec.name).encode() in raw
+    # An ApplicationSet's Applications are named by its template ("apps-{{ path.basename }}"):
+    # while the file still holds the set, whether it makes the app cannot be told by name.
+    return raw is not None and ((spec.object_name or spec.name).encode() in raw or b"ApplicationSet" in raw)
 
 
 def gone(spec: AppSpec, repo: EnvRepo, head: str, entry_note: str) -> str:
