@@ -421,3 +421,38 @@ def test_an_application_defined_twice_beside_itself_runs_once_with_a_notice_not_
         "app shop is defined twice: in bootstrap/shop-backup.yaml and in bootstrap/shop.yaml: the first "
         "(bootstrap/shop-backup.yaml) runs" in n for n in found.notices
     ), found.notices  # fmt: skip
+
+
+@pytest.mark.parametrize(("preserve", "cascade"), [(False, True), (True, False)])
+def test_an_application_deletes_its_objects_only_with_its_resources_finalizer_as_argo_cd(
+    tmp_path: Path, preserve: bool, cascade: bool
+) -> None:
+    """The template's finalizer makes its Applications cascade; preserveResourcesOnDeletion
+    takes it off them; an Application without it keeps its objects when deleted."""
+    from gitkit import commit
+
+    repo = tmp_path / "env"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, {
+        "web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n",
+        "sets/set.yaml": (
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: set, namespace: argocd}\nspec:\n"
+            f"  syncPolicy: {{preserveResourcesOnDeletion: {str(preserve).lower()}}}\n"
+            "  generators: [{list: {elements: [{name: web}]}}]\n"
+            "  template:\n    metadata:\n      name: '{{name}}'\n"
+            "      finalizers: [resources-finalizer.argocd.argoproj.io]\n"
+            "    spec:\n      project: default\n      source: {repoURL: https://git.example.com/x.git, path: web}\n"
+            "      destination: {server: https://kubernetes.default.svc, namespace: web}\n"
+        ),
+        "bare/app.yaml": (
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: bare, namespace: argocd}\nspec:\n"
+            "  source: {repoURL: https://git.example.com/x.git, path: web}\n"
+            "  destination: {server: https://kubernetes.default.svc, namespace: bare}\n"
+        ),
+        "sandbox.yaml": "repos:\n  https://git.example.com/x.git: .\n",
+    }, "a set and a bare app")  # fmt: skip
+    apps = _apps(discover(EnvRepo(repo), "HEAD"))
+
+    assert apps["web"].cascade is cascade
+    assert apps["bare"].cascade is False

@@ -112,10 +112,14 @@ def test_prune_false_delete_false_ignore_extraneous_and_manual_sync_behave_as_in
         assert live(kube, cm_path(f"keep{u}", "kept")) is not None, "Prune=false keeps it"
         assert live(kube, cm_path(f"keep{u}", "pruned")) is None, "an ordinary object left from Git is pruned"
         assert live(kube, cm_path(f"gone{u}", "survivor")) is not None, "Delete=false outlives its app"
-        assert live(kube, cm_path(f"gone{u}", "casualty")) is None, "the removed app's objects are pruned"
+        assert live(kube, cm_path(f"gone{u}", "casualty")) is None, "with its resources finalizer: pruned"
+        assert live(kube, cm_path(f"orphan{u}", "outlives")) is not None, (
+            "without it: kept, as Argo CD keeps it"
+        )
+        assert "no app's any more" in output(second), shown(second)
         status = cli("status")
         assert status.returncode == 0, shown(status)
-        assert f"gone{u}" not in status.stdout
+        assert f"gone{u}" not in status.stdout and f"orphan{u}" not in status.stdout
         keep = next(line for line in status.stdout.splitlines() if f"keep{u}" in line)
         assert keep.split()[1] == "Synced", "IgnoreExtraneous: the kept object does not make it OutOfSync"
 

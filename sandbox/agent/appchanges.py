@@ -161,6 +161,7 @@ def known_from(inventories: list[Inventory], repo_path: Path, git_dir: str = "")
             inventory.app, extra.get("path", inventory.app), extra.get("namespace", inventory.app),
             cast(Source, source if source in ("plain", "kustomize", "helm") else "plain"), values=values,
             release_name=extra.get("releaseName", ""), prune=extra.get("prune", "true") == "true",
+            cascade=extra.get("cascade", "true") == "true",
             defined_in=extra.get("definedIn", ""), parent=extra.get("parent", ""), kind=extra.get("kind", ""),
             home=extra.get("home", ""), object_name=extra.get("objectName", ""),
         )  # fmt: skip
@@ -173,7 +174,8 @@ def inventory_extra(spec: AppSpec, repo_path: Path, git_dir: str) -> dict[str, s
     return {
         "repo": str(repo_path), "gitDir": git_dir, "path": spec.path, "namespace": spec.namespace, "source": spec.source,
         "values": json.dumps(list(spec.values)), "releaseName": spec.release_name,
-        "prune": "true" if spec.prune else "false", "definedIn": spec.defined_in, "parent": spec.parent,
+        "prune": "true" if spec.prune else "false", "cascade": "true" if spec.cascade else "false",
+        "definedIn": spec.defined_in, "parent": spec.parent,
         "kind": spec.kind, "home": spec.home, "objectName": spec.object_name,
     }  # fmt: skip
 

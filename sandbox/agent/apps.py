@@ -21,6 +21,7 @@ from sandbox.apply.inventory import InventoryReader
 from sandbox.apply.outcome import Action
 from sandbox.model import ObjectKey, Problem
 from sandbox.source.appconfig import CONFIG_FILE, AppSpec, uncommitted_config
+from sandbox.source.argocd import RESOURCES_FINALIZER
 from sandbox.source.discovery import discover
 from sandbox.source.envrepo import EnvRepoError
 from sandbox.source.percommit import ClusterFacts
@@ -207,20 +208,21 @@ class AppSet:
         its next sync prunes.
         """
         name = controller.name
+        if prune_now and not controller.spec.cascade:
+            kept = self.s.syncer.release(name)
+            message = (f"{self._gone(controller.spec, head)}; its Application has no {RESOURCES_FINALIZER} finalizer, "
+                       f"so, as Argo CD does, its {kept} object(s) stay in the cluster, no app's any more")  # fmt: skip
+            self._forget(controller, head, message, [])
+            return
         if controller.spec.prune and prune_now:
             results = self.s.syncer.prune_all(name)
-            self.s.ownership.release(name)
-            with self._lock:
-                self._apps.pop(name, None)
             pruned = sum(1 for r in results if r.action == Action.PRUNED)
-            info = self.s.repo.commit_info(head)
-            sync_id = self.s.history.start(name, head, info.author, info.subject, "removed")
-            message = f"{self._gone(controller.spec, head)}: pruned {pruned} object(s)"
             outcomes = [
                 ObjectOutcome(str(r.key), str(r.action), "Unknown", "Missing", r.message) for r in results
             ]
-            self.s.history.finish(sync_id, "Succeeded", "Missing", message, outcomes)
-            self.s.event("warning", name, message)
+            self._forget(
+                controller, head, f"{self._gone(controller.spec, head)}: pruned {pruned} object(s)", outcomes
+            )
             return
         was_removed = controller.removed
         controller.removed = True
@@ -237,6 +239,19 @@ class AppSet:
                            "(Orphaned)")  # fmt: skip
             self.s.event("warning", name, message)
             controller.message = message
+
+    def _forget(
+        self, controller: AppController, head: str, message: str, outcomes: list[ObjectOutcome]
+    ) -> None:
+        """The app is no more: its ownership and controller go, its history says what became of it."""
+        name = controller.name
+        self.s.ownership.release(name)
+        with self._lock:
+            self._apps.pop(name, None)
+        info = self.s.repo.commit_info(head)
+        sync_id = self.s.history.start(name, head, info.author, info.subject, "removed")
+        self.s.history.finish(sync_id, "Succeeded", "Missing", message, outcomes)
+        self.s.event("warning", name, message)
 
     def _gone(self, spec: AppSpec, head: str) -> str:
         return appchanges.gone(spec, self.s.repo, head, self.note)

@@ -35,6 +35,7 @@ from sandbox.apply.reader import ClusterReader
 from sandbox.kube.client import KubeError
 from sandbox.model import Health, Manifest, ObjectKey, Problem, SyncStatus
 from sandbox.source.appconfig import AppSpec, uncommitted_config
+from sandbox.source.argocd import RESOURCES_FINALIZER
 from sandbox.source.discovery import discover
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.percommit import ClusterFacts, render_once
@@ -202,8 +203,7 @@ class Observer:
             self._watch_kind(entry.api_version, entry.key.kind)
         facts = AppFacts(spec=spec, git_revision=head, target=None, deployed=None, deployed_revision=None,
                          rendered_ever=True, removed=True,
-                         message=f"{gone}; its objects stay until a sync prunes them"
-                         if spec.prune else f"{gone}; prune is off: its objects stay")  # fmt: skip
+                         message=_fate(spec, gone))  # fmt: skip
         return app_state(facts, self.cache)
 
     def _render(self, repo: EnvRepo, spec: AppSpec, revision: str) -> DesiredSet:
@@ -250,6 +250,17 @@ class Observer:
             return self.reader.is_namespaced(group, kind)
         except KubeError:
             return None
+
+
+def _fate(spec: AppSpec, gone: str) -> str:
+    """What a sync does to the objects of an app gone from Git."""
+    if not spec.cascade:
+        return f"{gone}; its Application has no {RESOURCES_FINALIZER} finalizer: a sync keeps its objects, no app's"
+    return (
+        f"{gone}; its objects stay until a sync prunes them"
+        if spec.prune
+        else f"{gone}; prune is off: its objects stay"
+    )
 
 
 def _owner_by_annotation(key: ObjectKey, live: Manifest | None) -> Claim | None:

@@ -444,6 +444,13 @@ class Syncer:
         found = self.inventories.load(app)
         self.watch_kinds((e.api_version, e.key.kind) for e in (found.entries if found else ()))
 
+    def release(self, app: str) -> int:
+        """Forget the app, keeping its objects (an Argo CD Application deleted without its
+        resources finalizer): its inventory goes, so no app claims them. How many there are."""
+        previous = self.inventories.load(app)
+        self.inventories.delete(app)
+        return len(previous.entries) if previous else 0
+
     def prune_all(self, app: str) -> list[ObjectResult]:
         """Delete every object the app's inventory and annotations both claim, then the inventory
         (the app was removed from the env repo, with prune on)."""

@@ -22,7 +22,7 @@ from sandbox.manifest import kubeyaml
 from sandbox.manifest.shape import mapping
 from sandbox.model import Problem
 from sandbox.source import gotemplate
-from sandbox.source.argocd import Defined
+from sandbox.source.argocd import Defined, is_resources_finalizer
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.repomap import RepoMap
 
@@ -74,6 +74,13 @@ def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> Expanded:
                 meta = manifest.setdefault("metadata", {}) if isinstance(manifest, dict) else {}
                 if isinstance(meta, dict) and not meta.get("namespace") and namespace:
                     meta["namespace"] = namespace
+                if isinstance(meta, dict) and mapping(spec.get("syncPolicy")).get(
+                    "preserveResourcesOnDeletion"
+                ):
+                    # The controller takes the resources finalizer off before deleting one of them.
+                    meta["finalizers"] = [
+                        f for f in meta.get("finalizers") or () if not is_resources_finalizer(f)
+                    ]
                 made.append(Defined({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **manifest},
                                     found.file))  # fmt: skip
     except _Refused as err:

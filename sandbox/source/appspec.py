@@ -69,6 +69,9 @@ class AppSpec:
     self_heal: bool = True
     options: RenderOptions = field(default_factory=RenderOptions)
     create_namespace: bool = True  # Argo CD: only with ``CreateNamespace=true``
+    # Removing the app deletes its objects (with prune on): Argo CD only with its resources
+    # finalizer; Flux's garbage collection, and the sandbox's own apps, always.
+    cascade: bool = True
     parent: str = ""  # the app whose objects define this one (app-of-apps)
     defined_in: str = ""  # the file that defines the app ("" for folders and sandbox.yaml)
     kind: str = ""  # the object defining it there: Application, Kustomization or HelmRelease

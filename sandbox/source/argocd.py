@@ -93,6 +93,17 @@ class Defined:
     file: str
 
 
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+
+
+def is_resources_finalizer(name: object) -> bool:
+    """Whether a finalizer makes deleting the Application delete its resources (its
+    ``/foreground`` and ``/background`` forms too); without one, Argo CD keeps them."""
+    return isinstance(name, str) and (
+        name == RESOURCES_FINALIZER or name.startswith(RESOURCES_FINALIZER + "/")
+    )
+
+
 def application(
     found: Defined, repos: RepoMap, parent: str, detect: Callable[[str, str, str], Source]
 ) -> tuple[AppSpec | None, list[Problem]]:
@@ -137,6 +148,7 @@ def application(
         name=app, home=home, object_name=name, path=path, namespace=str(namespace), source=source_type,
         values=read.values, release_name=read.release, auto_sync=auto, chart_archive=read.chart_archive,
         prune=bool(auto and isinstance(automated, dict) and automated.get("prune")),
+        cascade=any(is_resources_finalizer(f) for f in mapping(found.manifest.get("metadata")).get("finalizers") or ()),
         self_heal=bool(auto and isinstance(automated, dict) and automated.get("selfHeal")),
         options=read.options, create_namespace=create_namespace, parent=parent, defined_in=file, kind="Application",
         revision=revision,
