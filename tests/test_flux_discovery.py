@@ -716,3 +716,23 @@ def test_a_chart_ref_to_an_oci_repository_that_an_app_which_does_not_render_defi
     assert (
         "one that does not render may define it" in said and "files that name it: repos/oci.yaml" in said
     ), said
+
+
+def test_the_apps_a_kustomization_that_cannot_run_defines_are_kept_not_taken_for_another_entrys(
+    tmp_path: Path,
+) -> None:
+    """apps reads variables nothing makes: it is not built, so web, which it defined when it
+    last ran, is kept as it is under it, not said to belong to another --entry."""
+    from sandbox.agent import appchanges
+
+    _repo, found = _discover(tmp_path, "subst-missing")
+    assert "apps" in found.unrendered
+    web = AppSpec("web", "web", "flux-system", "kustomize", defined_in="apps/web.yaml", parent="apps",
+                  kind="Kustomization")  # fmt: skip
+    plan = appchanges.changes(found.apps, found.problems, True, {"web": web}, "c2c2c2c",
+                              still_defined=lambda _spec: True, unrendered=found.unrendered)  # fmt: skip
+    assert list(plan.broken) == ["web"] and not plan.vanished, plan
+    assert (
+        "apps does not render at c2c2c2c, so app web, which it defines, is kept as it is"
+        in plan.broken["web"][0].message
+    )

@@ -49,9 +49,12 @@ class FluxWalk:
                     continue
                 for obj in (*made.objects, *made.children):
                     self.sources.learn(obj.manifest, spec.namespace)
-            found = [app for spec, made in level if made.ok or made.children
-                     for app in self._children(spec, made)
-                     if app.source == "kustomize" and not app.invalid]  # fmt: skip
+            children = [app for spec, made in level if made.ok or made.children
+                        for app in self._children(spec, made)]  # fmt: skip
+            # A Kustomization that cannot run (a substituteFrom nothing makes, a source not read)
+            # is not built: what it defines is unknown, as for one whose build fails.
+            self.unrendered |= {a.name for a in children if a.kind == "Kustomization" and a.invalid}
+            found = [app for app in children if app.source == "kustomize" and not app.invalid]
             level = list(zip(found, self._defining_all(found), strict=True))
 
     def _root(self, entry: str) -> tuple[AppSpec, Rendered]:
