@@ -55,7 +55,7 @@ def test_objects_are_created_read_watched_and_deleted(api: client.ApiClient) -> 
     assert seen == ["ADDED", "MODIFIED", "DELETED"]
 
 
-def test_deployment_applied_with_kubectl_gets_running_pods(
+def test_deployment_applied_with_kubectl_gets_running_pods_each_with_its_own_ip(
     local_runtime: LocalRuntime, api: client.ApiClient
 ) -> None:
     manifest = """
@@ -85,6 +85,8 @@ spec:
             break
         time.sleep(0.5)
     assert phases == ["Running", "Running"]
+    ips = [p.status.pod_ip for p in core.list_namespaced_pod("default", label_selector="app=web").items]
+    assert all(ips) and len(set(ips)) == 2, ("a Service's endpoints need the pods' addresses", ips)
     client.AppsV1Api(api).delete_namespaced_deployment("web", "default")
 
 

@@ -16,10 +16,14 @@ SIMULATED_EXIT_STAGE = Path(__file__).parent / "stages" / "simulated-exit.yaml"
 # debugging handlers: exec, attach, port-forward and logs would run commands and read files on
 # this machine as this user, once a kwok Exec or Logs object exists. Left: health, and the
 # simulated metrics metrics-server scrapes.
+POD_CIDR = "10.244.0.0/16"
 KWOK_OPTIONS = {
     "kind": "KwokConfiguration",
     "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
     "options": {
+        # Pods' addresses (kwok reads no default from a config file that leaves it out, and a
+        # pod then gets none): a private range no cloud-controller address or host uses.
+        "cidr": POD_CIDR,
         "enableProfilingHandler": False,
         "enableDebuggingHandlers": False,
         "podPlayStageParallelism": 4,
