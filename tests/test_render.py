@@ -804,3 +804,23 @@ def test_a_yaml_error_in_a_kustomize_base_is_named_by_its_repo_path_and_true_lin
         and "kustomize build failed on it" in culprit.message
     )
     assert failed.file == "apps/lab/kustomization.yaml" and "in File: deployment.yaml" in failed.message
+
+
+def test_one_sops_encrypted_secret_a_component_puts_in_many_namespaces_is_said_once() -> None:
+    from sandbox.model import DesiredObject
+    from sandbox.source.render.objects import encrypted
+
+    secret = {"apiVersion": "v1", "kind": "Secret", "sops": {"age": []}}
+    objects = [
+        DesiredObject(ObjectKey("", "Secret", ns, "cluster-secrets"), {**secret, "metadata": {"name": "cluster-secrets"}},
+                      "components/common/sops/secret.sops.yaml", "apps")
+        for ns in ("a", "b", "c")
+    ]  # fmt: skip
+    app = AppSpec("apps", "apps", "flux-system", "kustomize", kind="Kustomization",
+                  options=RenderOptions(flux=True, decryption=True))  # fmt: skip
+
+    [said] = encrypted(objects, app)
+    assert said.file == "components/common/sops/secret.sops.yaml"
+    assert said.message.startswith("Secret cluster-secrets in 3 namespaces: SOPS-encrypted: decrypting it"), (
+        said
+    )

@@ -58,17 +58,27 @@ def encrypted(objects: list[DesiredObject], app: AppSpec) -> list[Problem]:
     """SOPS-encrypted objects (a `sops` stanza), which this app cannot apply: with
     spec.decryption Flux would decrypt them, which the sandbox does not do yet; without it Flux
     would send them as they are and the API server refuse them. An app with decryption and
-    nothing encrypted is as Flux has it: there is nothing to decrypt."""
-    return [
-        Problem(
-            "is SOPS-encrypted: "
-            + ("decrypting it (spec.decryption) is not supported by the sandbox yet; nothing of this app is applied"
-               if app.options.decryption else "Flux applies it only with spec.decryption, which this app lacks"),
-            file=o.source, object=str(o.key),
-        )
-        for o in objects
-        if app.kind == "Kustomization" and isinstance(o.manifest.get("sops"), dict)
-    ]  # fmt: skip
+    nothing encrypted is as Flux has it: there is nothing to decrypt. Said once per file (a
+    component's Secret lands in every namespace that includes it)."""
+    if app.kind != "Kustomization":
+        return []
+    per_file: dict[str, list[DesiredObject]] = {}
+    for obj in objects:
+        if isinstance(obj.manifest.get("sops"), dict):
+            per_file.setdefault(obj.source, []).append(obj)
+    why = ("decrypting it (spec.decryption) is not supported by the sandbox yet, so nothing of this app is applied "
+           "(in a clone for the sandbox, `sops -d -i FILE` leaves it decrypted; never push that)"
+           if app.options.decryption else "Flux applies it only with spec.decryption, which this app lacks")  # fmt: skip
+    problems = []
+    for file, found in per_file.items():
+        names = sorted({f"{o.key.kind} {o.key.name}" for o in found})
+        spaces = sorted({o.key.namespace for o in found if o.key.namespace})
+        where = f" in {len(spaces)} namespaces" if len(spaces) > 1 else ""
+        if len(found) == 1:
+            problems.append(Problem(f"is SOPS-encrypted: {why}", file=file, object=str(found[0].key)))
+        else:
+            problems.append(Problem(f"{', '.join(names)}{where}: SOPS-encrypted: {why}", file=file))
+    return problems
 
 
 # -- validation -----------------------------------------------------------------------------------
