@@ -824,3 +824,19 @@ def test_one_sops_encrypted_secret_a_component_puts_in_many_namespaces_is_said_o
     assert said.message.startswith("Secret cluster-secrets in 3 namespaces: SOPS-encrypted: decrypting it"), (
         said
     )
+
+
+def test_helm_charts_in_a_base_are_named_by_the_bases_file_in_one_line(repo_dir: Path) -> None:
+    commit(repo_dir, {
+        "infra/cilium/kustomization.yaml": "helmCharts:\n  - name: cilium\n    repo: https://helm.cilium.io\n"
+                                           "    version: 1.16.0\n    includeCRDs: true\n",
+        "infra/network/kustomization.yaml": "resources: [../cilium, cm.yaml]\n",
+        "infra/network/cm.yaml": cm("network"),
+    }, "a chart in a base")  # fmt: skip
+    app = AppSpec("network", "infra/network", "kube-system", "kustomize", kind="Application")
+    rendered = render_app(EnvRepo(repo_dir), app, "HEAD")
+
+    [said] = rendered.problems
+    assert said.file == "infra/cilium/kustomization.yaml" and "\n" not in said.message, said
+    assert said.message.startswith("helmCharts (cilium 1.16.0 from https://helm.cilium.io): "), said
+    assert "an Application of its own (source.chart and repoURL)" in said.message

@@ -38,7 +38,7 @@ def kustomize_docs(
         ),
         join(app.path, KUSTOMIZATION_FILES[0]),
     )
-    if (charts := _helm_charts(repo, sha, kustomization)) is not None:
+    if (charts := _helm_charts(repo.read_file(sha, kustomization), kustomization, app)) is not None:
         return [], [charts]
     try:
         cmd_head = _kustomize_command(app, progress)
@@ -59,10 +59,13 @@ def kustomize_docs(
         if not ok:
             # A file skipped outside the app (say a base's oversized manifest) explains a failure.
             hints = [p for p in elsewhere if p.file and p.file in error]
+            if (charts := _nested_helm_charts(error, root, app)) is not None:
+                return [], list(dict.fromkeys([*own, *hints, charts]))  # kustomize's words add only noise
+            said = " ".join(error.split())  # one line: a problem is a line of a table and of the watch
             failed = (
                 Problem(f"kustomize build of the kustomization.yaml Flux generates for this folder (it has none) "
-                        f"failed: {error}", file=app.path)
-                if generated else Problem(f"kustomize build failed: {error}", file=kustomization)
+                        f"failed: {said}", file=app.path)
+                if generated else Problem(f"kustomize build failed: {said}", file=kustomization)
             )  # fmt: skip
             culprit = _malformed_yaml(error, root)
             return [], list(dict.fromkeys([*own, *hints, *([culprit] if culprit else []), failed]))
@@ -372,25 +375,42 @@ def _origin(doc: Doc, app_path: str, drop: bool) -> str | None:
     return None if found.startswith("../") or found == ".." else found
 
 
-def _helm_charts(repo: EnvRepo, sha: str, kustomization: str) -> Problem | None:
+def _helm_charts(raw: bytes | None, kustomization: str, app: AppSpec) -> Problem | None:
     """Why a kustomization's ``helmCharts`` cannot be built here (``kustomize build
     --enable-helm`` pulls each chart from its repository), or None when it has none."""
-    raw = repo.read_file(sha, kustomization)
     if raw is None or b"helmCharts" not in raw:
         return None
     try:
-        charts = mapping(rawyaml.load(raw)).get("helmCharts")
+        charts = [
+            mapping(c) for c in mapping(rawyaml.load(raw)).get("helmCharts") or () if isinstance(c, dict)
+        ]
     except (yaml.YAMLError, ValueError):
         return None
     if not charts:
         return None
-    names = ", ".join(str(mapping(c).get("name", "?")) for c in charts if isinstance(c, dict))
+    named = ", ".join(
+        f"{c.get('name', '?')}{' ' + str(c['version']) if c.get('version') else ''}"
+        f"{' from ' + str(c['repo']) if c.get('repo') else ''}" for c in charts
+    )  # fmt: skip
+    own = ("an Application of its own (source.chart and repoURL)" if app.kind == "Application"
+           else "a HelmRelease" if app.kind == "Kustomization" else "an app of its own (source: helm)")  # fmt: skip
     return Problem(
-        f"helmCharts ({names}): Kustomize inflates them with `kustomize build --enable-helm`, pulling each chart "
-        "from its repository, which the sandbox does not do yet; make the chart an app of its own (source: helm, "
-        "with the chart in the repo), or commit the rendered manifests",
-        file=kustomization,
-    )
+        f"helmCharts ({named}): Kustomize inflates them with `kustomize build --enable-helm`, pulling each chart "
+        f"from its repository, which the sandbox does not do yet; make the chart {own}, or commit the rendered "
+        "manifests", file=kustomization,
+    )  # fmt: skip
+
+
+def _nested_helm_charts(error: str, root: Path, app: AppSpec) -> Problem | None:
+    """The helmCharts of a base or component that made the build fail, named by its repo path."""
+    if "--enable-helm" not in error:
+        return None
+    for path in sorted(root.rglob("*")):
+        if path.name in KUSTOMIZATION_FILES and path.is_file():
+            found = _helm_charts(path.read_bytes(), path.relative_to(root).as_posix(), app)
+            if found is not None:
+                return found
+    return None
 
 
 def _kustomize_roots(repo: EnvRepo, sha: str, app_path: str, generated: bool) -> list[str]:
