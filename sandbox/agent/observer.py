@@ -130,10 +130,25 @@ class Observer:
         """What syncing the snapshot's revision would change, object by object, from the
         dry-runs the snapshot was judged by (none is run again)."""
         found = []
+        by_name = {a.name: a for a in snapshot.apps}
+
+        def held(state: AppState) -> bool:
+            """A sync changes none of it, whatever its objects' state: it does not render at the
+            revision, or it never deployed and an app above it, which would apply it, does not
+            (one deployed runs on at the revision, as a Flux Kustomization follows its source)."""
+            if state.problems:
+                return True
+            seen = {state.name}
+            above = by_name.get(state.parent)
+            while state.deployed_revision is None and above is not None and above.name not in seen:
+                if above.problems:
+                    return True
+                seen.add(above.name)
+                above = by_name.get(above.parent)
+            return False
+
         for state in snapshot.apps:
-            # An app that does not render at the revision: a sync changes none of it (its
-            # problems say why), whatever its objects' state.
-            if app not in (None, state.name) or state.problems:
+            if app not in (None, state.name) or held(state):
                 continue
             comparisons = self._comparisons.get(state.name, {})
             for obj in state.objects:
