@@ -181,6 +181,19 @@ def test_a_job_whose_pod_is_set_to_fail_reads_failed_and_degraded(namespace: Nam
     assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3
 
 
+def test_a_pod_of_no_controller_that_is_not_restarted_runs_to_completion(namespace: Namespace) -> None:
+    """No program runs to end it: left Running, a one-off pod held a Flux Kustomization with
+    wait: true Progressing for good. A pod that restarts keeps running, as a server does."""
+    namespace.apply("one-off-pods.yaml")
+
+    def phase(name: str) -> str:
+        return str(((namespace.read("v1", "pods", name) or {}).get("status") or {}).get("phase", ""))
+
+    wait_for(lambda: phase("migrate") == "Succeeded" or None, 60, 0.2, "the one-off pod Succeeded")
+    assert assess(namespace.read("v1", "pods", "migrate")).status is Health.HEALTHY
+    assert phase("server") == "Running"
+
+
 def test_cluster_status_says_what_the_local_runtime_simulates(local_runtime: LocalRuntime) -> None:
     said = local_runtime.status().simulated
     assert "pods simulated by kwok" in said and "volumes local" in said and "metrics simulated" in said
