@@ -226,6 +226,23 @@ def test_a_parent_names_the_app_below_that_failed_on_its_own_not_one_that_waited
     assert unaware["root"].from_app == "a-web", "without knowing who waited, the first in order"
 
 
+def test_a_parent_names_the_nearest_app_that_failed_not_one_it_held_back_further_down() -> None:
+    # cluster-apps failed (a SOPS Secret) and applied nothing; cert-manager below it failed too,
+    # for want of its parent: flux-system names cluster-apps, the cause.
+    parent_of = {"flux-system": "", "cluster-apps": "flux-system", "cert-manager": "cluster-apps"}
+    health_of = {
+        "flux-system": Health.HEALTHY,
+        "cluster-apps": Health.UNKNOWN,
+        "cert-manager": Health.UNKNOWN,
+    }
+    own = {"flux-system": False, "cluster-apps": False, "cert-manager": False}
+    failed = frozenset({"cluster-apps", "cert-manager"})
+
+    rolled = status.rolled_up(health_of, own, parent_of, failed, blocked=frozenset({"cert-manager"}))
+
+    assert rolled["flux-system"] == status.RolledUp(Health.DEGRADED, "cluster-apps", failed=True)
+
+
 def test_an_app_that_fails_to_render_is_not_also_said_to_define_apps_that_run_nothing() -> None:
     import dataclasses
 

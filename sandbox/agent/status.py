@@ -111,7 +111,10 @@ def rolled_up(
 
     def as_child(name: str, seen: frozenset[str]) -> RolledUp:
         found = resolve(name, seen)
-        if name in failed and HEALTH_ORDER.index(Health.DEGRADED) < HEALTH_ORDER.index(found.health):
+        # An app that failed on its own is named over what it defines: the nearest cause.
+        degraded = HEALTH_ORDER.index(Health.DEGRADED)
+        if name in failed and (degraded < HEALTH_ORDER.index(found.health)
+                               or (degraded == HEALTH_ORDER.index(found.health) and name not in blocked)):  # fmt: skip
             return RolledUp(Health.DEGRADED, name, failed=True)
         return RolledUp(found.health, found.from_app or name, found.failed)
 
