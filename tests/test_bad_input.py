@@ -189,6 +189,25 @@ def test_a_sync_refused_many_objects_names_the_first_few_in_one_line_and_each_in
         assert len(refused) == 7 and all("not a key!" in o.message for o in refused), record.objects
 
 
+def test_a_commit_that_mends_nothing_of_a_failing_app_says_so_in_one_short_line(
+    tmp_path: Path, kube: Kube
+) -> None:
+    """A watch of many failing apps: a commit to another app re-prints none of their reasons."""
+    broken, other = unique("broken"), unique("other")
+    repo = new_repo(
+        tmp_path / "env", {f"{broken}/cm.yaml": "kind: [\n", f"{other}/cm.yaml": configmap("o", {"v": "1"})}
+    )
+    with running(repo, kube, tmp_path) as agent:
+        sha = commit(repo, "only other changes", {f"{other}/cm.yaml": configmap("o", {"v": "2"})})
+        said = wait_for(
+            lambda: next((e.message for e in agent.publish_now().events
+                          if e.app == broken and f"sync of {sha[:7]}" in e.message), None),
+            30, what="the broken app's sync of the new commit",
+        )  # fmt: skip
+    assert said.startswith(f"sync of {sha[:7]} failed (commit) as ") and " did" in said, said
+    assert "invalid YAML" not in said, "its reason was said already, whole"
+
+
 def test_an_agent_says_a_failure_whole_though_an_earlier_process_tried_it_first(
     tmp_path: Path, kube: Kube
 ) -> None:

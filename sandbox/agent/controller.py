@@ -365,9 +365,14 @@ class AppController:
             failure.retry_at = None
         # Said whole once by this agent: a retry that ends alike says only that (an earlier
         # process's attempts count, but its words were not this one's to see).
-        if failure.attempts > 1 and self._said_failure == (revision, message):
+        said = self._said_failure
+        if failure.attempts > 1 and said == (revision, message):
             self.s.event("error", self.name, f"sync of {revision[:7]} failed again ({trigger}, attempt "
                                              f"{failure.attempts}), as before{when}")  # fmt: skip
+        elif said is not None and said[1] == message:  # a new commit that mends nothing of it
+            self.s.event(
+                "error", self.name, f"sync of {revision[:7]} failed ({trigger}) as {said[0][:7]} did{when}"
+            )
         else:
             again = f", attempt {failure.attempts}" if failure.attempts > 1 else ""
             self.s.event(
