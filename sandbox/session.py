@@ -27,6 +27,7 @@ from sandbox.paths import private_dir
 from sandbox.source.appid import AppName
 from sandbox.source.discovery import discover, entry_question
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
+from sandbox.source.percommit import NO_CLUSTER, defining_renders
 
 # How long a one-shot command waits for its syncs (GITOPS_SANDBOX_SETTLE_SECONDS to change it).
 SETTLE_TIMEOUT = float(os.environ.get("GITOPS_SANDBOX_SETTLE_SECONDS") or 300)
@@ -112,15 +113,22 @@ def remembered_entry(repo: Path) -> str | None:
 
 def found_in_git(repo: Path, entry: str | None = None) -> Snapshot:
     """The apps at the env repo's head as Git alone says them (no cluster: their sync and health
-    Unknown, nothing deployed), with discovery's problems and notes: what `status` can still
-    say where no cluster runs."""
+    Unknown, nothing deployed), with discovery's problems and each app's own (its render's) and
+    notes: what `status` can still say where no cluster runs."""
     env = EnvRepo(repo)
     try:
         head = env.resolve(env.branch or "HEAD")
         found = discover(env, head, entry)
+        valid = [a for a in found.apps if not a.invalid]
+        renders = dict(
+            zip((a.name for a in valid), defining_renders(env, valid, head, NO_CLUSTER), strict=True)
+        )
     finally:
         env.close()
-    apps = tuple(appview.from_git(a, head) for a in found.apps)
+    apps = tuple(
+        appview.from_git(a, head, renders[a.name][0].problems if a.name in renders else ())
+        for a in found.apps
+    )
     notices = (found.note, *found.notices) if found.note else found.notices
     return Snapshot(
         0, str(repo), env.branch or "HEAD", head, apps, problems=tuple(found.problems), notices=notices

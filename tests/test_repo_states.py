@@ -290,6 +290,25 @@ def test_a_command_naming_no_entry_runs_from_the_one_the_last_agent_ran(
     )
 
 
+def test_status_without_a_cluster_says_the_problems_an_apps_render_finds(tmp_path: Path) -> None:
+    import sys
+
+    from gitkit import commit
+
+    repo = tmp_path / "env"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, {"web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n",
+                  "broken/cm.yaml": "kind: [\n"}, "a broken app beside a good one")  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "sandbox.cli", "status", "-C", str(repo), "--runtime", "local"],
+        capture_output=True, text=True, env={**os.environ, "GITOPS_SANDBOX_STATE_DIR": str(tmp_path / "state")},
+        timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, shown(proc)
+    assert "broken: broken/cm.yaml:1: invalid YAML" in proc.stdout, shown(proc)
+
+
 def test_status_without_a_cluster_still_says_what_git_holds_and_starts_nothing(tmp_path: Path) -> None:
     """No cluster runs: status cannot compare, so it exits 2, but it still lists the apps Git
     defines (sync and health Unknown) and their problems, and creates nothing."""

@@ -220,13 +220,14 @@ def finished(
     )
 
 
-def from_git(spec: AppSpec, head: str) -> AppState:
+def from_git(spec: AppSpec, head: str, rendered: tuple[Problem, ...] = ()) -> AppState:
     """An app as Git alone says it, with no cluster to compare with: sync and health Unknown,
-    nothing deployed (what `status` still says where no cluster runs)."""
+    nothing deployed (what `status` still says where no cluster runs); ``rendered``: what its
+    render found wrong."""
     return AppState(
         name=spec.name, path=spec.path, namespace=spec.namespace, source_type=spec.source, sync=SyncStatus.UNKNOWN,
         health=Health.UNKNOWN, git_revision=head, target_revision=head, deployed_revision=None,
-        auto_sync=spec.auto_sync, self_heal=spec.self_heal, prune=spec.prune, problems=spec.invalid,
+        auto_sync=spec.auto_sync, self_heal=spec.self_heal, prune=spec.prune, problems=(*spec.invalid, *rendered),
         parent=spec.parent, kind=spec.kind, release=spec.release_name, home=spec.home, object_name=spec.object_name,
         notices=spec.notices,
     )  # fmt: skip
