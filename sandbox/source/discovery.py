@@ -236,7 +236,9 @@ def _scanned(
     apps = walk.apps()
     files = sorted({a.defined_in for a in apps if not a.parent and a.defined_in})
     shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "") or "the repo"
-    note = f"{_apps_count(apps)} from the Argo CD Applications and ApplicationSets in {shown}" if apps else ""
+    kinds = " and ".join(k for k in ("Applications", "ApplicationSets")
+                         if any(d.manifest.get("kind") == k[:-1] for d in defined))  # fmt: skip
+    note = f"{_apps_count(apps)} from the Argo CD {kinds} in {shown}" if apps else ""
     return Discovery(apps, walk.problems, note, configured=True, unrendered=frozenset(walk.unrendered),
                      read_at=walk.read_at, notices=tuple(str(n) for n in walk.notices))  # fmt: skip
 
