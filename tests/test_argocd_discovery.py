@@ -363,7 +363,9 @@ def test_applications_in_documentation_folders_are_said_not_taken_as_apps(tmp_pa
     repo, found = _discover(tmp_path, "docs-example")
 
     assert [a.name for a in found.apps] == ["shop"], "nobody applies docs/examples/my-app.yaml"
-    assert found.note == "1 app from the Argo CD Applications in bootstrap/shop.yaml", "no ApplicationSet to name"
+    assert found.note == "1 app from the Argo CD Applications in bootstrap/shop.yaml", (
+        "no ApplicationSet to name"
+    )
     assert found.problems == [], "its repoURL maps to no local repo, and that fails nothing"
     assert found.notices == (
         "not taken as apps: 1 Argo CD definition in documentation or example folders (docs/examples/my-app.yaml); "

@@ -343,6 +343,8 @@ def test_an_object_one_app_drops_can_be_taken_by_the_app_that_was_refused_it(
     with cli.watch() as watch:
         watch.wait_for_line("sync of", 120)  # b's sync fails: a applied the ClusterRole first
         assert owner() == a
+        # The ClusterRole fails alone: b's other objects apply (README: it "fails for that object").
+        wait_for(lambda: live(kube, cm_path(b, "settings")), 30, what=f"{b}'s own ConfigMap")
         commit_fixture(cli.repo, REPOS / "handover" / "c2", names, "a no longer ships the ClusterRole")
         wait_for(lambda: owner() == b, 30, what=f"{b} to take the ClusterRole a dropped")
     status = cli("status", "--json")

@@ -151,13 +151,14 @@ class Syncer:
                 if f"{o.manifest['apiVersion']} {o.key.kind}" in unknown_here
             )
             return self._failed(desired, (), f"{detail}; nothing applied or pruned")
+        # An object another app owns fails alone, when its turn comes (never applied from here,
+        # never in this app's inventory); the rest of the app applies.
         conflicts = self._conflicts(desired.app, objects, owner_of)
-        if conflicts:
-            return self._refused(desired, objects, conflicts, {})
         # What needs a new namespace or CRD waits; the rest is judged now.
-        now = [o for o in objects if (group_of(o.manifest["apiVersion"]), o.key.kind) not in run.coming or
-               self.kube.resource_for(o.manifest["apiVersion"], o.key.kind) is not None]  # fmt: skip
-        run.checked = self._compare(desired, now, run.check_creations)
+        now = [o for o in objects if o.key not in conflicts and (
+               (group_of(o.manifest["apiVersion"]), o.key.kind) not in run.coming or
+               self.kube.resource_for(o.manifest["apiVersion"], o.key.kind) is not None)]  # fmt: skip
+        run.checked = {**self._compare(desired, now, run.check_creations), **conflicts}
         failed = {k: c for k, c in run.checked.items() if c.verdict == Verdict.FAILED}
         return self._refused(desired, objects, failed, run.checked) if failed else None
 
@@ -166,7 +167,8 @@ class Syncer:
         sync cut short (the agent killed, the API server gone) leaves nothing untracked."""
         previous = run.previous
         known = previous.keys() if previous else set()
-        arriving = [Entry(o.key, o.manifest["apiVersion"]) for o in run.objects if o.key not in known]
+        arriving = [Entry(o.key, o.manifest["apiVersion"]) for o in run.objects if o.key not in known
+                    and not _conflicting(run.checked.get(o.key))]  # fmt: skip
         if arriving:
             entries = (*(previous.entries if previous else ()), *arriving)
             run.previous = Inventory(run.desired.app, previous.revision if previous else "", entries)
@@ -422,6 +424,9 @@ class Syncer:
         return list(self.pool.map(one, wave))
 
     def _apply_one(self, desired: DesiredSet, obj: DesiredObject, check: Comparison | None) -> ObjectResult:
+        if _conflicting(check):
+            assert check is not None
+            return ObjectResult(obj.key, Action.FAILED, check.message, obj.source, check)
         if check is not None and check.verdict == Verdict.SAME:
             return ObjectResult(obj.key, Action.UNCHANGED, source=obj.source, comparison=check)
         marked = desired.marked[obj.key]
@@ -460,6 +465,10 @@ class Syncer:
         results, _owned = prune_leftover(self.kube, self.cache, self.dry, app, entries, True, removing=True)
         self.inventories.delete(app)
         return results
+
+
+def _conflicting(check: Comparison | None) -> bool:
+    return check is not None and check.verdict == Verdict.CONFLICT
 
 
 @dataclass
