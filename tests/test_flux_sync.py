@@ -156,6 +156,21 @@ def test_a_dependency_is_ready_only_when_the_objects_its_health_checks_name_exis
         assert _ready(cli, f"infra{u}")["status"] == "True"
 
 
+def test_a_parent_that_fails_only_for_an_object_another_app_owns_still_applies_its_apps(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """owner and parent both render one Namespace; owner applied it first. parent's sync fails
+    for that object alone: the rest of it is applied, child among it, and child syncs (Flux
+    would have applied the Namespace from both)."""
+    with cluster_case(tmp_path, local_runtime, FLUX / "shared-ns", "a Namespace in two apps") as case:
+        u, cli, kube = case.uid, case.cli, case.kube
+        synced = cli("sync")
+        assert synced.returncode == 1, shown(synced)
+        assert f"belongs to app owner{u}" in output(synced), shown(synced)
+        assert live(kube, f"/api/v1/namespaces/shared{u}/configmaps/settings") is not None, shown(synced)
+        assert _ready(cli, f"child{u}")["status"] == "True"
+
+
 def test_switching_the_entry_says_which_apps_the_new_entry_does_not_reach_and_prunes_none(
     tmp_path: Path, local_runtime: LocalRuntime
 ) -> None:

@@ -71,6 +71,7 @@ class AppController:
         self.record_id: int | None = None  # the deployed sync's record: its health is kept current
         self.recorded_health = ""
         self._said_failure: tuple[str, str] | None = None  # the failure this agent said whole last
+        self.applied_all_but_shared = False  # its last sync failed only for objects other apps own
         self.announced_health = ""
         self.failure: Failure | None = None
         self.heal_failure: Failure | None = None  # kept apart: it says nothing of Git's head
@@ -325,6 +326,7 @@ class AppController:
     ) -> None:
         self.deployed, self.deployed_revision, self.record_id = target, target.revision, sync_id
         self.failure = None
+        self.applied_all_but_shared = False
         self.drift.clear()
         self.last_result, self.message = "Succeeded", outcome.message
         health = self.health()
@@ -351,6 +353,12 @@ class AppController:
         retry: bool, desired: DesiredSet | None = None,
     ) -> None:  # fmt: skip
         self.last_result, self.message = "Failed", message
+        results = list(results)
+        refused = [r for r in results if r.action == Action.FAILED]
+        # Everything applied but objects other apps own: what it defines was applied all the same.
+        self.applied_all_but_shared = bool(refused) and all(
+            r.comparison is not None and r.comparison.verdict == Verdict.CONFLICT for r in refused
+        )
         failure = self.failure = self._record_failure(
             self.failure, revision, message, sync_id, results, desired
         )

@@ -50,11 +50,14 @@ class Readiness:
         parent = self._get(spec.parent) if spec.after_parent else None
         if parent is not None:
             state = parent.view()
-            if state.last_result == "Failed":
+            # A parent whose sync failed only for objects other apps own applied the rest: this
+            # app among them (Flux would have applied all of it).
+            applied = state.last_result == "Succeeded" or parent.applied_all_but_shared
+            if state.last_result == "Failed" and not applied:
                 parent_failed = f"{shown.get(spec.parent, spec.parent)}: sync failed"
-            elif state.last_result != "Succeeded" and self._left_out_of_this_run(spec.parent):
+            elif not applied and self._left_out_of_this_run(spec.parent):
                 parent_failed = f"{shown.get(spec.parent, spec.parent)} ({state.last_result or 'not synced'}): {self._only_one()}"
-            elif state.last_result != "Succeeded":
+            elif not applied:
                 parent_pending = (
                     f"{shown.get(spec.parent, spec.parent)} ({state.last_result or 'not synced'})"
                 )
