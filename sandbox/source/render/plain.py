@@ -50,26 +50,7 @@ def plain_docs(
     """A folder's manifests (Jsonnet programs evaluated), read from git objects: no tool to fetch."""
     files, problems = repo.read_tree(sha, app.path)
     docs: list[Doc] = []
-    # A chart below a plain folder is no set of manifests (its templates are not YAML until
-    # helm renders them): said once, instead of an error per template.
-    # Only a chart whose files the folder reads: Argo CD's directory source reads the top level
-    # alone unless `recurse`, so a chart in a subfolder is none of its business.
-    charts = sorted({posixpath.dirname(r) for r in files if posixpath.basename(r) == CHART_FILE and "/" in r})
-    charts = [c for c in charts if any(r.startswith(c + "/") and _selected(r, app.options) for r in files)]
-    for chart in outermost(charts):
-        where = join(app.path, chart)
-        own = (f"its own Application (`source.path: {where}`)" if app.kind == "Application"
-               else f"an app of its own with `source: helm` (`path: {where}` in sandbox.yaml)")  # fmt: skip
-        if any(
-            r.startswith(chart + "/templates/") and _declares_argo_apps(data) for r, data in files.items()
-        ):
-            # A chart of Applications (app-of-apps as a chart): apps come from it only as an entry.
-            own = (f"the Argo CD entry, as it renders Applications (`argocd: {{path: {where}}}` in sandbox.yaml, "
-                   f"or --entry {where})")  # fmt: skip
-        problems.append(Problem(
-            f"{where} is a Helm chart (it holds a Chart.yaml) inside the plain folder {app.path}, whose files are "
-            f"read as manifests: make it {own}, or move it out of this folder", file=join(where, CHART_FILE),
-        ))  # fmt: skip
+    charts = _charts_inside(app, files, problems)
     for rel, data in files.items():
         parts = rel.split("/")
         name = parts[-1]
@@ -108,6 +89,30 @@ def plain_docs(
         docs += jsonnet_docs
         problems += jsonnet_problems
     return docs, problems
+
+
+def _charts_inside(app: AppSpec, files: dict[str, bytes], problems: list[Problem]) -> list[str]:
+    """The charts below a plain folder, each said once into ``problems``: a chart is no set of
+    manifests (its templates are not YAML until helm renders them). Only one whose files the
+    folder reads: Argo CD's directory source reads the top level alone unless `recurse`, so a
+    chart in a subfolder is none of its business."""
+    charts = sorted({posixpath.dirname(r) for r in files if posixpath.basename(r) == CHART_FILE and "/" in r})
+    charts = [c for c in charts if any(r.startswith(c + "/") and _selected(r, app.options) for r in files)]
+    for chart in outermost(charts):
+        where = join(app.path, chart)
+        own = (f"its own Application (`source.path: {where}`)" if app.kind == "Application"
+               else f"an app of its own with `source: helm` (`path: {where}` in sandbox.yaml)")  # fmt: skip
+        if any(
+            r.startswith(chart + "/templates/") and _declares_argo_apps(data) for r, data in files.items()
+        ):
+            # A chart of Applications (app-of-apps as a chart): apps come from it only as an entry.
+            own = (f"the Argo CD entry, as it renders Applications (`argocd: {{path: {where}}}` in sandbox.yaml, "
+                   f"or --entry {where})")  # fmt: skip
+        problems.append(Problem(
+            f"{where} is a Helm chart (it holds a Chart.yaml) inside the plain folder {app.path}, whose files are "
+            f"read as manifests: make it {own}, or move it out of this folder", file=join(where, CHART_FILE),
+        ))  # fmt: skip
+    return charts
 
 
 def _unrelated_yaml(text: str, parsed: list[Doc], problem: Problem | None) -> bool:
