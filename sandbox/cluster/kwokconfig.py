@@ -68,14 +68,7 @@ def kwok_yaml(pki: Path, metrics_server: Path, etcd_ports: tuple[int, int]) -> s
     }
     for name, flags in ours.items():
         extra[name] = {**extra.get(name, {}), **flags}
-    patches = [
-        {"name": name, "extraArgs": [
-            *({"key": k, "value": v, "override": True} for k, v in overrides.get(name, {}).items()),
-            *({"key": k, "value": one} for k, v in extra.get(name, {}).items()
-              for one in (v if isinstance(v, list) else [v])),
-        ]}
-        for name in dict.fromkeys([*overrides, *extra])
-    ]  # fmt: skip
+    patches = _patches(overrides, extra)
     for patch in patches:
         if patch["name"] == "kwok-controller":
             patch["extraEnvs"] = _kwok_client_auth(pki)
@@ -96,6 +89,18 @@ def kwok_yaml(pki: Path, metrics_server: Path, etcd_ports: tuple[int, int]) -> s
         "componentsPatches": patches,
     }
     return json.dumps(config, indent=2) + "\n---\n" + json.dumps(KWOK_OPTIONS, indent=2)
+
+
+def _patches(overrides: dict[str, dict[str, Any]], extra: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """kwokctl's component patches: flags that replace its own, then flags added (a list: once each)."""
+    return [
+        {"name": name, "extraArgs": [
+            *({"key": k, "value": v, "override": True} for k, v in overrides.get(name, {}).items()),
+            *({"key": k, "value": one} for k, v in extra.get(name, {}).items()
+              for one in (v if isinstance(v, list) else [v])),
+        ]}
+        for name in dict.fromkeys([*overrides, *extra])
+    ]  # fmt: skip
 
 
 def _kwok_client_auth(pki: Path) -> list[dict[str, str]]:
