@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
@@ -30,15 +32,60 @@ def flux_entries(repo: EnvRepo, sha: str) -> FluxEntries:
     return repo.memo.once(("flux", sha), lambda: _scan_flux_entries(repo, sha))
 
 
+@dataclass
+class _Scan:
+    """What the Flux objects of a repo say of where Flux starts, file by file."""
+
+    synced: set[str] = field(default_factory=set)  # folders a Kustomization inside them syncs
+    bootstrapped: set[str] = field(default_factory=set)  # ... from the bootstrap source
+    named: set[str] = field(default_factory=set)  # ... by the flux-system Kustomization itself
+    instances: set[str] = field(default_factory=set)  # a FluxInstance's sync path
+    holders: set[str] = field(default_factory=set)  # folders of files defining Kustomizations/HelmReleases
+    paths: set[str] = field(default_factory=set)  # the paths Kustomizations sync in this repo
+    defining: set[str] = field(default_factory=set)  # the files that define Kustomizations or HelmReleases
+    syncs: set[tuple[str, str]] = field(
+        default_factory=set
+    )  # (path, file) of each Kustomization syncing this repo
+
+    def read(self, doc: dict[str, Any], file: str, is_dir: Callable[[str], bool]) -> None:
+        kind = flux.kind_of(doc)
+        spec = mapping(doc.get("spec"))
+        if (path := _instance_path(kind, spec)) is not None:
+            if path != "." and is_dir(path):
+                self.instances.add(path)
+        elif kind == f"{flux.KUSTOMIZE_GROUP}/Kustomization":
+            self._kustomization(doc, spec, file)
+        if kind == f"{flux.HELM_GROUP}/HelmRelease":
+            self.holders.add(posixpath.dirname(file) or ".")
+            self.defining.add(file)
+
+    def _kustomization(self, doc: dict[str, Any], spec: Mapping[str, Any], file: str) -> None:
+        path = flux.clean_path(str(spec.get("path", ".")))
+        source = mapping(spec.get("sourceRef"))
+        # Only a path into this repo reaches its folders: another source's (an OCI artifact, a
+        # tenant's repo) says nothing about them, least of all its root.
+        if source.get("kind", "GitRepository") == "GitRepository" and (
+            "path" in spec or source.get("name") == flux.BOOTSTRAP_SOURCE
+        ):
+            self.paths.add(path)
+            self.syncs.add((path, file))
+        self.holders.add(posixpath.dirname(file) or ".")
+        self.defining.add(file)
+        if path != "." and file.startswith(path + "/"):
+            self.synced.add(path)
+            if source.get("name") == flux.BOOTSTRAP_SOURCE:
+                self.bootstrapped.add(path)
+                if mapping(doc.get("metadata")).get("name") == flux.BOOTSTRAP_SOURCE:
+                    self.named.add(path)  # what `flux bootstrap` writes: flux-system syncs it
+
+
 def _scan_flux_entries(repo: EnvRepo, sha: str) -> FluxEntries:
     """The cluster entries of a Flux repo, where ``flux bootstrap`` (or the Flux Operator) would
     point Flux: a folder a Kustomization inside it syncs (``clusters/<name>/flux-system/gotk-sync.yaml``),
     a ``FluxInstance``'s ``spec.sync.path``; failing both (a repo not bootstrapped yet, whose
     gotk-sync.yaml is a placeholder), each outermost folder holding Flux Kustomizations or
     HelmReleases that no Kustomization's path (nor a kustomization's reference) reaches."""
-    synced, bootstrapped, named, instances, holders, paths = set(), set(), set(), set(), set(), set()
-    defining: set[str] = set()  # the files that define Kustomizations or HelmReleases
-    syncs: set[tuple[str, str]] = set()  # (path, file) of each Kustomization syncing this repo
+    scan = _Scan()
     for file in _flux_files(repo, sha):
         if not file.lower().endswith(MANIFEST_SUFFIXES):
             continue
@@ -47,34 +94,10 @@ def _scan_flux_entries(repo: EnvRepo, sha: str) -> FluxEntries:
         except (yaml.YAMLError, RecursionError, ValueError):
             continue
         for doc in docs:
-            if not isinstance(doc, dict):
-                continue
-            kind = flux.kind_of(doc)
-            spec = mapping(doc.get("spec"))
-            if (path := _instance_path(kind, spec)) is not None:
-                if path != "." and repo.is_dir(sha, path):
-                    instances.add(path)
-            elif kind == f"{flux.KUSTOMIZE_GROUP}/Kustomization":
-                path = flux.clean_path(str(spec.get("path", ".")))
-                source = mapping(spec.get("sourceRef"))
-                # Only a path into this repo reaches its folders: another source's (an OCI
-                # artifact, a tenant's repo) says nothing about them, least of all its root.
-                if source.get("kind", "GitRepository") == "GitRepository" and (
-                    "path" in spec or source.get("name") == flux.BOOTSTRAP_SOURCE
-                ):
-                    paths.add(path)
-                    syncs.add((path, file))
-                holders.add(posixpath.dirname(file) or ".")
-                defining.add(file)
-                if path != "." and file.startswith(path + "/"):
-                    synced.add(path)
-                    if source.get("name") == flux.BOOTSTRAP_SOURCE:
-                        bootstrapped.add(path)
-                        if mapping(doc.get("metadata")).get("name") == flux.BOOTSTRAP_SOURCE:
-                            named.add(path)  # what `flux bootstrap` writes: flux-system syncs it
-            if kind == f"{flux.HELM_GROUP}/HelmRelease":
-                holders.add(posixpath.dirname(file) or ".")
-                defining.add(file)
+            if isinstance(doc, dict):
+                scan.read(doc, file, lambda path: repo.is_dir(sha, path))
+    synced, bootstrapped, named, instances = scan.synced, scan.bootstrapped, scan.named, scan.instances
+    holders, paths, defining, syncs = scan.holders, scan.paths, scan.defining, scan.syncs
     # What the bootstrap source syncs is where Flux starts; another Kustomization that syncs a
     # folder holding it (one of the apps applied from there) is reached from that start.
     # A folder that syncs itself (an app's ks.yaml whose path is its own folder) is no entry
