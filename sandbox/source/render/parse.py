@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -70,10 +71,36 @@ def parse_yaml(
             docs += made
     except yaml.YAMLError as err:
         message, line = yaml_error(err, text)
-        return docs, Problem(message, file=source_at(line or 1), line=line if keep_lines else None)
+        return docs, Problem(message, file=source_at(line or 1), line=line if keep_lines else None,
+                             object=_object_around(text, line or 1))  # fmt: skip
     finally:
         loader.dispose()
     return docs, None
+
+
+_DOCUMENT_START = re.compile(r"^---(\s|$)")
+_KIND = re.compile(r"^kind:\s*[\"']?([A-Za-z0-9.]+)")
+_NAME = re.compile(r"^\s+name:\s*[\"']?([A-Za-z0-9.$_{}-]+)")
+
+
+def _object_around(text: str, line: int) -> str:
+    """The object a document that does not parse is about, read from its text as written
+    (``Deployment web``: its top-level kind, its metadata's name), or "" when it does not say."""
+    lines = text.splitlines()
+    start = max((i for i in range(min(line, len(lines))) if _DOCUMENT_START.match(lines[i])), default=-1) + 1
+    end = next((i for i in range(start, len(lines)) if _DOCUMENT_START.match(lines[i])), len(lines))
+    kind = name = ""
+    in_metadata = False
+    for raw in lines[start:end]:
+        if (found := _KIND.match(raw)) and not kind:
+            kind = found.group(1)
+        if raw.startswith("metadata:"):
+            in_metadata = True
+        elif raw[:1] not in (" ", "") and not raw.startswith("#"):
+            in_metadata = False
+        elif in_metadata and (found := _NAME.match(raw)) and not name:
+            name = found.group(1)
+    return f"{kind} {name}" if kind and name else ""
 
 
 class _JsonRefused(ValueError):
