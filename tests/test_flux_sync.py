@@ -171,6 +171,23 @@ def test_a_parent_that_fails_only_for_an_object_another_app_owns_still_applies_i
         assert _ready(cli, f"child{u}")["status"] == "True"
 
 
+def test_an_app_its_parent_applied_before_goes_on_with_a_new_commit_while_the_parent_fails(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """child exists in the cluster: its own controller builds the new revision whatever its
+    parent's newest sync did, as kustomize-controller does."""
+    with cluster_case(tmp_path, local_runtime, FLUX / "parent-breaks", "parent applies child") as case:
+        u, cli, kube = case.uid, case.cli, case.kube
+        assert cli("sync").returncode == 0
+        (case.repo / "parent" / "broken.yaml").write_text("kind: [\n")
+        git(case.repo, "add", "parent/broken.yaml")
+        _set(case.repo, "child/cm.yaml", 'v: "1"', 'v: "2"', "parent breaks; child changes")
+        again = cli("sync")
+        assert again.returncode == 1, shown(again)
+        assert live(kube, cm_path(f"child{u}", "settings"))["data"] == {"v": "2"}, shown(again)  # type: ignore[index]
+        assert "its parent did not apply it" not in output(again), shown(again)
+
+
 def test_switching_the_entry_says_which_apps_the_new_entry_does_not_reach_and_prunes_none(
     tmp_path: Path, local_runtime: LocalRuntime
 ) -> None:

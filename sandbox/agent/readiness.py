@@ -48,6 +48,11 @@ class Readiness:
                 pending.append(unready)
         parent_pending = parent_failed = ""
         parent = self._get(spec.parent) if spec.after_parent else None
+        itself = self._get(spec.name)
+        # One its parent applied before exists in the cluster, and its controller goes on with the
+        # new revision whatever the parent's newest sync did (Flux and Argo CD both do).
+        if itself is not None and itself.deployed_revision is not None:
+            parent = None
         if parent is not None:
             state = parent.view()
             # A parent whose sync failed only for objects other apps own applied the rest: this
