@@ -459,3 +459,28 @@ def test_an_application_deletes_its_objects_only_with_its_resources_finalizer_as
 
     assert apps["web"].cascade is cascade
     assert apps["bare"].cascade is False
+
+
+def test_a_folder_that_is_a_chart_of_applications_says_how_to_run_them(tmp_path: Path) -> None:
+    """No root Application in Git (it was made by hand): the chart is a folder app, and its
+    Applications would run nothing; every command says so, and which --entry runs them."""
+    from gitkit import commit
+
+    repo = tmp_path / "env"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, {
+        "apps/Chart.yaml": "apiVersion: v2\nname: apps\nversion: 0.1.0\n",
+        "apps/templates/web.yaml": (
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web, namespace: argocd}\n"
+            "spec:\n  source: {repoURL: https://git.example.com/x.git, path: web}\n"
+            "  destination: {server: https://kubernetes.default.svc, namespace: web}\n"
+        ),
+        "web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n",
+    }, "a chart of Applications")  # fmt: skip
+    found = discover(EnvRepo(repo), "HEAD")
+
+    assert (
+        "apps is a Helm chart of Argo CD Applications: as a folder app its Applications are read, not run; "
+        "--entry apps runs it as the Argo CD entry, its Applications as apps"
+    ) in found.notices, found.notices

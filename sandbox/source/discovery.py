@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sandbox.model import Problem
-from sandbox.source import flux
+from sandbox.source import argocd, flux
 from sandbox.source.appconfig import (
     MANIFEST_SUFFIXES,
     Config,
@@ -34,6 +34,8 @@ from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.fluxentry import FluxEntries, flux_entries, holds_flux
 from sandbox.source.fluxwalk import FluxWalk
 from sandbox.source.percommit import NO_CLUSTER, ClusterFacts
+from sandbox.source.render.parse import join
+from sandbox.source.render.plain import declares_argo_apps
 from sandbox.source.repomap import RepoMap
 
 
@@ -219,7 +221,7 @@ def _scanned(
         apps, folder_problems = folder_apps(repo, sha)
         if not apps and not folder_problems:
             folder_problems = [_nothing_found(repo, sha)]
-        return Discovery(apps, folder_problems)
+        return Discovery(apps, folder_problems, notices=_charts_of_applications(repo, sha, apps))
     if not defined:
         return Discovery([], [Problem(f"{CONFIG_FILE} lists no apps and the repo has no Argo CD Application: "
                                       "list apps under `apps:`", file=CONFIG_FILE)], configured=True)  # fmt: skip
@@ -255,6 +257,22 @@ def _apart_examples(defined: list[Defined]) -> tuple[list[Defined], list[Defined
     if len(examples) == len(defined):
         return defined, []
     return [d for d in defined if d not in examples], examples
+
+
+def _charts_of_applications(repo: EnvRepo, sha: str, apps: list[AppSpec]) -> tuple[str, ...]:
+    """Folder apps that are Helm charts of Argo CD Applications (an app-of-apps as a chart, whose
+    root Application lives outside Git): as folder apps they apply nothing of what they define."""
+    said = []
+    for app in apps:
+        if app.source != "helm":
+            continue
+        templates = repo.files_containing(sha, argocd.GROUP, join(app.path, "templates"))
+        if any(declares_argo_apps(repo.read_file(sha, t) or b"") for t in templates):
+            said.append(
+                f"{app.path} is a Helm chart of Argo CD Applications: as a folder app its Applications are read, "
+                f"not run; --entry {app.path} runs it as the Argo CD entry, its Applications as apps"
+            )
+    return tuple(said)
 
 
 _TEMPLATES = (".j2", ".jinja", ".jinja2", ".tpl", ".tmpl", ".gotmpl", ".cue", ".libsonnet")

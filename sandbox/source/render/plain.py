@@ -37,7 +37,7 @@ _ARGO_APP_KIND = re.compile(
 )
 
 
-def _declares_argo_apps(template: bytes) -> bool:
+def declares_argo_apps(template: bytes) -> bool:
     return b"argoproj.io" in template and _ARGO_APP_KIND.search(template) is not None
 
 
@@ -102,9 +102,7 @@ def _charts_inside(app: AppSpec, files: dict[str, bytes], problems: list[Problem
         where = join(app.path, chart)
         own = (f"its own Application (`source.path: {where}`)" if app.kind == "Application"
                else f"an app of its own with `source: helm` (`path: {where}` in sandbox.yaml)")  # fmt: skip
-        if any(
-            r.startswith(chart + "/templates/") and _declares_argo_apps(data) for r, data in files.items()
-        ):
+        if any(r.startswith(chart + "/templates/") and declares_argo_apps(data) for r, data in files.items()):
             # A chart of Applications (app-of-apps as a chart): apps come from it only as an entry.
             own = (f"the Argo CD entry, as it renders Applications (`argocd: {{path: {where}}}` in sandbox.yaml, "
                    f"or --entry {where})")  # fmt: skip
