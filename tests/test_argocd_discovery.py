@@ -24,6 +24,17 @@ def _discover(tmp_path: Path, case: str) -> tuple[EnvRepo, Discovery]:
     return repo, discover(repo, "HEAD")
 
 
+def _repo_of(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A repo of one commit holding ``files``."""
+    from gitkit import commit
+
+    repo = tmp_path / "env"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit(repo, dict(files), "the files")
+    return repo
+
+
 def _apps(found: Discovery) -> dict[str, AppSpec]:
     return {a.names.short: a for a in found.apps}
 
@@ -432,12 +443,7 @@ def test_an_application_deletes_its_objects_only_with_its_resources_finalizer_as
 ) -> None:
     """The template's finalizer makes its Applications cascade; preserveResourcesOnDeletion
     takes it off them; an Application without it keeps its objects when deleted."""
-    from gitkit import commit
-
-    repo = tmp_path / "env"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    commit(repo, {
+    repo = _repo_of(tmp_path, {
         "web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n",
         "sets/set.yaml": (
             "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: set, namespace: argocd}\nspec:\n"
@@ -454,7 +460,7 @@ def test_an_application_deletes_its_objects_only_with_its_resources_finalizer_as
             "  destination: {server: https://kubernetes.default.svc, namespace: bare}\n"
         ),
         "sandbox.yaml": "repos:\n  https://git.example.com/x.git: .\n",
-    }, "a set and a bare app")  # fmt: skip
+    })  # fmt: skip
     apps = _apps(discover(EnvRepo(repo), "HEAD"))
 
     assert apps["web"].cascade is cascade
@@ -464,12 +470,7 @@ def test_an_application_deletes_its_objects_only_with_its_resources_finalizer_as
 def test_a_folder_that_is_a_chart_of_applications_says_how_to_run_them(tmp_path: Path) -> None:
     """No root Application in Git (it was made by hand): the chart is a folder app, and its
     Applications would run nothing; every command says so, and which --entry runs them."""
-    from gitkit import commit
-
-    repo = tmp_path / "env"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    commit(repo, {
+    repo = _repo_of(tmp_path, {
         "apps/Chart.yaml": "apiVersion: v2\nname: apps\nversion: 0.1.0\n",
         "apps/templates/web.yaml": (
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web, namespace: argocd}\n"
@@ -477,7 +478,7 @@ def test_a_folder_that_is_a_chart_of_applications_says_how_to_run_them(tmp_path:
             "  destination: {server: https://kubernetes.default.svc, namespace: web}\n"
         ),
         "web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n",
-    }, "a chart of Applications")  # fmt: skip
+    })  # fmt: skip
     found = discover(EnvRepo(repo), "HEAD")
 
     assert (
