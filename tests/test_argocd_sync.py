@@ -19,6 +19,7 @@ from clikit import (
     uid,
     wait_for,
 )
+from gitkit import git
 from watchkit import EventLog, available
 
 from sandbox.cluster.local import LocalRuntime
@@ -161,6 +162,36 @@ def test_a_commit_in_an_apps_own_repo_redeploys_it_with_no_env_repo_commit(
             watch.wait_for_line(f"new commit {moved[:7]} in {app_repo}", 30)
         rows = cli.history_rows()
         assert [r["trigger"] for r in rows][-1] == "source", rows
+    finally:
+        kube.close()
+
+
+def test_a_commit_on_the_branch_an_application_follows_redeploys_it_with_none_on_the_watched_one(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """targetRevision: release, of the env repo itself: Argo CD syncs that branch's head, so
+    a commit there deploys though the watched branch (main) did not move."""
+    names = {"uid": uid()}
+    env, _ = repo_from_fixture(tmp_path / "env", ARGO / "follows-branch", names, "the app follows release")
+    git(env, "branch", "release")
+    cli = Cli(env, tmp_path / "state", local_runtime)
+    ns = f"follows{names['uid']}"
+    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    try:
+        with cli.watch() as watch:
+            wait_for(lambda: (live(kube, cm_path(ns, "settings")) or {}).get("data") == {"release": "1"},
+                     120, 0.2, what="release 1")  # fmt: skip
+            # Committed from a worktree of release: the env repo's checkout never leaves main.
+            release = tmp_path / "release"
+            git(env, "worktree", "add", "-q", str(release), "release")
+            (release / "work" / "cm.yaml").write_text(
+                (release / "work" / "cm.yaml").read_text().replace('"1"', '"2"')
+            )
+            git(release, "commit", "-qam", "release 2")
+            moved = git(release, "rev-parse", "HEAD").strip()
+            wait_for(lambda: (live(kube, cm_path(ns, "settings")) or {}).get("data") == {"release": "2"},
+                     60, 0.2, what="release 2, from a commit on release only")  # fmt: skip
+            watch.wait_for_line(f"new commit {moved[:7]} on release, which it follows", 30)
     finally:
         kube.close()
 

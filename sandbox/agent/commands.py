@@ -27,10 +27,13 @@ class CommitSeen:
 
 @dataclass(frozen=True)
 class SourceMoved:
-    """Another local repo that apps read their files from (an app repo) moved to ``revision``."""
+    """What apps read their files from moved to ``revision``: another local repo (an app repo)
+    at the ref it follows, or the env repo's own ``ref`` an app is pinned to (a branch that is
+    not the one watched)."""
 
-    repo: str
+    repo: str  # "" for the env repo
     revision: str
+    ref: str = ""  # "" for the other repo's HEAD
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ immutable ``Snapshot``.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 import traceback
@@ -120,7 +121,8 @@ class Agent:
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="agent", daemon=True)
         self._watcher: RepoWatcher | None = None
-        self._source_watchers: dict[str, RepoWatcher] = {}  # app repos, by path
+        # What apps read besides the env repo's branch: (other repo's path or "", ref or "")
+        self._source_watchers: dict[tuple[str, str], RepoWatcher] = {}
         self._locks = AgentLocks(self.repo_path, kube.host)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -368,14 +370,15 @@ class Agent:
                 self._refresh(self._read_head(), self.startup_trigger)
             case CommitSeen(revision):
                 self._refresh(revision, "commit")
-            case SourceMoved(repo, revision):
+            case SourceMoved(repo, revision, ref):
                 for controller in self._controllers():
-                    if controller.spec.repo != repo or not self.head:
+                    if _source_of(controller.spec) != (repo, ref) or not self.head:
                         continue
                     if (fresh := controller.source_changed(self.head)) is not None:
                         # The commit it read: a later one than this command's when they came fast.
-                        read = self._head_of(repo) or revision
-                        said = f"new commit {read[:7]} in {repo}, which it reads"
+                        read = self._head_of(repo, ref) or revision
+                        said = (f"new commit {read[:7]} in {repo}, which it reads" if repo else
+                                f"new commit {read[:7]} on {ref}, which it follows")  # fmt: skip
                         self._event("info", controller.name, said)
                         controller.follow(self.head, "source", target=fresh)
             case Reverted(revision):
@@ -453,35 +456,40 @@ class Agent:
         )  # after: a commit's sync waits for nothing
         self._follow_sources()
 
-    def _head_of(self, path: str) -> str | None:
+    def _head_of(self, path: str, ref: str = "") -> str | None:
         try:
-            return self.repo.other(path).resolve("HEAD") if self.repo else None
+            if self.repo is None:
+                return None
+            if not path:  # a branch of the env repo, or its remote-tracking one, as apps read it
+                return self.repo.resolve_pinned(ref)[0]
+            return self.repo.other(path).resolve(ref or "HEAD")
         except EnvRepoError:
             return None
 
     def _follow_sources(self) -> None:
-        """Watch the other local repos apps read their files from, as the env repo is watched:
-        a commit in an app repo redeploys the apps that follow its branch."""
+        """Watch what apps read besides the env repo's branch, as that branch is watched: a
+        commit in an app repo, or on a branch of the env repo an app follows (Argo CD's
+        targetRevision), redeploys the apps that read it."""
         if self._watcher is None:  # a one-shot command reads them once, when it renders
             return
-        wanted = {c.spec.repo for c in self._controllers() if c.spec.repo}
-        for path in wanted - set(self._source_watchers):
+        wanted = {source for c in self._controllers() if (source := _source_of(c.spec)) != ("", "")}
+        for path, ref in wanted - set(self._source_watchers):
 
-            def head(path: str = path) -> str | None:
+            def head(path: str = path, ref: str = ref) -> str | None:
                 # No commits yet, or moved away (None): its apps say so when they render.
-                return self._head_of(path)
+                return self._head_of(path, ref)
 
-            def moved(_old: str | None, new: str, path: str = path) -> None:
-                self._queue.put(SourceMoved(path, new))
+            def moved(_old: str | None, new: str, path: str = path, ref: str = ref) -> None:
+                self._queue.put(SourceMoved(path, new, ref))
 
-            watcher = RepoWatcher(Path(path) / ".git", head, moved)
+            watcher = RepoWatcher(Path(path or self.repo_path) / ".git", head, moved)
             watcher.start()
-            self._source_watchers[path] = watcher
+            self._source_watchers[(path, ref)] = watcher
             # A commit made while the apps rendered, before this watcher saw the repo, counts.
             if (now := watcher.read_head()) is not None:
-                self._queue.put(SourceMoved(path, now))
-        for path in set(self._source_watchers) - wanted:
-            self._source_watchers.pop(path).stop()
+                self._queue.put(SourceMoved(path, now, ref))
+        for source in set(self._source_watchers) - wanted:
+            self._source_watchers.pop(source).stop()
 
     def _services(self, repo: EnvRepo) -> Services:
         return Services(
@@ -563,3 +571,17 @@ def _kind(command: Command) -> str:
     """What a command does, for remembering its failure until the same work succeeds: every
     command that reads Git's head is one kind."""
     return "refresh" if isinstance(command, (Startup, CommitSeen)) else type(command).__name__
+
+
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def _source_of(spec: AppSpec) -> tuple[str, str]:
+    """What an app reads besides the env repo's watched branch: (another repo's path, or "";
+    the ref it follows there, "" for that repo's HEAD). ("", "") for the watched branch, and for
+    a commit pinned by its sha (it never moves)."""
+    if spec.repo:
+        return spec.repo, ""
+    if spec.revision and not _FULL_SHA.match(spec.revision):
+        return "", spec.revision
+    return "", ""
