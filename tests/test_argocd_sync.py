@@ -4,7 +4,10 @@ events), never a log line."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from clikit import (
     REPOS,
@@ -150,18 +153,29 @@ def test_a_commit_in_an_apps_own_repo_redeploys_it_with_no_env_repo_commit(
     app_repo, _ = repo_from_fixture(tmp_path / "app", ARGO / "appsource" / "app-1", names, "release 1")
     env, _ = repo_from_fixture(tmp_path / "env", ARGO / "appsource" / "env", names, "the env repo")
     cli = Cli(env, tmp_path / "state", local_runtime)
-    ns = f"appsrc{names['uid']}"
-    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    with _release_watch(cli, local_runtime, f"appsrc{names['uid']}") as (watch, released):
+        moved = commit_fixture(app_repo, ARGO / "appsource" / "app-2", names, "release 2")
+        wait_for(lambda: released("2"), 60, 0.2, what="release 2, from a commit in the app repo only")
+        watch.wait_for_line(f"new commit {moved[:7]} in {app_repo}", 30)
+    rows = cli.history_rows()
+    assert [r["trigger"] for r in rows][-1] == "source", rows
+
+
+@contextmanager
+def _release_watch(
+    cli: Cli, runtime: LocalRuntime, namespace: str
+) -> Iterator[tuple[Any, Callable[[str], bool]]]:
+    """A watch of the env repo, once its settings ConfigMap reads release 1; and whether it
+    reads a release now."""
+    kube = Kube(runtime.kubeconfig_path, runtime.context)
+
+    def released(number: str) -> bool:
+        return (live(kube, cm_path(namespace, "settings")) or {}).get("data") == {"release": number}
+
     try:
         with cli.watch() as watch:
-            wait_for(lambda: (live(kube, cm_path(ns, "settings")) or {}).get("data") == {"release": "1"},
-                     120, 0.2, what="release 1 from the app repo")  # fmt: skip
-            moved = commit_fixture(app_repo, ARGO / "appsource" / "app-2", names, "release 2")
-            wait_for(lambda: (live(kube, cm_path(ns, "settings")) or {}).get("data") == {"release": "2"},
-                     60, 0.2, what="release 2, from a commit in the app repo only")  # fmt: skip
-            watch.wait_for_line(f"new commit {moved[:7]} in {app_repo}", 30)
-        rows = cli.history_rows()
-        assert [r["trigger"] for r in rows][-1] == "source", rows
+            wait_for(lambda: released("1"), 120, 0.2, what="release 1")
+            yield watch, released
     finally:
         kube.close()
 
@@ -175,25 +189,17 @@ def test_a_commit_on_the_branch_an_application_follows_redeploys_it_with_none_on
     env, _ = repo_from_fixture(tmp_path / "env", ARGO / "follows-branch", names, "the app follows release")
     git(env, "branch", "release")
     cli = Cli(env, tmp_path / "state", local_runtime)
-    ns = f"follows{names['uid']}"
-    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
-    try:
-        with cli.watch() as watch:
-            wait_for(lambda: (live(kube, cm_path(ns, "settings")) or {}).get("data") == {"release": "1"},
-                     120, 0.2, what="release 1")  # fmt: skip
-            # Committed from a worktree of release: the env repo's checkout never leaves main.
-            release = tmp_path / "release"
-            git(env, "worktree", "add", "-q", str(release), "release")
-            (release / "work" / "cm.yaml").write_text(
-                (release / "work" / "cm.yaml").read_text().replace('"1"', '"2"')
-            )
-            git(release, "commit", "-qam", "release 2")
-            moved = git(release, "rev-parse", "HEAD").strip()
-            wait_for(lambda: (live(kube, cm_path(ns, "settings")) or {}).get("data") == {"release": "2"},
-                     60, 0.2, what="release 2, from a commit on release only")  # fmt: skip
-            watch.wait_for_line(f"new commit {moved[:7]} on release, which it follows", 30)
-    finally:
-        kube.close()
+    with _release_watch(cli, local_runtime, f"follows{names['uid']}") as (watch, released):
+        # Committed from a worktree of release: the env repo's checkout never leaves main.
+        release = tmp_path / "release"
+        git(env, "worktree", "add", "-q", str(release), "release")
+        (release / "work" / "cm.yaml").write_text(
+            (release / "work" / "cm.yaml").read_text().replace('"1"', '"2"')
+        )
+        git(release, "commit", "-qam", "release 2")
+        moved = git(release, "rev-parse", "HEAD").strip()
+        wait_for(lambda: released("2"), 60, 0.2, what="release 2, from a commit on release only")
+        watch.wait_for_line(f"new commit {moved[:7]} on release, which it follows", 30)
 
 
 def test_an_application_whose_app_of_apps_was_refused_is_not_deployed(
