@@ -840,3 +840,16 @@ def test_helm_charts_in_a_base_are_named_by_the_bases_file_in_one_line(repo_dir:
     assert said.file == "infra/cilium/kustomization.yaml" and "\n" not in said.message, said
     assert said.message.startswith("helmCharts (cilium 1.16.0 from https://helm.cilium.io): "), said
     assert "an Application of its own (source.chart and repoURL)" in said.message
+
+
+def test_a_charts_own_values_yaml_that_does_not_parse_is_named_by_its_repo_path_and_line(
+    repo_dir: Path,
+) -> None:
+    sha = commit(
+        repo_dir, {**CHART, "charts/demo/values.yaml": "replicas: 1\ngreeting: hello\ncolor: [blue\n"}
+    )
+    rendered = render_app(EnvRepo(repo_dir), helm_app(), sha)
+
+    [said] = rendered.problems
+    assert (said.file, said.line) == ("charts/demo/values.yaml", 3), said
+    assert said.message.startswith("invalid YAML: "), said

@@ -68,6 +68,8 @@ def helm_docs(
         file, line = _helm_error_location(error, app.path, chart_name)
         # A values file that does not parse is named by its repo path (rewritten above).
         file = next((path for path in list(rewrite.values())[1:] if path in error), file)
+        if "cannot load values.yaml" in error and (broken := _values_problem(repo, sha, app)) is not None:
+            return [], [broken]  # the chart's own values.yaml, read again to say where
         return [], [Problem(f"helm template failed: {error}", file=file, line=line)]
     sources = _helm_sources(out, app.path)
     starts = [start for start, _src in sources]
@@ -202,6 +204,17 @@ def _helm_sources(out: str, app_path: str) -> list[tuple[int, str]]:
             rel = line[len("# Source: ") :].strip().split("/", 1)[-1]
             sources.append((number, join(app_path, rel)))
     return sources
+
+
+def _values_problem(repo: EnvRepo, sha: str, app: AppSpec) -> Problem | None:
+    """Where the chart's own values.yaml does not parse, by its repo path and line (helm says
+    only "cannot load values.yaml" and a line of its own counting)."""
+    path = join(app.path, "values.yaml")
+    raw = repo.read_file(sha, path)
+    if raw is None:
+        return None
+    _docs, problem = parse_yaml(raw.decode("utf-8", "replace"), lambda _line: path, keep_lines=True)
+    return problem
 
 
 def _helm_error_location(error: str, app_path: str, chart_name: str) -> tuple[str, int | None]:
