@@ -126,8 +126,7 @@ def found_in_git(repo: Path, entry: str | None = None) -> Snapshot:
     finally:
         env.close()
     apps = tuple(
-        appview.from_git(a, head, renders[a.name][0].problems if a.name in renders else ())
-        for a in found.apps
+        appview.from_git(a, head, renders[a.name][0] if a.name in renders else None) for a in found.apps
     )
     notices = (found.note, *found.notices) if found.note else found.notices
     return Snapshot(

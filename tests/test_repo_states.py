@@ -298,7 +298,7 @@ def test_status_without_a_cluster_says_the_problems_an_apps_render_finds(tmp_pat
     repo = tmp_path / "env"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    commit(repo, {"web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n",
+    commit(repo, {"web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata:\n  a: '1'\n  a: '2'\n",
                   "broken/cm.yaml": "kind: [\n"}, "a broken app beside a good one")  # fmt: skip
     proc = subprocess.run(
         [sys.executable, "-m", "sandbox.cli", "status", "-C", str(repo), "--runtime", "local"],
@@ -307,6 +307,12 @@ def test_status_without_a_cluster_says_the_problems_an_apps_render_finds(tmp_pat
     )  # fmt: skip
     assert proc.returncode == 2, shown(proc)
     assert "broken: broken/cm.yaml:1: invalid YAML" in proc.stdout, shown(proc)
+    verbose = subprocess.run(
+        [sys.executable, "-m", "sandbox.cli", "status", "-v", "-C", str(repo), "--runtime", "local"],
+        capture_output=True, text=True, env={**os.environ, "GITOPS_SANDBOX_STATE_DIR": str(tmp_path / "state")},
+        timeout=60,
+    )  # fmt: skip
+    assert "note: web/cm.yaml:6" in verbose.stdout and "twice" in verbose.stdout, shown(verbose)
 
 
 def test_status_without_a_cluster_still_says_what_git_holds_and_starts_nothing(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from sandbox.apply.dryrun import Comparison
 from sandbox.apply.inventory import storage_name, tracking_app
 from sandbox.manifest.appkinds import APP_KINDS, ARGO_APP_KINDS, FLUX_APP_KINDS
 from sandbox.manifest.waves import COMPARE_OPTIONS, options_of
-from sandbox.model import DesiredObject, Health, Manifest, ObjectKey, Problem, SyncStatus
+from sandbox.model import DesiredObject, Health, Manifest, ObjectKey, Problem, Rendered, SyncStatus
 from sandbox.source.appconfig import AppSpec
 from sandbox.source.appid import shown_names
 
@@ -220,16 +220,17 @@ def finished(
     )
 
 
-def from_git(spec: AppSpec, head: str, rendered: tuple[Problem, ...] = ()) -> AppState:
+def from_git(spec: AppSpec, head: str, rendered: Rendered | None = None) -> AppState:
     """An app as Git alone says it, with no cluster to compare with: sync and health Unknown,
-    nothing deployed (what `status` still says where no cluster runs); ``rendered``: what its
-    render found wrong."""
+    nothing deployed (what `status` still says where no cluster runs), with what its render
+    found wrong and said."""
     return AppState(
         name=spec.name, path=spec.path, namespace=spec.namespace, source_type=spec.source, sync=SyncStatus.UNKNOWN,
         health=Health.UNKNOWN, git_revision=head, target_revision=head, deployed_revision=None,
-        auto_sync=spec.auto_sync, self_heal=spec.self_heal, prune=spec.prune, problems=(*spec.invalid, *rendered),
+        auto_sync=spec.auto_sync, self_heal=spec.self_heal, prune=spec.prune,
+        problems=(*spec.invalid, *(rendered.problems if rendered else ())),
         parent=spec.parent, kind=spec.kind, release=spec.release_name, home=spec.home, object_name=spec.object_name,
-        notices=spec.notices,
+        notices=tuple(dict.fromkeys((*spec.notices, *(rendered.notices if rendered else ())))),
     )  # fmt: skip
 
 

@@ -230,7 +230,7 @@ def _git_only(args: argparse.Namespace, absent: ClusterError) -> int:
     nothing else can be; exit 2, as the command could not do what it is for."""
     snapshot = session.found_in_git(Path(args.repo), args.entry)
     _notices(snapshot)
-    _emit(args, snapshot)
+    _emit(args, snapshot, verbose=getattr(args, "verbose", False))
     print(f"error: {absent}", file=sys.stderr)
     return 2
 
