@@ -33,6 +33,10 @@ class Seen:
     object: dict[str, Any]
 
 
+def _order(seen: Seen) -> int:
+    return int((seen.object.get("metadata") or {}).get("resourceVersion") or 0)
+
+
 class EventLog:
     """Every watch event for the given kinds in one namespace, from the moment it starts."""
 
@@ -89,18 +93,22 @@ class EventLog:
                 None,
             )
 
-    def when(self, kind: str, name_prefix: str, type_: str = "ADDED") -> float:
+    def when(self, kind: str, name_prefix: str, type_: str = "ADDED") -> int:
+        """When the change happened, as an order: the resourceVersion the API server gave it
+        (etcd's revision here, one count across kinds). The arrival times of separate watch
+        streams are no order: a loaded machine delivers one stream's event after another's."""
         found = self.first(kind, name_prefix, type_)
         assert found is not None, f"no {type_} event for {kind} {name_prefix}* in {self.summary()}"
-        return found.at
+        return _order(found)
 
-    def first_where(self, kind: str, name: str, test: Any) -> float:
+    def first_where(self, kind: str, name: str, test: Any) -> int:
+        """When (as ``when`` orders it) the object first passed ``test``."""
         with self._lock:
             found = next(
                 (e for e in self.events if e.kind == kind and e.name == name and test(e.object)), None
             )
         assert found is not None, f"no event for {kind} {name} that passes the test in {self.summary()}"
-        return found.at
+        return _order(found)
 
     def summary(self) -> list[str]:
         with self._lock:
