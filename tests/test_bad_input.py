@@ -232,10 +232,14 @@ def test_an_agent_says_a_failure_whole_though_an_earlier_process_tried_it_first(
                 agent.send(ManualSync(None))
                 assert agent.wait_idle(60)
             said = [e.message for e in agent.publish_now().events if e.app == app and "failed" in e.message]
+            failure = next(c for c in agent._controllers() if c.name == app).failure
         finally:
             agent.stop()
             history.close()
     assert said and "attempt 2" in said[0] and "as before" not in said[0] and "invalid YAML" in said[0], said
+    assert failure is not None and failure.backoff == 10.0, (
+        "its backoff goes on from its attempts (5 s, 10 s, …)"
+    )
 
 
 def test_a_failure_tried_again_says_which_attempt_with_its_trigger_and_not_its_reason_again(

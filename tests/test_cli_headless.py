@@ -78,6 +78,9 @@ def test_status_of_one_app_shows_that_app_and_its_exit_code_says_of_it_alone(
     alone = cli("status", "--app", good)
     assert alone.returncode == 0, alone.stdout + alone.stderr
     assert good in alone.stdout and bad not in alone.stdout
+    assert "ConfigMap" in alone.stdout and "conf" in alone.stdout, (
+        "its objects, as `argocd app get` lists them"
+    )
     assert cli("status", "--app", bad).returncode == 1
     unknown = cli("status", "--app", "nowhere")
     assert unknown.returncode == 2 and "nowhere" in unknown.stderr

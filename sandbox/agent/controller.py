@@ -97,8 +97,9 @@ class AppController:
             # What an earlier run left: a failure is still the failure (revert targets its commit,
             # and the same failure again counts as one more attempt of it).
             self.last_sync, self.last_result, self.message = last.ended, last.result, last.message
-            if last.result == "Failed":
-                self.failure = Failure(last.revision, last.message, last.id, last.attempts)
+            if last.result == "Failed":  # its backoff goes on from its attempts, as its count does
+                backoff = min(BACKOFF_FIRST * 2 ** min(last.attempts, 16), BACKOFF_MAX)
+                self.failure = Failure(last.revision, last.message, last.id, last.attempts, backoff)
 
     @property
     def name(self) -> str:

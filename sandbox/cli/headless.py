@@ -219,7 +219,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             return 2
         snapshot = dataclasses.replace(snapshot, apps=tuple(a for a in snapshot.apps if a.name == app_id))
     _notices(snapshot)
-    _emit(args, snapshot, verbose=args.verbose)
+    _emit(
+        args, snapshot, verbose=args.verbose or bool(args.app)
+    )  # one app: its objects too, as `argocd app get`
     if snapshot.problems or not snapshot.apps:
         return 1  # a broken sandbox.yaml, or nothing to deploy: not "all Synced and Healthy"
     return 0 if all(a.sync == SyncStatus.SYNCED and a.health == Health.HEALTHY for a in snapshot.apps) else 1
