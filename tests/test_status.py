@@ -260,6 +260,14 @@ def test_an_app_that_fails_to_render_is_not_also_said_to_define_apps_that_run_no
 
     assert any("read, not applied" in n.message for n in said.notices)
     assert not any("read, not applied" in n.message for n in quiet.notices)
+    assert [n.file for n in said.notices if "read, not applied" in n.message] == ["infra/web.yaml"]
+
+    many = dataclasses.replace(base, defines=(*base.defines, ("HelmRelease.helm.toolkit.fluxcd.io flux-system/db",
+                                                              "infra/db/release.yaml")))  # fmt: skip
+    [notice] = [n for n in finished((many,), "main")[0].notices if "read, not applied" in n.message]
+    assert notice.file == "infra" and "(from 2 files)" in notice.message, (
+        "not the first file, as if it held all"
+    )
 
 
 @pytest.mark.parametrize(

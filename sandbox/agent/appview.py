@@ -7,6 +7,7 @@ running app show an app the same way: the same objects, orphans, children and st
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -258,11 +259,14 @@ def _unclaimed(app: AppState, parents: set[str]) -> tuple[Problem, ...]:
         return ()
     listed = ", ".join(key for key, _file in app.defines[:3])
     more = f" and {len(app.defines) - 3} more" if len(app.defines) > 3 else ""
+    files = sorted({file for _key, file in app.defines})
+    # One file names them all; from several, the folder they share says where (not the first file).
+    where = files[0] if len(files) == 1 else posixpath.commonpath(files) or "."
     return (Problem(
-        f"read, not applied: {listed}{more}. Argo CD and Flux definitions become apps only where discovery "
-        "starts from them (an Argo CD or Flux entry: --entry FOLDER, or `argocd:` / `flux: {path: FOLDER}` "
-        f"in sandbox.yaml); app {app.shown_name or app.name} is none, so nothing they define runs",
-        file=app.defines[0][1], object=app.name,
+        f"read, not applied: {listed}{more}{f' (from {len(files)} files)' if len(files) > 1 else ''}. Argo CD and "
+        "Flux definitions become apps only where discovery starts from them (an Argo CD or Flux entry: --entry "
+        f"FOLDER, or `argocd:` / `flux: {{path: FOLDER}}` in sandbox.yaml); app {app.shown_name or app.name} is "
+        "none, so nothing they define runs", file=where, object=app.name,
     ),)  # fmt: skip
 
 
