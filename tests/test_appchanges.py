@@ -107,15 +107,13 @@ def test_an_app_of_a_root_that_does_not_render_is_kept_not_removed() -> None:
 def test_an_app_an_application_set_generates_is_still_defined_while_its_file_holds_the_set(
     tmp_path: Path,
 ) -> None:
-    from gitkit import commit, git
-
+    from agentkit import new_repo
     from sandbox.source.envrepo import EnvRepo
 
-    repo = tmp_path / "env"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    commit(repo, {"k8s/set.yaml": "apiVersion: argoproj.io/v1alpha1\\nkind: ApplicationSet\\nmetadata:\\n  name: apps\\n"
-                  "spec:\\n  template:\\n    metadata:\\n      name: 'apps-{{ path.basename }}'\\n"}, "a set")  # fmt: skip
+    repo = new_repo(tmp_path / "env", {"k8s/set.yaml": (
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: apps\n"
+        "spec:\n  template:\n    metadata:\n      name: 'apps-{{ path.basename }}'\n"
+    )})  # fmt: skip
     generated = AppSpec(
         "apps-tools", "k8s/tools", "tools", "plain", defined_in="k8s/set.yaml", kind="Application"
     )
