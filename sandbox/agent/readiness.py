@@ -23,6 +23,7 @@ class Readiness:
         self.controllers = controllers
         self.focus = focus
         self._by_name = {c.name: c for c in controllers}
+        self._all: list[AppState] | None = None
 
     def _get(self, name: str) -> AppController | None:
         return self._by_name.get(name)
@@ -105,12 +106,14 @@ class Readiness:
     ) -> tuple[str, str]:
         """(failed for good, not Ready yet) of the objects ``app``'s healthChecks name ("Kind/
         namespace/name"), as kustomize-controller judges them: wherever an app applies one, by
-        its health; one no app applies is NotFound, for good once every app has synced; one
-        the sandbox plays (a Flux controller it leaves out) is met."""
+        its health; one no app applies is NotFound, for good once the apps ``app`` defines have
+        synced; one the sandbox plays (a Flux controller it leaves out) is met."""
         plays = {
             f"{k.kind}/{k.namespace}/{k.name}" for k in (app.target.rendered.plays if app.target else ())
         }
-        views = [c.view() for c in self.controllers]
+        if not checks - plays:
+            return "", ""
+        views = self._views()
         # Each app's objects as Git has them, applied or not yet (Missing until they are).
         health = {f"{o.key.kind}/{o.key.namespace}/{o.key.name}": o.health for v in views for o in v.objects}
         below = self._below(app.name, views)
@@ -124,6 +127,13 @@ class Readiness:
             if health[check] != Health.HEALTHY:
                 return "", f"{who} ({check} is {health[check]})"
         return "", ""
+
+    def _views(self) -> list[AppState]:
+        """Every app as it is now, made once per look (a view is not free, and a look may ask
+        for it once per dependency)."""
+        if self._all is None:
+            self._all = [c.view() for c in self.controllers]
+        return self._all
 
     @staticmethod
     def _below(name: str, views: list[AppState]) -> list[AppState]:
