@@ -99,6 +99,27 @@ def test_second_up_reuses_the_running_cluster(local_runtime: LocalRuntime, clust
     assert time.monotonic() - started < 10
 
 
+def test_a_cluster_another_version_made_is_reused_and_says_how_to_make_it_anew(
+    local_runtime: LocalRuntime, cluster: ClusterStatus
+) -> None:
+    """A running component never re-reads its flags or kwok's stages: a cluster made with other
+    settings keeps them, so up says so (and how to get this version's) instead of hiding it."""
+    stamp = local_runtime.settings_stamp_file
+    made = stamp.read_text()
+    same: list[str] = []
+    local_runtime.up(same.append)
+    assert not [m for m in same if "another version" in m], same
+    try:
+        stamp.write_text("0" * 64 + "\n")  # as an earlier version's cluster would hold
+        other: list[str] = []
+        again = local_runtime.up(other.append)
+        assert again.server == cluster.server, "the cluster is reused, never recreated behind the user's back"
+        notes = [m for m in other if "another version of the sandbox" in m]
+        assert notes and "cluster down` then `cluster up`" in notes[0], other
+    finally:
+        stamp.write_text(made)
+
+
 def test_kubeconfig_lives_in_the_sandbox_state_dir(local_runtime: LocalRuntime) -> None:
     path = local_runtime.kubeconfig_path
     assert path.is_relative_to(local_runtime.root)

@@ -127,3 +127,25 @@ def test_a_refused_objects_diff_compares_only_the_fields_git_sets_not_what_the_s
     changed = [line for line in text.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     assert changed == ["-    team: a", "+    team: b"], text
     assert text.startswith("# not applied: belongs to app namespaces\n"), text
+
+
+def test_diff_leaves_out_apps_that_never_deployed_under_an_app_that_cannot_run(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """parent cannot run (a sync option the sandbox does not do) and never deployed, so shop,
+    which it defines, is never applied by a sync: diff shows none of shop's objects as to be
+    created, and names parent's problem; a root app beside it is compared as ever."""
+    from clikit import REPOS, Cli, output, repo_from_fixture, uid
+
+    repo, _ = repo_from_fixture(tmp_path / "repo", REPOS / "argocd" / "failed-root", {"uid": uid()}, "roots")
+    cli = Cli(repo, tmp_path / "state", local_runtime)
+
+    said = cli("diff")
+
+    text = output(said)
+    assert said.returncode == 2, text  # parent's problem is an error
+    assert "--- shop:" not in said.stdout, "shop's objects are shown as to be created: " + text
+    assert "--- extra:" not in said.stdout, "so are extra's, which multi (it cannot run) defines: " + text
+    assert "--- beside:" in said.stdout, "a root app beside them is compared: " + text
+    problems = [line for line in said.stderr.splitlines() if line.startswith("problem: ")]
+    assert any(line.startswith("problem: parent: ") and "Replace=true" in line for line in problems), problems

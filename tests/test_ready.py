@@ -83,7 +83,7 @@ def test_the_apps_table_says_whose_health_a_parents_rolled_up_health_is() -> Non
     """A Kustomization without spec.wait is Ready once applied, yet its health rolls up from the
     apps it defines: the MESSAGE says which one first, so Degraded beside Ready True is explained."""
     from sandbox.agent.snapshot import Snapshot
-    from sandbox.cli.headless import _apps_table
+    from sandbox.cli.output import apps_table
 
     child = dataclasses.replace(SYNCED, name="web", parent="flux-system", health=Health.UNKNOWN,
                                 sync=SyncStatus.UNKNOWN, deployed_revision=None, last_result="Failed",
@@ -92,7 +92,7 @@ def test_the_apps_table_says_whose_health_a_parents_rolled_up_health_is() -> Non
                                health_from="web", health_from_failed=True)  # fmt: skip
     root = dataclasses.replace(root, ready=flux_ready(root, "main"))
     child = dataclasses.replace(child, ready=flux_ready(child, "main"))
-    table = _apps_table(Snapshot(1, "/env", "main", SHA, (root, child)))
+    table = apps_table(Snapshot(1, "/env", "main", SHA, (root, child)))
     line = next(row for row in table.splitlines() if row.startswith("flux-system"))
     assert "Degraded  True" in line and line.endswith(
         "app web it defines failed to sync; Applied revision: main@sha1:4f1a5b1051b469108"
@@ -101,12 +101,12 @@ def test_the_apps_table_says_whose_health_a_parents_rolled_up_health_is() -> Non
 
 def test_a_parent_that_failed_itself_says_its_own_failure_not_a_childs_first() -> None:
     from sandbox.agent.snapshot import Snapshot
-    from sandbox.cli.headless import _apps_table
+    from sandbox.cli.output import apps_table
 
     root = dataclasses.replace(SYNCED, name="flux-system", health=Health.DEGRADED, health_from="web",
                                health_from_failed=True, problems=(Problem("url is not this env repo", file="a.yaml"),))  # fmt: skip
     root = dataclasses.replace(root, ready=flux_ready(root, "main"))
-    table = _apps_table(Snapshot(1, "/env", "main", SHA, (root,)))
+    table = apps_table(Snapshot(1, "/env", "main", SHA, (root,)))
     line = next(row for row in table.splitlines() if row.startswith("flux-system"))
     assert line.endswith("url is not this env repo (a.yaml)"), line
 
@@ -115,11 +115,11 @@ def test_an_apps_problem_lines_name_the_app_once(capsys: pytest.CaptureFixture[s
     import argparse
 
     from sandbox.agent.snapshot import Snapshot
-    from sandbox.cli.headless import _emit
+    from sandbox.cli.output import emit
 
     problem = Problem("chart cert-manager is not cached", file="platform/release.yaml", object="cert-manager")
     app = dataclasses.replace(SYNCED, name="cert-manager", problems=(problem,))
-    _emit(argparse.Namespace(json=False), Snapshot(1, "/env", "main", SHA, (app,)))
+    emit(argparse.Namespace(json=False), Snapshot(1, "/env", "main", SHA, (app,)))
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("cert-manager:")]
     assert lines == ["cert-manager: platform/release.yaml: chart cert-manager is not cached"], lines
 
@@ -130,14 +130,14 @@ def test_status_v_shows_each_apps_message_whole_and_the_plain_table_cuts_it(
     import argparse
 
     from sandbox.agent.snapshot import Snapshot
-    from sandbox.cli.headless import _emit
+    from sandbox.cli.output import emit
 
     long = "objects refused: " + "L7Rule.ako.vmware.com web/rule " * 6
     app = dataclasses.replace(SYNCED, name="web", kind="", last_result="Failed", message=long.strip())
     snapshot = Snapshot(1, "/env", "main", SHA, (app,))
-    _emit(argparse.Namespace(json=False), snapshot)
+    emit(argparse.Namespace(json=False), snapshot)
     cut = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("web "))
-    _emit(argparse.Namespace(json=False), snapshot, verbose=True)
+    emit(argparse.Namespace(json=False), snapshot, verbose=True)
     whole = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("web "))
     assert long.strip() not in cut and whole.endswith(long.strip()), (cut, whole)
 

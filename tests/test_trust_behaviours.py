@@ -425,7 +425,9 @@ def test_a_one_shot_sync_of_a_refused_commit_shows_the_health_of_what_runs(
 
     assert refused.returncode == 1, shown(refused)
     app = app_json(refused, z)
-    assert (app["sync"], app["health"]) == ("OutOfSync", "Healthy"), (
+    # Argo CD's ComparisonError: Git cannot be compared while it does not render (Unknown),
+    # and the health is what runs.
+    assert (app["sync"], app["health"]) == ("Unknown", "Healthy"), (
         app["sync"],
         app["health"],
         app["message"],

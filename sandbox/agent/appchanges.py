@@ -25,7 +25,7 @@ from typing import cast
 from sandbox.apply.inventory import Inventory
 from sandbox.model import Problem
 from sandbox.source.appconfig import CONFIG_FILE, AppSpec, Source
-from sandbox.source.envrepo import EnvRepo
+from sandbox.source.envrepo import EnvRepo, EnvRepoError
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,24 @@ def still_defined(spec: AppSpec, repo: EnvRepo, head: str) -> bool:
     # An ApplicationSet's Applications are named by its template ("apps-{{ path.basename }}"):
     # while the file still holds the set, whether it makes the app cannot be told by name.
     return raw is not None and ((spec.object_name or spec.name).encode() in raw or b"ApplicationSet" in raw)
+
+
+def untouched_by(repo: EnvRepo, spec: AppSpec, before: str, head: str) -> bool:
+    """Whether the commits from ``before`` to ``head`` leave a plain app's manifests as they were.
+
+    Only plain apps qualify: a Kustomize base or a Helm values file may live outside the
+    app's folder. Equal git tree ids with no symlinks inside mean identical manifests.
+    """
+    if spec.source != "plain":
+        return False
+    try:
+        return (
+            repo.tree_id(before, spec.path) == repo.tree_id(head, spec.path) is not None
+            and repo.tree_id(before, CONFIG_FILE) == repo.tree_id(head, CONFIG_FILE)
+            and not repo.has_symlinks(head, spec.path)
+        )
+    except EnvRepoError:
+        return False
 
 
 def gone(spec: AppSpec, repo: EnvRepo, head: str, entry_note: str) -> str:

@@ -7,10 +7,11 @@ are the ones where they differ:
 - the **deployed** revision: the last one that synced, which is what the cluster runs;
 - the **failure**: the last target that failed, with how often and when it is tried again.
 
-Self-heal re-applies the deployed revision's objects, never a newer target that failed. A
-failed sync is retried with backoff (5 s doubling to 5 min, as Argo CD's self-heal backoff),
-and a failure that repeats as it was updates its one history record instead of adding rows.
-The controller runs only on the agent's worker thread.
+Self-heal re-applies the deployed revision's objects, never a newer target that failed
+(``selfheal.py``). A failed sync is retried with backoff (``failures.py``), and a failure that
+repeats as it was updates its one history record instead of adding rows. What the app shows
+(its state, health and revert target) is ``appreport.py``. The controller runs only on the
+agent's worker thread.
 """
 
 from __future__ import annotations
@@ -18,44 +19,32 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from sandbox.agent import appchanges
-from sandbox.agent.appview import AppFacts, app_health, app_state
+from sandbox.agent.appreport import AppReport
 from sandbox.agent.commands import DependsOn, Drift, Retry
+from sandbox.agent.failures import Failure, failure_words
 from sandbox.agent.history import SyncRecord
-from sandbox.agent.revert import choose_target
+from sandbox.agent.selfheal import SelfHealing
 from sandbox.agent.services import Services
 from sandbox.agent.settings import AppSettings
-from sandbox.agent.snapshot import AppState, RevertTarget
+from sandbox.agent.snapshot import RevertTarget
 from sandbox.agent.status import object_outcomes
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison, Verdict
 from sandbox.apply.outcome import Action, ObjectResult, SyncOutcome
 from sandbox.kube.client import KubeError
-from sandbox.model import Health, ObjectKey, Problem, Rendered
-from sandbox.source.appconfig import CONFIG_FILE, AppSpec
+from sandbox.model import ObjectKey, Problem, Rendered
+from sandbox.source.appconfig import AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepoError
 from sandbox.source.render import render_app
 
-BACKOFF_FIRST = 5.0
-BACKOFF_MAX = 300.0
 DEPENDS_POLL = 2.0  # how often an app waiting for its dependsOn looks again
 DEPENDS_TIMEOUT = 300.0  # a one-shot sync waits this long for them (Flux's default timeout is its interval)
 SYNC_RECORDS = 200  # recent records per app carried in the snapshot
 
 
-@dataclass
-class Failure:
-    revision: str
-    message: str
-    record_id: int
-    attempts: int = 1
-    backoff: float = BACKOFF_FIRST
-    retry_at: float | None = None  # wall clock
-
-
-class AppController:
+class AppController(AppReport, SelfHealing):
     def __init__(self, spec: AppSpec, services: Services, settings: AppSettings, automated: bool) -> None:
         self.spec = spec
         self.s = services
@@ -97,9 +86,8 @@ class AppController:
             # What an earlier run left: a failure is still the failure (revert targets its commit,
             # and the same failure again counts as one more attempt of it).
             self.last_sync, self.last_result, self.message = last.ended, last.result, last.message
-            if last.result == "Failed":  # its backoff goes on from its attempts, as its count does
-                backoff = min(BACKOFF_FIRST * 2 ** min(last.attempts, 16), BACKOFF_MAX)
-                self.failure = Failure(last.revision, last.message, last.id, last.attempts, backoff)
+            if last.result == "Failed":
+                self.failure = Failure.resumed(last)
 
     @property
     def name(self) -> str:
@@ -108,15 +96,6 @@ class AppController:
     @property
     def syncing(self) -> bool:
         return self.operation == "Syncing"
-
-    @property
-    def may_heal(self) -> bool:
-        return (
-            self.automated
-            and self.settings.self_heal
-            and self.settings.auto_sync
-            and not self.settings.paused
-        )
 
     # -- Git ----------------------------------------------------------------------------------
 
@@ -364,29 +343,13 @@ class AppController:
             self.failure, revision, message, sync_id, results, desired
         )
         self._retry_token += 1  # a retry scheduled before this failure is void now
-        when = ""
+        retry_in = None
         if retry and self.automated and self.settings.auto_sync and not self.settings.paused:
-            failure.retry_at = time.time() + failure.backoff
-            when = f"; retrying in {failure.backoff:.0f}s"
-            self.s.schedule(failure.backoff, Retry(self.name, revision, self._retry_token))
-            failure.backoff = min(failure.backoff * 2, BACKOFF_MAX)
+            retry_in = failure.schedule_retry()
+            self.s.schedule(retry_in, Retry(self.name, revision, self._retry_token))
         else:
             failure.retry_at = None
-        # Said whole once by this agent: a retry that ends alike says only that (an earlier
-        # process's attempts count, but its words were not this one's to see).
-        said = self._said_failure
-        if failure.attempts > 1 and said == (revision, message):
-            self.s.event("error", self.name, f"sync of {revision[:7]} failed again ({trigger}, attempt "
-                                             f"{failure.attempts}), as before{when}")  # fmt: skip
-        elif said is not None and said[1] == message:  # a new commit that mends nothing of it
-            self.s.event(
-                "error", self.name, f"sync of {revision[:7]} failed ({trigger}) as {said[0][:7]} did{when}"
-            )
-        else:
-            again = f", attempt {failure.attempts}" if failure.attempts > 1 else ""
-            self.s.event(
-                "error", self.name, f"sync of {revision[:7]} failed ({trigger}{again}): {message}{when}"
-            )
+        self.s.event("error", self.name, failure_words(failure, trigger, self._said_failure, retry_in))
         self._said_failure = (revision, message)
 
     def _record_failure(
@@ -454,83 +417,6 @@ class AppController:
         for result in results:
             if result.comparison is not None and result.key in target.objects:
                 self.comparisons[result.key] = result.comparison
-
-    # -- drift and self-heal --------------------------------------------------------------------
-
-    def check_drift(self, keys: Iterable[ObjectKey]) -> None:
-        """Live objects changed: compare them with the deployed revision, and heal when allowed."""
-        deployed = self.deployed
-        if deployed is None or self.syncing:
-            return
-        wanted = [k for k in keys if k in deployed.marked]
-
-        def compare(key: ObjectKey) -> tuple[ObjectKey, Comparison]:
-            return key, self.s.dry.compare(key, deployed.marked[key], self.s.cache.get(key))
-
-        found = dict(self.s.syncer.pool.map(compare, wanted) if len(wanted) > 1 else map(compare, wanted))
-        heal: dict[ObjectKey, Comparison] = {}
-        for key, comparison in found.items():
-            self._compare_target(key, deployed, comparison)
-            if comparison.verdict == Verdict.SAME:
-                self.drift.discard(key)
-            elif self.may_heal:
-                heal[key] = comparison
-            elif key not in self.drift:
-                self.drift.add(key)
-                self.s.event("warning", self.name, f"drift: {key} differs from Git ({self._why_no_heal()})")
-        if heal:
-            self._heal(deployed, heal)
-
-    def _why_no_heal(self) -> str:
-        if self.settings.paused:
-            return "rolled back: auto-sync paused"
-        if not self.settings.auto_sync:
-            return "auto-sync is off"
-        if not self.settings.self_heal:
-            return "self-heal is off"
-        return "a one-shot command does not heal"
-
-    def _compare_target(self, key: ObjectKey, deployed: DesiredSet, found: Comparison) -> None:
-        target = self.target
-        if target is None or not target.ok or key not in target.marked:
-            return
-        if target is deployed or target.marked[key] == deployed.marked[key]:
-            self.comparisons[key] = found
-        else:
-            self.comparisons[key] = self.s.dry.compare(key, target.marked[key], self.s.cache.get(key))
-
-    def _heal(self, deployed: DesiredSet, checked: dict[ObjectKey, Comparison]) -> None:
-        revision = deployed.revision
-        info = self._commit(revision)
-        sync_id = self.s.history.start(
-            self.name, revision, info.author if info else "", info.subject if info else "", "drift"
-        )
-        results = self.s.syncer.reapply(deployed, checked)
-        if self.target is deployed:
-            self._take_results(deployed, results)
-        ok = all(r.action != Action.FAILED for r in results)
-        for r in results:
-            if r.action != Action.FAILED:
-                self.drift.discard(r.key)
-        names = ", ".join(str(r.key) for r in results)
-        if ok:
-            message = f"self-heal re-applied {names} from {revision[:7]}"
-            recorded = object_outcomes(results, deployed, self.s.cache.get)
-            health = str(self.health())
-            self.s.history.finish(sync_id, "Succeeded", health, message, recorded)
-            # The newest sync that did not fail is what the cluster runs: its row's health is
-            # kept current from here on (a re-created Deployment goes Progressing, then Healthy).
-            self.record_id, self.recorded_health = sync_id, health
-            self.s.event("info", self.name, f"drift undone: {message}")
-        else:
-            # Kept apart from the sync's failure: a heal that fails says nothing of Git's head,
-            # whose failure (if any) still decides the retry and what revert undoes.
-            message = "self-heal failed: " + "; ".join(f"{r.key}: {r.message}" for r in results if r.message)
-            self.heal_failure = self._record_failure(
-                self.heal_failure, revision, message, sync_id, results, deployed
-            )
-            self.s.event("error", self.name, f"drift not undone: {message}")
-        self._refresh_syncs()
 
     # -- rollback, resume, settings ---------------------------------------------------------------
 
@@ -608,78 +494,6 @@ class AppController:
         info = self._commit(deployed)
         return info.parents[0] if info and info.parents else None
 
-    # -- what the snapshot shows ----------------------------------------------------------------
-
-    def health(self) -> Health:
-        return app_health(self.facts(), self.s.cache)
-
-    def view(self) -> AppState:
-        state = app_state(self.facts(), self.s.cache)
-        return dataclasses.replace(state, revert_target=self._revert_target(state.health))
-
-    def facts(self) -> AppFacts:
-        failure = self.failure
-        target = self.target
-        problems = (*(target.problems if target else ()), *self.config_problems)
-        return AppFacts(
-            spec=self.spec, git_revision=self.git_revision, target=target, deployed=self.deployed,
-            deployed_revision=self.deployed_revision, comparisons=dict(self.comparisons),
-            drift=frozenset(self.drift), settings=self.settings, problems=problems,
-            rendered_ever=self.rendered_ever or self.deployed_revision is not None, operation=self.operation,
-            last_sync=self.last_sync, last_result=self.last_result, message=self.message, syncs=self.syncs,
-            removed=self.removed, retry_at=failure.retry_at if failure else None,
-            attempts=failure.attempts if failure else 0,
-        )  # fmt: skip
-
-    def revert_target(self) -> RevertTarget | None:
-        """What revert undoes when no commit is named (see revert.choose_target)."""
-        return self._revert_target(self.health())
-
-    def _revert_target(self, health: Health) -> RevertTarget | None:
-        head_failed = self.failure is not None and self.failure.revision == self.git_revision
-        key = (
-            self.git_revision,
-            self.deployed_revision,
-            head_failed,
-            health == Health.DEGRADED,
-            self.settings.paused,
-        )
-        if self._revert_memo is None or self._revert_memo[0] != key:  # it reads git: once per change
-            found = choose_target(
-                self.s.repo, self.spec.path, self.git_revision, self.deployed_revision, head_failed=head_failed,
-                degraded=health == Health.DEGRADED, paused=self.settings.paused,
-            )  # fmt: skip
-            self._revert_memo = (key, found)
-        return self._revert_memo[1]
-
-    def track_health(self, state: AppState) -> None:
-        """Keep the deployed sync's health in the history current (rollback needs 'Healthy'), and
-        say so in the events when the app's health changes."""
-        if state.operation != "Idle":
-            return
-        health = str(state.health)
-        # An app not deployed has no health of its own to announce (an app-of-apps' is its
-        # apps', rolled up, before it applied them): its sync's outcome says what happened.
-        if health != self.announced_health and state.deployed_revision:
-            if self.announced_health:
-                worst = next(
-                    (o for o in state.objects if o.health == state.health and o.health_message), None
-                )
-                why = (
-                    f": {worst.key} {worst.health_message}"
-                    if worst and state.health != Health.HEALTHY
-                    else ""
-                )
-                level = "error" if state.health == Health.DEGRADED else "info"
-                self.s.event(level, self.name, f"{health} at {state.deployed_revision[:7]}{why}")
-            self.announced_health = health
-        if self.record_id and health != self.recorded_health:
-            self.recorded_health = health
-            try:
-                self.s.history.update_health(self.record_id, health)
-            except Exception:  # history is informative; a locked file must not stop the agent
-                pass
-
     # -- helpers ----------------------------------------------------------------------------------
 
     def _commit(self, revision: str) -> CommitInfo | None:
@@ -692,26 +506,15 @@ class AppController:
         self.syncs = tuple(self.s.history.records(self.name, limit=SYNC_RECORDS, objects=False))
 
     def _unchanged_by(self, head: str) -> bool:
-        """Whether a commit leaves a plain app's desired objects exactly as last synced.
-
-        Only plain apps qualify: a Kustomize base or a Helm values file may live outside the
-        app's folder. Equal git tree ids with no symlinks inside mean identical manifests.
-        """
+        """Whether a commit leaves the app's desired objects exactly as last synced (and
+        nothing about it calls for a sync: no drift to undo, auto-sync on)."""
         target = self.target
         if (
-            target is None or not target.ok or self.spec.source != "plain" or self.last_result != "Succeeded"
+            target is None or not target.ok or self.last_result != "Succeeded"
             or self.drift or not self.settings.auto_sync or not self.automated
         ):  # fmt: skip
             return False
-        repo, before, path = self.s.repo, target.revision, self.spec.path
-        try:
-            return (
-                repo.tree_id(before, path) == repo.tree_id(head, path) is not None
-                and repo.tree_id(before, CONFIG_FILE) == repo.tree_id(head, CONFIG_FILE)
-                and not repo.has_symlinks(head, path)
-            )
-        except EnvRepoError:
-            return False
+        return appchanges.untouched_by(self.s.repo, self.spec, target.revision, head)
 
 
 def _repointed(desired: DesiredSet, revision: str) -> DesiredSet:

@@ -10,7 +10,6 @@ immutable ``Snapshot``.
 from __future__ import annotations
 
 import queue
-import re
 import threading
 import time
 import traceback
@@ -18,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from sandbox.agent import appview, settings
+from sandbox.agent import appview, settings, sources
 from sandbox.agent.apps import AppSet
 from sandbox.agent.commands import (
     Barrier,
@@ -122,7 +121,7 @@ class Agent:
         self._worker = threading.Thread(target=self._run, name="agent", daemon=True)
         self._watcher: RepoWatcher | None = None
         # What apps read besides the env repo's branch: (other repo's path or "", ref or "")
-        self._source_watchers: dict[tuple[str, str], RepoWatcher] = {}
+        self._sources = sources.SourceWatchers()
         self._locks = AgentLocks(self.repo_path, kube.host)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -157,8 +156,7 @@ class Agent:
             timer.cancel()
         if self._watcher:
             self._watcher.stop()
-        for watcher in self._source_watchers.values():
-            watcher.stop()
+        self._sources.stop()
         self.cache.stop()
         self.syncer.close()
         if self._worker.is_alive():
@@ -372,7 +370,7 @@ class Agent:
                 self._refresh(revision, "commit")
             case SourceMoved(repo, revision, ref):
                 for controller in self._controllers():
-                    if _source_of(controller.spec) != (repo, ref) or not self.head:
+                    if sources.source_of(controller.spec) != (repo, ref) or not self.head:
                         continue
                     if (fresh := controller.source_changed(self.head)) is not None:
                         # The commit it read: a later one than this command's when they came fast.
@@ -457,14 +455,7 @@ class Agent:
         self._follow_sources()
 
     def _head_of(self, path: str, ref: str = "") -> str | None:
-        try:
-            if self.repo is None:
-                return None
-            if not path:  # a branch of the env repo, or its remote-tracking one, as apps read it
-                return self.repo.resolve_pinned(ref)[0]
-            return self.repo.other(path).resolve(ref or "HEAD")
-        except EnvRepoError:
-            return None
+        return sources.head_of(self.repo, path, ref) if self.repo is not None else None
 
     def _follow_sources(self) -> None:
         """Watch what apps read besides the env repo's branch, as that branch is watched: a
@@ -472,24 +463,13 @@ class Agent:
         targetRevision), redeploys the apps that read it."""
         if self._watcher is None:  # a one-shot command reads them once, when it renders
             return
-        wanted = {source for c in self._controllers() if (source := _source_of(c.spec)) != ("", "")}
-        for path, ref in wanted - set(self._source_watchers):
-
-            def head(path: str = path, ref: str = ref) -> str | None:
-                # No commits yet, or moved away (None): its apps say so when they render.
-                return self._head_of(path, ref)
-
-            def moved(_old: str | None, new: str, path: str = path, ref: str = ref) -> None:
-                self._queue.put(SourceMoved(path, new, ref))
-
-            watcher = RepoWatcher(Path(path or self.repo_path) / ".git", head, moved)
-            watcher.start()
-            self._source_watchers[(path, ref)] = watcher
-            # A commit made while the apps rendered, before this watcher saw the repo, counts.
-            if (now := watcher.read_head()) is not None:
-                self._queue.put(SourceMoved(path, now, ref))
-        for source in set(self._source_watchers) - wanted:
-            self._source_watchers.pop(source).stop()
+        wanted = {source for c in self._controllers() if (source := sources.source_of(c.spec)) != ("", "")}
+        self._sources.follow(
+            wanted,
+            self.repo_path,
+            self._head_of,
+            lambda path, new, ref: self._queue.put(SourceMoved(path, new, ref)),
+        )
 
     def _services(self, repo: EnvRepo) -> Services:
         return Services(
@@ -571,17 +551,3 @@ def _kind(command: Command) -> str:
     """What a command does, for remembering its failure until the same work succeeds: every
     command that reads Git's head is one kind."""
     return "refresh" if isinstance(command, (Startup, CommitSeen)) else type(command).__name__
-
-
-_FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
-
-
-def _source_of(spec: AppSpec) -> tuple[str, str]:
-    """What an app reads besides the env repo's watched branch: (another repo's path, or "";
-    the ref it follows there, "" for that repo's HEAD). ("", "") for the watched branch, and for
-    a commit pinned by its sha (it never moves)."""
-    if spec.repo:
-        return spec.repo, ""
-    if spec.revision and not _FULL_SHA.match(spec.revision):
-        return "", spec.revision
-    return "", ""

@@ -51,11 +51,13 @@ class AppFacts:
 
 
 def app_sync(facts: AppFacts, objects: Iterable[SyncStatus]) -> SyncStatus:
-    """OutOfSync when anything differs from Git, Unknown before the first render."""
+    """OutOfSync when anything differs from Git; Unknown when Git's revision cannot be
+    compared: before the first render, or while the target does not render (Argo CD's
+    ComparisonError: the sync status is Unknown until the manifests generate again)."""
     statuses = list(objects)
-    if not facts.rendered and not statuses:
+    if facts.problems or (not facts.rendered and not statuses):
         return SyncStatus.UNKNOWN
-    if facts.problems or not facts.following_git:
+    if not facts.following_git:
         return SyncStatus.OUT_OF_SYNC
     if any(s != SyncStatus.SYNCED for s in statuses):
         return SyncStatus.OUT_OF_SYNC

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -25,11 +25,11 @@ from sandbox.agent.history import HistoryReader, SyncRecord, path_for_repo
 from sandbox.agent.loop import Agent
 from sandbox.agent.ready import BLOCKED
 from sandbox.agent.revert import RevertError
-from sandbox.agent.snapshot import AppState, Event, ObjectState, Snapshot, app_depths, in_tree_order
+from sandbox.agent.snapshot import Event, Snapshot, in_tree_order
+from sandbox.cli import output
 from sandbox.cli.signals import Terminated
 from sandbox.cluster.runtime import ClusterError
-from sandbox.manifest.appkinds import FLUX_APP_KINDS
-from sandbox.model import Health, Problem, SyncStatus
+from sandbox.model import Health, SyncStatus
 from sandbox.source.appid import pick, shown_names
 from sandbox.source.envrepo import EnvRepoError
 
@@ -85,103 +85,6 @@ def checked_entry(args: argparse.Namespace, branch: str | None = None) -> None:
         print(f"note: {checked.note}", file=sys.stderr)
 
 
-def _notices(snapshot: Snapshot) -> None:
-    for note in snapshot.notices:
-        print(f"note: {note}", file=sys.stderr)
-
-
-def _short(sha: str | None) -> str:
-    return sha[:7] if sha else "-"
-
-
-def _apps_table(snapshot: Snapshot, wide: bool = False) -> str:
-    """The apps; with Flux apps, a READY column and their Ready message, as `flux get` shows them."""
-    flux = any(a.kind in FLUX_APP_KINDS for a in snapshot.apps)
-    rows = [("APP", "SYNC", "HEALTH", *(("READY",) if flux else ()), "DEPLOYED", "GIT", "AUTO-SYNC", "SELF-HEAL",
-             "MESSAGE")]  # fmt: skip
-    depth = app_depths(snapshot.apps)
-    for app in in_tree_order(snapshot.apps):
-        ready = app.ready
-        note = app.rollback_note or (ready.message if ready and not app.removed else app.said)
-        below = app.health_below(snapshot.shown_names)
-        own_failure = bool(app.problems) or app.last_result == "Failed"
-        if below and below not in note and not own_failure:  # its health is another app's: say whose first
-            note = f"{below}; {note}"
-        rows.append((
-            "  " * depth[app.name] + snapshot.shown(app.name), str(app.sync), str(app.health),
-            *((str(ready.status) if ready else "-",) if flux else ()),
-            _short(app.deployed_revision), _short(app.git_revision),
-            "on" if app.auto_sync else ("paused" if app.rolled_back else "off"),
-            "on" if app.self_heal else "off", note if wide else note[:80],
-        ))  # fmt: skip
-    return _table(rows)
-
-
-def _table(rows: Sequence[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
-
-
-def _objects_table(app: AppState) -> str:
-    rows = [("KIND", "NAMESPACE", "NAME", "SYNC", "HEALTH", "SOURCE / MESSAGE")]
-    for obj in app.objects:
-        rows.append((
-            obj.key.kind, obj.key.namespace or "-", obj.key.name, str(obj.sync), str(obj.health),
-            obj.sync_message or (_why_unhealthy(obj) if obj.health != Health.HEALTHY and obj.health_message
-                                 else obj.source),
-        ))  # fmt: skip
-    return _table(rows)
-
-
-def _why_unhealthy(obj: ObjectState) -> str:
-    """An object's health message and, when it waits on what it made (a Deployment on its
-    pods), the first of those that says why: "0/1 nodes are available: ..." is on the pod."""
-    below = next((c for c in _descendants(obj) if c.health == obj.health and c.health_message), None)
-    if below is None or below.health_message == obj.health_message:
-        return obj.health_message
-    return f"{obj.health_message} ({below.key.kind} {below.key.name}: {below.health_message})"
-
-
-def _descendants(obj: ObjectState) -> Iterator[ObjectState]:
-    for child in obj.children:
-        yield from _descendants(child)  # the deepest first: a pod says more than its ReplicaSet
-        yield child
-
-
-def _emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False, problems: bool = True) -> None:
-    """The apps as a table (or JSON); ``problems``: each app's problems in full after it (off
-    where they were said already, one line per failed app)."""
-    only = getattr(args, "app", None)
-    if only and getattr(args, "command", "") in ("sync", "resume"):
-        # A command about one app shows that app: the others were not looked at in this run.
-        snapshot = dataclasses.replace(snapshot, apps=tuple(a for a in snapshot.apps if a.name == only))
-    if args.json:
-        print(json.dumps(snapshot.to_json(), indent=2))
-        return
-    print(f"env repo {snapshot.repo} @ {snapshot.branch} ({_short(snapshot.head)})")
-    for problem in snapshot.problems:
-        print(f"problem: {problem}")
-    print(_apps_table(snapshot, wide=verbose))  # -v: each message whole
-    for app in in_tree_order(snapshot.apps):
-        if verbose:
-            print(f"\n{snapshot.shown(app.name)}:")
-        for problem in app.problems if problems or verbose else ():
-            print(_problem_line(snapshot, app.name, problem))
-        if app.removed:
-            print(f"{snapshot.shown(app.name)}: {app.message}")
-        if verbose and app.objects:  # no header over nothing
-            print(_objects_table(app))
-        if verbose:
-            for notice in app.notices:
-                print(f"  note: {notice}")
-
-
-def _problem_line(snapshot: Snapshot, app: str, problem: Problem) -> str:
-    """An app's problem, the app named first: the problem's object, when it is the app, once."""
-    of_app = problem.object in (app, snapshot.shown(app))
-    return f"{snapshot.shown(app)}: {dataclasses.replace(problem, object='') if of_app else problem}"
-
-
 def _resolved(snapshot: Snapshot, text: str) -> str | None:
     """The id of the one app ``text`` names (its id, short or qualified name), or None after
     saying on stderr that none does, or which several do."""
@@ -218,8 +121,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if (app_id := _resolved(snapshot, args.app)) is None:
             return 2
         snapshot = dataclasses.replace(snapshot, apps=tuple(a for a in snapshot.apps if a.name == app_id))
-    _notices(snapshot)
-    _emit(
+    output.notices(snapshot)
+    output.emit(
         args, snapshot, verbose=args.verbose or bool(args.app)
     )  # one app: its objects too, as `argocd app get`
     if snapshot.problems or not snapshot.apps:
@@ -231,8 +134,8 @@ def _git_only(args: argparse.Namespace, absent: ClusterError) -> int:
     """No cluster to compare with: what Git says is still said (apps, problems), and that
     nothing else can be; exit 2, as the command could not do what it is for."""
     snapshot = session.found_in_git(Path(args.repo), args.entry)
-    _notices(snapshot)
-    _emit(args, snapshot, verbose=getattr(args, "verbose", False))
+    output.notices(snapshot)
+    output.emit(args, snapshot, verbose=getattr(args, "verbose", False))
     print(f"error: {absent}", file=sys.stderr)
     return 2
 
@@ -258,14 +161,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
     # that no failed app's line says already (a wait, a removal).
     said = [e for e in _said_since(snapshot, started) if args.app in (None, e.app)]
     said = [e for e in said if e.app not in {a.name for a in failed}]  # its line below says how it ended
-    _notices(snapshot)
+    output.notices(snapshot)
     if not args.json:
         for event in said:
             print(f"{event.level}: {snapshot.shown(event.app) + ': ' if event.app else ''}{event.message}",
                   file=sys.stderr)  # fmt: skip
         for state in in_tree_order(tuple(failed)):
             print(f"error: {snapshot.shown(state.name)}: {state.message}", file=sys.stderr)
-    _emit(args, snapshot, verbose=args.verbose, problems=False)
+    output.emit(args, snapshot, verbose=args.verbose, problems=False)
     # A sandbox.yaml that does not read, or apps that are none, are a failed sync too.
     return 1 if failed or (args.app is None and (snapshot.problems or not snapshot.apps)) else 0
 
@@ -281,9 +184,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
             return 2
         args.app = app_id if args.app else None
         found = seen.diffs(snapshot, args.app)
-    _notices(snapshot)
+    output.notices(snapshot)
     differing = [(d.app, d.object, d.text) for d in found]
-    problems = [_problem_line(snapshot, a.name, p) for a in snapshot.apps if args.app in (None, a.name)
+    problems = [output.problem_line(snapshot, a.name, p) for a in snapshot.apps if args.app in (None, a.name)
                 for p in a.problems]  # fmt: skip
     problems += [str(p) for p in snapshot.problems]
     if args.json:
@@ -344,9 +247,19 @@ def cmd_history(args: argparse.Namespace) -> int:
         when = datetime.fromtimestamp(r.started).strftime("%Y-%m-%d %H:%M:%S")
         app = shown.get(r.app, r.app) or "(env repo)"  # a failure no app carries: sandbox.yaml does not read
         rows.append(
-            (str(r.id), app, _short(r.revision), r.trigger, r.result, r.health, when, took, r.subject[:50])
+            (
+                str(r.id),
+                app,
+                output.short(r.revision),
+                r.trigger,
+                r.result,
+                r.health,
+                when,
+                took,
+                r.subject[:50],
+            )
         )
-    print(_table(rows))
+    print(output.table(rows))
     return 0
 
 
@@ -398,7 +311,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         agent.send(Resume(args.app))
         agent.wait_idle(session.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
-    _emit(args, snapshot)
+    output.emit(args, snapshot)
     app = snapshot.app(args.app)
     return 0 if app and app.last_result != "Failed" else 1
 
@@ -425,7 +338,7 @@ def cmd_revert(args: argparse.Namespace) -> int:
     else:
         print(result.message.splitlines()[0] if result.message else "reverted")
         print(f"new commit {result.new_sha[:7]} reverts {result.reverted_sha[:7]}; {result.undo_hint}")
-        print(_apps_table(snapshot))
+        print(output.apps_table(snapshot))
         for app in failed:
             print(
                 f"error: {snapshot.shown(app.name)}: deploying the revert failed: {app.message}",
@@ -478,9 +391,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         for app in apps:
             print(
-                f"{snapshot.shown(app.name)}: {app.sync} {app.health} at {_short(app.deployed_revision)} ({args.ref})"
+                f"{snapshot.shown(app.name)}: {app.sync} {app.health} at {output.short(app.deployed_revision)} ({args.ref})"
             )
-            print(_objects_table(app))
+            print(output.objects_table(app))
         for event in _errors_since(snapshot, started):
             print(f"error: {event.message}", file=sys.stderr)
     if any(a.last_result == "Failed" for a in apps) or not apps:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -142,3 +143,15 @@ def _etcd_over_tls(
         "kube-apiserver": {"etcd-cafile": ca, "etcd-certfile": cert, "etcd-keyfile": key},
     }  # fmt: skip
     return overrides, extra
+
+
+def settings_stamp() -> str:
+    """What a cluster's simulated world is made from (the components' flags, kwok's options
+    and stages), the same for every cluster this version makes: a cluster made by another
+    version keeps its own until it is made anew (a running component never re-reads them)."""
+    config = kwok_yaml(Path("pki"), Path("metrics-server"), (0, 0))
+    made = hashlib.sha256(config.encode())
+    made.update(SIMULATED_EXIT_STAGE.read_bytes())
+    for manifest in sorted(METRICS_MANIFESTS.glob("*")):
+        made.update(manifest.read_bytes())
+    return made.hexdigest()

@@ -169,6 +169,7 @@ class LocalRuntime:
         current = self.status()
         if current.running and any(n.ready for n in current.nodes):
             progress(f"reusing running cluster {self.context}")
+            self._say_if_made_otherwise(progress)
             self._start_cloud(progress)  # a cluster made before the sandbox had one
             return current
         if current.state == "degraded" and self.dead_components() == [self.cloud_pid_file.stem]:
@@ -184,6 +185,7 @@ class LocalRuntime:
         started = time.monotonic()
         if current.state == "stopped":
             progress(f"starting stopped cluster {self.context}")
+            self._say_if_made_otherwise(progress)
             self._check(self._kwokctl("start", "cluster", "--timeout", "2m"), "kwokctl start cluster")
             self._renew_node()
         creating = current.state != "stopped" and not current.running
@@ -249,6 +251,27 @@ class LocalRuntime:
         with locks.held(cache_dir() / "locks" / "kwokctl-create.lock"):
             self._write_kwokctl_config(binaries["metrics-server"], etcd_ports=(_free_port(), _free_port()))
             self._check(self._kwokctl(*args, kube_version=version), "kwokctl create cluster")
+        self.settings_stamp_file.write_text(kwokconfig.settings_stamp() + "\n")
+
+    @property
+    def settings_stamp_file(self) -> Path:
+        """What the cluster was made with (kwokconfig.settings_stamp), written once it is made."""
+        return self.cluster_dir / "sandbox-settings.sha256"
+
+    def _say_if_made_otherwise(self, progress: Progress) -> None:
+        """A cluster another version of the sandbox made runs with that version's settings
+        (pods without addresses, say, before they had them) until it is made anew: say so, and
+        how, rather than recreate a cluster that holds the user's work."""
+        try:
+            made = self.settings_stamp_file.read_text().strip()
+        except OSError:
+            made = ""
+        if made != kwokconfig.settings_stamp():
+            progress(
+                f"note: cluster {self.context} was made by another version of the sandbox and keeps its "
+                "settings for simulated pods and nodes; `gitops-sandbox cluster down` then `cluster up` "
+                "makes it anew with this version's"
+            )
 
     def _write_kwokctl_config(self, metrics_server: Path, etcd_ports: tuple[int, int]) -> None:
         """What kwokctl reads from $KWOK_WORKDIR/kwok.yaml (see kwokconfig)."""
