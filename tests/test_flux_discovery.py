@@ -736,3 +736,25 @@ def test_the_apps_a_kustomization_that_cannot_run_defines_are_kept_not_taken_for
         "apps does not render at c2c2c2c, so app web, which it defines, is kept as it is"
         in plan.broken["web"][0].message
     )
+
+
+def test_an_app_that_follows_the_base_branch_reads_the_branch_the_sandbox_runs_and_says_so(
+    tmp_path: Path,
+) -> None:
+    from clikit import repo_from_fixture
+
+    path, _sha = repo_from_fixture(tmp_path / "repo", FLUX / "base-branch", {"uid": "x"}, "bootstrap on main")
+    git(path, "checkout", "-q", "-b", "feature")
+    cm = path / "apps" / "cm.yaml"
+    cm.write_text(cm.read_text().replace('v: "1"', 'v: "2"'))
+    git(path, "commit", "-q", "-am", "v2 on feature")
+
+    for branch, value, said in (("main", "1", False), ("feature", "2", True)):
+        on = EnvRepo(path, branch)
+        found = discover(on, branch)
+        apps = next(a for a in found.apps if a.name == "apps")
+        rendered = render_app(on, apps, branch)
+        assert rendered.ok, rendered.problems
+        assert [o.manifest["data"] for o in rendered.objects if o.key.kind == "ConfigMap"] == [{"v": value}]
+        notices = [n.message for n in rendered.notices if "follows main" in n.message]
+        assert bool(notices) == said, (branch, notices)

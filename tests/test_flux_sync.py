@@ -384,3 +384,29 @@ def test_a_sync_that_does_not_finish_in_time_says_what_is_not_done_and_fails(
             synced
         )
         assert f"after{u}" in said[0], said
+
+
+def test_check_of_a_branch_deploys_that_branch_where_the_bootstrap_source_follows_main(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """`flux bootstrap` writes a GitRepository that follows main, and every app reads it: a
+    check of a feature branch deploys the feature branch (what merging it would deploy), as a
+    pull-request preview redirects the base branch to the branch under review, and says so."""
+    with cluster_case(tmp_path, local_runtime, FLUX / "base-branch", "bootstrap on main") as case:
+        u = case.uid
+        settings = cm_path(f"base{u}", "settings")
+        assert case.cli("sync").returncode == 0
+        assert live(case.kube, settings)["data"] == {"v": "1"}
+        git(case.repo, "checkout", "-q", "-b", "feature")
+        (case.repo / "apps" / "cm.yaml").write_text((case.repo / "apps" / "cm.yaml").read_text().replace(
+            'v: "1"', 'v: "2"'))  # fmt: skip
+        commit_all(case.repo, "v2 on feature")
+        git(case.repo, "checkout", "-q", "main")
+
+        checked = case.cli("check", "--ref", "feature", "--timeout", "60")
+
+        assert checked.returncode == 0, shown(checked)
+        assert live(case.kube, settings)["data"] == {"v": "2"}, "the branch checked is what runs"
+        assert "GitRepository flux-system follows main; the sandbox runs feature in its place" in output(
+            checked
+        )

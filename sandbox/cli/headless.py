@@ -393,9 +393,17 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(
                 f"{snapshot.shown(app.name)}: {app.sync} {app.health} at {output.short(app.deployed_revision)} ({args.ref})"
             )
-            print(output.objects_table(app))
+            for notice in app.notices:  # how the branch was read (a base branch it runs in place of)
+                print(f"  note: {notice}")
+            if app.objects:
+                print(output.objects_table(app))
         for event in _errors_since(snapshot, started):
-            print(f"error: {event.message}", file=sys.stderr)
+            named = (
+                f"{snapshot.shown(event.app)}: "
+                if event.app and not event.message.startswith(event.app)
+                else ""
+            )
+            print(f"error: {named}{event.message}", file=sys.stderr)
     if any(a.last_result == "Failed" for a in apps) or not apps:
         return 1
     return 0 if all(a.health == Health.HEALTHY for a in apps) else 1

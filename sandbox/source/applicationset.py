@@ -180,7 +180,7 @@ def _git(body: dict[str, Any], repo: EnvRepo, sha: str, repos: RepoMap) -> Itera
     if not repos.is_this_repo(url):
         raise _Refused(repos.unmapped(url, "generators git repoURL"))
     revision = str(body.get("revision", "") or "HEAD")
-    if revision not in ("HEAD", repos.branch):
+    if not repos.runs(revision):
         try:
             sha = repo.resolve(revision)
         except EnvRepoError as err:

@@ -154,7 +154,7 @@ def application(
         revision=revision,
         ignore_differences=ignore, repo=other,
         after_parent=bool(parent),  # an Application of an app-of-apps exists once its parent synced it
-        notices=(*unhonoured, *ignored),
+        notices=(*unhonoured, *ignored, *((bad.notice(read.notice),) if read.notice else ())),
     ), []  # fmt: skip
 
 
@@ -249,6 +249,7 @@ class _SourceRead:
     revision: str  # "" follows the watched branch (or the other repo's HEAD)
     other: str  # another local repo ("" is the env repo)
     chart_archive: str = ""  # a chart of a Helm repository, packaged in the Helm cache
+    notice: str = ""  # how its revision is read, when not as written
 
 
 def _from_source(source: dict[str, Any], spec: dict[str, Any], repos: RepoMap, bad: Any) -> _SourceRead:
@@ -268,8 +269,11 @@ def _from_source(source: dict[str, Any], spec: dict[str, Any], repos: RepoMap, b
         bad(f"source.path {raw_path!r} is outside the repo")
     other = repos.local_repo(url)
     revision = str(source.get("targetRevision", "") or "")
-    if revision in ("", "HEAD") or (other is None and revision == repos.branch) or "chart" in source:
-        revision = ""  # HEAD (of the other repo), or the watched branch; a chart's is its version
+    notice = (
+        repos.redirected(revision, "source.targetRevision") if other is None and "chart" not in source else ""
+    )
+    if revision in ("", "HEAD") or (other is None and repos.runs(revision)) or "chart" in source:
+        revision = ""  # HEAD (of the other repo), or the revision the sandbox runs; a chart's is its version
     helm = mapping(source.get("helm"))
     kustomize = mapping(source.get("kustomize"))
     directory = mapping(source.get("directory"))
@@ -286,7 +290,7 @@ def _from_source(source: dict[str, Any], spec: dict[str, Any], repos: RepoMap, b
     if archive:
         path, source_type = ".", "helm"
     other_path = repos.path_of(other) if other else ""
-    return _SourceRead(path, source_type, options, values, release, revision, other_path, archive)
+    return _SourceRead(path, source_type, options, values, release, revision, other_path, archive, notice)
 
 
 def _cached_chart(chart: str, version: str, url: str, bad: Any) -> str:

@@ -92,7 +92,13 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None, cluster: ClusterFacts)
             return refused
     if config is not None and problems and not config.apps and config.argocd is None:
         return Discovery([], problems, configured=True)
-    repos = RepoMap.of(repo.remote_urls(), dict(config.repos) if config else {}, repo.branch, str(repo.path))
+    repos = RepoMap.of(
+        repo.remote_urls(),
+        dict(config.repos) if config else {},
+        repo.branch,
+        str(repo.path),
+        repo.default_branch(),
+    )
     if config is None or config.scan:
         return _scanned(repo, sha, repos, config, cluster)
     apps = list(config.apps)

@@ -165,6 +165,22 @@ class EnvRepo:
             except (git.GitCommandError, ValueError):
                 return []
 
+    def default_branch(self) -> str | None:
+        """The branch a clone of the repo starts on (its remote's HEAD, as `git clone` records
+        it), else a local main or master: the branch a merge lands on, which Flux and Argo CD
+        objects in the repo usually name."""
+        with self._lock:
+            try:
+                remote_head = str(self._repo.git.symbolic_ref("-q", "refs/remotes/origin/HEAD")).strip()
+            except git.GitCommandError:
+                remote_head = ""
+            if remote_head.startswith("refs/remotes/origin/"):
+                return remote_head.removeprefix("refs/remotes/origin/")
+            for name in ("main", "master"):
+                if self._rev_parse(f"refs/heads/{name}") or self._rev_parse(f"refs/remotes/origin/{name}"):
+                    return name
+        return None
+
     # -- revisions -------------------------------------------------------------------------
 
     @property

@@ -216,6 +216,7 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
         create_namespace=kind == "HelmRelease" and bool(mapping(spec.get("install")).get("createNamespace")),
         parent=parent, defined_in=found.file, kind=kind, depends_on=depends, after_parent=bool(parent),
         waits=_waits(kind, spec), health_checks=_health_checks(spec, namespace),
+        notices=(bad.notice(place.notice),) if place.notice else (),
     ), []  # fmt: skip
 
 
@@ -247,6 +248,7 @@ class Place:
     repo: str = ""  # another local repo's folder ("" is the env repo)
     revision: str = ""  # a ref ("" follows the watched branch)
     archive: str = ""  # a packaged chart in the Helm cache
+    notice: str = ""  # how it is read, when not as written
 
 
 def _git_path(
@@ -285,8 +287,8 @@ def _git_path(
     revision = str(
         git_ref.get("commit") or git_ref.get("tag") or git_ref.get("name") or git_ref.get("branch") or ""
     )
-    if other is None and revision == sources.repos.branch:
-        revision = ""  # the watched branch itself
+    if other is None and sources.repos.runs(revision):  # the revision the sandbox runs
+        return Place(clean, notice=sources.repos.redirected(revision, f"GitRepository {source}"))
     return Place(clean, sources.repos.path_of(other) if other else "", revision)
 
 

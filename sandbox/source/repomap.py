@@ -41,9 +41,17 @@ class RepoMap:
     others: tuple[tuple[str, str], ...] = ()  # (URL, local path) mapped to another repo
     branch: str = ""
     root: str = ""  # the env repo's folder: mapped paths are relative to it
+    default: str = ""  # the branch a merge lands on (EnvRepo.default_branch)
 
     @classmethod
-    def of(cls, remotes: list[str], mapping: dict[str, str], branch: str | None, root: str = "") -> RepoMap:
+    def of(
+        cls,
+        remotes: list[str],
+        mapping: dict[str, str],
+        branch: str | None,
+        root: str = "",
+        default: str | None = None,
+    ) -> RepoMap:
         mine = {normalize(u) for u in remotes}
         others = []
         for url, path in mapping.items():
@@ -51,7 +59,22 @@ class RepoMap:
                 mine.add(normalize(url))
             else:
                 others.append((url, path))
-        return cls(frozenset(mine), tuple(others), branch or "", root)
+        return cls(frozenset(mine), tuple(others), branch or "", root, default or "")
+
+    def runs(self, ref: str) -> bool:
+        """Whether a ref of this repo stands for the revision the sandbox runs: HEAD, the
+        watched branch, or the branch a merge lands on. The sandbox runs a branch to show what
+        merging it would deploy, as a pull-request preview redirects the apps that follow the
+        base branch to the branch under review."""
+        return ref in ("", "HEAD", self.branch) or (bool(self.default) and ref == self.default)
+
+    def redirected(self, ref: str, what: str) -> str:
+        """The notice for ``what`` following the base branch while another branch runs ("" when
+        it follows the one that runs)."""
+        if not self.default or ref != self.default or ref == self.branch or not self.branch:
+            return ""
+        return (f"{what} follows {ref}; the sandbox runs {self.branch} in its place (what merging "
+                f"{self.branch} into {ref} would deploy)")  # fmt: skip
 
     def is_this_repo(self, url: str) -> bool:
         return normalize(url) in self.urls
