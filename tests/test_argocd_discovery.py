@@ -292,6 +292,8 @@ def test_applications_in_the_folder_of_a_root_that_cannot_run_wait_under_it(tmp_
     assert apps["beside"].parent == "", "an ApplicationSet that cannot expand makes no Application beside it"
     assert apps["multi"].invalid, "three sources that make objects"
     assert (apps["extra"].parent, apps["extra"].after_parent) == ("multi", True), "from its third source"
+    assert apps["remote"].invalid and apps["remote"].from_chart_repo, "its chart is not fetched"
+    assert apps["parent"].parent == apps["multi"].parent == "", "a chart app beside them defines none of them"
 
 
 def test_an_ignore_difference_the_sandbox_cannot_honour_is_said_and_the_app_still_runs(

@@ -69,6 +69,9 @@ spec:
     metadata: {labels: {app: web}}
     spec:
       containers: [{name: web, image: nginx:1.27}]
+      # kind's one node is its control plane, and so is the sandbox's: what a homelab pins
+      # there (an operator's required affinity) runs.
+      nodeSelector: {node-role.kubernetes.io/control-plane: ""}
 """
     kubectl = toolchain.ensure("kubectl")
     subprocess.run(

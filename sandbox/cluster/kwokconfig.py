@@ -18,6 +18,14 @@ SIMULATED_EXIT_STAGE = Path(__file__).parent / "stages" / "simulated-exit.yaml"
 # this machine as this user, once a kwok Exec or Logs object exists. Left: health, and the
 # simulated metrics metrics-server scrapes.
 POD_CIDR = "10.244.0.0/16"
+# The node's labels: kind's one node is its control plane (schedulable, as kind leaves a
+# one-node cluster), so what a repo pins to the control plane runs here as there.
+NODE_LABELS = {
+    "kubernetes.io/os": "linux",
+    "kubernetes.io/arch": "amd64",
+    "node-role.kubernetes.io/control-plane": "",
+    "type": "kwok",
+}
 KWOK_OPTIONS = {
     "kind": "KwokConfiguration",
     "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
@@ -152,6 +160,7 @@ def settings_stamp() -> str:
     config = kwok_yaml(Path("pki"), Path("metrics-server"), (0, 0))
     made = hashlib.sha256(config.encode())
     made.update(SIMULATED_EXIT_STAGE.read_bytes())
+    made.update(json.dumps(NODE_LABELS, sort_keys=True).encode())
     for manifest in sorted(METRICS_MANIFESTS.glob("*")):
         made.update(manifest.read_bytes())
     return made.hexdigest()

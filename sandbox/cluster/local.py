@@ -379,12 +379,7 @@ class LocalRuntime:
                         "metrics.k8s.io/resource-metrics-path": f"/metrics/nodes/{NODE_NAME}/metrics/resource",
                         "node.alpha.kubernetes.io/ttl": "0",
                     },
-                    "labels": {
-                        "kubernetes.io/hostname": NODE_NAME,
-                        "kubernetes.io/os": "linux",
-                        "kubernetes.io/arch": "amd64",
-                        "type": "kwok",
-                    },
+                    "labels": {"kubernetes.io/hostname": NODE_NAME, **kwokconfig.NODE_LABELS},
                 },
                 "status": {
                     "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "1000"},

@@ -147,6 +147,7 @@ def application(
     return AppSpec(
         name=app, home=home, object_name=name, path=path, namespace=str(namespace), source=source_type,
         values=read.values, release_name=read.release, auto_sync=auto, chart_archive=read.chart_archive,
+        from_chart_repo="chart" in source,
         prune=bool(auto and isinstance(automated, dict) and automated.get("prune")),
         cascade=any(is_resources_finalizer(f) for f in mapping(found.manifest.get("metadata")).get("finalizers") or ()),
         self_heal=bool(auto and isinstance(automated, dict) and automated.get("selfHeal")),

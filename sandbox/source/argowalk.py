@@ -103,7 +103,8 @@ class ArgoWalk:
         while that app fails. It waits under that app instead of running on its own."""
         # Only an Application syncs a folder: a failed ApplicationSet's "folder" is just where its
         # file is, and the Applications beside it are none of its making.
-        failed = [s for s in self._apps.values() if s.kind == "Application"
+        # A chart from a Helm repository reads no folder here, whatever its path says.
+        failed = [s for s in self._apps.values() if s.kind == "Application" and not s.from_chart_repo
                   and (s.name in self.unrendered or s.invalid) and not s.repo and not s.revision]  # fmt: skip
         for name, spec in list(self._apps.items()):
             # An ApplicationSet's Applications are the ApplicationSet controller's to make, from

@@ -35,7 +35,7 @@ def failed_app(found: Defined, problems: list[Problem], parent: str) -> AppSpec 
         target if DNS1123_LABEL.match(target) else "default",
         source, parent=parent, defined_in=found.file, kind=kind, home=home, object_name=name,
         after_parent=bool(parent), invalid=tuple(problems), auto_sync=auto, self_heal=heal,
-        also_reads=_other_sources(kind, spec),
+        also_reads=_other_sources(kind, spec), from_chart_repo=_from_chart_repo(kind, spec),
     )  # fmt: skip
 
 
@@ -46,6 +46,17 @@ def _other_sources(kind: str, spec: dict[str, Any]) -> tuple[str, ...]:
         return ()
     sources = [mapping(s) for s in spec.get("sources") or ()]
     return tuple(posixpath.normpath(str(s["path"]).strip("/") or ".") for s in sources if s.get("path"))
+
+
+def _from_chart_repo(kind: str, spec: dict[str, Any]) -> bool:
+    """An Application of a chart from a Helm repository (source.chart, or only chart sources):
+    the folder its file sits in is none of its reading."""
+    if kind != "Application":
+        return False
+    sources = (
+        [mapping(spec["source"])] if spec.get("source") else [mapping(s) for s in spec.get("sources") or ()]
+    )
+    return bool(sources) and all(s.get("chart") for s in sources)
 
 
 def _automation(kind: str, spec: dict[str, Any]) -> tuple[bool, bool]:
