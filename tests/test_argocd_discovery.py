@@ -11,7 +11,7 @@ from clikit import REPOS, commit_fixture, repo_from_fixture
 from gitkit import git
 
 from sandbox.source.appspec import AppSpec
-from sandbox.source.discovery import Discovery, discover
+from sandbox.source.discovery import Discovery, discover, entry_question
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render import render_app
 
@@ -316,6 +316,9 @@ def test_the_same_application_in_two_cluster_folders_asks_for_an_entry(tmp_path:
         "app web is defined twice: in clusters/east/web.yaml and in clusters/west/web.yaml" in twice.message
     )
     assert "choose one with --entry clusters/east" in twice.message, twice.message
+    assert found.apps == [], "no Argo CD runs both clusters' folders: the sandbox runs neither, and asks"
+    asked = entry_question(_repo, "HEAD")
+    assert asked is not None and asked.message == twice.message, "asked up front, before a cluster starts"
 
 
 def test_an_entry_names_the_folder_of_the_applications_and_one_that_would_deploy_nothing_is_refused(
@@ -381,8 +384,8 @@ def test_applications_in_documentation_folders_are_said_not_taken_as_apps(tmp_pa
     )
     assert found.problems == [], "its repoURL maps to no local repo, and that fails nothing"
     assert found.notices == (
-        "not taken as apps: 1 Argo CD definition in documentation or example folders (docs/examples/my-app.yaml); "
-        "--entry docs/examples runs one",
+        "not taken as apps: 2 Argo CD definitions in documentation, example or template folders (docs/examples/my-app.yaml, "
+        "templates/web-service/skeleton/app.yaml); --entry docs/examples runs one",
     )
     git(repo.path, "rm", "-q", "bootstrap/shop.yaml")
     git(repo.path, "commit", "-qm", "only the example left")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from sandbox.manifest import kubeyaml
+from sandbox.manifest.shape import mapping
 from sandbox.model import Problem
 from sandbox.source import applicationset, argocd
 from sandbox.source.appconfig import (
@@ -25,6 +26,8 @@ from sandbox.source.failedapp import failed_app
 from sandbox.source.percommit import MAX_DEPTH, NO_CLUSTER, ClusterFacts, defining_renders
 from sandbox.source.render.parse import inside
 from sandbox.source.repomap import RepoMap
+
+WHICH_CLUSTER = "WhichCluster"  # a problem that asks which cluster's folder to run (--entry)
 
 
 def argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined]:
@@ -153,13 +156,16 @@ class ArgoWalk:
                 self._apps[spec.name] = spec  # found as a root first, it is this parent's child
                 return None
             if seen != spec and spec.name not in self._ancestors(spec):
-                hint = _entry_hint(seen, spec) if seen.defined_in != spec.defined_in else ""
+                hint = (
+                    _entry_hint(seen.defined_in, spec.defined_in)
+                    if seen.defined_in != spec.defined_in
+                    else ""
+                )
                 where = (f"by two apps, {seen.parent or 'as a root'} and {spec.parent}, from {spec.defined_in}"
                          if seen.defined_in == spec.defined_in
                          else f"twice: in {seen.defined_in} and in {spec.defined_in}{hint}")  # fmt: skip
                 if hint:  # one folder per cluster: which to run is the user's question
-                    self.problems.append(Problem(f"app {spec.name} is defined {where}", file=spec.defined_in,
-                                                 object=spec.name))  # fmt: skip
+                    self.problems.append(_which_cluster(spec.name, seen.defined_in, spec.defined_in, hint))
                 else:  # Argo CD warns (SharedResourceWarning) and runs one: so does the sandbox
                     self.notices.append(Problem(
                         f"app {spec.name} is defined {where}: the first ({seen.defined_in}) runs, the second is left "
@@ -223,10 +229,33 @@ class ArgoWalk:
         return bool(files)
 
 
-def _entry_hint(first: AppSpec, second: AppSpec) -> str:
+def cluster_question(defined: list[Defined]) -> Problem | None:
+    """Which cluster's folder to run, where two folders define the same Application (one folder
+    per cluster, as a fleet repo has them): no Argo CD runs both, so the sandbox
+    asks rather than run a mix. Read from the files alone, before any app renders."""
+    first: dict[tuple[str, str], Defined] = {}
+    for found in defined:
+        if found.manifest.get("kind") != "Application":
+            continue
+        meta = mapping(found.manifest.get("metadata"))
+        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        seen = first.setdefault(key, found)
+        if seen.file == found.file:
+            continue
+        if hint := _entry_hint(seen.file, found.file):
+            return _which_cluster(key[1], seen.file, found.file, hint)
+    return None
+
+
+def _which_cluster(name: str, first: str, second: str, hint: str) -> Problem:
+    return Problem(f"app {name} is defined twice: in {first} and in {second}{hint}", file=second, object=name,
+                   reason=WHICH_CLUSTER)  # fmt: skip
+
+
+def _entry_hint(first: str, second: str) -> str:
     """Where two folders of the repo define the same app (one folder per cluster, as a fleet
     repo has them), which --entry names the first of them."""
-    a, b = first.defined_in.split("/"), second.defined_in.split("/")
+    a, b = first.split("/"), second.split("/")
     common = 0
     while common < min(len(a), len(b)) - 1 and a[common] == b[common]:
         common += 1
@@ -234,5 +263,5 @@ def _entry_hint(first: AppSpec, second: AppSpec) -> str:
         return ""  # the same folder, or one file beside the other's folder
     # The folder of the file itself: an entry is read without its subfolders, as `argocd app
     # create --path` reads it, so a cluster's folder above it would deploy nothing.
-    folder = posixpath.dirname(first.defined_in)
+    folder = posixpath.dirname(first)
     return f" (a folder for each cluster? choose one with --entry {folder}, or in {CONFIG_FILE}: `argocd: {{path: {folder}}}`)"

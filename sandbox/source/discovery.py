@@ -19,6 +19,7 @@ import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sandbox.manifest.shape import mapping
 from sandbox.model import Problem
 from sandbox.source import argocd, flux
 from sandbox.source.appconfig import (
@@ -29,7 +30,7 @@ from sandbox.source.appconfig import (
 )
 from sandbox.source.appspec import CONFIG_FILE, AppSpec
 from sandbox.source.argocd import Defined
-from sandbox.source.argowalk import ArgoWalk, argo_definitions
+from sandbox.source.argowalk import WHICH_CLUSTER, ArgoWalk, argo_definitions, cluster_question
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.fluxentry import FluxEntries, flux_entries, holds_flux
 from sandbox.source.fluxwalk import FluxWalk
@@ -193,8 +194,10 @@ def entry_question(repo: EnvRepo, revision: str, entry: str | None = None) -> Pr
         return entry_refusal(repo, repo.resolve(revision), entry)
     sha = repo.resolve(revision)
     config, _problems = read_config(repo, sha)
-    if (config is not None and not config.scan) or argo_definitions(repo, sha, ""):
+    if config is not None and not config.scan:
         return None
+    if defined := argo_definitions(repo, sha, ""):
+        return cluster_question(_apart_examples(defined)[0])
     entries = flux_entries(repo, sha).found
     return _which_entry(entries) if len(entries) > 1 else None
 
@@ -238,9 +241,11 @@ def _scanned(
         files = sorted({d.file for d in examples})
         walk.notices.append(Problem(
             f"not taken as apps: {len(examples)} Argo CD definition{'s' if len(examples) > 1 else ''} in "
-            f"documentation or example folders ({', '.join(files[:3])}{' …' if len(files) > 3 else ''}); "
+            f"documentation, example or template folders ({', '.join(files[:3])}{' …' if len(files) > 3 else ''}); "
             f"--entry {posixpath.dirname(files[0]) or '.'} runs one",
         ))  # fmt: skip
+    if asked := [p for p in walk.problems if p.reason == WHICH_CLUSTER]:
+        return Discovery([], asked, configured=True)  # no Argo CD runs two clusters' folders: none runs
     apps = walk.apps()
     files = sorted({a.defined_in for a in apps if not a.parent and a.defined_in})
     shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "") or "the repo"
@@ -253,13 +258,19 @@ def _scanned(
 
 # Folders whose Applications illustrate rather than deploy: nobody applies docs/examples/app.yaml.
 _EXAMPLE_FOLDERS = frozenset({"doc", "docs", "example", "examples", "sample", "samples", "test", "tests",
-                              "testdata", "hack"})  # fmt: skip
+                              "testdata", "hack", "skeleton", "skeletons"})  # fmt: skip
+# A scaffolding template's placeholders (Backstage's ${{ values.name }}, cookiecutter's {{ cookiecutter.x }}):
+# the file is filled in to make a repo's file, and is none itself.
+_TEMPLATE_MARKS = ("${{", "{{ cookiecutter", "{{cookiecutter")
 
 
 def _apart_examples(defined: list[Defined]) -> tuple[list[Defined], list[Defined]]:
-    """The definitions taken as roots, and those in documentation or example folders, left
-    aside unless the repo has no other (then they are all it has)."""
-    examples = [d for d in defined if _EXAMPLE_FOLDERS & {p.lower() for p in d.file.split("/")[:-1]}]
+    """The definitions taken as roots, and those in documentation, example or scaffolding
+    folders (or files of scaffolding templates), left aside unless the repo has no other (then
+    they are all it has)."""
+    examples = [d for d in defined if _EXAMPLE_FOLDERS & {p.lower() for p in d.file.split("/")[:-1]}
+                or any(m in d.file for m in _TEMPLATE_MARKS)
+                or any(m in str(mapping(d.manifest.get("metadata")).get("name", "")) for m in _TEMPLATE_MARKS)]  # fmt: skip
     if len(examples) == len(defined):
         return defined, []
     return [d for d in defined if d not in examples], examples
