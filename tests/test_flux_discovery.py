@@ -65,7 +65,11 @@ def test_post_build_substitution_reads_variables_from_the_spec_and_a_secret_in_t
     apps = {a.names.short: a for a in found.apps}
 
     objects = _objects(repo, apps["subst"])
-    assert set(objects) == {"Deployment/sized", "ConfigMap/untouched"}, "reconcile: disabled is left out"
+    assert set(objects) == {"Deployment/sized", "ConfigMap/untouched", "PersistentVolumeClaim/data-2"}, (
+        "reconcile: disabled is left out; a default's own variable is substituted"
+    )
+    claim = objects["PersistentVolumeClaim/data-2"]["spec"]
+    assert (claim["accessModes"], claim["resources"]["requests"]["storage"]) == (["ReadWriteOnce"], "1Gi")
     deployment = objects["Deployment/sized"]
     assert deployment["spec"]["replicas"] == 2, "the spec's value wins over the Secret's, and is a number"
     env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import posixpath
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -479,28 +478,6 @@ def _vendored_chart(
         f"(it reads {chart}-VERSION.tgz there), or `--untar` it into a folder of the env repo and name that "
         f"folder in sandbox.yaml (`charts: FOLDER`; the chart goes in FOLDER/{chart})")  # fmt: skip
     return None
-
-
-_VARIABLE = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[=-])([^}]*))?\}")
-
-
-def substitute(text: str, variables: Mapping[str, str]) -> str:
-    """Flux's post-build substitution: ``${var}``, ``${var:=default}``, ``${var:-default}``
-    (the default when unset or empty), ``${var=default}`` (when unset); ``$${var}`` stays as
-    ``${var}``; an unset variable without a default becomes empty."""
-
-    def one(match: re.Match[str]) -> str:
-        escaped, name, op, default = match.groups()
-        if escaped:
-            return match.group(0)[1:]
-        value = variables.get(name)
-        if op in (":=", ":-") and not value:
-            return default or ""
-        if op in ("=", "-") and value is None:
-            return default or ""
-        return value or ""
-
-    return _VARIABLE.sub(one, text)
 
 
 def _set_path(values: dict[str, Any], path: str, value: str) -> None:

@@ -18,7 +18,7 @@ from sandbox.manifest import kubeyaml, rawyaml
 from sandbox.manifest.annotations import FLUX_SUBSTITUTE
 from sandbox.manifest.shape import annotations_of, mapping
 from sandbox.model import Manifest, Problem
-from sandbox.source import flux, kpatch
+from sandbox.source import envsubst, kpatch
 from sandbox.source.appconfig import KUSTOMIZATION_FILES, has_kustomization
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.envrepo import EnvRepo
@@ -157,7 +157,7 @@ def _substituted(doc: Doc, variables: dict[str, str]) -> Doc:
     data = doc.data
     if not isinstance(data, dict) or annotations_of(data).get(FLUX_SUBSTITUTE) == "disabled":
         return doc
-    text = flux.substitute(kubeyaml.dump(data), variables)
+    text = envsubst.substitute(kubeyaml.dump(data), variables)
     try:
         return Doc(kubeyaml.load(text), doc.file, doc.line)
     except yaml.YAMLError:
