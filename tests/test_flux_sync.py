@@ -188,6 +188,29 @@ def test_an_app_its_parent_applied_before_goes_on_with_a_new_commit_while_the_pa
         assert "its parent did not apply it" not in output(again), shown(again)
 
 
+def test_an_app_its_parent_applied_goes_on_while_the_parent_fails_though_its_own_sync_never_succeeded(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """parent applied child's Kustomization, whose own first sync failed: child exists in the
+    cluster all the same, and builds the next revision whatever parent's newest sync did."""
+    with cluster_case(tmp_path, local_runtime, FLUX / "parent-breaks", "parent applies child") as case:
+        u, cli, kube = case.uid, case.cli, case.kube
+        (case.repo / "child" / "widget.yaml").write_text(
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n"
+        )
+        commit_all(case.repo, "child asks for a kind the cluster does not know")
+        first = cli("sync")
+        assert first.returncode == 1 and "Widget" in output(first), shown(first)
+        (case.repo / "parent" / "broken.yaml").write_text("kind: [\n")
+        git(case.repo, "add", "parent/broken.yaml")
+        (case.repo / "child" / "widget.yaml").unlink()
+        _set(case.repo, "child/cm.yaml", 'v: "1"', 'v: "2"', "parent breaks; child is mended")
+        again = cli("sync")
+        assert again.returncode == 1, shown(again)
+        assert "its parent did not apply it" not in output(again), shown(again)
+        assert live(kube, cm_path(f"child{u}", "settings"))["data"] == {"v": "2"}, shown(again)  # type: ignore[index]
+
+
 def test_switching_the_entry_says_which_apps_the_new_entry_does_not_reach_and_prunes_none(
     tmp_path: Path, local_runtime: LocalRuntime
 ) -> None:

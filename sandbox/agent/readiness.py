@@ -52,7 +52,7 @@ class Readiness:
         itself = self._get(spec.name)
         # One its parent applied before exists in the cluster, and its controller goes on with the
         # new revision whatever the parent's newest sync did (Flux and Argo CD both do).
-        if itself is not None and itself.deployed_revision is not None:
+        if itself is not None and (itself.deployed_revision is not None or _applied_by(parent, spec)):
             parent = None
         if parent is not None:
             state = parent.view()
@@ -159,3 +159,14 @@ class Readiness:
 
     def _only_one(self) -> str:
         return f"this command syncs {self.focus} only; sync that app first, or sync without --app"
+
+
+def _applied_by(parent: AppController | None, spec: AppSpec) -> bool:
+    """Whether the revision ``parent`` runs applied the object that defines ``spec`` (so it is in
+    the cluster, whether or not its own sync ever succeeded)."""
+    deployed = parent.deployed if parent is not None else None
+    if deployed is None:
+        return False
+    name = spec.object_name or spec.name
+    return any(c.key.kind == spec.kind and c.key.name == name and c.key.namespace in (spec.home, "")
+               for c in deployed.rendered.children)  # fmt: skip
