@@ -4,6 +4,7 @@ the sandbox does not do."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -88,6 +89,26 @@ def test_kustomization_patches_images_and_components_apply_as_flux_applies_them(
     assert web["spec"]["replicas"] == 4
     assert web["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27-alpine"
     assert {o["metadata"]["namespace"] for o in objects.values()} == {"patched"}
+
+
+def test_a_helm_release_undoes_drift_only_with_drift_detection_enabled(tmp_path: Path) -> None:
+    """helm-controller leaves a change made in the cluster alone unless driftDetection.mode is
+    enabled (warn, and the default, disabled, only see it); kustomize-controller undoes it."""
+    repo, found = _discover(tmp_path, "fields")
+    apps = {a.names.short: a for a in found.apps}
+    assert (apps["rel"].self_heal, apps["subst"].self_heal) == (False, True)
+    for mode, heals in (("warn", False), ("enabled", True)):
+        text = (repo.path / "clusters" / "one" / "apps.yaml").read_text()
+        (repo.path / "clusters" / "one" / "apps.yaml").write_text(
+            re.sub(
+                r"(  targetNamespace: relns\n)(  driftDetection: \{mode: \w+\}\n)?",
+                rf"\1  driftDetection: {{mode: {mode}}}\n",
+                text,
+            )
+        )
+        git(repo.path, "commit", "-qam", f"drift detection {mode}")
+        rel = {a.names.short: a for a in discover(EnvRepo(repo.path), "HEAD").apps}["rel"]
+        assert rel.self_heal is heals, mode
 
 
 def test_a_helm_release_layers_values_from_a_configmap_a_target_path_and_its_spec(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from gitkit import git
 from watchkit import EventLog, available
 
 from agentkit import wait_for
+from sandbox.agent.commands import ClusterCheck
 from sandbox.cluster.local import LocalRuntime
 
 FLUX = REPOS / "flux"
@@ -433,3 +434,22 @@ def test_check_of_a_branch_deploys_that_branch_where_the_bootstrap_source_follow
         assert "GitRepository flux-system follows main; the sandbox runs feature in its place" in output(
             checked
         )
+
+
+def test_a_suspended_app_is_not_deployed_to_a_new_cluster_the_agent_gives_every_other_app_again(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """When the kubeconfig names a new cluster, the agent deploys every app's target to it, but
+    a Kustomization Git suspends is reconciled by no Flux, new cluster or not."""
+    from agentkit import running
+
+    with cluster_case(tmp_path, local_runtime, FLUX / "suspend", "web is suspended") as case:
+        with running(case.repo, case.kube, tmp_path) as agent:
+            replaced = iter([True])
+            agent.kube.replaced = lambda: next(replaced, False)  # type: ignore[method-assign]
+            agent._queue.put(ClusterCheck())
+            assert agent.wait_idle(60)
+            said = [e.message for e in agent.snapshot().events]
+            assert any("names a new cluster" in m for m in said), said
+            assert live(case.kube, cm_path(f"web{case.uid}", "settings")) is None, said
+            assert not agent.history.records(f"web{case.uid}"), "no sync of it, not even a failed one"

@@ -377,8 +377,11 @@ class AppController(AppReport, SelfHealing):
 
     def redeploy(self) -> None:
         """The cluster was replaced by an empty one: what was deployed is gone, so the target
-        (Git's revision, or the rollback's) is synced again, whatever the settings say."""
-        if self.removed or self.config_problems:
+        (Git's revision, or the rollback's) is synced again, auto-sync or not. Not an app Git
+        suspends (Flux never reconciles it), nor one that never deployed and waits for a sync."""
+        if self.removed or self.config_problems or self.suspended:
+            return
+        if self.deployed_revision is None and not self.settings.auto_sync:
             return
         self.deployed = None
         self.failure = None

@@ -211,12 +211,21 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
     return AppSpec(
         name=app, home=namespace, object_name=name, path=place.path, repo=place.repo, revision=place.revision, chart_archive=place.archive,
         namespace=app_namespace, source=source, values=values, release_name=release,
-        auto_sync=not suspended, prune=prune, self_heal=not suspended, options=options,
+        auto_sync=not suspended, prune=prune, self_heal=not suspended and _corrects_drift(kind, spec), options=options,
         create_namespace=kind == "HelmRelease" and bool(mapping(spec.get("install")).get("createNamespace")),
         parent=parent, defined_in=found.file, kind=kind, depends_on=depends, after_parent=bool(parent),
         waits=_waits(kind, spec), health_checks=_health_checks(spec, namespace),
         notices=(bad.notice(place.notice),) if place.notice else (),
     ), []  # fmt: skip
+
+
+def _corrects_drift(kind: str, spec: dict[str, Any]) -> bool:
+    """Whether its controller undoes a change made in the cluster: kustomize-controller does at
+    each reconcile; helm-controller only with spec.driftDetection.mode: enabled ("warn" and the
+    default, disabled, leave the change, and the sandbox shows it as drift)."""
+    if kind != "HelmRelease":
+        return True
+    return mapping(spec.get("driftDetection")).get("mode") == "enabled"
 
 
 def _waits(kind: str, spec: dict[str, Any]) -> bool:
