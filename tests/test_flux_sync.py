@@ -102,9 +102,10 @@ def _ready(cli: Cli, app: str) -> dict[str, str]:
 def test_a_dependency_that_waits_is_ready_only_when_the_apps_it_defines_are_and_one_that_failed_ends_the_wait(
     tmp_path: Path, local_runtime: LocalRuntime
 ) -> None:
-    """infra synced its one object (a Kustomization), but the controller it defines does not
-    render: apps depends on infra, so it fails at once naming the controller, never waiting
-    out the dependsOn timeout, and applies nothing."""
+    """infra synced (a Kustomization, and a Deployment that never gets healthy), but the
+    controller it defines does not render: apps depends on infra, so it fails at once naming
+    the controller, never waiting out the dependsOn timeout on infra's own Deployment, and
+    applies nothing."""
     with cluster_case(tmp_path, local_runtime, FLUX / "depends-deep", "apps depends on infra") as case:
         u, cli, kube = case.uid, case.cli, case.kube
         synced = cli("sync")

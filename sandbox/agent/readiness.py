@@ -92,14 +92,15 @@ class Readiness:
                 return broken, unready
         elif app.spec.ready_once_applied:
             return "", ""  # Ready once applied
-        elif state.objects and state.health != Health.HEALTHY:
+        found = [self._unready(c, f"{shown.get(c.name, c.name)} (which {top} defines)", top, shown, seen | {c.name})
+                 for c in below]  # fmt: skip
+        # An app it applied that failed ends the wait at once, though its own objects are not
+        # healthy yet: Flux's wait would time out on that app's Ready, never met.
+        if broken := next((b for b, _ in found if b), ""):
+            return broken, ""
+        if not app.spec.health_checks and state.objects and state.health != Health.HEALTHY:
             return "", f"{who} ({state.last_result}, {state.health})"
-        for child in below:
-            named = f"{shown.get(child.name, child.name)} (which {top} defines)"
-            broken, unready = self._unready(child, named, top, shown, seen | {child.name})
-            if broken or unready:
-                return broken, unready
-        return "", ""
+        return next(((b, u) for b, u in found if u), ("", ""))
 
     def _checked_objects(
         self, app: AppController, who: str, checks: set[str], shown: dict[str, str]
