@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -19,11 +19,17 @@ def _private(path: str, flags: int) -> int:
 
 
 @contextmanager
-def held(path: Path) -> Iterator[None]:
-    """Wait for the lock at ``path`` and hold it for the block (e.g. one build at a time)."""
+def held(path: Path, waiting: Callable[[], None] | None = None) -> Iterator[None]:
+    """Wait for the lock at ``path`` and hold it for the block (e.g. one build at a time);
+    ``waiting`` is called first when another process holds it (a wait must not look like a hang)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(path, "w", opener=_private) as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting is not None:
+                waiting()
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:

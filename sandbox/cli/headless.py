@@ -32,6 +32,7 @@ from sandbox.cluster.runtime import ClusterError
 from sandbox.model import Health, SyncStatus
 from sandbox.source.appid import pick, shown_names
 from sandbox.source.envrepo import EnvRepoError
+from sandbox.tools import toolchain
 
 
 def _progress(message: str) -> None:
@@ -83,6 +84,11 @@ def checked_entry(args: argparse.Namespace, branch: str | None = None) -> None:
     args.entry = checked.entry
     if checked.note:
         print(f"note: {checked.note}", file=sys.stderr)
+    # Got (or waited for) here, where it is said: an app's render that needs one would wait in silence.
+    try:
+        toolchain.ensure_all(toolchain.RENDER_TOOLS, _progress)
+    except toolchain.ToolchainError as err:
+        print(f"note: {err} (apps that need it fail, saying so)", file=sys.stderr)
 
 
 def _resolved(snapshot: Snapshot, text: str) -> str | None:

@@ -132,6 +132,7 @@ GROUPS: tuple[ToolGroup, ...] = (
 TOOL_GROUP: dict[str, ToolGroup] = {tool: g for g in GROUPS for tool in g.packages}
 
 # What the local runtime needs, in the order a first build makes them.
+RENDER_TOOLS = ("kubectl", "helm")  # what renders run (kubectl's kustomize where no kustomize is found)
 LOCAL_RUNTIME_TOOLS = (
     "etcd",
     "kwok",
@@ -229,7 +230,7 @@ def _download(tool: str, group: ToolGroup, progress: Progress) -> bool:
             )
     if not _site_answers[site]:
         return False
-    with locks.held(group.cache_path.parent / f".{group.name}.lock"):
+    with locks.held(group.cache_path.parent / f".{group.name}.lock", _waiting(group, progress)):
         if (group.cache_path / tool).is_file():
             return True
         progress(
@@ -249,6 +250,13 @@ def ensure_all(tools: tuple[str, ...], progress: Progress = lambda _msg: None) -
     return {tool: ensure(tool, progress) for tool in tools}
 
 
+def _waiting(group: ToolGroup, progress: Progress) -> Callable[[], None]:
+    return lambda: progress(
+        f"waiting for another process that is getting {group.name} {group.version} into {group.cache_path} "
+        "(building it takes minutes the first time; this one uses it once it is there)"
+    )
+
+
 def build_group(group: ToolGroup, progress: Progress = lambda _msg: None) -> Path:
     """Build every command of a group into the cache (once; concurrent callers wait)."""
     go = go_binary()
@@ -258,7 +266,7 @@ def build_group(group: ToolGroup, progress: Progress = lambda _msg: None) -> Pat
             f"{missing} not found on PATH or in {group.cache_path}, and Go is not installed "
             f"to build it: {GO_INSTALL_HINT}, or set {env_var(next(iter(group.packages)))}."
         )
-    with locks.held(group.cache_path.parent / f".{group.name}.lock"):
+    with locks.held(group.cache_path.parent / f".{group.name}.lock", _waiting(group, progress)):
         if all((group.cache_path / tool).is_file() for tool in group.packages):
             return group.cache_path
         staging = Path(tempfile.mkdtemp(prefix=f".{group.name}-", dir=group.cache_path.parent))
