@@ -177,6 +177,29 @@ def test_sigterm_or_sighup_ends_a_watch_mid_sync_as_ctrl_c_does_with_the_signals
     assert not (cli.state / "bugs.log").exists(), (cli.state / "bugs.log").read_text()
 
 
+def test_ctrl_c_ends_a_watch_that_is_still_starting_with_0(
+    tmp_path: Path, local_runtime: LocalRuntime, kube: Kube
+) -> None:
+    """Ctrl-C during the first sync of a watch (before it has printed a thing) ends it as Ctrl-C
+    ends a watch: 0, the sync recorded as interrupted."""
+    cli, app = _repo(tmp_path, local_runtime)
+    _items(cli.repo, 500)
+    commit_all(cli.repo, "500 items")
+    watch = subprocess.Popen(
+        cli.argv("watch"), env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        wait_for(lambda: len(_ours(kube, app)) > 20, 120, 0.02, what="the first sync to be creating objects")
+        watch.send_signal(signal.SIGINT)
+        code = watch.wait(30)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert code == 0, (code, watch.stderr.read().decode() if watch.stderr else "")
+    rows = cli.history_rows()
+    assert not [r for r in rows if r["result"] == "Running"], rows
+
+
 def test_sigterm_ends_an_idle_watch_with_its_exit_code_and_ctrl_c_with_0(
     tmp_path: Path, local_runtime: LocalRuntime
 ) -> None:

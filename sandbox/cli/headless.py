@@ -373,16 +373,16 @@ def cmd_watch(args: argparse.Namespace) -> int:
             newest = max((e.time for e in printed), default=0.0)
             printed.difference_update({e for e in printed if e.time < newest - 1})
 
-    with _agent(args, automated=True, watch_repo=True) as agent:
-        agent.subscribe(show)
-        show(agent.publish_now())
-        try:
+    try:
+        with _agent(args, automated=True, watch_repo=True) as agent:
+            agent.subscribe(show)
+            show(agent.publish_now())
             while True:
                 time.sleep(3600)
-        except Terminated:
-            raise  # stopped by SIGTERM or SIGHUP: 128 + the signal, as for any command
-        except KeyboardInterrupt:
-            return 0  # Ctrl-C is how a user ends a watch
+    except Terminated:
+        raise  # stopped by SIGTERM or SIGHUP: 128 + the signal, as for any command
+    except KeyboardInterrupt:
+        return 0  # Ctrl-C is how a user ends a watch, while it starts as while it runs
 
 
 def cmd_check(args: argparse.Namespace) -> int:
