@@ -150,3 +150,16 @@ def test_status_takes_the_repo_as_its_argument_and_ends_quietly_when_its_reader_
     piped = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=cli.env, timeout=300)
     assert "Traceback" not in piped.stderr and "BrokenPipeError" not in piped.stderr, piped.stderr
     assert piped.returncode == 141 and len(piped.stdout.splitlines()) == 1, (piped.returncode, piped.stderr)
+
+
+def test_revert_given_the_repo_folder_where_a_commit_goes_says_so_and_reverts_nothing(
+    cli_repo: tuple[Cli, str],
+) -> None:
+    cli, _app = cli_repo
+    head = git(cli.repo, "rev-parse", "HEAD")
+
+    said = cli("revert", str(cli.repo))
+
+    assert said.returncode == 2, said.stderr
+    assert f"{cli.repo} is a folder, not a commit: `revert -C {cli.repo}`" in said.stderr, said.stderr
+    assert git(cli.repo, "rev-parse", "HEAD") == head, "no commit was made"

@@ -323,6 +323,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
+    if args.sha and Path(args.sha).is_dir():  # `status REPO` takes a folder there; revert takes a commit
+        print(f"error: {args.sha} is a folder, not a commit: `revert -C {args.sha}` reverts in that repo "
+              "(`revert -C REPO SHA` names the commit)", file=sys.stderr)  # fmt: skip
+        return 2
     with _agent(args, automated=False) as agent:
         if args.app and (app_id := _resolved(agent.publish_now(), args.app)) is None:
             return 2
