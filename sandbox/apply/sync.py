@@ -113,7 +113,9 @@ class Syncer:
             return self._failed(
                 desired, (),
                 f"app {desired.app} on this cluster belongs to the env repo {owner}: nothing applied or pruned. "
-                f"Name the app differently here, or remove it from {owner} (or delete that folder) first",
+                "Give each env repo a cluster of its own (GITOPS_SANDBOX_STATE_DIR=<another folder> for the "
+                f"commands of one), or `gitops-sandbox cluster down` to start anew; or rename the app here, or "
+                f"remove it from {owner}",
             )  # fmt: skip
         if previous is None and rebuild:
             previous = self.inventories.rebuild(desired.app, self.kube)
