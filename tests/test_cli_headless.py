@@ -84,6 +84,11 @@ def test_status_of_one_app_shows_that_app_and_its_exit_code_says_of_it_alone(
     assert cli("status", "--app", bad).returncode == 1
     unknown = cli("status", "--app", "nowhere")
     assert unknown.returncode == 2 and "nowhere" in unknown.stderr
+    assert f"(the apps: {bad}, {good})" in unknown.stderr, "the names it could have been"
+    checked = cli("check", "--ref", "main", "--app", good, "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert [a["name"] for a in json.loads(checked.stdout)["apps"]] == [good], "the app asked about alone"
+    assert bad not in checked.stderr, "another app's errors are not this check's"
 
 
 def test_diff_exit_codes_follow_flux(cli_repo: tuple[Cli, str]) -> None:

@@ -99,6 +99,24 @@ def test_the_apps_table_says_whose_health_a_parents_rolled_up_health_is() -> Non
     ), line
 
 
+def test_one_app_of_a_snapshot_names_the_app_below_it_as_the_whole_table_does_and_once() -> None:
+    """status --app parent: the child it names is left out of the table, yet named by the short
+    name the repo's table gives it, and said once (not once short, once qualified)."""
+    from sandbox.agent.snapshot import Snapshot
+    from sandbox.cli.output import apps_table
+
+    child = dataclasses.replace(SYNCED, name="HelmRelease/web/web", kind="HelmRelease", home="web",
+                                object_name="web", parent="apps", last_result="Failed")  # fmt: skip
+    parent = dataclasses.replace(SYNCED, name="apps", health=Health.DEGRADED, health_from=child.name,
+                                 health_from_failed=True)  # fmt: skip
+    whole = Snapshot(1, "/env", "main", SHA, (parent, child))
+    parent = dataclasses.replace(parent, ready=flux_ready(parent, "main", whole.shown_names))
+    one = Snapshot(1, "/env", "main", SHA, (parent, child)).only(lambda a: a.name == "apps")
+
+    line = next(row for row in apps_table(one).splitlines() if row.startswith("apps"))
+    assert line.count("it defines failed to sync") == 1 and "app web it defines" in line, line
+
+
 def test_a_parent_that_failed_itself_says_its_own_failure_not_a_childs_first() -> None:
     from sandbox.agent.snapshot import Snapshot
     from sandbox.cli.output import apps_table

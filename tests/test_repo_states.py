@@ -182,7 +182,9 @@ def test_a_second_env_repo_with_the_same_app_name_never_prunes_the_firsts_object
     try:
         refused = _cli(second, tmp_path / "two", local_runtime)("sync")
         _refused(refused, 1, app, "belongs to the env repo", str(first))
-        assert "GITOPS_SANDBOX_STATE_DIR" in output(refused), "the fix that works for every repo, flux-system too"
+        assert "GITOPS_SANDBOX_STATE_DIR" in output(refused), (
+            "the fix that works for every repo, flux-system too"
+        )
         assert [n for n in ("a", "b", "c") if live(kube, cm_path(app, n))] == ["a", "b"], (
             "nothing of the first lost"
         )

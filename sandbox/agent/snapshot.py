@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -240,8 +240,12 @@ class Snapshot:
     commits: tuple[CommitInfo, ...] = ()  # the followed branch's log, newest first
     notices: tuple[str, ...] = ()  # one-line notes on how the env repo is read
     unreachable: str = ""  # the cluster does not answer: since when and why ("" while it does)
+    # The names of every app of the repo, where ``apps`` holds some of them (see only()).
+    names_of_all: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.names_of_all:
+            return  # some apps of a snapshot: each keeps the name the whole repo gives it
         shown = shown_names(a.names for a in self.apps)
         if any(a.shown_name != shown[a.name] for a in self.apps):
             apps = tuple(dataclasses.replace(a, shown_name=shown[a.name]) for a in self.apps)
@@ -259,7 +263,14 @@ class Snapshot:
     @cached_property
     def shown_names(self) -> dict[str, str]:
         """app id -> what to show: its short name where unique among these apps, else qualified."""
-        return {a.name: a.shown_name for a in self.apps}
+        return {**self.names_of_all, **{a.name: a.shown_name for a in self.apps}}
+
+    def only(self, keep: Callable[[AppState], bool]) -> Snapshot:
+        """The snapshot with the apps ``keep`` takes, named as among all of them (an app named
+        in a message, though left out, by the name the full table gives it)."""
+        return dataclasses.replace(
+            self, apps=tuple(a for a in self.apps if keep(a)), names_of_all=dict(self.shown_names)
+        )
 
     def shown(self, app: str) -> str:
         return self.shown_names.get(app, app)

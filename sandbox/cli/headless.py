@@ -8,7 +8,6 @@ success, 1 when the operation ran and failed, 2 on an error before it could run.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import tempfile
@@ -98,7 +97,9 @@ def _resolved(snapshot: Snapshot, text: str) -> str | None:
     if len(found) == 1:
         return found[0].name
     if not found:
-        print(f"error: no app named {text}", file=sys.stderr)
+        names = sorted(snapshot.shown_names.values())
+        listed = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+        print(f"error: no app named {text} (the apps: {listed or 'none'})", file=sys.stderr)
     else:
         listed = ", ".join(a.names.qualified for a in found)
         print(f"error: {text} names {len(found)} apps ({listed}): name one of them", file=sys.stderr)
@@ -126,7 +127,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.app:  # as `argocd app get`: that app alone, and the exit code says of it alone
         if (app_id := _resolved(snapshot, args.app)) is None:
             return 2
-        snapshot = dataclasses.replace(snapshot, apps=tuple(a for a in snapshot.apps if a.name == app_id))
+        snapshot = snapshot.only(lambda a: a.name == app_id)
     output.notices(snapshot)
     output.emit(
         args, snapshot, verbose=args.verbose or bool(args.app)
@@ -396,6 +397,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                            settings_path=Path(scratch) / "s.json") as agent:  # fmt: skip
             snapshot = _wait_healthy(agent.publish_now, args.timeout)
     apps = snapshot.named(args.app) if args.app else list(snapshot.apps)
+    snapshot = snapshot.only(lambda a: a in apps)  # as status --app: the app asked about
     if args.json:
         print(json.dumps(snapshot.to_json(), indent=2))
     else:
@@ -407,7 +409,10 @@ def cmd_check(args: argparse.Namespace) -> int:
                 print(f"  note: {notice}")
             if app.objects:
                 print(output.objects_table(app))
+        asked = {a.name for a in apps}
         for event in _errors_since(snapshot, started):
+            if args.app and event.app not in asked:
+                continue  # another app's: check --app says of that app alone, as its exit code does
             named = (
                 f"{snapshot.shown(event.app)}: "
                 if event.app and not event.message.startswith(event.app)

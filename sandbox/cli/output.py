@@ -83,7 +83,7 @@ def emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False, pr
     only = getattr(args, "app", None)
     if only and getattr(args, "command", "") in ("sync", "resume"):
         # A command about one app shows that app: the others were not looked at in this run.
-        snapshot = dataclasses.replace(snapshot, apps=tuple(a for a in snapshot.apps if a.name == only))
+        snapshot = snapshot.only(lambda a: a.name == only)
     if args.json:
         print(json.dumps(snapshot.to_json(), indent=2))
         return
