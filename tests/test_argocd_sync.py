@@ -121,6 +121,8 @@ def test_prune_false_delete_false_ignore_extraneous_and_manual_sync_behave_as_in
             "without it: kept, as Argo CD keeps it"
         )
         assert "no app's any more" in output(second), shown(second)
+        said = [line for line in output(second).splitlines() if f"orphan{u}" in line and "gone" in line]
+        assert said and not [line for line in said if "prunes" in line], ("never said to be pruned", said)
         status = cli("status")
         assert status.returncode == 0, shown(status)
         assert f"gone{u}" not in status.stdout and f"orphan{u}" not in status.stdout

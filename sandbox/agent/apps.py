@@ -232,7 +232,10 @@ class AppSet:
         with self._lock:
             self._apps[name] = controller
         if not was_removed:
-            if controller.spec.prune:
+            if not controller.spec.cascade:  # what the next sync does: leaves them, no app's any more
+                message = (f"{self._gone(controller.spec, head)}; its Application has no {RESOURCES_FINALIZER} "
+                           "finalizer, so, as Argo CD does, its objects stay in the cluster")  # fmt: skip
+            elif controller.spec.prune:
                 message = f"{self._gone(controller.spec, head)}; the next sync prunes its objects"
             else:
                 message = (f"{self._gone(controller.spec, head)}; prune is off, so its objects stay in the cluster "
