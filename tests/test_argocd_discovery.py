@@ -490,3 +490,25 @@ def test_a_folder_that_is_a_chart_of_applications_says_how_to_run_them(tmp_path:
         "apps is a Helm chart of Argo CD Applications: as a folder app its Applications are read, not run; "
         "--entry apps runs it as the Argo CD entry, its Applications as apps"
     ) in found.notices, found.notices
+
+
+def test_a_chart_that_only_annotates_sync_waves_defines_no_apps_though_it_does_not_render(
+    tmp_path: Path,
+) -> None:
+    """Its templates name argoproj.io in a sync-wave annotation, not in an Application: an app
+    that does not render is unrendered for what it would define only when it defines apps."""
+    app = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: eso, namespace: argocd}\n"
+        "spec:\n  project: default\n  source: {repoURL: https://git.example.com/x.git, path: eso}\n"
+        "  destination: {server: https://kubernetes.default.svc, namespace: eso}\n"
+    )
+    path = _repo_of(tmp_path, {
+        "sandbox.yaml": 'repos: {"https://git.example.com/x.git": .}\n',
+        "apps/eso.yaml": app,
+        "eso/Chart.yaml": "apiVersion: v2\nname: eso\nversion: 1.0.0\n"
+                          "dependencies: [{name: external-secrets, version: 1.0.0, repository: https://charts.example.com}]\n",
+        "eso/templates/store.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: store\n"
+                                    "  annotations: {argocd.argoproj.io/sync-wave: \"1\"}\n",
+    })  # fmt: skip
+    found = discover(EnvRepo(path), "HEAD")
+    assert "eso" not in found.unrendered, "it defines no Application, rendered or not"

@@ -25,6 +25,7 @@ from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.failedapp import failed_app
 from sandbox.source.percommit import MAX_DEPTH, NO_CLUSTER, ClusterFacts, defining_renders
 from sandbox.source.render.parse import inside
+from sandbox.source.render.plain import declares_argo_apps
 from sandbox.source.repomap import RepoMap
 
 WHICH_CLUSTER = "WhichCluster"  # a problem that asks which cluster's folder to run (--entry)
@@ -226,7 +227,8 @@ class ArgoWalk:
         files = self.repo.files_containing(self.sha, argocd.GROUP, folder)
         if spec.source == "plain" and not spec.options.recurse:
             files = [f for f in files if posixpath.dirname(f) == folder]
-        return bool(files)
+        # Naming Argo CD is not defining apps: a sync-wave annotation names it too.
+        return any(declares_argo_apps(self.repo.read_file(self.sha, f) or b"") for f in files)
 
 
 def cluster_question(defined: list[Defined]) -> Problem | None:
