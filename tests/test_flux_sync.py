@@ -454,3 +454,18 @@ def test_a_suspended_app_is_not_deployed_to_a_new_cluster_the_agent_gives_every_
             assert any("names a new cluster" in m for m in said), said
             assert live(case.kube, cm_path(f"web{case.uid}", "settings")) is None, said
             assert not agent.history.records(f"web{case.uid}"), "no sync of it, not even a failed one"
+
+
+def test_an_app_kept_while_the_root_does_not_render_is_named_once_in_its_error(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    with cluster_case(tmp_path, local_runtime, FLUX / "parent-breaks", "root applies parent") as case:
+        u, cli = case.uid, case.cli
+        assert cli("sync").returncode == 0
+        (case.repo / "clusters" / "main" / "broken.yaml").write_text("kind: [\n")
+        commit_all(case.repo, "the root does not build")
+        synced = cli("sync")
+        said = output(synced)
+        kept = [line for line in said.splitlines() if "does not render at" in line and "is kept" in line]
+        assert kept, said
+        assert not [line for line in kept if f"{u}: parent{u}:" in line or f"{u}: child{u}:" in line], kept

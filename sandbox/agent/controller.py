@@ -110,9 +110,9 @@ class AppController(AppReport, SelfHealing):
         follows = (force or self.automated) and self.settings.auto_sync
         if self.config_problems:
             if follows:
-                self.fail(head, trigger, "; ".join(str(p) for p in self.config_problems))
+                self.fail(head, trigger, self._config_message())
             else:
-                self.last_result, self.message = "Failed", "; ".join(str(p) for p in self.config_problems)
+                self.last_result, self.message = "Failed", self._config_message()
             return
         if self.settings.paused:
             # Rolled back: Git moved on, the cluster stays where the user put it, and a sync
@@ -175,7 +175,7 @@ class AppController(AppReport, SelfHealing):
     def sync(self, trigger: str, revision: str | None = None) -> SyncOutcome | None:
         """Sync the target (or ``revision``); on failure nothing changes and a retry is set."""
         if self.config_problems:
-            self.fail(self.git_revision, trigger, "; ".join(str(p) for p in self.config_problems))
+            self.fail(self.git_revision, trigger, self._config_message())
             return None
         wanted = revision or (self.target.revision if self.target else self.git_revision)
         if not wanted:
@@ -498,6 +498,12 @@ class AppController(AppReport, SelfHealing):
         return info.parents[0] if info and info.parents else None
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    def _config_message(self) -> str:
+        """Its entry's problems as one message, each naming no app where it is this one (the
+        message is said of this app already)."""
+        return "; ".join(str(dataclasses.replace(p, object="") if p.object == self.name else p)
+                         for p in self.config_problems)  # fmt: skip
 
     def _commit(self, revision: str) -> CommitInfo | None:
         try:
