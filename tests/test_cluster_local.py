@@ -316,3 +316,64 @@ def test_a_kind_the_cluster_does_not_know_is_said_in_the_words_every_command_use
             kube.object_path({"apiVersion": "example.com/v1", "kind": "Gizmo", "metadata": {"name": "g"}})
     finally:
         kube.close()
+
+
+def test_a_cluster_that_cannot_restart_keeps_its_data_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its API server died and another process took its port: up fails at once, naming the
+    component and its log, and deletes nothing; once the port is free, up brings the same
+    cluster back, its objects there."""
+    import os
+    import signal
+    import socket
+    from urllib.parse import urlparse
+
+    import yaml
+
+    from sandbox.cluster import local
+    from sandbox.cluster.runtime import ClusterError
+
+    monkeypatch.setattr(local, "START_TIMEOUT", "15s")  # kwokctl's wait for what cannot start, shortened
+    runtime = LocalRuntime(root=tmp_path / "local", cluster="gitops-sandbox-kept")
+    said: list[str] = []
+    try:
+        runtime.up(said.append)
+        api = kc.api_client(runtime.kubeconfig_path, runtime.context)
+        try:
+            client.CoreV1Api(api).create_namespaced_config_map(
+                "default", {"metadata": {"name": "work"}, "data": {"v": "1"}}
+            )
+        finally:
+            api.close()
+        server = yaml.safe_load(runtime.kubeconfig_path.read_text())["clusters"][0]["cluster"]["server"]
+        port = urlparse(server).port
+        os.kill(int((runtime.cluster_dir / "pids" / "kube-apiserver.pid").read_text()), signal.SIGKILL)
+        taken = socket.socket()
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                taken.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the dead API server's port never came free"
+                time.sleep(0.1)
+        taken.listen()
+        try:
+            with pytest.raises(ClusterError) as refused:
+                runtime.up(said.append)
+            assert "its data is kept" in str(refused.value) and "kube-apiserver" in str(refused.value), (
+                refused.value
+            )
+        finally:
+            taken.close()
+        assert runtime.up(said.append).running
+        api = kc.api_client(runtime.kubeconfig_path, runtime.context)
+        try:
+            kept = client.CoreV1Api(api).read_namespaced_config_map("work", "default")
+        finally:
+            api.close()
+        assert kept.data == {"v": "1"}, "the cluster's data outlived the failed start"
+    finally:
+        runtime.down(said.append)

@@ -186,7 +186,9 @@ class LocalRuntime:
         if current.state == "stopped":
             progress(f"starting stopped cluster {self.context}")
             self._say_if_made_otherwise(progress)
-            self._check(self._kwokctl("start", "cluster", "--timeout", "2m"), "kwokctl start cluster")
+            self._check(
+                self._kwokctl("start", "cluster", "--timeout", START_TIMEOUT), "kwokctl start cluster"
+            )
             self._renew_node()
         creating = current.state != "stopped" and not current.running
         if creating:
@@ -198,9 +200,19 @@ class LocalRuntime:
                 self._create(binaries)
             self._wait_ready(progress)
         except ClusterError as first:
+            if not creating:
+                # A cluster that holds the user's work is never deleted to get it running: say why
+                # it does not start, and how to make it anew if that is wanted.
+                raise ClusterError(
+                    f"{first}; its data is kept: mend what stops it (a port another process took is named "
+                    "above) and run `gitops-sandbox cluster up` again, or `gitops-sandbox cluster down` to "
+                    "start anew"
+                ) from None
             # kwokctl picks free ports by probing; another cluster starting at the same moment
             # can take one first. A clean second attempt gets new ports.
             progress(f"{first}; recreating the cluster once")
+            if self._cloud_alive():  # it talks to the cluster being deleted: a new one gets a new cloud
+                _kill(self.cloud_pid_file)
             self._kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig_path))
             self._create(binaries)
             self._wait_ready(progress)
@@ -293,6 +305,12 @@ class LocalRuntime:
                     return
             except Exception as exc:  # still starting: keep polling until the deadline
                 last_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if gone := [c for c in self.dead_components() if c in _ESSENTIAL]:
+                # It exited (a port another process holds, say): waiting out the deadline changes nothing.
+                raise ClusterError(
+                    f"cluster {self.context}: {', '.join(gone)} exited while starting; logs: "
+                    f"{self.cluster_dir / 'logs'}{self._log_tails()}"
+                )
             time.sleep(0.3)
         raise ClusterError(
             f"cluster {self.context} not ready after {timeout:.0f}s ({last_error or 'no Ready node'}); "
@@ -476,6 +494,10 @@ def _kill_leftovers(root: Path) -> None:
                 os.kill(int(entry.name), 9)
             except OSError:
                 pass
+
+
+_ESSENTIAL = ("etcd", "kube-apiserver")  # nothing answers without them
+START_TIMEOUT = "2m"  # how long kwokctl waits for a stopped cluster's components to answer
 
 
 def _free_port() -> int:
