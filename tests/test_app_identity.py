@@ -114,3 +114,15 @@ def test_a_short_name_shows_where_unique_and_names_of_any_form_pick_an_app() -> 
     assert pick(names, "nothing") == []
     assert storage_name("HelmRelease/flux-system/hello").startswith("helmrelease.flux-system.hello-")
     assert storage_name("hello") == "hello"
+
+
+def test_an_id_alone_says_the_names_it_holds_so_history_needs_no_discovery() -> None:
+    """history names its apps from the ids it recorded: a qualified id names its object, a plain
+    one only itself; where two share a short name, Git is read for which kind a plain one is."""
+    release = AppName.from_id("HelmRelease/web/web")
+    assert (release.kind, release.namespace, release.short, release.qualified) == (
+        "HelmRelease", "web", "web", "HelmRelease/web/web",
+    )  # fmt: skip
+    plain = AppName.from_id("apps")
+    assert (plain.kind, plain.short, plain.qualified) == ("", "apps", "apps")
+    assert shown_names([release, plain]) == {"HelmRelease/web/web": "web", "apps": "apps"}

@@ -227,6 +227,16 @@ class HistoryReader:
                 (n,) = self._conn.execute("SELECT COUNT(*) FROM syncs WHERE app = ?", (app,)).fetchone()
         return int(n)
 
+    def apps(self) -> list[str]:
+        """The ids of every app with a recorded sync."""
+        if self._conn is None:
+            return []
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT app FROM syncs WHERE app != '' ORDER BY app"
+            ).fetchall()
+        return [str(app) for (app,) in rows]
+
     def last_healthy_before(self, app: str, revision: str) -> str | None:
         """Rollback's default target: the newest other revision that synced Succeeded and Healthy
         before the latest sync of `revision` (before any sync at all if `revision` never synced)."""

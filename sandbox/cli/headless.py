@@ -29,7 +29,7 @@ from sandbox.cli import output
 from sandbox.cli.signals import Terminated
 from sandbox.cluster.runtime import ClusterError
 from sandbox.model import Health, SyncStatus
-from sandbox.source.appid import pick, shown_names
+from sandbox.source.appid import AppName, pick, shown_names
 from sandbox.source.envrepo import EnvRepoError
 from sandbox.tools import toolchain
 
@@ -222,7 +222,13 @@ def cmd_history(args: argparse.Namespace) -> int:
         checked_entry(args)
     except EnvRepoError:
         pass  # the recorded syncs still read where the repo does not (or asks which entry)
-    names = session.app_names(Path(args.repo), getattr(args, "entry", None))
+    # The names the records hold: history reads its file alone, never the repo's apps (finding
+    # them renders every parent, seconds on a large repo, for names the records already have).
+    with HistoryReader(path_for_repo(Path(args.repo))) as history:
+        names = [AppName.from_id(app) for app in history.apps()]
+    if len({n.short for n in names}) < len(names):  # namesakes: only Git says which kind a plain id is
+        found = session.app_names(Path(args.repo), getattr(args, "entry", None))
+        names = found + [n for n in names if n.id not in {f.id for f in found}]
     if args.app:
         picked = pick(names, args.app)
         if len(picked) > 1:

@@ -32,6 +32,12 @@ class AppName:
     def of(cls, kind: str, namespace: str, name: str) -> AppName:
         return cls(app_id(kind, namespace, name), kind, namespace, name)
 
+    @classmethod
+    def from_id(cls, text: str) -> AppName:
+        """The names an id alone says: a qualified id names its object; a plain one only itself."""
+        kind, namespace, name = (text.split("/") + ["", "", ""])[:3] if text.count("/") == 2 else ("", "", "")
+        return cls(text, kind, namespace, name) if name else cls(text)
+
     @property
     def short(self) -> str:
         return self.name or self.id
