@@ -155,7 +155,7 @@ class Kube:
             try:
                 status, data = self._transport.send(method, target, payload, headers, timeout)
             except (OSError, http.client.HTTPException) as exc:
-                error = KubeError(0, "ConnectionError", f"{type(exc).__name__}: {exc}")
+                error = KubeError(0, "ConnectionError", self._unreached(exc))
             else:
                 if status < 400:
                     return status, (json.loads(data) if data else None)
@@ -165,6 +165,15 @@ class Kube:
             time.sleep(delay + random.uniform(0, delay))
             delay = min(delay * 2, 2.0)
         raise AssertionError("unreachable")
+
+    def _unreached(self, exc: BaseException) -> str:
+        """Why a request got no answer; a certificate the cluster's CA did not sign is another
+        server at the cluster's address (the cluster is gone, and something else took its port)."""
+        said = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return (f"another server answers at {self.host} (its certificate is not of the cluster's CA): the "
+                    f"cluster there is gone or replaced; `gitops-sandbox cluster up` brings it back ({said})")  # fmt: skip
+        return said
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Any:
         return self.request("GET", path, params=params)
@@ -186,7 +195,7 @@ class Kube:
                 "GET", "/version", None, self._headers(None, "application/json"), timeout
             )
         except (OSError, http.client.HTTPException) as exc:
-            raise KubeError(0, "ConnectionError", f"{type(exc).__name__}: {exc}") from None
+            raise KubeError(0, "ConnectionError", self._unreached(exc)) from None
         if status >= 400:
             raise _error_from_body(status, data)
 
