@@ -252,3 +252,17 @@ def test_a_hook_job_deleted_by_its_ttl_once_it_finished_counts_as_completed(
         assert "ttlSecondsAfterFinished" in message
     finally:
         kube.close()
+
+
+def test_an_object_refused_when_applied_fails_the_sync_but_its_wave_neighbours_are_applied(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """As gitops-engine runs a wave's tasks together: the Service the API server refuses fails
+    the sync and is named; the ConfigMap before it and the Deployment after it are applied."""
+    with cluster_case(tmp_path, local_runtime, ARGO / "neighbours", "a Service in no namespace") as case:
+        u, kube = case.uid, case.kube
+        synced = case.cli("sync")
+        assert synced.returncode == 1, shown(synced)
+        assert "Service" in output(synced) and f"nowhere{u}" in output(synced), shown(synced)
+        assert live(kube, cm_path(f"web{u}", "settings")) is not None, shown(synced)
+        assert live(kube, f"/apis/apps/v1/namespaces/web{u}/deployments/web") is not None, shown(synced)

@@ -282,7 +282,8 @@ class Syncer:
         """Apply one sync wave: its Namespaces and CRDs, then (checked now, when they could not
         be before) the rest by kind. A SyncOutcome when the sync must stop here."""
         first = list(wave.first)
-        results += self._apply_wave(desired, first, checked)
+        made_first = self._apply_wave(desired, first, checked)
+        results += made_first
         if first:
             try:
                 wait_established(self.kube, first, results)
@@ -314,11 +315,14 @@ class Syncer:
                 )
                 return SyncOutcome(desired.app, desired.revision, (*results, *outcome.results), False,
                                    outcome.message + (note if applied else ""))  # fmt: skip
+        # Every object of the wave is applied, whichever of them the API server refuses (as
+        # gitops-engine runs a wave's tasks together): a refused one fails the sync, and the waves
+        # after it wait, but not its neighbours. Only a Namespace or CRD of the wave that failed
+        # holds back the rest, which may need it.
+        held = [r for r in made_first if r.action == Action.FAILED]
         for group in wave.by_kind:
-            if any(r.action == Action.FAILED for r in results):
-                # Objects the API server refused only when applied (a first deploy's creations,
-                # or a race with another writer): stop here, the waves after need this one.
-                results += [ObjectResult(o.key, Action.SKIPPED, "not applied: an earlier wave failed",
+            if held:
+                results += [ObjectResult(o.key, Action.SKIPPED, f"not applied: {held[0].key} of its wave failed",
                                          o.source, checked.get(o.key)) for o in group]  # fmt: skip
                 continue
             results += self._apply_wave(desired, list(group), checked)
