@@ -159,6 +159,7 @@ def test_a_helm_repository_chart_comes_from_the_charts_folder_sandbox_yaml_names
     assert found.problems == []
     app = {a.names.short: a for a in found.apps}["greeter"]
     assert (app.path, app.namespace) == ("vendor/greeter", "greet")
+    assert app.release_name == "greeter", "the HelmRelease's own name, never its HelmRepository's (charts)"
     assert _objects(repo, app)["ConfigMap/greeting"]["data"] == {"text": "vendored"}
 
 

@@ -409,9 +409,9 @@ def _helm_release(
             "spec.chart.spec, or spec.chartRef to an OCIRepository defined in the env repo")  # fmt: skip
         return None
     elif ref.get("kind") == "HelmRepository":
-        name = str(ref.get("name", ""))
-        url = sources.helm.get(name, "")
-        origin = f"HelmRepository {name} ({url or 'not defined in the env repo'})"
+        repository = str(ref.get("name", ""))  # not `name`: that is the release's own, its default name
+        url = sources.helm.get(repository, "")
+        origin = f"HelmRepository {repository} ({url or 'not defined in the env repo'})"
         pull = pull_reference(chart_name, url)
         place = _vendored_chart(chart_name, version, origin, pull, sources, bad)
     else:
