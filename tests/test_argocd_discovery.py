@@ -512,3 +512,18 @@ def test_a_chart_that_only_annotates_sync_waves_defines_no_apps_though_it_does_n
     })  # fmt: skip
     found = discover(EnvRepo(path), "HEAD")
     assert "eso" not in found.unrendered, "it defines no Application, rendered or not"
+
+
+def test_an_empty_repo_url_is_said_empty_not_none(tmp_path: Path) -> None:
+    """A values file that leaves repoURL blank makes `repoURL:` null: Argo CD requires it, and
+    the message says it is empty (never the word None, nor a mapping for "None")."""
+    path = _repo_of(tmp_path, {
+        "apps/web.yaml": "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web, namespace: argocd}\n"
+                         "spec:\n  project: default\n  source:\n    repoURL:\n    path: web\n"
+                         "  destination: {server: https://kubernetes.default.svc, namespace: web}\n",
+        "web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    })  # fmt: skip
+    found = discover(EnvRepo(path), "HEAD")
+    said = [p.message for a in found.apps for p in a.invalid] + [p.message for p in found.problems]
+    assert any("source.repoURL is empty" in m for m in said), said
+    assert not any("None" in m for m in said), said

@@ -176,7 +176,7 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 
 
 def _git(body: dict[str, Any], repo: EnvRepo, sha: str, repos: RepoMap) -> Iterator[Params]:
-    url = str(body.get("repoURL", ""))
+    url = str(body.get("repoURL") or "")
     if not repos.is_this_repo(url):
         raise _Refused(repos.unmapped(url, "generators git repoURL"))
     revision = str(body.get("revision", "") or "HEAD")

@@ -258,7 +258,7 @@ def _from_source(source: dict[str, Any], spec: dict[str, Any], repos: RepoMap, b
         if key not in _SOURCE_KEYS and key != "_refs":
             bad(f"source.{key} is not supported by the sandbox" +
                 (" (config management plugins do not run here)" if key == "plugin" else ""))  # fmt: skip
-    url = str(source.get("repoURL", ""))
+    url = str(source.get("repoURL") or "")
     archive = ""
     if "chart" in source:
         archive = _cached_chart(str(source["chart"]), str(source.get("targetRevision", "") or ""), url, bad)
@@ -362,7 +362,7 @@ def _value_file(value: str, path: str, refs: dict[str, Any], repos: RepoMap, bad
     if lender is None:
         bad(f"values file {value!r} names ref {ref!r}, which no source of spec.sources has")
         return value
-    if not repos.is_this_repo(str(lender.get("repoURL", ""))):
-        bad(repos.unmapped(str(lender.get("repoURL", "")), f"the source with ref {ref}"))
+    if not repos.is_this_repo(str(lender.get("repoURL") or "")):
+        bad(repos.unmapped(str(lender.get("repoURL") or ""), f"the source with ref {ref}"))
         return value
     return posixpath.relpath(posixpath.normpath(rest or "."), path)

@@ -128,13 +128,13 @@ class Sources:
         kind = kind_of(manifest)
         spec = mapping(manifest.get("spec"))
         if kind == f"{SOURCE_GROUP}/GitRepository":
-            self.git[name] = str(spec.get("url", ""))
+            self.git[name] = str(spec.get("url") or "")
             self.git_refs[name] = mapping(spec.get("ref"))
         elif kind == f"{SOURCE_GROUP}/HelmRepository":
-            self.helm[name] = str(spec.get("url", ""))
+            self.helm[name] = str(spec.get("url") or "")
         elif kind == f"{SOURCE_GROUP}/OCIRepository":
             ref = mapping(spec.get("ref"))
-            self.oci[name] = (str(spec.get("url", "")), str(ref.get("tag") or ref.get("semver") or ""))
+            self.oci[name] = (str(spec.get("url") or ""), str(ref.get("tag") or ref.get("semver") or ""))
         elif kind == f"{fluxartifact.GROUP}/ArtifactGenerator":
             self.artifacts.update(fluxartifact.artifact_views(manifest))
         elif kind in _EXTERNAL_SECRETS:
