@@ -9,9 +9,10 @@ import pytest
 
 from sandbox.agent.ready import flux_ready
 from sandbox.agent.snapshot import AppState, ReadyStatus
-from sandbox.model import Health, Problem, SyncStatus
+from sandbox.model import Health, ObjectKey, Problem, SyncStatus
 
 SHA = "4f1a5b1051b469108d1bdf0ebec6c814427e3834"
+DRIFTED = ObjectKey("apps", "Deployment", "web", "web")
 SYNCED = AppState(
     name="apps", path="apps/staging", namespace="default", source_type="kustomize", sync=SyncStatus.SYNCED,
     health=Health.HEALTHY, git_revision=SHA, target_revision=SHA, deployed_revision=SHA, auto_sync=True,
@@ -51,10 +52,13 @@ SYNCED = AppState(
          f"Applied revision: main@sha1:{SHA}"),
         ({"ready_on_apply": True, "target_revision": "0" * 40, "sync": SyncStatus.OUT_OF_SYNC},
          ReadyStatus.UNKNOWN, "Progressing", "OutOfSync: a new revision is not applied yet"),
+        ({"kind": "HelmRelease", "release": "web", "sync": SyncStatus.OUT_OF_SYNC, "drift": (DRIFTED,)},
+         ReadyStatus.TRUE, "InstallSucceeded", f"Helm install succeeded for release default/web at main@sha1:{SHA}; 1 object(s) changed "
+         "in the cluster since, left as they are (driftDetection is not enabled)"),
     ],
     ids=["applied", "helm-installed", "syncing", "progressing", "never-synced", "degraded", "waiting",
          "dependency-failed", "apply-failed", "health-unknown", "child-failed", "build-failed", "chart-not-had",
-         "no-wait-applied-is-ready-whatever-its-health", "no-wait-new-revision"],
+         "no-wait-applied-is-ready-whatever-its-health", "no-wait-new-revision", "helm-drift-left-is-still-ready"],
 )  # fmt: skip
 def test_a_flux_apps_ready_condition_says_what_its_controller_would(
     change: dict[str, Any], status: ReadyStatus, reason: str, message: str

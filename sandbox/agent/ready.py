@@ -51,9 +51,12 @@ def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = Non
     if app.operation != "Idle" or app.deployed_revision is None:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress")
     revision = f"{branch}@sha1:{app.deployed_revision}"
+    # Drift leaves Ready as it is (the revision is applied): said beside it, as the reason it is OutOfSync.
+    drift = (f"; {len(app.drift)} object(s) changed in the cluster since, left as they are "
+             f"({'driftDetection is not enabled' if helm else 'self-heal is off'})" if app.drift else "")  # fmt: skip
     if app.ready_on_apply:  # kustomize-controller checks no health without spec.wait or healthChecks
         if app.deployed_revision == app.target_revision:
-            return Ready(ReadyStatus.TRUE, "ReconciliationSucceeded", f"Applied revision: {revision}")
+            return Ready(ReadyStatus.TRUE, "ReconciliationSucceeded", f"Applied revision: {revision}{drift}")
         return Ready(ReadyStatus.UNKNOWN, "Progressing", f"{app.sync}: a new revision is not applied yet")
     below = app.health_below(shown)
     if app.health is Health.DEGRADED:
@@ -62,9 +65,9 @@ def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = Non
         return Ready(ReadyStatus.UNKNOWN, "Progressing", below or "Reconciliation in progress")
     if app.health is not Health.HEALTHY:  # Unknown, Missing
         return Ready(ReadyStatus.UNKNOWN, "Progressing", below or f"its objects are {app.health}")
-    if app.sync is not SyncStatus.SYNCED:
+    if app.sync is not SyncStatus.SYNCED and not (app.drift and app.deployed_revision == app.target_revision):
         return Ready(ReadyStatus.UNKNOWN, "Progressing", f"{app.sync}: a new revision is not applied yet")
     if helm:
         return Ready(ReadyStatus.TRUE, "InstallSucceeded",
-                     f"Helm install succeeded for release {app.namespace}/{app.release} at {revision}")  # fmt: skip
-    return Ready(ReadyStatus.TRUE, "ReconciliationSucceeded", f"Applied revision: {revision}")
+                     f"Helm install succeeded for release {app.namespace}/{app.release} at {revision}{drift}")  # fmt: skip
+    return Ready(ReadyStatus.TRUE, "ReconciliationSucceeded", f"Applied revision: {revision}{drift}")
