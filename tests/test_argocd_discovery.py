@@ -527,3 +527,22 @@ def test_an_empty_repo_url_is_said_empty_not_none(tmp_path: Path) -> None:
     said = [p.message for a in found.apps for p in a.invalid] + [p.message for p in found.problems]
     assert any("source.repoURL is empty" in m for m in said), said
     assert not any("None" in m for m in said), said
+
+
+def test_a_kustomize_app_that_does_not_render_and_defines_no_application_is_no_unknown_parent(
+    tmp_path: Path,
+) -> None:
+    app = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: vault, namespace: argocd}\n"
+        "spec:\n  project: default\n  source: {repoURL: https://git.example.com/x.git, path: vault}\n"
+        "  destination: {server: https://kubernetes.default.svc, namespace: vault}\n"
+    )
+    path = _repo_of(tmp_path, {
+        "sandbox.yaml": 'repos: {"https://git.example.com/x.git": .}\n',
+        "apps/vault.yaml": app,
+        "vault/kustomization.yaml": "resources: [cm.yaml, missing.yaml]\n",
+        "vault/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+                         "  annotations: {argocd.argoproj.io/sync-wave: \"1\"}\n",
+    })  # fmt: skip
+    found = discover(EnvRepo(path), "HEAD")
+    assert "vault" not in found.unrendered, "no file it reads defines an Application"

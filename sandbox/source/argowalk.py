@@ -220,15 +220,22 @@ class ArgoWalk:
         if spec.revision or spec.repo or spec.invalid:
             return False  # Applications only from the env repo's own revision, of an app that reads
         folder = "" if spec.path == "." else spec.path
-        if spec.source == "kustomize":  # bases outside the folder may hold them
-            return any(
-                posixpath.basename(f) in KUSTOMIZATION_FILES for f in self.repo.list_files(self.sha, folder)
-            )
         files = self.repo.files_containing(self.sha, argocd.GROUP, folder)
+        if spec.source == "kustomize" and self._reaches_outside(folder):
+            return True  # bases outside the folder may hold them
         if spec.source == "plain" and not spec.options.recurse:
             files = [f for f in files if posixpath.dirname(f) == folder]
         # Naming Argo CD is not defining apps: a sync-wave annotation names it too.
         return any(declares_argo_apps(self.repo.read_file(self.sha, f) or b"") for f in files)
+
+    def _reaches_outside(self, folder: str) -> bool:
+        """Whether a kustomization in ``folder`` names something above it (a base elsewhere)."""
+        for file in self.repo.list_files(self.sha, folder):
+            if posixpath.basename(file) in KUSTOMIZATION_FILES:
+                text = self.repo.read_file(self.sha, file) or b""
+                if b"../" in text or b"https://" in text or b"github.com/" in text:
+                    return True
+        return False
 
 
 def cluster_question(defined: list[Defined]) -> Problem | None:
