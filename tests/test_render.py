@@ -853,3 +853,21 @@ def test_a_charts_own_values_yaml_that_does_not_parse_is_named_by_its_repo_path_
     [said] = rendered.problems
     assert (said.file, said.line) == ("charts/demo/values.yaml", 3), said
     assert said.message.startswith("invalid YAML: "), said
+
+
+def test_a_tool_cut_short_fails_the_render_as_cut_short_not_as_a_bug(
+    repo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tool whose pipe breaks (the agent stopping while helm runs) is no bug in the sandbox."""
+    from sandbox.source import render
+
+    sha = commit(repo_dir, {"apps/web/cm.yaml": cm("c")})
+
+    def broken(*_args: object) -> object:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setitem(render.RENDERERS, "plain", broken)
+    rendered = render_app(EnvRepo(repo_dir), plain(), sha)
+    [problem] = rendered.problems
+    assert "the render was cut short (BrokenPipeError" in problem.message, problem.message
+    assert "bug" not in problem.message
