@@ -546,3 +546,29 @@ def test_a_kustomize_app_that_does_not_render_and_defines_no_application_is_no_u
     })  # fmt: skip
     found = discover(EnvRepo(path), "HEAD")
     assert "vault" not in found.unrendered, "no file it reads defines an Application"
+
+
+def test_applications_a_failed_apps_kustomization_does_not_list_are_no_children_of_it(tmp_path: Path) -> None:
+    """root has two sources (the sandbox renders one), one of them the argocd folder, whose
+    kustomization lists only projects/: Argo CD would never make web from it, so web, whose file
+    sits in argocd/applications, runs on its own rather than wait under root."""
+
+    def application(name: str, source: str) -> str:
+        return (f"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}, namespace: argocd}}\n"
+                f"spec:\n  project: default\n  {source}\n"
+                "  destination: {server: https://kubernetes.default.svc, namespace: default}\n")  # fmt: skip
+
+    url = "https://git.example.com/x.git"
+    path = _repo_of(tmp_path, {
+        "sandbox.yaml": f'repos: {{"{url}": .}}\n',
+        "argocd/kustomization.yaml": "resources: [projects/p.yaml]\n",
+        "argocd/projects/p.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\n",
+        "argocd/applications/root.yaml": application(
+            "root", f"sources: [{{repoURL: {url}, path: apps/extra}}, {{repoURL: {url}, path: argocd}}]"),
+        "argocd/applications/web.yaml": application("web", f"source: {{repoURL: {url}, path: apps/web}}"),
+        "apps/web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: w}\n",
+        "apps/extra/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: e}\n",
+    })  # fmt: skip
+    apps = _apps(discover(EnvRepo(path), "HEAD"))
+    assert apps["root"].invalid, "two sources that make objects"
+    assert apps["web"].parent == "", "no source of root reads web's file"

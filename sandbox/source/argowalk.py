@@ -116,7 +116,7 @@ class ArgoWalk:
             if spec.parent or not spec.defined_in or name in self._generated:
                 continue
             holder = next((f for f in failed if f.name != name
-                           and any(inside(spec.defined_in, p) for p in (f.path, *f.also_reads))
+                           and any(self._reads(p, spec.defined_in) for p in (f.path, *f.also_reads))
                            and not inside(f.defined_in, spec.path)), None)  # fmt: skip
             if holder is not None:
                 self._apps[name] = dataclasses.replace(spec, parent=holder.name, after_parent=True)
@@ -227,6 +227,30 @@ class ArgoWalk:
             files = [f for f in files if posixpath.dirname(f) == folder]
         # Naming Argo CD is not defining apps: a sync-wave annotation names it too.
         return any(declares_argo_apps(self.repo.read_file(self.sha, f) or b"") for f in files)
+
+    def _reads(self, folder: str, file: str, depth: int = 0) -> bool:
+        """Whether an app of ``folder`` would read ``file``: any file below a plain folder; where
+        a kustomization is, only what its resources name (a folder's files, and below)."""
+        if not inside(file, folder):
+            return False
+        base = "" if folder == "." else folder
+        found = next(
+            (k for k in KUSTOMIZATION_FILES if self.repo.read_file(self.sha, posixpath.join(base, k))), None
+        )
+        if found is None or depth > MAX_DEPTH:
+            return True
+        try:
+            data = kubeyaml.load(self.repo.read_file(self.sha, posixpath.join(base, found)) or b"")
+        except (yaml.YAMLError, RecursionError, ValueError):
+            return True  # it does not build: what it would read cannot be told
+        listed = mapping(data).get("resources") or []
+        for entry in (str(e) for e in listed if isinstance(e, str) and "://" not in str(e)):
+            target = posixpath.normpath(posixpath.join(base, entry)) or "."
+            if target == file or (
+                self.repo.is_dir(self.sha, target) and self._reads(target, file, depth + 1)
+            ):
+                return True
+        return False
 
     def _reaches_outside(self, folder: str) -> bool:
         """Whether a kustomization in ``folder`` names something above it (a base elsewhere)."""
