@@ -778,7 +778,7 @@ def test_an_app_that_follows_the_base_branch_reads_the_branch_the_sandbox_runs_a
     for branch, value, said in (("main", "1", False), ("feature", "2", True)):
         on = EnvRepo(path, branch)
         found = discover(on, branch)
-        apps = next(a for a in found.apps if a.name == "apps")
+        apps = next(a for a in found.apps if a.name == "appsx")
         rendered = render_app(on, apps, branch)
         assert rendered.ok, rendered.problems
         assert [o.manifest["data"] for o in rendered.objects if o.key.kind == "ConfigMap"] == [{"v": value}]
