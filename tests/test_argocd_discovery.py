@@ -572,3 +572,19 @@ def test_applications_a_failed_apps_kustomization_does_not_list_are_no_children_
     apps = _apps(discover(EnvRepo(path), "HEAD"))
     assert apps["root"].invalid, "two sources that make objects"
     assert apps["web"].parent == "", "no source of root reads web's file"
+
+
+def test_an_scp_like_repo_url_without_its_colon_is_read_as_this_repo_and_said_to_be_no_url(
+    tmp_path: Path,
+) -> None:
+    path = _repo_of(tmp_path, {
+        "apps/web.yaml": "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web, namespace: argocd}\n"
+                         "spec:\n  project: default\n  source: {repoURL: git@git.example.com/org/env.git, path: web}\n"
+                         "  destination: {server: https://kubernetes.default.svc, namespace: web}\n",
+        "web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    })  # fmt: skip
+    git(path, "remote", "add", "origin", "https://git.example.com/org/env.git")
+    web = _apps(discover(EnvRepo(path), "HEAD"))["web"]
+    assert not web.invalid, web.invalid
+    said = [n.message for n in web.notices]
+    assert any("needs a colon: git@git.example.com:org/env.git" in m for m in said), said

@@ -273,6 +273,18 @@ def _from_source(source: dict[str, Any], spec: dict[str, Any], repos: RepoMap, b
     notice = (
         repos.redirected(revision, "source.targetRevision") if other is None and "chart" not in source else ""
     )
+    if _SCP_WITHOUT_COLON.match(url) and repos.is_this_repo(url):
+        notice = "; ".join(
+            n
+            for n in (
+                notice,
+                (
+                    f"source.repoURL {url} is no URL git reads (the scp-like form needs a colon: "
+                    f"{url.replace('/', ':', 1)}); Argo CD fails to fetch it, the sandbox reads it as this repo"
+                ),
+            )
+            if n
+        )
     if revision in ("", "HEAD") or (other is None and repos.runs(revision)) or "chart" in source:
         revision = ""  # HEAD (of the other repo), or the revision the sandbox runs; a chart's is its version
     helm = mapping(source.get("helm"))
@@ -292,6 +304,9 @@ def _from_source(source: dict[str, Any], spec: dict[str, Any], repos: RepoMap, b
         path, source_type = ".", "helm"
     other_path = repos.path_of(other) if other else ""
     return _SourceRead(path, source_type, options, values, release, revision, other_path, archive, notice)
+
+
+_SCP_WITHOUT_COLON = re.compile(r"^[\w.-]+@[\w.-]+/")  # git@host/org/repo: git takes it for a local path
 
 
 def _cached_chart(chart: str, version: str, url: str, bad: Any) -> str:
