@@ -30,15 +30,18 @@ FIXTURES = Path(__file__).parent / "cloud"
 class Namespace:
     """A namespace of the test's own on the shared cluster, with kubectl and reads into it."""
 
-    def __init__(self, runtime: LocalRuntime, kube: Kube, name: str) -> None:
+    def __init__(self, runtime: LocalRuntime, kube: Kube, name: str, cache: str) -> None:
         self.runtime, self.kube, self.name = runtime, kube, name
+        # kubectl's own cache, kept out of the sandbox's state dir: kubectl chmods its cache files
+        # past any umask (0644), and a test that writes there would fail the state-dir check.
+        self.cache = cache
 
     def apply(self, fixture: str) -> None:
         kubectl = toolchain.ensure("kubectl")
         subprocess.run(
             [str(kubectl), "--kubeconfig", str(self.runtime.kubeconfig_path), "--context", self.runtime.context,
-             "--cache-dir", str(self.runtime.root / "kube-cache"), "apply", "-n", self.name, "-f", str(FIXTURES / fixture)],
-            check=True, capture_output=True, text=True, umask=0o077,  # its cache is in the state dir: ours only
+             "--cache-dir", self.cache, "apply", "-n", self.name, "-f", str(FIXTURES / fixture)],
+            check=True, capture_output=True, text=True,
         )  # fmt: skip
 
     def read(self, api: str, plural: str, name: str = "") -> Manifest | None:
@@ -56,14 +59,14 @@ class Namespace:
 
 
 @pytest.fixture
-def namespace(local_runtime: LocalRuntime) -> Iterator[Namespace]:
+def namespace(local_runtime: LocalRuntime, tmp_path: Path) -> Iterator[Namespace]:
     kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
     name = f"cloud-{uuid.uuid4().hex[:8]}"
     kube.request(
         "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     )
     try:
-        yield Namespace(local_runtime, kube, name)
+        yield Namespace(local_runtime, kube, name, str(tmp_path / "kube-cache"))
     finally:
         kube.request("DELETE", f"/api/v1/namespaces/{name}")
         kube.close()
