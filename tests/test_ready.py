@@ -121,6 +121,18 @@ def test_one_app_of_a_snapshot_names_the_app_below_it_as_the_whole_table_does_an
     assert line.count("it defines failed to sync") == 1 and "app web it defines" in line, line
 
 
+def test_a_parent_with_nothing_of_its_own_to_say_names_the_child_without_a_dangling_separator() -> None:
+    from sandbox.agent.snapshot import Snapshot
+    from sandbox.cli.output import apps_table
+
+    root = dataclasses.replace(SYNCED, name="root", kind="Application", health=Health.DEGRADED, health_from="web",
+                               health_from_failed=True, message="")  # fmt: skip
+    child = dataclasses.replace(SYNCED, name="web", kind="Application", parent="root", last_result="Failed")
+    line = next(row for row in apps_table(Snapshot(1, "/env", "main", SHA, (root, child))).splitlines()
+                if row.startswith("root"))  # fmt: skip
+    assert line.endswith("app web it defines failed to sync"), line
+
+
 def test_a_parent_that_failed_itself_says_its_own_failure_not_a_childs_first() -> None:
     from sandbox.agent.snapshot import Snapshot
     from sandbox.cli.output import apps_table

@@ -35,7 +35,7 @@ def apps_table(snapshot: Snapshot, wide: bool = False) -> str:
         below = app.health_below(snapshot.shown_names)
         own_failure = bool(app.problems) or app.last_result == "Failed"
         if below and below not in note and not own_failure:  # its health is another app's: say whose first
-            note = f"{below}; {note}"
+            note = f"{below}; {note}" if note else below
         rows.append((
             "  " * depth[app.name] + snapshot.shown(app.name), str(app.sync), str(app.health),
             *((str(ready.status) if ready else "-",) if flux else ()),
