@@ -456,7 +456,7 @@ def test_a_suspended_app_is_not_deployed_to_a_new_cluster_the_agent_gives_every_
             assert not agent.history.records(f"web{case.uid}"), "no sync of it, not even a failed one"
 
 
-def test_an_app_kept_while_the_root_does_not_render_is_named_once_in_its_error(
+def test_an_app_kept_while_the_root_does_not_render_is_named_once_and_as_healthy_as_what_runs(
     tmp_path: Path, local_runtime: LocalRuntime
 ) -> None:
     with cluster_case(tmp_path, local_runtime, FLUX / "parent-breaks", "root applies parent") as case:
@@ -469,3 +469,8 @@ def test_an_app_kept_while_the_root_does_not_render_is_named_once_in_its_error(
         kept = [line for line in said.splitlines() if "does not render at" in line and "is kept" in line]
         assert kept, said
         assert not [line for line in kept if f"{u}: parent{u}:" in line or f"{u}: child{u}:" in line], kept
+        for shown_by in (synced, cli("status")):  # kept as it runs, in the sync's table and the status's
+            rows = {
+                line.split()[0]: line.split() for line in shown_by.stdout.splitlines()[2:] if line.strip()
+            }
+            assert rows[f"child{u}"][2] == "Healthy", rows[f"child{u}"]

@@ -15,6 +15,7 @@ from sandbox.agent.settings import AppSettings
 from sandbox.agent.snapshot import AppState, RevertTarget
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison
+from sandbox.kube.client import KubeError
 from sandbox.model import Health, ObjectKey, Problem
 from sandbox.source.appspec import AppSpec
 
@@ -45,6 +46,7 @@ class AppReport(ABC):
     recorded_health: str
     announced_health: str
     _revert_memo: tuple[tuple[object, ...], RevertTarget | None] | None
+    _running_memo: tuple[str, tuple[ObjectKey, ...]] | None = None
 
     @property
     @abstractmethod
@@ -68,8 +70,24 @@ class AppReport(ABC):
             rendered_ever=self.rendered_ever or self.deployed_revision is not None, operation=self.operation,
             last_sync=self.last_sync, last_result=self.last_result, message=self.message, syncs=self.syncs,
             removed=self.removed, retry_at=failure.retry_at if failure else None,
-            attempts=failure.attempts if failure else 0,
+            attempts=failure.attempts if failure else 0, running=self._running(),
         )  # fmt: skip
+
+    def _running(self) -> tuple[ObjectKey, ...]:
+        """What its inventory lists, where the deployed revision is not rendered (an app kept
+        while what defines it does not render): read once per deployed revision."""
+        if self.deployed is not None or not self.deployed_revision:
+            return ()
+        memo = self._running_memo
+        if memo is None or memo[0] != self.deployed_revision:
+            try:
+                inventory = self.s.syncer.inventories.load(self.name)
+            except KubeError:
+                return ()  # the cluster does not answer: asked again at the next view
+            entries = inventory.entries if inventory is not None else ()
+            self.s.syncer.watch_kinds((e.api_version, e.key.kind) for e in entries)
+            memo = self._running_memo = (self.deployed_revision, tuple(e.key for e in entries))
+        return memo[1]
 
     def revert_target(self) -> RevertTarget | None:
         """What revert undoes when no commit is named (see revert.choose_target)."""

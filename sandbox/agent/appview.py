@@ -60,6 +60,9 @@ class AppFacts:
     removed: bool = False
     retry_at: float | None = None
     attempts: int = 0
+    # What its inventory says runs: its health where the deployed revision cannot be rendered
+    # again (an app kept while what defines it does not render, known from the inventory alone).
+    running: tuple[ObjectKey, ...] = ()
 
     @property
     def shown(self) -> DesiredSet | None:
@@ -118,7 +121,8 @@ def app_health(facts: AppFacts, cache: LiveView) -> Health:
     """The health of what the cluster should run: the deployed revision's objects (the
     target's, before anything deployed)."""
     base = facts.deployed or (facts.target if facts.target is not None and facts.target.ok else None)
-    expected = [status.object_health(cache.get(k)).status for k in (base.objects if base else ())]
+    keys = base.objects if base else (facts.running if facts.deployed_revision else ())
+    expected = [status.object_health(cache.get(k)).status for k in keys]
     return status.app_health(_status_facts(facts), expected)
 
 

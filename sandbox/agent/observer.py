@@ -9,6 +9,7 @@ write, no history row. What it shows is built by the same functions the agent us
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from sandbox.apply.dryrun import Comparison, DryRun, Verdict, Verified
 from sandbox.apply.inventory import (
     APP_LABEL,
     Claim,
+    Entry,
     Inventory,
     InventoryReader,
     claim_of,
@@ -183,7 +185,10 @@ class Observer:
             deployed = deployed or self._render(repo, spec, deployed_revision)
             deployed = deployed if deployed.ok else None
         # The live objects are what they are, whatever a failed revision renders.
-        live = self._live([d for d in (target, deployed) if d is not None])
+        live = self._live(
+            [d for d in (target, deployed) if d is not None],
+            inventory.entries if deployed is None and deployed_revision and inventory is not None else (),
+        )
         # What is shown is compared through the same dry-run, whichever revision it is from:
         # Git's when it renders, else the deployed one's (never raw manifests against live). A
         # failed render is never sent, as the agent never sends it: what the API server would
@@ -202,6 +207,7 @@ class Observer:
             rendered_ever=bool(target and target.ok) or deployed_revision is not None,
             last_sync=last.ended if last else None, last_result=last.result if last else "",
             message=last.message if last else "", syncs=tuple(records),
+            running=tuple(e.key for e in inventory.entries) if inventory is not None else (),
         )  # fmt: skip
         head_failed = bool(last and last.revision == head and last.result == "Failed")
         degraded = app_health(facts, live) == Health.DEGRADED
@@ -235,14 +241,18 @@ class Observer:
             if resource:
                 self.cache.watch(resource)
 
-    def _live(self, desired: list[DesiredSet]) -> _Live:
+    def _live(self, desired: list[DesiredSet], running: Iterable[Entry] = ()) -> _Live:
         """The watch cache (which sees what the sandbox labelled), plus each desired object it
-        does not see read once: one made by someone else, or by nobody yet (a refused sync)."""
+        does not see read once: one made by someone else, or by nobody yet (a refused sync).
+        ``running``: what an inventory lists, where no desired set says it."""
         wanted: dict[ObjectKey, str] = {}  # key -> apiVersion
         for one in desired:
             for key, obj in one.objects.items():
                 self._watch_kind(obj.manifest["apiVersion"], key.kind)
                 wanted.setdefault(key, obj.manifest["apiVersion"])
+        for entry in running:
+            self._watch_kind(entry.api_version, entry.key.kind)
+            wanted.setdefault(entry.key, entry.api_version)
 
         def read(key: ObjectKey) -> Manifest | None:
             resource = self.reader.resource_for(wanted[key], key.kind)
