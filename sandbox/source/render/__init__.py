@@ -50,20 +50,17 @@ def render_app(
     """
     try:
         return _render_app(repo, app, revision, is_namespaced, progress)
-    except (BrokenPipeError, ConnectionResetError) as exc:  # a tool cut short (the agent stopping): no bug
-        problem = Problem(
-            f"the render was cut short ({type(exc).__name__}: {exc}), as when the agent stops while a tool runs; "
-            "nothing applied or pruned, and the next sync renders it again",
-            file=app.defined_in or app.path, object=app.name,
-        )  # fmt: skip
-        return Rendered(app.name, revision, problems=(problem,))
     except Exception as exc:  # noqa: BLE001 - input nothing foresaw fails its app, never the agent
-        problem = Problem(
-            f"the sandbox could not render this app ({type(exc).__name__}: {exc}); nothing applied or pruned. "
-            "This is a bug in the sandbox: please report it with the file",
-            file=app.defined_in or app.path, object=app.name,
-        )  # fmt: skip
-        return Rendered(app.name, revision, problems=(problem,))
+        said = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError)):  # a tool cut short (the agent stopping)
+            message = (f"the render was cut short ({said}), as when the agent stops while a tool runs; nothing "
+                       "applied or pruned, and the next sync renders it again")  # fmt: skip
+        else:
+            message = (f"the sandbox could not render this app ({said}); nothing applied or pruned. This is a bug "
+                       "in the sandbox: please report it with the file")  # fmt: skip
+        return Rendered(
+            app.name, revision, problems=(Problem(message, file=app.defined_in or app.path, object=app.name),)
+        )
 
 
 def _render_app(
