@@ -143,14 +143,11 @@ def test_a_command_the_agent_fails_to_carry_out_is_a_problem_until_it_works_agai
         kube.close()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_or_sighup_ends_a_watch_mid_sync_as_ctrl_c_does_with_the_signals_exit_code(
-    tmp_path: Path, local_runtime: LocalRuntime, kube: Kube, sig: signal.Signals
-) -> None:
-    """As systemd, `docker stop`, a CI cancel or a closed terminal send them: the sync under way
-    is recorded as interrupted (never left Running), the agent's lock is released (the next
-    command runs at once), and the exit code says it was interrupted."""
-    cli, app = _repo(tmp_path, local_runtime)
+def _signal_mid_sync(
+    tmp_path: Path, runtime: LocalRuntime, kube: Kube, sig: signal.Signals
+) -> tuple[Cli, int, str]:
+    """A watch whose first sync (500 objects) is creating objects gets ``sig``: its exit code and stderr."""
+    cli, app = _repo(tmp_path, runtime)
     _items(cli.repo, 500)
     commit_all(cli.repo, "500 items")
     watch = subprocess.Popen(
@@ -163,10 +160,18 @@ def test_sigterm_or_sighup_ends_a_watch_mid_sync_as_ctrl_c_does_with_the_signals
     finally:
         if watch.poll() is None:
             watch.kill()
-    assert code == 128 + sig, (
-        code,
-        watch.stderr.read().decode() if watch.stderr else "",
-    )  # as a shell says it
+    return cli, code, watch.stderr.read().decode() if watch.stderr else ""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_ends_a_watch_mid_sync_as_ctrl_c_does_with_the_signals_exit_code(
+    tmp_path: Path, local_runtime: LocalRuntime, kube: Kube, sig: signal.Signals
+) -> None:
+    """As systemd, `docker stop`, a CI cancel or a closed terminal send them: the sync under way
+    is recorded as interrupted (never left Running), the agent's lock is released (the next
+    command runs at once), and the exit code says it was interrupted."""
+    cli, code, stderr = _signal_mid_sync(tmp_path, local_runtime, kube, sig)
+    assert code == 128 + sig, (code, stderr)  # as a shell says it
     rows = cli.history_rows()
     assert not [r for r in rows if r["result"] == "Running"], rows
     assert any(r["result"] == "Failed" and "interrupted" in r["message"] for r in rows), [
@@ -182,20 +187,8 @@ def test_ctrl_c_ends_a_watch_that_is_still_starting_with_0(
 ) -> None:
     """Ctrl-C during the first sync of a watch (before it has printed a thing) ends it as Ctrl-C
     ends a watch: 0, the sync recorded as interrupted."""
-    cli, app = _repo(tmp_path, local_runtime)
-    _items(cli.repo, 500)
-    commit_all(cli.repo, "500 items")
-    watch = subprocess.Popen(
-        cli.argv("watch"), env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        wait_for(lambda: len(_ours(kube, app)) > 20, 120, 0.02, what="the first sync to be creating objects")
-        watch.send_signal(signal.SIGINT)
-        code = watch.wait(30)
-    finally:
-        if watch.poll() is None:
-            watch.kill()
-    assert code == 0, (code, watch.stderr.read().decode() if watch.stderr else "")
+    cli, code, stderr = _signal_mid_sync(tmp_path, local_runtime, kube, signal.SIGINT)
+    assert code == 0, (code, stderr)
     rows = cli.history_rows()
     assert not [r for r in rows if r["result"] == "Running"], rows
 
