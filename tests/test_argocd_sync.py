@@ -4,10 +4,11 @@ events), never a log line."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from clikit import (
     REPOS,
@@ -25,10 +26,12 @@ from clikit import (
 from gitkit import git
 from watchkit import EventLog, available
 
+from sandbox.apply.steps import Steps
 from sandbox.cluster.local import LocalRuntime
 from sandbox.kube.client import Kube
 
 ARGO = REPOS / "argocd"
+T = TypeVar("T")
 
 
 def _hooks_repo(tmp_path: Path, runtime: LocalRuntime) -> tuple[Path, Cli, dict[str, str], str]:
@@ -227,6 +230,7 @@ def test_a_hook_job_deleted_by_its_ttl_once_it_finished_counts_as_completed(
     completes, often before the hook runner looks again: its Job controller's events tell."""
     from agentkit import wait_for
     from sandbox.apply.hooks import HookRunner
+    from sandbox.manifest.waves import Phase
     from sandbox.model import ObjectKey
 
     kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
@@ -246,7 +250,8 @@ def test_a_hook_job_deleted_by_its_ttl_once_it_finished_counts_as_completed(
         )
         key = ObjectKey("batch", "Job", "default", name)
 
-        ok, message = HookRunner(kube, timeout=10)._wait(resource, key, created["metadata"]["uid"])
+        steps = HookRunner(kube, timeout=10)._wait(resource, key, created["metadata"]["uid"], Phase.PRE_SYNC)
+        ok, message = _run_to_end(steps)
 
         assert ok, message
         assert "ttlSecondsAfterFinished" in message
@@ -266,3 +271,63 @@ def test_an_object_refused_when_applied_fails_the_sync_but_its_wave_neighbours_a
         assert "Service" in output(synced) and f"nowhere{u}" in output(synced), shown(synced)
         assert live(kube, cm_path(f"web{u}", "settings")) is not None, shown(synced)
         assert live(kube, f"/apis/apps/v1/namespaces/web{u}/deployments/web") is not None, shown(synced)
+
+
+def _run_to_end(steps: Steps[T]) -> T:
+    """Steps taken here to their end, with a short sleep at each wait (as a one-shot sync does)."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        time.sleep(0.1)
+
+
+def test_a_wave_waiting_for_health_holds_up_no_other_app_and_a_new_commit_supersedes_its_sync(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """One agent worker runs every app: a sync waiting for its wave to become healthy (up to five
+    minutes) is put aside, so another app deploys meanwhile, and a commit that mends the wave
+    supersedes the waiting sync (as Flux cancels a health check for a new revision)."""
+    from agentkit import app_state, commit, read
+    from sandbox.agent.history import History
+    from sandbox.agent.loop import Agent
+
+    names = {"uid": uid()}
+    repo, _ = repo_from_fixture(tmp_path / "repo", ARGO / "slow-wave", names, "a wave that waits")
+    slow, quick = f"slow{names['uid']}", f"quick{names['uid']}"
+    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    history = History(tmp_path / "history.sqlite")
+    agent = Agent(repo, kube, history=history, settings_path=tmp_path / "settings.json")
+    agent.start(watch_repo=True)
+    try:
+        waiting = wait_for(lambda: (a := app_state(agent, slow)) and "waiting for wave 0" in a.message and a,
+                           30, what="the slow app to wait for its wave")  # fmt: skip
+        assert waiting.operation == "Syncing"
+        assert "Deployment" in waiting.message and "stuck" in waiting.message, waiting.message
+        wait_for(lambda: read(kube, cm_path(quick, "quick")), 30, what="the other app to deploy meanwhile")
+        assert app_state(agent, quick).last_result == "Succeeded"  # type: ignore[union-attr]
+        assert read(kube, cm_path(slow, "after")) is None, "the next wave waits for the first"
+        assert not agent.wait_idle(0.5), "a sync under way is not idle"
+
+        mended = (
+            (ARGO / "slow-wave" / "slow" / "deploy.yaml")
+            .read_text()
+            .replace('nodeSelector: {sandbox.test/nowhere: "true"}', "nodeSelector: {}")
+        )
+        head = commit(repo, "schedulable anywhere", {"slow/deploy.yaml": mended})
+        wait_for(lambda: read(kube, cm_path(slow, "after")), 60, what="the new commit's waves to run")
+        assert agent.wait_idle(60)
+        done = app_state(agent, slow)
+        assert done is not None and (done.last_result, done.operation) == ("Succeeded", "Idle")
+        records = history.records(slow, objects=False)
+        assert records[0].revision == head and records[0].result == "Succeeded"
+        superseded = [r for r in records if r.result == "Failed"]
+        assert len(superseded) == 1 and f"superseded by a sync of {head[:7]}" in superseded[0].message, [
+            (r.result, r.message) for r in records
+        ]
+        assert "wave 0" in superseded[0].message
+    finally:
+        agent.stop()
+        history.close()
+        kube.close()

@@ -208,6 +208,7 @@ class AppSet:
         its next sync prunes.
         """
         name = controller.name
+        controller.abandon("the app was removed from Git")
         if prune_now and not controller.spec.cascade:
             kept = self.s.syncer.release(name)
             message = (f"{self._gone(controller.spec, head)}; its Application has no {RESOURCES_FINALIZER} finalizer, "

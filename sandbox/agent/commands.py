@@ -93,6 +93,15 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class Continue:
+    """A sync put aside while it waits on the cluster looks again (``flight`` names it: one
+    superseded since is not taken up again)."""
+
+    app: str
+    flight: int
+
+
+@dataclass(frozen=True)
 class DependsOn:
     """An app that waits for the apps it depends on (Flux's dependsOn) looks again."""
 
@@ -133,7 +142,7 @@ class Stop:
 
 Command = (
     Startup | CommitSeen | SourceMoved | Reverted | ManualSync | Rollback | Resume | SetAutoSync | SetSelfHeal
-    | Drift | Retry | DependsOn | ClusterCheck | ClusterBack | Settled | Barrier | Stop
+    | Drift | Retry | Continue | DependsOn | ClusterCheck | ClusterBack | Settled | Barrier | Stop
 )  # fmt: skip
 
 # What a person asks of the agent (a key in the app, a CLI command): Agent.send takes any of them.

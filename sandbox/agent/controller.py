@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from sandbox.agent import appchanges
 from sandbox.agent.appreport import AppReport
-from sandbox.agent.commands import DependsOn, Drift, Retry
+from sandbox.agent.commands import Continue, DependsOn, Drift, Retry
 from sandbox.agent.failures import Failure, failure_words
 from sandbox.agent.history import SyncRecord
 from sandbox.agent.selfheal import SelfHealing
@@ -33,6 +33,7 @@ from sandbox.agent.status import object_outcomes
 from sandbox.apply.desired import DesiredSet
 from sandbox.apply.dryrun import Comparison, Verdict
 from sandbox.apply.outcome import Action, ObjectResult, SyncOutcome
+from sandbox.apply.steps import POLL, Steps
 from sandbox.kube.client import KubeError
 from sandbox.model import ObjectKey, Problem, Rendered
 from sandbox.source.appconfig import AppSpec
@@ -80,6 +81,8 @@ class AppController(AppReport, SelfHealing):
             self.deployed_revision, self.record_id = record.revision, record.id
             self.recorded_health = record.health
         self._retry_token = 0  # only the newest scheduled retry runs
+        self._flight: InFlight | None = None  # the sync under way, put aside while it waits
+        self._flights = 0  # syncs started: a Continue names the one it is for
         self._refresh_syncs()
         last = services.history.last_outcome(spec.name)
         if last is not None:
@@ -124,6 +127,8 @@ class AppController(AppReport, SelfHealing):
             return
         if trigger == "commit" and self._unchanged_by(head):
             self.target = _repointed(self.target, head)  # type: ignore[arg-type]
+            if self._flight is not None:  # the sync under way deploys this very content
+                self._flight.target = self.target
             if self.deployed is not None and self.deployed_revision == self.deployed.revision:
                 self.deployed = self.target
                 self.deployed_revision = head
@@ -172,25 +177,96 @@ class AppController(AppReport, SelfHealing):
 
     # -- sync ---------------------------------------------------------------------------------
 
-    def sync(self, trigger: str, revision: str | None = None) -> SyncOutcome | None:
-        """Sync the target (or ``revision``); on failure nothing changes and a retry is set."""
+    def sync(self, trigger: str, revision: str | None = None) -> None:
+        """Sync the target (or ``revision``); on failure nothing changes and a retry is set.
+
+        A following agent does not wait here while the sync waits on the cluster (a wave's
+        health, a hook): the sync is put aside and goes on at each ``Continue``, so other
+        apps sync meanwhile. A newer target supersedes a sync under way, as Flux cancels a
+        health check when a new revision comes; one-shot commands run it to its end here.
+        """
         if self.config_problems:
             self.fail(self.git_revision, trigger, self._config_message())
-            return None
+            return
         wanted = revision or (self.target.revision if self.target else self.git_revision)
         if not wanted:
-            return None
+            return
         if (self.spec.depends_on or self.spec.after_parent) and not self._dependencies_ready(trigger):
-            return None
+            return
         if self.target is None or self.target.revision != wanted:
             self.target = self.render(wanted)
         target = self.target
+        if self._flight is not None:
+            if self._flight.target is target:  # that very sync is under way
+                if trigger == "manual":
+                    self.s.event("info", self.name, f"already syncing {target.revision[:7]}: {self.message}")
+                return
+            self.abandon(f"superseded by a sync of {target.revision[:7]} ({trigger})")
         info = self._commit(target.revision)
         sync_id = self.s.history.start(
             self.name, target.revision, info.author if info else "", info.subject if info else "", trigger
         )
-        started = time.monotonic()
-        outcome = self._apply(target, trigger)
+        self.operation = "Syncing"
+        self.s.publish()
+        self._flights += 1
+        self._flight = InFlight(
+            self._flights, self._apply(target, trigger), target, sync_id, trigger, time.monotonic()
+        )
+        self._step(self._flight)
+
+    def go_on(self, flight: int) -> None:
+        """The sync put aside looks again at what it waits for (``Continue``)."""
+        if self._flight is not None and self._flight.number == flight:
+            self._step(self._flight)
+
+    def abandon(self, why: str) -> None:
+        """Give up the sync under way: what it applied stays (tracked by its inventory), the
+        waves after the one it waited on are not applied, nothing is pruned; its record says why."""
+        flight, self._flight = self._flight, None
+        if flight is None:
+            return
+        flight.steps.close()
+        self.operation = "Idle"
+        message = f"{why} while waiting for {flight.waiting or 'the cluster'}; the rest of it was not applied, nothing pruned"
+        self.s.history.finish(flight.sync_id, "Failed", str(self.health()), message, [])
+        self.s.event("warning", self.name, f"sync of {flight.target.revision[:7]} {message}")
+
+    @property
+    def in_flight(self) -> bool:
+        return self._flight is not None
+
+    def _step(self, flight: InFlight) -> None:
+        """Take the sync's steps until it waits (put aside, looked at again soon) or ends."""
+        while True:
+            try:
+                waiting = next(flight.steps)
+            except StopIteration as done:
+                outcome: SyncOutcome = done.value
+            except KubeError as exc:
+                why = (f"interrupted: the cluster stopped answering ({exc.message})" if exc.transient
+                       else f"sync failed: {exc}")  # fmt: skip
+                outcome = SyncOutcome(self.name, flight.target.revision, (), False, why)
+            except Exception as exc:  # a bug: the sync is over all the same, and its record says so
+                self._flight, self.operation = None, "Idle"
+                self.s.history.finish(flight.sync_id, "Failed", str(self.health()),
+                                      f"the sync stopped on a bug in the sandbox: {type(exc).__name__}: {exc}", [])  # fmt: skip
+                raise
+            else:
+                if self.automated:
+                    if waiting.what != flight.waiting:
+                        flight.waiting, self.message = waiting.what, f"waiting for {waiting.what}"
+                        self.s.publish()
+                    self.s.schedule(POLL, Continue(self.name, flight.number))
+                    return
+                time.sleep(POLL)
+                continue
+            self._flight, self.operation, self.last_sync = None, "Idle", time.time()
+            self._conclude(flight, outcome)
+            return
+
+    def _conclude(self, flight: InFlight, outcome: SyncOutcome) -> None:
+        """A sync ended: record it, take what it found, set a retry when it failed."""
+        target, sync_id, trigger = flight.target, flight.sync_id, flight.trigger
         self._take_results(target, outcome.results)
         applied = {
             r.key
@@ -202,7 +278,7 @@ class AppController(AppReport, SelfHealing):
         # (a kind this sync watched first may still be listing), or it would read Missing.
         self.s.cache.wait_present(applied)
         if outcome.ok:
-            self._succeeded(target, outcome, sync_id, trigger, time.monotonic() - started)
+            self._succeeded(target, outcome, sync_id, trigger, time.monotonic() - flight.started)
         else:
             self._failed(
                 target.revision,
@@ -215,30 +291,21 @@ class AppController(AppReport, SelfHealing):
             )  # a render's problems are in its message: said once
         self._refresh_syncs()
         self._recheck_after_sync()
-        return outcome
-
-    def _apply(self, target: DesiredSet, trigger: str) -> SyncOutcome:
-        """Run the sync of ``target``; a cluster that fails it mid-way is an outcome, not a raise."""
-        self.operation = "Syncing"
-        self.s.publish()
-        try:
-            return self.s.syncer.sync(
-                target, prune=self.spec.prune,
-                namespace=self.spec.created_namespace,
-                owner_of=self.s.ownership.owner_of,
-                inventory_extra=appchanges.inventory_extra(self.spec, self.s.repo_path, self.s.repo.git_dir),
-                rebuild=self.deployed_revision is not None, always_hooks=trigger == "manual",
+        if trigger == "rollback" and outcome.ok:
+            self.s.event(
+                "info", self.name,
+                f"rolled back to {target.revision[:7]}: cluster at {target.revision[:7]}, Git at "
+                f"{self.git_revision[:7]}; auto-sync paused (undo: resume auto-sync)",
             )  # fmt: skip
-        except KubeError as exc:
-            why = (
-                f"interrupted: the cluster stopped answering ({exc.message})"
-                if exc.transient
-                else f"sync failed: {exc}"
-            )
-            return SyncOutcome(self.name, target.revision, (), False, why)
-        finally:
-            self.operation = "Idle"
-            self.last_sync = time.time()
+
+    def _apply(self, target: DesiredSet, trigger: str) -> Steps[SyncOutcome]:
+        return self.s.syncer.sync_steps(
+            target, prune=self.spec.prune,
+            namespace=self.spec.created_namespace,
+            owner_of=self.s.ownership.owner_of,
+            inventory_extra=appchanges.inventory_extra(self.spec, self.s.repo_path, self.s.repo.git_dir),
+            rebuild=self.deployed_revision is not None, always_hooks=trigger == "manual",
+        )  # fmt: skip
 
     def follow_dependencies(self, trigger: str) -> None:
         """Look again whether the apps this one depends on are Ready; sync when they are."""
@@ -383,6 +450,7 @@ class AppController(AppReport, SelfHealing):
             return
         if self.deployed_revision is None and not self.settings.auto_sync:
             return
+        self.abandon("the cluster was replaced")
         self.deployed = None
         self.failure = None
         self.target = self.target or self.render(self.settings.paused_at or self.git_revision)
@@ -423,7 +491,7 @@ class AppController(AppReport, SelfHealing):
 
     # -- rollback, resume, settings ---------------------------------------------------------------
 
-    def rollback(self, revision: str) -> SyncOutcome | None:
+    def rollback(self, revision: str) -> None:
         try:
             wanted = self.s.repo.resolve(revision)
         except EnvRepoError:
@@ -432,18 +500,11 @@ class AppController(AppReport, SelfHealing):
             # Already there: pausing auto-sync would make the app look OutOfSync over nothing.
             self.message = f"already at {wanted[:7]}: nothing to roll back, auto-sync left as it was"
             self.s.event("info", self.name, self.message)
-            return None
+            return
         self.settings = dataclasses.replace(self.settings, paused_at=revision)
         self.s.save_settings()
         self.target = self.render(revision)
-        outcome = self.sync("rollback")
-        if outcome is not None and outcome.ok:
-            self.s.event(
-                "info", self.name,
-                f"rolled back to {revision[:7]}: cluster at {revision[:7]}, Git at {self.git_revision[:7]}; "
-                "auto-sync paused (undo: resume auto-sync)",
-            )  # fmt: skip
-        return outcome
+        self.sync("rollback")
 
     def resume(self) -> None:
         self.settings = dataclasses.replace(self.settings, auto_sync=True, paused_at=None)
@@ -530,3 +591,16 @@ def _repointed(desired: DesiredSet, revision: str) -> DesiredSet:
     """The same objects, said to be at another revision (a commit that did not touch them)."""
     rendered: Rendered = dataclasses.replace(desired.rendered, revision=revision)
     return DesiredSet(rendered, desired.objects, desired.marked)
+
+
+@dataclasses.dataclass
+class InFlight:
+    """A sync under way: its remaining steps, and what it waits for now."""
+
+    number: int
+    steps: Steps[SyncOutcome]
+    target: DesiredSet
+    sync_id: int
+    trigger: str
+    started: float
+    waiting: str = ""

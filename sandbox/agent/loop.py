@@ -25,6 +25,7 @@ from sandbox.agent.commands import (
     ClusterCheck,
     Command,
     CommitSeen,
+    Continue,
     DependsOn,
     Drift,
     ManualSync,
@@ -57,6 +58,7 @@ from sandbox.apply.handscale import hand_scale
 from sandbox.apply.inventory import APP_LABEL, InventoryStore, tracking_app
 from sandbox.apply.livecache import CHILD_KINDS, LiveCache
 from sandbox.apply.reader import ClusterReader
+from sandbox.apply.steps import POLL
 from sandbox.apply.sync import Syncer
 from sandbox.kube.client import Kube, KubeError
 from sandbox.model import Manifest, ObjectKey, Problem, SyncStatus
@@ -115,6 +117,7 @@ class Agent:
         self._events: deque[Event] = deque(maxlen=300)
         self._queue: queue.Queue[Command] = queue.Queue()
         self._timers: set[threading.Timer] = set()
+        self._barriers: list[Barrier] = []  # done once no sync is under way
         self._publisher = Publisher(self._build, lambda message: self._events.append(
             Event(time.time(), "error", "", message)))  # fmt: skip
         self._stop = threading.Event()
@@ -197,7 +200,8 @@ class Agent:
         return self._publisher.snapshot or Snapshot(0, str(self.repo_path), self.branch, "")
 
     def wait_idle(self, timeout: float = 60) -> bool:
-        """Block until every queued command is done (for the CLI and tests)."""
+        """Block until every queued command is done, and every sync they started has ended
+        (for the CLI and tests)."""
         barrier = Barrier()
         self._queue.put(barrier)
         return barrier.done.wait(timeout)
@@ -320,6 +324,12 @@ class Agent:
     # -- the worker -------------------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._work()
+        finally:
+            self._release_barriers(stopping=True)  # nobody waits on an agent that stopped
+
+    def _work(self) -> None:
         while not self._stop.is_set():
             command = self._queue.get()
             if isinstance(command, Stop):
@@ -340,8 +350,20 @@ class Agent:
                     )
                 finally:
                     if isinstance(item, Barrier):
-                        item.done.set()
+                        self._barriers.append(item)
+            self._release_barriers()
             self._publish()
+
+    def _busy(self) -> bool:
+        """A sync is under way (put aside while it waits on the cluster)."""
+        return any(c.in_flight for c in self._controllers())
+
+    def _release_barriers(self, stopping: bool = False) -> None:
+        """Idle means every queued command done and every sync they started ended."""
+        if self._barriers and (stopping or not self._busy()):
+            for barrier in self._barriers:
+                barrier.done.set()
+            self._barriers.clear()
 
     def _merge_drift(self, first: Command) -> list[Command]:
         """A flood of drift events (a rollout, a bulk edit) becomes one command per app."""
@@ -400,6 +422,8 @@ class Agent:
                 self._each(app, lambda c: c.check_drift(keys))
             case Retry(app, revision, token):
                 self._each(app, lambda c: c.retry(revision, token))
+            case Continue(app, flight):
+                self._each(app, lambda c: c.go_on(flight))
             case DependsOn(app, trigger):
                 self._each(app, lambda c: c.follow_dependencies(trigger))
             case ClusterCheck():
@@ -409,6 +433,8 @@ class Agent:
                 for controller in self._controllers():
                     controller.catch_up()
                 self._queue.put(Settled(command.since))
+            case Settled() if self._busy():
+                self._schedule(POLL, command)  # what came of it is known once the syncs end
             case Settled():
                 self._event("info", "", _settled(self.publish_now(), command.since))
             case Barrier():

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sandbox.apply.health import assess
+from sandbox.apply.steps import Steps, Waiting
 from sandbox.kube.client import Kube, KubeError, Resource
 from sandbox.manifest.waves import DeletePolicy, Hook, Phase, hook_of, wave_of
 from sandbox.model import DesiredObject, Health, Manifest, ObjectKey
@@ -23,7 +24,6 @@ from sandbox.model import DesiredObject, Health, Manifest, ObjectKey
 HOOK_LABEL = "gitops-sandbox.io/hook-of"
 HOOK_TIMEOUT = 300.0
 GONE_TIMEOUT = 30.0
-POLL = 0.2
 
 
 @dataclass(frozen=True)
@@ -50,20 +50,26 @@ class HookRunner:
 
     def run(
         self, app: str, hooks: list[DesiredObject], phase: Phase, kind_rank: Callable[[str], int]
-    ) -> list[HookRun]:
+    ) -> Steps[list[HookRun]]:
         """Every hook of ``phase``, wave by wave; stops at the first wave with a failure."""
         runs: list[HookRun] = []
         for wave in sorted({wave_of(h.manifest) for h in hooks}):
             group = sorted((h for h in hooks if wave_of(h.manifest) == wave),
                            key=lambda h: (kind_rank(h.key.kind), h.key))  # fmt: skip
-            started = [self._start(app, h, phase) for h in group]
-            runs += [self._finish(h, phase, created) if isinstance(created, tuple) else created
-                     for h, created in zip(group, started, strict=True)]  # fmt: skip
+            started = []
+            for hook in group:
+                started.append((yield from self._start(app, hook, phase)))
+            for hook, created in zip(group, started, strict=True):
+                runs.append(
+                    (yield from self._finish(hook, phase, created)) if isinstance(created, tuple) else created
+                )
             if not all(r.ok for r in runs):
                 break
         return runs
 
-    def _start(self, app: str, obj: DesiredObject, phase: Phase) -> tuple[Resource, Manifest] | HookRun:
+    def _start(
+        self, app: str, obj: DesiredObject, phase: Phase
+    ) -> Steps[tuple[Resource, Manifest] | HookRun]:
         resource = self.kube.resource_for(obj.manifest["apiVersion"], obj.key.kind)
         if resource is None:
             return HookRun(obj.key, phase, False, f"the cluster does not know {obj.manifest['apiVersion']} "
@@ -72,17 +78,17 @@ class HookRunner:
         named = bool(manifest["metadata"].get("name"))
         try:
             if named and DeletePolicy.BEFORE_HOOK_CREATION in _hook(obj).policies:
-                self._delete_and_wait(obj.key, resource)
+                yield from self._delete_and_wait(obj.key, resource)
             created: Manifest = self.kube.request("POST", resource.path(obj.key.namespace), body=manifest)
         except KubeError as exc:
             return HookRun(obj.key, phase, False, exc.message, obj.source)
         return resource, created
 
-    def _finish(self, obj: DesiredObject, phase: Phase, started: tuple[Resource, Manifest]) -> HookRun:
+    def _finish(self, obj: DesiredObject, phase: Phase, started: tuple[Resource, Manifest]) -> Steps[HookRun]:
         resource, created = started
         name = created["metadata"]["name"]
         key = ObjectKey(obj.key.group, obj.key.kind, obj.key.namespace, name)
-        ok, message = self._wait(resource, key, str(created["metadata"].get("uid", "")))
+        ok, message = yield from self._wait(resource, key, str(created["metadata"].get("uid", "")), phase)
         policies = _hook(obj).policies
         if (ok and DeletePolicy.HOOK_SUCCEEDED in policies) or (
             not ok and DeletePolicy.HOOK_FAILED in policies
@@ -93,7 +99,7 @@ class HookRunner:
                 message += f" (deleting it by its policy failed: {exc.message})"
         return HookRun(key, phase, ok, message, obj.source)
 
-    def _wait(self, resource: Resource, key: ObjectKey, uid: str) -> tuple[bool, str]:
+    def _wait(self, resource: Resource, key: ObjectKey, uid: str, phase: Phase) -> Steps[tuple[bool, str]]:
         deadline = time.monotonic() + self.timeout
         while True:
             live = self.kube.read(resource, key.namespace, key.name)
@@ -102,9 +108,9 @@ class HookRunner:
                 return done
             if time.monotonic() > deadline:
                 return False, f"did not finish within {self.timeout:.0f}s"
-            time.sleep(POLL)
+            yield Waiting(f"{phase} hook {key} to finish")
 
-    def _delete_and_wait(self, key: ObjectKey, resource: Resource) -> None:
+    def _delete_and_wait(self, key: ObjectKey, resource: Resource) -> Steps[None]:
         if self.kube.read(resource, key.namespace, key.name) is None:
             return
         self.kube.delete(key, resource, propagation="Foreground")
@@ -114,7 +120,7 @@ class HookRunner:
                 raise KubeError(
                     504, "Timeout", f"the hook left by an earlier sync was not gone after {GONE_TIMEOUT:.0f}s"
                 )
-            time.sleep(POLL)
+            yield Waiting(f"the hook {key} an earlier sync left to be deleted")
 
     def _gone(self, key: ObjectKey, uid: str) -> tuple[bool, str]:
         """How a hook that is gone ended: a Job with ttlSecondsAfterFinished is deleted by the

@@ -34,7 +34,8 @@ from sandbox.apply.outcome import Action, ObjectResult, SyncOutcome
 from sandbox.apply.plan import SyncPlan, Wave, group_of, kind_rank
 from sandbox.apply.plan import plan as plan_of
 from sandbox.apply.prune import prune_leftover
-from sandbox.apply.waits import wait_established, wait_healthy
+from sandbox.apply.steps import Steps
+from sandbox.apply.waits import until_established, until_healthy
 from sandbox.kube.client import Kube, KubeError
 from sandbox.manifest.waves import Phase
 from sandbox.model import DesiredObject, ObjectKey
@@ -78,7 +79,7 @@ class Syncer:
                 ObjectKey("", "Namespace", "", name)) is not None,
         )  # fmt: skip
 
-    def sync(
+    def sync_steps(
         self,
         desired: DesiredSet,
         *,
@@ -88,9 +89,11 @@ class Syncer:
         inventory_extra: dict[str, str] | None = None,
         rebuild: bool = False,
         always_hooks: bool = False,
-    ) -> SyncOutcome:
+    ) -> Steps[SyncOutcome]:
         """Apply an app's desired set, step by step as its plan orders it; prune what the
-        inventory and annotations both claim.
+        inventory and annotations both claim. A generator: it yields whenever the sync waits
+        on the cluster (a wave's health, a hook, a CRD), so whoever runs it may do other work
+        meanwhile, and returns the outcome.
 
         On an app's first deploy (no inventory yet: nothing of it runs that a half-applied
         commit could break) objects that do not exist are created without a dry-run first,
@@ -137,7 +140,7 @@ class Syncer:
         except KubeError as exc:
             return self._failed(desired, (), f"namespace {namespace}: {exc.message}; nothing applied")
         run.run_hooks = bool(desired.rendered.hooks) and (always_hooks or self._changes(run))
-        return self._execute(run, prune)
+        return (yield from self._execute(run, prune))
 
     def _check(self, run: _Run, owner_of: OwnerOf) -> SyncOutcome | None:
         """Everything checked before anything is applied: kinds the cluster knows (or this sync's
@@ -185,23 +188,25 @@ class Syncer:
             or any(e.key not in run.desired.objects for e in (previous.entries if previous else ()))
         )  # fmt: skip
 
-    def _execute(self, run: _Run, prune: bool) -> SyncOutcome:
+    def _execute(self, run: _Run, prune: bool) -> Steps[SyncOutcome]:
         """The plan's steps: PreSync hooks, the waves, then prune and PostSync hooks."""
         desired, plan = run.desired, run.plan
         if run.run_hooks:
-            run.hooks += self.hook_runner.run(desired.app, list(plan.pre_sync), Phase.PRE_SYNC, kind_rank)
+            run.hooks += yield from self.hook_runner.run(
+                desired.app, list(plan.pre_sync), Phase.PRE_SYNC, kind_rank
+            )
             if not all(h.ok for h in run.hooks):
-                return self._hook_failed(desired, (), run.hooks, "nothing applied or pruned")
-        stopped = self._waves(run)
+                return (yield from self._hook_failed(desired, (), run.hooks, "nothing applied or pruned"))
+        stopped = yield from self._waves(run)
         if stopped is not None:
             return stopped
         if not all(h.ok for h in run.hooks):
-            return self._hook_failed(desired, run.results, run.hooks, "nothing pruned")
+            return (yield from self._hook_failed(desired, run.results, run.hooks, "nothing pruned"))
         if any(r.action == Action.FAILED for r in run.results):
-            return self._apply_failed(run)
-        return self._finish(run, prune)
+            return (yield from self._apply_failed(run))
+        return (yield from self._finish(run, prune))
 
-    def _waves(self, run: _Run) -> SyncOutcome | None:
+    def _waves(self, run: _Run) -> Steps[SyncOutcome | None]:
         """Each wave of the plan in turn, with its Sync hooks; the next waits until it is healthy."""
         desired, results = run.desired, run.results
         # A wave that holds only Sync hooks is a step only when hooks run (something changes).
@@ -211,24 +216,28 @@ class Syncer:
                 results += [ObjectResult(o.key, Action.SKIPPED, "not applied: an earlier wave failed",
                                          o.source, run.checked.get(o.key)) for o in wave.objects]  # fmt: skip
                 continue
-            done = self._apply_stage(desired, wave, run.coming, run.checked, run.check_creations, results)
+            done = yield from self._apply_stage(
+                desired, wave, run.coming, run.checked, run.check_creations, results
+            )
             if done is not None:
                 return done
             if wave.hooks and run.run_hooks:
-                run.hooks += self.hook_runner.run(desired.app, list(wave.hooks), Phase.SYNC, kind_rank)
+                run.hooks += yield from self.hook_runner.run(
+                    desired.app, list(wave.hooks), Phase.SYNC, kind_rank
+                )
             later = index + 1 < len(waves) or bool(run.run_hooks and run.plan.post_sync)
             if later and not any(r.action == Action.FAILED for r in results) and all(h.ok for h in run.hooks):
-                waiting = wait_healthy(self.kube, self.cache, list(wave.objects))
+                waiting = yield from until_healthy(self.kube, self.cache, list(wave.objects), wave.number)
                 if waiting:
                     results += [ObjectResult(o.key, Action.SKIPPED, "not applied: an earlier wave did not become "
                                              "healthy", o.source, run.checked.get(o.key))
                                 for w in waves[index + 1:] for o in w.objects]  # fmt: skip
-                    return self._hook_failed(desired, results, run.hooks, f"wave {wave.number} did not become "
-                                             f"healthy: {waiting}; the waves after it were not applied, nothing "
-                                             "pruned")  # fmt: skip
+                    what = (f"wave {wave.number} did not become healthy: {waiting}; the waves after it were not "
+                            "applied, nothing pruned")  # fmt: skip
+                    return (yield from self._hook_failed(desired, results, run.hooks, what))
         return None
 
-    def _apply_failed(self, run: _Run) -> SyncOutcome:
+    def _apply_failed(self, run: _Run) -> Steps[SyncOutcome]:
         """Some object was refused when applied: nothing is pruned, and the last good revision's
         objects stay tracked beside what this sync applied."""
         desired, previous, results = run.desired, run.previous, run.results
@@ -243,12 +252,12 @@ class Syncer:
             [f"{r.key} ({r.source}): {r.message}" for r in failed_results]
         )
         if run.run_hooks:
-            run.hooks += self.hook_runner.run(
+            run.hooks += yield from self.hook_runner.run(
                 desired.app, list(run.plan.sync_fail), Phase.SYNC_FAIL, kind_rank
             )
         return SyncOutcome(desired.app, desired.revision, tuple(results), False, message, tuple(run.hooks))
 
-    def _finish(self, run: _Run, prune: bool) -> SyncOutcome:
+    def _finish(self, run: _Run, prune: bool) -> Steps[SyncOutcome]:
         """Prune what was left from Git (the plan's order), record the inventory, PostSync hooks."""
         desired = run.desired
         applied = run.applied_entries()
@@ -260,11 +269,13 @@ class Syncer:
             Inventory(desired.app, desired.revision, tuple(applied) + tuple(still_owned)), run.inventory_extra
         )
         if run.run_hooks and run.plan.post_sync:
-            run.hooks += self.hook_runner.run(
+            run.hooks += yield from self.hook_runner.run(
                 desired.app, list(run.plan.post_sync), Phase.POST_SYNC, kind_rank
             )
             if not all(h.ok for h in run.hooks):
-                return self._hook_failed(desired, run.results, run.hooks, "the objects were applied")
+                return (
+                    yield from self._hook_failed(desired, run.results, run.hooks, "the objects were applied")
+                )
         outcome = SyncOutcome(desired.app, desired.revision, tuple(run.results), True, "", tuple(run.hooks))
         return SyncOutcome(
             desired.app, desired.revision, outcome.results, True, outcome.summary(), outcome.hooks
@@ -278,7 +289,7 @@ class Syncer:
         checked: dict[ObjectKey, Comparison],
         check_creations: bool,
         results: list[ObjectResult],
-    ) -> SyncOutcome | None:
+    ) -> Steps[SyncOutcome | None]:
         """Apply one sync wave: its Namespaces and CRDs, then (checked now, when they could not
         be before) the rest by kind. A SyncOutcome when the sync must stop here."""
         first = list(wave.first)
@@ -286,7 +297,7 @@ class Syncer:
         results += made_first
         if first:
             try:
-                wait_established(self.kube, first, results)
+                yield from until_established(self.kube, first, results)
             except KubeError as exc:
                 return self._failed(desired, results, f"{exc.message}; nothing else applied or pruned")
             if coming:
@@ -330,11 +341,11 @@ class Syncer:
 
     def _hook_failed(
         self, desired: DesiredSet, results: Iterable[ObjectResult], hooks: list[HookRun], what: str
-    ) -> SyncOutcome:
+    ) -> Steps[SyncOutcome]:
         """A hook (or a wave) failed: the SyncFail hooks run, and the sync fails saying which."""
         hooks = list(hooks)
         failed = [h for h in hooks if not h.ok]
-        hooks += self.hook_runner.run(desired.app, hooks_at(desired.rendered.hooks, Phase.SYNC_FAIL),
+        hooks += yield from self.hook_runner.run(desired.app, hooks_at(desired.rendered.hooks, Phase.SYNC_FAIL),
                                       Phase.SYNC_FAIL, kind_rank)  # fmt: skip
         detail = "; ".join(f"{h.phase} hook {h.key} ({h.source}) failed: {h.message}" for h in failed)
         message = f"{detail}; {what}" if detail else what

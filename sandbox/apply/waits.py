@@ -1,5 +1,6 @@
 """Waiting on the cluster between the steps of a sync: Namespaces Active and CRDs Established
-before what needs them, and a wave healthy before the next (as Argo CD waits)."""
+before what needs them, and a wave healthy before the next (as Argo CD waits). Each is a
+generator of steps (``steps.py``): it yields while the cluster is not there yet."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from sandbox.apply.health import assess
 from sandbox.apply.livecache import LiveCache
 from sandbox.apply.outcome import Action, ObjectResult
+from sandbox.apply.steps import Steps, Waiting
 from sandbox.kube.client import Kube, KubeError
 from sandbox.model import DesiredObject, Health, Manifest
 
@@ -15,8 +17,8 @@ ESTABLISH_TIMEOUT = 30.0
 WAVE_TIMEOUT = 300.0
 
 
-def wait_healthy(kube: Kube, cache: LiveCache, objects: list[DesiredObject]) -> str:
-    """Wait until a wave's objects are healthy, as Argo CD does before the next wave; ""
+def until_healthy(kube: Kube, cache: LiveCache, objects: list[DesiredObject], wave: int) -> Steps[str]:
+    """Until a wave's objects are healthy, as Argo CD waits before the next wave; returns ""
     when they are, else what is not (a Degraded object ends the wait at once)."""
     deadline = time.monotonic() + WAVE_TIMEOUT
     while True:
@@ -38,30 +40,31 @@ def wait_healthy(kube: Kube, cache: LiveCache, objects: list[DesiredObject]) -> 
             return ""
         if time.monotonic() > deadline:
             return f"after {WAVE_TIMEOUT:.0f}s " + "; ".join(pending[:3])
-        time.sleep(0.2)
+        more = f" and {len(pending) - 1} more" if len(pending) > 1 else ""
+        yield Waiting(f"wave {wave} to become healthy before the next: {pending[0]}{more}")
 
 
-def wait_established(kube: Kube, objects: list[DesiredObject], results: list[ObjectResult]) -> None:
+def until_established(kube: Kube, objects: list[DesiredObject], results: list[ObjectResult]) -> Steps[None]:
     """Namespaces Active and CRDs Established before anything that needs them is applied."""
-    ok = {r.key for r in results if r.action != Action.FAILED}
     failed = [r for r in results if r.action == Action.FAILED]
     if failed:
         raise KubeError(422, "Invalid", "; ".join(f"{r.key} ({r.source}): {r.message}" for r in failed))
+    ok = {r.key for r in results}
     deadline = time.monotonic() + ESTABLISH_TIMEOUT
     pending = [o for o in objects if o.key in ok]
-    while pending and time.monotonic() < deadline:
-        still = []
-        for obj in pending:
-            resource = kube.resource_for(obj.manifest["apiVersion"], obj.key.kind)
-            live = kube.read(resource, "", obj.key.name) if resource else None
-            if not _established(live):
-                still.append(obj)
-        pending = still
-        if pending:
-            time.sleep(0.1)
-    if pending:
+    while True:
+        pending = [o for o in pending if not _established(_read(kube, o))]
+        if not pending:
+            return
         names = ", ".join(str(o.key) for o in pending)
-        raise KubeError(504, "Timeout", f"not established after {ESTABLISH_TIMEOUT:.0f}s: {names}")
+        if time.monotonic() > deadline:
+            raise KubeError(504, "Timeout", f"not established after {ESTABLISH_TIMEOUT:.0f}s: {names}")
+        yield Waiting(f"{names} to be established")
+
+
+def _read(kube: Kube, obj: DesiredObject) -> Manifest | None:
+    resource = kube.resource_for(obj.manifest["apiVersion"], obj.key.kind)
+    return kube.read(resource, "", obj.key.name) if resource else None
 
 
 def _established(live: Manifest | None) -> bool:
