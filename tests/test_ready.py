@@ -39,7 +39,7 @@ SYNCED = AppState(
         ({"last_result": "Failed", "message": "apply refused"}, ReadyStatus.FALSE, "ReconciliationFailed",
          "apply refused"),
         ({"health": Health.UNKNOWN}, ReadyStatus.UNKNOWN, "Progressing", "its objects are Unknown"),
-        ({"health": Health.DEGRADED, "health_from": "podinfo", "health_from_failed": True}, ReadyStatus.FALSE,
+        ({"health": Health.DEGRADED, "health_from": "podinfo", "health_from_failure": "failed to sync"}, ReadyStatus.FALSE,
          "HealthCheckFailed", "app podinfo it defines failed to sync"),
         ({"problems": (Problem("kustomize build failed: x", file="apps/staging/kustomization.yaml"),)},
          ReadyStatus.FALSE, "BuildFailed", "kustomize build failed: x (apps/staging/kustomization.yaml)"),
@@ -48,7 +48,7 @@ SYNCED = AppState(
          "ArtifactFailed", "chart podinfo 6.0.0 comes from HelmRepository podinfo and nothing is fetched "
          "(apps/podinfo.yaml)"),
         ({"ready_on_apply": True, "health": Health.DEGRADED, "health_from": "podinfo",
-          "health_from_failed": True}, ReadyStatus.TRUE, "ReconciliationSucceeded",
+          "health_from_failure": "failed to sync"}, ReadyStatus.TRUE, "ReconciliationSucceeded",
          f"Applied revision: main@sha1:{SHA}"),
         ({"ready_on_apply": True, "target_revision": "0" * 40, "sync": SyncStatus.OUT_OF_SYNC},
          ReadyStatus.UNKNOWN, "Progressing", "OutOfSync: a new revision is not applied yet"),
@@ -76,7 +76,7 @@ def test_apps_no_flux_object_defines_have_no_ready_condition(kind: str) -> None:
 
 def test_the_app_a_parents_ready_names_is_named_as_the_table_names_it() -> None:
     parent = dataclasses.replace(SYNCED, health=Health.DEGRADED, health_from="HelmRelease/web/web",
-                                 health_from_failed=True)  # fmt: skip
+                                 health_from_failure="failed to sync")  # fmt: skip
 
     ready = flux_ready(parent, "main", {"HelmRelease/web/web": "web"})
 
@@ -93,7 +93,7 @@ def test_the_apps_table_says_whose_health_a_parents_rolled_up_health_is() -> Non
                                 sync=SyncStatus.UNKNOWN, deployed_revision=None, last_result="Failed",
                                 message="apply refused")  # fmt: skip
     root = dataclasses.replace(SYNCED, name="flux-system", ready_on_apply=True, health=Health.DEGRADED,
-                               health_from="web", health_from_failed=True)  # fmt: skip
+                               health_from="web", health_from_failure="failed to sync")  # fmt: skip
     root = dataclasses.replace(root, ready=flux_ready(root, "main"))
     child = dataclasses.replace(child, ready=flux_ready(child, "main"))
     table = apps_table(Snapshot(1, "/env", "main", SHA, (root, child)))
@@ -112,7 +112,7 @@ def test_one_app_of_a_snapshot_names_the_app_below_it_as_the_whole_table_does_an
     child = dataclasses.replace(SYNCED, name="HelmRelease/web/web", kind="HelmRelease", home="web",
                                 object_name="web", parent="apps", last_result="Failed")  # fmt: skip
     parent = dataclasses.replace(SYNCED, name="apps", health=Health.DEGRADED, health_from=child.name,
-                                 health_from_failed=True)  # fmt: skip
+                                 health_from_failure="failed to sync")  # fmt: skip
     whole = Snapshot(1, "/env", "main", SHA, (parent, child))
     parent = dataclasses.replace(parent, ready=flux_ready(parent, "main", whole.shown_names))
     one = Snapshot(1, "/env", "main", SHA, (parent, child)).only(lambda a: a.name == "apps")
@@ -126,7 +126,7 @@ def test_a_parent_with_nothing_of_its_own_to_say_names_the_child_without_a_dangl
     from sandbox.cli.output import apps_table
 
     root = dataclasses.replace(SYNCED, name="root", kind="Application", health=Health.DEGRADED, health_from="web",
-                               health_from_failed=True, message="")  # fmt: skip
+                               health_from_failure="failed to sync", message="")  # fmt: skip
     child = dataclasses.replace(SYNCED, name="web", kind="Application", parent="root", last_result="Failed")
     line = next(row for row in apps_table(Snapshot(1, "/env", "main", SHA, (root, child))).splitlines()
                 if row.startswith("root"))  # fmt: skip
@@ -138,7 +138,7 @@ def test_a_parent_that_failed_itself_says_its_own_failure_not_a_childs_first() -
     from sandbox.cli.output import apps_table
 
     root = dataclasses.replace(SYNCED, name="flux-system", health=Health.DEGRADED, health_from="web",
-                               health_from_failed=True, problems=(Problem("url is not this env repo", file="a.yaml"),))  # fmt: skip
+                               health_from_failure="failed to sync", problems=(Problem("url is not this env repo", file="a.yaml"),))  # fmt: skip
     root = dataclasses.replace(root, ready=flux_ready(root, "main"))
     table = apps_table(Snapshot(1, "/env", "main", SHA, (root,)))
     line = next(row for row in table.splitlines() if row.startswith("flux-system"))
@@ -189,3 +189,23 @@ def test_an_app_that_never_deployed_and_does_not_render_says_the_apps_it_defines
         "controller never applied them and no revision of them runs"
     ]
     assert said_other.notices == ()
+
+
+@pytest.mark.parametrize(
+    ("child_change", "said"),
+    [
+        ({"last_result": "Failed", "message": "apply refused"}, "app web it defines failed to sync"),
+        ({"last_result": "Failed", "problems": (Problem("kustomize build: no such file", file="web/k.yaml"),)},
+         "app web it defines does not render"),
+    ],
+)  # fmt: skip
+def test_a_parents_rolled_up_health_says_whether_the_app_below_failed_to_sync_or_to_render(
+    child_change: dict[str, Any], said: str
+) -> None:
+    from sandbox.agent.appview import roll_up
+
+    child = dataclasses.replace(SYNCED, name="web", parent="flux-system", health=Health.UNKNOWN,
+                                deployed_revision=None, **child_change)  # fmt: skip
+    root = dataclasses.replace(SYNCED, name="flux-system")
+    rolled = {a.name: a for a in roll_up((root, child))}
+    assert rolled["flux-system"].health_below() == said

@@ -278,6 +278,7 @@ def roll_up(apps: tuple[AppState, ...]) -> tuple[AppState, ...]:
     """The apps with each app-of-apps' health rolled up from the apps it defines."""
     if not any(a.parent for a in apps):
         return apps
+    by_name = {a.name: a for a in apps}
     rolled = status.rolled_up(
         {a.name: a.health for a in apps},
         {a.name: bool(a.objects) for a in apps},
@@ -292,7 +293,12 @@ def roll_up(apps: tuple[AppState, ...]) -> tuple[AppState, ...]:
             a,
             health=rolled[a.name].health,
             health_from=rolled[a.name].from_app,
-            health_from_failed=rolled[a.name].failed,
+            health_from_failure=_failure(by_name[rolled[a.name].from_app]) if rolled[a.name].failed else "",
         )
         for a in apps
     )
+
+
+def _failure(app: AppState) -> str:
+    """How an app below failed, as its parent's health says: its sync, or its render before any."""
+    return "does not render" if app.problems and app.last_result != "Succeeded" else "failed to sync"

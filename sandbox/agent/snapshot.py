@@ -111,7 +111,7 @@ class AppState:
     object_name: str = ""  # that object's name ("" when the app's name is it)
     notices: tuple[Problem, ...] = ()  # what its render did other than written (left out, ignored), and why
     health_from: str = ""  # rolled up: the app it defines whose health this is ("" when its own)
-    health_from_failed: bool = False  # ... because that app's sync failed
+    health_from_failure: str = ""  # ... because that app failed: "failed to sync", "does not render"
     ready: Ready | None = None  # a Flux app's Ready condition, as `flux get` words it (see ready)
     ready_on_apply: bool = False  # a Flux Kustomization without spec.wait or healthChecks: Ready once applied
     defines: tuple[
@@ -139,7 +139,7 @@ class AppState:
         defines failed to sync"; ``shown`` names the apps as the table does."""
         if not self.health_from:
             return ""
-        state = "failed to sync" if self.health_from_failed else f"is {self.health}"
+        state = self.health_from_failure or f"is {self.health}"
         return f"app {(shown or {}).get(self.health_from, self.health_from)} it defines {state}"
 
     @property
