@@ -70,7 +70,7 @@ def test_an_app_that_waited_on_a_failed_dependency_syncs_a_fixed_commit_once(
     """after waits (its dependency failed) and looks again every DEPENDS_POLL; the commit that
     fixes both syncs it once the dependency is Ready, and the look that comes after finds it in
     step: no second sync of the same revision."""
-    from sandbox.agent.controller import DEPENDS_POLL
+    from sandbox.agent.dependencies import DEPENDS_POLL
 
     with cluster_case(tmp_path, local_runtime, FLUX / "depends", "after depends on slow") as case:
         u, cli = case.uid, case.cli

@@ -22,7 +22,8 @@ from collections.abc import Iterable
 
 from sandbox.agent import appchanges
 from sandbox.agent.appreport import AppReport
-from sandbox.agent.commands import Continue, DependsOn, Drift, Retry
+from sandbox.agent.commands import Continue, Drift, Retry
+from sandbox.agent.dependencies import Dependencies
 from sandbox.agent.failures import Failure, failure_words
 from sandbox.agent.history import SyncRecord
 from sandbox.agent.selfheal import SelfHealing
@@ -40,12 +41,10 @@ from sandbox.source.appconfig import AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepoError
 from sandbox.source.render import render_app
 
-DEPENDS_POLL = 2.0  # how often an app waiting for its dependsOn looks again
-DEPENDS_TIMEOUT = 300.0  # a one-shot sync waits this long for them (Flux's default timeout is its interval)
 SYNC_RECORDS = 200  # recent records per app carried in the snapshot
 
 
-class AppController(AppReport, SelfHealing):
+class AppController(AppReport, SelfHealing, Dependencies):
     def __init__(self, spec: AppSpec, services: Services, settings: AppSettings, automated: bool) -> None:
         self.spec = spec
         self.s = services
@@ -306,52 +305,6 @@ class AppController(AppReport, SelfHealing):
             inventory_extra=appchanges.inventory_extra(self.spec, self.s.repo_path, self.s.repo.git_dir),
             rebuild=self.deployed_revision is not None, always_hooks=trigger == "manual",
         )  # fmt: skip
-
-    def follow_dependencies(self, trigger: str) -> None:
-        """Look again whether the apps this one depends on are Ready; sync when they are."""
-        self._depends_poll = False
-        # A commit's sync may have got there first, once the dependency was Ready: no second
-        # one, whether it succeeded or failed (a failure is tried again on its backoff).
-        tried = self.target is not None and (
-            (self.deployed_revision == self.target.revision and not self.failure)
-            or (self.failure is not None and self.failure.revision == self.target.revision)
-        )
-        if self.automated and self.settings.auto_sync and not self.settings.paused and not tried:
-            self.sync(trigger)
-
-    def _dependencies_ready(self, trigger: str) -> bool:
-        """Flux's dependsOn: sync only once the apps this one depends on are Ready. A following
-        agent looks again soon; a one-shot command waits here, its apps synced in order."""
-        waiting = self.s.waiting_on(self.spec)
-        if not waiting:
-            return True
-        # Failed for good is said so, not as a wait: a following agent looks again (a commit may
-        # mend it), but nothing will come of waiting alone.
-        message = (f"{waiting.failed_message()} (it syncs once that is mended)" if waiting.for_good
-                   else waiting.waiting_message())  # fmt: skip
-        if message != self.message:
-            self.message = message
-            self.s.event("warning", self.name, message)  # said at once: a wait must not look like a hang
-            self.s.publish()
-        if self.automated:
-            if not self._depends_poll:  # one look pending at a time, however many commits come
-                self._depends_poll = True
-                self.s.schedule(DEPENDS_POLL, DependsOn(self.name, trigger))
-            return False
-        deadline = time.monotonic() + DEPENDS_TIMEOUT
-        while waiting and not waiting.for_good and time.monotonic() < deadline:
-            time.sleep(0.25)
-            waiting = self.s.waiting_on(self.spec)
-        if waiting.for_good:
-            self.fail(self.git_revision, trigger, waiting.failed_message())
-            return False
-        if waiting:
-            self.fail(
-                self.git_revision, trigger,
-                f"not Ready after {DEPENDS_TIMEOUT:.0f}s: {waiting.waiting_message()}",
-            )  # fmt: skip
-            return False
-        return True
 
     def _recheck_after_sync(self) -> None:
         """Watch events are set aside while a sync runs (they are mostly its own): objects that
