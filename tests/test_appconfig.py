@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from gitkit import commit, git
 
+from sandbox.manifest.names import dns1123_name
 from sandbox.model import Problem
-from sandbox.source.appconfig import AppSpec, dns1123_name
+from sandbox.source.appconfig import AppSpec
 from sandbox.source.discovery import load_apps
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 
@@ -224,7 +225,7 @@ def test_path_missing_at_that_revision_is_a_problem_naming_the_app(repo_dir: Pat
         ("{name: web, path: ../outside}", "outside the repo"),
         ("{name: web, path: /etc}", "outside the repo"),
         ("{name: web, path: apps/web/cm.yaml}", "not a folder"),
-        ("{name: web, path: apps/web, source: jsonnet}", "not one of auto, plain, kustomize, helm"),
+        ("{name: web, path: apps/web, source: jsonnet}", "not one of auto, helm, kustomize, plain"),
         ("{name: web, path: apps/web, source: helm}", "needs a Chart.yaml"),
         ("{name: web, path: apps/web, source: kustomize}", "needs a kustomization.yaml"),
         ("{name: web, path: apps/web, values: [v.yaml]}", "only apply to helm apps"),

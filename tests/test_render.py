@@ -866,7 +866,7 @@ def test_a_tool_cut_short_fails_the_render_as_cut_short_not_as_a_bug(
     def broken(*_args: object) -> object:
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setitem(render.RENDERERS, "plain", broken)
+    monkeypatch.setitem(render.SOURCE_TYPES, "plain", render.SourceType(lambda *_: True, broken))  # type: ignore[arg-type]
     rendered = render_app(EnvRepo(repo_dir), plain(), sha)
     [problem] = rendered.problems
     assert "the render was cut short (BrokenPipeError" in problem.message, problem.message

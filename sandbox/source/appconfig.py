@@ -21,21 +21,22 @@ from typing import Any, cast
 import yaml
 
 from sandbox.manifest import kubeyaml
+from sandbox.manifest.names import DNS1123_LABEL, dns1123_name
 from sandbox.manifest.yamlerror import yaml_error
 from sandbox.manifest.yamlguard import alias_problem, duplicate_keys
 from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source.appspec import CONFIG_FILE, AppSpec, Source
 from sandbox.source.envrepo import EnvRepo
+from sandbox.source.render import SOURCE_TYPES, detect_source
+from sandbox.source.render.helm import CHART_FILE
+from sandbox.source.render.kustomize import has_kustomization
 
-SOURCES: tuple[str, ...] = ("auto", "plain", "kustomize", "helm")
-CHART_FILE = "Chart.yaml"
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+SOURCES: tuple[str, ...] = ("auto", *SOURCE_TYPES)
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 _APP_KEYS = ("name", "path", "namespace", "source", "values", "releaseName", "autoSync", "prune", "selfHeal")
 _TOP_KEYS = ("apps", "argocd", "flux", "repos", "charts")
 _ENTRY_KEYS = ("path",)
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HELM_RELEASE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _HELM_RELEASE_MAX = 53  # helm's own limit: release names end up inside object names
 
@@ -84,28 +85,6 @@ def uncommitted_config(repo_path: Path, repo: EnvRepo, head: str) -> str | None:
     if working is None:
         return f"{CONFIG_FILE} is deleted in the working tree; the one committed at {head[:7]} is used"
     return f"{CONFIG_FILE} has uncommitted changes; the one committed at {head[:7]} is used (commit to apply them)"
-
-
-def detect_source(repo: EnvRepo, revision: str, path: str) -> Source:
-    """helm with a Chart.yaml, kustomize with a kustomization file, plain otherwise."""
-    base = "" if path == "." else path
-    if repo.read_file(revision, posixpath.join(base, CHART_FILE)) is not None:
-        return "helm"
-    if has_kustomization(repo, revision, path):
-        return "kustomize"
-    return "plain"
-
-
-def has_kustomization(repo: EnvRepo, revision: str, path: str) -> bool:
-    base = "" if path == "." else path
-    return any(repo.read_file(revision, posixpath.join(base, k)) is not None for k in KUSTOMIZATION_FILES)
-
-
-def dns1123_name(text: str) -> str:
-    """``text`` made into a DNS-1123 label ("" when nothing usable is left)."""
-    name = re.sub(r"[^a-z0-9-]+", "-", text.lower())
-    name = re.sub(r"-{2,}", "-", name).strip("-")
-    return name[:63].rstrip("-")
 
 
 # -- discovery without sandbox.yaml ------------------------------------------------------------

@@ -18,10 +18,10 @@ from typing import Any
 from sandbox.manifest import kubeyaml
 from sandbox.manifest.appkinds import ARGO_APP_KINDS
 from sandbox.manifest.ignore import IgnoreRule, jq_pointer
+from sandbox.manifest.names import DNS1123_LABEL
 from sandbox.manifest.shape import mapping
 from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source import chartversion
-from sandbox.source.appconfig import DNS1123_LABEL
 from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions, Source
 from sandbox.source.complaints import Complaints

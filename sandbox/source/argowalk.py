@@ -9,21 +9,19 @@ from dataclasses import dataclass, field
 import yaml
 
 from sandbox.manifest import kubeyaml
+from sandbox.manifest.names import dns1123_name
 from sandbox.manifest.shape import mapping
 from sandbox.model import Problem
 from sandbox.source import applicationset, argocd
-from sandbox.source.appconfig import (
-    CHART_FILE,
-    KUSTOMIZATION_FILES,
-    MANIFEST_SUFFIXES,
-    detect_source,
-    dns1123_name,
-)
+from sandbox.source.appconfig import MANIFEST_SUFFIXES
 from sandbox.source.appspec import CONFIG_FILE, AppSpec, RenderOptions, Source
 from sandbox.source.argocd import Defined
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.failedapp import failed_app
 from sandbox.source.percommit import MAX_DEPTH, NO_CLUSTER, ClusterFacts, defining_renders
+from sandbox.source.render import detect_source
+from sandbox.source.render.helm import CHART_FILE
+from sandbox.source.render.kustomize import KUSTOMIZATION_FILES
 from sandbox.source.render.parse import inside
 from sandbox.source.render.plain import declares_argo_apps
 from sandbox.source.repomap import RepoMap

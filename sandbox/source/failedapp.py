@@ -6,12 +6,10 @@ import posixpath
 from typing import Any
 
 from sandbox.manifest.appkinds import FLUX_APP_KINDS
+from sandbox.manifest.names import DNS1123_LABEL
 from sandbox.manifest.shape import mapping
 from sandbox.model import Problem
 from sandbox.source import argocd, flux
-from sandbox.source.appconfig import (
-    DNS1123_LABEL,
-)
 from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, Source
 from sandbox.source.argocd import Defined

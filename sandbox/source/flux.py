@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.manifest import kubeyaml
+from sandbox.manifest.names import DNS1123_LABEL
 from sandbox.manifest.shape import mapping
 from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source import chartversion, fluxartifact
-from sandbox.source.appconfig import DNS1123_LABEL
 from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.argocd import APP_NAME, Defined

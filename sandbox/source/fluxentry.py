@@ -12,11 +12,9 @@ import yaml
 from sandbox.manifest import kubeyaml, rawyaml
 from sandbox.manifest.shape import mapping
 from sandbox.source import flux
-from sandbox.source.appconfig import (
-    KUSTOMIZATION_FILES,
-    MANIFEST_SUFFIXES,
-)
+from sandbox.source.appconfig import MANIFEST_SUFFIXES
 from sandbox.source.envrepo import EnvRepo
+from sandbox.source.render.kustomize import KUSTOMIZATION_FILES
 
 
 @dataclass(frozen=True)

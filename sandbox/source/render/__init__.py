@@ -12,24 +12,43 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sandbox.manifest import waves
 from sandbox.model import Problem, Rendered
 from sandbox.source import flux, leftout
-from sandbox.source.appspec import AppSpec
+from sandbox.source.appspec import AppSpec, Source
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
-from sandbox.source.render.helm import helm_docs
-from sandbox.source.render.kustomize import kustomize_docs
+from sandbox.source.render import helm, kustomize
 from sandbox.source.render.objects import IsNamespaced, desired_objects, encrypted, set_common_metadata
 from sandbox.source.render.parse import Doc
 from sandbox.source.render.plain import plain_docs
 from sandbox.tools import toolchain
 
 Renderer = Callable[[EnvRepo, AppSpec, str, toolchain.Progress], tuple[list[Doc], list[Problem]]]
+Detect = Callable[[EnvRepo, str, str], bool]  # (repo, revision, folder): is the folder this source?
 
-# One row per source type: what turns an app's files at a commit into documents. A new source
-# type is a module with its renderer and a row here (and its detection in appconfig.detect).
-RENDERERS: dict[str, Renderer] = {"plain": plain_docs, "kustomize": kustomize_docs, "helm": helm_docs}
+
+@dataclass(frozen=True)
+class SourceType:
+    detect: Detect
+    render: Renderer
+
+
+# One row per source type: what makes a folder that source, and what turns an app's files at a
+# commit into documents. A new source type is a module with both and a row here. Detection
+# takes the first row that claims a folder: plain claims every folder, so it comes last.
+SOURCE_TYPES: dict[Source, SourceType] = {
+    "helm": SourceType(helm.detect, helm.helm_docs),
+    "kustomize": SourceType(kustomize.has_kustomization, kustomize.kustomize_docs),
+    "plain": SourceType(lambda _repo, _revision, _path: True, plain_docs),
+}
+
+
+def detect_source(repo: EnvRepo, revision: str, path: str) -> Source:
+    """The source type of the folder ``path`` at ``revision`` (helm with a Chart.yaml,
+    kustomize with a kustomization file, plain otherwise)."""
+    return next(name for name, source in SOURCE_TYPES.items() if source.detect(repo, revision, path))
 
 
 def render_app(
@@ -101,7 +120,7 @@ def _render(
         sha = repo.resolve(revision)
     except EnvRepoError as err:
         return Rendered(app.name, revision, problems=(Problem(str(err), file=app.path, object=app.name),))
-    docs, problems = RENDERERS.get(app.source, plain_docs)(repo, app, sha, progress)
+    docs, problems = SOURCE_TYPES.get(app.source, SOURCE_TYPES["plain"]).render(repo, app, sha, progress)
     objects = desired_objects(docs, app, is_namespaced, problems)
     set_common_metadata(objects, app.options.common_metadata)
     problems += encrypted(objects, app)

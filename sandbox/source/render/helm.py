@@ -16,12 +16,18 @@ from sandbox.manifest import kubeyaml
 from sandbox.manifest.shape import mapping
 from sandbox.model import Problem
 from sandbox.source import chartversion
-from sandbox.source.appconfig import CHART_FILE
 from sandbox.source.appspec import AppSpec
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render.parse import Doc, join, parse_yaml
 from sandbox.source.render.run import run_tool
 from sandbox.tools import toolchain
+
+CHART_FILE = "Chart.yaml"
+
+
+def detect(repo: EnvRepo, revision: str, path: str) -> bool:
+    """A folder with a Chart.yaml is a Helm chart."""
+    return repo.read_file(revision, join(path, CHART_FILE)) is not None
 
 
 def helm_docs(

@@ -19,12 +19,18 @@ from sandbox.manifest.annotations import FLUX_SUBSTITUTE
 from sandbox.manifest.shape import annotations_of, mapping
 from sandbox.model import Manifest, Problem
 from sandbox.source import envsubst, kpatch
-from sandbox.source.appconfig import KUSTOMIZATION_FILES, has_kustomization
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render.parse import Doc, always_at, inside, join, outermost, parse_yaml
 from sandbox.source.render.run import run_tool
 from sandbox.tools import toolchain
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def has_kustomization(repo: EnvRepo, revision: str, path: str) -> bool:
+    """A folder with a kustomization file is built with kustomize."""
+    return any(repo.read_file(revision, join(path, k)) is not None for k in KUSTOMIZATION_FILES)
 
 
 def kustomize_docs(

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from sandbox.manifest.appkinds import ARGO_APP_KINDS
 from sandbox.model import Problem
-from sandbox.source.appconfig import CHART_FILE, CONFIG_FILE, KUSTOMIZATION_FILES
-from sandbox.source.appspec import AppSpec, RenderOptions
+from sandbox.source.appspec import CONFIG_FILE, AppSpec, RenderOptions
 from sandbox.source.envrepo import EnvRepo
+from sandbox.source.render.helm import CHART_FILE
+from sandbox.source.render.kustomize import KUSTOMIZATION_FILES
 from sandbox.source.render.parse import (
     MANIFEST_SUFFIXES,
     Doc,
