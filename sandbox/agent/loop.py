@@ -9,10 +9,7 @@ immutable ``Snapshot``.
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +35,6 @@ from sandbox.agent.commands import (
     Settled,
     SourceMoved,
     Startup,
-    Stop,
     UserCommand,
 )
 from sandbox.agent.controller import AppController
@@ -53,6 +49,7 @@ from sandbox.agent.revert import RevertResult, revert_commit
 from sandbox.agent.services import Services
 from sandbox.agent.snapshot import Event, Snapshot
 from sandbox.agent.waiting import Waiting
+from sandbox.agent.worker import Worker
 from sandbox.apply.dryrun import DryRun, Verified
 from sandbox.apply.handscale import hand_scale
 from sandbox.apply.inventory import APP_LABEL, InventoryStore, tracking_app
@@ -62,7 +59,6 @@ from sandbox.apply.steps import POLL
 from sandbox.apply.sync import Syncer
 from sandbox.kube.client import Kube, KubeError
 from sandbox.model import Manifest, ObjectKey, Problem, SyncStatus
-from sandbox.paths import private_dir, state_dir
 from sandbox.source.appspec import AppSpec
 from sandbox.source.envrepo import CommitInfo, EnvRepo, EnvRepoError
 from sandbox.source.repowatch import RepoWatcher
@@ -110,18 +106,13 @@ class Agent:
         self.head = ""
         self.branch = branch or ""
         self._problems: tuple[Problem, ...] = ()
-        self._failed: dict[str, Problem] = {}  # command kind -> how it last failed, until it works
         self._commits: tuple[CommitInfo, ...] = ()
         self._unreachable = ""  # since when and why the cluster does not answer
         self._lost_at = ""  # when it last stopped answering
         self._events: deque[Event] = deque(maxlen=300)
-        self._queue: queue.Queue[Command] = queue.Queue()
-        self._timers: set[threading.Timer] = set()
-        self._barriers: list[Barrier] = []  # done once no sync is under way
         self._publisher = Publisher(self._build, lambda message: self._events.append(
             Event(time.time(), "error", "", message)))  # fmt: skip
-        self._stop = threading.Event()
-        self._worker = threading.Thread(target=self._run, name="agent", daemon=True)
+        self._worker = Worker(self._handle, self._busy, self._publish, self._event)
         self._watcher: RepoWatcher | None = None
         # What apps read besides the env repo's branch: (other repo's path or "", ref or "")
         self._sources = sources.SourceWatchers()
@@ -149,21 +140,17 @@ class Agent:
         if watch_repo:
             self._watcher = RepoWatcher(self.repo_path / ".git", self._read_head, self._on_commit)
             self._watcher.start()
-        self._queue.put(Startup())
+        self._worker.put(Startup())
 
     def stop(self) -> None:
-        self._stop.set()
-        self._queue.put(Stop())
+        self._worker.stopping()
         self._publisher.cancel()
-        for timer in list(self._timers):
-            timer.cancel()
         if self._watcher:
             self._watcher.stop()
         self._sources.stop()
         self.cache.stop()
         self.syncer.close()
-        if self._worker.is_alive():
-            self._worker.join(timeout=5)
+        self._worker.join(timeout=5)
         # A sync cut short by the stop ends in the history as interrupted, never Running.
         self.history.interrupt_running(f"{INTERRUPTED}: the agent was stopped")
         if self.repo:
@@ -203,7 +190,7 @@ class Agent:
         """Block until every queued command is done, and every sync they started has ended
         (for the CLI and tests)."""
         barrier = Barrier()
-        self._queue.put(barrier)
+        self._worker.put(barrier)
         return barrier.done.wait(timeout)
 
     # -- commands (any thread) --------------------------------------------------------------
@@ -211,7 +198,7 @@ class Agent:
     def send(self, command: UserCommand) -> None:
         """Queue what a person asked (sync, rollback, resume, auto-sync, self-heal); the one
         worker carries it out in order, and returns at once."""
-        self._queue.put(command)
+        self._worker.put(command)
 
     def revert(self, sha: str | None = None, app: str | None = None) -> RevertResult:
         """git revert of a commit (default: what the app's revert target says) as a new commit."""
@@ -222,7 +209,7 @@ class Agent:
         self._event("info", app or "", f"{result.message.splitlines()[0]}; {result.undo_hint}")
         if self._watcher:
             self._watcher.mark_seen(result.new_sha)  # this agent deploys it as a revert, not a commit
-        self._queue.put(Reverted(result.new_sha))
+        self._worker.put(Reverted(result.new_sha))
         return result
 
     def touched_by(self, sha: str) -> set[str]:
@@ -262,7 +249,7 @@ class Agent:
     # -- reactions --------------------------------------------------------------------------
 
     def _on_commit(self, old: str | None, new: str) -> None:
-        self._queue.put(CommitSeen(new))
+        self._worker.put(CommitSeen(new))
 
     def _on_live_change(self, kind: str, key: ObjectKey, obj: Manifest) -> None:
         name = tracking_app(obj)
@@ -276,7 +263,7 @@ class Agent:
                 known = self.dry.verified.resource_version(key)
                 version = obj.get("metadata", {}).get("resourceVersion")
                 if kind == "DELETED" or version != known:
-                    self._queue.put(Drift(controller.name, frozenset((key,))))
+                    self._worker.put(Drift(controller.name, frozenset((key,))))
         self._publish()
 
     def _on_connectivity(self, reachable: bool, why: str) -> None:
@@ -286,10 +273,10 @@ class Agent:
             self._event(
                 "warning", "", f"lost the cluster ({why}); syncs fail and are retried until it answers"
             )
-            self._schedule(CLUSTER_CHECK, ClusterCheck())
+            self._worker.schedule(CLUSTER_CHECK, ClusterCheck())
             return
         self._event("info", "", "the cluster answers again: bringing every app to its target")
-        self._queue.put(ClusterBack(self._lost_at))
+        self._worker.put(ClusterBack(self._lost_at))
 
     def _check_cluster(self) -> None:
         """Whether the kubeconfig names another cluster now (`cluster down` then `cluster up`: a
@@ -298,7 +285,7 @@ class Agent:
         not answer, and when it answers again (a CA read from a file may already be the new)."""
         if not self.kube.replaced():
             if not self.cache.reachable:
-                self._schedule(CLUSTER_CHECK, ClusterCheck())
+                self._worker.schedule(CLUSTER_CHECK, ClusterCheck())
             return
         self.kube.reconnect()
         self.history.cluster = self.kube.cluster_uid()
@@ -310,79 +297,9 @@ class Agent:
         for controller in self._controllers():
             controller.redeploy()
 
-    def _schedule(self, delay: float, command: Command) -> None:
-        def fire() -> None:
-            self._timers.discard(timer)
-            if not self._stop.is_set():
-                self._queue.put(command)
-
-        timer = threading.Timer(delay, fire)
-        timer.daemon = True
-        self._timers.add(timer)
-        timer.start()
-
-    # -- the worker -------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        try:
-            self._work()
-        finally:
-            self._release_barriers(stopping=True)  # nobody waits on an agent that stopped
-
-    def _work(self) -> None:
-        while not self._stop.is_set():
-            command = self._queue.get()
-            if isinstance(command, Stop):
-                return
-            for item in self._merge_drift(command):
-                try:
-                    self._handle(item)
-                    self._failed.pop(_kind(item), None)
-                except Exception as exc:  # the agent keeps running whatever one command does
-                    if self._stop.is_set():
-                        return  # cut short by stop() (its pools are closed): interrupted, no bug
-                    app = getattr(item, "app", None) or ""
-                    said = f"{type(item).__name__} failed: {type(exc).__name__}: {exc}"
-                    self._event("error", app, said)
-                    # Shown as a problem (a command's exit code says so) until that command works.
-                    self._failed[_kind(item)] = Problem(
-                        f"{said}; this is a bug in the sandbox: please report it with {bug_report(exc)}"
-                    )
-                finally:
-                    if isinstance(item, Barrier):
-                        self._barriers.append(item)
-            self._release_barriers()
-            self._publish()
-
     def _busy(self) -> bool:
         """A sync is under way (put aside while it waits on the cluster)."""
         return any(c.in_flight for c in self._controllers())
-
-    def _release_barriers(self, stopping: bool = False) -> None:
-        """Idle means every queued command done and every sync they started ended."""
-        if self._barriers and (stopping or not self._busy()):
-            for barrier in self._barriers:
-                barrier.done.set()
-            self._barriers.clear()
-
-    def _merge_drift(self, first: Command) -> list[Command]:
-        """A flood of drift events (a rollout, a bulk edit) becomes one command per app."""
-        if not isinstance(first, Drift):
-            return [first]
-        merged: dict[str, set[ObjectKey]] = {first.app: set(first.keys)}
-        others: list[Command] = []
-        while True:
-            try:
-                command = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if isinstance(command, Drift):
-                merged.setdefault(command.app, set()).update(command.keys)
-            else:
-                others.append(command)
-        for command in others:
-            self._queue.put(command)
-        return [Drift(app, frozenset(keys)) for app, keys in merged.items()]
 
     def _handle(self, command: Command) -> None:
         match command:
@@ -432,9 +349,9 @@ class Agent:
                 self._check_cluster()  # back, or another cluster at the same address (a CA file re-read)
                 for controller in self._controllers():
                     controller.catch_up()
-                self._queue.put(Settled(command.since))
+                self._worker.put(Settled(command.since))
             case Settled() if self._busy():
-                self._schedule(POLL, command)  # what came of it is known once the syncs end
+                self._worker.schedule(POLL, command)  # what came of it is known once the syncs end
             case Settled():
                 self._event("info", "", _settled(self.publish_now(), command.since))
             case Barrier():
@@ -494,14 +411,14 @@ class Agent:
             wanted,
             self.repo_path,
             self._head_of,
-            lambda path, new, ref: self._queue.put(SourceMoved(path, new, ref)),
+            lambda path, new, ref: self._worker.put(SourceMoved(path, new, ref)),
         )
 
     def _services(self, repo: EnvRepo) -> Services:
         return Services(
             repo=repo, repo_path=self.repo_path, cache=self.cache, dry=self.dry, syncer=self.syncer,
             history=self.history, ownership=self.ownership, event=self._event, publish=self._publish,
-            schedule=self._schedule, save_settings=self._save_settings, is_namespaced=self._is_namespaced,
+            schedule=self._worker.schedule, save_settings=self._save_settings, is_namespaced=self._is_namespaced,
             waiting_on=self._waiting_on,
         )  # fmt: skip
 
@@ -539,25 +456,11 @@ class Agent:
         apps = appview.finished(tuple(c.view() for c in controllers), self.branch, read_at)
         for controller, state in zip(controllers, apps, strict=True):
             controller.track_health(state)
-        problems = self._problems + tuple(self._failed.values()) + (self.apps.problems if self.apps else ())
+        problems = self._problems + self._worker.failures() + (self.apps.problems if self.apps else ())
         return Snapshot(
             seq, str(self.repo_path), self.branch, self.head, apps, tuple(self._events), problems,
             commits=self._commits, notices=self.apps.notices if self.apps else (), unreachable=self._unreachable,
         )  # fmt: skip
-
-
-def bug_report(exc: BaseException) -> str:
-    """Where the traceback of an unexpected error was written (the state dir's bugs.log)."""
-    path = state_dir() / "bugs.log"
-    try:
-        private_dir(path.parent)
-        with path.open("a") as out:
-            out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-            out.write("".join(traceback.format_exception(exc)))
-        path.chmod(0o600)
-    except OSError:
-        return "the steps that led to it"
-    return f"the traceback in {path}"
 
 
 def _settled(snapshot: Snapshot, since: str) -> str:
@@ -571,9 +474,3 @@ def _settled(snapshot: Snapshot, since: str) -> str:
     more = f" and {len(behind) - 5} more" if len(behind) > 5 else ""
     return (f"after the outage since {since}: {len(apps) - len(behind)} of {len(apps)} apps at their "
             f"target; not: {named}{more}")  # fmt: skip
-
-
-def _kind(command: Command) -> str:
-    """What a command does, for remembering its failure until the same work succeeds: every
-    command that reads Git's head is one kind."""
-    return "refresh" if isinstance(command, (Startup, CommitSeen)) else type(command).__name__
