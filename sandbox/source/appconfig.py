@@ -29,7 +29,7 @@ from sandbox.source.appspec import CONFIG_FILE, AppSpec, Source
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render import SOURCE_TYPES, detect_source
 from sandbox.source.render.helm import CHART_FILE
-from sandbox.source.render.kustomize import has_kustomization
+from sandbox.source.render.kustomization import has_kustomization
 
 SOURCES: tuple[str, ...] = ("auto", *SOURCE_TYPES)
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")

@@ -21,7 +21,7 @@ from sandbox.source.failedapp import failed_app
 from sandbox.source.percommit import MAX_DEPTH, NO_CLUSTER, ClusterFacts, defining_renders
 from sandbox.source.render import detect_source
 from sandbox.source.render.helm import CHART_FILE
-from sandbox.source.render.kustomize import KUSTOMIZATION_FILES
+from sandbox.source.render.kustomization import KUSTOMIZATION_FILES
 from sandbox.source.render.parse import inside
 from sandbox.source.render.plain import declares_argo_apps
 from sandbox.source.repomap import RepoMap

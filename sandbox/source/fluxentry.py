@@ -14,7 +14,7 @@ from sandbox.manifest.shape import mapping
 from sandbox.source import flux
 from sandbox.source.appconfig import MANIFEST_SUFFIXES
 from sandbox.source.envrepo import EnvRepo
-from sandbox.source.render.kustomize import KUSTOMIZATION_FILES
+from sandbox.source.render.kustomization import KUSTOMIZATION_FILES
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from sandbox.model import Problem, Rendered
 from sandbox.source import flux, leftout
 from sandbox.source.appspec import AppSpec, Source
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
-from sandbox.source.render import helm, kustomize
+from sandbox.source.render import helm, kustomization, kustomize
 from sandbox.source.render.objects import IsNamespaced, desired_objects, encrypted, set_common_metadata
 from sandbox.source.render.parse import Doc
 from sandbox.source.render.plain import plain_docs
@@ -40,7 +40,7 @@ class SourceType:
 # takes the first row that claims a folder: plain claims every folder, so it comes last.
 SOURCE_TYPES: dict[Source, SourceType] = {
     "helm": SourceType(helm.detect, helm.helm_docs),
-    "kustomize": SourceType(kustomize.has_kustomization, kustomize.kustomize_docs),
+    "kustomize": SourceType(kustomization.has_kustomization, kustomize.kustomize_docs),
     "plain": SourceType(lambda _repo, _revision, _path: True, plain_docs),
 }
 

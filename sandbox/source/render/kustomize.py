@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import posixpath
 import re
@@ -19,18 +18,18 @@ from sandbox.manifest.annotations import FLUX_SUBSTITUTE
 from sandbox.manifest.shape import annotations_of, mapping
 from sandbox.model import Manifest, Problem
 from sandbox.source import envsubst, kpatch
-from sandbox.source.appspec import AppSpec, RenderOptions
+from sandbox.source.appspec import AppSpec
 from sandbox.source.envrepo import EnvRepo
+from sandbox.source.render.kustomization import (
+    KUSTOMIZATION_FILES,
+    generate_kustomization,
+    has_kustomization,
+    override,
+    subkustomizations,
+)
 from sandbox.source.render.parse import Doc, always_at, inside, join, outermost, parse_yaml
 from sandbox.source.render.run import run_tool
 from sandbox.tools import toolchain
-
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-
-
-def has_kustomization(repo: EnvRepo, revision: str, path: str) -> bool:
-    """A folder with a kustomization file is built with kustomize."""
-    return any(repo.read_file(revision, join(path, k)) is not None for k in KUSTOMIZATION_FILES)
 
 
 def kustomize_docs(
@@ -57,9 +56,9 @@ def kustomize_docs(
             return [], exported
         own, elsewhere = exported
         generated = app.options.flux and not has_kustomization(repo, sha, app.path)
-        if generated and (not_objects := _generate_kustomization(root / app.path, repo, sha, app.path)):
+        if generated and (not_objects := generate_kustomization(root / app.path, repo, sha, app.path)):
             return [], not_objects
-        _override(root / kustomization, app.options)
+        override(root / kustomization, app.options)
         added_origins = _ask_for_origins(root / kustomization)
         ok, out, error = run_tool([*cmd_head, str(root / app.path)], root.parent, {str(root) + os.sep: ""})
         if not ok:
@@ -216,125 +215,6 @@ def _patch_findings(
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 
 
-def _override(kustomization: Path, options: RenderOptions) -> None:
-    """What an Argo CD ``source.kustomize`` sets, written into the scratch copy as
-    ``kustomize edit set ...`` would write it."""
-    wanted = (options.name_prefix, options.name_suffix, options.images, options.common_labels,
-              options.common_annotations, options.kustomize_namespace, options.added_patches,
-              options.flux_images, options.components)  # fmt: skip
-    if not any(wanted):
-        return
-    try:
-        data = rawyaml.load(kustomization.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return  # kustomize reports it
-    if not isinstance(data, dict):
-        return
-    if options.name_prefix:
-        data["namePrefix"] = options.name_prefix
-    if options.name_suffix:
-        data["nameSuffix"] = options.name_suffix
-    if options.kustomize_namespace:
-        data["namespace"] = options.kustomize_namespace
-    for key, pairs in (
-        ("commonLabels", options.common_labels),
-        ("commonAnnotations", options.common_annotations),
-    ):
-        if pairs:
-            data[key] = {**(data.get(key) or {}), **dict(pairs)}
-    images = [i for i in data.get("images") or [] if isinstance(i, dict)]
-    for spec in options.images:
-        image = _image(spec)
-        images = [i for i in images if i.get("name") != image["name"]] + [image]
-    for raw in options.flux_images:
-        entry = json.loads(raw)
-        images = [i for i in images if i.get("name") != entry.get("name")] + [entry]
-    if images:
-        data["images"] = images
-    if options.added_patches:
-        data["patches"] = [*(data.get("patches") or []), *(json.loads(p) for p in options.added_patches)]
-    wanted_components = [c for c in options.components
-                         if not options.ignore_missing_components or (kustomization.parent / c).is_dir()]  # fmt: skip
-    if wanted_components:
-        data["components"] = [*(data.get("components") or []), *wanted_components]
-    kustomization.write_text(rawyaml.dump(data))
-
-
-def _generate_kustomization(folder: Path, repo: EnvRepo, sha: str, app_path: str) -> list[Problem]:
-    """What kustomize-controller makes for a folder without a kustomization.yaml (fluxcd/pkg's
-    generator): each folder below with a kustomization of its own, taken whole and not entered,
-    and every other ``.yaml``/``.yml`` file. A file that is no Kubernetes object fails the build,
-    as in Flux (``failed to decode Kubernetes YAML``): its problems are returned. Dotted files and
-    folders (.github/) are left, as source-controller's default ignore leaves them."""
-    base = "" if app_path == "." else app_path + "/"
-    whole = _subkustomizations(repo, sha, app_path)
-    resources: list[str] = [w[len(base) :] for w in whole]
-    problems = []
-    for file in repo.list_files(sha, base.rstrip("/")):
-        rel = file[len(base) :]
-        if any(part.startswith(".") for part in rel.split("/")) or not rel.endswith((".yaml", ".yml")):
-            continue
-        if any(file.startswith(w + "/") for w in whole) or posixpath.basename(rel) in KUSTOMIZATION_FILES:
-            continue
-        resources.append(rel)
-        raw = repo.read_file(sha, file) or b""
-        try:
-            list(kubeyaml.load_all(raw))
-        except (yaml.YAMLError, ValueError) as err:  # broken, not misplaced: say where
-            mark = getattr(err, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            problems.append(Problem(f"invalid YAML: {str(err).splitlines()[0]}", file=file, line=line))
-            continue
-        why = _not_an_object(raw)
-        if why:
-            problems.append(Problem(
-                f"{why}: the kustomization.yaml Flux generates for {app_path} (it has none) lists every YAML file "
-                "in it, and Flux fails on this one (failed to decode Kubernetes YAML). Move the file out, or add "
-                "a kustomization.yaml listing the manifests", file=file,
-            ))  # fmt: skip
-    data: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
-    if resources:
-        data["resources"] = resources
-    else:
-        data["namespace"] = "_placeholder"  # as Flux writes it: an empty kustomization builds nothing
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / KUSTOMIZATION_FILES[0]).write_text(kubeyaml.dump(data))
-    return problems
-
-
-def _not_an_object(raw: bytes) -> str:
-    """Why a YAML file is no list of Kubernetes objects, as kustomize judges (empty and
-    comment-only documents pass); "" when it is one."""
-    try:
-        docs = list(kubeyaml.load_all(raw))
-    except (yaml.YAMLError, ValueError) as err:
-        return f"not YAML kustomize can read ({str(err).splitlines()[0]})"
-    for doc in docs:
-        if doc is None:
-            continue
-        if not isinstance(doc, dict) or not doc.get("kind"):
-            return "not a Kubernetes object (it has no kind)"
-        if not str(doc["kind"]).endswith("List") and not mapping(doc.get("metadata")).get("name"):
-            return f"a {doc['kind']} without metadata.name"
-    return ""
-
-
-def _image(spec: str) -> dict[str, str]:
-    """``name=new:tag``, ``name:tag`` or ``name@digest`` as a kustomize images entry."""
-    name, _, new = spec.partition("=")
-    target = new or name
-    image: dict[str, str] = {"name": name if new else re.split(r"@|:(?=[^/]*$)", name, maxsplit=1)[0]}
-    base, _, digest = target.partition("@")
-    ref, tag = (base.rsplit(":", 1) + [""])[:2] if ":" in base.rsplit("/", 1)[-1] else (base, "")
-    if new:
-        image["newName"] = ref
-    if tag:
-        image["newTag"] = tag
-    if digest:
-        image["digest"] = digest
-    return image
-
-
 def _ask_for_origins(kustomization: Path) -> bool:
     """Have kustomize say which file each object came from (``buildMetadata: [originAnnotations]``
     in the scratch copy), so messages name the base file, not the overlay. True when added here,
@@ -425,15 +305,7 @@ def _kustomize_roots(repo: EnvRepo, sha: str, app_path: str, generated: bool) ->
     lists those, so their bases and components are read too)."""
     if not generated or has_kustomization(repo, sha, app_path):
         return [app_path]
-    return [app_path, *_subkustomizations(repo, sha, app_path)]
-
-
-def _subkustomizations(repo: EnvRepo, sha: str, app_path: str) -> list[str]:
-    """The outermost folders below ``app_path`` with a kustomization file of their own."""
-    base = "" if app_path == "." else app_path + "/"
-    folders = sorted({posixpath.dirname(f) for f in repo.list_files(sha, base.rstrip("/"))
-                      if posixpath.basename(f) in KUSTOMIZATION_FILES and posixpath.dirname(f) != app_path})  # fmt: skip
-    return outermost([f for f in folders if f.startswith(base)])
+    return [app_path, *subkustomizations(repo, sha, app_path)]
 
 
 def _kustomize_inputs(repo: EnvRepo, sha: str, app_path: str) -> list[str]:

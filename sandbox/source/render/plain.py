@@ -14,7 +14,7 @@ from sandbox.model import Problem
 from sandbox.source.appspec import CONFIG_FILE, AppSpec, RenderOptions
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render.helm import CHART_FILE
-from sandbox.source.render.kustomize import KUSTOMIZATION_FILES
+from sandbox.source.render.kustomization import KUSTOMIZATION_FILES
 from sandbox.source.render.parse import (
     MANIFEST_SUFFIXES,
     Doc,
