@@ -37,9 +37,9 @@ from sandbox.source.treeread import (
     lfs_content,
     lfs_pointer,
     plan_dir,
+    resolve_path,
 )
 
-_MAX_SYMLINK_HOPS = 40  # as Linux's MAXSYMLINKS
 _LISTING_CACHE = 8
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
@@ -341,35 +341,7 @@ class EnvRepo:
         return target
 
     def _resolve_path(self, listing: Listing, path: str) -> tuple[str | None, str]:
-        """Follow symlinks through ``path`` inside the tree: (resolved path, "") or (None, why)."""
-        resolved: list[str] = []
-        pending = path.split("/")
-        hops = 0
-        while pending:
-            part = pending.pop(0)
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if not resolved:
-                    return None, "leaves the repository"
-                resolved.pop()
-                continue
-            entry = listing.get("/".join([*resolved, part]))
-            if entry is None:
-                return None, "does not exist"
-            if entry.mode == MODE_SYMLINK:
-                hops += 1
-                if hops > _MAX_SYMLINK_HOPS:
-                    return None, "is a symlink loop"
-                target = self._link_target(entry)
-                if target.startswith("/"):
-                    return None, "leaves the repository"
-                pending = target.split("/") + pending
-                continue
-            if pending and entry.type != "tree":
-                return None, "does not exist"
-            resolved.append(part)
-        return "/".join(resolved), ""
+        return resolve_path(listing, path, self._link_target)
 
     def _lookup(self, revision: str, path: str) -> tuple[Listing, str | None, Entry | None]:
         listing = self._listing(self._commit_sha(revision))

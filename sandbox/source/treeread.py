@@ -26,6 +26,7 @@ MANIFEST_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz")
 MODE_SYMLINK = "120000"
 MAX_DIR_LINK_DEPTH = 8
+MAX_SYMLINK_HOPS = 40  # as Linux's MAXSYMLINKS
 MISSING = -2  # the size of a blob the clone lacks (git prints it as BAD)
 
 
@@ -183,3 +184,35 @@ def _as_utf8(data: bytes) -> bytes:
         except UnicodeDecodeError:
             return data
     return data
+
+
+def resolve_path(listing: Listing, path: str, link_target: Callable[[Entry], str]) -> tuple[str | None, str]:
+    """Follow symlinks through ``path`` inside the tree: (resolved path, "") or (None, why)."""
+    resolved: list[str] = []
+    pending = path.split("/")
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not resolved:
+                return None, "leaves the repository"
+            resolved.pop()
+            continue
+        entry = listing.get("/".join([*resolved, part]))
+        if entry is None:
+            return None, "does not exist"
+        if entry.mode == MODE_SYMLINK:
+            hops += 1
+            if hops > MAX_SYMLINK_HOPS:
+                return None, "is a symlink loop"
+            target = link_target(entry)
+            if target.startswith("/"):
+                return None, "leaves the repository"
+            pending = target.split("/") + pending
+            continue
+        if pending and entry.type != "tree":
+            return None, "does not exist"
+        resolved.append(part)
+    return "/".join(resolved), ""
