@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 from sandbox.apply import diff
 from sandbox.apply.desired import DesiredSet
@@ -35,6 +34,7 @@ from sandbox.apply.plan import SyncPlan, Wave, group_of, kind_rank
 from sandbox.apply.plan import plan as plan_of
 from sandbox.apply.prune import prune_leftover
 from sandbox.apply.steps import Steps
+from sandbox.apply.syncrun import SyncRun
 from sandbox.apply.waits import until_established, until_healthy
 from sandbox.kube.client import Kube, KubeError
 from sandbox.manifest.waves import Phase
@@ -122,7 +122,7 @@ class Syncer:
             )  # fmt: skip
         if previous is None and rebuild:
             previous = self.inventories.rebuild(desired.app, self.kube)
-        run = _Run(
+        run = SyncRun(
             desired,
             previous,
             inventory_extra,
@@ -142,7 +142,7 @@ class Syncer:
         run.run_hooks = bool(desired.rendered.hooks) and (always_hooks or self._changes(run))
         return (yield from self._execute(run, prune))
 
-    def _check(self, run: _Run, owner_of: OwnerOf) -> SyncOutcome | None:
+    def _check(self, run: SyncRun, owner_of: OwnerOf) -> SyncOutcome | None:
         """Everything checked before anything is applied: kinds the cluster knows (or this sync's
         CRDs bring), objects no other app owns, and a dry-run of what can be judged now."""
         desired, previous, objects = run.desired, run.previous, run.objects
@@ -167,7 +167,7 @@ class Syncer:
         failed = {k: c for k, c in run.checked.items() if c.verdict == Verdict.FAILED}
         return self._refused(desired, objects, failed, run.checked) if failed else None
 
-    def _record_arrivals(self, run: _Run) -> None:
+    def _record_arrivals(self, run: SyncRun) -> None:
         """Before anything is applied, the inventory names every object this sync may create: a
         sync cut short (the agent killed, the API server gone) leaves nothing untracked."""
         previous = run.previous
@@ -179,7 +179,7 @@ class Syncer:
             run.previous = Inventory(run.desired.app, previous.revision if previous else "", entries)
             self.inventories.save(run.previous, run.inventory_extra)
 
-    def _changes(self, run: _Run) -> bool:
+    def _changes(self, run: SyncRun) -> bool:
         """Whether the sync changes anything (hooks run only then, or on a first deploy)."""
         previous = run.previous
         return (
@@ -188,7 +188,7 @@ class Syncer:
             or any(e.key not in run.desired.objects for e in (previous.entries if previous else ()))
         )  # fmt: skip
 
-    def _execute(self, run: _Run, prune: bool) -> Steps[SyncOutcome]:
+    def _execute(self, run: SyncRun, prune: bool) -> Steps[SyncOutcome]:
         """The plan's steps: PreSync hooks, the waves, then prune and PostSync hooks."""
         desired, plan = run.desired, run.plan
         if run.run_hooks:
@@ -206,7 +206,7 @@ class Syncer:
             return (yield from self._apply_failed(run))
         return (yield from self._finish(run, prune))
 
-    def _waves(self, run: _Run) -> Steps[SyncOutcome | None]:
+    def _waves(self, run: SyncRun) -> Steps[SyncOutcome | None]:
         """Each wave of the plan in turn, with its Sync hooks; the next waits until it is healthy."""
         desired, results = run.desired, run.results
         # A wave that holds only Sync hooks is a step only when hooks run (something changes).
@@ -237,7 +237,7 @@ class Syncer:
                     return (yield from self._hook_failed(desired, results, run.hooks, what))
         return None
 
-    def _apply_failed(self, run: _Run) -> Steps[SyncOutcome]:
+    def _apply_failed(self, run: SyncRun) -> Steps[SyncOutcome]:
         """Some object was refused when applied: nothing is pruned, and the last good revision's
         objects stay tracked beside what this sync applied."""
         desired, previous, results = run.desired, run.previous, run.results
@@ -257,7 +257,7 @@ class Syncer:
             )
         return SyncOutcome(desired.app, desired.revision, tuple(results), False, message, tuple(run.hooks))
 
-    def _finish(self, run: _Run, prune: bool) -> Steps[SyncOutcome]:
+    def _finish(self, run: SyncRun, prune: bool) -> Steps[SyncOutcome]:
         """Prune what was left from Git (the plan's order), record the inventory, PostSync hooks."""
         desired = run.desired
         applied = run.applied_entries()
@@ -486,40 +486,6 @@ class Syncer:
 
 def _conflicting(check: Comparison | None) -> bool:
     return check is not None and check.verdict == Verdict.CONFLICT
-
-
-@dataclass
-class _Run:
-    """One sync as it goes: what it syncs over, what the checks found, what it did so far."""
-
-    desired: DesiredSet
-    previous: Inventory | None
-    inventory_extra: dict[str, str] | None
-    check_creations: bool
-    checked: dict[ObjectKey, Comparison] = field(default_factory=dict)
-    results: list[ObjectResult] = field(default_factory=list)
-    hooks: list[HookRun] = field(default_factory=list)
-    run_hooks: bool = False
-    plan: SyncPlan = field(init=False)
-    objects: list[DesiredObject] = field(init=False)  # in apply order
-    coming: set[tuple[str, str]] = field(init=False)  # (group, kind) this sync's CRDs bring
-
-    def __post_init__(self) -> None:
-        self.objects = sorted(self.desired.objects.values(), key=lambda o: (kind_rank(o.key.kind), o.key))
-        self.coming = self.desired.crd_kinds()
-
-    def applied_entries(self) -> list[Entry]:
-        """What this sync applied (or found unchanged) of the desired set."""
-        return [
-            Entry(r.key, self.desired.objects[r.key].manifest["apiVersion"])
-            for r in self.results
-            if r.key in self.desired.objects and r.action not in (Action.FAILED, Action.SKIPPED)
-        ]
-
-    def leftover(self) -> list[Entry]:
-        return [
-            e for e in (self.previous.entries if self.previous else ()) if e.key not in self.desired.objects
-        ]
 
 
 def _first_few(said: list[str]) -> str:
