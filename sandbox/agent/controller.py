@@ -246,10 +246,10 @@ class AppController(AppReport, SelfHealing, Dependencies, Controls):
                 why = (f"interrupted: the cluster stopped answering ({exc.message})" if exc.transient
                        else f"sync failed: {exc}")  # fmt: skip
                 outcome = SyncOutcome(self.name, flight.target.revision, (), False, why)
-            except Exception as exc:  # a bug: the sync is over all the same, and its record says so
+            except BaseException:
+                # The agent stopping mid-sync (its pools shut) or a bug: the sync is over all the
+                # same; the worker says which, and the stop marks the record interrupted.
                 self._flight, self.operation = None, "Idle"
-                self.s.history.finish(flight.sync_id, "Failed", str(self.health()),
-                                      f"the sync stopped on a bug in the sandbox: {type(exc).__name__}: {exc}", [])  # fmt: skip
                 raise
             else:
                 if self.automated:

@@ -113,13 +113,7 @@ class Syncer:
         previous = self.inventories.load(desired.app)
         owner = owning_repo(previous, inventory_extra or {})
         if owner is not None:
-            return self._failed(
-                desired, (),
-                f"app {desired.app} on this cluster belongs to the env repo {owner}: nothing applied or pruned. "
-                "Give each env repo a cluster of its own (GITOPS_SANDBOX_STATE_DIR=<another folder> for the "
-                f"commands of one), or `gitops-sandbox cluster down` to start anew; or rename the app here, or "
-                f"remove it from {owner}",
-            )  # fmt: skip
+            return self._failed(desired, (), _another_repos(desired.app, owner))
         if previous is None and rebuild:
             previous = self.inventories.rebuild(desired.app, self.kube)
         run = SyncRun(
@@ -486,6 +480,15 @@ class Syncer:
 
 def _conflicting(check: Comparison | None) -> bool:
     return check is not None and check.verdict == Verdict.CONFLICT
+
+
+def _another_repos(app: str, owner: str) -> str:
+    return (
+        f"app {app} on this cluster belongs to the env repo {owner}: nothing applied or pruned. "
+        "Give each env repo a cluster of its own (GITOPS_SANDBOX_STATE_DIR=<another folder> for the "
+        f"commands of one), or `gitops-sandbox cluster down` to start anew; or rename the app here, or "
+        f"remove it from {owner}"
+    )
 
 
 def _first_few(said: list[str]) -> str:

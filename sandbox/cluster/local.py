@@ -190,6 +190,15 @@ class LocalRuntime:
                 self._kwokctl("start", "cluster", "--timeout", START_TIMEOUT), "kwokctl start cluster"
             )
             self._renew_node()
+        self._create_or_wait(current, binaries, progress)
+        lock_down(self.root)  # what kwokctl wrote before the umask took (and clusters made before it)
+        self._start_cloud(progress)
+        status = self._restart_early_exits(progress)
+        progress(f"cluster {self.context} ready in {time.monotonic() - started:.1f}s")
+        return status
+
+    def _create_or_wait(self, current: ClusterStatus, binaries: dict[str, Path], progress: Progress) -> None:
+        """Create the cluster when there is none (once more on a clash), then wait until it is ready."""
         creating = current.state != "stopped" and not current.running
         if creating:
             progress(
@@ -216,8 +225,9 @@ class LocalRuntime:
             self._kwokctl("delete", "cluster", "--kubeconfig", str(self.kubeconfig_path))
             self._create(binaries)
             self._wait_ready(progress)
-        lock_down(self.root)  # what kwokctl wrote before the umask took (and clusters made before it)
-        self._start_cloud(progress)
+
+    def _restart_early_exits(self, progress: Progress) -> ClusterStatus:
+        """Start again the components that exited at start, until each stays up."""
         status = self.status()
         for _attempt in range(4):
             if status.state != "degraded" or self.cloud_pid_file.stem in self.dead_components():
@@ -233,7 +243,6 @@ class LocalRuntime:
             status = self._status_after(STAYS_UP)
         if status.state == "degraded":  # a component that exited at once (a flag it refused)
             raise ClusterError(f"cluster {self.context} started, but {status.detail}{self._log_tails()}")
-        progress(f"cluster {self.context} ready in {time.monotonic() - started:.1f}s")
         return status
 
     def _status_after(self, seconds: float) -> ClusterStatus:
