@@ -6,8 +6,10 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from string import Template
 
 import pytest
+from clikit import repo_from_fixture
 
 from agentkit import (
     app_state,
@@ -357,3 +359,35 @@ def test_rolling_back_to_the_revision_already_deployed_changes_nothing_and_says_
         assert f"already at {head[:7]}" in state.message
         assert read(kube, cm_path(app, "conf"))["metadata"]["resourceVersion"] == version
         assert len(agent.history.records(app)) == syncs, "no sync was recorded"
+
+
+def test_a_kind_whose_crd_arrives_after_the_first_sync_is_placed_by_the_clusters_scope(
+    tmp_path: Path, kube: Kube
+) -> None:
+    """A render made while the cluster did not know a kind guesses its scope; once its CRD is
+    installed (by hand) the retry renders again, so a cluster-scoped object written with a
+    namespace is Synced as one object, not OutOfSync beside a namespaced phantom."""
+    from clikit import REPOS, uid
+
+    from sandbox.manifest import kubeyaml
+
+    names = {"uid": uid()}
+    repo, _ = repo_from_fixture(tmp_path / "repo", REPOS / "late-crd", names, "a kind not known yet")
+    app = f"wide{names['uid']}"
+    with running(repo, kube, tmp_path) as agent:
+        failed = wait_for(lambda: (a := app_state(agent, app)) and a.last_result == "Failed" and a, 30)
+        assert "does not know" in failed.message, failed.message
+        crd = kubeyaml.load(Template((REPOS / "late-crd-cluster" / "crd.yaml").read_text()).substitute(names))
+        kube.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=crd)
+        try:
+            synced = wait_for(lambda: (a := app_state(agent, app)) and a.last_result == "Succeeded" and a, 60,
+                              what="the retry after the CRD came")  # fmt: skip
+            assert agent.wait_idle(30)
+            state = app_state(agent, app)
+            assert state is not None and state.sync == SyncStatus.SYNCED, (state.sync, state.said)
+            assert [(o.key.namespace, o.key.name) for o in state.objects] == [("", "wide")], state.objects
+            assert synced.deployed_revision == state.git_revision
+        finally:
+            kube.request(
+                "DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}"
+            )

@@ -193,7 +193,7 @@ class AppController(AppReport, SelfHealing, Dependencies, Controls):
             return
         if (self.spec.depends_on or self.spec.after_parent) and not self._dependencies_ready(trigger):
             return
-        if self.target is None or self.target.revision != wanted:
+        if self.target is None or self.target.revision != wanted or self.s.syncer.misplaced(self.target):
             self.target = self.render(wanted)
         target = self.target
         if self._flight is not None:
