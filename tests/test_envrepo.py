@@ -240,7 +240,11 @@ def test_symlink_loops_are_skipped_with_a_problem(repo_dir: Path, tmp_path: Path
     assert (tmp_path / "out" / "ok.yaml").exists()
 
 
-def test_binary_files_are_skipped_with_a_problem_only_for_manifests(repo_dir: Path, tmp_path: Path) -> None:
+def test_binary_manifests_are_skipped_with_a_problem_and_other_binary_files_written_as_they_are(
+    repo_dir: Path, tmp_path: Path
+) -> None:
+    """A tool may read any file (a configMapGenerator's key, a chart's .Files): only a binary
+    file named as a manifest is left out, and said."""
     binary = b"apiVersion: v1\n\x00\x01\x02"
     sha = commit(
         repo_dir,
@@ -251,7 +255,8 @@ def test_binary_files_are_skipped_with_a_problem_only_for_manifests(repo_dir: Pa
     problems = EnvRepo(repo_dir).export_tree(sha, "app", out)
     assert sorted(p.file for p in problems) == ["app/bin.json", "app/bin.yaml"]
     assert all("binary" in p.message for p in problems)
-    assert sorted(p.name for p in out.iterdir()) == ["ok.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == ["logo.png", "ok.yaml"]
+    assert (out / "logo.png").read_bytes() == binary
 
 
 def test_files_over_the_size_limit_are_skipped_with_a_problem_only_for_manifests(

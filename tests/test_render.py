@@ -871,3 +871,29 @@ def test_a_tool_cut_short_fails_the_render_as_cut_short_not_as_a_bug(
     [problem] = rendered.problems
     assert "the render was cut short (BrokenPipeError" in problem.message, problem.message
     assert "bug" not in problem.message
+
+
+def test_a_binary_file_a_config_map_generator_reads_is_built_as_kustomize_builds_it(
+    repo_dir: Path, tmp_path: Path
+) -> None:
+    """A key file (an OpenPGP key, a keystore) is no manifest: kustomize reads it as it is and
+    puts it in binaryData. The sandbox builds it the same, compared with the CLI on the folder."""
+    key = b"\x99\x02\x0d\x04\x00\x01\xff\xfe binary \x00 key"
+    files: dict[str, str | bytes] = {
+        "apps/keys/kustomization.yaml": "configMapGenerator:\n  - name: keys\n    files: [public=key.bin]\n",
+        "apps/keys/key.bin": key,
+    }
+    sha = commit(repo_dir, files)
+
+    rendered = render_app(EnvRepo(repo_dir), AppSpec("keys", "apps/keys", "keys", "kustomize"), sha)
+
+    assert rendered.ok, rendered.problems
+    [config_map] = [o.manifest for o in rendered.objects]
+    write(tmp_path / "cli", files)
+    built = subprocess.run([str(toolchain.ensure("kustomize")), "build", str(tmp_path / "cli" / "apps/keys")],
+                           check=True, capture_output=True, text=True).stdout  # fmt: skip
+    from sandbox.manifest import kubeyaml
+
+    expected = kubeyaml.load(built)
+    assert config_map["binaryData"] == expected["binaryData"]
+    assert config_map["metadata"]["name"] == expected["metadata"]["name"]

@@ -424,9 +424,9 @@ class EnvRepo:
         """Write the files under ``subpath`` at ``revision`` into ``dest``, from git objects only.
 
         Skipped, with a Problem naming the file: symlinks leaving the repository, submodules,
-        binary or oversized manifests (.yaml/.yml/.json). Other binary or oversized files and
-        archives are skipped silently (they cannot be manifests), but for a chart's packaged
-        dependencies (``charts/*.tgz``), which helm reads as they are.
+        binary or oversized manifests (.yaml/.yml/.json). Other files are written as they are,
+        binary or not (a configMapGenerator's file, a chart's .Files and packaged dependencies),
+        but oversized ones and archives outside a chart's charts/ (no tool reads them).
         Symlinks inside the repository are written as the file (or folder) they point to.
         """
         files, problems = self.read_tree(revision, subpath)

@@ -105,10 +105,13 @@ def accepted(
                 f"in {repo} (the sandbox reads the content from .git/lfs); skipped", file=shown,
             )  # fmt: skip
         data = stored
+    if not _is_manifest(shown):
+        # Read by the tools as it is, binary or not: a configMapGenerator's file (kustomize puts
+        # it in binaryData), a chart's .Files, a packaged dependency (charts/*.tgz).
+        return data, None
     data = _as_utf8(data)
-    if b"\0" in data[:BINARY_SNIFF_BYTES] and not _packaged_subchart(shown):
-        why = Problem("binary file (NUL byte in its first 8 KiB); skipped", file=shown)
-        return None, why if _is_manifest(shown) else None
+    if b"\0" in data[:BINARY_SNIFF_BYTES]:
+        return None, Problem("binary file (NUL byte in its first 8 KiB); skipped", file=shown)
     return data, None
 
 
