@@ -126,7 +126,9 @@ def test_sources_that_cannot_be_read_offline_fail_their_app_by_name(tmp_path: Pa
 
     assert set(said) == {"HelmRelease remote", "Kustomization from-oci"}
     assert "redis 19.0.1" in said["HelmRelease remote"] and "charts: FOLDER" in said["HelmRelease remote"]
-    assert "OCIRepository" in said["Kustomization from-oci"]
+    assert "from OCIRepository manifests (oci://registry.example.com/manifests/web at 1.4.0)" in said[
+        "Kustomization from-oci"
+    ], said["Kustomization from-oci"]
     assert {a.names.short for a in found.apps if not a.invalid} == {"flux-system", "subst", "patched", "rel"}
     assert found.problems == [], "each problem belongs to the app it fails"
     remote = {a.names.short: a for a in found.apps}["remote"]

@@ -248,6 +248,21 @@ def _health_checks(spec: dict[str, Any], namespace: str) -> tuple[str, ...]:
     return tuple(checks)
 
 
+def _unreadable_source(kind: str, name: str, sources: Sources, what: str) -> str:
+    """Why a source that is no local git repo gives nothing to read, naming it and its URL."""
+    if kind == "OCIRepository" and name in sources.oci:
+        url, ref = sources.oci[name]
+        at = f" at {ref}" if ref else ""
+        return (f"{what} from OCIRepository {name} ({url}{at}): its artifact comes from a registry and nothing is "
+                "fetched from the network, so nothing of this app is applied; to run it here, put the manifests "
+                "the artifact holds in a local git repo and point a GitRepository at it (sandbox.yaml `repos:`)")  # fmt: skip
+    if kind == "OCIRepository":
+        return f"{what}: {_undefined('OCIRepository', name, sources, '')}"
+    article = "an" if kind[:1] in "AEIOU" else "a"
+    return (f"{what} from {article} {kind or 'source without a kind'} {name}: only GitRepository sources of local "
+            "repos are read (a Bucket's contents come from the network, which the sandbox does not reach)")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Place:
     """Where an app's files are: a folder, in the env repo or another local one, at a ref."""
@@ -268,8 +283,7 @@ def _git_path(
     if kind == "ExternalArtifact":
         return _artifact_path(source, path, sources, bad, what)
     if kind != "GitRepository":
-        bad.artifact(f"{what} from a {kind or 'source without a kind'}: only GitRepository sources of local repos are "
-            "supported (OCIRepository and Bucket contents cannot be read offline)")  # fmt: skip
+        bad.artifact(_unreadable_source(kind, source, sources, what))
         return None
     clean = clean_path(path)
     if clean == ".." or clean.startswith("../"):
