@@ -448,7 +448,7 @@ def test_a_suspended_app_is_not_deployed_to_a_new_cluster_the_agent_gives_every_
         with running(case.repo, case.kube, tmp_path) as agent:
             replaced = iter([True])
             agent.kube.replaced = lambda: next(replaced, False)  # type: ignore[method-assign]
-            agent._queue.put(ClusterCheck())
+            agent._worker.put(ClusterCheck())
             assert agent.wait_idle(60)
             said = [e.message for e in agent.snapshot().events]
             assert any("names a new cluster" in m for m in said), said
