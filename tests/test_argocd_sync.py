@@ -49,6 +49,9 @@ def test_hooks_run_by_phase_and_waves_apply_in_order_with_health_between(
         with EventLog(kube, ns, ("Job", "ConfigMap", "Deployment", "Service")) as log:
             synced = cli("sync")
         assert synced.returncode == 0, shown(synced)
+        # Each wait is said as it starts, so a sync that takes minutes never looks hung.
+        assert ": waiting for PreSync hook Job.batch" in synced.stderr, synced.stderr
+        assert ": waiting for wave 1 to become healthy before the next: Deployment.apps" in synced.stderr
         before = log.when("Job", "before")
         settings = log.when("ConfigMap", "settings")
         during = log.when("Job", "during-")
@@ -309,6 +312,20 @@ def test_a_wave_waiting_for_health_holds_up_no_other_app_and_a_new_commit_supers
         assert app_state(agent, quick).last_result == "Succeeded"  # type: ignore[union-attr]
         assert read(kube, cm_path(slow, "after")) is None, "the next wave waits for the first"
         assert not agent.wait_idle(0.5), "a sync under way is not idle"
+        said = [
+            e.message
+            for e in agent.publish_now().events
+            if e.app == slow and "waiting for wave 0" in e.message
+        ]
+        assert len(said) == 1 and said[0].startswith("syncing "), said
+
+        # A commit that leaves the slow app as it is does not restart its sync (nor its wait).
+        commit(repo, "the other app only", {"quick/config.yaml": (ARGO / "slow-wave" / "quick" / "config.yaml")
+                                                    .read_text().replace("for nothing", "still nothing")})  # fmt: skip
+        wait_for(lambda: (read(kube, cm_path(quick, "quick")) or {}).get("data", {}).get("waits") == "still nothing",
+                 30, what="the other app's commit to deploy")  # fmt: skip
+        assert app_state(agent, slow).operation == "Syncing"  # type: ignore[union-attr]
+        assert not [r for r in history.records(slow, objects=False) if r.result == "Failed"], "not superseded"
 
         mended = (
             (ARGO / "slow-wave" / "slow" / "deploy.yaml")

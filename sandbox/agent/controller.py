@@ -197,7 +197,8 @@ class AppController(AppReport, SelfHealing, Dependencies, Controls):
             self.target = self.render(wanted)
         target = self.target
         if self._flight is not None:
-            if self._flight.target is target:  # that very sync is under way
+            if _same_content(self._flight.target, target):  # that very sync is under way
+                self._flight.target = target  # a commit that leaves the app as it is: that one's
                 if trigger == "manual":
                     self.s.event("info", self.name, f"already syncing {target.revision[:7]}: {self.message}")
                 return
@@ -252,10 +253,9 @@ class AppController(AppReport, SelfHealing, Dependencies, Controls):
                 self._flight, self.operation = None, "Idle"
                 raise
             else:
+                if waiting.what != flight.waiting:
+                    self._say_wait(flight, waiting.what)
                 if self.automated:
-                    if waiting.what != flight.waiting:
-                        flight.waiting, self.message = waiting.what, f"waiting for {waiting.what}"
-                        self.s.publish()
                     self.s.schedule(POLL, Continue(self.name, flight.number))
                     return
                 time.sleep(POLL)
@@ -263,6 +263,15 @@ class AppController(AppReport, SelfHealing, Dependencies, Controls):
             self._flight, self.operation, self.last_sync = None, "Idle", time.time()
             self._conclude(flight, outcome)
             return
+
+    def _say_wait(self, flight: InFlight, what: str) -> None:
+        """What the sync waits for, in the app's message; said as an event when a new step starts
+        waiting (a wave, a hook), so a watch shows why nothing seems to happen."""
+        step = what.split(":", 1)[0]
+        if step != flight.waiting.split(":", 1)[0]:
+            self.s.event("info", self.name, f"syncing {flight.target.revision[:7]}: waiting for {what}")
+        flight.waiting, self.message = what, f"waiting for {what}"
+        self.s.publish()
 
     def _conclude(self, flight: InFlight, outcome: SyncOutcome) -> None:
         """A sync ended: record it, take what it found, set a retry when it failed."""
@@ -304,7 +313,9 @@ class AppController(AppReport, SelfHealing, Dependencies, Controls):
             namespace=self.spec.created_namespace,
             owner_of=self.s.ownership.owner_of,
             inventory_extra=appchanges.inventory_extra(self.spec, self.s.repo_path, self.s.repo.git_dir),
-            rebuild=self.deployed_revision is not None, always_hooks=trigger == "manual",
+            # A retry carries on a sync that did not end well: its hooks run again, as the
+            # operation they belong to never completed.
+            rebuild=self.deployed_revision is not None, always_hooks=trigger in ("manual", "retry"),
         )  # fmt: skip
 
     def _recheck_after_sync(self) -> None:
@@ -470,6 +481,14 @@ class AppController(AppReport, SelfHealing, Dependencies, Controls):
         ):  # fmt: skip
             return False
         return appchanges.untouched_by(self.s.repo, self.spec, target.revision, head)
+
+
+def _same_content(one: DesiredSet, other: DesiredSet) -> bool:
+    return one is other or (one.marked, one.rendered.hooks, one.rendered.problems) == (
+        other.marked,
+        other.rendered.hooks,
+        other.rendered.problems,
+    )
 
 
 def _repointed(desired: DesiredSet, revision: str) -> DesiredSet:

@@ -62,16 +62,19 @@ def _agent(
     watch_repo: bool = False,
     settings_path: Path | None = None,
     focus: str | None = None,
+    settle: bool = True,
 ) -> Iterator[Agent]:
     """Bring the cluster up (or reuse it), start an agent on the repo, stop it afterwards.
 
     A folder that is no env repo (or a branch it lacks) fails first, before any cluster starts.
+    ``settle``: wait until its first pass is done before handing it over.
     """
     checked_entry(args, branch)
     with _connected(args) as connection:
         with session.started_agent(
             Path(args.repo), connection, automated=automated, branch=branch, trigger=trigger,
             watch_repo=watch_repo, settings_path=settings_path, focus=focus, entry=getattr(args, "entry", None),
+            settle=settle,
         ) as agent:  # fmt: skip
             yield agent
 
@@ -153,6 +156,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         if args.app and (app := _resolved(agent.publish_now(), args.app)) is None:
             return 2
         args.app = app if args.app else None
+        waits: set[Event] = set()  # said as they happen: a wave's health may take minutes
+        agent.subscribe(lambda seen: _say_waits(seen, started, waits))
         agent.send(ManualSync(args.app))
         settled = agent.wait_idle(session.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
@@ -167,7 +172,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     # One line per failed app, from its state (however many there are), then what else was said
     # that no failed app's line says already (a wait, a removal).
     said = [e for e in _said_since(snapshot, started) if args.app in (None, e.app)]
-    said = [e for e in said if e.app not in {a.name for a in failed}]  # its line below says how it ended
+    said = [e for e in said if e.app not in {a.name for a in failed} and e not in waits]  # said already
     output.notices(snapshot)
     if not args.json:
         for event in said:
@@ -178,6 +183,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
     output.emit(args, snapshot, verbose=args.verbose, problems=False)
     # A sandbox.yaml that does not read, or apps that are none, are a failed sync too.
     return 1 if failed or (args.app is None and (snapshot.problems or not snapshot.apps)) else 0
+
+
+def _say_waits(snapshot: Snapshot, since: float, said: set[Event]) -> None:
+    """Each wait of a sync (a wave's health, a hook) on stderr as it starts, once."""
+    for event in snapshot.events:
+        if event.time >= since and ": waiting for " in event.message and event not in said:
+            said.add(event)
+            print(f"{snapshot.shown(event.app)}: {event.message}", file=sys.stderr, flush=True)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -385,7 +398,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
             printed.difference_update({e for e in printed if e.time < newest - 1})
 
     try:
-        with _agent(args, automated=True, watch_repo=True) as agent:
+        # Shown as it happens from the start: a first pass may wait minutes on a wave's health.
+        with _agent(args, automated=True, watch_repo=True, settle=False) as agent:
             agent.subscribe(show)
             show(agent.publish_now())
             while True:
