@@ -26,6 +26,7 @@ from clikit import (
 from gitkit import git
 from watchkit import EventLog, available
 
+from sandbox.agent.snapshot import Snapshot
 from sandbox.apply.steps import Steps
 from sandbox.cluster.local import LocalRuntime
 from sandbox.kube.client import Kube
@@ -309,7 +310,9 @@ def test_a_wave_waiting_for_health_holds_up_no_other_app_and_a_new_commit_supers
         assert waiting.operation == "Syncing"
         assert "Deployment" in waiting.message and "stuck" in waiting.message, waiting.message
         wait_for(lambda: read(kube, cm_path(quick, "quick")), 30, what="the other app to deploy meanwhile")
-        assert app_state(agent, quick).last_result == "Succeeded"  # type: ignore[union-attr]
+        wait_for(
+            lambda: (a := app_state(agent, quick)) and a.last_result == "Succeeded", 30, what="its record"
+        )
         assert read(kube, cm_path(slow, "after")) is None, "the next wave waits for the first"
         assert not agent.wait_idle(0.5), "a sync under way is not idle"
         said = [
@@ -318,6 +321,9 @@ def test_a_wave_waiting_for_health_holds_up_no_other_app_and_a_new_commit_supers
             if e.app == slow and "waiting for wave 0" in e.message
         ]
         assert len(said) == 1 and said[0].startswith("syncing "), said
+        seen = _observed(repo, kube, tmp_path / "history.sqlite", tmp_path / "settings.json").app(slow)
+        assert seen is not None and seen.operation == "Syncing", "status in another process says so too"
+        assert "a running agent is syncing" in seen.message, seen.message
 
         # A commit that leaves the slow app as it is does not restart its sync (nor its wait).
         commit(repo, "the other app only", {"quick/config.yaml": (ARGO / "slow-wave" / "quick" / "config.yaml")
@@ -348,3 +354,18 @@ def test_a_wave_waiting_for_health_holds_up_no_other_app_and_a_new_commit_supers
         agent.stop()
         history.close()
         kube.close()
+
+
+def _observed(repo: Path, kube: Kube, history_path: Path, settings: Path) -> Snapshot:
+    """What `status` shows, read as another process reads it (an observer: it only looks)."""
+    from sandbox.agent.history import HistoryReader
+    from sandbox.agent.observer import Observer
+    from sandbox.apply.reader import ClusterReader
+
+    history = HistoryReader(history_path)
+    observer = Observer(repo, ClusterReader(kube), history, settings)
+    try:
+        return observer.snapshot()
+    finally:
+        observer.close()
+        history.close()

@@ -269,6 +269,19 @@ class HistoryReader:
             ).fetchall()
         return _record(rows[0], ()) if rows else None
 
+    def under_way(self, app: str) -> SyncRecord | None:
+        """The app's sync that a running agent is carrying out now (a watch in another process),
+        if any: its record says Running and the agent that began it is alive."""
+        if self._conn is None:
+            return None
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {self._columns}, owner FROM syncs WHERE app = ? AND result = 'Running' ORDER BY id DESC",
+                (app,),
+            ).fetchall()
+        alive = [row for row in rows if _owner_alive(str(row[-1]))]
+        return _record(alive[0][:-1], ()) if alive else None
+
     def deployed(self, app: str) -> SyncRecord | None:
         """The latest finished sync that did not fail: what the cluster should be running."""
         if self._conn is None:

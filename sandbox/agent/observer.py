@@ -200,6 +200,7 @@ class Observer:
             )
             self._comparisons[spec.name] = comparisons
         last = self.history.last_outcome(spec.name)
+        under_way = self.history.under_way(spec.name)  # by a watch in another process
         facts = AppFacts(
             spec=spec, git_revision=head, target=target, deployed=deployed, deployed_revision=deployed_revision,
             comparisons=comparisons, settings=app_settings,
@@ -208,7 +209,11 @@ class Observer:
             last_sync=last.ended if last else None, last_result=last.result if last else "",
             message=last.message if last else "", syncs=tuple(records),
             running=tuple(e.key for e in inventory.entries) if inventory is not None else (),
+            operation="Syncing" if under_way else "Idle",
         )  # fmt: skip
+        if under_way:
+            facts = dataclasses.replace(facts, message=f"a running agent is syncing {under_way.revision[:7]} "
+                                                       f"({under_way.trigger}); `watch` shows what it waits for")  # fmt: skip
         head_failed = bool(last and last.revision == head and last.result == "Failed")
         degraded = app_health(facts, live) == Health.DEGRADED
         state = app_state(facts, live)
