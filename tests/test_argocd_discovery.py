@@ -60,15 +60,23 @@ def test_application_sets_generate_apps_from_lists_git_files_directories_and_a_m
         "valued-green": ("svc/a", "green-owner"),
         "valued-b": ("svc/b", "b-space"),
         "core-in-cluster": ("svc/b", "core"),
+        "team-dev": ("teams/dev", "red-dev"),
+        "team-prod": ("teams/prod", "blue-prod"),
     }
+    assert dict(apps["team-dev"].options.common_annotations) == {"wave": "3", "note": "dev only"}
+    assert dict(apps["team-prod"].options.common_annotations) == {"wave": "7", "note": "{{notes.extra}}"}, (
+        "a parameter a file lacks stays as written, as Argo CD's fasttemplate leaves it"
+    )
     assert all(a.defined_in.startswith("sets/") for a in apps.values())
     assert apps["valued-green"].home == "argocd", "made in the ApplicationSet's namespace, as Argo CD does"
     assert found.problems == [], "an ApplicationSet that cannot expand is an app of its own, failed"
-    assert found.notices == (
+    assert sorted(found.notices) == [
+        "sets/chained.yaml ApplicationSet chained: no generator makes {{notes.extra}} for some of its Applications: "
+        "left as written there, as Argo CD leaves a parameter it does not have",
         "sets/selected.yaml ApplicationSet production-only: generates no Application here (its clusters generator "
         "selects env=production, and the sandbox's one cluster, in-cluster, has no labels: Argo CD labels it with a "
         "cluster Secret, which the sandbox does not read yet)",
-    ), "as in Argo CD, none is made, and that is said"
+    ], "as in Argo CD, none is made (or a parameter is left as written), and that is said"
     assert [str(p) for p in apps["previews"].invalid] == [
         "sets/unsupported.yaml ApplicationSet previews: the pullRequest generator is not supported by the "
         "sandbox (list, git, clusters and matrix are)"

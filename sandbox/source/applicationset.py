@@ -66,10 +66,11 @@ def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> Expanded:
         tuple(str(o) for o in spec.get("goTemplateOptions") or ()) if spec.get("goTemplate") else None
     )
     made: list[Defined] = []
+    missing: list[str] = []  # placeholders no generator filled, left as written
     try:
         for generator in generators:
             for params in _generate(generator, repo, sha, repos, go):
-                manifest = _fill(copy.deepcopy(spec["template"]), params, go)
+                manifest = _fill(copy.deepcopy(spec["template"]), params, go, missing)
                 # Argo CD makes them in the ApplicationSet's namespace unless the template says.
                 meta = manifest.setdefault("metadata", {}) if isinstance(manifest, dict) else {}
                 if isinstance(meta, dict) and not meta.get("namespace") and namespace:
@@ -89,6 +90,12 @@ def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> Expanded:
         why = "; ".join(dict.fromkeys(_why_nothing(g) for g in generators))
         notice = f"generates no Application here ({why})"
         return Expanded([], [], (Problem(notice, file=found.file, object=label),))
+    if missing:
+        named = ", ".join(f"{{{{{key}}}}}" for key in dict.fromkeys(missing))
+        return Expanded(made, [], (Problem(
+            f"no generator makes {named} for some of its Applications: left as written there, as Argo CD "
+            "leaves a parameter it does not have", file=found.file, object=label,
+        ),))  # fmt: skip
     return Expanded(made, [])
 
 
@@ -148,8 +155,10 @@ def _made_by(
         if len(parts) != 2:
             raise _Refused("a matrix generator needs exactly two generators")
         for first in _generate(parts[0], repo, sha, repos, go):
-            for second in _generate(parts[1], repo, sha, repos, go):
-                yield {**first, **second}
+            # The second generator may use the first's parameters ({{path}} in a files pattern),
+            # as Argo CD fills them in before it runs it.
+            for second in _generate(_fill(copy.deepcopy(parts[1]), first, go), repo, sha, repos, go):
+                yield _combined(first, second, go)
     else:
         raise _Refused(
             f"the {kind} generator is not supported by the sandbox (list, git, clusters and matrix are)"
@@ -246,35 +255,64 @@ def _glob(pattern: str, path: str, double_star: bool = False) -> bool:
     return re.fullmatch(out, path) is not None
 
 
-def _lookup(params: Params, expression: str) -> Any:
-    """A fasttemplate placeholder's value (Argo CD's default templates: parameters only)."""
-    match = _SIMPLE.match(expression)
-    if match is None or match.group(1):
-        raise _Refused(f"template expression {{{{{expression.strip()}}}}} is a Go template: set goTemplate: true "
-                       "on the ApplicationSet, as Argo CD needs it too (its default templates hold parameters only)")  # fmt: skip
-    path = match.group(2)
-    value: Any = params
-    if path in params:
-        value = params[path]  # fasttemplate: list elements keep their keys flat
-        return value["path"] if isinstance(value, dict) and "path" in value else value
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
-        if part.startswith("["):
-            index = int(part[1:-1])
-            segments = value.get("segments") if isinstance(value, dict) else value
-            value = segments[index] if isinstance(segments, list) and index < len(segments) else None
-        elif isinstance(value, dict) and part in value:
-            value = value[part]
+def _combined(first: Params, second: Params, go: GoMode) -> Params:
+    """A matrix's two parameter sets as one; with Argo CD's default templates a key both make
+    must have one value (its utils.CombineStringMaps refuses two)."""
+    if go is None:
+        one, two = _flat(first), _flat(second)
+        for key in one.keys() & two.keys():
+            if one[key] != two[key]:
+                raise _Refused(f"matrix generator: found duplicate key {key} with different value, a: {one[key]} ,b: "
+                               f"{two[key]} (as Argo CD refuses it)")  # fmt: skip
+    return {**first, **second}
+
+
+def _flat(params: Params, prefix: str = "") -> dict[str, str]:
+    """Parameters as Argo CD's default templates see them: one level, keys joined with dots
+    (``annotations.argocd.argoproj.io/sync-wave`` is one key), a git generator's path as
+    ``path``, ``path.basename``… and ``path[N]``, values printed as Go prints them."""
+    flat: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if not prefix and key == "path" and isinstance(value, dict) and "path" in value:
+            flat["path"] = str(value["path"])
+            flat |= {f"path.{k}": str(v) for k, v in value.items() if k not in ("path", "segments")}
+            flat |= {f"path[{i}]": str(v) for i, v in enumerate(value.get("segments") or ())}
+        elif isinstance(value, dict):
+            flat |= _flat(value, name + ".")
+        elif isinstance(value, list):
+            flat |= _flat({str(i): v for i, v in enumerate(value)}, name + ".")
         else:
-            value = None
-        if value is None:
-            raise _Refused(f"template parameter {path!r} is not one the generators make")
-    return value
+            flat[name] = _go_printed(value)
+    return flat
 
 
-def _fill(node: Any, params: Params, go: GoMode) -> Any:
+def _go_printed(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "<nil>" if value is None else str(value)
+
+
+def _lookup(flat: dict[str, str], tag: str, missing: list[str]) -> str:
+    """A fasttemplate placeholder's value, as Argo CD's Render.Replace takes it: the whole tag,
+    trimmed, is one key; one no generator makes stays as written (and is said)."""
+    key = tag.strip()
+    if key in flat:
+        return flat[key]
+    if key.startswith(".") or any(c in key for c in " |()$"):
+        raise _Refused(f"template expression {{{{{key}}}}} is a Go template: set goTemplate: true on the "
+                       "ApplicationSet, as Argo CD needs it too (its default templates hold parameters only)")  # fmt: skip
+    missing.append(key)
+    return f"{{{{{tag}}}}}"
+
+
+def _fill(node: Any, params: Params, go: GoMode, missing_out: list[str] | None = None) -> Any:
     """The template with the parameters filled in: every string that holds ``{{`` (keys too)."""
     if go is None:
-        return _replace(node, lambda text: _PLACEHOLDER.sub(lambda m: str(_lookup(params, m.group(1))), text))
+        flat, missing = _flat(params), missing_out if missing_out is not None else []
+        return _replace(
+            node, lambda text: _PLACEHOLDER.sub(lambda m: _lookup(flat, m.group(1), missing), text)
+        )
     texts = list(dict.fromkeys(_templated(node)))
     rendered = {text: plain for text in texts if (plain := _plain_go(params, text)) is not None}
     rest = [text for text in texts if text not in rendered]
