@@ -30,6 +30,7 @@ from sandbox.agent.snapshot import Snapshot
 from sandbox.apply.steps import Steps
 from sandbox.cluster.local import LocalRuntime
 from sandbox.kube.client import Kube
+from sandbox.model import SyncStatus
 
 ARGO = REPOS / "argocd"
 T = TypeVar("T")
@@ -369,3 +370,34 @@ def _observed(repo: Path, kube: Kube, history_path: Path, settings: Path) -> Sna
     finally:
         observer.close()
         history.close()
+
+
+def test_a_commit_to_a_leaf_apps_folder_leaves_the_apps_above_it_synced_in_status(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """A running agent does not sync an app a commit does not touch (Argo CD finds it Synced:
+    its manifests are equal); status, read from the history in another process, says Synced
+    too, for apps of apps that have no object of their own as for the rest."""
+    from agentkit import app_state, commit, running
+
+    names = {"uid": uid()}
+    repo, _ = repo_from_fixture(tmp_path / "repo", ARGO / "nested", names, "apps of apps")
+    kube = Kube(local_runtime.kubeconfig_path, local_runtime.context)
+    try:
+        with running(repo, kube, tmp_path) as agent:
+            leaf = f"leaf{names['uid']}"
+            wait_for(
+                lambda: (a := app_state(agent, leaf)) and a.last_result == "Succeeded", 30, what="the leaf"
+            )
+            head = commit(repo, "the leaf only", {"leaf/cm.yaml": (ARGO / "nested" / "leaf" / "cm.yaml")
+                                                  .read_text().replace('"1"', '"2"')})  # fmt: skip
+            wait_for(
+                lambda: (a := app_state(agent, leaf)) and a.deployed_revision == head, 30, what="its sync"
+            )
+            assert agent.wait_idle(30)
+            seen = _observed(repo, kube, agent.history.path, tmp_path / "settings.json")
+        assert {a.name: a.sync for a in seen.apps} == {
+            f"{n}{names['uid']}": SyncStatus.SYNCED for n in ("root", "middle", "leaf")
+        }, [(a.name, a.sync, a.said) for a in seen.apps]
+    finally:
+        kube.close()

@@ -132,8 +132,19 @@ def _status_facts(facts: AppFacts) -> status.AppFacts:
         rendered=facts.rendered_ever,
         problems=bool(facts.problems),
         following_git=not facts.settings.paused and following,
-        synced_target=facts.target is not None and facts.deployed_revision == facts.target.revision,
+        synced_target=facts.target is not None and (
+            facts.deployed_revision == facts.target.revision or _unchanged_since(facts.deployed, facts.target)
+        ),
     )
+
+
+def _unchanged_since(deployed: DesiredSet | None, target: DesiredSet) -> bool:
+    """The target renders what the deployed revision rendered (a later commit that did not touch
+    the app): the cluster holds the target too, as the agent treats such a commit."""
+    return (
+        deployed is not None and target.ok and deployed.revision != target.revision
+        and (deployed.marked, deployed.rendered.children) == (target.marked, target.rendered.children)
+    )  # fmt: skip
 
 
 def _object_state(
