@@ -596,3 +596,22 @@ def test_an_scp_like_repo_url_without_its_colon_is_read_as_this_repo_and_said_to
     assert not web.invalid, web.invalid
     said = [n.message for n in web.notices]
     assert any("needs a colon: git@git.example.com:org/env.git" in m for m in said), said
+
+
+def test_argocd_source_files_in_an_apps_folder_are_merged_into_its_source_as_the_repo_server_does(
+    tmp_path: Path,
+) -> None:
+    repo, found = _discover(tmp_path, "source-files")
+    apps = _apps(found)
+
+    pinned, shared = apps["pinned"], apps["shared"]
+    assert pinned.path == shared.path == "web", "the path is never overridden"
+    assert pinned.options.images == ("nginx:1.27",) and shared.options.images == ()
+    assert dict(pinned.options.common_labels) == dict(shared.options.common_labels) == {"tier": "front"}
+    images = {n: [c["image"] for c in _data(repo, a)["web"]["spec"]["template"]["spec"]["containers"]]
+              for n, a in apps.items()}  # fmt: skip
+    assert images == {"pinned": ["nginx:1.27"], "shared": ["nginx:1.25"]}
+    assert [n.message for n in pinned.notices] == [
+        "source parameters from web/.argocd-source.yaml and web/.argocd-source-pinned.yaml merged in, as Argo "
+        "CD's repo server merges them"
+    ]

@@ -132,7 +132,8 @@ def _status_facts(facts: AppFacts) -> status.AppFacts:
         rendered=facts.rendered_ever,
         problems=bool(facts.problems),
         following_git=not facts.settings.paused and following,
-        synced_target=facts.target is not None and (
+        synced_target=facts.target is not None
+        and (
             facts.deployed_revision == facts.target.revision or _unchanged_since(facts.deployed, facts.target)
         ),
     )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sandbox.manifest import kubeyaml
 from sandbox.manifest.appkinds import ARGO_APP_KINDS
@@ -24,6 +24,7 @@ from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source import chartversion
 from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions, Source
+from sandbox.source.argosourcefile import overridden
 from sandbox.source.complaints import Complaints
 from sandbox.source.helmcache import helm_cache_chart, pull_line, pull_reference
 from sandbox.source.repomap import RepoMap
@@ -104,8 +105,16 @@ def is_resources_finalizer(name: object) -> bool:
     )
 
 
+class Folders(Protocol):
+    """An Application's folders, in the repo and at the ref it reads them from."""
+
+    def detect(self, path: str, other: str, revision: str) -> Source: ...
+
+    def read(self, path: str, other: str, revision: str, name: str) -> bytes | None: ...
+
+
 def application(
-    found: Defined, repos: RepoMap, parent: str, detect: Callable[[str, str, str], Source]
+    found: Defined, repos: RepoMap, parent: str, folders: Folders
 ) -> tuple[AppSpec | None, list[Problem]]:
     """The app an ``Application`` defines, or the problems that stop it (naming file and app)."""
     manifest, file = found.manifest, found.file
@@ -133,9 +142,20 @@ def application(
     if source is None or problems:
         return None, problems
     read = _from_source(source, spec, repos, bad)
+    files: tuple[str, ...] = ()
+    if "chart" not in source and not problems:
+        found_files = overridden(
+            source, name, lambda file: folders.read(read.path, read.other, read.revision, file)
+        )
+        if found_files.problem:
+            bad(f"{posixpath.join(read.path, found_files.files[-1])}: {found_files.problem}")
+            return None, problems
+        if found_files.files:
+            files = found_files.files
+            read = _from_source(found_files.source, spec, repos, bad)
     path, source_type, revision, other = read.path, read.source_type, read.revision, read.other
     if source_type == "plain" and not problems:
-        source_type = detect(
+        source_type = folders.detect(
             path, other, revision
         )  # as Argo CD: a Chart.yaml or kustomization.yaml says which
     policy = mapping(spec.get("syncPolicy"))
@@ -155,7 +175,8 @@ def application(
         revision=revision,
         ignore_differences=ignore, repo=other,
         after_parent=bool(parent),  # an Application of an app-of-apps exists once its parent synced it
-        notices=(*unhonoured, *ignored, *((bad.notice(read.notice),) if read.notice else ())),
+        notices=(*unhonoured, *ignored, *((bad.notice(read.notice),) if read.notice else ()),
+                 *((bad.notice(_merged_note(path, files)),) if files else ())),
     ), []  # fmt: skip
 
 
@@ -381,3 +402,8 @@ def _value_file(value: str, path: str, refs: dict[str, Any], repos: RepoMap, bad
         bad(repos.unmapped(str(lender.get("repoURL") or ""), f"the source with ref {ref}"))
         return value
     return posixpath.relpath(posixpath.normpath(rest or "."), path)
+
+
+def _merged_note(path: str, files: tuple[str, ...]) -> str:
+    named = " and ".join(posixpath.join(path, f) for f in files)
+    return f"source parameters from {named} merged in, as Argo CD's repo server merges them"

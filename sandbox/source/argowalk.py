@@ -194,7 +194,7 @@ class ArgoWalk:
                 generated, problems = [found], []
             self.problems += problems
             for one in generated:
-                spec, app_problems = argocd.application(one, self.repos, parent, self._detect)
+                spec, app_problems = argocd.application(one, self.repos, parent, self)
                 spec = spec or failed_app(one, app_problems, parent)
                 if spec is None or not spec.invalid:
                     self.problems += app_problems
@@ -204,14 +204,25 @@ class ArgoWalk:
                         self._generated.add(spec.name)
         return specs
 
-    def _detect(self, path: str, other: str, revision: str) -> Source:
+    def detect(self, path: str, other: str, revision: str) -> Source:
         """The source type of a folder, in the repo and at the ref the app reads it from."""
+        at = self._at(other, revision)
+        if at is None:
+            return "plain"  # rendering says why it cannot read it
+        repo, sha = at
+        return detect_source(repo, sha, path) if repo.is_dir(sha, path) else "plain"
+
+    def read(self, path: str, other: str, revision: str, name: str) -> bytes | None:
+        """A file of a folder, in the repo and at the ref the app reads it from."""
+        at = self._at(other, revision)
+        return at[0].read_file(at[1], posixpath.join(path, name)) if at is not None else None
+
+    def _at(self, other: str, revision: str) -> tuple[EnvRepo, str] | None:
         try:
             repo = self.repo.other(other) if other else self.repo
-            sha = repo.resolve_pinned(revision or "HEAD")[0] if revision or other else self.sha
+            return repo, (repo.resolve_pinned(revision or "HEAD")[0] if revision or other else self.sha)
         except EnvRepoError:
-            return "plain"  # rendering says why it cannot read it
-        return detect_source(repo, sha, path) if repo.is_dir(sha, path) else "plain"
+            return None
 
     def _may_define_apps(self, spec: AppSpec) -> bool:
         """Whether rendering ``spec`` could yield Applications: some file it reads names Argo CD."""
