@@ -209,3 +209,14 @@ def test_a_parents_rolled_up_health_says_whether_the_app_below_failed_to_sync_or
     root = dataclasses.replace(SYNCED, name="flux-system")
     rolled = {a.name: a for a in roll_up((root, child))}
     assert rolled["flux-system"].health_below() == said
+
+
+def test_a_health_rolled_up_from_two_levels_down_names_the_app_below_not_as_one_it_defines() -> None:
+    from sandbox.agent.appview import roll_up
+
+    root = dataclasses.replace(SYNCED, name="root")
+    middle = dataclasses.replace(SYNCED, name="middle", parent="root")
+    leaf = dataclasses.replace(SYNCED, name="leaf", parent="middle", health=Health.DEGRADED)
+    rolled = {a.name: a for a in roll_up((root, middle, leaf))}
+    assert rolled["middle"].health_below() == "app leaf it defines is Degraded"
+    assert rolled["root"].health_below() == "app leaf below it is Degraded"

@@ -306,6 +306,9 @@ def roll_up(apps: tuple[AppState, ...]) -> tuple[AppState, ...]:
             health=rolled[a.name].health,
             health_from=rolled[a.name].from_app,
             health_from_failure=_failure(by_name[rolled[a.name].from_app]) if rolled[a.name].failed else "",
+            health_from_deeper=by_name[rolled[a.name].from_app].parent != a.name
+            if rolled[a.name].from_app
+            else False,
         )
         for a in apps
     )

@@ -112,6 +112,7 @@ class AppState:
     notices: tuple[Problem, ...] = ()  # what its render did other than written (left out, ignored), and why
     health_from: str = ""  # rolled up: the app it defines whose health this is ("" when its own)
     health_from_failure: str = ""  # ... because that app failed: "failed to sync", "does not render"
+    health_from_deeper: bool = False  # ... an app below one it defines (not its own child)
     ready: Ready | None = None  # a Flux app's Ready condition, as `flux get` words it (see ready)
     ready_on_apply: bool = False  # a Flux Kustomization without spec.wait or healthChecks: Ready once applied
     defines: tuple[
@@ -140,7 +141,8 @@ class AppState:
         if not self.health_from:
             return ""
         state = self.health_from_failure or f"is {self.health}"
-        return f"app {(shown or {}).get(self.health_from, self.health_from)} it defines {state}"
+        where = "below it" if self.health_from_deeper else "it defines"
+        return f"app {(shown or {}).get(self.health_from, self.health_from)} {where} {state}"
 
     @property
     def said(self) -> str:
