@@ -130,6 +130,10 @@ def test_sources_that_cannot_be_read_offline_fail_their_app_by_name(tmp_path: Pa
         "Kustomization from-oci"
     ], said["Kustomization from-oci"]
     assert {a.names.short for a in found.apps if not a.invalid} == {"flux-system", "subst", "patched", "rel"}
+    timeouts = {a.names.short: a.health_timeout for a in found.apps if not a.invalid}
+    assert timeouts == {"flux-system": 0.0, "subst": 600.0, "patched": 90.0, "rel": 300.0}, (
+        "spec.timeout, else a Kustomization's interval, else helm's five minutes"
+    )
     assert found.problems == [], "each problem belongs to the app it fails"
     remote = {a.names.short: a for a in found.apps}["remote"]
     assert remote.parent and remote.defined_in.endswith(".yaml"), "nested where Flux would show it"

@@ -220,3 +220,54 @@ def test_a_health_rolled_up_from_two_levels_down_names_the_app_below_not_as_one_
     rolled = {a.name: a for a in roll_up((root, middle, leaf))}
     assert rolled["middle"].health_below() == "app leaf it defines is Degraded"
     assert rolled["root"].health_below() == "app leaf below it is Degraded"
+
+
+def test_a_health_check_that_waits_past_its_timeout_is_ready_false_naming_what_it_waited_for() -> None:
+    """kustomize-controller with wait: true gives up after spec.timeout (its interval when not
+    set): Ready False, HealthCheckFailed, naming each object still in progress."""
+    from sandbox.agent.snapshot import ObjectState
+
+    stuck = ObjectState(ObjectKey("apps", "Deployment", "web", "web"), SyncStatus.SYNCED, Health.PROGRESSING)
+    waiting = dataclasses.replace(SYNCED, health=Health.PROGRESSING, objects=(stuck,), last_sync=1000.0,
+                                  health_timeout=60.0)  # fmt: skip
+
+    before = flux_ready(waiting, "main", now=1059.0)
+    after = flux_ready(waiting, "main", now=1061.0)
+
+    assert before is not None and (before.status, before.reason) == (ReadyStatus.UNKNOWN, "Progressing")
+    assert after is not None and (after.status, after.reason) == (ReadyStatus.FALSE, "HealthCheckFailed")
+    assert after.message == (
+        "health check failed after 60s: timeout waiting for: [Deployment/web/web status: 'InProgress']"
+    )
+
+
+def test_a_degraded_apps_ready_message_names_the_failed_objects_not_the_syncs_summary() -> None:
+    from sandbox.agent.snapshot import ObjectState
+
+    broken = ObjectState(ObjectKey("apps", "Deployment", "web", "web"), SyncStatus.SYNCED, Health.DEGRADED,
+                         "Deployment web exceeded its progress deadline")  # fmt: skip
+    app = dataclasses.replace(
+        SYNCED, health=Health.DEGRADED, objects=(broken,), message="1 configured, 3 unchanged"
+    )
+    ready = flux_ready(app, "main")
+    assert ready is not None and ready.message == (
+        "health check failed: Deployment/web/web: Deployment web exceeded its progress deadline"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("1m", 60.0),
+        ("1h30m", 5400.0),
+        ("2m30s", 150.0),
+        ("500ms", 0.5),
+        ("10", None),
+        ("5 m", None),
+        ("", None),
+    ],
+)
+def test_a_flux_timeout_reads_as_a_go_duration(text: str, seconds: float | None) -> None:
+    from sandbox.source.flux import go_duration
+
+    assert go_duration(text) == seconds

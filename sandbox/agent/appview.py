@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+import time
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -112,6 +113,7 @@ def app_state(facts: AppFacts, cache: LiveView) -> AppState:
         removed=facts.removed, retry_at=facts.retry_at, attempts=facts.attempts, parent=facts.spec.parent,
         kind=facts.spec.kind, release=facts.spec.release_name, home=facts.spec.home,
         ready_on_apply=facts.spec.kind == "Kustomization" and facts.spec.ready_once_applied,
+        health_timeout=facts.spec.health_timeout,
         object_name=facts.spec.object_name, notices=facts.target.rendered.notices if facts.target else (),
         defines=_defines(facts),
     )  # fmt: skip
@@ -221,11 +223,12 @@ def finished(
     ``unread``: apps that do not render and never deployed, whose apps are not known, said so."""
     parents = {a.parent for a in apps}
     shown = shown_names(a.names for a in apps)  # the table's names, for the messages
+    now = time.time()  # what a health check that waited too long has become
     earlier = read_at or {}
     return tuple(
         dataclasses.replace(
             a,
-            ready=flux_ready(a, branch, shown),
+            ready=flux_ready(a, branch, shown, now),
             notices=(
                 *a.notices,
                 *_unclaimed(a, parents),

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from sandbox.agent.snapshot import AppState, Ready, ReadyStatus
 from sandbox.manifest.appkinds import FLUX_APP_KINDS
-from sandbox.model import Health, Problem, SyncStatus
+from sandbox.model import Health, ObjectKey, Problem, SyncStatus
 
 WAITING = "waiting for dependsOn: "  # the controller's message while dependencies are not Ready
 DEPENDENCY_FAILED = "not synced: it depends on "  # ... and once one of them failed
@@ -27,9 +27,12 @@ def _said(problem: Problem, app: str) -> str:
     return f"{problem.message} ({where})" if where else problem.message
 
 
-def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = None) -> Ready | None:
+def flux_ready(
+    app: AppState, branch: str, shown: Mapping[str, str] | None = None, now: float | None = None
+) -> Ready | None:
     """The app's Ready condition, or None for an app no Flux object defines; ``shown`` names
-    the apps as the table does (by id when not given)."""
+    the apps as the table does (by id when not given); ``now``: when it is read (a health
+    check gives up ``health_timeout`` after the sync, as the controllers' spec.timeout)."""
     if app.kind not in FLUX_APP_KINDS:
         return None
     helm = app.kind == "HelmRelease"
@@ -60,7 +63,16 @@ def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = Non
         return Ready(ReadyStatus.UNKNOWN, "Progressing", f"{app.sync}: a new revision is not applied yet")
     below = app.health_below(shown)
     if app.health is Health.DEGRADED:
-        return Ready(ReadyStatus.FALSE, "HealthCheckFailed", below or app.message or "health check failed")
+        return Ready(
+            ReadyStatus.FALSE,
+            "HealthCheckFailed",
+            below or _failed_checks(app) or app.message or "health check failed",
+        )
+    if app.health is Health.PROGRESSING and _timed_out(app, now):
+        waited = ", ".join(f"{_check_name(o.key)} status: 'InProgress'" for o in app.objects
+                           if o.health is Health.PROGRESSING)  # fmt: skip
+        return Ready(ReadyStatus.FALSE, "HealthCheckFailed",
+                     f"health check failed after {app.health_timeout:g}s: timeout waiting for: [{below or waited}]")  # fmt: skip
     if app.health is Health.PROGRESSING:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", below or "Reconciliation in progress")
     if app.health is not Health.HEALTHY:  # Unknown, Missing
@@ -71,3 +83,19 @@ def flux_ready(app: AppState, branch: str, shown: Mapping[str, str] | None = Non
         return Ready(ReadyStatus.TRUE, "InstallSucceeded",
                      f"Helm install succeeded for release {app.namespace}/{app.release} at {revision}{drift}")  # fmt: skip
     return Ready(ReadyStatus.TRUE, "ReconciliationSucceeded", f"Applied revision: {revision}{drift}")
+
+
+def _timed_out(app: AppState, now: float | None) -> bool:
+    return bool(now and app.health_timeout and app.last_sync and now - app.last_sync > app.health_timeout)
+
+
+def _check_name(key: ObjectKey) -> str:
+    """An object as the controllers' health check names it: Kind/namespace/name."""
+    return "/".join(p for p in (key.kind, key.namespace, key.name) if p)
+
+
+def _failed_checks(app: AppState) -> str:
+    """The objects that failed their health check, each with why (not the sync's summary)."""
+    failed = [f"{_check_name(o.key)}: {o.health_message or o.health}" for o in app.objects
+              if o.health is Health.DEGRADED]  # fmt: skip
+    return ("health check failed: " + "; ".join(failed[:3])) if failed else ""

@@ -113,6 +113,7 @@ class AppState:
     health_from: str = ""  # rolled up: the app it defines whose health this is ("" when its own)
     health_from_failure: str = ""  # ... because that app failed: "failed to sync", "does not render"
     health_from_deeper: bool = False  # ... an app below one it defines (not its own child)
+    health_timeout: float = 0.0  # a Flux app's health check gives up after this long (0: never)
     ready: Ready | None = None  # a Flux app's Ready condition, as `flux get` words it (see ready)
     ready_on_apply: bool = False  # a Flux Kustomization without spec.wait or healthChecks: Ready once applied
     defines: tuple[

@@ -92,6 +92,7 @@ class AppSpec:
     # objects ("Kind/namespace/name") are. A HelmRelease waits, as helm install does.
     waits: bool = True
     health_checks: tuple[str, ...] = ()
+    health_timeout: float = 0.0  # seconds a Flux health check waits (spec.timeout); 0: no limit
     # Why the Argo CD / Flux object defines no app it could render: the app shows, and fails, with these.
     invalid: tuple[Problem, ...] = ()
     also_reads: tuple[str, ...] = ()  # a failed multi-source Application: the folders its sources read
