@@ -29,7 +29,9 @@ SYNCED = AppState(
         ({"operation": "Syncing"}, ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress"),
         ({"health": Health.PROGRESSING}, ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress"),
         ({"deployed_revision": None, "last_result": ""}, ReadyStatus.UNKNOWN, "Progressing",
-         "Reconciliation in progress"),
+         "not reconciled yet (`sync` or `watch` reconciles it)"),
+        ({"deployed_revision": None, "last_result": "", "operation": "Syncing"}, ReadyStatus.UNKNOWN,
+         "Progressing", "Reconciliation in progress"),
         ({"health": Health.DEGRADED, "message": "Deployment web: 0/1 ready"}, ReadyStatus.FALSE,
          "HealthCheckFailed", "Deployment web: 0/1 ready"),
         ({"message": "waiting for dependsOn: infra (not Ready yet)"}, ReadyStatus.FALSE, "DependencyNotReady",
@@ -56,7 +58,8 @@ SYNCED = AppState(
          ReadyStatus.TRUE, "InstallSucceeded", f"Helm install succeeded for release default/web at main@sha1:{SHA}; 1 object(s) changed "
          "in the cluster since, left as they are (driftDetection is not enabled)"),
     ],
-    ids=["applied", "helm-installed", "syncing", "progressing", "never-synced", "degraded", "waiting",
+    ids=["applied", "helm-installed", "syncing", "progressing", "never-synced", "first-sync-under-way", "degraded",
+         "waiting",
          "dependency-failed", "apply-failed", "health-unknown", "child-failed", "build-failed", "chart-not-had",
          "no-wait-applied-is-ready-whatever-its-health", "no-wait-new-revision", "helm-drift-left-is-still-ready"],
 )  # fmt: skip
