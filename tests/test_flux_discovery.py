@@ -305,6 +305,7 @@ def test_a_flux_instance_names_the_cluster_entry_and_is_left_out_as_flux_itself(
     repo, found = _discover(tmp_path, "operator")
     assert found.problems == [] and "clusters/lab/" in found.note
     assert {a.name for a in found.apps} == {"flux-system", "infra", "other"}
+    assert [str(p) for a in found.apps for p in a.invalid] == [], "the GitRepository its spec.sync makes is read"
     root = render_app(repo, next(a for a in found.apps if a.name == "flux-system"), "HEAD")
     assert not [o for o in root.objects if o.key.kind == "FluxInstance"]
     assert any("FluxInstance" in n.message and "flux-instance.yaml" in n.file for n in root.notices), (

@@ -136,6 +136,8 @@ class Sources:
         elif kind == f"{SOURCE_GROUP}/OCIRepository":
             ref = mapping(spec.get("ref"))
             self.oci[name] = (str(spec.get("url") or ""), str(ref.get("tag") or ref.get("semver") or ""))
+        elif kind == f"{OPERATOR_GROUP}/FluxInstance":
+            self._learn_instance(mapping(spec.get("sync")), namespace)
         elif kind == f"{fluxartifact.GROUP}/ArtifactGenerator":
             self.artifacts.update(fluxartifact.artifact_views(manifest))
         elif kind in _EXTERNAL_SECRETS:
@@ -155,6 +157,22 @@ class Sources:
                     continue
             values.update({str(k): str(v) for k, v in mapping(manifest.get("stringData")).items()})
             self.data[("Secret", namespace, name)] = values
+
+
+    def _learn_instance(self, sync: Mapping[str, Any], namespace: str) -> None:
+        """The GitRepository a FluxInstance's spec.sync makes: named spec.sync.name, else as its
+        namespace (as flux bootstrap names it), at the ref it gives (refs/heads/…, refs/tags/…)."""
+        if str(sync.get("kind") or "GitRepository") != "GitRepository" or not sync.get("url"):
+            return
+        name = str(sync.get("name") or namespace)
+        ref = str(sync.get("ref") or "")
+        self.git[name] = str(sync["url"])
+        self.git_refs[name] = (
+            {"branch": ref.removeprefix("refs/heads/")} if ref.startswith("refs/heads/")
+            else {"tag": ref.removeprefix("refs/tags/")} if ref.startswith("refs/tags/")
+            else {"commit": ref} if re.fullmatch(r"[0-9a-f]{40}", ref)
+            else {"name": ref} if ref else {}
+        )  # fmt: skip
 
 
 FLUX_MANIFESTS = "/fluxcd/flux-manifests"  # the OCI artifact of Flux's own install manifests

@@ -37,7 +37,8 @@ class Sorted:
         """Flux sources, ApplicationSets and other definitions that are read, never applied, per
         file: said so they are not taken for objects the sandbox forgot (Applications,
         Kustomizations and HelmReleases show as apps of their own)."""
-        read = [o for o in self.children if o.key.kind not in APP_KINDS]
+        said = {id(o) for o, _why in self.left_out}
+        read = [o for o in self.children if o.key.kind not in APP_KINDS and id(o) not in said]
         sets = [o for o in self.children if o.key.kind == "ApplicationSet"]
         return (
             *_per_file(read, "(the sandbox is Flux's source-controller: it reads sources from Git and the Helm cache)"),
@@ -88,6 +89,8 @@ def sort_out(objects: Iterable[DesiredObject]) -> Sorted:
             found.left_out.append((obj, why))
             if is_flux_component(manifest):
                 found.plays.append(obj)
+            if manifest.get("kind") == "FluxInstance":
+                found.children.append(obj)  # read all the same: its spec.sync makes a source apps name
         elif flux.is_flux_object(manifest):
             found.children.append(obj)
         else:
