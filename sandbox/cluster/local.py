@@ -186,9 +186,13 @@ class LocalRuntime:
         if current.state == "stopped":
             progress(f"starting stopped cluster {self.context}")
             self._say_if_made_otherwise(progress)
-            self._check(
-                self._kwokctl("start", "cluster", "--timeout", START_TIMEOUT), "kwokctl start cluster"
-            )
+            try:
+                self._check(
+                    self._kwokctl("start", "cluster", "--timeout", START_TIMEOUT), "kwokctl start cluster"
+                )
+            except ClusterError:
+                self._kwokctl("stop", "cluster")  # what did start must not hold its ports for the next try
+                raise
             self._renew_node()
         self._create_or_wait(current, binaries, progress)
         lock_down(self.root)  # what kwokctl wrote before the umask took (and clusters made before it)
@@ -211,7 +215,9 @@ class LocalRuntime:
         except ClusterError as first:
             if not creating:
                 # A cluster that holds the user's work is never deleted to get it running: say why
-                # it does not start, and how to make it anew if that is wanted.
+                # it does not start, and how to make it anew if that is wanted. What did start is
+                # stopped: a component left running holds its port, and the next start fails on it.
+                self._kwokctl("stop", "cluster")
                 raise ClusterError(
                     f"{first}; its data is kept: mend what stops it (a port another process took is named "
                     "above) and run `gitops-sandbox cluster up` again, or `gitops-sandbox cluster down` to "
