@@ -714,6 +714,21 @@ def test_pvc_health_follows_its_phase(phase: str, expected: Health) -> None:
         assert result.message
 
 
+def test_a_pending_claim_names_the_storage_class_it_waits_for() -> None:
+    """A class a network chart would bring (longhorn, ceph) keeps its claims Pending: the message
+    says which class, where the generic one left a user guessing."""
+    live = {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta("data"),
+        "spec": {"storageClassName": "longhorn", "accessModes": ["ReadWriteOnce"]}, "status": {"phase": "Pending"},
+    }  # fmt: skip
+    result = assess(live)
+    assert (result.status, result.message) == (
+        Health.PROGRESSING,
+        "Waiting for the claim to be bound to a volume of StorageClass longhorn: it binds once a provisioner of "
+        "that class runs",
+    )
+
+
 def _service(svc_type: str, ingress: list[dict[str, str]] | None = None) -> Manifest:
     status: dict[str, Any] = {"loadBalancer": {}}
     if ingress is not None:

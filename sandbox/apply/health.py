@@ -301,7 +301,11 @@ def _pvc(live: Manifest) -> HealthResult:
     if phase == "Bound":
         return HealthResult(Health.HEALTHY)
     if phase == "Pending":
-        return HealthResult(Health.PROGRESSING, "Waiting for the claim to be bound to a volume")
+        # The class says where to look: one no provisioner serves (its chart not installed)
+        # keeps the claim Pending for good. The sandbox provisions its default class, standard.
+        wanted = str_at(live, "spec", "storageClassName")
+        of = f" of StorageClass {wanted}: it binds once a provisioner of that class runs" if wanted else ""
+        return HealthResult(Health.PROGRESSING, f"Waiting for the claim to be bound to a volume{of}")
     if phase == "Lost":
         return HealthResult(Health.DEGRADED, "The claim lost its underlying volume")
     return HealthResult(Health.UNKNOWN, f"Claim phase is {phase or 'not reported'}")
