@@ -149,3 +149,25 @@ def test_diff_leaves_out_apps_that_never_deployed_under_an_app_that_cannot_run(
     assert "--- beside:" in said.stdout, "a root app beside them is compared: " + text
     problems = [line for line in said.stderr.splitlines() if line.startswith("problem: ")]
     assert any(line.startswith("problem: parent: ") and "Replace=true" in line for line in problems), problems
+
+
+def test_diff_names_the_apps_it_compared_and_found_clean_when_another_app_fails(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """One app's render error makes diff exit 2, yet the apps it did compare are said to be clean:
+    silence would leave a reviewer guessing whether they were compared at all."""
+    from clikit import Cli, output
+
+    web, fine = unique("web"), unique("fine")
+    repo = new_repo(
+        tmp_path / "env", {f"{web}/web.yaml": deployment("web"), f"{fine}/cm.yaml": deployment("fine")}
+    )
+    cli = Cli(repo, tmp_path / "state", local_runtime)
+    assert cli("sync").returncode == 0
+    commit(repo, "break web", {f"{web}/broken.yaml": "kind: ["})
+
+    said = cli("diff")
+
+    assert said.returncode == 2, output(said)
+    assert f"no differences in 1 app(s) compared: {fine}" in said.stdout, output(said)
+    assert f"problem: {web}: " in said.stderr, output(said)

@@ -53,7 +53,9 @@ def flux_ready(
         return Ready(ReadyStatus.UNKNOWN, "Progressing", "suspended: not reconciled yet")  # `flux suspend`
     if app.operation == "Idle" and app.deployed_revision is None and not app.last_result:
         # Nothing reconciles it yet: no agent runs, or none has come to it.
-        return Ready(ReadyStatus.UNKNOWN, "Progressing", "not reconciled yet (`sync` or `watch` reconciles it)")
+        return Ready(
+            ReadyStatus.UNKNOWN, "Progressing", "not reconciled yet (`sync` or `watch` reconciles it)"
+        )
     if app.operation != "Idle" or app.deployed_revision is None:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress")
     revision = f"{branch}@sha1:{app.deployed_revision}"

@@ -225,6 +225,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
             print(f"problem: {problem}", file=sys.stderr)
         if not differing and not problems:
             print(f"no differences between {args.ref or snapshot.branch} and the cluster")
+        elif problems:  # what was compared all the same: an error in one app says nothing of the rest
+            failed = {a.name for a in snapshot.apps if a.problems}
+            clean = [snapshot.shown(a.name) for a in snapshot.apps if args.app in (None, a.name)
+                     and a.name not in failed and a.name not in {d.app for d in found}]  # fmt: skip
+            if clean:
+                print(f"no differences in {len(clean)} app(s) compared: {', '.join(clean[:10])}"
+                      f"{' …' if len(clean) > 10 else ''}")  # fmt: skip
     if problems:
         return 2
     return 1 if differing else 0

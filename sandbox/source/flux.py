@@ -158,7 +158,6 @@ class Sources:
             values.update({str(k): str(v) for k, v in mapping(manifest.get("stringData")).items()})
             self.data[("Secret", namespace, name)] = values
 
-
     def _learn_instance(self, sync: Mapping[str, Any], namespace: str) -> None:
         """The GitRepository a FluxInstance's spec.sync makes: named spec.sync.name, else as its
         namespace (as flux bootstrap names it), at the ref it gives (refs/heads/…, refs/tags/…)."""
