@@ -236,7 +236,8 @@ def test_an_agent_says_a_failure_whole_though_an_earlier_process_tried_it_first(
         finally:
             agent.stop()
             history.close()
-    assert said and "attempt 2" in said[0] and "as before" not in said[0] and "invalid YAML" in said[0], said
+    assert said and "attempt 2, counting an earlier run's" in said[0] and "as before" not in said[0], said
+    assert "invalid YAML" in said[0], said
     assert failure is not None and failure.backoff == 10.0, (
         "its backoff goes on from its attempts (5 s, 10 s, …)"
     )

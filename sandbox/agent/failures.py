@@ -51,5 +51,7 @@ def failure_words(
         return f"sync of {revision[:7]} failed again ({trigger}, attempt {failure.attempts}), as before{when}"
     if said is not None and said[1] == message:
         return f"sync of {revision[:7]} failed ({trigger}) as {said[0][:7]} did{when}"
-    again = f", attempt {failure.attempts}" if failure.attempts > 1 else ""
+    # Not said by this agent yet: its earlier attempts were an earlier run's (a restarted watch).
+    earlier = ", counting an earlier run's" if said is None else ""
+    again = f", attempt {failure.attempts}{earlier}" if failure.attempts > 1 else ""
     return f"sync of {revision[:7]} failed ({trigger}{again}): {message}{when}"
