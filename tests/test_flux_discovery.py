@@ -126,9 +126,10 @@ def test_sources_that_cannot_be_read_offline_fail_their_app_by_name(tmp_path: Pa
 
     assert set(said) == {"HelmRelease remote", "Kustomization from-oci"}
     assert "redis 19.0.1" in said["HelmRelease remote"] and "charts: FOLDER" in said["HelmRelease remote"]
-    assert "from OCIRepository manifests (oci://registry.example.com/manifests/web at 1.4.0)" in said[
-        "Kustomization from-oci"
-    ], said["Kustomization from-oci"]
+    assert (
+        "from OCIRepository manifests (oci://registry.example.com/manifests/web at 1.4.0)"
+        in said["Kustomization from-oci"]
+    ), said["Kustomization from-oci"]
     assert {a.names.short for a in found.apps if not a.invalid} == {"flux-system", "subst", "patched", "rel"}
     timeouts = {a.names.short: a.health_timeout for a in found.apps if not a.invalid}
     assert timeouts == {"flux-system": 0.0, "subst": 600.0, "patched": 90.0, "rel": 300.0}, (
@@ -305,7 +306,9 @@ def test_a_flux_instance_names_the_cluster_entry_and_is_left_out_as_flux_itself(
     repo, found = _discover(tmp_path, "operator")
     assert found.problems == [] and "clusters/lab/" in found.note
     assert {a.name for a in found.apps} == {"flux-system", "infra", "other"}
-    assert [str(p) for a in found.apps for p in a.invalid] == [], "the GitRepository its spec.sync makes is read"
+    assert [str(p) for a in found.apps for p in a.invalid] == [], (
+        "the GitRepository its spec.sync makes is read"
+    )
     root = render_app(repo, next(a for a in found.apps if a.name == "flux-system"), "HEAD")
     assert not [o for o in root.objects if o.key.kind == "FluxInstance"]
     assert any("FluxInstance" in n.message and "flux-instance.yaml" in n.file for n in root.notices), (
