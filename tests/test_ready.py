@@ -271,6 +271,6 @@ def test_a_degraded_apps_ready_message_names_the_failed_objects_not_the_syncs_su
     ],
 )
 def test_a_flux_timeout_reads_as_a_go_duration(text: str, seconds: float | None) -> None:
-    from sandbox.source.flux import go_duration
+    from sandbox.source.fluxhealth import go_duration
 
     assert go_duration(text) == seconds

@@ -66,22 +66,9 @@ def flux_ready(
         if app.deployed_revision == app.target_revision:
             return Ready(ReadyStatus.TRUE, "ReconciliationSucceeded", f"Applied revision: {revision}{drift}")
         return Ready(ReadyStatus.UNKNOWN, "Progressing", f"{app.sync}: a new revision is not applied yet")
-    below = app.health_below(shown)
-    if app.health is Health.DEGRADED:
-        return Ready(
-            ReadyStatus.FALSE,
-            "HealthCheckFailed",
-            below or _failed_checks(app) or app.message or "health check failed",
-        )
-    if app.health is Health.PROGRESSING and _timed_out(app, now):
-        waited = ", ".join(f"{_check_name(o.key)} status: 'InProgress'" for o in app.objects
-                           if o.health is Health.PROGRESSING)  # fmt: skip
-        return Ready(ReadyStatus.FALSE, "HealthCheckFailed",
-                     f"health check failed after {app.health_timeout:g}s: timeout waiting for: [{below or waited}]")  # fmt: skip
-    if app.health is Health.PROGRESSING:
-        return Ready(ReadyStatus.UNKNOWN, "Progressing", below or "Reconciliation in progress")
-    if app.health is not Health.HEALTHY:  # Unknown, Missing
-        return Ready(ReadyStatus.UNKNOWN, "Progressing", below or f"its objects are {app.health}")
+    health = _health_ready(app, app.health_below(shown), now)
+    if health is not None:
+        return health
     if app.sync is not SyncStatus.SYNCED and not (app.drift and app.deployed_revision == app.target_revision):
         return Ready(ReadyStatus.UNKNOWN, "Progressing", f"{app.sync}: a new revision is not applied yet")
     if helm:
@@ -104,3 +91,24 @@ def _failed_checks(app: AppState) -> str:
     failed = [f"{_check_name(o.key)}: {o.health_message or o.health}" for o in app.objects
               if o.health is Health.DEGRADED]  # fmt: skip
     return ("health check failed: " + "; ".join(failed[:3])) if failed else ""
+
+
+def _health_ready(app: AppState, below: str, now: float | None) -> Ready | None:
+    """Ready as the health check decides it, or None once everything is healthy (``below``: the
+    app below it whose health rolled up, said first)."""
+    if app.health is Health.DEGRADED:
+        return Ready(
+            ReadyStatus.FALSE,
+            "HealthCheckFailed",
+            below or _failed_checks(app) or app.message or "health check failed",
+        )
+    if app.health is Health.PROGRESSING and _timed_out(app, now):
+        waited = ", ".join(f"{_check_name(o.key)} status: 'InProgress'" for o in app.objects
+                           if o.health is Health.PROGRESSING)  # fmt: skip
+        return Ready(ReadyStatus.FALSE, "HealthCheckFailed",
+                     f"health check failed after {app.health_timeout:g}s: timeout waiting for: [{below or waited}]")  # fmt: skip
+    if app.health is Health.PROGRESSING:
+        return Ready(ReadyStatus.UNKNOWN, "Progressing", below or "Reconciliation in progress")
+    if app.health is not Health.HEALTHY:  # Unknown, Missing
+        return Ready(ReadyStatus.UNKNOWN, "Progressing", below or f"its objects are {app.health}")
+    return None

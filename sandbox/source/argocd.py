@@ -141,18 +141,7 @@ def application(
     namespace = _destination_namespace(spec, bad)
     if source is None or problems:
         return None, problems
-    read = _from_source(source, spec, repos, bad)
-    files: tuple[str, ...] = ()
-    if "chart" not in source and not problems:
-        found_files = overridden(
-            source, name, lambda file: folders.read(read.path, read.other, read.revision, file)
-        )
-        if found_files.problem:
-            bad(f"{posixpath.join(read.path, found_files.files[-1])}: {found_files.problem}")
-            return None, problems
-        if found_files.files:
-            files = found_files.files
-            read = _from_source(found_files.source, spec, repos, bad)
+    read, files = _read_source(source, spec, name, repos, folders, bad)
     path, source_type, revision, other = read.path, read.source_type, read.revision, read.other
     if source_type == "plain" and not problems:
         source_type = folders.detect(
@@ -402,6 +391,21 @@ def _value_file(value: str, path: str, refs: dict[str, Any], repos: RepoMap, bad
         bad(repos.unmapped(str(lender.get("repoURL") or ""), f"the source with ref {ref}"))
         return value
     return posixpath.relpath(posixpath.normpath(rest or "."), path)
+
+
+def _read_source(
+    source: dict[str, Any], spec: dict[str, Any], name: str, repos: RepoMap, folders: Folders, bad: Complaints
+) -> tuple[_SourceRead, tuple[str, ...]]:
+    """What the source says to render, with the override files of its folder merged in (and
+    which there were)."""
+    read = _from_source(source, spec, repos, bad)
+    if "chart" in source or bad.problems:
+        return read, ()
+    found = overridden(source, name, lambda file: folders.read(read.path, read.other, read.revision, file))
+    if found.problem:
+        bad(f"{posixpath.join(read.path, found.files[-1])}: {found.problem}")
+        return read, ()
+    return (_from_source(found.source, spec, repos, bad), found.files) if found.files else (read, ())
 
 
 def _merged_note(path: str, files: tuple[str, ...]) -> str:

@@ -21,7 +21,7 @@ from sandbox.manifest import kubeyaml
 from sandbox.manifest.names import DNS1123_LABEL
 from sandbox.manifest.shape import mapping
 from sandbox.model import SYSTEM_NAMESPACE, Problem
-from sandbox.source import chartversion, fluxartifact
+from sandbox.source import chartversion, fluxartifact, fluxhealth
 from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.argocd import APP_NAME, Defined
@@ -232,7 +232,8 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
         auto_sync=not suspended, prune=prune, self_heal=not suspended and _corrects_drift(kind, spec), options=options,
         create_namespace=kind == "HelmRelease" and bool(mapping(spec.get("install")).get("createNamespace")),
         parent=parent, defined_in=found.file, kind=kind, depends_on=depends, after_parent=bool(parent),
-        waits=_waits(kind, spec), health_checks=_health_checks(spec, namespace), health_timeout=_timeout(kind, spec),
+        waits=fluxhealth.waits(kind, spec), health_checks=fluxhealth.health_checks(spec, namespace),
+        health_timeout=fluxhealth.timeout(kind, spec),
         notices=(bad.notice(place.notice),) if place.notice else (),
     ), []  # fmt: skip
 
@@ -244,45 +245,6 @@ def _corrects_drift(kind: str, spec: dict[str, Any]) -> bool:
     if kind != "HelmRelease":
         return True
     return mapping(spec.get("driftDetection")).get("mode") == "enabled"
-
-
-def _waits(kind: str, spec: dict[str, Any]) -> bool:
-    """Whether being applied is not yet Ready: kustomize-controller checks health only with
-    spec.wait (or healthChecks, see _health_checks); helm-controller waits for the release's
-    resources unless told not to."""
-    if kind == "HelmRelease":
-        return not mapping(spec.get("install")).get("disableWait")
-    return bool(spec.get("wait"))
-
-
-def _timeout(kind: str, spec: dict[str, Any]) -> float:
-    """How long a health check waits: spec.timeout, else (a Kustomization) its interval, else
-    (a HelmRelease) helm's five minutes, as the controllers default it."""
-    for given in (spec.get("timeout"), spec.get("interval") if kind == "Kustomization" else None):
-        seconds = go_duration(str(given)) if given else None
-        if seconds:
-            return seconds
-    return 300.0 if kind == "HelmRelease" else 0.0
-
-
-def go_duration(text: str) -> float | None:
-    """A Go duration ("1m30s", "2h", "500ms") in seconds; None when it is not one."""
-    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)", text.strip())
-    if not parts or "".join(n + u for n, u in parts) != text.strip():
-        return None
-    unit = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
-    return sum(float(n) * unit[u] for n, u in parts)
-
-
-def _health_checks(spec: dict[str, Any], namespace: str) -> tuple[str, ...]:
-    """spec.healthChecks as "Kind/namespace/name" (an object without a namespace is looked
-    for in the Kustomization's own, as kustomize-controller does)."""
-    checks = []
-    for item in spec.get("healthChecks") or ():
-        check = mapping(item)
-        if check.get("kind") and check.get("name"):
-            checks.append(f"{check['kind']}/{check.get('namespace') or namespace}/{check['name']}")
-    return tuple(checks)
 
 
 def _unreadable_source(kind: str, name: str, sources: Sources, what: str) -> str:
