@@ -187,6 +187,22 @@ def test_a_multi_source_app_takes_values_files_from_its_ref_source(tmp_path: Pat
     assert _data(repo, app)["colour"]["data"] == {"colour": "green"}
 
 
+def test_a_multi_source_app_with_two_sources_that_make_objects_renders_both_as_one_app(
+    tmp_path: Path,
+) -> None:
+    """A local chart and a folder of manifests, with values from a ref source: Argo CD renders
+    each source and applies them all as one app."""
+    repo, found = _discover(tmp_path, "two-sources")
+
+    assert found.problems == [] and [str(p) for a in found.apps for p in a.invalid] == []
+    app = _apps(found)["media"]
+    data = _data(repo, app)
+    assert sorted(data) == ["media-extra", "media-settings"]
+    assert data["media-settings"]["data"] == {"greeting": "from prod"}, "its values from the ref source"
+    assert {o.key.namespace for o in render_app(repo, app, "HEAD").objects} == {"media"}
+    assert _apps(found)["media-sub"].parent == "media", "an Application its second source holds is its child"
+
+
 def test_an_app_pinned_to_a_tag_renders_that_tag_and_records_the_env_repos_head(tmp_path: Path) -> None:
     path, _ = repo_from_fixture(tmp_path / "pinned", ARGO / "pinned-1", {}, "level 1")
     git(path, "tag", "v1")
@@ -298,7 +314,7 @@ def test_applications_in_the_folder_of_a_root_that_cannot_run_wait_under_it(tmp_
     assert (apps["shop"].parent, apps["shop"].after_parent) == ("parent", True), "not a root of its own"
     assert (apps["listed"].parent, apps["listed"].after_parent) == ("", False), "an ApplicationSet's: a root"
     assert apps["beside"].parent == "", "an ApplicationSet that cannot expand makes no Application beside it"
-    assert apps["multi"].invalid, "three sources that make objects"
+    assert apps["multi"].invalid, "Replace=true, with three sources"
     assert (apps["extra"].parent, apps["extra"].after_parent) == ("multi", True), "from its third source"
     assert apps["remote"].invalid and apps["remote"].from_chart_repo, "its chart is not fetched"
     assert apps["parent"].parent == apps["multi"].parent == "", "a chart app beside them defines none of them"
@@ -557,9 +573,9 @@ def test_a_kustomize_app_that_does_not_render_and_defines_no_application_is_no_u
 
 
 def test_applications_a_failed_apps_kustomization_does_not_list_are_no_children_of_it(tmp_path: Path) -> None:
-    """root has two sources (the sandbox renders one), one of them the argocd folder, whose
-    kustomization lists only projects/: Argo CD would never make web from it, so web, whose file
-    sits in argocd/applications, runs on its own rather than wait under root."""
+    """root has two sources, one of them the argocd folder, whose kustomization lists only
+    projects/: Argo CD never makes web from it, so web, whose file sits in argocd/applications,
+    runs on its own rather than under root."""
 
     def application(name: str, source: str) -> str:
         return (f"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}, namespace: argocd}}\n"
@@ -578,7 +594,7 @@ def test_applications_a_failed_apps_kustomization_does_not_list_are_no_children_
         "apps/extra/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: e}\n",
     })  # fmt: skip
     apps = _apps(discover(EnvRepo(path), "HEAD"))
-    assert apps["root"].invalid, "two sources that make objects"
+    assert not apps["root"].invalid and len(apps["root"].also) == 1, "both sources render"
     assert apps["web"].parent == "", "no source of root reads web's file"
 
 

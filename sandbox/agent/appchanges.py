@@ -130,7 +130,7 @@ def untouched_by(repo: EnvRepo, spec: AppSpec, before: str, head: str) -> bool:
     Only plain apps qualify: a Kustomize base or a Helm values file may live outside the
     app's folder. Equal git tree ids with no symlinks inside mean identical manifests.
     """
-    if spec.source != "plain":
+    if spec.source != "plain" or spec.also:  # another source's folder may have changed
         return False
     try:
         return (

@@ -93,6 +93,8 @@ class AppSpec:
     waits: bool = True
     health_checks: tuple[str, ...] = ()
     health_timeout: float = 0.0  # seconds a Flux health check waits (spec.timeout); 0: no limit
+    # The other sources of an Argo CD multi-source Application, rendered with it as one app.
+    also: tuple[AppSpec, ...] = ()
     # Why the Argo CD / Flux object defines no app it could render: the app shows, and fails, with these.
     invalid: tuple[Problem, ...] = ()
     also_reads: tuple[str, ...] = ()  # a failed multi-source Application: the folders its sources read

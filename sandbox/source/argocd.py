@@ -137,10 +137,11 @@ def application(
         if key not in _SPEC_KEYS:
             bad(f"spec.{key} is not supported by the sandbox")
     ignore, unhonoured = _ignore_rules(spec.get("ignoreDifferences"), bad)
-    source = _main_source(spec, bad)
+    making = _making_sources(spec, bad)
     namespace = _destination_namespace(spec, bad)
-    if source is None or problems:
+    if not making or problems:
         return None, problems
+    source = making[0]
     read, files = _read_source(source, spec, name, repos, folders, bad)
     path, source_type, revision, other = read.path, read.source_type, read.revision, read.other
     if source_type == "plain" and not problems:
@@ -164,6 +165,7 @@ def application(
         revision=revision,
         ignore_differences=ignore, repo=other,
         after_parent=bool(parent),  # an Application of an app-of-apps exists once its parent synced it
+        also=tuple(_other_source(s, spec, app, name, str(namespace), file, repos, folders, bad) for s in making[1:]),
         notices=(*unhonoured, *ignored, *((bad.notice(read.notice),) if read.notice else ()),
                  *((bad.notice(_merged_note(path, files)),) if files else ())),
     ), []  # fmt: skip
@@ -231,21 +233,36 @@ def _ignore_rules(raw: Any, bad: Complaints) -> tuple[tuple[IgnoreRule, ...], li
     return tuple(rules), notices
 
 
-def _main_source(spec: dict[str, Any], bad: Any) -> dict[str, Any] | None:
-    """The one source that makes objects (multi-source apps: the others only lend files by ref)."""
+def _making_sources(spec: dict[str, Any], bad: Any) -> list[dict[str, Any]]:
+    """The sources that make objects, in order (a multi-source app's others only lend files by
+    ``ref``): Argo CD renders each and applies them all as one app."""
     if isinstance(spec.get("source"), dict):
-        return dict(spec["source"])
+        return [dict(spec["source"])]
     sources = spec.get("sources")
     if not isinstance(sources, list) or not sources:
         bad("Application has neither spec.source nor spec.sources")
-        return None
+        return []
     making = [s for s in sources if isinstance(s, dict) and ("path" in s or "chart" in s)]
-    if len(making) != 1:
-        bad(f"spec.sources has {len(making)} sources with a path or chart: the sandbox renders exactly one "
-            "(the others may lend values files by `ref`)")  # fmt: skip
-        return None
+    if not making:
+        bad("spec.sources has no source with a path or chart: nothing makes objects")
     refs = {s["ref"]: s for s in sources if isinstance(s, dict) and isinstance(s.get("ref"), str)}
-    return {**making[0], "_refs": refs}
+    return [{**s, "_refs": refs} for s in making]
+
+
+def _other_source(
+    source: dict[str, Any], spec: dict[str, Any], app: str, name: str, namespace: str, file: str,
+    repos: RepoMap, folders: Folders, bad: Complaints,
+) -> AppSpec:  # fmt: skip
+    """One more source of a multi-source Application, as an app of the same name to render with it."""
+    read, _files = _read_source(source, spec, name, repos, folders, bad)
+    source_type = read.source_type
+    if source_type == "plain" and not bad.problems:
+        source_type = folders.detect(read.path, read.other, read.revision)
+    return AppSpec(
+        name=app, path=read.path, namespace=namespace, source=source_type, values=read.values,
+        release_name=read.release, options=read.options, revision=read.revision, repo=read.other,
+        chart_archive=read.chart_archive, from_chart_repo="chart" in source, defined_in=file, kind="Application",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

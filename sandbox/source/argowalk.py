@@ -225,7 +225,10 @@ class ArgoWalk:
             return None
 
     def _may_define_apps(self, spec: AppSpec) -> bool:
-        """Whether rendering ``spec`` could yield Applications: some file it reads names Argo CD."""
+        """Whether rendering ``spec`` could yield Applications: some file it reads names Argo CD
+        (any source's, for a multi-source Application)."""
+        if spec.also and not spec.invalid:
+            return any(self._may_define_apps(one) for one in (dataclasses.replace(spec, also=()), *spec.also))
         if spec.revision or spec.repo or spec.invalid:
             return False  # Applications only from the env repo's own revision, of an app that reads
         folder = "" if spec.path == "." else spec.path

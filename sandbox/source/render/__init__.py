@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sandbox.manifest import waves
-from sandbox.model import Problem, Rendered
+from sandbox.model import DesiredObject, ObjectKey, Problem, Rendered
 from sandbox.source import flux, leftout
 from sandbox.source.appspec import AppSpec, Source
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
@@ -91,6 +91,9 @@ def _render_app(
 ) -> Rendered:
     if app.invalid:  # its Application / Kustomization / HelmRelease says what it cannot do
         return Rendered(app.name, revision, problems=app.invalid)
+    if app.also:  # a multi-source Application: each source rendered, applied as one app
+        return _together([_render_app(repo, one, revision, is_namespaced, progress)
+                          for one in (dataclasses.replace(app, also=()), *app.also)])  # fmt: skip
     if not app.repo and not app.revision:
         return _render(repo, app, revision, is_namespaced, progress)
     try:
@@ -107,6 +110,26 @@ def _render_app(
                        "the remote-tracking one)", file=app.defined_in, object=app.name)  # fmt: skip
         made = dataclasses.replace(made, notices=(said, *made.notices))
     return made
+
+
+def _together(made: list[Rendered]) -> Rendered:
+    """The renders of an app's sources as one: an object two sources make is applied as the last
+    one makes it, and said (Argo CD's RepeatedResourceWarning)."""
+    objects: dict[ObjectKey, DesiredObject] = {}
+    notices: list[Problem] = []
+    for rendered in made:
+        for obj in rendered.objects:
+            if obj.key in objects:
+                notices.append(Problem(f"{obj.key} is made by two of its sources ({objects[obj.key].source} and "
+                                       f"{obj.source}): the last is applied, as Argo CD keeps the last",
+                                       file=obj.source, object=str(obj.key)))  # fmt: skip
+            objects[obj.key] = obj
+    first = made[0]
+    return Rendered(
+        first.app, first.revision, tuple(objects.values()), tuple(p for r in made for p in r.problems),
+        tuple(h for r in made for h in r.hooks), tuple(c for r in made for c in r.children),
+        tuple(dict.fromkeys((*(n for r in made for n in r.notices), *notices))), tuple(k for r in made for k in r.plays),
+    )  # fmt: skip
 
 
 def _render(
