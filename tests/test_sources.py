@@ -59,3 +59,15 @@ def test_helm_hooks_become_argo_cd_hooks_and_those_argo_cd_never_runs_are_skippe
     assert hook is not None and hook.phases == (Phase.PRE_SYNC,)
     assert hook.policies == (DeletePolicy.HOOK_SUCCEEDED,)
     assert wave_of(setup.manifest) == -5
+
+
+def test_every_source_of_a_multi_source_app_is_followed_not_only_its_first() -> None:
+    """A commit in the repo of a multi-source Application's second source redeploys it too."""
+    from sandbox.agent.sources import sources_of
+    from sandbox.source.appspec import AppSpec
+
+    second = AppSpec("media", "extra", "media", "plain", repo="/repos/app", kind="Application")
+    pinned = AppSpec("media", "chart", "media", "helm", revision="release", kind="Application")
+    app = AppSpec("media", "chart", "media", "helm", kind="Application", also=(second, pinned))
+    assert sources_of(app) == {("/repos/app", ""), ("", "release")}
+    assert sources_of(AppSpec("web", "web", "web", "plain")) == set()

@@ -309,7 +309,7 @@ class Agent:
                 self._refresh(revision, "commit")
             case SourceMoved(repo, revision, ref):
                 for controller in self._controllers():
-                    if sources.source_of(controller.spec) != (repo, ref) or not self.head:
+                    if (repo, ref) not in sources.sources_of(controller.spec) or not self.head:
                         continue
                     if (fresh := controller.source_changed(self.head)) is not None:
                         # The commit it read: a later one than this command's when they came fast.
@@ -406,7 +406,7 @@ class Agent:
         targetRevision), redeploys the apps that read it."""
         if self._watcher is None:  # a one-shot command reads them once, when it renders
             return
-        wanted = {source for c in self._controllers() if (source := sources.source_of(c.spec)) != ("", "")}
+        wanted = {source for c in self._controllers() for source in sources.sources_of(c.spec)}
         self._sources.follow(
             wanted,
             self.repo_path,

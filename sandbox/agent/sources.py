@@ -16,6 +16,12 @@ Source = tuple[str, str]  # (another repo's path, or ""; the ref followed there,
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
+def sources_of(spec: AppSpec) -> set[Source]:
+    """What an app reads besides the env repo's watched branch, every source of a multi-source
+    Application's included."""
+    return {found for one in (spec, *spec.also) if (found := source_of(one)) != ("", "")}
+
+
 def source_of(spec: AppSpec) -> Source:
     """What an app reads besides the env repo's watched branch. ("", "") for the watched
     branch, and for a commit pinned by its sha (it never moves)."""
