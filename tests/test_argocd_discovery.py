@@ -631,3 +631,15 @@ def test_argocd_source_files_in_an_apps_folder_are_merged_into_its_source_as_the
         "source parameters from web/.argocd-source.yaml and web/.argocd-source-pinned.yaml merged in, as Argo "
         "CD's repo server merges them"
     ]
+
+
+def test_an_entry_whose_top_holds_only_jsonnet_is_taken_as_argocd_app_create_would_evaluate_it(
+    tmp_path: Path,
+) -> None:
+    from sandbox.source.discovery import entry_refusal
+
+    path = _repo_of(tmp_path, {"sets/appset.jsonnet": "{apiVersion: 'argoproj.io/v1alpha1', kind: 'ApplicationSet'}\n",
+                               "empty/README.md": "nothing\n"})  # fmt: skip
+    repo = EnvRepo(path)
+    assert entry_refusal(repo, repo.resolve("HEAD"), "sets") is None
+    assert entry_refusal(repo, repo.resolve("HEAD"), "empty") is not None

@@ -541,7 +541,8 @@ def test_a_broken_yaml_file_in_a_generated_kustomization_is_said_with_its_line_n
     plain = render_app(repo, next(a for a in found.apps if a.name == "plain"), "HEAD")
 
     [problem] = plain.problems
-    assert (problem.file, problem.line) == ("plain/cm.yaml", 6), str(problem)
+    assert (problem.file, problem.line) == ("plain/cm.yaml", 5), str(problem)  # the line it has, not one past
+    assert "did not find expected ',' or ']'" in problem.message, str(problem)
     assert problem.message.startswith("invalid YAML") and "Move the file out" not in problem.message
 
 

@@ -897,3 +897,15 @@ def test_a_binary_file_a_config_map_generator_reads_is_built_as_kustomize_builds
     expected = kubeyaml.load(built)
     assert config_map["binaryData"] == expected["binaryData"]
     assert config_map["metadata"]["name"] == expected["metadata"]["name"]
+
+
+def test_invalid_yaml_in_a_folder_flux_generates_a_kustomization_for_says_what_and_where(
+    repo_dir: Path,
+) -> None:
+    """As for any file: the YAML problem itself, on a line the file has (an unclosed bracket on
+    the last line, not one past it)."""
+    sha = commit(repo_dir, {"gen/ok.yaml": cm("ok"), "gen/broken.yaml": "a: 1\nb: [unclosed\n"})
+    app = AppSpec("gen", "gen", "gen", "kustomize", options=RenderOptions(flux=True))
+    [problem] = render_app(EnvRepo(repo_dir), app, sha).problems
+    assert (problem.file, problem.line) == ("gen/broken.yaml", 2), problem
+    assert "did not find expected ',' or ']'" in problem.message, problem.message

@@ -324,3 +324,5 @@ def test_an_apps_line_says_why_it_is_as_it_is_now_never_a_last_sync_message_it_c
     assert failed.said == "1 object(s) refused", "a failure explains an app out of sync"
     never = _app(last_result="", message="", problems=(Problem("bad YAML", file="shop/a.yaml"),))
     assert never.said == "bad YAML", "before any sync, the first problem"
+    broken_since = _app(sync=SyncStatus.UNKNOWN, problems=(Problem("bad YAML", file="shop/a.yaml"),))
+    assert broken_since.said == "bad YAML (last sync: nothing to do)", "Git's head not rendering comes first"

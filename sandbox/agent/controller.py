@@ -139,6 +139,25 @@ class AppController(AppReport, SelfHealing, Dependencies, Controls):
             self.sync(trigger)
         else:
             self.assess()
+            if trigger in ("commit", "source"):
+                self._say_not_followed(head)
+
+    def _say_not_followed(self, head: str) -> None:
+        """A commit reached an app that does not follow Git on its own: say what it would do, as
+        Argo CD's app turns OutOfSync (or ComparisonError) at once, so a watch shows it."""
+        target = self.target
+        if target is None:
+            return
+        why = "auto-sync is off" if not self.settings.auto_sync else "this command syncs only when asked"
+        if not target.ok:
+            self.s.event("warning", self.name, f"{head[:7]} does not render: {target.problems[0]} ({why}: "
+                                               "nothing applied)")  # fmt: skip
+            return
+        differing = sum(1 for key in target.objects
+                        if (c := self.comparisons.get(key)) is not None and c.verdict != Verdict.SAME)  # fmt: skip
+        if differing:
+            self.s.event("info", self.name, f"{head[:7]} would change {differing} object(s); {why}: it waits for a "
+                                            "sync")  # fmt: skip
 
     def source_changed(self, head: str) -> DesiredSet | None:
         """What it renders at ``head`` when that differs from its target (an app repo it reads

@@ -151,6 +151,9 @@ class AppState:
         else the present reason first and that message after it, so the two never contradict
         (OutOfSync beside "nothing to do"; an interrupted sync's message once all is in sync)."""
         said = self.message or (self.problems[0].message if self.problems else "")  # before any sync too
+        if self.problems and self.message and self.last_result == "Succeeded":
+            # Git's head does not render, and no sync tried it (auto-sync off): that comes first.
+            return f"{self.problems[0].message} (last sync: {self.message})"
         if self.problems or not self.last_result:
             return said
         if self.sync == SyncStatus.OUT_OF_SYNC and self.last_result == "Succeeded":

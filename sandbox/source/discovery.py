@@ -171,8 +171,8 @@ def entry_refusal(repo: EnvRepo, sha: str, entry: str) -> Problem | None:
         return None
     folder = "" if path == "." else path
     top = [f for f in repo.list_files(sha, folder) if posixpath.dirname(f) == folder]
-    if any(f.lower().endswith(MANIFEST_SUFFIXES) for f in top):
-        return None
+    if any(f.lower().endswith((*MANIFEST_SUFFIXES, ".jsonnet")) for f in top):
+        return None  # a .jsonnet file is evaluated as a directory source's (it may need extVars)
     below = sorted({posixpath.dirname(f) for f in repo.files_containing(sha, "argoproj.io", folder)
                     if f.lower().endswith(MANIFEST_SUFFIXES)})  # fmt: skip
     hint = (

@@ -15,6 +15,7 @@ import yaml
 
 from sandbox.manifest import kubeyaml, rawyaml
 from sandbox.manifest.shape import mapping
+from sandbox.manifest.yamlerror import yaml_error
 from sandbox.model import Problem
 from sandbox.source.appspec import RenderOptions
 from sandbox.source.envrepo import EnvRepo
@@ -100,10 +101,12 @@ def generate_kustomization(folder: Path, repo: EnvRepo, sha: str, app_path: str)
         raw = repo.read_file(sha, file) or b""
         try:
             list(kubeyaml.load_all(raw))
-        except (yaml.YAMLError, ValueError) as err:  # broken, not misplaced: say where
-            mark = getattr(err, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            problems.append(Problem(f"invalid YAML: {str(err).splitlines()[0]}", file=file, line=line))
+        except yaml.YAMLError as err:  # broken, not misplaced: say where and what, as for any file
+            message, line = yaml_error(err, raw.decode("utf-8", "replace"))
+            problems.append(Problem(message, file=file, line=line))
+            continue
+        except ValueError as err:
+            problems.append(Problem(f"invalid YAML: {err}", file=file))
             continue
         why = _not_an_object(raw)
         if why:
