@@ -391,3 +391,25 @@ def test_a_kind_whose_crd_arrives_after_the_first_sync_is_placed_by_the_clusters
             kube.request(
                 "DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}"
             )
+
+
+def test_a_commit_an_app_with_auto_sync_off_does_not_follow_is_said_as_it_comes(
+    tmp_path: Path, kube: Kube
+) -> None:
+    """Argo CD turns such an app OutOfSync (or ComparisonError) at once: a watch says what the
+    commit would change, or that it does not render, and applies nothing."""
+    from sandbox.agent.commands import SetAutoSync
+
+    app = unique("manual")
+    repo = new_repo(tmp_path / "env", {f"{app}/cm.yaml": configmap("conf", {"v": "1"})})
+    with running(repo, kube, tmp_path) as agent:
+        wait_for(lambda: _healthy_and_synced(agent, app), 10)
+        agent.send(SetAutoSync(app, False))
+        assert agent.wait_idle(30)
+        changed = commit(repo, "v2", {f"{app}/cm.yaml": configmap("conf", {"v": "2"})})
+        wait_for(lambda: any(e.app == app and f"{changed[:7]} would change 1 object(s); auto-sync is off" in e.message
+                             for e in agent.publish_now().events), 20, what="the change said")  # fmt: skip
+        broken = commit(repo, "broken", {f"{app}/bad.yaml": "kind: [\n"})
+        wait_for(lambda: any(e.app == app and e.message.startswith(f"{broken[:7]} does not render: ")
+                             for e in agent.publish_now().events), 20, what="the render failure said")  # fmt: skip
+        assert read(kube, cm_path(app, "conf"))["data"] == {"v": "1"}, "nothing applied"
