@@ -74,14 +74,15 @@ class Syncer:
         """Whether the cluster's scope of a kind contradicts where the render put its objects:
         rendered while the cluster did not know the kind (its CRD installed since), a guess put a
         cluster-scoped object in a namespace, or the other way round. Such a render is redone."""
-        placed = {
-            (o.manifest["apiVersion"], o.key.kind, bool(o.key.namespace)) for o in desired.objects.values()
-        }
-        for api_version, kind, in_namespace in placed:
-            resource = self.kube.resource_for(api_version, kind)
-            if resource is not None and resource.namespaced != in_namespace:
-                return True
-        return False
+        placed = {(group_of(o.manifest["apiVersion"]), o.key.kind, bool(o.key.namespace))
+                  for o in desired.objects.values()}  # fmt: skip
+        known = self.kube.resources()
+        if any((group, kind) not in known for group, kind, _ in placed):
+            known = self.kube.resources(refresh=True)  # once, however many kinds it lacks
+        return any(
+            (group, kind) in known and known[(group, kind)].namespaced != in_namespace
+            for group, kind, in_namespace in placed
+        )
 
     def plan(self, desired: DesiredSet, previous: Inventory | None) -> SyncPlan:
         """The order a sync of ``desired`` takes on this cluster now (see plan)."""
