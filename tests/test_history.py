@@ -165,6 +165,16 @@ def test_sync_of_a_crashed_process_is_interrupted_but_a_live_one_is_not(tmp_path
         agent.kill()
         agent.wait()
 
+    # Looking (`history`) before any agent opens the file again already says it was cut short,
+    # and writes nothing: the row stays Running on disk until a writer records it.
+    with HistoryReader(path) as looking:
+        seen = looking.get(sync_id)
+        assert seen is not None and seen.result == "Failed" and seen.message == "interrupted"
+        assert looking.records()[0].result == "Failed"
+        assert looking.under_way("web") is None
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT result FROM syncs WHERE id = ?", (sync_id,)).fetchone() == ("Running",)
+
     with History(path) as after_crash:
         record = after_crash.get(sync_id)
         assert record is not None and record.result == "Failed" and record.message == "interrupted"

@@ -276,11 +276,11 @@ class HistoryReader:
             return None
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {self._columns}, owner FROM syncs WHERE app = ? AND result = 'Running' ORDER BY id DESC",
+                f"SELECT {self._columns} FROM syncs WHERE app = ? AND result = 'Running' ORDER BY id DESC",
                 (app,),
             ).fetchall()
-        alive = [row for row in rows if _owner_alive(str(row[-1]))]
-        return _record(alive[0][:-1], ()) if alive else None
+        alive = [record for record in (_record(row, ()) for row in rows) if record.running]
+        return alive[0] if alive else None
 
     def deployed(self, app: str) -> SyncRecord | None:
         """The latest finished sync that did not fail: what the cluster should be running."""
@@ -475,12 +475,16 @@ class History(HistoryReader):
             )
 
 
-_COLUMNS_V1 = "id, app, revision, author, subject, trigger, started, ended, result, health, message, 1"
-_COLUMNS = "id, app, revision, author, subject, trigger, started, ended, result, health, message, attempts"
+# Every read takes the owner too: a Running row whose recorder is gone reads as interrupted,
+# though only a writer (the next agent) records that.
+_COLUMNS_V1 = "id, app, revision, author, subject, trigger, started, ended, result, health, message, 1, owner"
+_COLUMNS = "id, app, revision, author, subject, trigger, started, ended, result, health, message, attempts, owner"
 
 
 def _record(row: tuple[Any, ...], objects: tuple[ObjectOutcome, ...]) -> SyncRecord:
-    sync_id, app, revision, author, subject, trigger, started, ended, result, health, message, attempts = row
+    sync_id, app, revision, author, subject, trigger, started, ended, result, health, message, attempts, owner = row
+    if result == "Running" and not _owner_alive(str(owner)):
+        result, message = "Failed", INTERRUPTED
     return SyncRecord(
         id=int(sync_id),
         app=str(app),
