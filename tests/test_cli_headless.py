@@ -157,14 +157,34 @@ def test_status_takes_the_repo_as_its_argument_and_ends_quietly_when_its_reader_
     assert piped.returncode == 141 and len(piped.stdout.splitlines()) == 1, (piped.returncode, piped.stderr)
 
 
-def test_revert_given_the_repo_folder_where_a_commit_goes_says_so_and_reverts_nothing(
+def test_rollback_resume_and_revert_take_the_repo_and_the_app_as_every_command_does(
     cli_repo: tuple[Cli, str],
 ) -> None:
-    cli, _app = cli_repo
-    head = git(cli.repo, "rev-parse", "HEAD")
+    """`status REPO` and `sync --app A` are how the other commands read their words; rollback,
+    resume and revert read them so too (`revert REPO SHA`, `rollback --app A`), and keep their
+    own (`rollback A`, `revert -C REPO SHA`)."""
+    cli, app = cli_repo
+    first = git(cli.repo, "rev-parse", "HEAD")
+    assert cli("sync").returncode == 0
+    second = commit(cli.repo, "v 2", {f"{app}/cm.yaml": configmap("conf", {"v": "2"})})
+    assert cli("sync").returncode == 0
 
-    said = cli("revert", str(cli.repo))
+    def bare(*words: str) -> subprocess.CompletedProcess[str]:  # no -C: the repo is a word
+        return subprocess.run([sys.executable, "-m", "sandbox.cli", *words, *cli.target],
+                              capture_output=True, text=True, env=cli.env, timeout=300)  # fmt: skip
 
-    assert said.returncode == 2, said.stderr
-    assert f"{cli.repo} is a folder, not a commit: `revert -C {cli.repo}`" in said.stderr, said.stderr
-    assert git(cli.repo, "rev-parse", "HEAD") == head, "no commit was made"
+    rolled = bare("rollback", str(cli.repo), app, "--to", first)
+    assert rolled.returncode == 0 and "undo:" in rolled.stdout, rolled.stdout + rolled.stderr
+    resumed = cli("resume", "--app", app)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    reverted = bare("revert", str(cli.repo), second)
+    assert reverted.returncode == 0, reverted.stdout + reverted.stderr
+    assert f"reverts {second[:7]}" in reverted.stdout, reverted.stdout
+    assert "v: '1'" in git(cli.repo, "show", f"HEAD:{app}/cm.yaml"), "the revert undid v 2"
+
+    unnamed = cli("rollback")
+    assert unnamed.returncode == 2 and "name the app: rollback APP (or --app APP)" in unnamed.stderr, (
+        unnamed.stderr
+    )
+    two = cli("resume", app, "--app", "other")
+    assert two.returncode == 2 and f"two apps named: {app} and --app other" in two.stderr, two.stderr

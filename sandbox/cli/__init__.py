@@ -154,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0] not in _subcommands(parser) and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "tui")
     args = parser.parse_args(argv)
+    if problem := headless.settle_positionals(args):
+        parser.error(problem)
     if getattr(args, "repo_path", None):
         if args.repo not in (".", args.repo_path):
             parser.error(f"two env repos named: -C {args.repo} and {args.repo_path}")

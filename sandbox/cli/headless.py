@@ -306,6 +306,26 @@ def _took(record: SyncRecord) -> str:
     return f"{record.ended - record.started:.2f}s" if record.ended else "-"
 
 
+def settle_positionals(args: argparse.Namespace) -> str | None:
+    """Read `rollback|resume|revert [REPO] [APP|SHA]` as every command reads its words: a lone
+    word is the env repo when it names a git work tree, else the app (or commit). Returns what
+    is wrong with the words, if anything."""
+    if not hasattr(args, "target"):
+        return None
+    if args.target is None and args.repo_path and not _is_work_tree(Path(args.repo_path)):
+        args.target, args.repo_path = args.repo_path, None
+    if args.func is cmd_revert:
+        return None
+    if args.target and args.app and args.target != args.app:
+        return f"two apps named: {args.target} and --app {args.app}"
+    args.app = args.app or args.target
+    return None if args.app else f"name the app: {args.func.__name__[4:]} APP (or --app APP)"
+
+
+def _is_work_tree(path: Path) -> bool:
+    return path.is_dir() and (path / ".git").exists()
+
+
 def cmd_rollback(args: argparse.Namespace) -> int:
     started = time.time()
     with _agent(args, automated=False, focus=args.app) as agent:
@@ -350,10 +370,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
-    if args.sha and Path(args.sha).is_dir():  # `status REPO` takes a folder there; revert takes a commit
-        print(f"error: {args.sha} is a folder, not a commit: `revert -C {args.sha}` reverts in that repo "
-              "(`revert -C REPO SHA` names the commit)", file=sys.stderr)  # fmt: skip
-        return 2
+    args.sha = args.target
     with _agent(args, automated=False) as agent:
         if args.app and (app_id := _resolved(agent.publish_now(), args.app)) is None:
             return 2
@@ -506,19 +523,20 @@ def add_commands(
     p = command("history", cmd_history, "the recorded syncs, newest first")
     p.add_argument("--app")
     p.add_argument("--limit", type=int, default=50, help="how many syncs to show, newest first (default: 50)")
-    p = command(
-        "rollback", cmd_rollback, "sync an earlier revision of an app; auto-sync pauses for it", False
-    )
-    p.add_argument("app")
+    p = command("rollback", cmd_rollback, "sync an earlier revision of an app; auto-sync pauses for it")
+    p.add_argument("target", nargs="?", metavar="APP", help="the app (or --app)")
+    p.add_argument("--app")
     p.add_argument(
         "--to", help="revision (default: the last one that synced Healthy before the deployed one)"
     )
-    p = command("resume", cmd_resume, "resume auto-sync for an app (ends a rollback)", False)
-    p.add_argument("app")
-    p = command("revert", cmd_revert, "git revert the deployed (or a named) commit, then deploy it", False)
+    p = command("resume", cmd_resume, "resume auto-sync for an app (ends a rollback)")
+    p.add_argument("target", nargs="?", metavar="APP", help="the app (or --app)")
+    p.add_argument("--app")
+    p = command("revert", cmd_revert, "git revert the deployed (or a named) commit, then deploy it")
     p.add_argument(
-        "sha",
+        "target",
         nargs="?",
+        metavar="SHA",
         help="commit to revert (default: the commit that broke an app, else the newest deployed change; with --app, that app's)",
     )
     p.add_argument("--app")
