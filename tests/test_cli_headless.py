@@ -120,6 +120,32 @@ def test_check_gates_a_broken_branch_with_exit_1_and_passes_a_good_one(cli_repo:
     assert git(cli.repo, "rev-parse", "--abbrev-ref", "HEAD") == "main", "check never checks out"
 
 
+def test_a_check_of_a_branch_that_does_not_render_names_what_runs_and_leaves_status_clean(
+    cli_repo: tuple[Cli, str],
+) -> None:
+    """The check says the cluster still runs the old commit, not the branch; the check's failure
+    is the branch's, so `status` of the followed branch, and the next agent, do not take it."""
+    cli, app = cli_repo
+    assert cli("sync").returncode == 0
+    deployed = git(cli.repo, "rev-parse", "HEAD")
+    git(cli.repo, "checkout", "-q", "-b", "broken")
+    bad = commit(cli.repo, "not yaml", {f"{app}/cm.yaml": "data: [\n"})
+    git(cli.repo, "checkout", "-q", "main")
+
+    checked = cli("check", "--ref", "broken", "--timeout", "20")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert f"at {deployed[:7]}; broken ({bad[:7]}) was not deployed" in checked.stdout, checked.stdout
+    assert f"at {deployed[:7]} (broken)" not in checked.stdout
+
+    status = cli("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "cm.yaml" not in status.stdout + status.stderr, status.stdout
+    history = json.loads(cli("history", "--json").stdout)
+    assert history[0]["trigger"] == "check" and history[0]["result"] == "Failed", history[0]
+    synced = cli("sync")
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+
+
 def test_a_second_agent_on_the_same_repo_is_refused_with_a_clear_message(cli_repo: tuple[Cli, str]) -> None:
     cli, _app = cli_repo
     watch = subprocess.Popen(

@@ -255,7 +255,8 @@ class HistoryReader:
 
     def last_outcome(self, app: str) -> SyncRecord | None:
         """How the app's latest sync to a revision ended: self-heal rows and syncs cut short by a
-        crash say nothing of whether its revision deploys."""
+        crash say nothing of whether its revision deploys, and a `check` of another branch says
+        nothing of the branch the app follows."""
         if self._conn is None:
             return None
         here, params = "", [app, INTERRUPTED]
@@ -264,7 +265,7 @@ class HistoryReader:
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {self._columns} FROM syncs WHERE app = ? AND ended IS NOT NULL"
-                f" AND trigger NOT IN ('drift', 'removed') AND message != ?{here} ORDER BY id DESC LIMIT 1",
+                f" AND trigger NOT IN ('drift', 'removed', 'check') AND message != ?{here} ORDER BY id DESC LIMIT 1",
                 params,
             ).fetchall()
         return _record(rows[0], ()) if rows else None
@@ -478,11 +479,27 @@ class History(HistoryReader):
 # Every read takes the owner too: a Running row whose recorder is gone reads as interrupted,
 # though only a writer (the next agent) records that.
 _COLUMNS_V1 = "id, app, revision, author, subject, trigger, started, ended, result, health, message, 1, owner"
-_COLUMNS = "id, app, revision, author, subject, trigger, started, ended, result, health, message, attempts, owner"
+_COLUMNS = (
+    "id, app, revision, author, subject, trigger, started, ended, result, health, message, attempts, owner"
+)
 
 
 def _record(row: tuple[Any, ...], objects: tuple[ObjectOutcome, ...]) -> SyncRecord:
-    sync_id, app, revision, author, subject, trigger, started, ended, result, health, message, attempts, owner = row
+    (
+        sync_id,
+        app,
+        revision,
+        author,
+        subject,
+        trigger,
+        started,
+        ended,
+        result,
+        health,
+        message,
+        attempts,
+        owner,
+    ) = row
     if result == "Running" and not _owner_alive(str(owner)):
         result, message = "Failed", INTERRUPTED
     return SyncRecord(

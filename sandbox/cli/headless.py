@@ -24,7 +24,7 @@ from sandbox.agent.history import HistoryReader, SyncRecord, path_for_repo
 from sandbox.agent.loop import Agent
 from sandbox.agent.ready import BLOCKED
 from sandbox.agent.revert import RevertError
-from sandbox.agent.snapshot import Event, Snapshot, in_tree_order
+from sandbox.agent.snapshot import AppState, Event, Snapshot, in_tree_order
 from sandbox.cli import output
 from sandbox.cli.signals import Terminated
 from sandbox.cluster.runtime import ClusterError
@@ -446,9 +446,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps(snapshot.to_json(), indent=2))
     else:
         for app in apps:
-            print(
-                f"{snapshot.shown(app.name)}: {app.sync} {app.health} at {output.short(app.deployed_revision)} ({args.ref})"
-            )
+            print(f"{snapshot.shown(app.name)}: {app.sync} {app.health} at {_checked_at(app, args.ref)}")
             for notice in app.notices:  # how the branch was read (a base branch it runs in place of)
                 print(f"  note: {notice}")
             if app.objects:
@@ -466,6 +464,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     if any(a.last_result == "Failed" for a in apps) or not apps:
         return 1
     return 0 if all(a.health == Health.HEALTHY for a in apps) else 1
+
+
+def _checked_at(app: AppState, ref: str) -> str:
+    """The revision the cluster runs, named as the ref only when it is the ref's commit."""
+    at = output.short(app.deployed_revision)
+    if app.deployed_revision and app.deployed_revision == app.git_revision:
+        return f"{at} ({ref})"
+    return f"{at}; {ref} ({output.short(app.git_revision)}) was not deployed"
 
 
 DEGRADED_GRACE = 5.0
