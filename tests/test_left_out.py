@@ -103,7 +103,10 @@ def test_status_before_a_first_sync_says_an_object_waits_for_the_namespace_the_s
         ), brings
         (stray,) = apps[f"stray{u}"]["objects"]
         assert stray["syncMessage"].startswith(
-            f"its namespace nowhere{u} does not exist: applied before another app creates it, it is refused ("
+            f"its namespace nowhere{u} does not exist and this app does not create it: it is refused ("
         ), stray
         assert f'namespaces "nowhere{u}" not found' in stray["syncMessage"]
+        assert stray["syncMessage"].endswith(
+            f"unless another app creates nowhere{u} first; if none does, add a Namespace nowhere{u} to this app"
+        ), stray
         assert live(case.kube, f"/api/v1/namespaces/made{u}") is None, "status only looks"

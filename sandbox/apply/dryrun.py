@@ -143,8 +143,10 @@ def _before_namespace(namespace: str, brought: frozenset[str], exc: KubeError) -
     """Why an object to be created in a namespace that does not exist is not judged yet."""
     if namespace in brought:
         return f"to be created after its namespace {namespace}, which this sync creates first; judged then"
-    return (f"its namespace {namespace} does not exist: applied before another app creates it, it is refused "
-            f"({exc.message})")  # fmt: skip
+    # Whether some other app creates it is not this app's to know: say the condition, not a guess.
+    return (f"its namespace {namespace} does not exist and this app does not create it: it is refused "
+            f"({exc.message}) unless another app creates {namespace} first; if none does, add a "
+            f"Namespace {namespace} to this app")  # fmt: skip
 
 
 def _namespace_missing(exc: KubeError) -> bool:
