@@ -197,6 +197,55 @@ def test_a_pod_of_no_controller_that_is_not_restarted_runs_to_completion(namespa
     assert phase("server") == "Running"
 
 
+def test_a_pod_that_reads_a_missing_secret_or_config_map_waits_as_a_kubelet_leaves_it(
+    namespace: Namespace,
+) -> None:
+    """kwok started every pod, so an app whose Secret never came (SOPS without its key) read
+    Healthy. A kubelet holds such a pod in CreateContainerConfigError (an environment variable)
+    or ContainerCreating (a volume), and starts it once what it reads exists."""
+    namespace.apply("reads-missing-config.yaml")
+
+    def waiting(name: str) -> tuple[str, str] | None:
+        statuses = ((namespace.read("v1", "pods", name) or {}).get("status") or {}).get(
+            "containerStatuses"
+        ) or []
+        state = (statuses[0].get("state") or {}).get("waiting") if statuses else None
+        return (state["reason"], state.get("message", "")) if state else None
+
+    def phase(name: str) -> str:
+        return str(((namespace.read("v1", "pods", name) or {}).get("status") or {}).get("phase", ""))
+
+    assert wait_for(lambda: waiting("by-env"), 60, 0.2, "by-env waits") == (
+        "CreateContainerConfigError",
+        'secret "credentials" not found',
+    )
+    assert wait_for(lambda: waiting("by-volume"), 60, 0.2, "by-volume waits") == (
+        "ContainerCreating",
+        'MountVolume.SetUp failed for volume "settings" : configmap "settings" not found',
+    )
+    wait_for(lambda: phase("optional") == "Running" or None, 60, 0.2, "an optional reference does not hold")
+    assert assess(namespace.read("v1", "pods", "by-env")).status is Health.DEGRADED
+    mounting = assess(namespace.read("v1", "pods", "by-volume"))
+    assert mounting.status is Health.PROGRESSING
+    assert mounting.message == (
+        "container 'app': ContainerCreating: MountVolume.SetUp failed for volume \"settings\" : "
+        'configmap "settings" not found'
+    ), mounting
+    assert phase("by-env") == phase("by-volume") == "Pending"
+
+    namespace.apply("credentials-without-key.yaml")
+    wait_for(lambda: waiting("by-env") == ("CreateContainerConfigError",
+             f"couldn't find key password in Secret {namespace.name}/credentials") or None,
+             60, 0.2, "the missing key is named")  # fmt: skip
+
+    namespace.apply("credentials-and-settings.yaml")
+    for name in ("by-env", "by-volume"):
+        wait_for(
+            lambda name=name: phase(name) == "Running" or None, 60, 0.2, f"{name} starts once what it reads exists"
+        )
+        assert assess(namespace.read("v1", "pods", name)).status is Health.HEALTHY
+
+
 def test_cluster_status_says_what_the_local_runtime_simulates(local_runtime: LocalRuntime) -> None:
     said = local_runtime.status().simulated
     assert "pods simulated by kwok" in said and "volumes local" in said and "metrics simulated" in said

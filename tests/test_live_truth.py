@@ -42,3 +42,29 @@ def test_a_broken_commit_leaves_the_running_objects_shown_as_they_run(
         assert app["health"] == "Healthy" and app["problems"], (
             "the failed render is said, the health is the cluster's"
         )
+
+
+def test_a_deployment_whose_pods_read_a_missing_secret_is_not_healthy_and_says_why(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """kwok started every pod, so a Deployment reading a Secret that never came read Healthy.
+    Its pod waits as a kubelet leaves it, the Deployment stays Progressing and says which Secret
+    its pod waits for; the commit that brings the Secret makes it Healthy."""
+    with cluster_case(tmp_path, local_runtime, CASE / "reads_secret" / "one", "reads a Secret") as case:
+        u, cli = case.uid, case.cli
+        cli("sync")
+
+        def deployment() -> dict:  # type: ignore[type-arg]
+            return _objects(cli, f"reader-{u}")["Deployment/reader"]
+
+        said = wait_for(lambda: "api-token" in deployment()["message"] and deployment(), 60, 0.5,
+                        "the Deployment names the missing Secret")  # fmt: skip
+        assert said["health"] == "Progressing", said
+        assert 'CreateContainerConfigError: secret "api-token" not found' in said["message"], said
+        assert said["message"].startswith(
+            "Waiting for rollout: 0 of 1 updated replicas are available; pod reader-"
+        ), said
+
+        commit_fixture(case.repo, CASE / "reads_secret" / "two", case.names, "bring the Secret")
+        cli("sync")
+        wait_for(lambda: deployment()["health"] == "Healthy", 60, 0.5, "Healthy once the Secret exists")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 import time
-from collections.abc import Mapping, Set
+from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -169,13 +169,30 @@ def _object_state(
         key,
         sync,
         assessed.status,
-        assessed.message,
+        _with_cause(assessed.status, assessed.message, children),
         obj.source if obj else "",
         marked,
         live,
         children,
         message,
     )
+
+
+def _with_cause(health: Health, message: str, children: tuple[ObjectState, ...]) -> str:
+    """A workload still rolling out says why, when a pod of it says (a Secret it reads is
+    missing): "0 of 1 available" alone leaves the user to look for the pod."""
+    if health != Health.PROGRESSING:
+        return message
+    cause = next(_causes(children), None)
+    return f"{message}; {cause}" if cause and message else cause or message
+
+
+def _causes(children: tuple[ObjectState, ...]) -> Iterator[str]:
+    for child in children:
+        if child.key.kind == "Pod" and child.health in (Health.DEGRADED, Health.PROGRESSING) and child.health_message \
+                and child.health_message.startswith("container "):  # fmt: skip
+            yield f"pod {child.key.name}: {child.health_message}"
+        yield from _causes(child.children)
 
 
 def _children(live: Manifest, cache: LiveView, depth: int = 0) -> list[ObjectState]:

@@ -217,7 +217,9 @@ def _pod(live: Manifest) -> HealthResult:
         scheduled = condition(live, "PodScheduled")
         if scheduled is not None and scheduled.get("status") == "False":
             return HealthResult(Health.PROGRESSING, condition_text(scheduled) or "Waiting to be scheduled")
-        return HealthResult(Health.PROGRESSING, pod_message or "Pod is pending")
+        return HealthResult(
+            Health.PROGRESSING, pod_message or _waiting_text(init_statuses + statuses) or "Pod is pending"
+        )
     if phase == "Succeeded":
         return HealthResult(Health.HEALTHY, pod_message)
     if phase == "Failed":
@@ -243,6 +245,16 @@ def _pod(live: Manifest) -> HealthResult:
                 return HealthResult(Health.DEGRADED, pod_message or f"Not ready: {why}")
         return HealthResult(Health.PROGRESSING, pod_message or "Waiting for containers to become ready")
     return HealthResult(Health.UNKNOWN, pod_message or f"Pod phase is {phase or 'not reported'}")
+
+
+def _waiting_text(statuses: list[dict[str, Any]]) -> str:
+    """What a container the kubelet has not started waits for, when it says (a volume it cannot
+    mount: ContainerCreating with the FailedMount message)."""
+    for ctr in statuses:
+        waiting = mapping_at(ctr, "state", "waiting")
+        if detail := str_at(waiting, "message"):
+            return f"container {str_at(ctr, 'name')!r}: {str_at(waiting, 'reason')}: {detail}"
+    return ""
 
 
 def _pod_ready(live: Manifest, statuses: list[dict[str, Any]]) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 LOOPBACK = "127.0.0.1"
 METRICS_MANIFESTS = Path(__file__).parent / "metrics"
-SIMULATED_EXIT_STAGE = Path(__file__).parent / "stages" / "simulated-exit.yaml"
+POD_STAGES = Path(__file__).parent / "stages" / "pods.yaml"
 
 # kwok's own options, passed on by kwokctl as written (so kwok's defaults are restated). Its
 # server, the simulated kubelet, serves only clients with the cluster CA's certificate (the
@@ -69,8 +69,9 @@ def kwok_yaml(pki: Path, metrics_server: Path, etcd_ports: tuple[int, int]) -> s
         "kube-apiserver": {
             "disable-admission-plugins": "MutatingAdmissionWebhook,ValidatingAdmissionWebhook"
         },
-        # Read beside the default stages kwokctl writes: a pod can be told to fail.
-        "kwok-controller": {"config": str(SIMULATED_EXIT_STAGE)},
+        # Read beside the default stages kwokctl writes: a pod can be told to fail, and waits for
+        # the kubelet check (cloud/kubelet.py).
+        "kwok-controller": {"config": str(POD_STAGES)},
         # Metrics for a new pod after two scrapes: 20 s rather than 30 s, so a new HPA's
         # first "no metrics yet" passes while the user still watches (flags: the last wins).
         "metrics-server": {"metric-resolution": "10s", "kubelet-request-timeout": "5s"},  # its minimum
@@ -159,7 +160,7 @@ def settings_stamp() -> str:
     version keeps its own until it is made anew (a running component never re-reads them)."""
     config = kwok_yaml(Path("pki"), Path("metrics-server"), (0, 0))
     made = hashlib.sha256(config.encode())
-    made.update(SIMULATED_EXIT_STAGE.read_bytes())
+    made.update(POD_STAGES.read_bytes())
     made.update(json.dumps(NODE_LABELS, sort_keys=True).encode())
     for manifest in sorted(METRICS_MANIFESTS.glob("*")):
         made.update(manifest.read_bytes())

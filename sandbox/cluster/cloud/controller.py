@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from kubernetes import client, watch
 
-from sandbox.cluster.cloud import addresses, volumes
+from sandbox.cluster.cloud import addresses, kubelet, volumes
 from sandbox.model import Manifest
 
 Handler = Callable[[Manifest], None]
@@ -35,6 +35,7 @@ class Cloud:
         self.volumes_dir = volumes_dir
         self._lock = threading.Lock()
         self._service_addresses: dict[tuple[str, str], str] = {}
+        self._held: dict[str, set[str]] = {}  # namespace → pods held for a missing Secret or ConfigMap
 
     def run(self, stop: threading.Event) -> None:
         self._ensure_storage_class()
@@ -51,6 +52,9 @@ class Cloud:
             ("PersistentVolume", "v1", self.core.list_persistent_volume, self.volume),
             ("Service", "v1", self.core.list_service_for_all_namespaces, self.service),
             ("Ingress", "networking.k8s.io/v1", self.networking.list_ingress_for_all_namespaces, self.ingress),
+            ("Pod", "v1", self.core.list_pod_for_all_namespaces, self.pod),
+            ("Secret", "v1", self.core.list_secret_for_all_namespaces, self.config),
+            ("ConfigMap", "v1", self.core.list_config_map_for_all_namespaces, self.config),
         ]  # fmt: skip
         threads = [
             threading.Thread(
@@ -119,6 +123,54 @@ class Cloud:
             meta["name"], meta["namespace"], addresses.status_patch(addresses.INGRESS_ADDRESS)
         )
         _log(f"Ingress {meta['namespace']}/{meta['name']} has address {addresses.INGRESS_ADDRESS}")
+
+    def pod(self, pod: Manifest) -> None:
+        """Check a pending pod as a kubelet does before it starts it, and mark it checked or held."""
+        meta = pod.get("metadata") or {}
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        if not kubelet.waiting_to_start(pod):
+            with self._lock:
+                self._held.get(namespace, set()).discard(name)
+            return
+        hold = kubelet.hold_for(pod, lambda kind, ref: self._read(kind, namespace, ref))
+        with self._lock:
+            (
+                self._held.setdefault(namespace, set()).add
+                if hold
+                else self._held.get(namespace, set()).discard
+            )(name)
+        if (patch := kubelet.annotations_patch(pod, hold)) is not None:
+            self.core.patch_namespaced_pod(name, namespace, patch)
+            if hold:
+                _log(f"pod {namespace}/{name} waits: {hold.reason}: {hold.message}")
+            elif kubelet.is_held(pod):
+                _log(f"pod {namespace}/{name} may start: what it reads exists now")
+
+    def config(self, obj: Manifest) -> None:
+        """A Secret or ConfigMap came or changed: the pods held in its namespace are checked again."""
+        namespace = str((obj.get("metadata") or {}).get("namespace"))
+        with self._lock:
+            held = sorted(self._held.get(namespace, ()))
+        for name in held:
+            try:
+                raw: Any = self.core.read_namespaced_pod(name, namespace, _preload_content=False)
+            except client.ApiException as err:
+                if err.status == 404:
+                    with self._lock:
+                        self._held.get(namespace, set()).discard(name)
+                    continue
+                raise
+            self.pod({"apiVersion": "v1", "kind": "Pod", **json.loads(raw.data)})
+
+    def _read(self, kind: str, namespace: str, name: str) -> Manifest | None:
+        read = self.core.read_namespaced_secret if kind == "Secret" else self.core.read_namespaced_config_map
+        try:
+            raw: Any = read(name, namespace, _preload_content=False)
+        except client.ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+        return cast(Manifest, json.loads(raw.data))
 
 
 def _follow(
