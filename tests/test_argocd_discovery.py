@@ -316,8 +316,13 @@ def test_applications_in_the_folder_of_a_root_that_cannot_run_wait_under_it(tmp_
     assert apps["beside"].parent == "", "an ApplicationSet that cannot expand makes no Application beside it"
     assert apps["multi"].invalid, "Replace=true, with three sources"
     assert (apps["extra"].parent, apps["extra"].after_parent) == ("multi", True), "from its third source"
-    assert apps["remote"].invalid and apps["remote"].from_chart_repo, "its chart is not fetched"
+    assert apps["remote"].invalid and apps["remote"].reads_no_folder, "its chart is not fetched"
     assert apps["parent"].parent == apps["multi"].parent == "", "a chart app beside them defines none of them"
+    assert apps["elsewhere"].invalid and apps["elsewhere"].reads_no_folder, "another repo, not mapped"
+    assert apps["elsewhere-twice"].reads_no_folder and apps["elsewhere-twice"].also_reads == ()
+    assert [a.name for a in found.apps if a.parent in ("elsewhere", "elsewhere-twice")] == [], (
+        "an app of another repository's folders holds none of this repo's Applications"
+    )
 
 
 def test_an_ignore_difference_the_sandbox_cannot_honour_is_said_and_the_app_still_runs(

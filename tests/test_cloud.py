@@ -241,7 +241,10 @@ def test_a_pod_that_reads_a_missing_secret_or_config_map_waits_as_a_kubelet_leav
     namespace.apply("credentials-and-settings.yaml")
     for name in ("by-env", "by-volume"):
         wait_for(
-            lambda name=name: phase(name) == "Running" or None, 60, 0.2, f"{name} starts once what it reads exists"
+            lambda name=name: phase(name) == "Running" or None,
+            60,
+            0.2,
+            f"{name} starts once what it reads exists",
         )
         assert assess(namespace.read("v1", "pods", name)).status is Health.HEALTHY
 

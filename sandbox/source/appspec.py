@@ -80,9 +80,9 @@ class AppSpec:
     revision: str = ""  # a ref the app is pinned to ("" follows the watched branch)
     repo: str = ""  # another local repo the app's files come from (absolute; "" is the env repo)
     chart_archive: str = ""  # a packaged chart from the Helm cache (absolute), for a Flux HelmRepository
-    # A chart of a Helm repository or registry (Argo CD's source.chart): it reads no folder of
-    # any git repo, whether or not the chart can be had.
-    from_chart_repo: bool = False
+    # No folder of the env repo is read: a chart of a Helm repository or registry (Argo CD's
+    # source.chart), or another repository's files, whether or not they can be had.
+    reads_no_folder: bool = False
     depends_on: tuple[str, ...] = ()  # apps that must be Ready first (Flux's dependsOn)
     ignore_differences: tuple[IgnoreRule, ...] = ()  # Argo CD's: fields left out of comparisons
     after_parent: bool = False  # Flux: the app exists once its parent applied it, so it syncs after

@@ -157,7 +157,7 @@ def application(
     return AppSpec(
         name=app, home=home, object_name=name, path=path, namespace=str(namespace), source=source_type,
         values=read.values, release_name=read.release, auto_sync=auto, chart_archive=read.chart_archive,
-        from_chart_repo="chart" in source,
+        reads_no_folder="chart" in source,
         prune=bool(auto and isinstance(automated, dict) and automated.get("prune")),
         cascade=any(is_resources_finalizer(f) for f in mapping(found.manifest.get("metadata")).get("finalizers") or ()),
         self_heal=bool(auto and isinstance(automated, dict) and automated.get("selfHeal")),
@@ -261,7 +261,7 @@ def _other_source(
     return AppSpec(
         name=app, path=read.path, namespace=namespace, source=source_type, values=read.values,
         release_name=read.release, options=read.options, revision=read.revision, repo=read.other,
-        chart_archive=read.chart_archive, from_chart_repo="chart" in source, defined_in=file, kind="Application",
+        chart_archive=read.chart_archive, reads_no_folder="chart" in source, defined_in=file, kind="Application",
     )  # fmt: skip
 
 

@@ -106,7 +106,7 @@ class ArgoWalk:
         # Only an Application syncs a folder: a failed ApplicationSet's "folder" is just where its
         # file is, and the Applications beside it are none of its making.
         # A chart from a Helm repository reads no folder here, whatever its path says.
-        failed = [s for s in self._apps.values() if s.kind == "Application" and not s.from_chart_repo
+        failed = [s for s in self._apps.values() if s.kind == "Application" and not s.reads_no_folder
                   and (s.name in self.unrendered or s.invalid) and not s.repo and not s.revision]  # fmt: skip
         for name, spec in list(self._apps.items()):
             # An ApplicationSet's Applications are the ApplicationSet controller's to make, from
@@ -187,7 +187,11 @@ class ArgoWalk:
             if found.manifest.get("kind") == "ApplicationSet":
                 generated, problems, notices = applicationset.expand(found, self.repo, self.sha, self.repos)
                 self.notices += notices
-                if not generated and problems and (failed := failed_app(found, problems, parent)):
+                if (
+                    not generated
+                    and problems
+                    and (failed := failed_app(found, problems, parent, self.repos.is_this_repo))
+                ):
                     specs.append(failed)  # shows, failed, where its apps would be (as Argo CD shows it)
                     continue
             else:
@@ -195,7 +199,7 @@ class ArgoWalk:
             self.problems += problems
             for one in generated:
                 spec, app_problems = argocd.application(one, self.repos, parent, self)
-                spec = spec or failed_app(one, app_problems, parent)
+                spec = spec or failed_app(one, app_problems, parent, self.repos.is_this_repo)
                 if spec is None or not spec.invalid:
                     self.problems += app_problems
                 if spec is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.manifest.appkinds import FLUX_APP_KINDS
@@ -15,7 +16,9 @@ from sandbox.source.appspec import AppSpec, Source
 from sandbox.source.argocd import Defined
 
 
-def failed_app(found: Defined, problems: list[Problem], parent: str) -> AppSpec | None:
+def failed_app(
+    found: Defined, problems: list[Problem], parent: str, is_here: Callable[[str], bool] = lambda _url: True
+) -> AppSpec | None:
     """An Argo CD or Flux object the sandbox cannot turn into an app still shows as one, failed
     with its problems (as the controller would show its error), so its parent's health says so
     too. None when it has no usable name: then only the problems show."""
@@ -33,28 +36,29 @@ def failed_app(found: Defined, problems: list[Problem], parent: str) -> AppSpec 
         target if DNS1123_LABEL.match(target) else "default",
         source, parent=parent, defined_in=found.file, kind=kind, home=home, object_name=name,
         after_parent=bool(parent), invalid=tuple(problems), auto_sync=auto, self_heal=heal,
-        also_reads=_other_sources(kind, spec), from_chart_repo=_from_chart_repo(kind, spec),
+        also_reads=_other_sources(kind, spec, is_here), reads_no_folder=_reads_no_folder(kind, spec, is_here),
     )  # fmt: skip
 
 
-def _other_sources(kind: str, spec: dict[str, Any]) -> tuple[str, ...]:
-    """The folders a multi-source Application's sources read (what it would define there is its
-    own, though the sandbox cannot render it)."""
+def _other_sources(kind: str, spec: dict[str, Any], is_here: Callable[[str], bool]) -> tuple[str, ...]:
+    """The folders of this repo a multi-source Application's sources read (what it would define
+    there is its own, though the sandbox cannot render it)."""
     if kind != "Application" or spec.get("source"):
         return ()
     sources = [mapping(s) for s in spec.get("sources") or ()]
-    return tuple(posixpath.normpath(str(s["path"]).strip("/") or ".") for s in sources if s.get("path"))
+    return tuple(posixpath.normpath(str(s["path"]).strip("/") or ".") for s in sources
+                 if s.get("path") and is_here(str(s.get("repoURL") or "")))  # fmt: skip
 
 
-def _from_chart_repo(kind: str, spec: dict[str, Any]) -> bool:
-    """An Application of a chart from a Helm repository (source.chart, or only chart sources):
-    the folder its file sits in is none of its reading."""
+def _reads_no_folder(kind: str, spec: dict[str, Any], is_here: Callable[[str], bool]) -> bool:
+    """An Application of charts from a Helm repository, or of another repository's folders:
+    the folder its file sits in, or any folder of this repo, is none of its reading."""
     if kind != "Application":
         return False
     sources = (
         [mapping(spec["source"])] if spec.get("source") else [mapping(s) for s in spec.get("sources") or ()]
     )
-    return bool(sources) and all(s.get("chart") for s in sources)
+    return bool(sources) and all(s.get("chart") or not is_here(str(s.get("repoURL") or "")) for s in sources)
 
 
 def _automation(kind: str, spec: dict[str, Any]) -> tuple[bool, bool]:
