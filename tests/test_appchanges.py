@@ -88,8 +88,8 @@ def test_the_root_app_of_another_entry_is_kept_and_says_how_to_run_it_not_to_del
     plan = appchanges.changes(
         [spec("cache")], [], True, {"alpha": root}, "c2c2c2c", still_defined=lambda _s: True
     )
-    assert plan.removed == () and list(plan.vanished) == ["alpha"]
-    said = plan.vanished["alpha"].message
+    assert plan.removed == () and list(plan.elsewhere) == ["alpha"] and not plan.vanished
+    said = plan.elsewhere["alpha"].message
     assert said.startswith("app alpha is the root app of the entry clusters/alpha, not of this run's") and (
         "--entry clusters/alpha runs it" in said and "delete its definition" not in said
     ), said
@@ -118,3 +118,29 @@ def test_an_app_an_application_set_generates_is_still_defined_while_its_file_hol
         "apps-tools", "k8s/tools", "tools", "plain", defined_in="k8s/set.yaml", kind="Application"
     )
     assert appchanges.still_defined(generated, EnvRepo(repo), "HEAD"), "its name is the template's making"
+
+
+def test_an_app_whose_file_was_read_and_no_longer_makes_it_is_removed_unless_the_file_fails() -> None:
+    """An ApplicationSet that stops generating an app (its folder deleted) deletes it, as the
+    controller does; one that fails to generate deletes none; an app whose file this run did
+    not read is another entry's, left as it is."""
+    import dataclasses
+
+    made = {n: dataclasses.replace(spec(n), defined_in="set.yaml", kind="Application") for n in ("a", "b")}
+    plan = appchanges.changes([made["a"]], [], True, made, "c2c2c2c", still_defined=lambda _s: True,
+                              read_files=frozenset({"set.yaml"}))  # fmt: skip
+    assert plan.removed == ("b",) and not plan.elsewhere and not plan.vanished
+
+    failed_set = AppSpec("set", ".", "argocd", "plain", defined_in="set.yaml", kind="ApplicationSet",
+                         invalid=(Problem("bad template", file="set.yaml"),))  # fmt: skip
+    plan = appchanges.changes([failed_set], [], True, made, "c2c2c2c", still_defined=lambda _s: True,
+                              read_files=frozenset({"set.yaml"}))  # fmt: skip
+    assert plan.removed == () and sorted(plan.broken) == ["a", "b"]
+    assert (
+        plan.broken["a"][0].message
+        == "set.yaml, which made app a, fails at c2c2c2c: the app is kept as it is"
+    )
+
+    plan = appchanges.changes([spec("cache")], [], True, made, "c2c2c2c", still_defined=lambda _s: True)
+    assert plan.removed == () and sorted(plan.elsewhere) == ["a", "b"] and not plan.vanished
+    assert "(another --entry runs it?): left as it is" in plan.elsewhere["a"].message

@@ -648,3 +648,23 @@ def test_an_entry_whose_top_holds_only_jsonnet_is_taken_as_argocd_app_create_wou
     repo = EnvRepo(path)
     assert entry_refusal(repo, repo.resolve("HEAD"), "sets") is None
     assert entry_refusal(repo, repo.resolve("HEAD"), "empty") is not None
+
+
+def test_a_top_level_argo_file_that_does_not_read_is_said_with_its_line_not_passed_over(
+    tmp_path: Path,
+) -> None:
+    """No app renders a top-level file, so nothing else would say it: the repo is not read as
+    folders either (its folders are an Application's, not apps of their own)."""
+    broken = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: svcs\n"
+        "spec:\n  generators: [\n"
+    )
+    repo = EnvRepo(_repo_of(tmp_path, {"apps/set.yaml": broken, "apps/a/cm.yaml": "kind: ConfigMap\n"}))
+    found = discover(repo, "HEAD")
+
+    assert found.apps == [], [a.name for a in found.apps]
+    [problem] = found.problems
+    assert (problem.file, problem.line) == ("apps/set.yaml", 6), problem
+    assert problem.message.startswith("invalid YAML") and problem.message.endswith(
+        "the Argo CD objects in it are not read"
+    ), problem

@@ -401,3 +401,58 @@ def test_a_commit_to_a_leaf_apps_folder_leaves_the_apps_above_it_synced_in_statu
         }, [(a.name, a.sync, a.said) for a in seen.apps]
     finally:
         kube.close()
+
+
+def test_an_applicationset_file_that_breaks_keeps_its_apps_and_one_that_stops_generating_an_app_removes_it(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """A typo in a top-level ApplicationSet file is said with its file and line, and the apps it
+    made are kept as they run; when the set no longer generates an app (its folder deleted),
+    the app is gone as the ApplicationSet controller deletes it (no resources finalizer: its
+    objects stay), never "still defined" for good. Another --entry leaves these apps alone:
+    said, not failed, nothing recorded."""
+    import json
+
+    case_dir = ARGO / "appset-dirs"
+    with cluster_case(tmp_path, local_runtime, case_dir / "c1", "one app per svc folder") as case:
+        u, cli = case.uid, case.cli
+        first = cli("sync")
+        assert first.returncode == 0, shown(first)
+
+        commit_fixture(case.repo, case_dir / "c2", case.names, "a typo in the set")
+        broken = cli("sync")
+        assert broken.returncode == 1, shown(broken)
+        said = output(broken)
+        assert (
+            "set/appset.yaml:31: invalid YAML" in said and "the Argo CD objects in it are not read" in said
+        ), said
+        status = {a["name"]: a for a in json.loads(cli("status", "--json").stdout)["apps"]}
+        assert {f"a{u}", f"b{u}", f"api{u}"} <= set(status), "the set's apps are kept, listed"
+        assert (status[f"b{u}"]["autoSync"], status[f"b{u}"]["selfHeal"]) == (True, False), "as its spec says"
+        assert live(case.kube, f"/api/v1/namespaces/b{u}/configmaps/settings") is not None
+
+        commit_fixture(case.repo, case_dir / "c3", case.names, "fixed; folder b gone")
+        gone = cli("sync")
+        assert gone.returncode == 0, shown(gone)
+        assert "still defined" not in output(gone), output(gone)
+        status = {a["name"]: a for a in json.loads(cli("status", "--json").stdout)["apps"]}
+        assert f"b{u}" not in status and f"a{u}" in status, sorted(status)
+        history = json.loads(cli("history", "--json", "--app", f"b{u}").stdout)
+        assert history[0]["message"].startswith(f"app b{u} is gone: the ApplicationSet in set/appset.yaml no longer "
+                                                "generates it"), history[0]  # fmt: skip
+        assert "stay in the cluster" in history[0]["message"], history[0]
+        assert live(case.kube, f"/api/v1/namespaces/b{u}/configmaps/settings") is not None, "left, no app's"
+
+        records = len(json.loads(cli("history", "--json").stdout))
+        other = cli("sync", "--entry", "other")
+        assert other.returncode == 0, shown(other)
+        assert f"app a{u} is still defined in set/appset.yaml, but not reached" in output(other), output(
+            other
+        )
+        assert "error" not in other.stderr, other.stderr
+        after = json.loads(cli("history", "--json").stdout)
+        assert all(r["result"] != "Failed" for r in after[: len(after) - records]), after[
+            : len(after) - records
+        ]
+        listed = {a["name"] for a in json.loads(cli("status", "--json", "--entry", "other").stdout)["apps"]}
+        assert f"a{u}" not in listed and f"api{u}" in listed, listed

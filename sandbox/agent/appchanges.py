@@ -9,7 +9,9 @@ An app can leave the env repo in ways that look alike and mean opposite things:
   accident does this as easily as intent, so nothing is pruned and the app fails, as Argo CD
   refuses an empty sync unless allowEmpty is set;
 - its entry is **broken** (invalid, or the whole file is): its last good state is kept, with
-  the problem shown; pruning on a typo would delete a running app.
+  the problem shown; pruning on a typo would delete a running app;
+- its definition is still in Git but **elsewhere**: not reached from the apps of this run
+  (another ``--entry`` runs it). It is left as it is, said, and is none of this run's apps.
 
 This module decides which is which from plain values; the agent acts on the answer.
 """
@@ -33,7 +35,10 @@ class AppChanges:
     specs: tuple[AppSpec, ...]  # the apps to run, in the env repo's order
     broken: dict[str, tuple[Problem, ...]] = field(default_factory=dict)  # known apps with an invalid entry
     vanished: dict[str, Problem] = field(default_factory=dict)  # folder apps whose folder is gone or empty
-    removed: tuple[str, ...] = ()  # gone from a valid sandbox.yaml
+    removed: tuple[str, ...] = ()  # gone from a valid sandbox.yaml, or no longer made by the file read
+    elsewhere: dict[str, Problem] = field(
+        default_factory=dict
+    )  # defined still, but not reached from this run's apps
 
 
 def changes(
@@ -45,15 +50,22 @@ def changes(
     is_folder: Callable[[str], bool] = lambda _path: False,
     still_defined: Callable[[AppSpec], bool] = lambda _spec: False,
     unrendered: frozenset[str] = frozenset(),
+    read_files: frozenset[str] = frozenset(),
 ) -> AppChanges:
     """``known`` holds every app this env repo ran before (in memory, or from its inventory);
     ``is_folder`` says whether a path is a folder at ``revision`` (read at the commit compared);
-    ``unrendered``, the apps that do not render there: what they define is unknown, and kept."""
+    ``unrendered``, the apps that do not render there: what they define is unknown, and kept;
+    ``read_files``, the files whose definitions were read there: one no longer makes the app."""
     listed = {s.name for s in specs}
     whole_file = configured and any(not p.object for p in problems)
     named = {p.object for p in problems if p.object}
+    # Files an ApplicationSet in them fails to generate from: what it made is unknown there.
+    troubled = {p.file for p in problems if p.file} | {
+        s.defined_in for s in specs if s.invalid and s.kind == "ApplicationSet"
+    }
     broken: dict[str, tuple[Problem, ...]] = {}
     vanished: dict[str, Problem] = {}
+    elsewhere: dict[str, Problem] = {}
     removed: list[str] = []
     # A root that does not render: what it defines is unknown, so no known app counts as removed.
     unread_root = next((s.name for s in specs if not s.parent and s.name in unrendered), None)
@@ -65,6 +77,14 @@ def changes(
                                     "is kept as it is", object=name),)  # fmt: skip
         elif whole_file or name in named:
             broken[name] = tuple(p for p in problems if p.object in ("", name))
+        elif configured and spec.defined_in in troubled:
+            # An ApplicationSet that fails to generate deletes none of the Applications it made.
+            broken[name] = (Problem(f"{spec.defined_in}, which made app {name}, fails at {revision[:7]}: the app is "
+                                    "kept as it is", file=spec.defined_in, object=name),)  # fmt: skip
+        elif configured and spec.defined_in in read_files:
+            # Its file was read and no longer makes it (an ApplicationSet stopped generating it, or
+            # its object left a file of several): gone, as the controller that made it has it.
+            removed.append(name)
         elif (
             configured
             and spec.kind
@@ -73,18 +93,18 @@ def changes(
             and still_defined(spec)
         ):
             # The root app an Argo CD --entry folder makes: no file defines it, the entry does.
-            vanished[name] = Problem(
-                f"app {name} is the root app of the entry {spec.path}, not of this run's: nothing applied or pruned "
-                f"(--entry {spec.path} runs it; `gitops-sandbox cluster down` removes every app)",
-                file=spec.defined_in, object=name,
+            elsewhere[name] = Problem(
+                f"app {name} is the root app of the entry {spec.path}, not of this run's: left as it is, nothing "
+                f"applied or pruned (--entry {spec.path} runs it; `gitops-sandbox cluster down` removes every app)",
+                file=spec.defined_in,
             )  # fmt: skip
         elif configured and still_defined(spec):
             # Not reached from where the apps come from now (another --entry), yet still in Git:
             # only deleting the definition removes an app and prunes its objects.
-            vanished[name] = Problem(
-                f"app {name} is still defined in {spec.defined_in}, but not among the apps at {revision[:7]} (the "
-                "apps come from elsewhere now: another --entry?): nothing applied or pruned. To remove it and its "
-                "objects, delete its definition", file=spec.defined_in, object=name,
+            elsewhere[name] = Problem(
+                f"app {name} is still defined in {spec.defined_in}, but not reached from the apps at {revision[:7]} "
+                "(another --entry runs it?): left as it is, nothing applied or pruned. To remove it and its "
+                "objects, delete its definition", file=spec.defined_in,
             )  # fmt: skip
         elif configured:
             removed.append(name)
@@ -95,7 +115,7 @@ def changes(
                 f"and its objects, list the apps to keep in {CONFIG_FILE}",
                 file=spec.path, object=name,
             )  # fmt: skip
-    return AppChanges(tuple(specs), broken, vanished, tuple(sorted(removed)))
+    return AppChanges(tuple(specs), broken, vanished, tuple(sorted(removed)), elsewhere)
 
 
 def _unrendered_ancestor(
@@ -159,6 +179,8 @@ def gone(spec: AppSpec, repo: EnvRepo, head: str, entry_note: str) -> str:
     if raw is None and not repo.is_dir(head, where):
         return f"app {spec.name} is gone: {where}, which defined it, is gone at {head[:7]}"
     name = spec.object_name or spec.name
+    if raw is not None and b"ApplicationSet" in raw and spec.kind == "Application":
+        return f"app {spec.name} is gone: the ApplicationSet in {where} no longer generates it at {head[:7]}"
     if raw is not None and name.encode() not in raw:
         return f"app {spec.name} is gone: its {spec.kind or 'definition'} was removed from {where}"
     return f"app {spec.name} ({where}) is no longer reached from the apps at {head[:7]}{now}"
@@ -182,6 +204,7 @@ def known_from(inventories: list[Inventory], repo_path: Path, git_dir: str = "")
             cascade=extra.get("cascade", "true") == "true",
             defined_in=extra.get("definedIn", ""), parent=extra.get("parent", ""), kind=extra.get("kind", ""),
             home=extra.get("home", ""), object_name=extra.get("objectName", ""),
+            auto_sync=extra.get("autoSync", "true") == "true", self_heal=extra.get("selfHeal", "true") == "true",
         )  # fmt: skip
     return known
 
@@ -195,6 +218,7 @@ def inventory_extra(spec: AppSpec, repo_path: Path, git_dir: str) -> dict[str, s
         "prune": "true" if spec.prune else "false", "cascade": "true" if spec.cascade else "false",
         "definedIn": spec.defined_in, "parent": spec.parent,
         "kind": spec.kind, "home": spec.home, "objectName": spec.object_name,
+        "autoSync": "true" if spec.auto_sync else "false", "selfHeal": "true" if spec.self_heal else "false",
     }  # fmt: skip
 
 

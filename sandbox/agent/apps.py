@@ -78,10 +78,11 @@ class AppSet:
             self.s.event("error", problem.object if problem.object in names else "", str(problem))
         self.note = found.note  # where the apps came from (said when an app is gone)
         self.read_at = found.read_at
-        self._say_notices(head, found.note, found.notices)
         known = self._known()
         found_changes = appchanges.changes(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path),
-                           lambda spec: appchanges.still_defined(spec, repo, head), found.unrendered)  # fmt: skip
+                           lambda spec: appchanges.still_defined(spec, repo, head), found.unrendered,
+                           found.read_files)  # fmt: skip
+        self._say_notices(head, found.note, (*found.notices, *map(str, found_changes.elsewhere.values())))
         self._apply(found_changes, known, head)
         if self.automated or force:
             self._record_unowned_problems(head, trigger)
@@ -179,6 +180,9 @@ class AppSet:
                             "not syncing it from here. Stop that agent, or name one of the apps differently",
                             object=name),
                 )  # fmt: skip
+        for name in changes.elsewhere:
+            if name in old:  # another run's app now: this one stops driving it, and leaves it as it is
+                old[name].abandon(f"app {name} is not reached from the apps at {head[:7]} any more")
         for name in changes.removed:
             if name in old:
                 apps[name] = old[name]  # until its removal is carried out

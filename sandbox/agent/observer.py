@@ -102,7 +102,8 @@ class Observer:
             specs, problems, configured = found.apps, found.problems, found.configured
             known = appchanges.known_from(list(inventories.values()), self.repo_path, repo.git_dir)
             changed = appchanges.changes(specs, problems, configured, known, head, lambda path: repo.is_dir(head, path),
-                               lambda spec: appchanges.still_defined(spec, repo, head), found.unrendered)  # fmt: skip
+                               lambda spec: appchanges.still_defined(spec, repo, head), found.unrendered,
+                               found.read_files)  # fmt: skip
             self._watch_children()
             saved = {} if ref else settings.load(self.settings_path)
             judged: list[tuple[AppSpec, tuple[Problem, ...]]] = [
@@ -122,7 +123,9 @@ class Observer:
             unread = found.unrendered - set(found.read_at) - {n for n in changed.broken}
             apps = list(appview.finished(tuple(apps), ref or repo.branch or "HEAD", found.read_at, unread))
             note = uncommitted_config(self.repo_path, repo, head) if not ref else None
-            notices = tuple(n for n in (found.note, note, *found.notices) if n)
+            notices = tuple(
+                n for n in (found.note, note, *found.notices, *map(str, changed.elsewhere.values())) if n
+            )
             return Snapshot(
                 0, str(self.repo_path), ref or repo.branch or "HEAD", head, tuple(apps), (), tuple(problems),
                 commits=tuple(repo.commits(head, limit=200)), notices=notices,

@@ -11,6 +11,7 @@ import yaml
 from sandbox.manifest import kubeyaml
 from sandbox.manifest.names import dns1123_name
 from sandbox.manifest.shape import mapping
+from sandbox.manifest.yamlerror import yaml_error
 from sandbox.model import Problem
 from sandbox.source import applicationset, argocd
 from sandbox.source.appconfig import MANIFEST_SUFFIXES
@@ -29,16 +30,28 @@ from sandbox.source.repomap import RepoMap
 WHICH_CLUSTER = "WhichCluster"  # a problem that asks which cluster's folder to run (--entry)
 
 
+@dataclass(frozen=True)
+class ArgoScan:
+    defined: list[Defined]
+    # Files that hold Argo CD objects by their text but do not read as YAML: no app may render
+    # them, so they are said here (an app whose folder holds one says it itself).
+    unreadable: list[Problem]
+
+
 def argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined]:
+    return argo_scan(repo, sha, folder).defined
+
+
+def argo_scan(repo: EnvRepo, sha: str, folder: str) -> ArgoScan:
     return repo.memo.once(("argo", sha, folder), lambda: _scan_argo_definitions(repo, sha, folder))
 
 
-def _scan_argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined]:
+def _scan_argo_definitions(repo: EnvRepo, sha: str, folder: str) -> ArgoScan:
     """Application and ApplicationSet objects in the files under ``folder``, as written (Helm
     templates are skipped: they are not YAML until rendered)."""
     files = repo.list_files(sha, folder)
     charts = {posixpath.dirname(f) for f in files if posixpath.basename(f) == CHART_FILE}
-    found = []
+    found, unreadable = [], []
     for file in repo.files_containing(sha, argocd.GROUP, folder):
         if not file.lower().endswith(MANIFEST_SUFFIXES) or any(p.startswith(".") for p in file.split("/")):
             continue
@@ -49,12 +62,17 @@ def _scan_argo_definitions(repo: EnvRepo, sha: str, folder: str) -> list[Defined
             continue
         try:
             docs = list(kubeyaml.load_all(raw))
-        except (yaml.YAMLError, RecursionError, ValueError):
-            continue  # the app that renders this file says what is wrong with it
+        except yaml.YAMLError as err:
+            message, line = yaml_error(err, raw.decode("utf-8", "replace"))
+            unreadable.append(Problem(message, file=file, line=line))
+            continue
+        except (RecursionError, ValueError) as err:
+            unreadable.append(Problem(f"does not read as YAML: {err}", file=file))
+            continue
         for doc in docs:
             if isinstance(doc, dict) and argocd.is_argo_object(doc) and doc.get("kind") in argocd.APP_KINDS:
                 found.append(Defined(doc, file))
-    return found
+    return ArgoScan(found, unreadable)
 
 
 @dataclass
@@ -70,6 +88,9 @@ class ArgoWalk:
     notices: list[Problem] = field(default_factory=list)  # said of the repo, failing nothing
     cluster: ClusterFacts = NO_CLUSTER
     read_at: dict[str, str] = field(default_factory=dict)  # app -> the earlier revision its apps come from
+    # The files whose Applications and ApplicationSets were read: an app one of them no longer
+    # makes is gone, not left to another --entry.
+    read_files: set[str] = field(default_factory=set)
     _apps: dict[str, AppSpec] = field(default_factory=dict)
     _generated: set[str] = field(default_factory=set)  # apps an ApplicationSet makes
 
@@ -94,6 +115,21 @@ class ArgoWalk:
         root = AppSpec(name, path, argocd.DEFAULT_NAMESPACE, source, options=RenderOptions(recurse=False),
                        defined_in=path, kind="Application", home="argocd", object_name=name)  # fmt: skip
         self._walk([root])
+
+    def unread(self, unreadable: list[Problem]) -> None:
+        """Files of Argo CD objects that do not read, and that no app's folder holds (such an
+        app fails to render and says why): said as problems, or nothing would say them. The
+        apps they defined are kept as they are (see appchanges)."""
+        folders = [
+            p
+            for s in self._apps.values()
+            if not s.repo and not s.reads_no_folder
+            for p in (s.path, *s.also_reads)
+        ]
+        for problem in unreadable:
+            if not any(self._reads(folder, problem.file) for folder in folders):
+                self.problems.append(dataclasses.replace(
+                    problem, message=f"{problem.message}; the Argo CD objects in it are not read"))  # fmt: skip
 
     def roots(self, defined: list[Defined]) -> None:
         self._walk(self._specs(defined, parent=""))
@@ -184,6 +220,7 @@ class ArgoWalk:
     def _specs(self, defined: list[Defined], parent: str) -> list[AppSpec]:
         specs = []
         for found in defined:
+            self.read_files.add(found.file)
             if found.manifest.get("kind") == "ApplicationSet":
                 generated, problems, notices = applicationset.expand(found, self.repo, self.sha, self.repos)
                 self.notices += notices

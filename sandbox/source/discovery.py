@@ -30,7 +30,7 @@ from sandbox.source.appconfig import (
 )
 from sandbox.source.appspec import CONFIG_FILE, AppSpec
 from sandbox.source.argocd import Defined
-from sandbox.source.argowalk import WHICH_CLUSTER, ArgoWalk, argo_definitions, cluster_question
+from sandbox.source.argowalk import WHICH_CLUSTER, ArgoWalk, argo_definitions, argo_scan, cluster_question
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.fluxentry import FluxEntries, flux_entries, holds_flux
 from sandbox.source.fluxwalk import FluxWalk
@@ -53,6 +53,9 @@ class Discovery:
     # (suspended, or not rendering here): app -> that revision.
     read_at: Mapping[str, str] = field(default_factory=dict)
     notices: tuple[str, ...] = ()  # what else is said of how the repo reads, failing nothing
+    # The files whose app definitions were read (Argo CD's): one that no longer makes an app
+    # that ran removed it, as the ApplicationSet controller deletes what it stops generating.
+    read_files: frozenset[str] = frozenset()
 
 
 def load_apps(repo: EnvRepo, revision: str) -> tuple[list[AppSpec], list[Problem]]:
@@ -107,6 +110,7 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None, cluster: ClusterFacts)
     unrendered: set[str] = set()
     read_at: dict[str, str] = {}
     notices: list[str] = []
+    read_files: set[str] = set()
     if config.argocd is not None:
         walk = ArgoWalk(repo, sha, repos, taken={a.name: CONFIG_FILE for a in apps}, cluster=cluster)
         walk.entry(config.argocd)
@@ -115,6 +119,7 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None, cluster: ClusterFacts)
         unrendered |= walk.unrendered
         read_at |= walk.read_at
         notices += [str(n) for n in walk.notices]
+        read_files |= walk.read_files
         note = f"apps from the Argo CD entry {config.argocd}/ ({'--entry' if entry is not None else CONFIG_FILE})"
     if config.flux is not None:
         found = _flux(repo, sha, repos, config.flux, config.charts, apps, cluster)
@@ -125,7 +130,7 @@ def _discover(repo: EnvRepo, sha: str, entry: str | None, cluster: ClusterFacts)
         notices += found.notices
         note = found.note
     return Discovery(apps, problems, note, configured=True, unrendered=frozenset(unrendered), read_at=read_at,
-                     notices=tuple(notices))  # fmt: skip
+                     notices=tuple(notices), read_files=frozenset(read_files))  # fmt: skip
 
 
 def _entry_config(
@@ -214,7 +219,8 @@ def _scanned(
 ) -> Discovery:
     """The apps of a repo whose sandbox.yaml names none (or that has none): its Argo CD
     Applications, else its one Flux cluster entry, else one app per top-level folder."""
-    defined = argo_definitions(repo, sha, "")
+    scan = argo_scan(repo, sha, "")
+    defined = scan.defined
     scanned = flux_entries(repo, sha) if not defined else FluxEntries([], [])
     entries = scanned.found
     if len(entries) > 1:
@@ -226,6 +232,9 @@ def _scanned(
             found = dataclasses.replace(found, note=f"{found.note}; other cluster folders, not bootstrapped: "
                                                     f"{others} (--entry {scanned.others[0]} runs it)")  # fmt: skip
         return found
+    if not defined and scan.unreadable:  # its only Argo CD files do not read: not a repo of folders
+        return Discovery([], [dataclasses.replace(p, message=f"{p.message}; the Argo CD objects in it are not read")
+                              for p in scan.unreadable], configured=True)  # fmt: skip
     if not defined and config is None:
         apps, folder_problems = folder_apps(repo, sha)
         if not apps and not folder_problems:
@@ -237,6 +246,7 @@ def _scanned(
     defined, examples = _apart_examples(defined)
     walk = ArgoWalk(repo, sha, repos, cluster=cluster)
     walk.roots(defined)
+    walk.unread(scan.unreadable)
     if examples:
         files = sorted({d.file for d in examples})
         walk.notices.append(Problem(
@@ -253,7 +263,8 @@ def _scanned(
                          if any(d.manifest.get("kind") == k[:-1] for d in defined))  # fmt: skip
     note = f"{_apps_count(apps)} from the Argo CD {kinds} in {shown}" if apps else ""
     return Discovery(apps, walk.problems, note, configured=True, unrendered=frozenset(walk.unrendered),
-                     read_at=walk.read_at, notices=tuple(str(n) for n in walk.notices))  # fmt: skip
+                     read_at=walk.read_at, notices=tuple(str(n) for n in walk.notices),
+                     read_files=frozenset(walk.read_files))  # fmt: skip
 
 
 # Folders whose Applications illustrate rather than deploy: nobody applies docs/examples/app.yaml.
