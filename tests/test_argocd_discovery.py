@@ -668,3 +668,30 @@ def test_a_top_level_argo_file_that_does_not_read_is_said_with_its_line_not_pass
     assert problem.message.startswith("invalid YAML") and problem.message.endswith(
         "the Argo CD objects in it are not read"
     ), problem
+
+
+def test_a_leaf_app_that_reads_outside_its_folder_and_stops_rendering_is_not_said_to_define_apps(
+    tmp_path: Path,
+) -> None:
+    """Its earlier revision is rendered to learn what it defines (a kustomization reaching a
+    base may hold Applications); it holds none, so the note for apps of apps is not its."""
+    from gitkit import commit
+
+    from sandbox.source.percommit import ClusterFacts
+
+    app = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\n"
+        "spec:\n  project: default\n  source:\n    repoURL: https://example.com/env.git\n    path: web\n"
+        "  destination:\n    server: https://kubernetes.default.svc\n    namespace: web\n"
+    )
+    path = _repo_of(tmp_path, {
+        "web.yaml": app, "sandbox.yaml": "repos:\n  https://example.com/env.git: .\n",
+        "web/kustomization.yaml": "resources: [../base]\n", "base/kustomization.yaml": "resources: [cm.yaml]\n",
+        "base/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    })  # fmt: skip
+    good = git(path, "rev-parse", "HEAD")
+    commit(path, {"base/cm.yaml": "kind: [\n"}, "break the base")
+    found = discover(EnvRepo(path), "HEAD", cluster=ClusterFacts({"web": good}))
+
+    assert [a.name for a in found.apps] == ["web"]
+    assert dict(found.read_at) == {}, "web defines no apps at the revision it runs"

@@ -164,7 +164,7 @@ class ArgoWalk:
             defining = [spec for spec in added if self._may_define_apps(spec)]
             renders = defining_renders(self.repo, defining, self.sha, self.cluster)
             for spec, (rendered, revision) in zip(defining, renders, strict=True):
-                if revision != self.sha:
+                if revision != self.sha and (rendered.children or not rendered.ok):  # what it defines there
                     self.read_at[spec.name] = revision
                 if not rendered.ok:
                     self.unrendered.add(spec.name)  # its own failure says why; its children are unknown

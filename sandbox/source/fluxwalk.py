@@ -155,7 +155,7 @@ class FluxWalk:
         made = []
         for spec, (rendered, revision) in zip(specs, defining_renders(self.repo, specs, self.sha, self.cluster),
                                               strict=True):  # fmt: skip
-            if revision != self.sha:
+            if revision != self.sha and (rendered.children or not rendered.ok):  # what it defines there
                 self.read_at[spec.name] = revision
             made.append(rendered)
         return made
