@@ -91,6 +91,9 @@ class ArgoWalk:
     # The files whose Applications and ApplicationSets were read: an app one of them no longer
     # makes is gone, not left to another --entry.
     read_files: set[str] = field(default_factory=set)
+    _asked_files: dict[str, list[str]] = field(
+        default_factory=dict
+    )  # app -> the files of its cluster question
     _apps: dict[str, AppSpec] = field(default_factory=dict)
     _generated: set[str] = field(default_factory=set)  # apps an ApplicationSet makes
 
@@ -200,7 +203,7 @@ class ArgoWalk:
                          if seen.defined_in == spec.defined_in
                          else f"twice: in {seen.defined_in} and in {spec.defined_in}{hint}")  # fmt: skip
                 if hint:  # one folder per cluster: which to run is the user's question
-                    self.problems.append(_which_cluster(spec.name, seen.defined_in, spec.defined_in, hint))
+                    self._ask_cluster(spec.name, [seen.defined_in, spec.defined_in])
                 else:  # Argo CD warns (SharedResourceWarning) and runs one: so does the sandbox
                     self.notices.append(Problem(
                         f"app {spec.name} is defined {where}: the first ({seen.defined_in}) runs, the second is left "
@@ -209,6 +212,19 @@ class ArgoWalk:
             return None
         self._apps[spec.name] = spec
         return spec
+
+    def _ask_cluster(self, name: str, files: list[str]) -> None:
+        """One question per app, naming every folder that defines it (a third cluster's too)."""
+        where = self._asked_files.setdefault(name, [])
+        where += [f for f in files if f not in where]
+        question = _which_cluster(name, where)
+        asked = next(
+            (i for i, p in enumerate(self.problems) if p.reason == WHICH_CLUSTER and p.object == name), None
+        )
+        if asked is None:
+            self.problems.append(question)
+        else:
+            self.problems[asked] = question
 
     def _ancestors(self, spec: AppSpec) -> set[str]:
         names, parent = set(), spec.parent
@@ -319,23 +335,29 @@ def cluster_question(defined: list[Defined]) -> Problem | None:
     """Which cluster's folder to run, where two folders define the same Application (one folder
     per cluster, as a fleet repo has them): no Argo CD runs both, so the sandbox
     asks rather than run a mix. Read from the files alone, before any app renders."""
-    first: dict[tuple[str, str], Defined] = {}
+    files: dict[tuple[str, str], list[str]] = {}
     for found in defined:
         if found.manifest.get("kind") != "Application":
             continue
         meta = mapping(found.manifest.get("metadata"))
         key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-        seen = first.setdefault(key, found)
-        if seen.file == found.file:
-            continue
-        if hint := _entry_hint(seen.file, found.file):
-            return _which_cluster(key[1], seen.file, found.file, hint)
+        if found.file not in (seen := files.setdefault(key, [])):
+            seen.append(found.file)
+    for (_namespace, name), where in files.items():
+        if len(where) > 1 and _entry_hint(where[0], where[1]):
+            return _which_cluster(name, where)
     return None
 
 
-def _which_cluster(name: str, first: str, second: str, hint: str) -> Problem:
-    return Problem(f"app {name} is defined twice: in {first} and in {second}{hint}", file=second, object=name,
-                   reason=WHICH_CLUSTER)  # fmt: skip
+def _which_cluster(name: str, files: list[str]) -> Problem:
+    folders = list(dict.fromkeys(posixpath.dirname(f) for f in files))
+    entries = " or ".join(f"--entry {f}" for f in folders)
+    count = "twice" if len(files) == 2 else f"{len(files)} times"
+    return Problem(
+        f"app {name} is defined {count}: in {' and in '.join(files)} (a folder for each cluster? choose one with "
+        f"{entries}, or in {CONFIG_FILE}: `argocd: {{path: {folders[0]}}}`)",
+        file=files[-1], object=name, reason=WHICH_CLUSTER,
+    )  # fmt: skip
 
 
 def _entry_hint(first: str, second: str) -> str:
