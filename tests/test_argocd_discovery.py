@@ -700,3 +700,41 @@ def test_a_leaf_app_that_reads_outside_its_folder_and_stops_rendering_is_not_sai
 
     assert [a.name for a in found.apps] == ["web"]
     assert dict(found.read_at) == {}, "web defines no apps at the revision it runs"
+
+
+def test_the_repos_argocd_cm_build_options_are_how_its_kustomize_applications_build(tmp_path: Path) -> None:
+    """Argo CD builds every Kustomize Application with its argocd-cm's kustomize.buildOptions;
+    a repo that sets --load-restrictor LoadRestrictionsNone lists files outside a folder, which
+    the default refuses. Flags the sandbox does not honour are said."""
+    app = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: x\n  namespace: argocd\n"
+        "spec:\n  project: default\n  source:\n    repoURL: https://example.com/env.git\n    path: apps/x\n"
+        "  destination:\n    server: https://kubernetes.default.svc\n    namespace: x\n"
+    )
+    files = {
+        "x.yaml": app, "sandbox.yaml": "repos:\n  https://example.com/env.git: .\n",
+        "apps/x/kustomization.yaml": "resources: [../../shared.yaml]\n",
+        "shared.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n",
+    }  # fmt: skip
+    (tmp_path / "default").mkdir()
+    (tmp_path / "configured").mkdir()
+    default = EnvRepo(_repo_of(tmp_path / "default", files))
+    [plain] = discover(default, "HEAD").apps
+    refused = render_app(default, plain, "HEAD")
+    assert not refused.ok and "is not in or below" in str(refused.problems[0]), [
+        str(p) for p in refused.problems
+    ]
+
+    cm = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argocd-cm\n  namespace: argocd\ndata:\n"
+        "  kustomize.buildOptions: --load-restrictor LoadRestrictionsNone --enable-alpha-plugins\n"
+    )
+    configured = EnvRepo(_repo_of(tmp_path / "configured", {**files, "argocd/argocd-cm.yaml": cm}))
+    found = discover(configured, "HEAD")
+    [built] = [a for a in found.apps if a.names.short == "x"]
+    assert built.options.load_restrictor_none
+    assert set(_data(configured, built)) == {"shared"}
+    assert any("built with --load-restrictor LoadRestrictionsNone" in n for n in found.notices), found.notices
+    assert any("--enable-alpha-plugins not honoured by the sandbox" in n for n in found.notices), (
+        found.notices
+    )

@@ -36,6 +36,9 @@ class RenderOptions:
     common_labels: tuple[tuple[str, str], ...] = ()
     common_annotations: tuple[tuple[str, str], ...] = ()
     kustomize_namespace: str = ""
+    # `kustomize build --load-restrictor LoadRestrictionsNone`: Flux's always; Argo CD's where the
+    # repo's argocd-cm says so (kustomize.buildOptions).
+    load_restrictor_none: bool = False
     # Argo CD's directory.jsonnet: (name, value, is code) variables, and library folders
     jsonnet_ext_vars: tuple[tuple[str, str, bool], ...] = ()
     jsonnet_tlas: tuple[tuple[str, str, bool], ...] = ()

@@ -17,6 +17,7 @@ from sandbox.source import applicationset, argocd
 from sandbox.source.appconfig import MANIFEST_SUFFIXES
 from sandbox.source.appspec import CONFIG_FILE, AppSpec, RenderOptions, Source
 from sandbox.source.argocd import Defined
+from sandbox.source.argocdcm import BuildOptions, build_options
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.failedapp import failed_app
 from sandbox.source.percommit import MAX_DEPTH, NO_CLUSTER, ClusterFacts, defining_renders
@@ -94,6 +95,7 @@ class ArgoWalk:
     _asked_files: dict[str, list[str]] = field(
         default_factory=dict
     )  # app -> the files of its cluster question
+    _build: BuildOptions | None = None  # the repo's argocd-cm kustomize.buildOptions, once read
     _apps: dict[str, AppSpec] = field(default_factory=dict)
     _generated: set[str] = field(default_factory=set)  # apps an ApplicationSet makes
 
@@ -110,6 +112,15 @@ class ArgoWalk:
         visit("")
         return ordered + [s for s in self._apps.values() if s not in ordered]
 
+    def _as_built(self, spec: AppSpec) -> AppSpec:
+        """An Application as the repo's Argo CD builds it (its argocd-cm's build options)."""
+        if self._build is None:
+            self._build = build_options(self.repo, self.sha)
+            self.notices += self._build.notices
+        if spec.kind != "Application" or not self._build.load_restrictor_none:
+            return spec
+        return dataclasses.replace(spec, options=dataclasses.replace(spec.options, load_restrictor_none=True))
+
     def entry(self, path: str) -> None:
         """The entry folder is itself the root app (as ``argocd app create --path`` makes it)."""
         name = dns1123_name(posixpath.basename(path) or "root") or "root"
@@ -117,7 +128,7 @@ class ArgoWalk:
         # The folder is the root Application (as `argocd app create --path` makes it), defined by it.
         root = AppSpec(name, path, argocd.DEFAULT_NAMESPACE, source, options=RenderOptions(recurse=False),
                        defined_in=path, kind="Application", home="argocd", object_name=name)  # fmt: skip
-        self._walk([root])
+        self._walk([self._as_built(root)])
 
     def unread(self, unreadable: list[Problem]) -> None:
         """Files of Argo CD objects that do not read, and that no app's folder holds (such an
@@ -256,7 +267,7 @@ class ArgoWalk:
                 if spec is None or not spec.invalid:
                     self.problems += app_problems
                 if spec is not None:
-                    specs.append(spec)
+                    specs.append(self._as_built(spec))
                     if one is not found:
                         self._generated.add(spec.name)
         return specs

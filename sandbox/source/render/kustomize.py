@@ -96,10 +96,11 @@ def _kustomize_command(app: AppSpec, progress: toolchain.Progress) -> list[str]:
     found = toolchain.find("kustomize")
     # The standalone kustomize is pinned and newer; kubectl's built-in one is the fallback.
     head = [str(found.path), "build"] if found else [str(toolchain.ensure("kubectl", progress)), "kustomize"]
-    if app.options.flux:
-        # kustomize-controller builds with LoadRestrictionsNone: a kustomization may list a file
-        # outside its own folder (resources: [../../apps/web/ks.yaml]). The repo stays the
-        # limit: nothing outside it is exported to the build (see _kustomize_escapes).
+    if app.options.flux or app.options.load_restrictor_none:
+        # kustomize-controller builds with LoadRestrictionsNone (and Argo CD where its argocd-cm
+        # says so): a kustomization may list a file outside its own folder (resources:
+        # [../../apps/web/ks.yaml]). The repo stays the limit: nothing outside it is exported to
+        # the build (see _kustomize_escapes).
         head = [*head, "--load-restrictor", "LoadRestrictionsNone"]
     return head
 
