@@ -68,3 +68,19 @@ def test_a_deployment_whose_pods_read_a_missing_secret_is_not_healthy_and_says_w
         commit_fixture(case.repo, CASE / "reads_secret" / "two", case.names, "bring the Secret")
         cli("sync")
         wait_for(lambda: deployment()["health"] == "Healthy", 60, 0.5, "Healthy once the Secret exists")
+
+
+def test_replicas_that_must_not_share_a_node_say_the_sandbox_has_one(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """Required pod anti-affinity with two replicas: on the sandbox's one node the second pod
+    never schedules. The Deployment says why, in the scheduler's words, and that the one node
+    is the sandbox's doing, not the repo's."""
+    with cluster_case(tmp_path, local_runtime, CASE / "apart", "two apart") as case:
+        u, cli = case.uid, case.cli
+        cli("sync")
+        said = wait_for(lambda: (d := _objects(cli, f"apart-{u}")["Deployment/apart"]) and "one node" in d["message"]
+                        and d, 60, 0.5, "the Deployment names the scheduler's reason")  # fmt: skip
+        assert said["health"] == "Progressing", said
+        assert "didn't match pod anti-affinity rules" in said["message"], said
+        assert "the sandbox's cluster has one node" in said["message"], said

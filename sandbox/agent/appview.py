@@ -189,10 +189,18 @@ def _with_cause(health: Health, message: str, children: tuple[ObjectState, ...])
 
 def _causes(children: tuple[ObjectState, ...]) -> Iterator[str]:
     for child in children:
-        if child.key.kind == "Pod" and child.health in (Health.DEGRADED, Health.PROGRESSING) and child.health_message \
-                and child.health_message.startswith("container "):  # fmt: skip
-            yield f"pod {child.key.name}: {child.health_message}"
+        said = child.health_message
+        if child.key.kind == "Pod" and child.health in (Health.DEGRADED, Health.PROGRESSING) \
+                and said.startswith(("container ", _UNSCHEDULABLE)):  # fmt: skip
+            yield f"pod {child.key.name}: {said}{_ONE_NODE if _ONE_NODE_SAYS in said else ''}"
         yield from _causes(child.children)
+
+
+# The scheduler's words for a pod no node takes; on the sandbox's one node, required pod
+# anti-affinity with more replicas than nodes is the common cause, and it is the sandbox's.
+_UNSCHEDULABLE = "Unschedulable: "
+_ONE_NODE_SAYS = "0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules"
+_ONE_NODE = " (the sandbox's cluster has one node: pods that must not share a node cannot all run here)"
 
 
 def _children(live: Manifest, cache: LiveView, depth: int = 0) -> list[ObjectState]:
