@@ -562,6 +562,30 @@ def test_a_source_no_app_defines_says_where_it_was_looked_for_and_which_files_na
     )
 
 
+def test_a_source_a_chart_would_make_is_read_as_the_repo_its_values_describe_when_that_is_this_repo(
+    tmp_path: Path,
+) -> None:
+    """The Flux Operator's templates install the flux-instance chart from a registry; its
+    values describe the GitRepository every Kustomization reads. The chart is not rendered
+    here, so the object is never seen: its description is read instead, when its URL is this
+    repo, and said."""
+    repo, _found = _discover(tmp_path, "source-in-values")
+    git(repo.path, "remote", "add", "origin", "https://git.example.com/tests/source-in-values.git")
+    git(repo.path, "remote", "add", "mirror", "https://git.example.com/tests/platform.git")
+
+    found = discover(EnvRepo(repo.path), "HEAD")
+
+    assert _failed(found) == {}, _failed(found)
+    [apps] = [a for a in found.apps if a.names.short == "apps"]
+    assert apps.path == "apps" and not apps.revision, (apps.path, apps.revision)
+    said = [n.message for n in apps.notices]
+    assert any(
+        n.startswith("GitRepository platform is made by no object the sandbox reads (a chart from a registry")
+        and "bootstrap/operator-values.yaml describes it, url https://git.example.com/tests/platform.git" in n
+        for n in said
+    ), said
+
+
 def test_the_entry_is_the_folder_the_bootstrap_source_syncs_not_one_an_app_applied_from_there_syncs(
     tmp_path: Path,
 ) -> None:

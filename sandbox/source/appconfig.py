@@ -22,6 +22,7 @@ import yaml
 
 from sandbox.manifest import kubeyaml
 from sandbox.manifest.names import DNS1123_LABEL, dns1123_name
+from sandbox.manifest.suffixes import MANIFEST_SUFFIXES
 from sandbox.manifest.yamlerror import yaml_error
 from sandbox.manifest.yamlguard import alias_problem, duplicate_keys
 from sandbox.model import SYSTEM_NAMESPACE, Problem
@@ -32,7 +33,6 @@ from sandbox.source.render.helm import CHART_FILE
 from sandbox.source.render.kustomization import has_kustomization
 
 SOURCES: tuple[str, ...] = ("auto", *SOURCE_TYPES)
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 _APP_KEYS = ("name", "path", "namespace", "source", "values", "releaseName", "autoSync", "prune", "selfHeal")
 _TOP_KEYS = ("apps", "argocd", "flux", "repos", "charts")

@@ -16,8 +16,8 @@ import yaml
 
 from sandbox.manifest import kubeyaml
 from sandbox.manifest.shape import mapping
+from sandbox.manifest.suffixes import MANIFEST_SUFFIXES
 from sandbox.model import Problem
-from sandbox.source.appconfig import MANIFEST_SUFFIXES
 from sandbox.source.envrepo import EnvRepo
 
 CONFIG_MAP = "argocd-cm"

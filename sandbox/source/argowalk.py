@@ -11,10 +11,10 @@ import yaml
 from sandbox.manifest import kubeyaml
 from sandbox.manifest.names import dns1123_name
 from sandbox.manifest.shape import mapping
+from sandbox.manifest.suffixes import MANIFEST_SUFFIXES
 from sandbox.manifest.yamlerror import yaml_error
 from sandbox.model import Problem
 from sandbox.source import applicationset, argocd
-from sandbox.source.appconfig import MANIFEST_SUFFIXES
 from sandbox.source.appspec import CONFIG_FILE, AppSpec, RenderOptions, Source
 from sandbox.source.argocd import Defined
 from sandbox.source.argocdcm import BuildOptions, build_options

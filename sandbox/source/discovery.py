@@ -351,7 +351,9 @@ def _flux(
         found = [set(repo.files_containing(sha, text)) for text in texts]
         return sorted(set.intersection(*found)) if found else []
 
-    sources = flux.Sources(repos, charts=charts, mentions=mentions)
+    sources = flux.Sources(
+        repos, charts=charts, mentions=mentions, read=lambda file: repo.read_file(sha, file)
+    )
 
     def walked() -> FluxWalk:
         walk = FluxWalk(repo, sha, sources, {a.name for a in taken}, cluster=cluster)

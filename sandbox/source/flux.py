@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import posixpath
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions
 from sandbox.source.argocd import APP_NAME, Defined
 from sandbox.source.complaints import Complaints
+from sandbox.source.fluxdescribed import Described, described_git, git_ref
 from sandbox.source.helmcache import helm_cache_chart, pull_line, pull_reference
 from sandbox.source.repomap import RepoMap
 
@@ -118,6 +118,8 @@ class Sources:
     artifacts: dict[str, fluxartifact.ArtifactView | str] = field(default_factory=dict)  # ExternalArtifacts
     # The env repo's files that hold every one of some strings (where an unknown source is named).
     mentions: Callable[[tuple[str, ...]], list[str]] = lambda _texts: []
+    read: Callable[[str], bytes | None] = lambda _file: None  # an env repo file, at the revision walked
+    described: dict[str, str] = field(default_factory=dict)  # GitRepository read from a description -> said
 
     def size(self) -> tuple[int, ...]:
         """How much has been learnt: a walk that learnt more may define more apps when run again."""
@@ -164,14 +166,8 @@ class Sources:
         if str(sync.get("kind") or "GitRepository") != "GitRepository" or not sync.get("url"):
             return
         name = str(sync.get("name") or namespace)
-        ref = str(sync.get("ref") or "")
         self.git[name] = str(sync["url"])
-        self.git_refs[name] = (
-            {"branch": ref.removeprefix("refs/heads/")} if ref.startswith("refs/heads/")
-            else {"tag": ref.removeprefix("refs/tags/")} if ref.startswith("refs/tags/")
-            else {"commit": ref} if re.fullmatch(r"[0-9a-f]{40}", ref)
-            else {"name": ref} if ref else {}
-        )  # fmt: skip
+        self.git_refs[name] = git_ref(str(sync.get("ref") or ""))
 
 
 FLUX_MANIFESTS = "/fluxcd/flux-manifests"  # the OCI artifact of Flux's own install manifests
@@ -292,6 +288,13 @@ def _git_path(
         return Place(
             clean
         )  # `flux bootstrap` defines it in the cluster, for the repo it bootstraps: this one
+    if source not in sources.git and (described := _described(source, sources, bad.file)):
+        sources.git[source], sources.git_refs[source] = described.url, described.ref
+        sources.described[source] = (
+            f"GitRepository {source} is made by no object the sandbox reads (a chart from a registry makes it?); "
+            f"{described.file} describes it, url {described.url}, and it is read as that"
+        )  # fmt: skip
+    learned = sources.described.get(source, "")
     if source not in sources.git:
         bad.artifact(f"{what}: {_undefined('GitRepository', source, sources, bad.file)}")
         return None
@@ -309,8 +312,18 @@ def _git_path(
         git_ref.get("commit") or git_ref.get("tag") or git_ref.get("name") or git_ref.get("branch") or ""
     )
     if other is None and sources.repos.runs(revision):  # the revision the sandbox runs
-        return Place(clean, notice=sources.repos.redirected(revision, f"GitRepository {source}"))
-    return Place(clean, sources.repos.path_of(other) if other else "", revision)
+        redirected = sources.repos.redirected(revision, f"GitRepository {source}")
+        return Place(clean, notice="; ".join(n for n in (learned, redirected) if n))
+    return Place(clean, sources.repos.path_of(other) if other else "", revision, notice=learned)
+
+
+def _described(name: str, sources: Sources, referring: str) -> Described | None:
+    """A description of GitRepository ``name`` in the repo's files, of this repo or a mapped one."""
+    files = [f for f in sources.mentions((name, "url")) if f != referring]
+    found = described_git(name, files, sources.read)
+    if found is None or not (sources.repos.is_this_repo(found.url) or sources.repos.local_repo(found.url)):
+        return None
+    return found
 
 
 def _undefined(kind: str, name: str, sources: Sources, referring: str) -> str:

@@ -11,8 +11,8 @@ import yaml
 
 from sandbox.manifest import kubeyaml, rawyaml
 from sandbox.manifest.shape import mapping
+from sandbox.manifest.suffixes import MANIFEST_SUFFIXES
 from sandbox.source import flux
-from sandbox.source.appconfig import MANIFEST_SUFFIXES
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render.kustomization import KUSTOMIZATION_FILES
 

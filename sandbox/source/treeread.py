@@ -16,13 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+from sandbox.manifest.suffixes import MANIFEST_SUFFIXES as SUFFIXES
 from sandbox.model import Problem
 
 MiB = 1024 * 1024
 MAX_FILE_MIB = 64  # vendored CRD bundles run to several MiB; the ceiling only stops accidents
 MAX_FILE_VARIABLE = "GITOPS_SANDBOX_MAX_FILE_MIB"
 BINARY_SNIFF_BYTES = 8 * 1024
-MANIFEST_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
+MANIFEST_SUFFIXES = frozenset(SUFFIXES)
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz")
 MODE_SYMLINK = "120000"
 MAX_DIR_LINK_DEPTH = 8

@@ -15,8 +15,6 @@ from sandbox.manifest.yamlerror import yaml_error
 from sandbox.manifest.yamlguard import alias_problem, duplicate_keys
 from sandbox.model import Problem
 
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-
 
 @dataclass
 class Doc:

@@ -10,13 +10,13 @@ import tempfile
 from pathlib import Path
 
 from sandbox.manifest.appkinds import ARGO_APP_KINDS
+from sandbox.manifest.suffixes import MANIFEST_SUFFIXES
 from sandbox.model import Problem
 from sandbox.source.appspec import CONFIG_FILE, AppSpec, RenderOptions
 from sandbox.source.envrepo import EnvRepo
 from sandbox.source.render.helm import CHART_FILE
 from sandbox.source.render.kustomization import KUSTOMIZATION_FILES
 from sandbox.source.render.parse import (
-    MANIFEST_SUFFIXES,
     Doc,
     always_at,
     join,
