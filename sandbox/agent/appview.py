@@ -179,9 +179,9 @@ def _object_state(
 
 
 def _with_cause(health: Health, message: str, children: tuple[ObjectState, ...]) -> str:
-    """A workload still rolling out says why, when a pod of it says (a Secret it reads is
-    missing): "0 of 1 available" alone leaves the user to look for the pod."""
-    if health != Health.PROGRESSING:
+    """A workload still rolling out, or failed, says why when a pod of it says (a Secret it
+    reads is missing, no node takes it): "0 of 1 available" alone leaves the user to look."""
+    if health not in (Health.PROGRESSING, Health.DEGRADED):
         return message
     cause = next(_causes(children), None)
     return f"{message}; {cause}" if cause and message else cause or message

@@ -7,9 +7,9 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
-from sandbox.agent.snapshot import AppState, ObjectState, Snapshot, app_depths, in_tree_order
+from sandbox.agent.snapshot import AppState, Snapshot, app_depths, in_tree_order
 from sandbox.manifest.appkinds import FLUX_APP_KINDS
 from sandbox.model import Health, Problem
 
@@ -56,25 +56,11 @@ def objects_table(app: AppState) -> str:
     for obj in app.objects:
         rows.append((
             obj.key.kind, obj.key.namespace or "-", obj.key.name, str(obj.sync), str(obj.health),
-            obj.sync_message or (why_unhealthy(obj) if obj.health != Health.HEALTHY and obj.health_message
+            # An unhealthy object's message names its pod's reason (appview._with_cause).
+            obj.sync_message or (obj.health_message if obj.health != Health.HEALTHY and obj.health_message
                                  else obj.source),
         ))  # fmt: skip
     return table(rows)
-
-
-def why_unhealthy(obj: ObjectState) -> str:
-    """An object's health message and, when it waits on what it made (a Deployment on its
-    pods), the first of those that says why: "0/1 nodes are available: ..." is on the pod."""
-    below = next((c for c in descendants(obj) if c.health == obj.health and c.health_message), None)
-    if below is None or below.health_message == obj.health_message:
-        return obj.health_message
-    return f"{obj.health_message} ({below.key.kind} {below.key.name}: {below.health_message})"
-
-
-def descendants(obj: ObjectState) -> Iterator[ObjectState]:
-    for child in obj.children:
-        yield from descendants(child)  # the deepest first: a pod says more than its ReplicaSet
-        yield child
 
 
 def emit(args: argparse.Namespace, snapshot: Snapshot, verbose: bool = False, problems: bool = True) -> None:
