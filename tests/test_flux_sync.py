@@ -224,8 +224,10 @@ def test_switching_the_entry_says_which_apps_the_new_entry_does_not_reach_and_pr
         said = output(other)
         assert "sandbox.yaml" not in said.replace("in sandbox.yaml", ""), said
         assert (
-            f"app only-a{u} is still defined in clusters/a/apps.yaml, but not among the apps at" in said
-            and "nothing applied or pruned. To remove it and its objects, delete its definition" in said
+            f"app only-a{u} is still defined in clusters/a/apps.yaml, but not reached from the apps at"
+            in said
+            and "left as it is, nothing applied or pruned. To remove it and its objects, delete its definition"
+            in said
         ), said
         assert live(case.kube, cm_path(f"work-a-{u}", "work")) is not None, "nothing pruned by the switch"
         again = cli("sync", "--entry", "clusters/b")
@@ -474,3 +476,22 @@ def test_an_app_kept_while_the_root_does_not_render_is_named_once_and_as_healthy
                 line.split()[0]: line.split() for line in shown_by.stdout.splitlines()[2:] if line.strip()
             }
             assert rows[f"child{u}"][2] == "Healthy", rows[f"child{u}"]
+
+
+def test_a_dependency_no_app_defines_fails_the_app_at_once_naming_it_and_holds_up_no_other(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """kustomize-controller says "unable to get ... dependency ... not found" at once
+    (DependencyNotReady): a one-shot sync waited 300 s for it, holding up every other app."""
+    with cluster_case(
+        tmp_path, local_runtime, FLUX / "depends-missing", "a depends on nothing there"
+    ) as case:
+        u, cli = case.uid, case.cli
+        synced = cli("sync")
+        said = output(synced)
+        assert synced.returncode == 1, said
+        assert "did not finish within" not in said, said
+        assert f"it depends on missing{u} (not found: no app of that name at this revision)" in said, said
+        apps = {a["name"]: a for a in json.loads(cli("status", "--json").stdout)["apps"]}
+        assert (apps[f"b{u}"]["sync"], apps[f"b{u}"]["health"]) == ("Synced", "Healthy"), apps[f"b{u}"]
+        assert apps[f"a{u}"]["lastResult"] == "Failed", apps[f"a{u}"]

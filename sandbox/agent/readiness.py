@@ -36,7 +36,9 @@ class Readiness:
         for name in spec.depends_on:
             controller = self._get(name)
             if controller is None:
-                pending.append(f"{shown.get(name, name)} (no such app)")
+                # As kustomize-controller: "unable to get ... dependency: ... not found", at once
+                # (DependencyNotReady); waiting would not make it, only a commit can.
+                failed.append(f"{shown.get(name, name)} (not found: no app of that name at this revision)")
                 continue
             broken, unready = self._unready(
                 controller, shown.get(name, name), shown.get(name, name), shown, {name}

@@ -32,5 +32,6 @@ class Waiting:
 
     def failed_message(self) -> str:
         if self.failed:
-            return f"{DEPENDENCY_FAILED}{', '.join(self.failed)}"
+            waits = f"; it waits for {', '.join(self.pending)} too" if self.pending else ""
+            return f"{DEPENDENCY_FAILED}{', '.join(self.failed)}{waits}"
         return f"{PARENT_FAILED}{self.parent_failed}"
