@@ -144,3 +144,25 @@ def test_an_app_whose_file_was_read_and_no_longer_makes_it_is_removed_unless_the
     plan = appchanges.changes([spec("cache")], [], True, made, "c2c2c2c", still_defined=lambda _s: True)
     assert plan.removed == () and sorted(plan.elsewhere) == ["a", "b"] and not plan.vanished
     assert "(another --entry runs it?): left as it is" in plan.elsewhere["a"].message
+
+
+def test_an_app_its_parent_no_longer_makes_is_removed_when_the_parent_prunes_and_left_when_not() -> None:
+    import dataclasses
+
+    parent = dataclasses.replace(spec("apps"), kind="Kustomization")
+    child = dataclasses.replace(
+        spec("demo"), parent="apps", kind="Kustomization", defined_in="apps/demo/ks.yaml"
+    )
+    known = {"apps": parent, "demo": child}
+    plan = appchanges.changes([parent], [], True, known, "c2c2c2c", still_defined=lambda _s: True)
+    assert plan.removed == ("demo",) and not plan.elsewhere
+
+    keeping = dataclasses.replace(parent, prune=False)
+    plan = appchanges.changes([keeping], [], True, {**known, "apps": keeping}, "c2c2c2c",
+                              still_defined=lambda _s: True)  # fmt: skip
+    assert plan.removed == () and list(plan.elsewhere) == ["demo"]
+    assert "apps does not prune: its definition stays in the cluster" in plan.elsewhere["demo"].message
+
+    moved = dataclasses.replace(parent, path="clusters/b")  # another entry's root of the same name
+    plan = appchanges.changes([moved], [], True, known, "c2c2c2c", still_defined=lambda _s: True)
+    assert plan.removed == () and "another --entry runs it?" in plan.elsewhere["demo"].message

@@ -495,3 +495,28 @@ def test_a_dependency_no_app_defines_fails_the_app_at_once_naming_it_and_holds_u
         apps = {a["name"]: a for a in json.loads(cli("status", "--json").stdout)["apps"]}
         assert (apps[f"b{u}"]["sync"], apps[f"b{u}"]["health"]) == ("Synced", "Healthy"), apps[f"b{u}"]
         assert apps[f"a{u}"]["lastResult"] == "Failed", apps[f"a{u}"]
+
+
+def test_an_app_taken_out_of_its_parents_kustomization_is_pruned_as_flux_prunes_it(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """Homelab repos switch an app off by taking its line out of the parent's kustomization.yaml,
+    its files kept: the parent (prune: true) deletes the Kustomization and its objects go with
+    it. It was refused as "still defined … another --entry?", with nothing pruned."""
+    case_dir = FLUX / "unlisted"
+    with cluster_case(tmp_path, local_runtime, case_dir / "c1", "demo and keep") as case:
+        u, cli = case.uid, case.cli
+        assert cli("sync").returncode == 0
+        assert live(case.kube, cm_path(f"demo{u}", "settings")) is not None
+
+        commit_fixture(case.repo, case_dir / "c2", case.names, "demo switched off")
+        synced = cli("sync")
+        said = output(synced)
+        assert synced.returncode == 0, said
+        assert "still defined" not in said, said
+        wait_for(
+            lambda: live(case.kube, cm_path(f"demo{u}", "settings")) is None, 30, 0.5, "demo's objects pruned"
+        )
+        assert live(case.kube, cm_path(f"keep{u}", "settings")) is not None
+        apps = {a["name"] for a in json.loads(cli("status", "--json").stdout)["apps"]}
+        assert f"demo{u}" not in apps and f"keep{u}" in apps, apps

@@ -57,6 +57,7 @@ def changes(
     ``unrendered``, the apps that do not render there: what they define is unknown, and kept;
     ``read_files``, the files whose definitions were read there: one no longer makes the app."""
     listed = {s.name for s in specs}
+    current = {s.name: s for s in specs}
     whole_file = configured and any(not p.object for p in problems)
     named = {p.object for p in problems if p.object}
     # Files an ApplicationSet in them fails to generate from: what it made is unknown there.
@@ -81,6 +82,18 @@ def changes(
             # An ApplicationSet that fails to generate deletes none of the Applications it made.
             broken[name] = (Problem(f"{spec.defined_in}, which made app {name}, fails at {revision[:7]}: the app is "
                                     "kept as it is", file=spec.defined_in, object=name),)  # fmt: skip
+        elif configured and (parent := _still_reading(spec, current, known, unrendered)) is not None:
+            # Its parent rendered as before and no longer makes it (its line taken out of the
+            # parent's kustomization): the parent prunes it, as Flux and Argo CD do, or, not
+            # pruning, leaves its definition in the cluster.
+            if parent.prune:
+                removed.append(name)
+            else:
+                elsewhere[name] = Problem(
+                    f"app {name} is no longer among the apps {parent.name} defines at {revision[:7]}, and "
+                    f"{parent.name} does not prune: its definition stays in the cluster as last applied, and so "
+                    "do its objects (nothing applied or pruned)", file=spec.defined_in,
+                )  # fmt: skip
         elif configured and spec.defined_in in read_files:
             # Its file was read and no longer makes it (an ApplicationSet stopped generating it, or
             # its object left a file of several): gone, as the controller that made it has it.
@@ -116,6 +129,19 @@ def changes(
                 file=spec.path, object=name,
             )  # fmt: skip
     return AppChanges(tuple(specs), broken, vanished, tuple(sorted(removed)), elsewhere)
+
+
+def _still_reading(
+    spec: AppSpec, current: Mapping[str, AppSpec], known: Mapping[str, AppSpec], unrendered: frozenset[str]
+) -> AppSpec | None:
+    """The app's parent, when it is among the apps now, renders, and reads what it read before
+    (its path and repo unchanged: another --entry's root of the same name reads another folder)."""
+    parent, was = current.get(spec.parent), known.get(spec.parent)
+    if parent is None or parent.name in unrendered or parent.invalid:
+        return None
+    if was is not None and (was.path, was.repo) != (parent.path, parent.repo):
+        return None
+    return parent
 
 
 def _unrendered_ancestor(
