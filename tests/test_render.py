@@ -909,3 +909,31 @@ def test_invalid_yaml_in_a_folder_flux_generates_a_kustomization_for_says_what_a
     [problem] = render_app(EnvRepo(repo_dir), app, sha).problems
     assert (problem.file, problem.line) == ("gen/broken.yaml", 2), problem
     assert "did not find expected ',' or ']'" in problem.message, problem.message
+
+
+@pytest.mark.parametrize("source", ["plain", "kustomize"])
+def test_a_submodule_is_an_empty_folder_to_flux_and_missing_files_to_argo_cd(
+    repo_dir: Path, source: str
+) -> None:
+    """Flux reads no submodule unless the GitRepository recurses: the rest of the folder is
+    applied, the submodule said. Argo CD checks submodules out: without their files the app
+    cannot be rendered whole, and fails, naming it."""
+    files = {"apps/web/cm.yaml": cm("web")}
+    if source == "kustomize":
+        files["apps/web/kustomization.yaml"] = "resources: [cm.yaml]\n"
+    first = commit(repo_dir, files)
+    git(repo_dir, "update-index", "--add", "--cacheinfo", f"160000,{first},apps/web/vendored")
+    git(repo_dir, "commit", "-q", "-m", "a submodule")
+    repo = EnvRepo(repo_dir)
+    flux = dataclasses.replace(plain(), source=source, options=RenderOptions(flux=True))  # type: ignore[arg-type]
+    argo = dataclasses.replace(plain(), source=source)  # type: ignore[arg-type]
+
+    as_flux = render_app(repo, flux, "HEAD")
+    assert as_flux.ok and keys(as_flux) == ["ConfigMap web/web"], [str(p) for p in as_flux.problems]
+    assert any(n.file == "apps/web/vendored" and "recurseSubmodules" in n.message for n in as_flux.notices), (
+        as_flux.notices
+    )
+    as_argo = render_app(repo, argo, "HEAD")
+    assert not as_argo.ok and as_argo.problems[0].file == "apps/web/vendored", [
+        str(p) for p in as_argo.problems
+    ]

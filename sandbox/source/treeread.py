@@ -26,6 +26,7 @@ BINARY_SNIFF_BYTES = 8 * 1024
 MANIFEST_SUFFIXES = frozenset(SUFFIXES)
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz")
 MODE_SYMLINK = "120000"
+SUBMODULE = "Submodule"  # the reason of a submodule skipped: Flux reads none by default
 MAX_DIR_LINK_DEPTH = 8
 MAX_SYMLINK_HOPS = 40  # as Linux's MAXSYMLINKS
 MISSING = -2  # the size of a blob the clone lacks (git prints it as BAD)
@@ -66,7 +67,8 @@ def plan_dir(
             problems.append(Problem("unsafe path in the git tree; skipped", file=shown_path))
             continue
         if entry.type == "commit":
-            problems.append(Problem("git submodule: submodules are not rendered; skipped", file=shown_path))
+            problems.append(Problem("git submodule: its files are another repository's, which the sandbox does not "
+                                    "read; skipped", file=shown_path, reason=SUBMODULE))  # fmt: skip
             continue
         if entry.mode != MODE_SYMLINK:
             _plan_blob(entry, shown_path, out_path, problems, plan)

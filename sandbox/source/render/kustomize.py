@@ -27,7 +27,7 @@ from sandbox.source.render.kustomization import (
     override,
     subkustomizations,
 )
-from sandbox.source.render.parse import Doc, always_at, inside, join, outermost, parse_yaml
+from sandbox.source.render.parse import Doc, always_at, inside, join, outermost, parse_yaml, submodules_apart
 from sandbox.source.render.run import run_tool
 from sandbox.tools import toolchain
 
@@ -54,7 +54,8 @@ def kustomize_docs(
         exported = _export_inputs(repo, sha, app, root)
         if isinstance(exported, list):
             return [], exported
-        own, elsewhere = exported
+        exported_own, elsewhere = exported
+        own, submodules = submodules_apart(exported_own, app.options.flux)
         generated = app.options.flux and not has_kustomization(repo, sha, app.path)
         if generated and (not_objects := generate_kustomization(root / app.path, repo, sha, app.path)):
             return [], not_objects
@@ -82,6 +83,7 @@ def kustomize_docs(
         if refused:
             return [], refused
     docs, problem = parse_yaml(out, always_at(kustomization), keep_lines=False)
+    docs += submodules
     if docs and patch_notices:
         docs[0].notices += tuple(patch_notices)
     for doc in docs:

@@ -14,6 +14,7 @@ from sandbox.manifest import kubeyaml
 from sandbox.manifest.yamlerror import yaml_error
 from sandbox.manifest.yamlguard import alias_problem, duplicate_keys
 from sandbox.model import Problem
+from sandbox.source.treeread import SUBMODULE
 
 
 @dataclass
@@ -29,6 +30,18 @@ class Doc:
     @classmethod
     def skipped(cls, file: str, why: str) -> Doc:
         return cls(None, file, None, (Problem(why, file=file),))
+
+
+def submodules_apart(problems: list[Problem], flux: bool) -> tuple[list[Problem], list[Doc]]:
+    """(problems, files said as skipped): to Flux a submodule is an empty folder (a GitRepository
+    reads none unless it sets recurseSubmodules), so a Flux app goes on without it; to Argo CD,
+    which checks submodules out, its files are missing, and the app cannot be rendered whole."""
+    if not flux:
+        return problems, []
+    said = [Doc.skipped(p.file, "git submodule: Flux reads no submodule unless the GitRepository sets "
+                                "recurseSubmodules: true, so this folder is empty to it; skipped")
+            for p in problems if p.reason == SUBMODULE]  # fmt: skip
+    return [p for p in problems if p.reason != SUBMODULE], said
 
 
 def outermost(paths: list[str]) -> list[str]:

@@ -23,6 +23,7 @@ from sandbox.source.render.parse import (
     outermost,
     parse_json,
     parse_yaml,
+    submodules_apart,
 )
 from sandbox.source.render.run import run_tool
 from sandbox.tools import toolchain
@@ -49,8 +50,8 @@ def plain_docs(
     repo: EnvRepo, app: AppSpec, sha: str, _progress: toolchain.Progress = lambda _msg: None
 ) -> tuple[list[Doc], list[Problem]]:
     """A folder's manifests (Jsonnet programs evaluated), read from git objects: no tool to fetch."""
-    files, problems = repo.read_tree(sha, app.path)
-    docs: list[Doc] = []
+    files, read_problems = repo.read_tree(sha, app.path)
+    problems, docs = submodules_apart(read_problems, app.options.flux)
     charts = _charts_inside(app, files, problems)
     for rel, data in files.items():
         parts = rel.split("/")
