@@ -166,3 +166,12 @@ def test_an_app_its_parent_no_longer_makes_is_removed_when_the_parent_prunes_and
     moved = dataclasses.replace(parent, path="clusters/b")  # another entry's root of the same name
     plan = appchanges.changes([moved], [], True, known, "c2c2c2c", still_defined=lambda _s: True)
     assert plan.removed == () and "another --entry runs it?" in plan.elsewhere["demo"].message
+
+
+def test_a_failure_is_tried_again_on_a_doubling_backoff_or_at_a_fixed_retry_interval() -> None:
+    from sandbox.agent.failures import Failure
+
+    failure = Failure("c2c2c2c", "refused", 1)
+    assert [failure.schedule_retry() for _ in range(3)] == [5.0, 10.0, 20.0]
+    fixed = Failure("c2c2c2c", "refused", 1)
+    assert [fixed.schedule_retry(45.0) for _ in range(3)] == [45.0, 45.0, 45.0], "Flux's spec.retryInterval"

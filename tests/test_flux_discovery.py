@@ -135,6 +135,8 @@ def test_sources_that_cannot_be_read_offline_fail_their_app_by_name(tmp_path: Pa
     assert timeouts == {"flux-system": 0.0, "subst": 600.0, "patched": 90.0, "rel": 300.0}, (
         "spec.timeout, else a Kustomization's interval, else helm's five minutes"
     )
+    retries = {a.names.short: a.retry_interval for a in found.apps if not a.invalid}
+    assert retries == {"flux-system": 0.0, "subst": 0.0, "patched": 45.0, "rel": 0.0}, "spec.retryInterval"
     assert found.problems == [], "each problem belongs to the app it fails"
     remote = {a.names.short: a for a in found.apps}["remote"]
     assert remote.parent and remote.defined_in.endswith(".yaml"), "nested where Flux would show it"

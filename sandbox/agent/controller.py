@@ -396,7 +396,7 @@ class AppController(AppReport, SelfHealing, Dependencies, Controls):
         self._retry_token += 1  # a retry scheduled before this failure is void now
         retry_in = None
         if retry and self.automated and self.settings.auto_sync and not self.settings.paused:
-            retry_in = failure.schedule_retry()
+            retry_in = failure.schedule_retry(self.spec.retry_interval)
             self.s.schedule(retry_in, Retry(self.name, revision, self._retry_token))
         else:
             failure.retry_at = None

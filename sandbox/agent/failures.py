@@ -1,7 +1,7 @@
 """A failed sync as the agent keeps it: its attempts, its backoff, and how it is said.
 
 A failed sync is retried with backoff (5 s doubling to 5 min, as Argo CD's self-heal
-backoff); a failure that repeats as it was is one more attempt of it, said in a few words.
+backoff), or at a Flux Kustomization's spec.retryInterval; a failure that repeats as it was is one more attempt of it, said in a few words.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ class Failure:
         backoff = min(BACKOFF_FIRST * 2 ** min(last.attempts, 16), BACKOFF_MAX)
         return cls(last.revision, last.message, last.id, last.attempts, backoff)
 
-    def schedule_retry(self) -> float:
-        """Set when it is tried again; the delay, before the next one doubles."""
-        delay = self.backoff
+    def schedule_retry(self, interval: float = 0.0) -> float:
+        """Set when it is tried again; the delay, before the next one doubles. ``interval``: a
+        fixed one instead (Flux's spec.retryInterval)."""
+        delay = interval or self.backoff
         self.retry_at = time.time() + delay
         self.backoff = min(self.backoff * 2, BACKOFF_MAX)
         return delay

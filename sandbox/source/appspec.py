@@ -96,6 +96,9 @@ class AppSpec:
     waits: bool = True
     health_checks: tuple[str, ...] = ()
     health_timeout: float = 0.0  # seconds a Flux health check waits (spec.timeout); 0: no limit
+    retry_interval: float = (
+        0.0  # seconds between retries of a failed sync (Flux's spec.retryInterval); 0: backoff
+    )
     # The other sources of an Argo CD multi-source Application, rendered with it as one app.
     also: tuple[AppSpec, ...] = ()
     # Why the Argo CD / Flux object defines no app it could render: the app shows, and fails, with these.

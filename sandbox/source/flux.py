@@ -82,7 +82,7 @@ _HELMRELEASE_KEYS = frozenset(
      "maxHistory", "serviceAccountName", "persistentClient", "kubeConfig", "postRenderers", "commonMetadata"}
 )  # fmt: skip
 _IGNORED = frozenset(
-    {"interval", "retryInterval", "timeout", "force", "serviceAccountName", "kubeConfig", "upgrade", "test",
+    {"interval", "timeout", "force", "serviceAccountName", "kubeConfig", "upgrade", "test",
      "rollback", "uninstall", "maxHistory", "persistentClient", "storageNamespace", "driftDetection",
      "deletionPolicy", "wait", "healthChecks", "healthCheckExprs", "install", "validation"}
 )  # fmt: skip
@@ -229,7 +229,7 @@ def app_of(found: Defined, sources: Sources, parent: str) -> tuple[AppSpec | Non
         create_namespace=kind == "HelmRelease" and bool(mapping(spec.get("install")).get("createNamespace")),
         parent=parent, defined_in=found.file, kind=kind, depends_on=depends, after_parent=bool(parent),
         waits=fluxhealth.waits(kind, spec), health_checks=fluxhealth.health_checks(spec, namespace),
-        health_timeout=fluxhealth.timeout(kind, spec),
+        health_timeout=fluxhealth.timeout(kind, spec), retry_interval=fluxhealth.retry_interval(kind, spec),
         notices=(bad.notice(place.notice),) if place.notice else (),
     ), []  # fmt: skip
 

@@ -29,6 +29,13 @@ def timeout(kind: str, spec: dict[str, Any]) -> float:
     return 300.0 if kind == "HelmRelease" else 0.0
 
 
+def retry_interval(kind: str, spec: dict[str, Any]) -> float:
+    """A Kustomization's spec.retryInterval in seconds (0 when it sets none): kustomize-controller
+    tries a failed reconciliation again after it, not on a backoff."""
+    given = spec.get("retryInterval") if kind == "Kustomization" else None
+    return (go_duration(str(given)) or 0.0) if given else 0.0
+
+
 def go_duration(text: str) -> float | None:
     """A Go duration ("1m30s", "2h", "500ms") in seconds; None when it is not one."""
     parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)", text.strip())
