@@ -452,7 +452,7 @@ def test_a_suspended_app_is_not_deployed_to_a_new_cluster_the_agent_gives_every_
             agent.kube.replaced = lambda: next(replaced, False)  # type: ignore[method-assign]
             agent._worker.put(ClusterCheck())
             assert agent.wait_idle(60)
-            said = [e.message for e in agent.snapshot().events]
+            said = [e.message for e in agent.publish_now().events]  # not a debounced snapshot
             assert any("names a new cluster" in m for m in said), said
             assert live(case.kube, cm_path(f"web{case.uid}", "settings")) is None, said
             assert not agent.history.records(f"web{case.uid}"), "no sync of it, not even a failed one"

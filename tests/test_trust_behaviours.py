@@ -408,7 +408,7 @@ def test_status_says_why_a_workload_waits_when_its_pod_cannot_be_scheduled(
         time.sleep(1)
 
     assert status.returncode == 1, shown(status)
-    assert "Progressing" in line and "Pod web-" in line, shown(status)
+    assert "Progressing" in line and "pod web-" in line, shown(status)
     assert "didn't match Pod's node affinity/selector" in line, shown(status)
 
 
