@@ -456,3 +456,28 @@ def test_an_applicationset_file_that_breaks_keeps_its_apps_and_one_that_stops_ge
         ]
         listed = {a["name"] for a in json.loads(cli("status", "--json", "--entry", "other").stdout)["apps"]}
         assert f"a{u}" not in listed and f"api{u}" in listed, listed
+
+
+def test_a_one_shot_sync_syncs_the_other_apps_while_one_waits_for_a_wave_and_says_why_it_stopped(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """`sync` put every later app behind one whose wave never became healthy, until its settle
+    time ran out, and those apps were never tried; the cut-short sync read "the agent was
+    stopped". Sibling apps sync meanwhile, as Argo CD's do."""
+    import json
+
+    names = {"uid": uid()}
+    u = names["uid"]
+    repo, _ = repo_from_fixture(tmp_path / "repo", ARGO / "slow-wave", names, "a wave that waits")
+    cli = Cli(repo, tmp_path / "state", local_runtime)
+
+    synced = cli("sync", env={"GITOPS_SANDBOX_SETTLE_SECONDS": "15"})
+    said = output(synced)
+    assert synced.returncode == 1 and "the sync did not finish within 15s; not done: " in said, said
+    assert f"slow{u}: waiting for wave 0" in said, said
+    rows = {r["app"]: r for r in json.loads(cli("history", "--json").stdout)}
+    assert rows[f"quick{u}"]["result"] == "Succeeded", rows
+    assert (
+        rows[f"slow{u}"]["message"]
+        == "interrupted: `sync` stopped waiting after 15s (GITOPS_SANDBOX_SETTLE_SECONDS)"
+    ), rows[f"slow{u}"]

@@ -202,7 +202,8 @@ class AppController(AppReport, SelfHealing, Dependencies, Controls):
         A following agent does not wait here while the sync waits on the cluster (a wave's
         health, a hook): the sync is put aside and goes on at each ``Continue``, so other
         apps sync meanwhile. A newer target supersedes a sync under way, as Flux cancels a
-        health check when a new revision comes; one-shot commands run it to its end here.
+        health check when a new revision comes. One-shot commands put it aside too, and wait for
+        every sync to end.
         """
         if self.config_problems:
             self.fail(self.git_revision, trigger, self._config_message())
@@ -255,8 +256,15 @@ class AppController(AppReport, SelfHealing, Dependencies, Controls):
     def in_flight(self) -> bool:
         return self._flight is not None
 
-    def _step(self, flight: InFlight) -> None:
-        """Take the sync's steps until it waits (put aside, looked at again soon) or ends."""
+    def finish(self) -> None:
+        """Take the sync under way to its end here (a one-shot command whose next app waits on
+        this one: the worker would otherwise hold the wait and this sync both)."""
+        if self._flight is not None:
+            self._step(self._flight, inline=True)
+
+    def _step(self, flight: InFlight, inline: bool = False) -> None:
+        """Take the sync's steps until it waits (put aside, looked at again soon, one-shot
+        commands too: other apps sync meanwhile) or ends; ``inline``, until it ends."""
         while True:
             try:
                 waiting = next(flight.steps)
@@ -274,7 +282,7 @@ class AppController(AppReport, SelfHealing, Dependencies, Controls):
             else:
                 if waiting.what != flight.waiting:
                     self._say_wait(flight, waiting.what)
-                if self.automated:
+                if not inline:
                     self.s.schedule(POLL, Continue(self.name, flight.number))
                     return
                 time.sleep(POLL)

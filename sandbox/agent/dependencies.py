@@ -74,6 +74,8 @@ class Dependencies(ABC):
                 self._depends_poll = True
                 self.s.schedule(DEPENDS_POLL, DependsOn(self.name, trigger))
             return False
+        self.s.finish_awaited(self.spec)  # their syncs, put aside, end first: this wait holds the worker
+        waiting = self.s.waiting_on(self.spec)
         deadline = time.monotonic() + DEPENDS_TIMEOUT
         while waiting and not waiting.for_good and time.monotonic() < deadline:
             time.sleep(0.25)

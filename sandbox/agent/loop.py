@@ -117,6 +117,7 @@ class Agent:
         # What apps read besides the env repo's branch: (other repo's path or "", ref or "")
         self._sources = sources.SourceWatchers()
         self._locks = AgentLocks(self.repo_path, kube.host)
+        self.stop_reason = "the agent was stopped"  # what a sync cut short by the stop is said to be
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -152,7 +153,7 @@ class Agent:
         self.syncer.close()
         self._worker.join(timeout=5)
         # A sync cut short by the stop ends in the history as interrupted, never Running.
-        self.history.interrupt_running(f"{INTERRUPTED}: the agent was stopped")
+        self.history.interrupt_running(f"{INTERRUPTED}: {self.stop_reason}")
         if self.repo:
             self.repo.close()
         self._locks.release()
@@ -420,7 +421,15 @@ class Agent:
             history=self.history, ownership=self.ownership, event=self._event, publish=self._publish,
             schedule=self._worker.schedule, save_settings=self._save_settings, is_namespaced=self._is_namespaced,
             waiting_on=self._waiting_on,
+            finish_awaited=self._finish_awaited,
         )  # fmt: skip
+
+    def _finish_awaited(self, spec: AppSpec) -> None:
+        # Every other sync under way, not only the dependencies': a dependency is Ready once the
+        # apps it defines are, and theirs may be among them.
+        for controller in self._controllers():
+            if controller.name != spec.name:
+                controller.finish()
 
     def _waiting_on(self, spec: AppSpec) -> Waiting:
         """What ``spec`` waits for before it syncs (see readiness)."""

@@ -34,3 +34,4 @@ class Services:
     save_settings: Callable[[], None]
     is_namespaced: Callable[[str, str], bool | None]
     waiting_on: Callable[[AppSpec], Waiting]  # the apps it depends on that are not Ready
+    finish_awaited: Callable[[AppSpec], None]  # take the other apps' syncs under way to their end

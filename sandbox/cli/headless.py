@@ -161,12 +161,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
         agent.send(ManualSync(args.app))
         settled = agent.wait_idle(session.SETTLE_TIMEOUT)
         snapshot = agent.publish_now()
+        if not settled:
+            agent.stop_reason = (f"`sync` stopped waiting after {session.SETTLE_TIMEOUT:.0f}s "
+                                 "(GITOPS_SANDBOX_SETTLE_SECONDS)")  # fmt: skip
     if not settled:  # never a table of half a sync, and never exit 0 for it
-        pending = [
-            snapshot.shown(a.name) for a in snapshot.apps if a.last_result not in ("Succeeded", "Failed")
-        ]
+        pending = [a for a in snapshot.apps if a.last_result not in ("Succeeded", "Failed")]
+        names = [snapshot.shown(a.name) for a in pending]
         print(f"error: the sync did not finish within {session.SETTLE_TIMEOUT:.0f}s; not done: "
-              f"{', '.join(pending[:10]) or 'the sync itself'}{' …' if len(pending) > 10 else ''}", file=sys.stderr)  # fmt: skip
+              f"{', '.join(names[:10]) or 'the sync itself'}{' …' if len(names) > 10 else ''}", file=sys.stderr)  # fmt: skip
+        for state in pending[:10]:
+            if state.message:
+                print(f"  {snapshot.shown(state.name)}: {state.message}", file=sys.stderr)
         return 1
     failed = [a for a in snapshot.apps if (args.app in (None, a.name)) and a.last_result == "Failed"]
     # One line per failed app, from its state (however many there are), then what else was said
