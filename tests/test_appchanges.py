@@ -175,3 +175,16 @@ def test_a_failure_is_tried_again_on_a_doubling_backoff_or_at_a_fixed_retry_inte
     assert [failure.schedule_retry() for _ in range(3)] == [5.0, 10.0, 20.0]
     fixed = Failure("c2c2c2c", "refused", 1)
     assert [fixed.schedule_retry(45.0) for _ in range(3)] == [45.0, 45.0, 45.0], "Flux's spec.retryInterval"
+
+
+def test_an_app_its_application_set_stops_generating_is_removed_whatever_the_parent_prunes() -> None:
+    """The ApplicationSet controller deletes the Applications it no longer generates; the app
+    that applies the set (prune off) has no say in it."""
+    import dataclasses
+
+    root = dataclasses.replace(spec("root"), kind="Application", prune=False)
+    made = dataclasses.replace(spec("c"), parent="root", kind="Application", defined_in="appsets/set.yaml",
+                               generated=True)  # fmt: skip
+    plan = appchanges.changes([root], [], True, {"root": root, "c": made}, "c2c2c2c",
+                              still_defined=lambda _s: True, read_files=frozenset({"appsets/set.yaml"}))  # fmt: skip
+    assert plan.removed == ("c",) and not plan.elsewhere

@@ -82,6 +82,10 @@ def changes(
             # An ApplicationSet that fails to generate deletes none of the Applications it made.
             broken[name] = (Problem(f"{spec.defined_in}, which made app {name}, fails at {revision[:7]}: the app is "
                                     "kept as it is", file=spec.defined_in, object=name),)  # fmt: skip
+        elif configured and spec.generated and spec.defined_in in read_files:
+            # The ApplicationSet controller deletes what its set no longer generates, whatever
+            # the app that applies the set prunes.
+            removed.append(name)
         elif configured and (parent := _still_reading(spec, current, known, unrendered)) is not None:
             # Its parent rendered as before and no longer makes it (its line taken out of the
             # parent's kustomization): the parent prunes it, as Flux and Argo CD do, or, not
@@ -231,6 +235,7 @@ def known_from(inventories: list[Inventory], repo_path: Path, git_dir: str = "")
             defined_in=extra.get("definedIn", ""), parent=extra.get("parent", ""), kind=extra.get("kind", ""),
             home=extra.get("home", ""), object_name=extra.get("objectName", ""),
             auto_sync=extra.get("autoSync", "true") == "true", self_heal=extra.get("selfHeal", "true") == "true",
+            generated=extra.get("generated") == "true",
         )  # fmt: skip
     return known
 
@@ -245,6 +250,7 @@ def inventory_extra(spec: AppSpec, repo_path: Path, git_dir: str) -> dict[str, s
         "definedIn": spec.defined_in, "parent": spec.parent,
         "kind": spec.kind, "home": spec.home, "objectName": spec.object_name,
         "autoSync": "true" if spec.auto_sync else "false", "selfHeal": "true" if spec.self_heal else "false",
+        "generated": "true" if spec.generated else "false",
     }  # fmt: skip
 
 

@@ -96,6 +96,7 @@ class AppSpec:
     waits: bool = True
     health_checks: tuple[str, ...] = ()
     health_timeout: float = 0.0  # seconds a Flux health check waits (spec.timeout); 0: no limit
+    generated: bool = False  # an Application an ApplicationSet makes: its controller deletes it when it stops
     retry_interval: float = (
         0.0  # seconds between retries of a failed sync (Flux's spec.retryInterval); 0: backoff
     )

@@ -267,9 +267,10 @@ class ArgoWalk:
                 if spec is None or not spec.invalid:
                     self.problems += app_problems
                 if spec is not None:
-                    specs.append(self._as_built(spec))
                     if one is not found:
                         self._generated.add(spec.name)
+                        spec = dataclasses.replace(spec, generated=True)
+                    specs.append(self._as_built(spec))
         return specs
 
     def detect(self, path: str, other: str, revision: str) -> Source:
