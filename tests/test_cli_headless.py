@@ -158,6 +158,11 @@ def test_a_second_agent_on_the_same_repo_is_refused_with_a_clear_message(cli_rep
         second = cli("sync")
         assert second.returncode == 2
         assert "an agent is already running" in second.stderr
+        # check keeps its settings aside, but drives the same apps: refused as well, before it runs
+        git(cli.repo, "branch", "feature")
+        checked = cli("check", "--ref", "feature", "--timeout", "10")
+        assert checked.returncode == 2 and "an agent is already running" in checked.stderr, checked.stderr
+        assert "Orphaned" not in checked.stdout, checked.stdout
     finally:
         watch.terminate()
         watch.wait(10)

@@ -128,7 +128,8 @@ class Agent:
         would undo each other (one's rollback is the other's drift).
         """
         if exclusive:
-            self._locks.take_repo(self.settings_path.with_suffix(".lock"))
+            # The repo's own lock, whatever settings this run keeps (`check` keeps its own aside).
+            self._locks.take_repo(settings.path_for_repo(self.repo_path).with_suffix(".lock"))
         self.history.cluster = self.kube.cluster_uid()  # what syncs are recorded against
         self._open_repo()
         for group, kind in CHILD_KINDS:
