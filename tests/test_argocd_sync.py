@@ -481,3 +481,15 @@ def test_a_one_shot_sync_syncs_the_other_apps_while_one_waits_for_a_wave_and_say
         rows[f"slow{u}"]["message"]
         == "interrupted: `sync` stopped waiting after 15s (GITOPS_SANDBOX_SETTLE_SECONDS)"
     ), rows[f"slow{u}"]
+
+
+def test_an_application_deploying_into_argo_cds_own_namespace_finds_it_there(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """argocd exists wherever Argo CD runs (its Applications live there): the sandbox plays
+    Argo CD, so it provides it, never pruned. It failed with 'namespaces "argocd" not found'
+    and advised adding a Namespace argocd to the app, which would then prune Argo CD's own."""
+    with cluster_case(tmp_path, local_runtime, ARGO / "home-namespace", "into argocd") as case:
+        synced = case.cli("sync")
+        assert synced.returncode == 0, shown(synced)
+        assert live(case.kube, f"/api/v1/namespaces/argocd/configmaps/ingress{case.uid}") is not None

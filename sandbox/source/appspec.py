@@ -119,8 +119,12 @@ class AppSpec:
 
     @property
     def created_namespace(self) -> str:
-        """The namespace a sync creates for the app before its objects ("" when none)."""
-        return self.namespace if self.create_namespace else ""
+        """The namespace a sync creates for the app before its objects ("" when none): asked for
+        (CreateNamespace=true, install.createNamespace), or its controller's own (an Application
+        deploying into argocd, a Flux object into flux-system): that one exists wherever the
+        controller runs."""
+        own = bool(self.kind) and self.namespace == self.home
+        return self.namespace if self.create_namespace or own else ""
 
     @property
     def ready_once_applied(self) -> bool:
