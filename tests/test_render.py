@@ -937,3 +937,21 @@ def test_a_submodule_is_an_empty_folder_to_flux_and_missing_files_to_argo_cd(
     assert not as_argo.ok and as_argo.problems[0].file == "apps/web/vendored", [
         str(p) for p in as_argo.problems
     ]
+
+
+def test_a_patch_file_that_is_not_yaml_is_named_with_its_line(repo_dir: Path) -> None:
+    """kustomize says only "unable to parse SM or JSON patch from [path: ...]": the file is read
+    again, as the API server would, for the line and the reason."""
+    commit(repo_dir, {
+        "apps/web/kustomization.yaml": "resources: [cm.yaml]\npatches:\n  - path: values.yaml\n",
+        "apps/web/cm.yaml": cm("web", v="1"),
+        "apps/web/values.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  v: [2\n",
+    })  # fmt: skip
+    app = dataclasses.replace(plain(), source="kustomize")
+    rendered = render_app(EnvRepo(repo_dir), app, "HEAD")
+
+    assert not rendered.ok
+    found = [p for p in rendered.problems if p.file == "apps/web/values.yaml"]
+    assert found and found[0].line == 6 and "invalid YAML" in found[0].message, [
+        str(p) for p in rendered.problems
+    ]

@@ -108,14 +108,16 @@ def _kustomize_command(app: AppSpec, progress: toolchain.Progress) -> list[str]:
 
 
 _IN_FILE = re.compile(r"in File: (\S+)")
+# A patch file that reads as neither a strategic merge nor a JSON patch (its YAML is broken).
+_PATCH_FILE = re.compile(r'unable to parse SM or JSON patch from \[path: "?([^"\]\s]+)')
 
 
 def _malformed_yaml(error: str, root: Path) -> Problem | None:
     """The file (by its repo path), line and reason of a YAML error kustomize names only by a
     bare file name and a line of its own counting: read again as the API server would."""
-    if "yaml:" not in error and "MalformedYAML" not in error:
+    if "yaml:" not in error and "MalformedYAML" not in error and _PATCH_FILE.search(error) is None:
         return None
-    named = {m.group(1).rsplit("/", 1)[-1] for m in _IN_FILE.finditer(error)}
+    named = {m.group(1).rsplit("/", 1)[-1] for m in (*_IN_FILE.finditer(error), *_PATCH_FILE.finditer(error))}
     for path in sorted(root.rglob("*")):
         if (
             path.suffix.lower() not in (".yaml", ".yml")
