@@ -7,11 +7,18 @@ from typing import Any
 
 import pytest
 
+from sandbox.agent.history import SyncRecord
 from sandbox.agent.ready import flux_ready
-from sandbox.agent.snapshot import AppState, ReadyStatus
+from sandbox.agent.snapshot import AppState, ObjectState, ReadyStatus
 from sandbox.model import Health, ObjectKey, Problem, SyncStatus
 
 SHA = "4f1a5b1051b469108d1bdf0ebec6c814427e3834"
+
+
+def _record(trigger: str) -> SyncRecord:
+    return SyncRecord(1, "apps", SHA, "Ada", "change", trigger, 0.0, 1.0, "Succeeded", "Healthy", "", ())
+
+
 DRIFTED = ObjectKey("apps", "Deployment", "web", "web")
 SYNCED = AppState(
     name="apps", path="apps/staging", namespace="default", source_type="kustomize", sync=SyncStatus.SYNCED,
@@ -57,11 +64,18 @@ SYNCED = AppState(
         ({"kind": "HelmRelease", "release": "web", "sync": SyncStatus.OUT_OF_SYNC, "drift": (DRIFTED,)},
          ReadyStatus.TRUE, "InstallSucceeded", f"Helm install succeeded for release default/web at main@sha1:{SHA}; 1 object(s) changed "
          "in the cluster since, left as they are (driftDetection is not enabled)"),
+        ({"kind": "HelmRelease", "release": "web", "syncs": (_record("commit"), _record("commit"))},
+         ReadyStatus.TRUE, "UpgradeSucceeded", f"Helm upgrade succeeded for release default/web at main@sha1:{SHA}"),
+        ({"kind": "HelmRelease", "release": "web", "sync": SyncStatus.OUT_OF_SYNC,
+          "objects": (ObjectState(DRIFTED, SyncStatus.OUT_OF_SYNC, Health.HEALTHY),)},
+         ReadyStatus.TRUE, "InstallSucceeded", f"Helm install succeeded for release default/web at main@sha1:{SHA}; 1 object(s) changed "
+         "in the cluster since, left as they are (driftDetection is not enabled)"),
     ],
     ids=["applied", "helm-installed", "syncing", "progressing", "never-synced", "first-sync-under-way", "degraded",
          "waiting",
          "dependency-failed", "apply-failed", "health-unknown", "child-failed", "build-failed", "chart-not-had",
-         "no-wait-applied-is-ready-whatever-its-health", "no-wait-new-revision", "helm-drift-left-is-still-ready"],
+         "no-wait-applied-is-ready-whatever-its-health", "no-wait-new-revision", "helm-drift-left-is-still-ready",
+         "helm-upgraded", "helm-drift-seen-from-another-process"],
 )  # fmt: skip
 def test_a_flux_apps_ready_condition_says_what_its_controller_would(
     change: dict[str, Any], status: ReadyStatus, reason: str, message: str

@@ -59,9 +59,17 @@ def flux_ready(
     if app.operation != "Idle" or app.deployed_revision is None:
         return Ready(ReadyStatus.UNKNOWN, "Progressing", "Reconciliation in progress")
     revision = f"{branch}@sha1:{app.deployed_revision}"
-    # Drift leaves Ready as it is (the revision is applied): said beside it, as the reason it is OutOfSync.
-    drift = (f"; {len(app.drift)} object(s) changed in the cluster since, left as they are "
-             f"({'driftDetection is not enabled' if helm else 'self-heal is off'})" if app.drift else "")  # fmt: skip
+    applied = app.deployed_revision == app.target_revision
+    # Drift leaves Ready as it is (the revision is applied): said beside it, as the reason it is
+    # OutOfSync. Seen from another process (status), drift is the objects that differ from the
+    # revision applied, as the agent that saw the change counts it.
+    drifted = len(app.drift) or (
+        sum(1 for o in app.objects if o.sync == SyncStatus.OUT_OF_SYNC)
+        if applied and app.sync is not SyncStatus.SYNCED
+        else 0
+    )
+    drift = (f"; {drifted} object(s) changed in the cluster since, left as they are "
+             f"({'driftDetection is not enabled' if helm else 'self-heal is off'})" if drifted else "")  # fmt: skip
     if app.ready_on_apply:  # kustomize-controller checks no health without spec.wait or healthChecks
         if app.deployed_revision == app.target_revision:
             return Ready(ReadyStatus.TRUE, "ReconciliationSucceeded", f"Applied revision: {revision}{drift}")
@@ -69,11 +77,14 @@ def flux_ready(
     health = _health_ready(app, app.health_below(shown), now)
     if health is not None:
         return health
-    if app.sync is not SyncStatus.SYNCED and not (app.drift and app.deployed_revision == app.target_revision):
+    if app.sync is not SyncStatus.SYNCED and not (drifted and applied):
         return Ready(ReadyStatus.UNKNOWN, "Progressing", f"{app.sync}: a new revision is not applied yet")
     if helm:
-        return Ready(ReadyStatus.TRUE, "InstallSucceeded",
-                     f"Helm install succeeded for release {app.namespace}/{app.release} at {revision}{drift}")  # fmt: skip
+        # helm-controller's words: the first release is installed, every later one upgraded.
+        releases = sum(1 for r in app.syncs if r.result in ("Succeeded", "Degraded") and r.trigger != "drift")
+        verb = "upgrade" if releases > 1 else "install"
+        return Ready(ReadyStatus.TRUE, f"{verb.capitalize()}Succeeded",
+                     f"Helm {verb} succeeded for release {app.namespace}/{app.release} at {revision}{drift}")  # fmt: skip
     return Ready(ReadyStatus.TRUE, "ReconciliationSucceeded", f"Applied revision: {revision}{drift}")
 
 
