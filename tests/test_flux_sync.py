@@ -520,3 +520,10 @@ def test_an_app_taken_out_of_its_parents_kustomization_is_pruned_as_flux_prunes_
         assert live(case.kube, cm_path(f"keep{u}", "settings")) is not None
         apps = {a["name"] for a in json.loads(cli("status", "--json").stdout)["apps"]}
         assert f"demo{u}" not in apps and f"keep{u}" in apps, apps
+        [gone] = [
+            r
+            for r in json.loads(cli("history", "--json", "--app", f"demo{u}").stdout)
+            if r["trigger"] == "removed"
+        ]
+        assert gone["message"].startswith(f"app demo{u} is gone: apps{u} no longer defines it at "), gone
+        assert "--entry" not in gone["message"], gone

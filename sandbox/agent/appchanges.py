@@ -36,9 +36,9 @@ class AppChanges:
     broken: dict[str, tuple[Problem, ...]] = field(default_factory=dict)  # known apps with an invalid entry
     vanished: dict[str, Problem] = field(default_factory=dict)  # folder apps whose folder is gone or empty
     removed: tuple[str, ...] = ()  # gone from a valid sandbox.yaml, or no longer made by the file read
-    elsewhere: dict[str, Problem] = field(
-        default_factory=dict
-    )  # defined still, but not reached from this run's apps
+    # Defined still, but not reached from this run's apps (another --entry's).
+    elsewhere: dict[str, Problem] = field(default_factory=dict)
+    why_removed: dict[str, str] = field(default_factory=dict)  # where it is known better than gone() reads it
 
 
 def changes(
@@ -68,6 +68,7 @@ def changes(
     vanished: dict[str, Problem] = {}
     elsewhere: dict[str, Problem] = {}
     removed: list[str] = []
+    why: dict[str, str] = {}
     # A root that does not render: what it defines is unknown, so no known app counts as removed.
     unread_root = next((s.name for s in specs if not s.parent and s.name in unrendered), None)
     for name, spec in known.items():
@@ -92,6 +93,9 @@ def changes(
             # pruning, leaves its definition in the cluster.
             if parent.prune:
                 removed.append(name)
+                why[name] = (
+                    f"app {spec.names.short} is gone: {parent.names.short} no longer defines it at {revision[:7]}"
+                )
             else:
                 elsewhere[name] = Problem(
                     f"app {name} is no longer among the apps {parent.name} defines at {revision[:7]}, and "
@@ -132,7 +136,7 @@ def changes(
                 f"and its objects, list the apps to keep in {CONFIG_FILE}",
                 file=spec.path, object=name,
             )  # fmt: skip
-    return AppChanges(tuple(specs), broken, vanished, tuple(sorted(removed)), elsewhere)
+    return AppChanges(tuple(specs), broken, vanished, tuple(sorted(removed)), elsewhere, why)
 
 
 def _still_reading(

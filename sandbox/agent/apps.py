@@ -52,6 +52,7 @@ class AppSet:
         self.problems: tuple[Problem, ...] = ()
         self.notices: tuple[str, ...] = ()
         self.note = ""
+        self._why_removed: dict[str, str] = {}  # app -> why it is gone, where discovery knows it
         self.read_at: Mapping[str, str] = {}  # app -> the earlier revision the apps it defines come from
         self._unowned: set[tuple[str, str, str]] = set()  # (head, app, message) failures recorded
         self._apps: dict[str, AppController] = {}
@@ -83,6 +84,7 @@ class AppSet:
                            lambda spec: appchanges.still_defined(spec, repo, head), found.unrendered,
                            found.read_files)  # fmt: skip
         self._say_notices(head, found.note, (*found.notices, *map(str, found_changes.elsewhere.values())))
+        self._why_removed = found_changes.why_removed
         self._apply(found_changes, known, head)
         if self.automated or force:
             self._record_unowned_problems(head, trigger)
@@ -262,7 +264,7 @@ class AppSet:
         self.s.event("warning", name, message)
 
     def _gone(self, spec: AppSpec, head: str) -> str:
-        return appchanges.gone(spec, self.s.repo, head, self.note)
+        return self._why_removed.get(spec.name) or appchanges.gone(spec, self.s.repo, head, self.note)
 
     def _say_notices(self, head: str, discovery: str, said: tuple[str, ...] = ()) -> None:
         note = uncommitted_config(self.s.repo_path, self.s.repo, head)

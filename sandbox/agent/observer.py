@@ -116,7 +116,11 @@ class Observer:
                 judged,
             ))  # fmt: skip
             apps += [
-                self._removed(known[n], head, appchanges.gone(known[n], repo, head, found.note))
+                self._removed(
+                    known[n],
+                    head,
+                    changed.why_removed.get(n) or appchanges.gone(known[n], repo, head, found.note),
+                )
                 for n in changed.removed
             ]
             # What an app that never deployed would define is unknown while it does not render.
