@@ -729,6 +729,24 @@ def test_a_pending_claim_names_the_storage_class_it_waits_for() -> None:
     )
 
 
+def test_a_pending_claim_bound_by_name_says_the_classes_must_match() -> None:
+    """A static volume (NFS) and a claim naming it, both written without a class: the claim got
+    the cluster's default class when created and never binds (VolumeMismatch in its events)."""
+    live = {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta("data"),
+        "spec": {"storageClassName": "standard", "volumeName": "static-pv"}, "status": {"phase": "Pending"},
+    }  # fmt: skip
+    result = assess(live)
+    assert result.status is Health.PROGRESSING
+    assert (
+        result.message.startswith(
+            "Waiting for the claim to be bound to volume static-pv: it binds only if that volume's storageClassName "
+            "is standard too"
+        )
+        and 'storageClassName: "" binds it to a volume of no class' in result.message
+    ), result.message
+
+
 def _service(svc_type: str, ingress: list[dict[str, str]] | None = None) -> Manifest:
     status: dict[str, Any] = {"loadBalancer": {}}
     if ingress is not None:

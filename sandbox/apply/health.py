@@ -316,6 +316,13 @@ def _pvc(live: Manifest) -> HealthResult:
         # The class says where to look: one no provisioner serves (its chart not installed)
         # keeps the claim Pending for good. The sandbox provisions its default class, standard.
         wanted = str_at(live, "spec", "storageClassName")
+        if (volume := str_at(live, "spec", "volumeName")) and wanted:
+            # Bound by name, a claim takes its volume only when their classes match; a claim
+            # written with no class gets the cluster's default one when it is created.
+            return HealthResult(Health.PROGRESSING, (
+                f"Waiting for the claim to be bound to volume {volume}: it binds only if that volume's "
+                f"storageClassName is {wanted} too (a claim written without one gets the cluster's default "
+                "class; storageClassName: \"\" binds it to a volume of no class)"))  # fmt: skip
         of = f" of StorageClass {wanted}: it binds once a provisioner of that class runs" if wanted else ""
         return HealthResult(Health.PROGRESSING, f"Waiting for the claim to be bound to a volume{of}")
     if phase == "Lost":
