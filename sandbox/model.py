@@ -33,6 +33,12 @@ class Health(StrEnum):
     UNKNOWN = "Unknown"
 
 
+@dataclass(frozen=True)
+class HealthResult:
+    status: Health
+    message: str = ""  # short human reason, e.g. "Waiting for rollout: 1 of 3 updated replicas are available"
+
+
 # Worst first: app health is the worst of its objects (as Argo CD orders them).
 HEALTH_ORDER = (
     Health.DEGRADED,

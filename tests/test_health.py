@@ -1045,3 +1045,45 @@ def test_a_custom_resource_follows_kstatus_generic_rules(fixture: str, expected:
     live = yaml.safe_load((HEALTH_FIXTURES / fixture).read_text())
     result = assess(live)
     assert (result.status, said in result.message) == (expected, True), result
+
+
+def _cr(api: str, kind: str, status: dict[str, Any] | None = None, **spec: Any) -> Manifest:
+    found: Manifest = {
+        "apiVersion": api,
+        "kind": kind,
+        "metadata": {**_meta("x"), "generation": 1},
+        "spec": spec,
+    }
+    if status is not None:
+        found["status"] = status
+    return found
+
+
+@pytest.mark.parametrize(
+    ("live", "expected", "message"),
+    [
+        (_cr("argoproj.io/v1alpha1", "Rollout"), Health.PROGRESSING, "Waiting for rollout spec update to be observed"),
+        (_cr("argoproj.io/v1alpha1", "Rollout", {"observedGeneration": "1", "phase": "Healthy"}), Health.HEALTHY, ""),
+        (_cr("argoproj.io/v1alpha1", "Rollout", {"observedGeneration": "1", "conditions": [
+            {"type": "InvalidSpec", "status": "True", "message": "no selector"}]}), Health.DEGRADED, "no selector"),
+        (_cr("argoproj.io/v1alpha1", "Rollout", {"observedGeneration": "1", "phase": "Progressing"}, paused=True),
+         Health.SUSPENDED, "Rollout is paused"),
+        (_cr("monitoring.coreos.com/v1", "Prometheus"), Health.PROGRESSING, "Waiting for initialization"),
+        (_cr("monitoring.coreos.com/v1", "Alertmanager", {"conditions": [
+            {"type": "Available", "status": "True"}]}), Health.HEALTHY, "All instances are available"),
+        (_cr("monitoring.coreos.com/v1", "Prometheus", {"conditions": [
+            {"type": "Available", "status": "False", "reason": "SomePodsNotReady", "message": "1/2 ready"}]}),
+         Health.PROGRESSING, "1/2 ready"),
+        (_cr("monitoring.coreos.com/v1", "Prometheus", {"conditions": [
+            {"type": "Available", "status": "False", "reason": "NoPodReady"}]}), Health.DEGRADED, "NoPodReady"),
+    ],
+    ids=["rollout-unobserved", "rollout-healthy", "rollout-invalid", "rollout-paused", "prometheus-new",
+         "alertmanager-available", "prometheus-some-pods", "prometheus-none-ready"],
+)  # fmt: skip
+def test_custom_resources_argo_cd_has_rules_for_read_as_its_rules_read_them(
+    live: Manifest, expected: Health, message: str
+) -> None:
+    """A Rollout no Argo Rollouts controller acted on, or a Prometheus no operator did, read
+    Healthy by the generic rule (no status is current): Argo CD's own rules say Progressing."""
+    result = assess(live)
+    assert (result.status, result.message) == (expected, message)

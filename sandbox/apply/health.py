@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from sandbox.apply.crhealth import CUSTOM_RESOURCE_CHECKS
 from sandbox.apply.statusfields import (
     Malformed,
     condition,
@@ -28,13 +28,7 @@ from sandbox.apply.statusfields import (
     str_at,
     time_at,
 )
-from sandbox.model import Health, Manifest, worst_health
-
-
-@dataclass(frozen=True)
-class HealthResult:
-    status: Health
-    message: str = ""  # short human reason, e.g. "Waiting for rollout: 1 of 3 updated replicas are available"
+from sandbox.model import Health, HealthResult, Manifest, worst_health
 
 
 def assess(live: Manifest | None) -> HealthResult:
@@ -484,4 +478,5 @@ _CHECKS: dict[tuple[str, str], Callable[[Manifest], HealthResult]] = {
     ("autoscaling", "HorizontalPodAutoscaler"): _hpa,
     ("apiregistration.k8s.io", "APIService"): _apiservice,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _crd,
+    **CUSTOM_RESOURCE_CHECKS,
 }
