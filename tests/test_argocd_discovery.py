@@ -738,3 +738,39 @@ def test_the_repos_argocd_cm_build_options_are_how_its_kustomize_applications_bu
     assert any("--enable-alpha-plugins not honoured by the sandbox" in n for n in found.notices), (
         found.notices
     )
+
+
+def test_a_string_where_argo_cds_schema_wants_a_boolean_or_integer_is_refused_as_the_api_server_does(
+    tmp_path: Path,
+) -> None:
+    """Read leniently, prune: "false" turned prune on; the API server refuses the Application,
+    and an ApplicationSet whose template puts a placeholder there, so Argo CD makes none of its
+    Applications."""
+    app = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\n"
+        "spec:\n  project: default\n  source:\n    repoURL: https://example.com/env.git\n    path: web\n"
+        "  destination:\n    server: https://kubernetes.default.svc\n    namespace: web\n"
+        "  syncPolicy:\n    automated:\n      prune: 'false'\n"
+    )
+    appset = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: svcs\n  namespace: argocd\n"
+        "spec:\n  goTemplate: true\n  generators:\n    - list:\n        elements: [{name: api, limit: 3}]\n"
+        "  template:\n    metadata:\n      name: '{{ .name }}'\n    spec:\n      project: default\n"
+        "      source: {repoURL: 'https://example.com/env.git', path: api}\n"
+        "      destination: {server: 'https://kubernetes.default.svc', namespace: api}\n"
+        "      syncPolicy:\n        retry:\n          limit: '{{ .limit }}'\n"
+    )
+    path = _repo_of(tmp_path, {
+        "web.yaml": app, "set.yaml": appset, "sandbox.yaml": "repos:\n  https://example.com/env.git: .\n",
+        "web/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+        "api/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    })  # fmt: skip
+    found = discover(EnvRepo(path), "HEAD")
+    apps = _apps(found)
+
+    assert "api" not in apps, "the set makes none of its Applications"
+    said = [str(p) for a in found.apps for p in a.invalid] + [str(p) for p in found.problems]
+    assert any("spec.syncPolicy.automated.prune is the string 'false' where the schema wants a boolean" in s
+               for s in said), said  # fmt: skip
+    assert any("spec.template.spec.syncPolicy.retry.limit is the string '{{ .limit }}' where the schema wants an "
+               "integer" in s and "makes none of its Applications" in s for s in said), said  # fmt: skip

@@ -23,6 +23,7 @@ from sandbox.manifest.shape import mapping
 from sandbox.model import Problem
 from sandbox.source import gotemplate
 from sandbox.source.argocd import Defined, is_resources_finalizer
+from sandbox.source.argoschema import type_problems
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.repomap import RepoMap
 
@@ -58,6 +59,11 @@ def expand(found: Defined, repo: EnvRepo, sha: str, repos: RepoMap) -> Expanded:
         return refused("ApplicationSet has no spec.template")
     if spec.get("templatePatch"):
         return refused("spec.templatePatch is not supported by the sandbox")
+    template_spec = spec["template"].get("spec")
+    if isinstance(template_spec, dict) and (mistyped := type_problems(template_spec, "spec.template.spec")):
+        # Filled in only after the set is stored: a placeholder in a typed field fails first.
+        return refused(f"{'; '.join(mistyped)}, so Argo CD makes none of its Applications (templatePatch "
+                       "templates a field that is no string)")  # fmt: skip
     generators = spec.get("generators")
     if not isinstance(generators, list) or not generators:
         return refused("ApplicationSet has no spec.generators")

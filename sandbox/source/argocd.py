@@ -24,6 +24,7 @@ from sandbox.model import SYSTEM_NAMESPACE, Problem
 from sandbox.source import chartversion
 from sandbox.source.appid import app_id
 from sandbox.source.appspec import AppSpec, RenderOptions, Source
+from sandbox.source.argoschema import type_problems
 from sandbox.source.argosourcefile import overridden
 from sandbox.source.complaints import Complaints
 from sandbox.source.helmcache import helm_cache_chart, pull_line, pull_reference
@@ -136,6 +137,8 @@ def application(
     for key in spec:
         if key not in _SPEC_KEYS:
             bad(f"spec.{key} is not supported by the sandbox")
+    for mistyped in type_problems(spec):
+        bad(mistyped)
     ignore, unhonoured = _ignore_rules(spec.get("ignoreDifferences"), bad)
     making = _making_sources(spec, bad)
     namespace = _destination_namespace(spec, bad)
