@@ -527,3 +527,18 @@ def test_an_app_taken_out_of_its_parents_kustomization_is_pruned_as_flux_prunes_
         ]
         assert gone["message"].startswith(f"app demo{u} is gone: apps{u} no longer defines it at "), gone
         assert "--entry" not in gone["message"], gone
+
+
+def test_a_one_shot_sync_ends_once_a_helm_release_is_ready_as_flux_reconcile_waits(
+    tmp_path: Path, local_runtime: LocalRuntime
+) -> None:
+    """helm-controller waits for the release's resources (helm --wait): `sync` returned with the
+    HelmRelease still Progressing, READY Unknown, and its history row kept Progressing."""
+    with cluster_case(tmp_path, local_runtime, FLUX / "release-waits", "a release of a Deployment") as case:
+        u, cli = case.uid, case.cli
+        synced = cli("sync", "--json")
+        assert synced.returncode == 0, shown(synced)
+        app = next(a for a in json.loads(synced.stdout)["apps"] if a["name"].endswith(f"web{u}"))
+        assert (app["health"], app["ready"]["status"]) == ("Healthy", "True"), app
+        rows = [r for r in json.loads(cli("history", "--json").stdout) if r["app"] == app["name"]]
+        assert rows[0]["health"] == "Healthy", rows[0]

@@ -24,7 +24,7 @@ from sandbox.agent.history import HistoryReader, SyncRecord, path_for_repo
 from sandbox.agent.loop import Agent
 from sandbox.agent.ready import BLOCKED
 from sandbox.agent.revert import RevertError
-from sandbox.agent.snapshot import AppState, Event, Snapshot, in_tree_order
+from sandbox.agent.snapshot import AppState, Event, ReadyStatus, Snapshot, in_tree_order
 from sandbox.cli import output
 from sandbox.cli.signals import Terminated
 from sandbox.cluster.runtime import ClusterError
@@ -159,8 +159,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         waits: set[Event] = set()  # said as they happen: a wave's health may take minutes
         agent.subscribe(lambda seen: _say_waits(seen, started, waits))
         agent.send(ManualSync(args.app))
+        deadline = time.monotonic() + session.SETTLE_TIMEOUT
         settled = agent.wait_idle(session.SETTLE_TIMEOUT)
-        snapshot = agent.publish_now()
+        snapshot = _until_ready(agent.publish_now, deadline) if settled else agent.publish_now()
         if not settled:
             agent.stop_reason = (f"`sync` stopped waiting after {session.SETTLE_TIMEOUT:.0f}s "
                                  "(GITOPS_SANDBOX_SETTLE_SECONDS)")  # fmt: skip
@@ -188,6 +189,28 @@ def cmd_sync(args: argparse.Namespace) -> int:
     output.emit(args, snapshot, verbose=args.verbose, problems=False)
     # A sandbox.yaml that does not read, or apps that are none, are a failed sync too.
     return 1 if failed or (args.app is None and (snapshot.problems or not snapshot.apps)) else 0
+
+
+def _until_ready(take: Callable[[], Snapshot], deadline: float) -> Snapshot:
+    """Flux apps that wait for health (a HelmRelease, as helm --wait; a Kustomization with
+    wait or healthChecks) are done when their Ready says so, as `flux reconcile` waits: until
+    then, or the settle time, whichever comes first."""
+    said = False
+    while True:
+        snapshot = take()
+        waiting = [a for a in snapshot.apps if a.ready is not None and a.ready.status == ReadyStatus.UNKNOWN
+                   and a.ready.reason == "Progressing" and a.last_result == "Succeeded"
+                   and a.health != Health.DEGRADED]  # fmt: skip
+        if not waiting or time.monotonic() >= deadline:
+            return snapshot
+        if not said:
+            names = ", ".join(snapshot.shown(a.name) for a in waiting[:5]) + (
+                " …" if len(waiting) > 5 else ""
+            )
+            print(f"waiting for Ready, as flux reconcile does: {names} (at most {deadline - time.monotonic():.0f}s "
+                  "more)", file=sys.stderr, flush=True)  # fmt: skip
+            said = True
+        time.sleep(0.5)
 
 
 def _say_waits(snapshot: Snapshot, since: float, said: set[Event]) -> None:
