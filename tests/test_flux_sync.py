@@ -527,6 +527,14 @@ def test_an_app_taken_out_of_its_parents_kustomization_is_pruned_as_flux_prunes_
         ]
         assert gone["message"].startswith(f"app demo{u} is gone: apps{u} no longer defines it at "), gone
         assert "--entry" not in gone["message"], gone
+        [deployed] = [
+            r
+            for r in json.loads(cli("history", "--json", "--app", f"demo{u}").stdout)
+            if r["trigger"] != "removed"
+        ]
+        assert deployed["health"] == "Healthy", (
+            "its sync's health stays what it was; the removal has its own row"
+        )
 
 
 def test_a_one_shot_sync_ends_once_a_helm_release_is_ready_as_flux_reconcile_waits(

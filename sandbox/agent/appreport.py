@@ -113,8 +113,8 @@ class AppReport(ABC):
     def track_health(self, state: AppState) -> None:
         """Keep the deployed sync's health in the history current (rollback needs 'Healthy'), and
         say so in the events when the app's health changes."""
-        if state.operation != "Idle":
-            return
+        if state.operation != "Idle" or state.removed:
+            return  # a removed app's objects going is its removal's record, not a health of its last sync
         health = str(state.health)
         # An app not deployed has no health of its own to announce (an app-of-apps' is its
         # apps', rolled up, before it applied them): its sync's outcome says what happened.

@@ -222,6 +222,7 @@ class AppSet:
             self._forget(controller, head, message, [])
             return
         if controller.spec.prune and prune_now:
+            controller.removed = True  # what its prune leaves Missing is no health of a sync of it
             results = self.s.syncer.prune_all(name)
             pruned = sum(1 for r in results if r.action == Action.PRUNED)
             outcomes = [
