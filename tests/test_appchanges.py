@@ -188,3 +188,17 @@ def test_an_app_its_application_set_stops_generating_is_removed_whatever_the_par
     plan = appchanges.changes([root], [], True, {"root": root, "c": made}, "c2c2c2c",
                               still_defined=lambda _s: True, read_files=frozenset({"appsets/set.yaml"}))  # fmt: skip
     assert plan.removed == ("c",) and not plan.elsewhere
+
+
+def test_a_root_that_does_not_render_keeps_only_what_it_may_define() -> None:
+    """An app a set read this run stops generating is gone though some unrelated root fails to
+    render; an app nothing read this run defines is kept while that root does not render."""
+    import dataclasses
+
+    broken = dataclasses.replace(spec("broken"), kind="Application")
+    made = dataclasses.replace(spec("c"), kind="Application", defined_in="set.yaml", generated=True)
+    orphan = dataclasses.replace(spec("d"), kind="Application", defined_in="other.yaml")
+    plan = appchanges.changes([broken], [], True, {"broken": broken, "c": made, "d": orphan}, "c2c2c2c",
+                              still_defined=lambda _s: True, unrendered=frozenset({"broken"}),
+                              read_files=frozenset({"set.yaml"}))  # fmt: skip
+    assert plan.removed == ("c",) and list(plan.broken) == ["d"], (plan.removed, plan.broken)

@@ -423,12 +423,14 @@ def test_an_applicationset_file_that_breaks_keeps_its_apps_and_one_that_stops_ge
         broken = cli("sync")
         assert broken.returncode == 1, shown(broken)
         said = output(broken)
-        assert (
-            "set/appset.yaml:31: invalid YAML" in said and "the Argo CD objects in it are not read" in said
-        ), said
+        assert "set/appset.yaml:31: invalid YAML" in said, said
+        # As Argo CD keeps the live ApplicationSet as last applied, its apps go on as they were.
+        assert "its Argo CD objects are read as the cluster last applied them" in said, said
+        assert "so its Argo CD objects are read as at" in said, said
         status = {a["name"]: a for a in json.loads(cli("status", "--json").stdout)["apps"]}
         assert {f"a{u}", f"b{u}", f"api{u}"} <= set(status), "the set's apps are kept, listed"
         assert (status[f"b{u}"]["autoSync"], status[f"b{u}"]["selfHeal"]) == (True, False), "as its spec says"
+        assert (status[f"b{u}"]["sync"], status[f"b{u}"]["health"]) == ("Synced", "Healthy"), json.dumps(status[f"b{u}"])[:1500]
         assert live(case.kube, f"/api/v1/namespaces/b{u}/configmaps/settings") is not None
 
         commit_fixture(case.repo, case_dir / "c3", case.names, "fixed; folder b gone")

@@ -74,7 +74,14 @@ def changes(
     for name, spec in known.items():
         if name in listed:
             continue
-        if (above := _unrendered_ancestor(spec, known, unrendered) or unread_root) is not None:
+        # A root that does not render hides what it defines, but not an app another, rendering
+        # app or a file read this run defines (an ApplicationSet beside it stops generating it).
+        known_definer = (
+            spec.parent in current and spec.parent not in unrendered
+        ) or spec.defined_in in read_files
+        if (
+            above := _unrendered_ancestor(spec, known, unrendered) or (None if known_definer else unread_root)
+        ) is not None:
             broken[name] = (Problem(f"{above} does not render at {revision[:7]}, so app {name}, which it defines, "
                                     "is kept as it is", object=name),)  # fmt: skip
         elif whole_file or name in named:

@@ -61,19 +61,51 @@ def _scan_argo_definitions(repo: EnvRepo, sha: str, folder: str) -> ArgoScan:
         raw = repo.read_file(sha, file)
         if raw is None or argocd.GROUP.encode() not in raw:
             continue
-        try:
-            docs = list(kubeyaml.load_all(raw))
-        except yaml.YAMLError as err:
-            message, line = yaml_error(err, raw.decode("utf-8", "replace"))
-            unreadable.append(Problem(message, file=file, line=line))
-            continue
-        except (RecursionError, ValueError) as err:
-            unreadable.append(Problem(f"does not read as YAML: {err}", file=file))
-            continue
-        for doc in docs:
-            if isinstance(doc, dict) and argocd.is_argo_object(doc) and doc.get("kind") in argocd.APP_KINDS:
-                found.append(Defined(doc, file))
+        read = definitions_in(raw, file)
+        if isinstance(read, Problem):
+            unreadable.append(read)
+        else:
+            found += read
     return ArgoScan(found, unreadable)
+
+
+def definitions_in(raw: bytes, file: str) -> list[Defined] | Problem:
+    """The Applications and ApplicationSets a file holds, or why it does not read."""
+    try:
+        docs = list(kubeyaml.load_all(raw))
+    except yaml.YAMLError as err:
+        message, line = yaml_error(err, raw.decode("utf-8", "replace"))
+        return Problem(message, file=file, line=line)
+    except (RecursionError, ValueError) as err:
+        return Problem(f"does not read as YAML: {err}", file=file)
+    return [Defined(doc, file) for doc in docs
+            if isinstance(doc, dict) and argocd.is_argo_object(doc) and doc.get("kind") in argocd.APP_KINDS]  # fmt: skip
+
+
+def as_last_applied(repo: EnvRepo, sha: str, unreadable: list[Problem]) -> tuple[list[Defined], list[str]]:
+    """What a file that does not read at ``sha`` defined at the last commit where it read: the
+    live Applications and ApplicationSets stay as they were last applied, and go on (a set
+    generating from the new commit), whatever the file now says. With a notice for each."""
+    if not unreadable:
+        return [], []
+    try:
+        earlier = [c.sha for c in repo.commits(sha, limit=LOOK_BACK) if c.sha != sha]
+    except EnvRepoError:
+        return [], []
+    found: list[Defined] = []
+    notices: list[str] = []
+    for problem in unreadable:
+        for revision in earlier:
+            read = definitions_in(repo.read_file(revision, problem.file) or b"", problem.file)
+            if isinstance(read, list) and read:
+                found += read
+                notices.append(f"{problem.file}: it does not read at {sha[:7]}, so its Argo CD objects are read as at "
+                               f"{revision[:7]}, the last commit where it reads: Argo CD keeps them as last applied")  # fmt: skip
+                break
+    return found, notices
+
+
+LOOK_BACK = 50  # commits searched for where a file last read
 
 
 @dataclass
@@ -130,7 +162,7 @@ class ArgoWalk:
                        defined_in=path, kind="Application", home="argocd", object_name=name)  # fmt: skip
         self._walk([self._as_built(root)])
 
-    def unread(self, unreadable: list[Problem]) -> None:
+    def unread(self, unreadable: list[Problem], kept: frozenset[str] = frozenset()) -> None:
         """Files of Argo CD objects that do not read, and that no app's folder holds (such an
         app fails to render and says why): said as problems, or nothing would say them. The
         apps they defined are kept as they are (see appchanges)."""
@@ -142,8 +174,9 @@ class ArgoWalk:
         ]
         for problem in unreadable:
             if not any(self._reads(folder, problem.file) for folder in folders):
-                self.problems.append(dataclasses.replace(
-                    problem, message=f"{problem.message}; the Argo CD objects in it are not read"))  # fmt: skip
+                what = ("its Argo CD objects are read as the cluster last applied them" if problem.file in kept
+                        else "the Argo CD objects in it are not read")  # fmt: skip
+                self.problems.append(dataclasses.replace(problem, message=f"{problem.message}; {what}"))
 
     def roots(self, defined: list[Defined]) -> None:
         self._walk(self._specs(defined, parent=""))

@@ -30,7 +30,14 @@ from sandbox.source.appconfig import (
 )
 from sandbox.source.appspec import CONFIG_FILE, AppSpec
 from sandbox.source.argocd import Defined
-from sandbox.source.argowalk import WHICH_CLUSTER, ArgoWalk, argo_definitions, argo_scan, cluster_question
+from sandbox.source.argowalk import (
+    WHICH_CLUSTER,
+    ArgoWalk,
+    argo_definitions,
+    argo_scan,
+    as_last_applied,
+    cluster_question,
+)
 from sandbox.source.envrepo import EnvRepo, EnvRepoError
 from sandbox.source.fluxentry import FluxEntries, flux_entries, holds_flux
 from sandbox.source.fluxwalk import FluxWalk
@@ -220,7 +227,8 @@ def _scanned(
     """The apps of a repo whose sandbox.yaml names none (or that has none): its Argo CD
     Applications, else its one Flux cluster entry, else one app per top-level folder."""
     scan = argo_scan(repo, sha, "")
-    defined = scan.defined
+    kept, kept_notices = as_last_applied(repo, sha, scan.unreadable)
+    defined = [*scan.defined, *kept]
     scanned = flux_entries(repo, sha) if not defined else FluxEntries([], [])
     entries = scanned.found
     if len(entries) > 1:
@@ -246,7 +254,8 @@ def _scanned(
     defined, examples = _apart_examples(defined)
     walk = ArgoWalk(repo, sha, repos, cluster=cluster)
     walk.roots(defined)
-    walk.unread(scan.unreadable)
+    walk.unread(scan.unreadable, frozenset(d.file for d in kept))
+    walk.notices += [Problem(n) for n in kept_notices]
     if examples:
         files = sorted({d.file for d in examples})
         walk.notices.append(Problem(
