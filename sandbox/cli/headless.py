@@ -161,7 +161,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         agent.send(ManualSync(args.app))
         deadline = time.monotonic() + session.SETTLE_TIMEOUT
         settled = agent.wait_idle(session.SETTLE_TIMEOUT)
-        snapshot = _until_ready(agent.publish_now, deadline, started) if settled else agent.publish_now()
+        snapshot = (
+            _until_ready(agent.publish_now, deadline, started, args.app) if settled else agent.publish_now()
+        )
         if not settled:
             agent.stop_reason = (f"`sync` stopped waiting after {session.SETTLE_TIMEOUT:.0f}s "
                                  "(GITOPS_SANDBOX_SETTLE_SECONDS)")  # fmt: skip
@@ -191,7 +193,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 1 if failed or (args.app is None and (snapshot.problems or not snapshot.apps)) else 0
 
 
-def _until_ready(take: Callable[[], Snapshot], deadline: float, started: float) -> Snapshot:
+def _until_ready(take: Callable[[], Snapshot], deadline: float, started: float, app: str | None) -> Snapshot:
     """Flux apps this sync applied that wait for health (a HelmRelease, as helm --wait; a
     Kustomization with wait or healthChecks) are done when their Ready says so, as `flux
     reconcile` waits: until then, or the settle time, whichever comes first. Only those whose
@@ -202,7 +204,11 @@ def _until_ready(take: Callable[[], Snapshot], deadline: float, started: float) 
         waiting = [a for a in snapshot.apps if a.ready is not None and a.ready.status == ReadyStatus.UNKNOWN
                    and a.ready.reason == "Progressing" and a.last_result == "Succeeded"
                    and a.last_sync is not None and a.last_sync >= started
-                   and a.deployed_revision == a.target_revision and a.health == Health.PROGRESSING]  # fmt: skip
+                   and a.deployed_revision == a.target_revision and a.health == Health.PROGRESSING
+                   and app in (None, a.name)]  # fmt: skip
+        if waiting and time.monotonic() >= deadline:
+            names = ", ".join(snapshot.shown(a.name) for a in waiting)
+            print(f"warning: not Ready within the settle time: {names}", file=sys.stderr)
         if not waiting or time.monotonic() >= deadline:
             return snapshot
         if not said:
