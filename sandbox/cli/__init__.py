@@ -112,8 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    cluster = sub.add_parser("cluster", help="bring the sandbox's cluster up or down, or show it")
-    cluster.add_argument("action", choices=("up", "down", "status"))
+    cluster = sub.add_parser("cluster", help="bring the sandbox's cluster up or down, or say how it is")
+    cluster.add_argument(
+        "action", choices=("up", "down", "status"),
+        help="up: make (or start again) the cluster and print the KUBECONFIG for kubectl; down: remove every "
+             "process and all state the runtime made; status: whether it runs, where, and what it simulates",
+    )  # fmt: skip
     _add_runtime_args(cluster)
     cluster.add_argument("--json", action="store_true", help="print the status as JSON")
     cluster.set_defaults(func=cmd_cluster)
