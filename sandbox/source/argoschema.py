@@ -45,7 +45,8 @@ def _typed(spec: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
     for path in _INTEGERS:
         if (value := _at(spec, path)) is not None:
             yield path, "integer", value
-    listed = spec.get("sources") if isinstance(spec.get("sources"), list) else []
+    given = spec.get("sources")
+    listed: list[Any] = given if isinstance(given, list) else []
     sources = [("source", spec.get("source")), *((f"sources[{i}]", s) for i, s in enumerate(listed))]
     for where, source in sources:
         if not isinstance(source, dict):
